@@ -1,0 +1,55 @@
+/* image/: photos in and out. Decode PNG/JPEG to 8-bit RGB (as Pillow's convert('RGB')), apply
+ * EXIF orientation, fit to a square, resize with Pillow's BILINEAR filter, convert to and from
+ * the networks' [-1, 1] NCHW tensors, encode PNG/JPEG. */
+#ifndef SG_IMAGE_H
+#define SG_IMAGE_H
+
+#include "../net/net.h"
+
+/* Interleaved 8-bit RGB, row-major: pixels[(y·w + x)·3 + ch]. Owned (free with sg_image_free). */
+typedef struct {
+    uint8_t *pixels;
+    int w, h;
+} sg_image;
+
+typedef enum { SG_FORMAT_UNKNOWN = 0, SG_FORMAT_PNG, SG_FORMAT_JPEG } sg_image_format;
+typedef enum { SG_FIT_CROP = 0, SG_FIT_STRETCH } sg_fit;
+
+#define SG_IMAGE_DEFAULT_MAX_PIXELS ((int64_t)40 * 1000 * 1000)
+
+/* Sniffs the format from the first bytes. */
+sg_image_format sg_image_sniff(const uint8_t *data, size_t len);
+/* Format from a file name's extension (.png, .jpg, .jpeg; case-insensitive). */
+sg_image_format sg_image_format_from_path(const char *path);
+
+/* Decodes PNG or JPEG from memory to RGB. Width·height is checked against max_pixels from the
+ * header before any pixel is decoded (SG_ERR_LIMIT). Grey, palette, 16-bit and alpha are
+ * converted as Pillow's convert('RGB') does (alpha dropped, 16-bit reduced to the high byte).
+ * JPEG: EXIF orientation (tags 1..8) is applied when apply_exif != 0. Truncated or corrupt data
+ * is an SG_ERR_FORMAT error, never a crash or a longjmp out of this function. */
+sg_status sg_image_decode(const uint8_t *data, size_t len, int64_t max_pixels, int apply_exif,
+                          sg_image *out, sg_error *err);
+sg_status sg_image_load(const char *path, int64_t max_pixels, int apply_exif, sg_image *out,
+                        sg_error *err);
+void sg_image_free(sg_image *img);
+
+/* Encodes to PNG or JPEG (quality 1..100) into a malloc'd buffer (*out, *out_len; free()). */
+sg_status sg_image_encode(const sg_image *img, sg_image_format fmt, int quality, uint8_t **out,
+                          size_t *out_len, sg_error *err);
+sg_status sg_image_save(const sg_image *img, const char *path, int quality, sg_error *err);
+
+/* Crops the largest centred square (SG_FIT_CROP; left/top offset floor((w-side)/2)) or keeps the
+ * whole image (SG_FIT_STRETCH), then resizes to size×size with Pillow's BILINEAR resampling
+ * (triangle filter, support widened by the scale when shrinking, 8-bit rounding as Pillow), then
+ * writes v/255·2 - 1 into t[0, 0..2, :, :] (t must be [1 or more, 3, size, size]; `index` picks
+ * the sample). */
+sg_status sg_image_to_tensor(const sg_image *img, sg_fit fit, int size, sg_tensor *t, int index,
+                             sg_error *err);
+/* Pillow BILINEAR resize of an RGB image region (x0, y0, cw, ch) to ow×oh. */
+sg_status sg_image_resize(const sg_image *img, int x0, int y0, int cw, int ch, int ow, int oh,
+                          sg_image *out, sg_error *err);
+/* Network output sample `index` of t [N, 3, H, W] to RGB bytes:
+ * floor(clamp((x + 1)/2, 0, 1)·255 + 0.5). */
+sg_status sg_image_from_tensor(const sg_tensor *t, int index, sg_image *out, sg_error *err);
+
+#endif

@@ -1,0 +1,103 @@
+/* model/: named float32 tensors from a model file (or any other source), spec-v1 weights, and
+ * the model configuration derived from tensor shapes.
+ *
+ * The networks never see a file format: they ask an sg_weights for a tensor by full name and
+ * expected shape. A source (safetensors mmap, spec-v1 generator, release .ckpt later) implements
+ * the small vtable below. */
+#ifndef SG_MODEL_H
+#define SG_MODEL_H
+
+#include "../net/net.h"
+
+#define SG_MAX_DIMS 8
+#define SG_MAX_DOMAINS 64
+
+typedef struct {
+    int ndim;
+    int64_t dims[SG_MAX_DIMS];
+} sg_shape;
+
+typedef struct sg_weights sg_weights;
+struct sg_weights {
+    /* Looks a tensor up by full name. Returns SG_OK and fills *shape; SG_ERR_MISSING when absent
+     * (no message needed); other errors with a message naming the source and the tensor.
+     * A source that cannot know shapes without being asked (spec v1) returns SG_ERR_UNSUPPORTED. */
+    sg_status (*shape)(sg_weights *w, const char *name, sg_shape *shape, sg_error *err);
+    /* The float32 data of a tensor, which must have exactly `want`'s shape; else an error that
+     * names the source file and the tensor. Data stay valid until free. */
+    sg_status (*get)(sg_weights *w, const char *name, const sg_shape *want, const float **data,
+                     sg_error *err);
+    /* Iterates over every tensor name (order of the source); stops when fn returns non-zero. */
+    void (*each)(sg_weights *w, int (*fn)(void *ctx, const char *name, const sg_shape *shape),
+                 void *ctx);
+    /* Metadata value for a key, or NULL. */
+    const char *(*meta)(sg_weights *w, const char *key);
+    void (*free)(sg_weights *w);
+    char source[256]; /* file name (or "spec-v1") for messages */
+};
+
+static inline void sg_weights_free(sg_weights *w) {
+    if (w) w->free(w);
+}
+/* Convenience: get with a shape given as dims; ndim ≤ 4. */
+sg_status sg_weights_get(sg_weights *w, const char *name, const float **data, sg_error *err,
+                         int ndim, ...);
+
+/* ---- sources -------------------------------------------------------------------------------- */
+/* A safetensors model file, memory-mapped (read-only, never copied). F32 tensors only (I64
+ * counters are listed but `get` refuses them). Validates the whole header at open: JSON
+ * well-formed, offsets inside the file, sizes matching shape×dtype, no overlap. */
+sg_status sg_safetensors_open(const char *path, sg_weights **out, sg_error *err);
+
+/* Spec-v1 deterministic weights (fixtures/README.md): `get` computes the values for any name and
+ * shape on demand and keeps them until free. `generator.hpf.filter` is the fixed kernel. */
+sg_status sg_spec_v1_open(sg_weights **out, sg_error *err);
+/* n values u_i in [-1, 1) of the stream `name` (splitmix64 seeded by FNV-1a 64 of the name). */
+void sg_spec_v1_uniform(const char *name, size_t n, double *u);
+/* value of one spec-v1 tensor; returns SG_ERR_UNSUPPORTED for names with no rule. */
+sg_status sg_spec_v1_fill(const char *name, const sg_shape *shape, float *out, sg_error *err);
+
+/* Any source that records what was asked of another (name, shape, data pointer), in order, so a
+ * model file can be written from exactly the tensors the networks used. */
+typedef struct {
+    char *name;
+    sg_shape shape;
+    const float *data;
+} sg_recorded;
+sg_status sg_recorder_open(sg_weights *inner, sg_weights **out, sg_error *err);
+/* the recorded list (valid until the recorder is freed; inner is not freed by it) */
+const sg_recorded *sg_recorder_list(sg_weights *rec, size_t *count);
+
+/* ---- writing -------------------------------------------------------------------------------- */
+typedef struct {
+    const char *name;
+    sg_shape shape;
+    const float *data;
+} sg_named_tensor;
+/* Writes a safetensors file: F32 tensors sorted by name, data 64-byte aligned, optional
+ * metadata key/value pairs (meta_kv[2i], meta_kv[2i+1], n_meta pairs). Writes to path.tmp and
+ * renames, so a failed write never leaves a half file under path. */
+sg_status sg_safetensors_write(const char *path, const sg_named_tensor *t, size_t n,
+                               const char *const *meta_kv, size_t n_meta, sg_error *err);
+
+/* ---- configuration -------------------------------------------------------------------------- */
+typedef struct {
+    int img_size, style_dim, latent_dim, num_domains, max_conv_dim, w_hpf;
+    int has_fan; /* fan.* tensors present */
+    char domains[SG_MAX_DOMAINS][32];
+} sg_config;
+
+/* Derives the configuration from tensor shapes (the spec's rules) and the domain names from the
+ * `domains` metadata (default domain0, domain1, ...). Errors name the source and the tensor. */
+sg_status sg_config_derive(sg_weights *w, sg_config *cfg, sg_error *err);
+/* Checks a configuration the spec allows (img_size a power of two in [64, 1024], ...). */
+sg_status sg_config_check(const sg_config *cfg, sg_error *err);
+/* Default domain names domain0.. for cfg->num_domains; or parse "a,b,c" (must match count). */
+sg_status sg_config_set_domains(sg_config *cfg, const char *csv, sg_error *err);
+/* Domain index from a name or a decimal index; -1 when unknown. */
+int sg_config_domain(const sg_config *cfg, const char *name_or_index);
+
+/* Opens a model by path, choosing the source by content (safetensors now; .ckpt later). */
+sg_status sg_model_open(const char *path, sg_weights **out, sg_error *err);
+
+#endif
