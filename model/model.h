@@ -48,6 +48,10 @@ sg_status sg_weights_get(sg_weights *w, const char *name, const float **data, sg
  * counters are listed but `get` refuses them). Validates the whole header at open: JSON
  * well-formed, offsets inside the file, sizes matching shape×dtype, no overlap. */
 sg_status sg_safetensors_open(const char *path, sg_weights **out, sg_error *err);
+/* Reads an I64 tensor of a safetensors source (fixtures' y_trg/y_ref) into out[n]; the element
+ * count must equal n. */
+sg_status sg_safetensors_get_i64(sg_weights *w, const char *name, int64_t *out, size_t n,
+                                 sg_error *err);
 
 /* Spec-v1 deterministic weights (fixtures/README.md): `get` computes the values for any name and
  * shape on demand and keeps them until free. `generator.hpf.filter` is the fixed kernel. */

@@ -1,0 +1,65 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+const char *tu_fixtures(void) {
+    static char dir[1024];
+    const char *env = getenv("SG_FIXTURES");
+    const char *d = env && *env ? env : SG_FIXTURES;
+    struct stat st;
+    char probe[1100];
+    snprintf(probe, sizeof probe, "%s/README.md", d);
+    if (stat(probe, &st) != 0) return NULL;
+    snprintf(dir, sizeof dir, "%s", d);
+    return dir;
+}
+
+const char *tu_fixture_path(const char *rel) {
+    static char path[2048];
+    const char *d = tu_fixtures();
+    if (!d) return NULL;
+    snprintf(path, sizeof path, "%s/%s", d, rel);
+    return path;
+}
+
+void tu_fill_random(float *x, size_t n, uint64_t seed, float lo, float hi) {
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        x[i] = lo + (hi - lo) * (float)((s >> 40) / 16777216.0);
+    }
+}
+
+void tu_diff(const float *a, const float *b, size_t n, double *max_abs, double *mean_abs) {
+    double mx = 0, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= mx)) mx = d; /* NaN propagates as max */
+        sum += d;
+    }
+    *max_abs = mx;
+    *mean_abs = n ? sum / (double)n : 0;
+}
+
+double tu_max_abs(const float *a, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(a[i]) > m) m = fabs(a[i]);
+    return m;
+}
+
+void tu_assert_close(const char *what, const float *a, const float *b, size_t n, double tol_max,
+                     double tol_mean) {
+    double mx, mean;
+    tu_diff(a, b, n, &mx, &mean);
+    if (!(mx <= tol_max && mean <= tol_mean)) {
+        print_error("%s: max_abs=%g (tol %g) mean_abs=%g (tol %g)\n", what, mx, tol_max, mean,
+                    tol_mean);
+        fail();
+    }
+}

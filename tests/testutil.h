@@ -1,0 +1,31 @@
+/* Shared test helpers: fixture location, skipping, tolerance checks, random data. */
+#ifndef SG_TESTUTIL_H
+#define SG_TESTUTIL_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* The fixtures folder (env SG_FIXTURES overrides the build-time path), or NULL when absent. */
+const char *tu_fixtures(void);
+/* Builds "<fixtures>/<rel>" into a static buffer; NULL when fixtures are absent. */
+const char *tu_fixture_path(const char *rel);
+/* Inside a cmocka test: prints "skipped: <why>" and skips the test when fixtures are absent. */
+#define TU_REQUIRE_FIXTURES()                                                            \
+    do {                                                                                 \
+        if (!tu_fixtures()) {                                                            \
+            print_message("skipped: fixtures not found (set SG_FIXTURES or place ../shared/fixtures)\n"); \
+            skip();                                                                      \
+        }                                                                                \
+    } while (0)
+
+/* Deterministic uniform floats in [lo, hi) (xorshift, seeded). */
+void tu_fill_random(float *x, size_t n, uint64_t seed, float lo, float hi);
+/* max |a - b| and mean |a - b| in double */
+void tu_diff(const float *a, const float *b, size_t n, double *max_abs, double *mean_abs);
+double tu_max_abs(const float *a, size_t n);
+/* asserts max|a-b| <= tol_max and mean <= tol_mean, printing the name on failure */
+void tu_assert_close(const char *what, const float *a, const float *b, size_t n, double tol_max,
+                     double tol_mean);
+#endif
