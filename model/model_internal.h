@@ -1,0 +1,50 @@
+/* model/ internals shared by its sources: shape helpers, a small name → index hash map, and an
+ * in-memory safetensors open (used by the fuzz target). Not part of the public API. */
+#ifndef SG_MODEL_INTERNAL_H
+#define SG_MODEL_INTERNAL_H
+
+#include "model.h"
+
+#include <stdbool.h>
+
+/* Largest safetensors header we parse: real model headers are a few hundred KB, so anything
+ * bigger is a corrupt or hostile file, and this bounds the JSON parser's memory. */
+#define SG_ST_MAX_HEADER ((uint64_t)100 << 20)
+
+/* ---- shapes --------------------------------------------------------------------------------- */
+/* Element count; false when a dimension is negative, ndim is out of range or the product
+ * exceeds 2^60 (room left to multiply by an item size). */
+bool sg_shape_numel(const sg_shape *s, uint64_t *numel);
+bool sg_shape_equal(const sg_shape *a, const sg_shape *b);
+/* "[64,3,3,3]" (or "[]" for a scalar) into buf; returns buf. */
+const char *sg_shape_str(const sg_shape *s, char *buf, size_t cap);
+/* A tensor name made safe for a one-line message: control bytes become '?', long names are
+ * shortened with "...". Returns buf. */
+const char *sg_msg_name(const char *name, char *buf, size_t cap);
+#define SG_MSG_NAME_CAP 160
+#define SG_SHAPE_STR_CAP 200
+
+/* ---- name map: open addressing over FNV-1a; keys are borrowed (must outlive the map) --------- */
+typedef struct {
+    const char *key;
+    size_t value;
+} sg_namemap_slot;
+typedef struct {
+    sg_namemap_slot *slots;
+    size_t cap, n;
+} sg_namemap;
+
+uint64_t sg_fnv1a64(const char *s);
+/* true and *value when present */
+bool sg_namemap_get(const sg_namemap *m, const char *key, size_t *value);
+/* 0 inserted, 1 key already present (value unchanged), -1 out of memory */
+int sg_namemap_put(sg_namemap *m, const char *key, size_t value);
+void sg_namemap_free(sg_namemap *m);
+
+/* ---- safetensors from memory ---------------------------------------------------------------- */
+/* Same as sg_safetensors_open over size bytes the caller keeps alive (and unchanged) until the
+ * source is freed; label names the source in messages. */
+sg_status sg_safetensors_open_memory(const void *data, size_t size, const char *label,
+                                     sg_weights **out, sg_error *err);
+
+#endif
