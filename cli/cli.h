@@ -1,0 +1,29 @@
+/* cli/: the `stargan` command. Each subcommand declares its options in a table; one parser
+ * fills them and prints the usage from the same table. */
+#ifndef SG_CLI_H
+#define SG_CLI_H
+
+#include "../engine/engine.h"
+
+typedef struct {
+    const char *name;  /* "--model" */
+    const char *arg;   /* placeholder for usage ("M"), NULL for a flag */
+    const char *help;
+    const char *value; /* filled by the parser (flag: "1"); default before parsing */
+} cli_opt;
+
+/* Parses argv into opts; positional arguments (up to max_pos) into pos. Prints an error and
+ * returns -1 on unknown options or missing values. */
+int cli_parse(int argc, char **argv, cli_opt *opts, const char **pos, int max_pos, int *n_pos);
+const char *cli_get(const cli_opt *opts, const char *name);
+void cli_usage(const char *cmd, const char *synopsis, const cli_opt *opts);
+/* prints "stargan: <msg>" to stderr and returns 1 (the exit status of a failed command) */
+int cli_fail(const sg_error *err);
+
+int cmd_translate(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_make_model(int argc, char **argv);
+
+#endif

@@ -1,0 +1,121 @@
+/* stargan bench: median time and effective GFLOP/s of each network on one image, the machine's
+ * sgemm rate at a conv-like shape measured in the same run, and the peak resident memory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli.h"
+#include "common.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct {
+    sg_engine *e;
+    sg_tensor x, y, masks[2];
+    float *s, *z, *scratch;
+    int y_dom;
+} bench_io;
+
+static sg_status run_net(bench_io *b, int which, sg_error *err) {
+    sg_engine *e = b->e;
+    switch (which) {
+    case 0:
+        return sg_generator_forward(&e->gen, &b->x, b->s, e->cfg.w_hpf > 0 ? b->masks : NULL,
+                                    &b->y, &e->arena, &e->ws, err);
+    case 1: return sg_style_encoder_forward(&e->enc, &b->x, &b->y_dom, b->s, &e->arena, &e->ws, err);
+    default: return sg_mapping_forward(&e->map, b->z, &b->y_dom, 1, b->s, b->scratch, err);
+    }
+}
+
+static sg_status bench_nets(sg_engine *e, int runs, sg_error *err) {
+    const int S = e->cfg.img_size;
+    bench_io b = {.e = e};
+    size_t img = 3 * (size_t)S * S, plane = (size_t)S * S;
+    float *mem = calloc(2 * img + 2 * plane + 1024 + 4 * 512, sizeof(float));
+    if (!mem) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    b.x = sg_tensor_make(mem, 1, 3, S, S), b.y = sg_tensor_make(mem + img, 1, 3, S, S);
+    for (int i = 0; i < 2; i++) b.masks[i] = sg_tensor_make(mem + 2 * img + i * plane, 1, 1, S, S);
+    b.s = mem + 2 * img + 2 * plane, b.z = b.s + 512, b.scratch = b.z + 512;
+    for (size_t i = 0; i < img; i++) mem[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+    for (size_t i = 0; i < 2 * plane; i++) b.masks[0].data[i] = 0.5f;
+    sg_latent_sample(1, b.z, e->cfg.latent_dim);
+    sg_status st = sg_mapping_forward(&e->map, b.z, &b.y_dom, 1, b.s, b.scratch, err);
+    static const char *names[3] = {"generator", "style_encoder", "mapping_network"};
+    double flops[3] = {sg_generator_flops(&e->gen), sg_style_encoder_flops(&e->enc),
+                       sg_mapping_flops(&e->map)};
+    double *t = malloc(sizeof(double) * (size_t)runs);
+    for (int k = 0; k < 3 && !st && t; k++) {
+        st = run_net(&b, k, err); /* warm-up: page in the weights */
+        for (int r = 0; r < runs && !st; r++) {
+            double t0 = cli_now_ms();
+            st = run_net(&b, k, err);
+            t[r] = cli_now_ms() - t0;
+        }
+        if (st) break;
+        double med = median(t, runs);
+        printf("%s median_ms=%.2f gflops=%.1f\n", names[k], med, flops[k] / (med * 1e6));
+    }
+    free(t);
+    free(mem);
+    return st;
+}
+
+/* cblas_sgemm at the shape of a 3×3 conv 256→256 at 64×64: M=256, N=4096, K=2304 */
+static void bench_sgemm(int runs) {
+    const int M = 256, N = 4096, K = 2304;
+    float *A = calloc((size_t)M * K, 4), *B = calloc((size_t)K * N, 4), *C = calloc((size_t)M * N, 4);
+    if (!A || !B || !C) return;
+    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)(i % 5) * 0.1f;
+    double *t = malloc(sizeof(double) * (size_t)runs);
+    sg_gemm(M, N, K, A, K, B, N, C, N, 0);
+    for (int r = 0; r < runs && t; r++) {
+        double t0 = cli_now_ms();
+        sg_gemm(M, N, K, A, K, B, N, C, N, 0);
+        t[r] = cli_now_ms() - t0;
+    }
+    if (t) printf("sgemm gflops=%.1f (M=%d N=%d K=%d)\n", 2.0 * M * N * K / (median(t, runs) * 1e6), M, N, K);
+    free(t), free(A), free(B), free(C);
+}
+
+int cmd_bench(int argc, char **argv) {
+    cli_opt o[] = {
+        {"--model", "M", "model file", NULL},
+        {"--config", "NAME", "instead of --model: spec-v1 weights of afhq, celeba_hq or mini", NULL},
+        {"--runs", "N", "timed runs per network (after one warm-up)", "5"},
+        {"--help", NULL, "show this help", NULL},
+        {0},
+    };
+    const char *pos[1];
+    int np;
+    int runs = atoi(cli_get(o, "--runs") ? cli_get(o, "--runs") : "5");
+    if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") ||
+        (!cli_get(o, "--model") && !cli_get(o, "--config")) ||
+        (runs = atoi(cli_get(o, "--runs"))) < 1 || runs > 1000) {
+        cli_usage("bench", "--model M [--runs N]", o);
+        return cli_get(o, "--help") ? 0 : 2;
+    }
+    sg_error err = {0};
+    sg_weights *w;
+    sg_config cfg;
+    sg_engine e;
+    if (cli_open(cli_get(o, "--model"), cli_get(o, "--config"), &w, &cfg, &err) ||
+        sg_engine_init(&e, w, &cfg, &err))
+        return cli_fail(&err);
+    sg_status st = bench_nets(&e, runs, &err);
+    if (!st) bench_sgemm(runs);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak_rss_mb=%ld\n", ru.ru_maxrss / 1024);
+    sg_engine_free(&e);
+    return st ? cli_fail(&err) : 0;
+}

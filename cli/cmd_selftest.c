@@ -1,0 +1,224 @@
+/* stargan selftest: run every network this build has on a parity fixture's inputs and compare
+ * with its outputs under the fixtures' tolerances (fixtures/README.md). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+
+typedef struct {
+    sg_weights *fx; /* the fixture file */
+    sg_engine e;
+    int n, fails;
+} selftest;
+
+/* One result line; returns 1 when within tolerance. */
+static int report(selftest *t, const char *name, const float *ours, const float *ref, size_t n) {
+    double mx = 0, sum = 0, ref_max = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)ours[i] - ref[i]);
+        if (!(d <= mx)) mx = d;
+        sum += d;
+        if (fabs(ref[i]) > ref_max) ref_max = fabs(ref[i]);
+    }
+    double scale = ref_max > 1 ? ref_max : 1, mean = sum / (double)n;
+    double tmax = 1e-3 * scale, tmean = 1e-4 * scale;
+    int ok = mx <= tmax && mean <= tmean;
+    printf("%s max_abs=%.3e mean_abs=%.3e tol=%.1e/%.1e %s\n", name, mx, mean, tmax, tmean,
+           ok ? "ok" : "FAIL");
+    t->fails += !ok;
+    return ok;
+}
+
+static sg_status get_f32(selftest *t, const char *name, const float **p, sg_error *err, int ndim,
+                         int a, int b, int c, int d) {
+    return sg_weights_get(t->fx, name, p, err, ndim, a, b, c, d);
+}
+
+static sg_status get_labels(selftest *t, const char *name, int *y, sg_error *err) {
+    int64_t v[64];
+    sg_status st = sg_safetensors_get_i64(t->fx, name, v, (size_t)t->n, err);
+    for (int i = 0; !st && i < t->n; i++) {
+        if (v[i] < 0 || v[i] >= t->e.cfg.num_domains)
+            return sg_error_set(err, SG_ERR_FORMAT, "fixture %s: domain out of range", name);
+        y[i] = (int)v[i];
+    }
+    return st;
+}
+
+static sg_status check_styles(selftest *t, sg_error *err) {
+    const sg_config *c = &t->e.cfg;
+    const float *z, *x_ref, *s_lat, *s_ref;
+    int y_trg[64], y_ref[64];
+    sg_status st;
+    if ((st = get_f32(t, "z", &z, err, 2, t->n, c->latent_dim, 0, 0)) ||
+        (st = get_f32(t, "x_ref", &x_ref, err, 4, t->n, 3, c->img_size, c->img_size)) ||
+        (st = get_f32(t, "s_latent", &s_lat, err, 2, t->n, c->style_dim, 0, 0)) ||
+        (st = get_f32(t, "s_ref", &s_ref, err, 2, t->n, c->style_dim, 0, 0)) ||
+        (st = get_labels(t, "y_trg", y_trg, err)) || (st = get_labels(t, "y_ref", y_ref, err)))
+        return st;
+    size_t ns = (size_t)t->n * c->style_dim;
+    float *s = malloc(ns * sizeof(float)), *scratch = malloc(sizeof(float) * 2 * 512 * t->n);
+    if (!s || !scratch) st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    if (!st) st = sg_mapping_forward(&t->e.map, z, y_trg, t->n, s, scratch, err);
+    if (!st) report(t, "s_latent", s, s_lat, ns);
+    sg_tensor x = sg_tensor_make((float *)x_ref, t->n, 3, c->img_size, c->img_size);
+    sg_arena a = {0}; /* planned for the fixture's batch */
+    if (!st) st = sg_arena_init(&a, sg_style_encoder_plan(&t->e.enc, t->n), err);
+    if (!st) st = sg_style_encoder_forward(&t->e.enc, &x, y_ref, s, &a, &t->e.ws, err);
+    if (!st) report(t, "s_ref", s, s_ref, ns);
+    sg_arena_free(&a);
+    free(s), free(scratch);
+    return st;
+}
+
+static sg_status check_generator(selftest *t, sg_error *err) {
+    const sg_config *c = &t->e.cfg;
+    const int S = c->img_size;
+    const float *x_src, *s[2], *want[2], *m[2] = {0};
+    sg_status st;
+    if ((st = get_f32(t, "x_src", &x_src, err, 4, t->n, 3, S, S)) ||
+        (st = get_f32(t, "s_latent", &s[0], err, 2, t->n, c->style_dim, 0, 0)) ||
+        (st = get_f32(t, "s_ref", &s[1], err, 2, t->n, c->style_dim, 0, 0)) ||
+        (st = get_f32(t, "out_latent", &want[0], err, 4, t->n, 3, S, S)) ||
+        (st = get_f32(t, "out_ref", &want[1], err, 4, t->n, 3, S, S)))
+        return st;
+    sg_tensor masks[2];
+    if (c->w_hpf > 0) {
+        sg_shape sh;
+        if ((st = t->fx->shape(t->fx, "mask_0", &sh, err))) return st;
+        int mh = (int)sh.dims[2];
+        if ((st = get_f32(t, "mask_0", &m[0], err, 4, t->n, 1, mh, mh)) ||
+            (st = get_f32(t, "mask_1", &m[1], err, 4, t->n, 1, mh, mh)))
+            return st;
+        for (int i = 0; i < 2; i++) masks[i] = sg_tensor_make((float *)m[i], t->n, 1, mh, mh);
+    }
+    /* a batch of n: its own arena, planned for that batch */
+    sg_arena a;
+    if ((st = sg_arena_init(&a, sg_generator_plan(&t->e.gen, t->n) + 3 * (size_t)t->n * S * S + 64, err)))
+        return st;
+    sg_tensor x = sg_tensor_make((float *)x_src, t->n, 3, S, S);
+    sg_tensor y = sg_arena_tensor(&a, t->n, 3, S, S);
+    static const char *names[2] = {"out_latent", "out_ref"};
+    for (int k = 0; k < 2 && !st; k++) {
+        st = sg_generator_forward(&t->e.gen, &x, s[k], c->w_hpf > 0 ? masks : NULL, &y, &a,
+                                  &t->e.ws, err);
+        if (!st) report(t, names[k], y.data, want[k], sg_tensor_numel(&y));
+    }
+    sg_arena_free(&a);
+    return st;
+}
+
+/* --images DIR: decode + resize each source photo and compare with x_src / x_ref */
+static sg_status check_images(selftest *t, const char *dir, sg_error *err) {
+    const char *list = t->fx->meta(t->fx, "source_images");
+    const int S = t->e.cfg.img_size;
+    cJSON *j = list ? cJSON_Parse(list) : NULL;
+    if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 2 * t->n) {
+        cJSON_Delete(j);
+        return sg_error_set(err, SG_ERR_FORMAT, "fixture: source_images missing or malformed");
+    }
+    const float *xs[2];
+    sg_status st;
+    if ((st = get_f32(t, "x_src", &xs[0], err, 4, t->n, 3, S, S)) ||
+        (st = get_f32(t, "x_ref", &xs[1], err, 4, t->n, 3, S, S))) {
+        cJSON_Delete(j);
+        return st;
+    }
+    float *buf = malloc(sizeof(float) * 3 * S * S);
+    for (int i = 0; i < 2 * t->n && !st && buf; i++) {
+        const char *rel = cJSON_GetStringValue(cJSON_GetArrayItem(j, i));
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, rel ? rel : "?");
+        sg_image img = {0};
+        sg_tensor x = sg_tensor_make(buf, 1, 3, S, S);
+        if (!(st = sg_image_load(path, SG_IMAGE_DEFAULT_MAX_PIXELS, 0, &img, err)))
+            st = sg_image_to_tensor(&img, SG_FIT_STRETCH, S, &x, 0, err);
+        sg_image_free(&img);
+        if (st) break;
+        const float *ref = xs[i / t->n] + (size_t)(i % t->n) * 3 * S * S;
+        double mx = 0;
+        for (size_t k = 0; k < (size_t)3 * S * S; k++)
+            if (fabs((double)buf[k] - ref[k]) > mx) mx = fabs((double)buf[k] - ref[k]);
+        int ok = mx <= 2.0 / 255 + 1e-6;
+        printf("image %s max_abs=%.3e levels=%.2f tol=1 level %s\n", rel, mx, mx * 127.5,
+               ok ? "ok" : "FAIL");
+        t->fails += !ok;
+    }
+    if (!buf) st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    free(buf);
+    cJSON_Delete(j);
+    return st;
+}
+
+static sg_status open_all(selftest *t, const char *fixture, const char *model, sg_error *err) {
+    sg_status st = sg_safetensors_open(fixture, &t->fx, err);
+    if (st) return st;
+    sg_config cfg;
+    const char *keys[] = {"img_size", "style_dim", "latent_dim", "num_domains", "max_conv_dim", "w_hpf"};
+    int *fields[] = {&cfg.img_size, &cfg.style_dim, &cfg.latent_dim, &cfg.num_domains,
+                     &cfg.max_conv_dim, &cfg.w_hpf};
+    memset(&cfg, 0, sizeof cfg);
+    for (int i = 0; i < 6; i++) {
+        const char *v = t->fx->meta(t->fx, keys[i]);
+        if (!v) return sg_error_set(err, SG_ERR_FORMAT, "%s: metadata %s missing", fixture, keys[i]);
+        *fields[i] = atoi(v);
+    }
+    if ((st = sg_config_set_domains(&cfg, NULL, err))) return st;
+    sg_weights *w = NULL;
+    if (model) {
+        sg_config got;
+        if ((st = cli_open(model, NULL, &w, &got, err))) return st;
+        if (got.img_size != cfg.img_size || got.style_dim != cfg.style_dim ||
+            got.latent_dim != cfg.latent_dim || got.num_domains != cfg.num_domains ||
+            got.max_conv_dim != cfg.max_conv_dim || (got.w_hpf > 0) != (cfg.w_hpf > 0)) {
+            sg_weights_free(w);
+            return sg_error_set(err, SG_ERR_ARG, "%s: configuration differs from the fixture's", model);
+        }
+    } else if ((st = sg_spec_v1_open(&w, err))) {
+        return st;
+    }
+    sg_shape sh;
+    if ((st = t->fx->shape(t->fx, "x_src", &sh, err))) return st;
+    t->n = (int)sh.dims[0];
+    if (t->n < 1 || t->n > 64) return sg_error_set(err, SG_ERR_FORMAT, "%s: bad batch", fixture);
+    return sg_engine_init(&t->e, w, &cfg, err);
+}
+
+int cmd_selftest(int argc, char **argv) {
+    cli_opt o[] = {
+        {"--model", "M", "take the weights from a model file instead of spec v1", NULL},
+        {"--fan", "F", "face network weights (not used by this build yet)", NULL},
+        {"--images", "DIR", "also check photo preprocessing against x_src / x_ref", NULL},
+        {"--help", NULL, "show this help", NULL},
+        {0},
+    };
+    const char *pos[1];
+    int np;
+    if (cli_parse(argc, argv, o, pos, 1, &np) || cli_get(o, "--help") || np != 1) {
+        cli_usage("selftest", "FIXTURE.io.safetensors [--model M] [--images DIR]", o);
+        return cli_get(o, "--help") ? 0 : 2;
+    }
+    selftest t = {0};
+    sg_error err = {0};
+    const char *images = cli_get(o, "--images");
+    sg_status st = open_all(&t, pos[0], cli_get(o, "--model"), &err);
+    if (!st) st = check_styles(&t, &err);
+    if (!st) st = check_generator(&t, &err);
+    if (!st) {
+        static const char *later[] = {"fan_heatmaps", "mask_0", "mask_1", "landmarks"};
+        sg_shape sh;
+        for (int i = 0; i < 4; i++)
+            if (t.fx->shape(t.fx, later[i], &sh, NULL) == SG_OK)
+                printf("%s skipped (face network not in this build)\n", later[i]);
+    }
+    if (!st && images) st = check_images(&t, images, &err);
+    if (t.e.w) sg_engine_free(&t.e);
+    sg_weights_free(t.fx);
+    if (st) return cli_fail(&err);
+    printf("%s: %d FAIL\n", t.fails ? "FAILED" : "passed", t.fails);
+    return t.fails ? 1 : 0;
+}

@@ -1,0 +1,50 @@
+/* Shared by the subcommands: model presets and opening a model or spec-v1 weights. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+
+/* The three reference configurations (fixtures/README.md). */
+static const struct {
+    const char *name;
+    sg_config cfg;
+    const char *domains;
+} presets[] = {
+    {"afhq", {256, 64, 16, 3, 512, 0, 0, {{0}}}, "cat,dog,wild"},
+    {"celeba_hq", {256, 64, 16, 2, 512, 1, 0, {{0}}}, "female,male"},
+    {"mini", {64, 16, 8, 2, 64, 1, 0, {{0}}}, "female,male"},
+};
+
+sg_status cli_preset(const char *name, sg_config *cfg, sg_error *err) {
+    for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
+        if (strcmp(name, presets[i].name) == 0) {
+            *cfg = presets[i].cfg;
+            return sg_config_set_domains(cfg, presets[i].domains, err);
+        }
+    return sg_error_set(err, SG_ERR_ARG, "unknown configuration '%s' (afhq, celeba_hq, mini)", name);
+}
+
+sg_status cli_open(const char *model, const char *preset, sg_weights **w, sg_config *cfg,
+                   sg_error *err) {
+    sg_status st;
+    *w = NULL;
+    if (model) {
+        if ((st = sg_model_open(model, w, err))) return st;
+        if ((st = sg_config_derive(*w, cfg, err))) {
+            sg_weights_free(*w);
+            *w = NULL;
+        }
+        return st;
+    }
+    if (!preset) return sg_error_set(err, SG_ERR_ARG, "give --model M (or --config NAME for spec-v1 weights)");
+    if ((st = cli_preset(preset, cfg, err))) return st;
+    return sg_spec_v1_open(w, err);
+}
+
+double cli_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}

@@ -1,0 +1,87 @@
+/* stargan: translate photos with a StarGAN v2 model, describe, test and benchmark models. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *help;
+} commands[] = {
+    {"translate", cmd_translate, "translate a photo to a domain (reference- or latent-guided)"},
+    {"info", cmd_info, "describe a model: configuration, domains, parameters, GFLOPs"},
+    {"selftest", cmd_selftest, "check the networks against a parity fixture"},
+    {"bench", cmd_bench, "time each network and the machine's sgemm"},
+    {"make-model", cmd_make_model, "write a model file with deterministic spec-v1 weights"},
+};
+
+int cli_parse(int argc, char **argv, cli_opt *opts, const char **pos, int max_pos, int *n_pos) {
+    *n_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0) {
+            if (*n_pos >= max_pos) {
+                fprintf(stderr, "stargan: unexpected argument '%s'\n", argv[i]);
+                return -1;
+            }
+            pos[(*n_pos)++] = argv[i];
+            continue;
+        }
+        cli_opt *o = opts;
+        while (o->name && strcmp(o->name, argv[i]) != 0) o++;
+        if (!o->name) {
+            fprintf(stderr, "stargan: unknown option '%s'\n", argv[i]);
+            return -1;
+        }
+        if (!o->arg) {
+            o->value = "1";
+        } else if (i + 1 >= argc) {
+            fprintf(stderr, "stargan: option %s needs a value (%s)\n", o->name, o->arg);
+            return -1;
+        } else {
+            o->value = argv[++i];
+        }
+    }
+    return 0;
+}
+
+const char *cli_get(const cli_opt *opts, const char *name) {
+    for (; opts->name; opts++)
+        if (strcmp(opts->name, name) == 0) return opts->value;
+    return NULL;
+}
+
+void cli_usage(const char *cmd, const char *synopsis, const cli_opt *opts) {
+    fprintf(stderr, "usage: stargan %s %s\n", cmd, synopsis);
+    for (; opts->name; opts++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s%s%s", opts->name, opts->arg ? " " : "",
+                 opts->arg ? opts->arg : "");
+        fprintf(stderr, "  %-22s %s%s%s%s\n", head, opts->help, opts->value ? " (default " : "",
+                opts->value ? opts->value : "", opts->value ? ")" : "");
+    }
+}
+
+int cli_fail(const sg_error *err) {
+    fprintf(stderr, "stargan: %s\n", err->msg[0] ? err->msg : sg_status_name(err->status));
+    return 1;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: stargan COMMAND [options]   (stargan COMMAND --help for its options)\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(stderr, "  %-11s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "stargan: unknown command '%s'\n", argv[1]);
+    usage();
+    return 2;
+}

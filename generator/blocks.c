@@ -1,0 +1,196 @@
+/* ResBlk and AdainResBlk (docs/stargan-v2.md "Building blocks"). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "generator.h"
+
+#define LRELU 0.2f
+#define EPS 1e-5f
+
+/* Binds "<prefix>.<leaf>" with the given dims; *params += its size. */
+static sg_status bind(sg_weights *w, const char *prefix, const char *leaf, const float **out,
+                      size_t *params, sg_error *err, int ndim, int d0, int d1, int d2, int d3) {
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s", prefix, leaf);
+    sg_status st = sg_weights_get(w, name, out, err, ndim, d0, d1, d2, d3);
+    if (st == SG_OK && params) {
+        size_t n = 1;
+        int d[4] = {d0, d1, d2, d3};
+        for (int i = 0; i < ndim; i++) n *= (size_t)d[i];
+        *params += n;
+    }
+    return st;
+}
+
+#define BIND1(leaf, p, a) bind(w, prefix, leaf, p, params, err, 1, a, 0, 0, 0)
+#define BIND2(leaf, p, a, b) bind(w, prefix, leaf, p, params, err, 2, a, b, 0, 0)
+#define BIND4(leaf, p, a, b, c, d) bind(w, prefix, leaf, p, params, err, 4, a, b, c, d)
+#define TRY(x)                              \
+    do {                                    \
+        sg_status st_ = (x);                \
+        if (st_ != SG_OK) return st_;       \
+    } while (0)
+
+sg_status sg_resblk_bind(sg_resblk *b, sg_weights *w, const char *prefix, int in, int out,
+                         int normalize, int downsample, size_t *params, sg_error *err) {
+    memset(b, 0, sizeof *b);
+    b->in = in, b->out = out, b->normalize = normalize, b->downsample = downsample;
+    TRY(BIND4("conv1.weight", &b->conv1_w, in, in, 3, 3));
+    TRY(BIND1("conv1.bias", &b->conv1_b, in));
+    TRY(BIND4("conv2.weight", &b->conv2_w, out, in, 3, 3));
+    TRY(BIND1("conv2.bias", &b->conv2_b, out));
+    if (normalize) {
+        TRY(BIND1("norm1.weight", &b->norm1_w, in));
+        TRY(BIND1("norm1.bias", &b->norm1_b, in));
+        TRY(BIND1("norm2.weight", &b->norm2_w, in));
+        TRY(BIND1("norm2.bias", &b->norm2_b, in));
+    }
+    if (in != out) TRY(BIND4("conv1x1.weight", &b->sc_w, out, in, 1, 1));
+    return SG_OK;
+}
+
+sg_status sg_adainblk_bind(sg_adainblk *b, sg_weights *w, const char *prefix, int in, int out,
+                           int upsample, int w_hpf, int style_dim, size_t *params,
+                           sg_error *err) {
+    memset(b, 0, sizeof *b);
+    b->in = in, b->out = out, b->upsample = upsample, b->w_hpf = w_hpf;
+    b->style_dim = style_dim;
+    TRY(BIND4("conv1.weight", &b->conv1_w, out, in, 3, 3));
+    TRY(BIND1("conv1.bias", &b->conv1_b, out));
+    TRY(BIND4("conv2.weight", &b->conv2_w, out, out, 3, 3));
+    TRY(BIND1("conv2.bias", &b->conv2_b, out));
+    TRY(BIND2("norm1.fc.weight", &b->fc1_w, 2 * in, style_dim));
+    TRY(BIND1("norm1.fc.bias", &b->fc1_b, 2 * in));
+    TRY(BIND2("norm2.fc.weight", &b->fc2_w, 2 * out, style_dim));
+    TRY(BIND1("norm2.fc.bias", &b->fc2_b, 2 * out));
+    /* with w_hpf > 0 the shortcut is unused, so its weights are not required */
+    if (in != out && w_hpf == 0) TRY(BIND4("conv1x1.weight", &b->sc_w, out, in, 1, 1));
+    return SG_OK;
+}
+
+/* ---- planning: must mirror the allocations of the forward functions below ------------------- */
+size_t sg_resblk_scratch(const sg_resblk *b, int n, int h) {
+    size_t plane = (size_t)n * (size_t)h * (size_t)h;
+    int ho = b->downsample ? h / 2 : h;
+    size_t out_plane = (size_t)n * (size_t)ho * (size_t)ho;
+    /* t1, t2 [in, h, h]; shortcut [out, ho, ho]; 16-float alignment slack per alloc */
+    return 2 * plane * (size_t)b->in + out_plane * (size_t)b->out + 3 * 16;
+}
+
+size_t sg_adainblk_scratch(const sg_adainblk *b, int n, int h) {
+    int ho = b->upsample ? 2 * h : h;
+    size_t plane = (size_t)n * (size_t)h * (size_t)h, oplane = (size_t)n * (size_t)ho * (size_t)ho;
+    size_t fc = (size_t)n * 2 * (size_t)(b->in + b->out);
+    /* gb1, gb2; t1 [in, h]; t2 [in, ho] (upsampled); t3 [out, ho]; shortcut [out, h] */
+    return fc + plane * (size_t)b->in + oplane * (size_t)b->in + oplane * (size_t)b->out +
+           plane * (size_t)b->out + 6 * 16;
+}
+
+static double conv_flops(int cin, int cout, int k, int h) {
+    return 2.0 * cin * cout * k * k * (double)h * h;
+}
+
+double sg_resblk_flops(const sg_resblk *b, int h) {
+    int ho = b->downsample ? h / 2 : h;
+    double f = conv_flops(b->in, b->in, 3, h) + conv_flops(b->in, b->out, 3, ho);
+    if (b->sc_w) f += conv_flops(b->in, b->out, 1, ho);
+    return f;
+}
+
+double sg_adainblk_flops(const sg_adainblk *b, int h) {
+    int ho = b->upsample ? 2 * h : h;
+    double f = conv_flops(b->in, b->out, 3, ho) + conv_flops(b->out, b->out, 3, ho);
+    f += 2.0 * b->style_dim * 2 * (b->in + b->out);
+    if (b->sc_w) f += conv_flops(b->in, b->out, 1, h); /* 1×1 before the upsample */
+    return f;
+}
+
+/* ---- forward -------------------------------------------------------------------------------- */
+static sg_status nomem(sg_arena *a, size_t mark, sg_error *err, const char *what) {
+    sg_arena_reset(a, mark);
+    return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small in %s", what);
+}
+
+sg_status sg_resblk_forward(const sg_resblk *b, const sg_tensor *x, sg_tensor *y, sg_arena *a,
+                            sg_workspace *ws, sg_error *err) {
+    const int n = x->n, h = x->h, ho = b->downsample ? h / 2 : h;
+    const size_t mark = sg_arena_mark(a);
+    /* residual: [norm1] → lrelu → conv1 → [pool] → [norm2] → lrelu → conv2 */
+    sg_tensor t1 = sg_arena_tensor(a, n, b->in, h, h); /* [N, in, H, W] */
+    sg_tensor t2 = sg_arena_tensor(a, n, b->in, h, h);
+    sg_tensor sc = sg_arena_tensor(a, n, b->out, ho, ho);
+    if (!t1.data || !t2.data || !sc.data) return nomem(a, mark, err, "ResBlk");
+    memcpy(t1.data, x->data, sg_tensor_numel(x) * sizeof(float));
+    if (b->normalize) sg_instance_norm(&t1, b->norm1_w, b->norm1_b, EPS);
+    sg_leaky_relu(t1.data, sg_tensor_numel(&t1), LRELU);
+    sg_conv2d(&t1, b->conv1_w, b->conv1_b, 3, 3, 1, 1, &t2, ws);
+    sg_tensor r = t2;
+    if (b->downsample) {
+        r = sg_tensor_make(t1.data, n, b->in, ho, ho); /* t1 is dead: reuse it */
+        sg_avg_pool2(&t2, &r);
+    }
+    if (b->normalize) sg_instance_norm(&r, b->norm2_w, b->norm2_b, EPS);
+    sg_leaky_relu(r.data, sg_tensor_numel(&r), LRELU);
+    sg_conv2d(&r, b->conv2_w, b->conv2_b, 3, 3, 1, 1, y, ws);
+    /* shortcut: [pool] then [1×1]: both linear, so pooling first is the same map on 4× fewer
+     * pixels */
+    sg_tensor s = *x;
+    if (b->downsample) {
+        s = sg_tensor_make(t2.data, n, b->in, ho, ho); /* t2 is dead */
+        sg_avg_pool2(x, &s);
+    }
+    if (b->sc_w) {
+        sg_conv2d(&s, b->sc_w, NULL, 1, 1, 1, 0, &sc, ws);
+        s = sc;
+    }
+    sg_add_scale(y->data, s.data, sg_tensor_numel(y), (float)(1.0 / sqrt(2.0)));
+    sg_arena_reset(a, mark);
+    return SG_OK;
+}
+
+/* x = AdaIN(x, fc(s)) then lrelu; gb scratch [N, 2C] */
+static void adain_lrelu(sg_tensor *x, const float *s, int style_dim, const float *fc_w,
+                        const float *fc_b, float *gb) {
+    sg_linear(s, x->n, style_dim, fc_w, fc_b, 2 * x->c, gb);
+    sg_adain(x, gb, EPS);
+    sg_leaky_relu(x->data, sg_tensor_numel(x), LRELU);
+}
+
+sg_status sg_adainblk_forward(const sg_adainblk *b, const sg_tensor *x, const float *s,
+                              sg_tensor *y, sg_arena *a, sg_workspace *ws, sg_error *err) {
+    const int n = x->n, h = x->h, ho = b->upsample ? 2 * h : h;
+    const size_t mark = sg_arena_mark(a);
+    float *gb1 = sg_arena_alloc(a, (size_t)n * 2 * (size_t)b->in);  /* [N, 2·in] */
+    float *gb2 = sg_arena_alloc(a, (size_t)n * 2 * (size_t)b->out); /* [N, 2·out] */
+    sg_tensor t1 = sg_arena_tensor(a, n, b->in, h, h);
+    sg_tensor t2 = b->upsample ? sg_arena_tensor(a, n, b->in, ho, ho) : t1;
+    sg_tensor t3 = sg_arena_tensor(a, n, b->out, ho, ho);
+    sg_tensor sc = b->sc_w ? sg_arena_tensor(a, n, b->out, h, h) : t1;
+    if (!gb1 || !gb2 || !t1.data || !t2.data || !t3.data || !sc.data)
+        return nomem(a, mark, err, "AdainResBlk");
+    /* residual: AdaIN1 → lrelu → [up] → conv1 → AdaIN2 → lrelu → conv2 */
+    memcpy(t1.data, x->data, sg_tensor_numel(x) * sizeof(float));
+    adain_lrelu(&t1, s, b->style_dim, b->fc1_w, b->fc1_b, gb1);
+    if (b->upsample) sg_upsample_nearest2(&t1, &t2);
+    sg_conv2d(&t2, b->conv1_w, b->conv1_b, 3, 3, 1, 1, &t3, ws);
+    adain_lrelu(&t3, s, b->style_dim, b->fc2_w, b->fc2_b, gb2);
+    sg_conv2d(&t3, b->conv2_w, b->conv2_b, 3, 3, 1, 1, y, ws);
+    if (b->w_hpf == 0) {
+        /* shortcut: [1×1] then [up]: nearest upsampling commutes with a 1×1 conv, so the conv
+         * runs on 4× fewer pixels */
+        sg_tensor sx = *x;
+        if (b->sc_w) {
+            sg_conv2d(x, b->sc_w, NULL, 1, 1, 1, 0, &sc, ws);
+            sx = sc;
+        }
+        if (b->upsample) {
+            sg_tensor up = sg_tensor_make(t3.data, n, b->out, ho, ho); /* t3 is dead */
+            sg_upsample_nearest2(&sx, &up);
+            sx = up;
+        }
+        sg_add_scale(y->data, sx.data, sg_tensor_numel(y), (float)(1.0 / sqrt(2.0)));
+    }
+    sg_arena_reset(a, mark);
+    return SG_OK;
+}

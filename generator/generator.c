@@ -1,0 +1,224 @@
+/* The Generator (docs/stargan-v2.md "Generator"). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "generator.h"
+
+static int ilog2(int v) {
+    int l = 0;
+    while ((1 << (l + 1)) <= v) l++;
+    return l;
+}
+
+static sg_status bind_rgb(sg_generator *g, sg_weights *w, sg_error *err) {
+    const int d = g->cfg.dim_in;
+    sg_status st;
+    if ((st = sg_weights_get(w, "generator.from_rgb.weight", &g->from_rgb_w, err, 4, d, 3, 3, 3)) ||
+        (st = sg_weights_get(w, "generator.from_rgb.bias", &g->from_rgb_b, err, 1, d)) ||
+        (st = sg_weights_get(w, "generator.to_rgb.0.weight", &g->to_rgb_norm_w, err, 1, d)) ||
+        (st = sg_weights_get(w, "generator.to_rgb.0.bias", &g->to_rgb_norm_b, err, 1, d)) ||
+        (st = sg_weights_get(w, "generator.to_rgb.2.weight", &g->to_rgb_w, err, 4, 3, d, 1, 1)) ||
+        (st = sg_weights_get(w, "generator.to_rgb.2.bias", &g->to_rgb_b, err, 1, 3)))
+        return st;
+    g->params += (size_t)d * 27 + 3 * (size_t)d + 3 * (size_t)d + 3;
+    return SG_OK;
+}
+
+sg_status sg_generator_init(sg_generator *g, const sg_config *cfg, sg_weights *w, sg_error *err) {
+    memset(g, 0, sizeof *g);
+    sg_status st = sg_config_check(cfg, err);
+    if (st) return st;
+    sg_generator_config *c = &g->cfg;
+    c->img_size = cfg->img_size, c->style_dim = cfg->style_dim;
+    c->max_conv_dim = cfg->max_conv_dim, c->w_hpf = cfg->w_hpf;
+    c->dim_in = (1 << 14) / cfg->img_size;
+    int repeat = ilog2(cfg->img_size) - 4 + (cfg->w_hpf > 0);
+    if (repeat + 2 > SG_MAX_BLOCKS)
+        return sg_error_set(err, SG_ERR_UNSUPPORTED, "generator: too many blocks");
+    if ((st = bind_rgb(g, w, err))) return st;
+    /* encode i ↔ decode (n - 1 - i): the decoder mirrors the encoder */
+    int n = repeat + 2, d = c->dim_in;
+    char prefix[64];
+    for (int i = 0; i < n; i++) {
+        int down = i < repeat, d_out = down ? (2 * d < c->max_conv_dim ? 2 * d : c->max_conv_dim) : d;
+        snprintf(prefix, sizeof prefix, "generator.encode.%d", i);
+        if ((st = sg_resblk_bind(&g->encode[i], w, prefix, d, d_out, 1, down, &g->params, err)))
+            return st;
+        snprintf(prefix, sizeof prefix, "generator.decode.%d", n - 1 - i);
+        if ((st = sg_adainblk_bind(&g->decode[n - 1 - i], w, prefix, d_out, d, down, c->w_hpf,
+                                   c->style_dim, &g->params, err)))
+            return st;
+        d = d_out;
+    }
+    c->n_encode = c->n_decode = n;
+    static const float k[9] = {-1, -1, -1, -1, 8, -1, -1, -1, -1};
+    for (int i = 0; i < 9; i++) g->hpf[i] = c->w_hpf > 0 ? k[i] / (float)c->w_hpf : 0.0f;
+    return SG_OK;
+}
+
+/* Side of the activation entering encode block i / leaving decode block j. */
+static int enc_side(const sg_generator *g, int i) {
+    int h = g->cfg.img_size;
+    for (int k = 0; k < i; k++) h >>= g->encode[k].downsample;
+    return h;
+}
+
+static int skip_slot(int side) { return side == 32 ? 0 : side == 64 ? 1 : side == 128 ? 2 : -1; }
+
+/* largest activation (floats) of a block boundary, one sample */
+static size_t max_boundary(const sg_generator *g) {
+    size_t m = (size_t)g->cfg.dim_in * g->cfg.img_size * g->cfg.img_size;
+    for (int i = 0; i < g->cfg.n_encode; i++) {
+        int h = enc_side(g, i + 1);
+        size_t v = (size_t)g->encode[i].out * h * h;
+        if (v > m) m = v;
+    }
+    return m;
+}
+
+size_t sg_generator_plan(const sg_generator *g, int n) {
+    size_t act = max_boundary(g) * (size_t)n, scratch = 0;
+    for (int i = 0; i < g->cfg.n_encode; i++) {
+        size_t s = sg_resblk_scratch(&g->encode[i], n, enc_side(g, i));
+        if (s > scratch) scratch = s;
+    }
+    for (int j = 0; j < g->cfg.n_decode; j++) {
+        int h = enc_side(g, g->cfg.n_encode - j); /* input side of decode j */
+        size_t s = sg_adainblk_scratch(&g->decode[j], n, h);
+        if (s > scratch) scratch = s;
+    }
+    /* skips at 32/64/128 (≤ one boundary each) + the mask pass: resized mask and product */
+    size_t skips = 3 * act, mask = 2 * act + (size_t)n * g->cfg.img_size * g->cfg.img_size;
+    if (mask > scratch) scratch = mask;
+    return 2 * act + skips + scratch + 16 * 16;
+}
+
+double sg_generator_flops(const sg_generator *g) {
+    const sg_generator_config *c = &g->cfg;
+    double s2 = (double)c->img_size * c->img_size;
+    double f = 2.0 * 27 * c->dim_in * s2 + 2.0 * 3 * c->dim_in * s2;
+    for (int i = 0; i < c->n_encode; i++) f += sg_resblk_flops(&g->encode[i], enc_side(g, i));
+    for (int j = 0; j < c->n_decode; j++)
+        f += sg_adainblk_flops(&g->decode[j], enc_side(g, c->n_encode - j));
+    return f;
+}
+
+/* x += HighPass(resize(mask) · skip): the w_hpf > 0 face-detail path */
+static sg_status add_highpass(const sg_generator *g, sg_tensor *x, const sg_tensor *skip,
+                              const sg_tensor *mask, sg_arena *a, sg_error *err, const char *name) {
+    size_t mark = sg_arena_mark(a);
+    sg_tensor m = sg_arena_tensor(a, x->n, 1, x->h, x->w);    /* [N, 1, H, W] */
+    sg_tensor p = sg_arena_tensor(a, x->n, x->c, x->h, x->w); /* [N, C, H, W] */
+    if (!m.data || !p.data) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+    sg_resize_bilinear(mask, &m, 0);
+    char tn[128];
+    snprintf(tn, sizeof tn, "%s.mask", name);
+    sg_trace(tn, &m);
+    sg_mul_channel_broadcast(skip, &m, &p);
+    sg_tensor q = sg_arena_tensor(a, x->n, x->c, x->h, x->w); /* [N, C, H, W] */
+    if (!q.data) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+    sg_conv2d_depthwise(&p, g->hpf, 1, 3, 3, 1, &q);
+    snprintf(tn, sizeof tn, "%s.highpass", name);
+    sg_trace(tn, &q);
+    sg_add(x->data, q.data, sg_tensor_numel(x));
+    snprintf(tn, sizeof tn, "%s.skip", name);
+    sg_trace(tn, x);
+    sg_arena_reset(a, mark);
+    return SG_OK;
+}
+
+static sg_status check_io(const sg_generator *g, const sg_tensor *x, const sg_tensor *masks,
+                          const sg_tensor *y, sg_error *err) {
+    const int S = g->cfg.img_size;
+    if (x->c != 3 || x->h != S || x->w != S || y->n != x->n || y->c != 3 || y->h != S || y->w != S)
+        return sg_error_set(err, SG_ERR_SHAPE, "generator: input [%d,%d,%d,%d], expected [N,3,%d,%d]",
+                            x->n, x->c, x->h, x->w, S, S);
+    if (g->cfg.w_hpf > 0) {
+        if (!masks) return sg_error_set(err, SG_ERR_ARG, "generator: w_hpf > 0 needs face masks");
+        for (int i = 0; i < 2; i++)
+            if (masks[i].n != x->n || masks[i].c != 1 || masks[i].h < 1 || masks[i].w < 1)
+                return sg_error_set(err, SG_ERR_SHAPE, "generator: mask %d must be [N,1,H,W]", i);
+    }
+    return SG_OK;
+}
+
+sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const float *s,
+                               const sg_tensor *masks, sg_tensor *y, sg_arena *a,
+                               sg_workspace *ws, sg_error *err) {
+    sg_status st = check_io(g, x, masks, y, err);
+    if (st) return st;
+    const int n = x->n, S = g->cfg.img_size;
+    const int use_masks = g->cfg.w_hpf > 0;
+    const size_t act = max_boundary(g) * (size_t)n, mark = sg_arena_mark(a);
+    float *buf[2] = {sg_arena_alloc(a, act), sg_arena_alloc(a, act)}; /* ping-pong */
+    sg_tensor skip[3] = {{0}};                                       /* sides 32, 64, 128 */
+    if (!buf[0] || !buf[1]) {
+        sg_arena_reset(a, mark);
+        return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+    }
+    int p = 0;
+    sg_tensor cur = sg_tensor_make(buf[p], n, g->cfg.dim_in, S, S); /* [N, dim_in, S, S] */
+    sg_conv2d(x, g->from_rgb_w, g->from_rgb_b, 3, 3, 1, 1, &cur, ws);
+    sg_trace("generator.from_rgb", &cur);
+    char name[64];
+    for (int i = 0; i < g->cfg.n_encode && st == SG_OK; i++) {
+        const sg_resblk *b = &g->encode[i];
+        int slot = use_masks ? skip_slot(cur.h) : -1;
+        if (slot >= 0) { /* remember the block's input for the high-pass skip */
+            if (!skip[slot].data) skip[slot] = sg_arena_tensor(a, n, cur.c, cur.h, cur.w);
+            if (!skip[slot].data) {
+                st = sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+                break;
+            }
+            memcpy(skip[slot].data, cur.data, sg_tensor_numel(&cur) * sizeof(float));
+        }
+        int ho = b->downsample ? cur.h / 2 : cur.h;
+        sg_tensor nxt = sg_tensor_make(buf[1 - p], n, b->out, ho, ho);
+        st = sg_resblk_forward(b, &cur, &nxt, a, ws, err);
+        cur = nxt, p = 1 - p;
+        snprintf(name, sizeof name, "generator.encode.%d", i);
+        sg_trace(name, &cur);
+    }
+    for (int j = 0; j < g->cfg.n_decode && st == SG_OK; j++) {
+        const sg_adainblk *b = &g->decode[j];
+        int ho = b->upsample ? cur.h * 2 : cur.h;
+        sg_tensor nxt = sg_tensor_make(buf[1 - p], n, b->out, ho, ho);
+        st = sg_adainblk_forward(b, &cur, s, &nxt, a, ws, err);
+        cur = nxt, p = 1 - p;
+        snprintf(name, sizeof name, "generator.decode.%d", j);
+        sg_trace(name, &cur);
+        int slot = use_masks ? skip_slot(cur.h) : -1;
+        if (st == SG_OK && slot >= 0 && skip[slot].data && skip[slot].c == cur.c)
+            st = add_highpass(g, &cur, &skip[slot], &masks[cur.h == 32 ? 0 : 1], a, err, name);
+    }
+    if (st == SG_OK) {
+        /* to_rgb: affine IN → lrelu → 1×1 conv (in place on the last activation) */
+        sg_instance_norm(&cur, g->to_rgb_norm_w, g->to_rgb_norm_b, 1e-5f);
+        sg_trace("generator.to_rgb.0", &cur);
+        sg_leaky_relu(cur.data, sg_tensor_numel(&cur), 0.2f);
+        sg_conv2d(&cur, g->to_rgb_w, g->to_rgb_b, 1, 1, 1, 0, y, ws);
+        sg_trace("generator.to_rgb.2", y);
+        sg_trace("generator", y);
+    }
+    sg_arena_reset(a, mark);
+    return st;
+}
+
+/* ---- debugging trace ------------------------------------------------------------------------ */
+static char trace_dir[512];
+
+void sg_trace_set_dir(const char *dir) {
+    snprintf(trace_dir, sizeof trace_dir, "%s", dir ? dir : "");
+}
+
+void sg_trace(const char *name, const sg_tensor *t) {
+    if (!trace_dir[0]) return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.f32", trace_dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    size_t per = sg_tensor_numel(t) / (size_t)(t->n > 0 ? t->n : 1); /* sample 0 only */
+    fwrite(t->data, sizeof(float), per, f);
+    fclose(f);
+}

@@ -1,0 +1,84 @@
+/* generator/: the StarGAN v2 Generator and its residual blocks (ResBlk, AdainResBlk; ResBlk is
+ * shared with the style encoder). Config / Weights / RunState kept apart (llama2.c): weights are
+ * read-only pointers into the model source; activations live in one arena planned from the
+ * configuration at init. */
+#ifndef SG_GENERATOR_H
+#define SG_GENERATOR_H
+
+#include "../model/model.h"
+#include "../net/net.h"
+
+#define SG_MAX_BLOCKS 24
+
+/* ---- blocks --------------------------------------------------------------------------------- */
+typedef struct {
+    int in, out, normalize, downsample;
+    const float *norm1_w, *norm1_b, *norm2_w, *norm2_b; /* [in] each, when normalize */
+    const float *conv1_w, *conv1_b;                     /* [in, in, 3, 3], [in] */
+    const float *conv2_w, *conv2_b;                     /* [out, in, 3, 3], [out] */
+    const float *sc_w;                                  /* [out, in, 1, 1] when in != out */
+} sg_resblk;
+
+typedef struct {
+    int in, out, upsample, w_hpf, style_dim;
+    const float *fc1_w, *fc1_b; /* [2·in, style_dim], [2·in]: AdaIN1 gamma|beta */
+    const float *fc2_w, *fc2_b; /* [2·out, style_dim], [2·out] */
+    const float *conv1_w, *conv1_b; /* [out, in, 3, 3], [out] */
+    const float *conv2_w, *conv2_b; /* [out, out, 3, 3], [out] */
+    const float *sc_w;              /* [out, in, 1, 1] when in != out and w_hpf == 0 */
+} sg_adainblk;
+
+/* Binds a block's tensors under `prefix` (e.g. "generator.encode.0"); *params += their sizes. */
+sg_status sg_resblk_bind(sg_resblk *b, sg_weights *w, const char *prefix, int in, int out,
+                         int normalize, int downsample, size_t *params, sg_error *err);
+sg_status sg_adainblk_bind(sg_adainblk *b, sg_weights *w, const char *prefix, int in, int out,
+                           int upsample, int w_hpf, int style_dim, size_t *params, sg_error *err);
+/* Scratch floats a block needs for a batch of n at input side h (its planning rule). */
+size_t sg_resblk_scratch(const sg_resblk *b, int n, int h);
+size_t sg_adainblk_scratch(const sg_adainblk *b, int n, int h);
+/* Multiply-adds ×2 of one sample at input side h. */
+double sg_resblk_flops(const sg_resblk *b, int h);
+double sg_adainblk_flops(const sg_adainblk *b, int h);
+/* y = block(x); x [N, in, H, W] is left intact; y [N, out, H', W'] must be sized by the caller.
+ * Temporaries come from the arena (reset on return). */
+sg_status sg_resblk_forward(const sg_resblk *b, const sg_tensor *x, sg_tensor *y, sg_arena *a,
+                            sg_workspace *ws, sg_error *err);
+/* s [N, style_dim]: one style code per sample. */
+sg_status sg_adainblk_forward(const sg_adainblk *b, const sg_tensor *x, const float *s,
+                              sg_tensor *y, sg_arena *a, sg_workspace *ws, sg_error *err);
+
+/* ---- generator ------------------------------------------------------------------------------ */
+typedef struct {
+    int img_size, style_dim, max_conv_dim, w_hpf;
+    int dim_in, n_encode, n_decode;
+} sg_generator_config;
+
+typedef struct {
+    sg_generator_config cfg;
+    const float *from_rgb_w, *from_rgb_b; /* [dim_in, 3, 3, 3], [dim_in] */
+    sg_resblk encode[SG_MAX_BLOCKS];
+    sg_adainblk decode[SG_MAX_BLOCKS];
+    const float *to_rgb_norm_w, *to_rgb_norm_b; /* [dim_in] */
+    const float *to_rgb_w, *to_rgb_b;           /* [3, dim_in, 1, 1], [3] */
+    float hpf[9];                               /* fixed kernel / w_hpf */
+    size_t params;
+} sg_generator;
+
+/* Binds every tensor the configuration needs; errors name the source and the tensor. */
+sg_status sg_generator_init(sg_generator *g, const sg_config *cfg, sg_weights *w, sg_error *err);
+/* Arena floats one forward of a batch of n needs. */
+size_t sg_generator_plan(const sg_generator *g, int n);
+double sg_generator_flops(const sg_generator *g);
+/* y [N, 3, S, S] = G(x [N, 3, S, S], s [N, style_dim], masks). masks: NULL (w_hpf = 0) or two
+ * tensors [N, 1, Hm, Wm] (masks[0] used at side 32, masks[1] at 64 and 128), required when
+ * w_hpf > 0. The arena must hold sg_generator_plan(g, N) floats free. */
+sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const float *s,
+                               const sg_tensor *masks, sg_tensor *y, sg_arena *a,
+                               sg_workspace *ws, sg_error *err);
+
+/* Optional per-block dump for debugging against the Python reference (refimpl `compare`): when
+ * set, every block output of sample 0 is written as <dir>/<trace name>.f32. */
+void sg_trace_set_dir(const char *dir);
+void sg_trace(const char *name, const sg_tensor *t);
+
+#endif

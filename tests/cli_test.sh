@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# End-to-end tests of the stargan command: selftest on every fixture (and preprocessing of the
+# fixture photos), make-model → info → translate round trips, and error exits.
+# usage: cli_test.sh STARGAN FIXTURES TMPDIR      (exit 77 = skipped when fixtures are absent)
+set -u
+bin=$1 fix=$2 tmp=$3
+if [ ! -f "$fix/README.md" ]; then echo "skipped: fixtures not found at $fix"; exit 77; fi
+rm -rf "$tmp" && mkdir -p "$tmp"
+pass=0 fail=0
+ok()   { pass=$((pass + 1)); echo "ok   $1"; }
+bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
+# expect_ok NAME CMD...: exit 0
+expect_ok() { local n=$1; shift; if "$@" >"$tmp/out" 2>&1; then ok "$n"; else bad "$n"; cat "$tmp/out"; fi; }
+# expect_err NAME PATTERN CMD...: non-zero exit, one line on stderr matching PATTERN, no crash
+expect_err() {
+  local n=$1 pat=$2; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q -- "$pat" "$tmp/err"; then ok "$n"; else
+    bad "$n (rc=$rc)"; cat "$tmp/err"; fi
+}
+
+for cfg in mini afhq celeba_hq; do
+  "$bin" selftest "$fix/$cfg.io.safetensors" --images "$fix/images" >"$tmp/st" 2>&1; rc=$?
+  cat "$tmp/st"
+  for out in s_latent s_ref out_latent out_ref; do
+    if [ $rc -eq 0 ] && grep -q "^$out .* ok$" "$tmp/st"; then ok "selftest $cfg $out"; else bad "selftest $cfg $out"; fi
+  done
+  if [ "$(grep -c '^image .* ok$' "$tmp/st")" = 4 ]; then ok "selftest $cfg images"; else bad "selftest $cfg images"; fi
+done
+
+# a spec-v1 model file: derived configuration, translate both ways, deterministic seeds
+m="$tmp/mini3.safetensors"
+expect_ok "make-model" "$bin" make-model --config afhq --img-size 64 --max-conv-dim 64 --style-dim 16 --latent-dim 8 --out "$m"
+expect_ok "info" "$bin" info --model "$m"
+grep -q "domains      0=cat 1=dog 2=wild" "$tmp/out" && grep -q "img_size     64" "$tmp/out" && ok "info content" || { bad "info content"; cat "$tmp/out"; }
+src="$fix/images/afhq/src/cat/flickr_cat_000253.jpg" ref="$fix/images/afhq/ref/dog/pixabay_dog_000121.jpg"
+expect_ok "translate ref" "$bin" translate --model "$m" --src "$src" --domain dog --ref "$ref" --out "$tmp/a.png"
+expect_ok "translate seed" "$bin" translate --model "$m" --src "$src" --domain 2 --seed 7 --psi 0.7 --out "$tmp/b.png"
+expect_ok "translate seed again" "$bin" translate --model "$m" --src "$src" --domain wild --seed 7 --psi 0.7 --out "$tmp/c.png"
+cmp -s "$tmp/b.png" "$tmp/c.png" && ok "seed is deterministic" || bad "seed is deterministic"
+expect_ok "translate jpeg stretch" "$bin" translate --model "$m" --src "$src" --domain cat --seed 1 --fit stretch --out "$tmp/d.jpg"
+[ "$(head -c 3 "$tmp/d.jpg" | od -An -tx1 | tr -d ' ')" = "ffd8ff" ] && ok "jpeg written" || bad "jpeg written"
+# the same model through selftest's --model path: a mini-shaped file matches the mini fixture
+expect_ok "make-model mini" "$bin" make-model --config mini --out "$tmp/mini.safetensors"
+expect_ok "selftest --model" "$bin" selftest "$fix/mini.io.safetensors" --model "$tmp/mini.safetensors"
+
+# errors: one line, non-zero exit, no crash
+expect_err "missing model" "no-such" "$bin" info --model "$tmp/no-such.safetensors"
+printf 'garbage' >"$tmp/bad.safetensors"
+expect_err "garbage model" "bad.safetensors" "$bin" info --model "$tmp/bad.safetensors"
+head -c 100000 "$m" >"$tmp/trunc.safetensors"
+expect_err "truncated model" "trunc.safetensors" "$bin" info --model "$tmp/trunc.safetensors"
+expect_err "unknown domain" "unknown domain" "$bin" translate --model "$m" --src "$src" --domain horse --seed 1 --out "$tmp/e.png"
+printf 'not an image' >"$tmp/bad.jpg"
+expect_err "bad image" "" "$bin" translate --model "$m" --src "$tmp/bad.jpg" --domain 0 --seed 1 --out "$tmp/e.png"
+expect_err "both ref and seed" "exactly one" "$bin" translate --model "$m" --src "$src" --domain 0 --seed 1 --ref "$ref" --out "$tmp/e.png"
+expect_err "psi range" "psi" "$bin" translate --model "$m" --src "$src" --domain 0 --seed 1 --psi 2 --out "$tmp/e.png"
+expect_err "output format" "out" "$bin" translate --model "$m" --src "$src" --domain 0 --seed 1 --out "$tmp/e.gif"
+expect_err "unknown option" "unknown option" "$bin" info --modle "$m"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
