@@ -20,6 +20,7 @@ static double median(double *v, int n) {
 
 typedef struct {
     sg_engine *e;
+    sg_run *r;
     sg_tensor x, y, masks[2];
     float *s, *z, *scratch;
     int y_dom;
@@ -30,25 +31,32 @@ static sg_status run_net(bench_io *b, int which, sg_error *err) {
     switch (which) {
     case 0:
         return sg_generator_forward(&e->gen, &b->x, b->s, e->cfg.w_hpf > 0 ? b->masks : NULL,
-                                    &b->y, &e->arena, &e->ws, err);
-    case 1: return sg_style_encoder_forward(&e->enc, &b->x, &b->y_dom, b->s, &e->arena, &e->ws, err);
+                                    &b->y, &b->r->arena, &b->r->ws, err);
+    case 1: return sg_style_encoder_forward(&e->enc, &b->x, &b->y_dom, b->s, &b->r->arena,
+                                            &b->r->ws, err);
     default: return sg_mapping_forward(&e->map, b->z, &b->y_dom, 1, b->s, b->scratch, err);
     }
 }
 
 static sg_status bench_nets(sg_engine *e, int runs, sg_error *err) {
     const int S = e->cfg.img_size;
-    bench_io b = {.e = e};
+    sg_run run;
+    sg_status st = sg_run_init(&run, e, err);
+    if (st) return st;
+    bench_io b = {.e = e, .r = &run};
     size_t img = 3 * (size_t)S * S, plane = (size_t)S * S;
     float *mem = calloc(2 * img + 2 * plane + 1024 + 4 * 512, sizeof(float));
-    if (!mem) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    if (!mem) {
+        sg_run_free(&run);
+        return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    }
     b.x = sg_tensor_make(mem, 1, 3, S, S), b.y = sg_tensor_make(mem + img, 1, 3, S, S);
     for (int i = 0; i < 2; i++) b.masks[i] = sg_tensor_make(mem + 2 * img + i * plane, 1, 1, S, S);
     b.s = mem + 2 * img + 2 * plane, b.z = b.s + 512, b.scratch = b.z + 512;
     for (size_t i = 0; i < img; i++) mem[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
     for (size_t i = 0; i < 2 * plane; i++) b.masks[0].data[i] = 0.5f;
     sg_latent_sample(1, b.z, e->cfg.latent_dim);
-    sg_status st = sg_mapping_forward(&e->map, b.z, &b.y_dom, 1, b.s, b.scratch, err);
+    st = sg_mapping_forward(&e->map, b.z, &b.y_dom, 1, b.s, b.scratch, err);
     static const char *names[3] = {"generator", "style_encoder", "mapping_network"};
     double flops[3] = {sg_generator_flops(&e->gen), sg_style_encoder_flops(&e->enc),
                        sg_mapping_flops(&e->map)};
@@ -56,9 +64,9 @@ static sg_status bench_nets(sg_engine *e, int runs, sg_error *err) {
     for (int k = 0; k < 3 && !st && t; k++) {
         st = run_net(&b, k, err); /* warm-up: page in the weights */
         for (int r = 0; r < runs && !st; r++) {
-            double t0 = cli_now_ms();
+            double t0 = sg_now_ms();
             st = run_net(&b, k, err);
-            t[r] = cli_now_ms() - t0;
+            t[r] = sg_now_ms() - t0;
         }
         if (st) break;
         double med = median(t, runs);
@@ -66,6 +74,7 @@ static sg_status bench_nets(sg_engine *e, int runs, sg_error *err) {
     }
     free(t);
     free(mem);
+    sg_run_free(&run);
     return st;
 }
 
@@ -79,9 +88,9 @@ static void bench_sgemm(int runs) {
     double *t = malloc(sizeof(double) * (size_t)runs);
     sg_gemm(M, N, K, A, K, B, N, C, N, 0);
     for (int r = 0; r < runs && t; r++) {
-        double t0 = cli_now_ms();
+        double t0 = sg_now_ms();
         sg_gemm(M, N, K, A, K, B, N, C, N, 0);
-        t[r] = cli_now_ms() - t0;
+        t[r] = sg_now_ms() - t0;
     }
     if (t) printf("sgemm gflops=%.1f (M=%d N=%d K=%d)\n", 2.0 * M * N * K / (median(t, runs) * 1e6), M, N, K);
     free(t), free(A), free(B), free(C);

@@ -12,6 +12,7 @@
 typedef struct {
     sg_weights *fx; /* the fixture file */
     sg_engine e;
+    sg_workspace ws;
     int n, fails;
 } selftest;
 
@@ -68,7 +69,7 @@ static sg_status check_styles(selftest *t, sg_error *err) {
     sg_tensor x = sg_tensor_make((float *)x_ref, t->n, 3, c->img_size, c->img_size);
     sg_arena a = {0}; /* planned for the fixture's batch */
     if (!st) st = sg_arena_init(&a, sg_style_encoder_plan(&t->e.enc, t->n), err);
-    if (!st) st = sg_style_encoder_forward(&t->e.enc, &x, y_ref, s, &a, &t->e.ws, err);
+    if (!st) st = sg_style_encoder_forward(&t->e.enc, &x, y_ref, s, &a, &t->ws, err);
     if (!st) report(t, "s_ref", s, s_ref, ns);
     sg_arena_free(&a);
     free(s), free(scratch);
@@ -105,7 +106,7 @@ static sg_status check_generator(selftest *t, sg_error *err) {
     static const char *names[2] = {"out_latent", "out_ref"};
     for (int k = 0; k < 2 && !st; k++) {
         st = sg_generator_forward(&t->e.gen, &x, s[k], c->w_hpf > 0 ? masks : NULL, &y, &a,
-                                  &t->e.ws, err);
+                                  &t->ws, err);
         if (!st) report(t, names[k], y.data, want[k], sg_tensor_numel(&y));
     }
     sg_arena_free(&a);
@@ -185,6 +186,10 @@ static sg_status open_all(selftest *t, const char *fixture, const char *model, s
     if ((st = t->fx->shape(t->fx, "x_src", &sh, err))) return st;
     t->n = (int)sh.dims[0];
     if (t->n < 1 || t->n > 64) return sg_error_set(err, SG_ERR_FORMAT, "%s: bad batch", fixture);
+    if ((st = sg_workspace_init(&t->ws, SG_WORKSPACE_DEFAULT_FLOATS, err))) {
+        sg_weights_free(w);
+        return st;
+    }
     return sg_engine_init(&t->e, w, &cfg, err);
 }
 
@@ -217,6 +222,7 @@ int cmd_selftest(int argc, char **argv) {
     }
     if (!st && images) st = check_images(&t, images, &err);
     if (t.e.w) sg_engine_free(&t.e);
+    sg_workspace_free(&t.ws);
     sg_weights_free(t.fx);
     if (st) return cli_fail(&err);
     printf("%s: %d FAIL\n", t.fails ? "FAILED" : "passed", t.fails);

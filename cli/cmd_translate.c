@@ -77,21 +77,27 @@ static int check_request(const cli_opt *o, request *r) {
 
 static sg_status run(const request *r, sg_error *err) {
     sg_engine e;
+    sg_run run;
     sg_image src = {0}, ref = {0}, out = {0};
     sg_status st = sg_engine_open(&e, r->model, err);
     if (st) return st;
+    if ((st = sg_run_init(&run, &e, err))) {
+        sg_engine_free(&e);
+        return st;
+    }
     float *s = calloc((size_t)e.cfg.style_dim, sizeof(float));
     int y = sg_config_domain(&e.cfg, r->domain);
     if (!s) st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
     else if (y < 0) st = sg_error_set(err, SG_ERR_ARG, "unknown domain '%s'", r->domain);
     if (!st) st = sg_image_load(r->src, r->max_pixels, 1, &src, err);
     if (!st && r->ref) st = sg_image_load(r->ref, r->max_pixels, 1, &ref, err);
-    if (!st && r->ref) st = sg_engine_style_ref(&e, &ref, r->fit, y, s, err);
+    if (!st && r->ref) st = sg_engine_style_ref(&e, &run, &ref, r->fit, y, s, err);
     if (!st && !r->ref) st = sg_engine_style_latent(&e, r->seed, y, r->psi, s, err);
-    if (!st) st = sg_engine_translate(&e, &src, r->fit, s, &out, err);
+    if (!st) st = sg_engine_translate(&e, &run, &src, r->fit, s, &out, NULL, err);
     if (!st) st = sg_image_save(&out, r->out, r->quality, err);
     sg_image_free(&src), sg_image_free(&ref), sg_image_free(&out);
     free(s);
+    sg_run_free(&run);
     sg_engine_free(&e);
     return st;
 }

@@ -42,9 +42,3 @@ sg_status cli_open(const char *model, const char *preset, sg_weights **w, sg_con
     if ((st = cli_preset(preset, cfg, err))) return st;
     return sg_spec_v1_open(w, err);
 }
-
-double cli_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}

@@ -1,7 +1,5 @@
 #ifndef SG_CLI_COMMON_H
 #define SG_CLI_COMMON_H
-#include <time.h>
-
 #include "cli.h"
 
 /* One of the reference configurations by name (afhq, celeba_hq, mini), with its domain names. */
@@ -9,5 +7,4 @@ sg_status cli_preset(const char *name, sg_config *cfg, sg_error *err);
 /* A model file (configuration derived from it), or spec-v1 weights for a preset. */
 sg_status cli_open(const char *model, const char *preset, sg_weights **w, sg_config *cfg,
                    sg_error *err);
-double cli_now_ms(void);
 #endif

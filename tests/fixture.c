@@ -21,7 +21,7 @@ int tu_fixture_open(tu_fixture *f, const char *name) {
     }
     sg_weights *w;
     if (sg_config_set_domains(&cfg, NULL, &err) || sg_spec_v1_open(&w, &err) ||
-        sg_engine_init(&f->e, w, &cfg, &err))
+        sg_engine_init(&f->e, w, &cfg, &err) || sg_run_init(&f->run, &f->e, &err))
         fail_msg("%s", err.msg);
     sg_shape sh;
     assert_int_equal(f->fx->shape(f->fx, "x_src", &sh, &err), SG_OK);
@@ -30,6 +30,7 @@ int tu_fixture_open(tu_fixture *f, const char *name) {
 }
 
 void tu_fixture_close(tu_fixture *f) {
+    sg_run_free(&f->run);
     sg_engine_free(&f->e);
     sg_weights_free(f->fx);
 }

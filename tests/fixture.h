@@ -7,6 +7,7 @@
 typedef struct {
     sg_weights *fx; /* the io file */
     sg_engine e;    /* networks on spec-v1 weights, configuration from the io metadata */
+    sg_run run;     /* one image's run state (its workspace serves batches too) */
     int n;          /* batch of the fixture */
 } tu_fixture;
 

@@ -31,7 +31,7 @@ static void check_generator(const char *config) {
     const char *styles[2] = {"s_latent", "s_ref"}, *outs[2] = {"out_latent", "out_ref"};
     for (int k = 0; k < 2; k++) {
         const float *s = tu_fixture_get(&f, styles[k], NULL), *want = tu_fixture_get(&f, outs[k], NULL);
-        assert_int_equal(sg_generator_forward(&f.e.gen, &xt, s, mp, &yt, &a, &f.e.ws, &err), SG_OK);
+        assert_int_equal(sg_generator_forward(&f.e.gen, &xt, s, mp, &yt, &a, &f.run.ws, &err), SG_OK);
         tu_assert_fixture_match(outs[k], out, want, nx);
     }
     assert_true(a.peak <= a.cap);
@@ -54,7 +54,8 @@ static void run_config(int img, int style, int latent, int domains, int cap, int
     sg_engine e;
     assert_int_equal(sg_config_set_domains(&cfg, NULL, &err), SG_OK);
     assert_int_equal(sg_spec_v1_open(&w, &err), SG_OK);
-    if (sg_engine_init(&e, w, &cfg, &err)) fail_msg("%s", err.msg);
+    sg_run run;
+    if (sg_engine_init(&e, w, &cfg, &err) || sg_run_init(&run, &e, &err)) fail_msg("%s", err.msg);
     const int n = 2;
     size_t img_n = (size_t)n * 3 * img * img;
     float *x = malloc(img_n * sizeof(float)), *y = malloc(img_n * sizeof(float));
@@ -66,7 +67,7 @@ static void run_config(int img, int style, int latent, int domains, int cap, int
     sg_tensor masks[2] = {sg_tensor_make(m, n, 1, img, img), sg_tensor_make(m, n, 1, img, img)};
     sg_arena a;
     assert_int_equal(sg_arena_init(&a, sg_generator_plan(&e.gen, n), &err), SG_OK);
-    if (sg_generator_forward(&e.gen, &xt, s, w_hpf ? masks : NULL, &yt, &a, &e.ws, &err))
+    if (sg_generator_forward(&e.gen, &xt, s, w_hpf ? masks : NULL, &yt, &a, &run.ws, &err))
         fail_msg("%s", err.msg);
     for (size_t i = 0; i < img_n; i++) assert_true(isfinite(y[i]));
     assert_true(a.peak <= a.cap);
@@ -75,10 +76,11 @@ static void run_config(int img, int style, int latent, int domains, int cap, int
     sg_arena b;
     int ys[2] = {0, domains - 1};
     assert_int_equal(sg_arena_init(&b, sg_style_encoder_plan(&e.enc, n), &err), SG_OK);
-    if (sg_style_encoder_forward(&e.enc, &xt, ys, s, &b, &e.ws, &err)) fail_msg("%s", err.msg);
+    if (sg_style_encoder_forward(&e.enc, &xt, ys, s, &b, &run.ws, &err)) fail_msg("%s", err.msg);
     for (int i = 0; i < n * style; i++) assert_true(isfinite(s[i]));
     sg_arena_free(&a), sg_arena_free(&b);
     free(x), free(y), free(m);
+    sg_run_free(&run);
     sg_engine_free(&e);
 }
 
@@ -97,27 +99,30 @@ static void bad_inputs(void **st) {
     sg_engine e;
     assert_int_equal(sg_config_set_domains(&cfg, NULL, &err), SG_OK);
     assert_int_equal(sg_spec_v1_open(&w, &err), SG_OK);
+    sg_run run;
     assert_int_equal(sg_engine_init(&e, w, &cfg, &err), SG_OK);
+    assert_int_equal(sg_run_init(&run, &e, &err), SG_OK);
     float x[3 * 64 * 64] = {0}, y[3 * 64 * 64], s[16] = {0};
     sg_tensor xt = sg_tensor_make(x, 1, 3, 64, 64), yt = sg_tensor_make(y, 1, 3, 64, 64);
     /* w_hpf > 0 without masks */
-    assert_int_equal(sg_generator_forward(&e.gen, &xt, s, NULL, &yt, &e.arena, &e.ws, &err), SG_ERR_ARG);
+    assert_int_equal(sg_generator_forward(&e.gen, &xt, s, NULL, &yt, &run.arena, &run.ws, &err), SG_ERR_ARG);
     /* wrong input size */
     sg_tensor small = sg_tensor_make(x, 1, 3, 32, 32);
-    assert_int_equal(sg_generator_forward(&e.gen, &small, s, NULL, &yt, &e.arena, &e.ws, &err),
+    assert_int_equal(sg_generator_forward(&e.gen, &small, s, NULL, &yt, &run.arena, &run.ws, &err),
                      SG_ERR_SHAPE);
     /* an arena smaller than the plan is an error, not an overflow */
     sg_arena tiny;
     assert_int_equal(sg_arena_init(&tiny, 1024, &err), SG_OK);
     float m[64 * 64] = {0};
     sg_tensor masks[2] = {sg_tensor_make(m, 1, 1, 64, 64), sg_tensor_make(m, 1, 1, 64, 64)};
-    assert_int_equal(sg_generator_forward(&e.gen, &xt, s, masks, &yt, &tiny, &e.ws, &err), SG_ERR_NOMEM);
+    assert_int_equal(sg_generator_forward(&e.gen, &xt, s, masks, &yt, &tiny, &run.ws, &err), SG_ERR_NOMEM);
     sg_arena_free(&tiny);
     /* an image size the spec does not allow */
     sg_config bad = cfg;
     bad.img_size = 96;
     sg_generator g;
     assert_int_not_equal(sg_generator_init(&g, &bad, e.w, &err), SG_OK);
+    sg_run_free(&run);
     sg_engine_free(&e);
 }
 

@@ -54,7 +54,7 @@ static void check_encoder(const char *config) {
     sg_error err = {0};
     assert_int_equal(sg_arena_init(&a, sg_style_encoder_plan(&f.e.enc, f.n), &err), SG_OK);
     float *s = calloc(ns, sizeof(float));
-    assert_int_equal(sg_style_encoder_forward(&f.e.enc, &xt, y, s, &a, &f.e.ws, &err), SG_OK);
+    assert_int_equal(sg_style_encoder_forward(&f.e.enc, &xt, y, s, &a, &f.run.ws, &err), SG_OK);
     tu_assert_fixture_match("s_ref", s, want, ns);
     assert_true(a.peak <= a.cap);
     free(s);
