@@ -79,7 +79,7 @@ static sg_status run(const request *r, sg_error *err) {
     sg_engine e;
     sg_run run;
     sg_image src = {0}, ref = {0}, out = {0};
-    sg_status st = sg_engine_open(&e, r->model, err);
+    sg_status st = sg_engine_open(&e, r->model, NULL, err);
     if (st) return st;
     if ((st = sg_run_init(&run, &e, err))) {
         sg_engine_free(&e);

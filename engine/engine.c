@@ -10,17 +10,23 @@ double sg_now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-sg_status sg_engine_open(sg_engine *e, const char *model_path, sg_error *err) {
+sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_path,
+                         sg_error *err) {
     memset(e, 0, sizeof *e);
-    sg_weights *w = NULL;
+    sg_weights *w = NULL, *fan = NULL;
     sg_config cfg;
     sg_status st = sg_model_open(model_path, &w, err);
     if (st) return st;
-    if ((st = sg_config_derive(w, &cfg, err))) {
+    if ((st = sg_config_derive(w, &cfg, err)) || (fan_path && (st = sg_model_open(fan_path, &fan, err)))) {
         sg_weights_free(w);
         return st;
     }
-    return sg_engine_init(e, w, &cfg, err);
+    if ((st = sg_engine_init(e, w, &cfg, err))) {
+        sg_weights_free(fan);
+        return st;
+    }
+    e->fan_w = fan;
+    return SG_OK;
 }
 
 sg_status sg_engine_init(sg_engine *e, sg_weights *w, const sg_config *cfg, sg_error *err) {
@@ -51,6 +57,7 @@ void sg_engine_free(sg_engine *e) {
     free(e->s_avg);
     free(e->s_avg_ready);
     sg_weights_free(e->w);
+    sg_weights_free(e->fan_w);
     pthread_mutex_destroy(&e->s_avg_lock);
     memset(e, 0, sizeof *e);
 }

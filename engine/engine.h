@@ -18,6 +18,7 @@
 typedef struct {
     sg_config cfg;
     sg_weights *w;
+    sg_weights *fan_w; /* a separate face-network source (--fan), or NULL */
     sg_generator gen;
     sg_mapping map;
     sg_style_encoder enc;
@@ -36,8 +37,11 @@ typedef struct {
     double faces_ms, style_ms, generator_ms;
 } sg_timing;
 
-/* Opens a model file (sg_model_open), derives its configuration and binds every network. */
-sg_status sg_engine_open(sg_engine *e, const char *model_path, sg_error *err);
+/* Opens a model file (sg_model_open), derives its configuration and binds every network.
+ * fan_path (may be NULL) names a separate source of the face network's `fan.*` tensors (a model
+ * file or wing.ckpt); otherwise they are looked for in the model itself. */
+sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_path,
+                         sg_error *err);
 /* Same from an already-open source (owned by the engine from then on, even on failure). */
 sg_status sg_engine_init(sg_engine *e, sg_weights *w, const sg_config *cfg, sg_error *err);
 void sg_engine_free(sg_engine *e);

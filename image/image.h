@@ -13,7 +13,9 @@ typedef struct {
 } sg_image;
 
 typedef enum { SG_FORMAT_UNKNOWN = 0, SG_FORMAT_PNG, SG_FORMAT_JPEG } sg_image_format;
-typedef enum { SG_FIT_CROP = 0, SG_FIT_STRETCH } sg_fit;
+/* How a photo becomes the network's square: centre-crop, stretch (as the reference), or face
+ * alignment (faces/, done by the engine before sg_image_to_tensor, which refuses it). */
+typedef enum { SG_FIT_CROP = 0, SG_FIT_STRETCH, SG_FIT_ALIGN } sg_fit;
 
 #define SG_IMAGE_DEFAULT_MAX_PIXELS ((int64_t)40 * 1000 * 1000)
 
