@@ -65,8 +65,11 @@ static inline size_t sg_arena_mark(const sg_arena *a) { return a->top; }
 static inline void sg_arena_reset(sg_arena *a, size_t mark) { a->top = mark; }
 
 /* ---- conv ----------------------------------------------------------------------------------- */
-/* Workspace for im2col tiles: a fixed, reused buffer. The conv tiles its output pixels so that a
- * column tile (Cin·kh·kw rows × P pixels) fits; cap bounds memory whatever the layer size. */
+/* Workspace for conv tiles: a fixed, reused buffer; cap bounds memory whatever the layer size.
+ * Two algorithms share it: im2col tiles (Cin·kh·kw rows × P output pixels, the general path) and,
+ * for stride-1 convs with Cin ≥ 16 whose reordered weights fit, "shifted GEMMs": a zero-padded
+ * band of input rows copied once and one sgemm per kernel tap reading it at offset ky·Wp + kx
+ * (writes the input once instead of kh·kw times; im2col is memory-bound here). */
 typedef struct {
     float *buf;
     size_t cap; /* floats */

@@ -1,0 +1,88 @@
+/* Resampling and layout: 2×2 average pool, nearest 2× upsample, bilinear resize, channel concat.
+ * All loop over [N·C] planes independently. */
+#include "net.h"
+
+#include <math.h>
+#include <string.h>
+
+void sg_avg_pool2(const sg_tensor *x, sg_tensor *y) {
+    const int W = x->w, Ho = x->h / 2, Wo = x->w / 2;
+    const size_t planes = (size_t)x->n * x->c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x->data + p * x->h * W;
+        float *yp = y->data + p * Ho * Wo;
+        for (int oy = 0; oy < Ho; oy++) {
+            const float *r0 = xp + (size_t)2 * oy * W, *r1 = r0 + W;
+            for (int ox = 0; ox < Wo; ox++)
+                yp[(size_t)oy * Wo + ox] =
+                    0.25f * (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]);
+        }
+    }
+}
+
+/* Each input row becomes two identical output rows of doubled pixels. */
+void sg_upsample_nearest2(const sg_tensor *x, sg_tensor *y) {
+    const int H = x->h, W = x->w, Wo = 2 * W;
+    const size_t planes = (size_t)x->n * x->c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x->data + p * H * W;
+        float *yp = y->data + p * 4 * H * W;
+        for (int iy = 0; iy < H; iy++) {
+            float *r = yp + (size_t)2 * iy * Wo;
+            for (int ix = 0; ix < W; ix++) r[2 * ix] = r[2 * ix + 1] = xp[(size_t)iy * W + ix];
+            memcpy(r + Wo, r, (size_t)Wo * sizeof(float));
+        }
+    }
+}
+
+/* Source taps of output index i: i0, i1 and the weight lambda of i1 (PyTorch's conventions). */
+static void bilinear_src(int i, int in, int out, int align_corners, int *i0, int *i1,
+                         float *lambda) {
+    double src;
+    if (align_corners)
+        src = out > 1 ? (double)i * (in - 1) / (out - 1) : 0.0;
+    else {
+        src = ((double)i + 0.5) * in / out - 0.5;
+        if (src < 0.0) src = 0.0;
+    }
+    int f = (int)floor(src);
+    if (f > in - 1) f = in - 1;
+    *i0 = f;
+    *i1 = f + 1 < in ? f + 1 : in - 1;
+    *lambda = (float)(src - f);
+}
+
+/* Separable: per output row, blend the two source rows' horizontal interpolations. */
+void sg_resize_bilinear(const sg_tensor *x, sg_tensor *y, int align_corners) {
+    const int H = x->h, W = x->w, Ho = y->h, Wo = y->w;
+    const size_t planes = (size_t)x->n * x->c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x->data + p * H * W;
+        float *yp = y->data + p * Ho * Wo;
+        for (int oy = 0; oy < Ho; oy++) {
+            int y0, y1;
+            float ly;
+            bilinear_src(oy, H, Ho, align_corners, &y0, &y1, &ly);
+            const float *r0 = xp + (size_t)y0 * W, *r1 = xp + (size_t)y1 * W;
+            for (int ox = 0; ox < Wo; ox++) {
+                int x0, x1;
+                float lx;
+                bilinear_src(ox, W, Wo, align_corners, &x0, &x1, &lx);
+                /* PyTorch's weighting form, so rounding matches it closely */
+                float top = (1.0f - lx) * r0[x0] + lx * r0[x1];
+                float bot = (1.0f - lx) * r1[x0] + lx * r1[x1];
+                yp[(size_t)oy * Wo + ox] = (1.0f - ly) * top + ly * bot;
+            }
+        }
+    }
+}
+
+/* Per sample the channel blocks are contiguous, so two memcpys. */
+void sg_concat_channels(const sg_tensor *a, const sg_tensor *b, sg_tensor *y) {
+    const size_t hw = (size_t)a->h * a->w, sa = (size_t)a->c * hw, sb = (size_t)b->c * hw;
+    for (int n = 0; n < a->n; n++) {
+        float *dst = y->data + (size_t)n * (sa + sb);
+        memcpy(dst, a->data + (size_t)n * sa, sa * sizeof(float));
+        memcpy(dst + sa, b->data + (size_t)n * sb, sb * sizeof(float));
+    }
+}

@@ -1,0 +1,740 @@
+/* net/: every op checked on a hand-computed case and on random data against a naive double
+ * reference written here. Conv runs each shape over a range of workspace sizes, which walks it
+ * through all its paths: the tap-shifted GEMMs (stride 1, Cin >= 16) in one or many row bands,
+ * im2col in whole-image, multi-row, sub-row and ragged tiles, and the direct fallback; plus
+ * 256×256 layers with the default workspace (sampled check). */
+#include "../net/net.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EPS 1e-5f
+
+static float *fbuf(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+static float *frand(size_t n, uint64_t seed) {
+    float *p = fbuf(n);
+    tu_fill_random(p, n, seed, -1.0f, 1.0f);
+    return p;
+}
+
+/* |got - want| <= rel·scale + abs_tol for each element; scale[i] (or |want| when NULL) */
+static void assert_near(const char *what, const float *got, const double *want, const double *scale,
+                        size_t n, double rel) {
+    for (size_t i = 0; i < n; i++) {
+        double s = scale ? scale[i] : fabs(want[i]);
+        double tol = rel * (s > 1.0 ? s : 1.0);
+        if (!(fabs((double)got[i] - want[i]) <= tol)) {
+            print_error("%s: [%zu] got %.9g want %.9g (tol %g)\n", what, i, got[i], want[i], tol);
+            fail();
+        }
+    }
+}
+
+static void assert_floats(const char *what, const float *got, const float *want, size_t n,
+                          double tol) {
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs((double)got[i] - (double)want[i]) <= tol)) {
+            print_error("%s: [%zu] got %.9g want %.9g\n", what, i, got[i], want[i]);
+            fail();
+        }
+}
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static void test_error(void **state) {
+    (void)state;
+    sg_error e;
+    assert_int_equal(sg_error_set(&e, SG_ERR_SHAPE, "bad %s %d", "dim", 3), SG_ERR_SHAPE);
+    assert_int_equal(e.status, SG_ERR_SHAPE);
+    assert_string_equal(e.msg, "bad dim 3");
+    assert_int_equal(sg_error_set(NULL, SG_ERR_IO, "x"), SG_ERR_IO);
+    char big[700];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    sg_error_set(&e, SG_ERR_ARG, "%s", big); /* truncated, still terminated */
+    assert_int_equal(strlen(e.msg), sizeof e.msg - 1);
+    for (int s = SG_OK; s <= SG_ERR_UNSUPPORTED; s++) {
+        assert_non_null(sg_status_name((sg_status)s));
+        for (int t = SG_OK; t < s; t++)
+            assert_string_not_equal(sg_status_name((sg_status)s), sg_status_name((sg_status)t));
+    }
+    assert_non_null(sg_status_name((sg_status)99));
+}
+
+/* ---- arena and workspace -------------------------------------------------------------------- */
+
+static void test_arena(void **state) {
+    (void)state;
+    sg_arena a;
+    sg_error e;
+    assert_int_equal(sg_arena_init(&a, 100, &e), SG_OK);
+    assert_true(a.cap >= 100);
+    assert_int_equal(a.top, 0);
+    float *p1 = sg_arena_alloc(&a, 1);
+    assert_non_null(p1);
+    assert_int_equal((uintptr_t)p1 % 64, 0);
+    float *p2 = sg_arena_alloc(&a, 17);
+    assert_non_null(p2);
+    assert_int_equal((uintptr_t)p2 % 64, 0);
+    assert_true(p2 >= p1 + 1);
+    assert_int_equal(a.top, 16 + 32);
+    size_t m = sg_arena_mark(&a);
+    float *p3 = sg_arena_alloc(&a, 40);
+    assert_non_null(p3);
+    assert_int_equal((uintptr_t)p3 % 64, 0);
+    assert_int_equal(a.peak, 96);
+    p3[39] = 1.0f; /* writable to the end */
+    assert_null(sg_arena_alloc(&a, 100)); /* full: NULL, state unchanged */
+    assert_int_equal(a.top, 96);
+    sg_arena_reset(&a, m);
+    assert_int_equal(a.top, 48);
+    assert_int_equal(a.peak, 96); /* the high-water mark survives reset */
+    float *p4 = sg_arena_alloc(&a, 8);
+    assert_ptr_equal(p4, p3); /* reuse after reset */
+    sg_tensor t = sg_arena_tensor(&a, 1, 2, 3, 4);
+    assert_non_null(t.data);
+    assert_int_equal(t.c, 2);
+    assert_int_equal(t.w, 4);
+    sg_tensor big = sg_arena_tensor(&a, 1, 1, 100, 100);
+    assert_null(big.data);
+    sg_arena_free(&a);
+    assert_null(a.base);
+
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, 1000, &e), SG_OK);
+    assert_non_null(ws.buf);
+    assert_int_equal((uintptr_t)ws.buf % 64, 0);
+    assert_int_equal(ws.cap, 1000);
+    ws.buf[999] = 0.0f;
+    sg_workspace_free(&ws);
+    assert_null(ws.buf);
+    assert_int_equal(ws.cap, 0);
+}
+
+/* ---- gemm and linear ------------------------------------------------------------------------ */
+
+static void test_gemm(void **state) {
+    (void)state;
+    const float A[4] = {1, 2, 3, 4}, B[4] = {5, 6, 7, 8};
+    float C[4] = {1, 1, 1, 1};
+    sg_gemm(2, 2, 2, A, 2, B, 2, C, 2, 0);
+    const float want[4] = {19, 22, 43, 50};
+    assert_floats("gemm hand", C, want, 4, 0);
+    sg_gemm(2, 2, 2, A, 2, B, 2, C, 2, 1);
+    const float want2[4] = {38, 44, 86, 100};
+    assert_floats("gemm accumulate", C, want2, 4, 0);
+    sg_gemm(2, 2, 0, A, 1, B, 2, C, 2, 0); /* empty sum */
+    const float zero[4] = {0};
+    assert_floats("gemm K=0", C, zero, 4, 0);
+
+    /* random with padded leading dimensions, accumulating */
+    const int M = 13, N = 29, K = 37, lda = 40, ldb = 31, ldc = 33;
+    float *a = frand((size_t)M * lda, 1), *b = frand((size_t)K * ldb, 2);
+    float *c = frand((size_t)M * ldc, 3);
+    double *ref = malloc(sizeof(double) * M * N), *sc = malloc(sizeof(double) * M * N);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = c[i * ldc + j], as = fabs(s);
+            for (int k = 0; k < K; k++) {
+                s += (double)a[i * lda + k] * b[k * ldb + j];
+                as += fabs((double)a[i * lda + k] * b[k * ldb + j]);
+            }
+            ref[i * N + j] = s;
+            sc[i * N + j] = as;
+        }
+    float *c0 = fbuf((size_t)M * ldc);
+    memcpy(c0, c, sizeof(float) * M * ldc);
+    sg_gemm(M, N, K, a, lda, b, ldb, c, ldc, 1);
+    float *got = fbuf((size_t)M * N);
+    for (int i = 0; i < M; i++) {
+        memcpy(got + i * N, c + i * ldc, sizeof(float) * N);
+        for (int j = N; j < ldc; j++) assert_true(c[i * ldc + j] == c0[i * ldc + j]);
+    }
+    assert_near("gemm random", got, ref, sc, (size_t)M * N, 1e-5);
+    free(a), free(b), free(c), free(c0), free(got), free(ref), free(sc);
+}
+
+static void linear_case(int n, int in, int out, int with_bias, uint64_t seed) {
+    float *x = frand((size_t)n * in, seed), *w = frand((size_t)out * in, seed + 1);
+    float *b = with_bias ? frand(out, seed + 2) : NULL, *y = fbuf((size_t)n * out);
+    double *ref = malloc(sizeof(double) * n * out), *sc = malloc(sizeof(double) * n * out);
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < out; o++) {
+            double s = b ? b[o] : 0, as = fabs(s);
+            for (int k = 0; k < in; k++) {
+                s += (double)x[i * in + k] * w[o * in + k];
+                as += fabs((double)x[i * in + k] * w[o * in + k]);
+            }
+            ref[i * out + o] = s;
+            sc[i * out + o] = as;
+        }
+    sg_linear(x, n, in, w, b, out, y);
+    assert_near("linear random", y, ref, sc, (size_t)n * out, 1e-5);
+    free(x), free(w), free(b), free(y), free(ref), free(sc);
+}
+
+static void test_linear(void **state) {
+    (void)state;
+    const float x[4] = {1, 2, 3, 4}, w[6] = {1, 0, 0, 1, 1, 1}, b[3] = {0.5f, -1, 0};
+    float y[6];
+    sg_linear(x, 2, 2, w, b, 3, y); /* x[2,2]·w[3,2]^T + b */
+    const float want[6] = {1.5f, 1, 3, 3.5f, 3, 7};
+    assert_floats("linear hand", y, want, 6, 0);
+    sg_linear(x, 1, 2, w, NULL, 3, y); /* the gemv path */
+    const float want1[3] = {1, 2, 3};
+    assert_floats("linear hand n=1", y, want1, 3, 0);
+    linear_case(1, 64, 512, 1, 10);
+    linear_case(1, 17, 5, 0, 11);
+    linear_case(3, 33, 70, 1, 12);
+    linear_case(8, 512, 64, 0, 13);
+}
+
+/* ---- conv ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    int n, cin, h, w, cout, kh, kw, stride, pad, bias;
+} conv_case;
+
+static int out_dim(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+
+/* Naive direct conv of output element (n, co, oy, ox) in double; *abs_sum bounds the rounding. */
+static double naive_conv_at(const conv_case *c, const float *x, const float *w, const float *b,
+                            int n, int co, int oy, int ox, double *abs_sum) {
+    double s = b ? b[co] : 0.0, as = fabs(s);
+    for (int ci = 0; ci < c->cin; ci++)
+        for (int ky = 0; ky < c->kh; ky++)
+            for (int kx = 0; kx < c->kw; kx++) {
+                int iy = oy * c->stride - c->pad + ky, ix = ox * c->stride - c->pad + kx;
+                if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w) continue;
+                double t = (double)w[((co * c->cin + ci) * c->kh + ky) * c->kw + kx] *
+                           x[(((size_t)n * c->cin + ci) * c->h + iy) * c->w + ix];
+                s += t;
+                as += fabs(t);
+            }
+    *abs_sum = as;
+    return s;
+}
+
+/* Runs sg_conv2d on c with a workspace of ws_floats (0: none at all) and checks every output
+ * against the naive reference, plus a guard region after y that must stay untouched. */
+static void conv_check(const conv_case *c, size_t ws_floats, uint64_t seed) {
+    const int ho = out_dim(c->h, c->kh, c->stride, c->pad), wo = out_dim(c->w, c->kw, c->stride, c->pad);
+    const size_t nx = (size_t)c->n * c->cin * c->h * c->w, ny = (size_t)c->n * c->cout * ho * wo;
+    float *x = frand(nx, seed), *w = frand((size_t)c->cout * c->cin * c->kh * c->kw, seed + 1);
+    float *b = c->bias ? frand(c->cout, seed + 2) : NULL;
+    float *y = fbuf(ny + 16);
+    for (size_t i = 0; i < ny + 16; i++) y[i] = 12345.0f;
+    sg_workspace ws = {NULL, 0};
+    if (ws_floats) assert_int_equal(sg_workspace_init(&ws, ws_floats, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, c->n, c->cin, c->h, c->w);
+    sg_tensor ty = sg_tensor_make(y, c->n, c->cout, ho, wo);
+    sg_conv2d(&tx, w, b, c->kh, c->kw, c->stride, c->pad, &ty, &ws);
+    double *ref = malloc(sizeof(double) * ny), *sc = malloc(sizeof(double) * ny);
+    size_t i = 0;
+    for (int n = 0; n < c->n; n++)
+        for (int co = 0; co < c->cout; co++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++, i++)
+                    ref[i] = naive_conv_at(c, x, w, b, n, co, oy, ox, &sc[i]);
+    char what[160];
+    snprintf(what, sizeof what, "conv n%d cin%d %dx%d cout%d k%dx%d s%d p%d b%d ws%zu", c->n,
+             c->cin, c->h, c->w, c->cout, c->kh, c->kw, c->stride, c->pad, c->bias, ws_floats);
+    assert_near(what, y, ref, sc, ny, 1e-5);
+    for (size_t g = ny; g < ny + 16; g++) assert_true(y[g] == 12345.0f);
+    sg_workspace_free(&ws);
+    free(x), free(w), free(b), free(y), free(ref), free(sc);
+}
+
+static void test_conv_hand(void **state) {
+    (void)state;
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[9], y[9], b = 1.0f;
+    for (int i = 0; i < 9; i++) w[i] = 1.0f;
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, 1024, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, 1, 1, 3, 3), ty = sg_tensor_make(y, 1, 1, 3, 3);
+    /* box sum of the 3×3 neighbourhood (zero outside) + 1 */
+    sg_conv2d(&tx, w, &b, 3, 3, 1, 1, &ty, &ws);
+    const float want[9] = {13, 22, 17, 28, 46, 34, 25, 40, 29};
+    assert_floats("conv 3x3 pad1 hand", y, want, 9, 0);
+    /* no padding: one output, the total */
+    ty = sg_tensor_make(y, 1, 1, 1, 1);
+    sg_conv2d(&tx, w, NULL, 3, 3, 1, 0, &ty, &ws);
+    assert_true(y[0] == 45.0f);
+    /* a tap-selecting kernel: top-left weight only, stride 2, pad 1 → x[2oy-1, 2ox-1] */
+    memset(w, 0, sizeof w);
+    w[0] = 2.0f;
+    ty = sg_tensor_make(y, 1, 1, 2, 2);
+    sg_conv2d(&tx, w, NULL, 3, 3, 2, 1, &ty, &ws);
+    const float want2[4] = {0, 0, 0, 10};
+    assert_floats("conv stride2 hand", y, want2, 4, 0);
+    /* 1×1, two in → two out channels: a channel mix + bias */
+    float x2[8] = {1, 2, 3, 4, 10, 20, 30, 40}, w2[4] = {1, 1, 1, -1}, b2[2] = {0, 0.5f}, y2[8];
+    tx = sg_tensor_make(x2, 1, 2, 2, 2);
+    ty = sg_tensor_make(y2, 1, 2, 2, 2);
+    sg_conv2d(&tx, w2, b2, 1, 1, 1, 0, &ty, &ws);
+    const float want3[8] = {11, 22, 33, 44, -8.5f, -17.5f, -26.5f, -35.5f};
+    assert_floats("conv 1x1 hand", y2, want3, 8, 0);
+    sg_workspace_free(&ws);
+}
+
+static const conv_case conv_cases[] = {
+    /* Cin < 16: im2col (or direct) */
+    {1, 8, 9, 11, 5, 1, 1, 1, 0, 1},   /* pointwise: direct gemm on the input */
+    {2, 8, 9, 11, 5, 1, 1, 1, 0, 0},   /* pointwise, batch, no bias */
+    {1, 6, 9, 9, 4, 1, 1, 2, 0, 1},    /* 1×1 stride 2: the im2col path */
+    {2, 3, 8, 8, 7, 3, 3, 1, 1, 1},    /* 3×3 pad 1 */
+    {1, 5, 13, 7, 6, 3, 3, 1, 1, 0},   /* odd, non-square */
+    {1, 7, 10, 10, 3, 4, 4, 1, 0, 1},  /* 4×4 pad 0 */
+    {1, 4, 16, 16, 8, 4, 4, 2, 1, 1},  /* 4×4 stride 2 pad 1 (downsampling) */
+    {1, 3, 21, 19, 5, 7, 7, 2, 3, 1},  /* 7×7 stride 2 pad 3 */
+    {1, 3, 15, 17, 4, 7, 7, 1, 3, 0},  /* 7×7 stride 1 pad 3 */
+    {1, 5, 6, 9, 3, 3, 1, 1, 1, 1},    /* non-square kernel */
+    {1, 2, 3, 3, 2, 5, 5, 1, 2, 1},    /* kernel wider than input: all-padding taps */
+    {1, 11, 1, 1, 9, 3, 3, 1, 1, 1},   /* 1×1 image with padding */
+    {2, 13, 12, 5, 17, 3, 3, 3, 2, 1}, /* stride 3, pad 2 */
+    /* Cin >= 16: the tap-shifted path when it fits, im2col when it does not */
+    {2, 16, 9, 10, 7, 3, 3, 1, 1, 1},  /* 3×3 pad 1, batch */
+    {1, 19, 11, 7, 21, 3, 3, 1, 1, 0}, /* odd everything */
+    {1, 17, 10, 9, 5, 4, 4, 1, 0, 1},  /* 4×4 pad 0 (no padding columns) */
+    {1, 16, 13, 12, 6, 7, 7, 1, 3, 1}, /* 7×7 pad 3 */
+    {1, 20, 8, 9, 4, 1, 3, 1, 2, 1},   /* 1×3 kernel, pad larger than needed */
+    {1, 16, 3, 2, 3, 5, 5, 1, 2, 1},   /* kernel wider than input */
+    {1, 16, 1, 1, 4, 3, 3, 1, 1, 1},   /* 1×1 image with padding */
+    {1, 24, 9, 9, 8, 1, 1, 1, 1, 1},   /* 1×1 with padding: not pointwise */
+    {2, 32, 12, 12, 8, 4, 4, 2, 1, 1}, /* stride 2: im2col even with many channels */
+};
+
+/* Floats the tap-shifted path needs for bands of `rows` output rows (mirrors plan_shift in
+ * net/conv.c), so the sweep below hits one-row and two-row bands exactly. */
+static size_t shift_need(const conv_case *c, int rows) {
+    size_t wp = (size_t)c->w + 2 * c->pad, wr = (size_t)c->kh * c->kw * c->cout * c->cin;
+    wr = (wr + 15) & ~(size_t)15;
+    return wr + 32 + (size_t)c->cin * ((rows + c->kh - 1) * wp + c->kw - 1) +
+           (size_t)rows * c->cout * wp;
+}
+
+static void test_conv_random(void **state) {
+    (void)state;
+    const size_t n = sizeof conv_cases / sizeof conv_cases[0];
+    for (size_t i = 0; i < n; i++) {
+        const conv_case *c = &conv_cases[i];
+        const size_t K = (size_t)c->cin * c->kh * c->kw;
+        uint64_t seed = 100 * (i + 1);
+        conv_check(c, SG_WORKSPACE_DEFAULT_FLOATS, seed++); /* one tile */
+        conv_check(c, K * 3, seed++);  /* 3-pixel im2col tiles: splits output rows */
+        conv_check(c, K * 17, seed++); /* tiles that straddle rows, ragged last tile */
+        if (c->kh * c->kw > 1 || c->stride > 1 || c->pad > 0) {
+            conv_check(c, K - 1, seed++); /* not even one column fits: direct fallback */
+            conv_check(c, 0, seed++);     /* no workspace at all */
+        }
+        if (c->cin >= 16) { /* shifted bands of 1 and 2 rows, then a sweep of sizes */
+            conv_check(c, shift_need(c, 1), seed++);
+            conv_check(c, shift_need(c, 2), seed++);
+            conv_check(c, shift_need(c, 1) - 1, seed++); /* just too small: im2col */
+            for (size_t cap = K; cap < shift_need(c, 64); cap = cap * 3 / 2 + 1)
+                conv_check(c, cap, seed++);
+        }
+    }
+}
+
+/* A 256×256 layer with the default workspace, where tiling is forced, checked on sampled outputs:
+ * every row of a few columns (so every tile seam), all four borders, and random positions. */
+static void conv_large_check(const conv_case *c, uint64_t seed) {
+    const int ho = out_dim(c->h, c->kh, c->stride, c->pad), wo = out_dim(c->w, c->kw, c->stride, c->pad);
+    const size_t nx = (size_t)c->cin * c->h * c->w, ny = (size_t)c->cout * ho * wo;
+    const size_t K = (size_t)c->cin * c->kh * c->kw;
+    float *x = frand(nx, seed), *w = frand(c->cout * K, seed + 1), *b = frand(c->cout, seed + 2);
+    float *y = fbuf(ny + 16);
+    for (size_t g = ny; g < ny + 16; g++) y[g] = 12345.0f;
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
+    float *buf = ws.buf;
+    assert_true(K * ho * wo > ws.cap); /* the whole column matrix would not fit */
+    sg_tensor tx = sg_tensor_make(x, 1, c->cin, c->h, c->w), ty = sg_tensor_make(y, 1, c->cout, ho, wo);
+    sg_conv2d(&tx, w, b, c->kh, c->kw, c->stride, c->pad, &ty, &ws);
+    assert_ptr_equal(ws.buf, buf);
+    assert_int_equal(ws.cap, SG_WORKSPACE_DEFAULT_FLOATS);
+    for (size_t g = ny; g < ny + 16; g++) assert_true(y[g] == 12345.0f);
+    uint64_t s = seed * 88172645463325252ull + 1;
+    for (int k = 0; k < 4000; k++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        int co = (int)(s % c->cout), oy = (int)((s >> 8) % ho), ox = (int)((s >> 20) % wo);
+        if (k < 4 * ho) oy = k % ho, ox = (k / ho) * (wo - 1) / 3; /* full columns: all seams */
+        else if (k < 4 * ho + 2 * wo) oy = (k & 1) ? ho - 1 : 0, ox = (k - 4 * ho) / 2;
+        else if (k < 4 * ho + 4 * wo) ox = (k & 1) ? wo - 1 : 0, oy = (k - 4 * ho - 2 * wo) / 2;
+        double as, r = naive_conv_at(c, x, w, b, 0, co, oy, ox, &as);
+        double want[1] = {r}, sc[1] = {as};
+        assert_near("conv 256x256 sampled", &y[((size_t)co * ho + oy) * wo + ox], want, sc, 1, 1e-5);
+    }
+    sg_workspace_free(&ws);
+    free(x), free(w), free(b), free(y);
+}
+
+static void test_conv_large_tiled(void **state) {
+    (void)state;
+    const conv_case shifted = {1, 64, 256, 256, 64, 3, 3, 1, 1, 1}; /* 3×3, 64 → 64 */
+    const conv_case im2col_thin = {1, 8, 256, 256, 64, 3, 3, 1, 1, 1}; /* few channels */
+    const conv_case im2col_down = {1, 64, 256, 256, 32, 4, 4, 2, 1, 1}; /* 4×4 stride 2 */
+    conv_large_check(&shifted, 7);
+    conv_large_check(&im2col_thin, 8);
+    conv_large_check(&im2col_down, 9);
+}
+
+static void depthwise_check(int n, int c, int h, int w, int k, int pad, int shared,
+                            uint64_t seed) {
+    const int ho = h + 2 * pad - k + 1, wo = w + 2 * pad - k + 1;
+    float *x = frand((size_t)n * c * h * w, seed), *kw = frand((size_t)c * k * k, seed + 1);
+    float *y = fbuf((size_t)n * c * ho * wo);
+    double *ref = malloc(sizeof(double) * n * c * ho * wo), *sc = malloc(sizeof(double) * n * c * ho * wo);
+    size_t i = 0;
+    for (int s = 0; s < n; s++)
+        for (int ch = 0; ch < c; ch++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++, i++) {
+                    double acc = 0, as = 0;
+                    const float *kk = kw + (shared ? 0 : (size_t)ch * k * k);
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++) {
+                            int iy = oy - pad + ky, ix = ox - pad + kx;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            double t = (double)kk[ky * k + kx] *
+                                       x[(((size_t)s * c + ch) * h + iy) * w + ix];
+                            acc += t, as += fabs(t);
+                        }
+                    ref[i] = acc, sc[i] = as;
+                }
+    sg_tensor tx = sg_tensor_make(x, n, c, h, w), ty = sg_tensor_make(y, n, c, ho, wo);
+    sg_conv2d_depthwise(&tx, kw, shared, k, k, pad, &ty);
+    assert_near("depthwise random", y, ref, sc, i, 1e-5);
+    free(x), free(kw), free(y), free(ref), free(sc);
+}
+
+static void test_conv_depthwise(void **state) {
+    (void)state;
+    /* the high-pass filter on a constant plane: 0 inside; at the zero-padded border it sees
+     * fewer negative neighbours: corner 8 - 3 = 5, edge 8 - 5 = 3 (times the constant). */
+    const float hp[9] = {-1, -1, -1, -1, 8, -1, -1, -1, -1};
+    float x[32], y[32];
+    for (int i = 0; i < 32; i++) x[i] = i < 16 ? 2.0f : -1.0f;
+    sg_tensor tx = sg_tensor_make(x, 1, 2, 4, 4), ty = sg_tensor_make(y, 1, 2, 4, 4);
+    sg_conv2d_depthwise(&tx, hp, 1, 3, 3, 1, &ty);
+    const float want[16] = {10, 6, 6, 10, 6, 0, 0, 6, 6, 0, 0, 6, 10, 6, 6, 10};
+    assert_floats("depthwise highpass ch0", y, want, 16, 0);
+    for (int i = 0; i < 16; i++) assert_true(y[16 + i] == -0.5f * want[i]);
+    /* per-channel kernels: channel 1 gets the identity */
+    float k2[18] = {0};
+    k2[4] = 3.0f, k2[9 + 4] = 1.0f;
+    sg_conv2d_depthwise(&tx, k2, 0, 3, 3, 1, &ty);
+    for (int i = 0; i < 16; i++) assert_true(y[i] == 6.0f && y[16 + i] == -1.0f);
+    depthwise_check(2, 3, 9, 7, 3, 1, 1, 20);
+    depthwise_check(1, 4, 8, 11, 3, 0, 0, 21);
+    depthwise_check(1, 2, 6, 6, 5, 2, 0, 22);
+}
+
+/* ---- normalisation -------------------------------------------------------------------------- */
+
+/* Reference instance norm of one plane in double with scale g and shift b. */
+static void naive_norm(const float *x, double *y, size_t n, double g, double b, double eps) {
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++) m += x[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+    v /= (double)n;
+    for (size_t i = 0; i < n; i++) y[i] = (x[i] - m) / sqrt(v + eps) * g + b;
+}
+
+static void test_instance_norm(void **state) {
+    (void)state;
+    float x[2] = {1, 3};
+    sg_tensor t = sg_tensor_make(x, 1, 1, 1, 2);
+    sg_instance_norm(&t, NULL, NULL, EPS);
+    const float r = (float)(1.0 / sqrt(1.0 + 1e-5));
+    const float want[2] = {-r, r};
+    assert_floats("instance norm [1,3]", x, want, 2, 1e-7);
+    /* affine: channel 1 gets gamma 2, beta -1 */
+    float x2[4] = {1, 3, 5, 5}, g[2] = {1, 2}, b[2] = {0, -1};
+    t = sg_tensor_make(x2, 1, 2, 1, 2);
+    sg_instance_norm(&t, g, b, EPS);
+    const float want2[4] = {-r, r, -1, -1}; /* constant plane: var 0 → beta */
+    assert_floats("instance norm affine", x2, want2, 4, 1e-7);
+
+    /* random, large offset (cancellation-prone), N=2 C=3 */
+    const int N = 2, C = 3, HW = 37 * 29;
+    float *xr = frand((size_t)N * C * HW, 30), *gr = frand(C, 31), *br = frand(C, 32);
+    for (int i = 0; i < N * C * HW; i++) xr[i] = xr[i] * 0.01f + 100.0f;
+    double *ref = malloc(sizeof(double) * N * C * HW);
+    for (int p = 0; p < N * C; p++)
+        naive_norm(xr + (size_t)p * HW, ref + (size_t)p * HW, HW, gr[p % C], br[p % C], EPS);
+    t = sg_tensor_make(xr, N, C, 37, 29);
+    sg_instance_norm(&t, gr, br, EPS);
+    assert_near("instance norm random", xr, ref, NULL, (size_t)N * C * HW, 1e-5);
+    free(xr), free(gr), free(br), free(ref);
+}
+
+static void test_adain(void **state) {
+    (void)state;
+    /* gamma = 1 → scale 2; beta = 0.5 */
+    float x[2] = {1, 3}, gb[2] = {1.0f, 0.5f};
+    sg_tensor t = sg_tensor_make(x, 1, 1, 1, 2);
+    sg_adain(&t, gb, EPS);
+    const double r = 1.0 / sqrt(1.0 + 1e-5);
+    const float want[2] = {(float)(-2 * r + 0.5), (float)(2 * r + 0.5)};
+    assert_floats("adain hand", x, want, 2, 1e-6);
+
+    const int N = 2, C = 5, H = 6, W = 7, HW = H * W;
+    float *xr = frand((size_t)N * C * HW, 40), *g = frand((size_t)N * 2 * C, 41);
+    double *ref = malloc(sizeof(double) * N * C * HW);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            naive_norm(xr + o, ref + o, HW, 1.0 + g[n * 2 * C + c], g[n * 2 * C + C + c], EPS);
+        }
+    t = sg_tensor_make(xr, N, C, H, W);
+    sg_adain(&t, g, EPS);
+    assert_near("adain random", xr, ref, NULL, (size_t)N * C * HW, 1e-5);
+    free(xr), free(g), free(ref);
+}
+
+static void test_batch_norm(void **state) {
+    (void)state;
+    /* ch0: (x - 1)/2·2 = x - 1; ch1: (x - 3)/0.5·1 + 1 */
+    float y[4] = {1, 2, 3, 4}, m[2] = {1, 3}, v[2] = {4, 0.25f}, w[2] = {2, 1}, b[2] = {0, 1};
+    sg_tensor t = sg_tensor_make(y, 1, 2, 1, 2);
+    sg_batch_norm(&t, m, v, w, b, 0.0f);
+    const float want[4] = {0, 1, 1, 3};
+    assert_floats("batch norm hand", y, want, 4, 1e-6);
+
+    const int N = 2, C = 4, HW = 15;
+    float *xr = frand((size_t)N * C * HW, 50), *mr = frand(C, 51), *vr = frand(C, 52);
+    float *wr = frand(C, 53), *br = frand(C, 54);
+    for (int c = 0; c < C; c++) vr[c] = fabsf(vr[c]) + 0.1f;
+    double *ref = malloc(sizeof(double) * N * C * HW);
+    for (int i = 0; i < N * C * HW; i++) {
+        int c = (i / HW) % C;
+        ref[i] = (xr[i] - mr[c]) / sqrt((double)vr[c] + EPS) * wr[c] + br[c];
+    }
+    t = sg_tensor_make(xr, N, C, 3, 5);
+    sg_batch_norm(&t, mr, vr, wr, br, EPS);
+    assert_near("batch norm random", xr, ref, NULL, (size_t)N * C * HW, 1e-5);
+    free(xr), free(mr), free(vr), free(wr), free(br), free(ref);
+}
+
+/* ---- activations and elementwise ------------------------------------------------------------ */
+
+static void test_elementwise(void **state) {
+    (void)state;
+    float a[5] = {-2, -0.5f, 0, 0.5f, 2};
+    sg_relu(a, 5);
+    const float r[5] = {0, 0, 0, 0.5f, 2};
+    assert_floats("relu", a, r, 5, 0);
+    float b[5] = {-2, -0.5f, 0, 0.5f, 2};
+    sg_leaky_relu(b, 5, 0.2f);
+    const float l[5] = {-0.4f, -0.1f, 0, 0.5f, 2};
+    assert_floats("leaky relu", b, l, 5, 1e-7);
+    sg_scale(b, 5, -2.0f);
+    const float s[5] = {0.8f, 0.2f, 0, -1, -4};
+    assert_floats("scale", b, s, 5, 1e-7);
+    float y[3] = {1, 2, 3};
+    const float x[3] = {10, 20, 30};
+    sg_add(y, x, 3);
+    const float ad[3] = {11, 22, 33};
+    assert_floats("add", y, ad, 3, 0);
+    sg_add_scale(y, x, 3, 0.5f);
+    const float as[3] = {10.5f, 21, 31.5f};
+    assert_floats("add_scale", y, as, 3, 0);
+
+    /* random, odd length (vector tails) */
+    const size_t n = 1001;
+    float *u = frand(n, 60), *v = frand(n, 61), *w = fbuf(n);
+    memcpy(w, u, n * sizeof(float));
+    sg_leaky_relu(w, n, 0.2f);
+    for (size_t i = 0; i < n; i++) assert_true(w[i] == (u[i] > 0 ? u[i] : u[i] * 0.2f));
+    memcpy(w, u, n * sizeof(float));
+    sg_add_scale(w, v, n, 0.70710678f);
+    for (size_t i = 0; i < n; i++) assert_true(fabsf(w[i] - (u[i] + v[i]) * 0.70710678f) <= 1e-6f);
+    free(u), free(v), free(w);
+}
+
+static void test_mul_channel_broadcast(void **state) {
+    (void)state;
+    /* a [2, 2, 1, 2], mask b [2, 1, 1, 2] */
+    float a[8] = {1, 2, 3, 4, 5, 6, 7, 8}, m[4] = {0, 1, 2, -1}, y[8];
+    sg_tensor ta = sg_tensor_make(a, 2, 2, 1, 2), tb = sg_tensor_make(m, 2, 1, 1, 2);
+    sg_tensor ty = sg_tensor_make(y, 2, 2, 1, 2);
+    sg_mul_channel_broadcast(&ta, &tb, &ty);
+    const float want[8] = {0, 2, 0, 4, 10, -6, 14, -8};
+    assert_floats("mul broadcast hand", y, want, 8, 0);
+    sg_mul_channel_broadcast(&ta, &tb, &ta); /* in place */
+    assert_floats("mul broadcast in place", a, want, 8, 0);
+
+    const int N = 3, C = 5, HW = 21;
+    float *ar = frand((size_t)N * C * HW, 70), *br = frand((size_t)N * HW, 71);
+    float *yr = fbuf((size_t)N * C * HW);
+    ta = sg_tensor_make(ar, N, C, 3, 7), tb = sg_tensor_make(br, N, 1, 3, 7);
+    ty = sg_tensor_make(yr, N, C, 3, 7);
+    sg_mul_channel_broadcast(&ta, &tb, &ty);
+    for (int i = 0; i < N * C * HW; i++)
+        assert_true(yr[i] == ar[i] * br[(i / (C * HW)) * HW + i % HW]);
+    free(ar), free(br), free(yr);
+}
+
+/* ---- resampling and layout ------------------------------------------------------------------ */
+
+static void test_avg_pool2(void **state) {
+    (void)state;
+    float x[4] = {1, 2, 3, 4}, y[1];
+    sg_tensor tx = sg_tensor_make(x, 1, 1, 2, 2), ty = sg_tensor_make(y, 1, 1, 1, 1);
+    sg_avg_pool2(&tx, &ty);
+    assert_true(y[0] == 2.5f);
+
+    const int N = 2, C = 3, H = 6, W = 10;
+    float *xr = frand((size_t)N * C * H * W, 80), *yr = fbuf((size_t)N * C * H * W / 4);
+    tx = sg_tensor_make(xr, N, C, H, W), ty = sg_tensor_make(yr, N, C, H / 2, W / 2);
+    sg_avg_pool2(&tx, &ty);
+    double *ref = malloc(sizeof(double) * N * C * H * W / 4);
+    size_t i = 0;
+    for (int p = 0; p < N * C; p++)
+        for (int oy = 0; oy < H / 2; oy++)
+            for (int ox = 0; ox < W / 2; ox++, i++) {
+                const float *q = xr + (size_t)p * H * W + 2 * oy * W + 2 * ox;
+                ref[i] = ((double)q[0] + q[1] + q[W] + q[W + 1]) / 4;
+            }
+    assert_near("avg pool random", yr, ref, NULL, i, 1e-6);
+    free(xr), free(yr), free(ref);
+}
+
+static void test_upsample_nearest2(void **state) {
+    (void)state;
+    /* two channels: [1 2; 3 4] and [5 6 ; 7 8] */
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[32];
+    sg_tensor tx = sg_tensor_make(x, 1, 2, 2, 2), ty = sg_tensor_make(y, 1, 2, 4, 4);
+    sg_upsample_nearest2(&tx, &ty);
+    const float want[32] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4,
+                            5, 5, 6, 6, 5, 5, 6, 6, 7, 7, 8, 8, 7, 7, 8, 8};
+    assert_floats("upsample nearest", y, want, 32, 0);
+    /* non-square, batch 2 */
+    const int N = 2, C = 2, H = 3, W = 5;
+    float *xr = frand((size_t)N * C * H * W, 90), *yr = fbuf((size_t)N * C * H * W * 4);
+    tx = sg_tensor_make(xr, N, C, H, W), ty = sg_tensor_make(yr, N, C, 2 * H, 2 * W);
+    sg_upsample_nearest2(&tx, &ty);
+    for (int p = 0; p < N * C; p++)
+        for (int oy = 0; oy < 2 * H; oy++)
+            for (int ox = 0; ox < 2 * W; ox++)
+                assert_true(yr[((size_t)p * 2 * H + oy) * 2 * W + ox] ==
+                            xr[((size_t)p * H + oy / 2) * W + ox / 2]);
+    free(xr), free(yr);
+}
+
+/* Reference bilinear per the documented conventions, in double. */
+static double ref_src(int i, int in, int out, int ac) {
+    if (ac) return out > 1 ? (double)i * (in - 1) / (out - 1) : 0.0;
+    double s = (i + 0.5) * in / out - 0.5;
+    return s < 0 ? 0 : s;
+}
+
+static void bilinear_check(int n, int c, int h, int w, int ho, int wo, int ac, uint64_t seed) {
+    float *x = frand((size_t)n * c * h * w, seed), *y = fbuf((size_t)n * c * ho * wo);
+    double *ref = malloc(sizeof(double) * n * c * ho * wo);
+    size_t i = 0;
+    for (int p = 0; p < n * c; p++)
+        for (int oy = 0; oy < ho; oy++)
+            for (int ox = 0; ox < wo; ox++, i++) {
+                double sy = ref_src(oy, h, ho, ac), sx = ref_src(ox, w, wo, ac);
+                int y0 = (int)floor(sy), x0 = (int)floor(sx);
+                if (y0 > h - 1) y0 = h - 1;
+                if (x0 > w - 1) x0 = w - 1;
+                int y1 = y0 + 1 < h ? y0 + 1 : h - 1, x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+                double ly = sy - y0, lx = sx - x0;
+                const float *q = x + (size_t)p * h * w;
+                ref[i] = (1 - ly) * ((1 - lx) * q[y0 * w + x0] + lx * q[y0 * w + x1]) +
+                         ly * ((1 - lx) * q[y1 * w + x0] + lx * q[y1 * w + x1]);
+            }
+    sg_tensor tx = sg_tensor_make(x, n, c, h, w), ty = sg_tensor_make(y, n, c, ho, wo);
+    sg_resize_bilinear(&tx, &ty, ac);
+    assert_near("bilinear random", y, ref, NULL, i, 1e-5);
+    free(x), free(y), free(ref);
+}
+
+static void test_resize_bilinear(void **state) {
+    (void)state;
+    /* 1×2 → 1×4 along width, x = [1, 3].
+     * align 0: src = (i+0.5)/2 - 0.5 = -0.25→0, 0.25, 0.75, 1.25 (taps 1,1 clamped)
+     *          → 1, 1.5, 2.5, 3
+     * align 1: src = i/3 → 1, 5/3, 7/3, 3 */
+    float x[2] = {1, 3}, y[4];
+    sg_tensor tx = sg_tensor_make(x, 1, 1, 1, 2), ty = sg_tensor_make(y, 1, 1, 1, 4);
+    sg_resize_bilinear(&tx, &ty, 0);
+    const float w0[4] = {1, 1.5f, 2.5f, 3};
+    assert_floats("bilinear 2->4 ac0", y, w0, 4, 1e-6);
+    sg_resize_bilinear(&tx, &ty, 1);
+    const float w1[4] = {1, 5.0f / 3, 7.0f / 3, 3};
+    assert_floats("bilinear 2->4 ac1", y, w1, 4, 1e-6);
+    /* 2×2 → 4×4, ac0, [0 1; 2 3]: separable, rows weights as above on [0,2] then [0,1] */
+    float x2[4] = {0, 1, 2, 3}, y2[16];
+    tx = sg_tensor_make(x2, 1, 1, 2, 2), ty = sg_tensor_make(y2, 1, 1, 4, 4);
+    sg_resize_bilinear(&tx, &ty, 0);
+    const float w2[16] = {0,   0.25f, 0.75f, 1,     0.5f, 0.75f, 1.25f, 1.5f,
+                          1.5f, 1.75f, 2.25f, 2.5f, 2,    2.25f, 2.75f, 3};
+    assert_floats("bilinear 2x2->4x4 ac0", y2, w2, 16, 1e-6);
+    /* downsample 4 → 2, ac0: src = 0.5, 2.5 → means of pairs; ac1: src = 0, 3 → the ends */
+    float x3[4] = {0, 10, 20, 40}, y3[2];
+    tx = sg_tensor_make(x3, 1, 1, 1, 4), ty = sg_tensor_make(y3, 1, 1, 1, 2);
+    sg_resize_bilinear(&tx, &ty, 0);
+    const float w3[2] = {5, 30};
+    assert_floats("bilinear 4->2 ac0", y3, w3, 2, 1e-6);
+    sg_resize_bilinear(&tx, &ty, 1);
+    const float w4[2] = {0, 40};
+    assert_floats("bilinear 4->2 ac1", y3, w4, 2, 0);
+    /* out == 1 with align 1: the first sample */
+    ty = sg_tensor_make(y3, 1, 1, 1, 1);
+    sg_resize_bilinear(&tx, &ty, 1);
+    assert_true(y3[0] == 0.0f);
+    for (int ac = 0; ac <= 1; ac++) {
+        bilinear_check(2, 3, 7, 9, 16, 5, ac, 100 + ac);  /* up in H, down in W */
+        bilinear_check(1, 2, 33, 20, 8, 31, ac, 110 + ac); /* down in H, up in W */
+        bilinear_check(1, 1, 5, 5, 5, 5, ac, 120 + ac);   /* identity */
+        bilinear_check(1, 1, 1, 6, 3, 1, ac, 130 + ac);   /* 1-pixel extents */
+    }
+}
+
+static void test_concat_channels(void **state) {
+    (void)state;
+    /* a [2, 1, 1, 2], b [2, 2, 1, 2] → y [2, 3, 1, 2] */
+    float a[4] = {1, 2, 3, 4}, b[8] = {10, 11, 12, 13, 20, 21, 22, 23}, y[12];
+    sg_tensor ta = sg_tensor_make(a, 2, 1, 1, 2), tb = sg_tensor_make(b, 2, 2, 1, 2);
+    sg_tensor ty = sg_tensor_make(y, 2, 3, 1, 2);
+    sg_concat_channels(&ta, &tb, &ty);
+    const float want[12] = {1, 2, 10, 11, 12, 13, 3, 4, 20, 21, 22, 23};
+    assert_floats("concat", y, want, 12, 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error),
+        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_conv_hand),
+        cmocka_unit_test(test_conv_random),
+        cmocka_unit_test(test_conv_large_tiled),
+        cmocka_unit_test(test_conv_depthwise),
+        cmocka_unit_test(test_instance_norm),
+        cmocka_unit_test(test_adain),
+        cmocka_unit_test(test_batch_norm),
+        cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_mul_channel_broadcast),
+        cmocka_unit_test(test_avg_pool2),
+        cmocka_unit_test(test_upsample_nearest2),
+        cmocka_unit_test(test_resize_bilinear),
+        cmocka_unit_test(test_concat_channels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
