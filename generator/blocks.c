@@ -82,9 +82,8 @@ size_t sg_adainblk_scratch(const sg_adainblk *b, int n, int h) {
     int ho = b->upsample ? 2 * h : h;
     size_t plane = (size_t)n * (size_t)h * (size_t)h, oplane = (size_t)n * (size_t)ho * (size_t)ho;
     size_t fc = (size_t)n * 2 * (size_t)(b->in + b->out);
-    /* gb1, gb2; t1 [in, h]; t2 [in, ho] (upsampled); t3 [out, ho]; shortcut [out, h] */
-    return fc + plane * (size_t)b->in + oplane * (size_t)b->in + oplane * (size_t)b->out +
-           plane * (size_t)b->out + 6 * 16;
+    /* gb1, gb2; t1 [in, h]; t3 [out, ho]; shortcut [out, h] (conv1 reads the low-res t1) */
+    return fc + plane * (size_t)b->in + oplane * (size_t)b->out + plane * (size_t)b->out + 5 * 16;
 }
 
 static double conv_flops(int cin, int cout, int k, int h) {
@@ -122,16 +121,20 @@ sg_status sg_resblk_forward(const sg_resblk *b, const sg_tensor *x, sg_tensor *y
     sg_tensor sc = sg_arena_tensor(a, n, b->out, ho, ho);
     if (!t1.data || !t2.data || !sc.data) return nomem(a, mark, err, "ResBlk");
     memcpy(t1.data, x->data, sg_tensor_numel(x) * sizeof(float));
-    if (b->normalize) sg_instance_norm(&t1, b->norm1_w, b->norm1_b, EPS);
-    sg_leaky_relu(t1.data, sg_tensor_numel(&t1), LRELU);
+    if (b->normalize)
+        sg_instance_norm_lrelu(&t1, b->norm1_w, b->norm1_b, EPS, LRELU);
+    else
+        sg_leaky_relu(t1.data, sg_tensor_numel(&t1), LRELU);
     sg_conv2d(&t1, b->conv1_w, b->conv1_b, 3, 3, 1, 1, &t2, ws);
     sg_tensor r = t2;
     if (b->downsample) {
         r = sg_tensor_make(t1.data, n, b->in, ho, ho); /* t1 is dead: reuse it */
         sg_avg_pool2(&t2, &r);
     }
-    if (b->normalize) sg_instance_norm(&r, b->norm2_w, b->norm2_b, EPS);
-    sg_leaky_relu(r.data, sg_tensor_numel(&r), LRELU);
+    if (b->normalize)
+        sg_instance_norm_lrelu(&r, b->norm2_w, b->norm2_b, EPS, LRELU);
+    else
+        sg_leaky_relu(r.data, sg_tensor_numel(&r), LRELU);
     sg_conv2d(&r, b->conv2_w, b->conv2_b, 3, 3, 1, 1, y, ws);
     /* shortcut: [pool] then [1×1]: both linear, so pooling first is the same map on 4× fewer
      * pixels */
@@ -153,8 +156,7 @@ sg_status sg_resblk_forward(const sg_resblk *b, const sg_tensor *x, sg_tensor *y
 static void adain_lrelu(sg_tensor *x, const float *s, int style_dim, const float *fc_w,
                         const float *fc_b, float *gb) {
     sg_linear(s, x->n, style_dim, fc_w, fc_b, 2 * x->c, gb);
-    sg_adain(x, gb, EPS);
-    sg_leaky_relu(x->data, sg_tensor_numel(x), LRELU);
+    sg_adain_lrelu(x, gb, EPS, LRELU);
 }
 
 sg_status sg_adainblk_forward(const sg_adainblk *b, const sg_tensor *x, const float *s,
@@ -164,16 +166,17 @@ sg_status sg_adainblk_forward(const sg_adainblk *b, const sg_tensor *x, const fl
     float *gb1 = sg_arena_alloc(a, (size_t)n * 2 * (size_t)b->in);  /* [N, 2·in] */
     float *gb2 = sg_arena_alloc(a, (size_t)n * 2 * (size_t)b->out); /* [N, 2·out] */
     sg_tensor t1 = sg_arena_tensor(a, n, b->in, h, h);
-    sg_tensor t2 = b->upsample ? sg_arena_tensor(a, n, b->in, ho, ho) : t1;
     sg_tensor t3 = sg_arena_tensor(a, n, b->out, ho, ho);
     sg_tensor sc = b->sc_w ? sg_arena_tensor(a, n, b->out, h, h) : t1;
-    if (!gb1 || !gb2 || !t1.data || !t2.data || !t3.data || !sc.data)
+    if (!gb1 || !gb2 || !t1.data || !t3.data || !sc.data)
         return nomem(a, mark, err, "AdainResBlk");
     /* residual: AdaIN1 → lrelu → [up] → conv1 → AdaIN2 → lrelu → conv2 */
     memcpy(t1.data, x->data, sg_tensor_numel(x) * sizeof(float));
     adain_lrelu(&t1, s, b->style_dim, b->fc1_w, b->fc1_b, gb1);
-    if (b->upsample) sg_upsample_nearest2(&t1, &t2);
-    sg_conv2d(&t2, b->conv1_w, b->conv1_b, 3, 3, 1, 1, &t3, ws);
+    if (b->upsample) /* up → conv1 as one op on the low-res t1: no upsampled tensor */
+        sg_conv2d_up2(&t1, b->conv1_w, b->conv1_b, &t3, ws);
+    else
+        sg_conv2d(&t1, b->conv1_w, b->conv1_b, 3, 3, 1, 1, &t3, ws);
     adain_lrelu(&t3, s, b->style_dim, b->fc2_w, b->fc2_b, gb2);
     sg_conv2d(&t3, b->conv2_w, b->conv2_b, 3, 3, 1, 1, y, ws);
     if (b->w_hpf == 0) {

@@ -77,6 +77,24 @@ static size_t max_boundary(const sg_generator *g) {
     return m;
 }
 
+/* Floats of the high-pass skips (w_hpf > 0): each encode input at side 32/64/128, kept until the
+ * decoder reaches that side; and the largest mask pass (resized mask, product, high-pass) at a
+ * decoder output of one of those sides. */
+static void plan_skips(const sg_generator *g, int n, size_t *skips, size_t *mask) {
+    *skips = *mask = 0;
+    if (g->cfg.w_hpf <= 0) return;
+    int seen[3] = {0};
+    for (int i = 0; i < g->cfg.n_encode; i++) {
+        int h = enc_side(g, i), slot = skip_slot(h);
+        if (slot < 0 || seen[slot]) continue;
+        seen[slot] = 1;
+        size_t plane = (size_t)n * h * h, v = plane * (size_t)g->encode[i].in + 16;
+        *skips += v;
+        size_t m = 2 * (v - 16) + plane + 3 * 16;
+        if (m > *mask) *mask = m;
+    }
+}
+
 size_t sg_generator_plan(const sg_generator *g, int n) {
     size_t act = max_boundary(g) * (size_t)n, scratch = 0;
     for (int i = 0; i < g->cfg.n_encode; i++) {
@@ -88,8 +106,8 @@ size_t sg_generator_plan(const sg_generator *g, int n) {
         size_t s = sg_adainblk_scratch(&g->decode[j], n, h);
         if (s > scratch) scratch = s;
     }
-    /* skips at 32/64/128 (≤ one boundary each) + the mask pass: resized mask and product */
-    size_t skips = 3 * act, mask = 2 * act + (size_t)n * g->cfg.img_size * g->cfg.img_size;
+    size_t skips, mask;
+    plan_skips(g, n, &skips, &mask);
     if (mask > scratch) scratch = mask;
     return 2 * act + skips + scratch + 16 * 16;
 }

@@ -16,7 +16,7 @@
  * Both accumulate onto the bias written just before the GEMM: that one pass replaces BLAS's own
  * beta = 0 clearing pass plus a separate bias pass. 1×1 stride-1 convs skip the copy entirely, and
  * if the workspace cannot hold even one im2col column a direct loop keeps results correct. */
-#include "net.h"
+#include "conv_internal.h"
 
 #include <string.h>
 
@@ -57,10 +57,6 @@ static void im2col_segment(float *dst, const float *xrow, int ox0, int ox1, int 
     memset(d + (b - a), 0, (size_t)(ox1 - b) * sizeof(float));
 }
 
-typedef struct {
-    int cin, h, w, kh, kw, stride, pad, ho, wo;
-} conv_geom;
-
 /* col[K, P] = the im2col rows for output pixels [p0, p0 + P) of one sample x[Cin, H, W].
  * Row (c, ky, kx) holds x[c, oy·s - pad + ky, ox·s - pad + kx] for each pixel, 0 in padding. */
 static void im2col_tile(const conv_geom *g, const float *x, int p0, int P, float *col) {
@@ -86,8 +82,7 @@ static void im2col_tile(const conv_geom *g, const float *x, int p0, int P, float
     }
 }
 
-/* y[Cout, npix] columns [p0, p0 + P) = b[co] (0 without bias), for the GEMM to accumulate onto. */
-static void fill_bias(float *y, const float *b, int cout, size_t ld, int p0, int P) {
+void sg__fill_bias(float *y, const float *b, int cout, size_t ld, int p0, int P) {
     for (int co = 0; co < cout; co++) {
         float *r = y + co * ld + p0, v = b ? b[co] : 0.0f;
         for (int i = 0; i < P; i++) r[i] = v;
@@ -133,8 +128,6 @@ static int tile_pixels(const conv_geom *g, size_t K, const sg_workspace *ws) {
 /* Below this many input channels each per-tap GEMM (K = Cin) is too thin to pay off. */
 #define SHIFT_MIN_CIN 16
 
-static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
-
 /* Workspace plan of the shifted path: wr [kh·kw, Cout, Cin] | band [Cin, len] | acc [Cout, R·Wp]. */
 typedef struct {
     int rows;        /* output rows per tile (R) */
@@ -142,18 +135,12 @@ typedef struct {
     size_t wr_size;  /* floats of reordered weights */
 } shift_plan;
 
-/* band length for R output rows: R + kh - 1 padded input rows, plus kw - 1 floats so the last tap
- * of the last (garbage) column still reads inside the band */
-static size_t band_len(const conv_geom *g, int wp, int rows) {
-    return (size_t)(rows + g->kh - 1) * wp + (size_t)(g->kw - 1);
-}
-
 /* Rows per tile that fit, or 0 when the shifted path does not apply. */
 static shift_plan plan_shift(const conv_geom *g, int cout, const sg_workspace *ws) {
     shift_plan p = {0, g->w + 2 * g->pad, 0};
     if (g->stride != 1 || g->cin < SHIFT_MIN_CIN || !ws || !ws->buf) return p;
-    p.wr_size = round16((size_t)g->kh * g->kw * cout * g->cin);
-    size_t fixed = p.wr_size + 32 + (size_t)g->cin * band_len(g, p.wp, 0);
+    p.wr_size = sg__round16((size_t)g->kh * g->kw * cout * g->cin);
+    size_t fixed = p.wr_size + 32 + (size_t)g->cin * sg__band_len(g, p.wp, 0);
     if (fixed >= ws->cap) return p;
     size_t per_row = (size_t)(g->cin + cout) * p.wp; /* band row + acc row */
     size_t rows = (ws->cap - fixed) / per_row;
@@ -171,9 +158,7 @@ static void shift_weights(const float *w, int cout, int cin, int taps, float *wr
         }
 }
 
-/* band[c] = input rows oy0 - pad ... oy0 + rows + kh - 2 - pad of channel c, each zero-padded to
- * wp (zero rows outside the image), then kw - 1 zeros. */
-static void shift_band(const conv_geom *g, const float *x, int wp, int oy0, int rows, float *band,
+void sg__shift_band(const conv_geom *g, const float *x, int wp, int oy0, int rows, float *band,
                        size_t len) {
     const size_t plane = (size_t)g->h * g->w;
     for (int c = 0; c < g->cin; c++) {
@@ -201,10 +186,10 @@ static void conv_shift(const conv_geom *g, const shift_plan *p, const float *x, 
     float *band = ws->buf + p->wr_size;
     for (int oy0 = 0; oy0 < g->ho; oy0 += p->rows) {
         const int rows = g->ho - oy0 < p->rows ? g->ho - oy0 : p->rows, n = rows * p->wp;
-        const size_t len = band_len(g, p->wp, rows);
-        float *acc = band + round16((size_t)g->cin * len);
-        shift_band(g, x, p->wp, oy0, rows, band, len);
-        fill_bias(acc, b, cout, (size_t)n, 0, n);
+        const size_t len = sg__band_len(g, p->wp, rows);
+        float *acc = band + sg__round16((size_t)g->cin * len);
+        sg__shift_band(g, x, p->wp, oy0, rows, band, len);
+        sg__fill_bias(acc, b, cout, (size_t)n, 0, n);
         for (int ky = 0; ky < g->kh; ky++)
             for (int kx = 0; kx < g->kw; kx++)
                 sg_gemm(cout, n, g->cin, wr + ((size_t)ky * g->kw + kx) * cout * g->cin, g->cin,
@@ -229,26 +214,39 @@ static void conv_im2col(const conv_geom *g, int P, const float *x, const float *
     for (int p0 = 0; p0 < npix; p0 += P) {
         int np = npix - p0 < P ? npix - p0 : P;
         im2col_tile(g, x, p0, np, ws->buf);
-        fill_bias(y, b, cout, npix, p0, np);
+        sg__fill_bias(y, b, cout, npix, p0, np);
         sg_gemm(cout, np, K, w, K, ws->buf, np, y + p0, npix, 1);
     }
 }
 
-void sg_conv2d(const sg_tensor *x, const float *w, const float *b, int kh, int kw, int stride,
-               int pad, sg_tensor *y, sg_workspace *ws) {
+/* Where Winograd F(4,3) pays (measured with bench/layers on AVX2/AVX-512, 2 threads): enough
+ * channels for the transformed-domain GEMMs to run near peak, and enough tiles per position. */
+static int wino_pays(const conv_geom *g, int cout) {
+    return g->kh == 3 && g->kw == 3 && g->stride == 1 && g->pad == 1 && g->cin >= 16 &&
+           cout >= 16 && (size_t)g->h * g->w >= SG_WINO_MIN_PIXELS;
+}
+
+sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, int kh, int kw,
+                            int stride, int pad, sg_tensor *y, sg_workspace *ws,
+                            sg_conv_algo want) {
     conv_geom g = {x->c, x->h, x->w, kh, kw, stride, pad, conv_out(x->h, kh, stride, pad),
                    conv_out(x->w, kw, stride, pad)};
     const int cout = y->c, npix = g.ho * g.wo;
+    const int wino_ok = kh == 3 && kw == 3 && stride == 1 && pad == 1;
+    if (want == SG_CONV_WINOGRAD || (want == SG_CONV_AUTO && wino_pays(&g, cout)))
+        if (wino_ok && sg_conv2d_winograd(x, w, b, y, ws) == 0) return SG_CONV_WINOGRAD;
+    const double t0 = sg__prof_now();
     const size_t xs = (size_t)g.cin * g.h * g.w, ys = (size_t)cout * npix;
     const int pointwise = kh == 1 && kw == 1 && stride == 1 && pad == 0;
-    const shift_plan sp = pointwise ? (shift_plan){0, 0, 0} : plan_shift(&g, cout, ws);
+    const shift_plan sp = pointwise || want == SG_CONV_IM2COL ? (shift_plan){0, 0, 0}
+                                                              : plan_shift(&g, cout, ws);
     const int P = pointwise || sp.rows ? 0 : tile_pixels(&g, (size_t)g.cin * kh * kw, ws);
     if (sp.rows) shift_weights(w, cout, g.cin, kh * kw, ws->buf);
     for (int n = 0; n < x->n; n++) {
         const float *xn = x->data + n * xs;
         float *yn = y->data + n * ys;
         if (pointwise) { /* the input already is the column matrix: W[Cout, Cin] · X[Cin, HW] */
-            fill_bias(yn, b, cout, npix, 0, npix);
+            sg__fill_bias(yn, b, cout, npix, 0, npix);
             sg_gemm(cout, npix, g.cin, w, g.cin, xn, npix, yn, npix, 1);
         } else if (sp.rows) {
             conv_shift(&g, &sp, xn, b, cout, yn, ws);
@@ -256,6 +254,18 @@ void sg_conv2d(const sg_tensor *x, const float *w, const float *b, int kh, int k
             conv_im2col(&g, P, xn, w, b, cout, yn, ws);
         }
     }
+    const sg_conv_algo used = pointwise ? SG_CONV_POINTWISE
+                              : sp.rows ? SG_CONV_SHIFT
+                              : P       ? SG_CONV_IM2COL
+                                        : SG_CONV_DIRECT;
+    static const int fam[] = {0, SG_PROF_POINTWISE, SG_PROF_SHIFT, SG_PROF_IM2COL, SG_PROF_DIRECT};
+    sg__prof_add(fam[used], t0, 2.0 * cout * g.cin * kh * kw * (double)npix * x->n);
+    return used;
+}
+
+void sg_conv2d(const sg_tensor *x, const float *w, const float *b, int kh, int kw, int stride,
+               int pad, sg_tensor *y, sg_workspace *ws) {
+    sg_conv2d_algo(x, w, b, kh, kw, stride, pad, y, ws, SG_CONV_AUTO);
 }
 
 /* Depthwise, stride 1: y[n, c] = x[n, c] ⋆ w[c] (or the one shared kernel). Small kernels only
@@ -263,6 +273,7 @@ void sg_conv2d(const sg_tensor *x, const float *w, const float *b, int kh, int k
 void sg_conv2d_depthwise(const sg_tensor *x, const float *w, int shared, int kh, int kw, int pad,
                          sg_tensor *y) {
     const int H = x->h, W = x->w, Ho = H + 2 * pad - kh + 1, Wo = W + 2 * pad - kw + 1;
+    const double t0 = sg__prof_now();
     for (int n = 0; n < x->n; n++)
         for (int c = 0; c < x->c; c++) {
             const float *xp = x->data + ((size_t)n * x->c + c) * H * W;
@@ -282,4 +293,5 @@ void sg_conv2d_depthwise(const sg_tensor *x, const float *w, int shared, int kh,
                     yp[(size_t)oy * Wo + ox] = s;
                 }
         }
+    sg__prof_add(SG_PROF_DEPTHWISE, t0, 2.0 * kh * kw * (double)x->n * x->c * Ho * Wo);
 }

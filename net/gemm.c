@@ -1,5 +1,5 @@
 /* GEMM: the one place that talks to BLAS, so another kernel can be swapped in later. */
-#include "net.h"
+#include "conv_internal.h"
 
 #include <cblas.h>
 
@@ -21,6 +21,7 @@ void sg_gemm(int M, int N, int K, const float *A, int lda, const float *B, int l
  * it. One sample (the style/mapping MLPs) is a matrix-vector product. */
 void sg_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y) {
     if (n <= 0 || out <= 0) return;
+    const double t0 = sg__prof_now();
     for (int i = 0; i < n; i++)
         for (int o = 0; o < out; o++) y[(size_t)i * out + o] = b ? b[o] : 0.0f;
     if (in <= 0) return;
@@ -29,4 +30,5 @@ void sg_linear(const float *x, int n, int in, const float *w, const float *b, in
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f,
                     y, out);
+    sg__prof_add(SG_PROF_LINEAR, t0, 2.0 * n * out * in);
 }

@@ -1,11 +1,14 @@
 /* net/: the tensor core. NCHW float32 tensors, an activation arena, and the ops the networks
- * compose (conv as tiled im2col + cblas_sgemm, norms, resampling, elementwise). Knows nothing of
- * StarGAN. Every op writes into memory the caller planned; no op allocates. */
+ * compose (conv as Winograd F(4,3), tap-shifted or im2col GEMMs, upsample-conv by phases; norms,
+ * resampling, elementwise). Knows nothing of StarGAN. Every op writes into memory the caller
+ * planned; no op allocates. net/'s own hot loops run on a small internal thread pool with kernels
+ * chosen at run time by CPU features (see "CPU dispatch"). */
 #ifndef SG_NET_H
 #define SG_NET_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- errors: returned, never exit()/abort() ------------------------------------------------ */
 typedef enum {
@@ -75,7 +78,9 @@ typedef struct {
     size_t cap; /* floats */
 } sg_workspace;
 
-#define SG_WORKSPACE_DEFAULT_FLOATS ((size_t)1 << 21) /* 8 MiB */
+/* Fits Winograd on every layer of the 256² networks from 32² up (U of a 512→512 layer is
+ * 36·512·512 floats) plus per-thread tiles. */
+#define SG_WORKSPACE_DEFAULT_FLOATS ((size_t)12 << 20) /* 48 MiB */
 sg_status sg_workspace_init(sg_workspace *ws, size_t floats, sg_error *err);
 void sg_workspace_free(sg_workspace *ws);
 
@@ -84,6 +89,53 @@ void sg_workspace_free(sg_workspace *ws);
  * y must not alias x. */
 void sg_conv2d(const sg_tensor *x, const float *w, const float *b, int kh, int kw, int stride,
                int pad, sg_tensor *y, sg_workspace *ws);
+
+/* y[N, Cout, 2H, 2W] = conv3×3(upsample_nearest2(x), w) + b, stride 1, pad 1, from the
+ * low-resolution x[N, Cin, H, W] directly (four 2×2 phase convs; 2.25× fewer FLOPs and no
+ * upsampled tensor). w [Cout, Cin, 3, 3], b [Cout] or NULL. y must not alias x. */
+void sg_conv2d_up2(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                   sg_workspace *ws);
+
+/* The same conv as sg_conv2d(x, w, b, 3, 3, 1, 1, y, ws) by Winograd F(4×4, 3×3) (4× fewer
+ * GEMM FLOPs, slightly larger float rounding). Returns 0, or -1 (nothing written) when the
+ * workspace is too small; sg_conv_winograd_floats gives the size that runs it best. sg_conv2d
+ * picks it by itself where it pays. */
+int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                       sg_workspace *ws);
+size_t sg_conv_winograd_floats(int cin, int h, int w, int cout);
+
+/* ---- CPU dispatch --------------------------------------------------------------------------
+ * net/'s own kernels (Winograd transforms) come in plain x86-64, AVX2+FMA and AVX-512 builds,
+ * chosen once at run time from the CPU (env SG_CPU=plain|avx2|avx512 forces one). */
+int sg_cpu_supports(const char *name); /* "plain", "avx2", "avx512" */
+const char *sg_cpu_path(void);         /* the path in use */
+/* Switches the path (NULL: back to the best). For tests and benchmarks, not thread-safe;
+ * returns -1 when this CPU cannot run it. */
+int sg_cpu_force(const char *name);
+
+/* sg_conv2d with the algorithm chosen by the caller (benchmarks, tests): want = AUTO picks as
+ * sg_conv2d does; WINOGRAD falls back to AUTO's choice among the rest when it cannot run (not a
+ * 3×3 pad-1 stride-1 conv, or workspace too small); IM2COL skips the tap-shifted path. Returns
+ * the algorithm that ran. */
+typedef enum {
+    SG_CONV_AUTO,
+    SG_CONV_POINTWISE, /* 1×1: one GEMM on the input */
+    SG_CONV_SHIFT,     /* tap-shifted GEMMs */
+    SG_CONV_IM2COL,    /* im2col tiles + GEMM */
+    SG_CONV_DIRECT,    /* plain loops (no workspace) */
+    SG_CONV_WINOGRAD   /* F(4×4, 3×3) */
+} sg_conv_algo;
+sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, int kh, int kw,
+                            int stride, int pad, sg_tensor *y, sg_workspace *ws,
+                            sg_conv_algo want);
+
+/* ---- profiling ------------------------------------------------------------------------------
+ * Off by default. When enabled, every op adds its wall time and nominal FLOPs (the direct
+ * algorithm's) to its family; print shows time, GFLOP/s and the share of peak_gflops (the
+ * machine's measured sgemm rate; 0 omits it). Global and not thread-safe: profile one request. */
+void sg_profile_enable(int on);
+void sg_profile_reset(void);
+void sg_profile_print(FILE *f, double peak_gflops);
 
 /* Depthwise: each channel convolved with its own kernel w[C, kh, kw] (or, when shared != 0, the
  * single kernel w[kh, kw] on every channel). Stride 1, zero padding pad, no bias. y [N,C,Ho,Wo]. */
@@ -100,6 +152,10 @@ void sg_linear(const float *x, int n, int in, const float *w, const float *b, in
 void sg_instance_norm(sg_tensor *x, const float *gamma, const float *beta, float eps);
 /* AdaIN: x = (1 + gb[n, c]) · IN(x) + gb[n, C + c], gb [N, 2C] (gamma then beta per sample). */
 void sg_adain(sg_tensor *x, const float *gb, float eps);
+/* The same followed by leaky ReLU (slope), fused into the normalising pass. */
+void sg_instance_norm_lrelu(sg_tensor *x, const float *gamma, const float *beta, float eps,
+                            float slope);
+void sg_adain_lrelu(sg_tensor *x, const float *gb, float eps, float slope);
 /* Inference batch norm: (x - mean[c]) / sqrt(var[c] + eps) · weight[c] + bias[c]. */
 void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const float *weight,
                    const float *bias, float eps);

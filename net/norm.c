@@ -1,63 +1,80 @@
 /* Normalisation, in place on [N, C, H, W]. Each reduces to x = x·scale + shift per plane. The
  * statistics and the affine are evaluated in double: with float scale/shift, a plane whose mean
- * is large against its spread (shift ≈ -mean·scale) would lose digits to cancellation. */
-#include "net.h"
+ * is large against its spread (shift ≈ -mean·scale) would lose digits to cancellation.
+ * Planes run in parallel on the pool; the per-plane loops are the CPU-dispatched kernels
+ * (wino_kern.h), and the *_lrelu variants fold the activation into the affine pass (one memory
+ * pass fewer per norm: these layers are memory-bound). */
+#include "conv_internal.h"
 
 #include <math.h>
 
-static void affine_plane(float *p, size_t n, double scale, double shift) {
-    for (size_t i = 0; i < n; i++) p[i] = (float)((double)p[i] * scale + shift);
-}
+typedef struct {
+    sg_tensor *x;
+    const float *gamma, *beta; /* IN: [C] each or NULL; AdaIN: gamma = gb [N, 2C], beta NULL */
+    const float *mean, *var;   /* batch norm */
+    float eps, slope;
+    int kind, lrelu; /* kind 0 IN, 1 AdaIN, 2 BN */
+} norm_job;
 
-/* Mean, then biased variance by a second pass (not E[x²] - mean², which cancels badly). */
-static void plane_stats(const float *p, size_t n, double *mean, double *var) {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += p[i];
-    const double m = n ? s / (double)n : 0.0;
-    double v = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = p[i] - m;
-        v += d * d;
+/* One (sample, channel) plane: statistics, then the fused affine (+ lrelu). */
+static void norm_task(void *ctx, int task, int thread) {
+    const norm_job *j = ctx;
+    (void)thread;
+    const int C = j->x->c, n = task / C, c = task % C;
+    const size_t hw = (size_t)j->x->h * j->x->w;
+    float *p = j->x->data + (size_t)task * hw;
+    const sg_kernels *k = sg__kernels();
+    double g, b, mean, var;
+    if (j->kind == 2) {
+        g = j->gamma ? j->gamma[c] : 1.0, b = j->beta ? j->beta[c] : 0.0;
+        mean = j->mean[c], var = j->var[c];
+    } else {
+        k->plane_stats(p, hw, &mean, &var);
+        if (j->kind == 1) {
+            const float *gb = j->gamma + (size_t)n * 2 * C;
+            g = 1.0 + (double)gb[c], b = gb[C + c];
+        } else {
+            g = j->gamma ? j->gamma[c] : 1.0, b = j->beta ? j->beta[c] : 0.0;
+        }
     }
-    *mean = m;
-    *var = n ? v / (double)n : 0.0;
+    const double scale = g / sqrt(var + (double)j->eps);
+    k->affine(p, hw, scale, b - mean * scale, j->lrelu, j->slope);
 }
 
-/* Normalise one plane, then ·g + b: scale = g/sqrt(var + eps), shift = b - mean·scale. */
-static void norm_plane(float *p, size_t n, double g, double b, float eps) {
-    double mean, var;
-    plane_stats(p, n, &mean, &var);
-    const double scale = g / sqrt(var + (double)eps);
-    affine_plane(p, n, scale, b - mean * scale);
+/* planes in parallel (tiny planes: serial, the pool's hand-off would cost more) */
+static void norm_run(norm_job *j) {
+    const double t0 = sg__prof_now();
+    const int planes = j->x->n * j->x->c;
+    if ((size_t)j->x->h * j->x->w * planes >= 65536)
+        sg__parallel(planes, norm_task, j);
+    else
+        for (int t = 0; t < planes; t++) norm_task(j, t, 0);
+    sg__prof_add(SG_PROF_NORM, t0, 0);
 }
 
 void sg_instance_norm(sg_tensor *x, const float *gamma, const float *beta, float eps) {
-    const size_t hw = (size_t)x->h * x->w;
-    for (int n = 0; n < x->n; n++)
-        for (int c = 0; c < x->c; c++)
-            norm_plane(x->data + ((size_t)n * x->c + c) * hw, hw, gamma ? gamma[c] : 1.0,
-                       beta ? beta[c] : 0.0, eps);
+    norm_job j = {x, gamma, beta, NULL, NULL, eps, 0.0f, 0, 0};
+    norm_run(&j);
 }
 
-/* gb [N, 2C]: row n holds gamma[0..C) then beta[0..C); the scale is (1 + gamma). */
+void sg_instance_norm_lrelu(sg_tensor *x, const float *gamma, const float *beta, float eps,
+                            float slope) {
+    norm_job j = {x, gamma, beta, NULL, NULL, eps, slope, 0, 1};
+    norm_run(&j);
+}
+
 void sg_adain(sg_tensor *x, const float *gb, float eps) {
-    const size_t hw = (size_t)x->h * x->w;
-    const int C = x->c;
-    for (int n = 0; n < x->n; n++) {
-        const float *g = gb + (size_t)n * 2 * C, *b = g + C;
-        for (int c = 0; c < C; c++)
-            norm_plane(x->data + ((size_t)n * C + c) * hw, hw, 1.0 + (double)g[c], b[c], eps);
-    }
+    norm_job j = {x, gb, NULL, NULL, NULL, eps, 0.0f, 1, 0};
+    norm_run(&j);
 }
 
-/* Running statistics, so no reduction: a fixed per-channel affine. */
+void sg_adain_lrelu(sg_tensor *x, const float *gb, float eps, float slope) {
+    norm_job j = {x, gb, NULL, NULL, NULL, eps, slope, 1, 1};
+    norm_run(&j);
+}
+
 void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const float *weight,
                    const float *bias, float eps) {
-    const size_t hw = (size_t)x->h * x->w;
-    for (int n = 0; n < x->n; n++)
-        for (int c = 0; c < x->c; c++) {
-            const double scale = (weight ? weight[c] : 1.0) / sqrt((double)var[c] + eps);
-            const double shift = (bias ? bias[c] : 0.0) - (double)mean[c] * scale;
-            affine_plane(x->data + ((size_t)n * x->c + c) * hw, hw, scale, shift);
-        }
+    norm_job j = {x, weight, bias, mean, var, eps, 0.0f, 2, 0};
+    norm_run(&j);
 }

@@ -1,28 +1,55 @@
-/* Activations and elementwise ops on flat float arrays (simple loops the compiler vectorises). */
-#include "net.h"
+/* Activations and elementwise ops on flat float arrays (simple loops the compiler vectorises).
+ * Large arrays are split over the pool's threads (memory-bound: two cores' bandwidth). */
+#include "conv_internal.h"
 
-void sg_relu(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+#define CHUNK 65536 /* floats per parallel task */
+
+typedef struct {
+    float *y;
+    const float *x;
+    size_t n;
+    float s;
+    int op; /* 0 relu, 1 lrelu, 2 scale, 3 add, 4 add_scale */
+} ew_job;
+
+static void ew_range(const ew_job *j, size_t a, size_t b) {
+    float *y = j->y;
+    const float *x = j->x, s = j->s;
+    switch (j->op) {
+    case 0: for (size_t i = a; i < b; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f; break;
+    case 1: for (size_t i = a; i < b; i++) y[i] = y[i] > 0.0f ? y[i] : y[i] * s; break;
+    case 2: for (size_t i = a; i < b; i++) y[i] *= s; break;
+    case 3: for (size_t i = a; i < b; i++) y[i] += x[i]; break;
+    default: for (size_t i = a; i < b; i++) y[i] = (y[i] + x[i]) * s; break;
+    }
 }
 
-void sg_leaky_relu(float *x, size_t n, float slope) {
-    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
+static void ew_task(void *ctx, int task, int thread) {
+    const ew_job *j = ctx;
+    (void)thread;
+    const size_t a = (size_t)task * CHUNK, b = a + CHUNK < j->n ? a + CHUNK : j->n;
+    ew_range(j, a, b);
 }
 
-void sg_scale(float *x, size_t n, float s) {
-    for (size_t i = 0; i < n; i++) x[i] *= s;
+static void ew_run(float *y, const float *x, size_t n, float s, int op) {
+    const double t0 = sg__prof_now();
+    ew_job j = {y, x, n, s, op};
+    if (n >= 4 * CHUNK)
+        sg__parallel((int)((n + CHUNK - 1) / CHUNK), ew_task, &j);
+    else
+        ew_range(&j, 0, n);
+    sg__prof_add(SG_PROF_ELEMENTWISE, t0, 0);
 }
 
-void sg_add(float *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
-}
-
-void sg_add_scale(float *y, const float *x, size_t n, float s) {
-    for (size_t i = 0; i < n; i++) y[i] = (y[i] + x[i]) * s;
-}
+void sg_relu(float *x, size_t n) { ew_run(x, NULL, n, 0.0f, 0); }
+void sg_leaky_relu(float *x, size_t n, float slope) { ew_run(x, NULL, n, slope, 1); }
+void sg_scale(float *x, size_t n, float s) { ew_run(x, NULL, n, s, 2); }
+void sg_add(float *y, const float *x, size_t n) { ew_run(y, x, n, 0.0f, 3); }
+void sg_add_scale(float *y, const float *x, size_t n, float s) { ew_run(y, x, n, s, 4); }
 
 /* y[n, c, p] = a[n, c, p] · b[n, 0, p]: a per-pixel mask applied to every channel. y may be a. */
 void sg_mul_channel_broadcast(const sg_tensor *a, const sg_tensor *b, sg_tensor *y) {
+    const double t0_ = sg__prof_now();
     const size_t hw = (size_t)a->h * a->w;
     for (int n = 0; n < a->n; n++) {
         const float *m = b->data + (size_t)n * hw;
@@ -33,4 +60,5 @@ void sg_mul_channel_broadcast(const sg_tensor *a, const sg_tensor *b, sg_tensor 
             for (size_t i = 0; i < hw; i++) dst[i] = src[i] * m[i];
         }
     }
+    sg__prof_add(SG_PROF_ELEMENTWISE, t0_, 0);
 }

@@ -1,11 +1,12 @@
 /* Resampling and layout: 2×2 average pool, nearest 2× upsample, bilinear resize, channel concat.
  * All loop over [N·C] planes independently. */
-#include "net.h"
+#include "conv_internal.h"
 
 #include <math.h>
 #include <string.h>
 
 void sg_avg_pool2(const sg_tensor *x, sg_tensor *y) {
+    const double t0_ = sg__prof_now();
     const int W = x->w, Ho = x->h / 2, Wo = x->w / 2;
     const size_t planes = (size_t)x->n * x->c;
     for (size_t p = 0; p < planes; p++) {
@@ -18,10 +19,12 @@ void sg_avg_pool2(const sg_tensor *x, sg_tensor *y) {
                     0.25f * (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]);
         }
     }
+    sg__prof_add(SG_PROF_RESAMPLE, t0_, 0);
 }
 
 /* Each input row becomes two identical output rows of doubled pixels. */
 void sg_upsample_nearest2(const sg_tensor *x, sg_tensor *y) {
+    const double t0_ = sg__prof_now();
     const int H = x->h, W = x->w, Wo = 2 * W;
     const size_t planes = (size_t)x->n * x->c;
     for (size_t p = 0; p < planes; p++) {
@@ -33,6 +36,7 @@ void sg_upsample_nearest2(const sg_tensor *x, sg_tensor *y) {
             memcpy(r + Wo, r, (size_t)Wo * sizeof(float));
         }
     }
+    sg__prof_add(SG_PROF_RESAMPLE, t0_, 0);
 }
 
 /* Source taps of output index i: i0, i1 and the weight lambda of i1 (PyTorch's conventions). */
@@ -54,6 +58,7 @@ static void bilinear_src(int i, int in, int out, int align_corners, int *i0, int
 
 /* Separable: per output row, blend the two source rows' horizontal interpolations. */
 void sg_resize_bilinear(const sg_tensor *x, sg_tensor *y, int align_corners) {
+    const double t0_ = sg__prof_now();
     const int H = x->h, W = x->w, Ho = y->h, Wo = y->w;
     const size_t planes = (size_t)x->n * x->c;
     for (size_t p = 0; p < planes; p++) {
@@ -75,14 +80,17 @@ void sg_resize_bilinear(const sg_tensor *x, sg_tensor *y, int align_corners) {
             }
         }
     }
+    sg__prof_add(SG_PROF_RESAMPLE, t0_, 0);
 }
 
 /* Per sample the channel blocks are contiguous, so two memcpys. */
 void sg_concat_channels(const sg_tensor *a, const sg_tensor *b, sg_tensor *y) {
+    const double t0_ = sg__prof_now();
     const size_t hw = (size_t)a->h * a->w, sa = (size_t)a->c * hw, sb = (size_t)b->c * hw;
     for (int n = 0; n < a->n; n++) {
         float *dst = y->data + (size_t)n * (sa + sb);
         memcpy(dst, a->data + (size_t)n * sa, sa * sizeof(float));
         memcpy(dst + sa, b->data + (size_t)n * sb, sb * sizeof(float));
     }
+    sg__prof_add(SG_PROF_RESAMPLE, t0_, 0);
 }

@@ -345,9 +345,11 @@ static void test_conv_random(void **state) {
     }
 }
 
-/* A 256×256 layer with the default workspace, where tiling is forced, checked on sampled outputs:
- * every row of a few columns (so every tile seam), all four borders, and random positions. */
-static void conv_large_check(const conv_case *c, uint64_t seed) {
+/* A 256×256 layer with an 8 MiB workspace, where tiling is forced, run by algorithm `algo`
+ * (checked it ran), checked on sampled outputs: every row of a few columns (so every tile seam),
+ * all four borders, and random positions. */
+#define LARGE_WS ((size_t)1 << 21)
+static void conv_large_check(const conv_case *c, sg_conv_algo algo, uint64_t seed) {
     const int ho = out_dim(c->h, c->kh, c->stride, c->pad), wo = out_dim(c->w, c->kw, c->stride, c->pad);
     const size_t nx = (size_t)c->cin * c->h * c->w, ny = (size_t)c->cout * ho * wo;
     const size_t K = (size_t)c->cin * c->kh * c->kw;
@@ -355,13 +357,13 @@ static void conv_large_check(const conv_case *c, uint64_t seed) {
     float *y = fbuf(ny + 16);
     for (size_t g = ny; g < ny + 16; g++) y[g] = 12345.0f;
     sg_workspace ws;
-    assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
+    assert_int_equal(sg_workspace_init(&ws, LARGE_WS, NULL), SG_OK);
     float *buf = ws.buf;
     assert_true(K * ho * wo > ws.cap); /* the whole column matrix would not fit */
     sg_tensor tx = sg_tensor_make(x, 1, c->cin, c->h, c->w), ty = sg_tensor_make(y, 1, c->cout, ho, wo);
-    sg_conv2d(&tx, w, b, c->kh, c->kw, c->stride, c->pad, &ty, &ws);
+    assert_int_equal(sg_conv2d_algo(&tx, w, b, c->kh, c->kw, c->stride, c->pad, &ty, &ws, algo), algo);
     assert_ptr_equal(ws.buf, buf);
-    assert_int_equal(ws.cap, SG_WORKSPACE_DEFAULT_FLOATS);
+    assert_int_equal(ws.cap, LARGE_WS);
     for (size_t g = ny; g < ny + 16; g++) assert_true(y[g] == 12345.0f);
     uint64_t s = seed * 88172645463325252ull + 1;
     for (int k = 0; k < 4000; k++) {
@@ -383,9 +385,149 @@ static void test_conv_large_tiled(void **state) {
     const conv_case shifted = {1, 64, 256, 256, 64, 3, 3, 1, 1, 1}; /* 3×3, 64 → 64 */
     const conv_case im2col_thin = {1, 8, 256, 256, 64, 3, 3, 1, 1, 1}; /* few channels */
     const conv_case im2col_down = {1, 64, 256, 256, 32, 4, 4, 2, 1, 1}; /* 4×4 stride 2 */
-    conv_large_check(&shifted, 7);
-    conv_large_check(&im2col_thin, 8);
-    conv_large_check(&im2col_down, 9);
+    conv_large_check(&shifted, SG_CONV_SHIFT, 7);
+    conv_large_check(&im2col_thin, SG_CONV_IM2COL, 8);
+    conv_large_check(&im2col_down, SG_CONV_IM2COL, 9);
+    conv_large_check(&shifted, SG_CONV_WINOGRAD, 10); /* many tasks over both threads */
+    const conv_case wino_odd = {1, 24, 255, 250, 40, 3, 3, 1, 1, 1}; /* partial edge tiles */
+    conv_large_check(&wino_odd, SG_CONV_WINOGRAD, 11);
+}
+
+/* sg_conv2d_up2 against the naive conv of the explicitly upsampled input, over workspace sizes
+ * that walk it through the direct loop, one-phase-at-a-time weights and all-phase weights in
+ * one and many bands. */
+static void up2_check(int n, int cin, int h, int w, int cout, int bias, size_t ws_floats,
+                      uint64_t seed) {
+    const conv_case c = {n, cin, 2 * h, 2 * w, cout, 3, 3, 1, 1, bias};
+    const size_t nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * 4 * h * w;
+    float *x = frand(nx, seed), *wt = frand((size_t)cout * cin * 9, seed + 1);
+    float *b = bias ? frand(cout, seed + 2) : NULL, *up = fbuf(nx * 4), *y = fbuf(ny + 16);
+    for (size_t i = 0; i < ny + 16; i++) y[i] = 12345.0f;
+    sg_tensor tx = sg_tensor_make(x, n, cin, h, w), tu = sg_tensor_make(up, n, cin, 2 * h, 2 * w);
+    sg_upsample_nearest2(&tx, &tu);
+    sg_workspace ws = {NULL, 0};
+    if (ws_floats) assert_int_equal(sg_workspace_init(&ws, ws_floats, NULL), SG_OK);
+    sg_tensor ty = sg_tensor_make(y, n, cout, 2 * h, 2 * w);
+    sg_conv2d_up2(&tx, wt, b, &ty, &ws);
+    double *ref = malloc(sizeof(double) * ny), *sc = malloc(sizeof(double) * ny);
+    size_t i = 0;
+    for (int s = 0; s < n; s++)
+        for (int co = 0; co < cout; co++)
+            for (int oy = 0; oy < 2 * h; oy++)
+                for (int ox = 0; ox < 2 * w; ox++, i++)
+                    ref[i] = naive_conv_at(&c, up, wt, b, s, co, oy, ox, &sc[i]);
+    char what[128];
+    snprintf(what, sizeof what, "conv_up2 n%d cin%d %dx%d cout%d ws%zu", n, cin, h, w, cout,
+             ws_floats);
+    assert_near(what, y, ref, sc, ny, 1e-5);
+    for (size_t g = ny; g < ny + 16; g++) assert_true(y[g] == 12345.0f);
+    sg_workspace_free(&ws);
+    free(x), free(wt), free(b), free(up), free(y), free(ref), free(sc);
+}
+
+static void test_conv_up2(void **state) {
+    (void)state;
+    /* hand: one channel, 1×1 input v, all-ones kernel: each output sums the taps that fall on
+     * the 2×2 upsampled block: corners of a 2×2 output all see 4 of the 9 taps → 4v + b */
+    float x1 = 2.0f, w9[9], y4[4], b1 = 0.5f;
+    for (int i = 0; i < 9; i++) w9[i] = 1.0f;
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, 1024, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(&x1, 1, 1, 1, 1), ty = sg_tensor_make(y4, 1, 1, 2, 2);
+    sg_conv2d_up2(&tx, w9, &b1, &ty, &ws);
+    const float want[4] = {8.5f, 8.5f, 8.5f, 8.5f};
+    assert_floats("conv_up2 hand", y4, want, 4, 0);
+    sg_workspace_free(&ws);
+    static const int cases[][6] = {/* n, cin, h, w, cout, bias */
+                                   {1, 1, 1, 1, 1, 1}, {2, 3, 4, 5, 2, 1}, {1, 16, 7, 6, 5, 0},
+                                   {1, 24, 9, 9, 8, 1}, {2, 8, 3, 11, 13, 1}};
+    uint64_t seed = 700;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const int *c = cases[k];
+        const size_t wph = (size_t)4 * c[1] * c[4], band = (size_t)(c[1] + c[4]) * (c[3] + 2);
+        const size_t sizes[] = {0, 8, wph + 64 + 3 * band, wph + 64 + 6 * band,
+                                4 * wph + 64 + 4 * band, 4 * wph + 64 + 12 * band,
+                                SG_WORKSPACE_DEFAULT_FLOATS};
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+            up2_check(c[0], c[1], c[2], c[3], c[4], c[5], sizes[s], seed++);
+    }
+}
+
+/* Winograd F(4×4, 3×3) against the naive conv, on every CPU path this machine has: shapes with
+ * partial tiles at the right and bottom edges, 1×1 to 3×3 images, batches, blocks of one tile
+ * row and of many. The tolerance is looser than direct summation's (the transforms' 4/5/8
+ * coefficients cost ~2 bits) and far inside the fixtures'. Returns the worst error seen, in
+ * units of the abs-sum of the products. */
+static double wino_check(int n, int cin, int h, int w, int cout, int bias, size_t ws_floats,
+                         uint64_t seed) {
+    const conv_case c = {n, cin, h, w, cout, 3, 3, 1, 1, bias};
+    const size_t nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * h * w;
+    float *x = frand(nx, seed), *wt = frand((size_t)cout * cin * 9, seed + 1);
+    float *b = bias ? frand(cout, seed + 2) : NULL, *y = fbuf(ny + 16);
+    for (size_t i = 0; i < ny + 16; i++) y[i] = 12345.0f;
+    sg_workspace ws = {NULL, 0};
+    if (ws_floats) assert_int_equal(sg_workspace_init(&ws, ws_floats, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, n, cin, h, w), ty = sg_tensor_make(y, n, cout, h, w);
+    double worst = 0;
+    if (sg_conv2d_winograd(&tx, wt, b, &ty, &ws) == 0) {
+        size_t i = 0;
+        for (int s = 0; s < n; s++)
+            for (int co = 0; co < cout; co++)
+                for (int oy = 0; oy < h; oy++)
+                    for (int ox = 0; ox < w; ox++, i++) {
+                        double as, r = naive_conv_at(&c, x, wt, b, s, co, oy, ox, &as);
+                        double e = fabs(y[i] - r) / (as > 1 ? as : 1);
+                        if (e > worst) worst = e;
+                    }
+        for (size_t g = ny; g < ny + 16; g++) assert_true(y[g] == 12345.0f);
+    } else { /* too small: nothing written */
+        for (size_t g = 0; g < ny + 16; g++) assert_true(y[g] == 12345.0f);
+        worst = -1;
+    }
+    sg_workspace_free(&ws);
+    free(x), free(wt), free(b), free(y);
+    return worst;
+}
+
+static void test_conv_winograd(void **state) {
+    (void)state;
+    /* hand: 1 channel 4×4 ramp, the identity kernel (centre tap 1) plus bias 1 → x + 1 exactly
+     * representable through the transforms? Not bit-exact (1/6, 1/24 in G), so within 1e-6. */
+    float x[16], w9[9] = {0, 0, 0, 0, 1, 0, 0, 0, 0}, y[16], b1 = 1.0f, want[16];
+    for (int i = 0; i < 16; i++) x[i] = (float)i, want[i] = (float)i + 1.0f;
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, sg_conv_winograd_floats(1, 4, 4, 1), NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, 1, 1, 4, 4), ty = sg_tensor_make(y, 1, 1, 4, 4);
+    assert_int_equal(sg_conv2d_winograd(&tx, w9, &b1, &ty, &ws), 0);
+    assert_floats("winograd identity", y, want, 16, 1e-5);
+    sg_workspace_free(&ws);
+    static const int cases[][6] = {/* n, cin, h, w, cout, bias */
+                                   {1, 1, 1, 1, 1, 1},  {1, 2, 3, 2, 3, 1},   {2, 3, 4, 4, 2, 0},
+                                   {1, 5, 9, 7, 4, 1},  {1, 16, 16, 16, 8, 1}, {2, 8, 13, 21, 5, 1},
+                                   {1, 32, 37, 35, 16, 1}, {1, 4, 70, 9, 3, 1}};
+    static const char *paths[] = {"plain", "avx2", "avx512"};
+    uint64_t seed = 900;
+    for (int pi = 0; pi < 3; pi++) {
+        if (sg_cpu_force(paths[pi])) {
+            print_message("cpu path %s not supported here: skipped\n", paths[pi]);
+            continue;
+        }
+        double worst = 0;
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            const int *c = cases[k];
+            const size_t full = sg_conv_winograd_floats(c[1], c[2], c[3], c[4]);
+            const size_t one_row = full - ((size_t)36 * (c[1] + c[4]) * 2 * ((c[3] + 3) / 4));
+            const size_t sizes[] = {full, one_row + 4096, full / 2, 16};
+            for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+                double e = wino_check(c[0], c[1], c[2], c[3], c[4], c[5], sizes[s], seed++);
+                if (s == 0) assert_true(e >= 0); /* the full plan always runs */
+                if (e > worst) worst = e;
+            }
+        }
+        print_message("winograd %s: worst error %.3g of the abs-sum\n", paths[pi], worst);
+        assert_true(worst < 1e-5);
+    }
+    sg_cpu_force(NULL);
 }
 
 static void depthwise_check(int n, int c, int h, int w, int k, int pad, int shared,
@@ -501,6 +643,48 @@ static void test_adain(void **state) {
     sg_adain(&t, g, EPS);
     assert_near("adain random", xr, ref, NULL, (size_t)N * C * HW, 1e-5);
     free(xr), free(g), free(ref);
+}
+
+/* The norms' plane kernels on every CPU path, on tensors big enough for the parallel path:
+ * against the naive reference, and the fused *_lrelu variants bit-equal to norm then lrelu.
+ * Elementwise ops on arrays that take the parallel path, exactly. */
+static void test_norm_paths(void **state) {
+    (void)state;
+    static const char *paths[] = {"plain", "avx2", "avx512"};
+    const int N = 2, C = 40, H = 67, W = 53, HW = H * W;
+    const size_t n = (size_t)N * C * HW;
+    float *x = frand(n, 50), *a = fbuf(n), *b = fbuf(n), *gr = frand(C, 51), *br = frand(C, 52);
+    float *gb = frand((size_t)N * 2 * C, 53);
+    double *ref = malloc(sizeof(double) * n);
+    for (size_t i = 0; i < n; i++) x[i] = x[i] * 0.5f + (float)(i % 7);
+    for (int pi = 0; pi < 3; pi++) {
+        if (sg_cpu_force(paths[pi])) continue;
+        memcpy(a, x, n * sizeof(float));
+        sg_tensor ta = sg_tensor_make(a, N, C, H, W), tb = sg_tensor_make(b, N, C, H, W);
+        for (int p = 0; p < N * C; p++)
+            naive_norm(x + (size_t)p * HW, ref + (size_t)p * HW, HW, gr[p % C], br[p % C], EPS);
+        sg_instance_norm(&ta, gr, br, EPS);
+        assert_near("instance norm paths", a, ref, NULL, n, 1e-5);
+        sg_leaky_relu(a, n, 0.2f);
+        memcpy(b, x, n * sizeof(float));
+        sg_instance_norm_lrelu(&tb, gr, br, EPS, 0.2f);
+        assert_memory_equal(a, b, n * sizeof(float));
+        memcpy(a, x, n * sizeof(float)), memcpy(b, x, n * sizeof(float));
+        sg_adain(&ta, gb, EPS);
+        sg_leaky_relu(a, n, 0.2f);
+        sg_adain_lrelu(&tb, gb, EPS, 0.2f);
+        assert_memory_equal(a, b, n * sizeof(float));
+    }
+    sg_cpu_force(NULL);
+    /* elementwise, parallel chunks: y = (y + x)·s and lrelu against scalar loops */
+    memcpy(a, x, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) b[i] = (float)i * 1e-3f - 50.0f;
+    sg_add_scale(a, b, n, 0.5f);
+    for (size_t i = 0; i < n; i++) assert_true(a[i] == (x[i] + b[i]) * 0.5f);
+    memcpy(a, b, n * sizeof(float));
+    sg_leaky_relu(a, n, 0.2f);
+    for (size_t i = 0; i < n; i++) assert_true(a[i] == (b[i] > 0 ? b[i] : b[i] * 0.2f));
+    free(x), free(a), free(b), free(gr), free(br), free(gb), free(ref);
 }
 
 static void test_batch_norm(void **state) {
@@ -725,9 +909,12 @@ int main(void) {
         cmocka_unit_test(test_conv_hand),
         cmocka_unit_test(test_conv_random),
         cmocka_unit_test(test_conv_large_tiled),
+        cmocka_unit_test(test_conv_up2),
+        cmocka_unit_test(test_conv_winograd),
         cmocka_unit_test(test_conv_depthwise),
         cmocka_unit_test(test_instance_norm),
         cmocka_unit_test(test_adain),
+        cmocka_unit_test(test_norm_paths),
         cmocka_unit_test(test_batch_norm),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_mul_channel_broadcast),

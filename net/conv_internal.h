@@ -1,0 +1,79 @@
+/* Internal to net/: the conv geometry and the helpers the conv algorithms share (conv.c,
+ * conv_up2.c, winograd.c), and the table of CPU-specific kernels chosen once at run time. */
+#ifndef SG_CONV_INTERNAL_H
+#define SG_CONV_INTERNAL_H
+
+#include "net.h"
+
+typedef struct {
+    int cin, h, w, kh, kw, stride, pad, ho, wo;
+} conv_geom;
+
+static inline size_t sg__round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* y[Cout, ld] columns [p0, p0 + P) = b[co] (0 without bias), for a GEMM to accumulate onto. */
+void sg__fill_bias(float *y, const float *b, int cout, size_t ld, int p0, int P);
+
+/* Floats of a zero-padded band for `rows` output rows: rows + kh - 1 input rows of width
+ * wp = W + 2·pad, plus kw - 1 so the last tap of the last (garbage) column stays inside. */
+static inline size_t sg__band_len(const conv_geom *g, int wp, int rows) {
+    return (size_t)(rows + g->kh - 1) * wp + (size_t)(g->kw - 1);
+}
+/* band[c] = input rows oy0 - pad ... oy0 + rows + kh - 2 - pad of channel c of x[Cin, H, W],
+ * each zero-padded to wp (zero rows outside the image), then kw - 1 zeros; channel stride len. */
+void sg__shift_band(const conv_geom *g, const float *x, int wp, int oy0, int rows, float *band,
+                    size_t len);
+
+/* ---- thread pool (pool.c) ------------------------------------------------------------------
+ * Runs fn(ctx, task, thread) for every task < ntasks on up to sg__threads() threads; thread is
+ * a slot index < sg__threads() for per-thread scratch. Serial when the pool is busy. */
+int sg__threads(void);
+void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx);
+
+/* ---- profiling (sg_profile_* in net.h): families; t0 = sg__prof_now() (0 when off) -------- */
+enum {
+    SG_PROF_WINO, SG_PROF_WINO_W, SG_PROF_WINO_IN, SG_PROF_WINO_GEMM, SG_PROF_WINO_OUT,
+    SG_PROF_SHIFT, SG_PROF_IM2COL, SG_PROF_POINTWISE, SG_PROF_DIRECT, SG_PROF_UP2,
+    SG_PROF_DEPTHWISE, SG_PROF_NORM, SG_PROF_ELEMENTWISE, SG_PROF_RESAMPLE, SG_PROF_LINEAR,
+    SG_PROF_N
+};
+double sg__prof_now(void);
+void sg__prof_add(int family, double t0, double nominal_flops);
+
+/* ---- Winograd F(4×4, 3×3) ------------------------------------------------------------------
+ * Tiles of 4×4 outputs read 6×6 inputs; 36 transformed-domain positions p = 6·i + j.
+ * The kernels below work on one row of tiles (nt tiles, vectorised across tiles). */
+#define SG_WINO_M 4
+#define SG_WINO_A 6
+#define SG_WINO_P 36
+
+typedef struct {
+    const char *name; /* "plain", "avx2", "avx512" */
+    /* mean and biased variance of n floats (double accumulation, two passes) */
+    void (*plane_stats)(const float *p, size_t n, double *mean, double *var);
+    /* p = p·scale + shift, then leaky ReLU (slope) when lrelu */
+    void (*affine)(float *p, size_t n, double scale, double shift, int lrelu, float slope);
+    /* u[p·ldu + k] = (G g_k Gᵀ)[p], p < 36, for the count 3×3 kernels g_k = w[9k ...]. */
+    void (*wino_w)(const float *w, size_t count, float *u, size_t ldu);
+    /* C[M, N] = A[M, K] · B[K, N], row-major with leading dimensions (a small GEMM for the
+     * transformed-domain products: register-blocked, single-threaded). */
+    void (*gemm)(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                 int ldc);
+    /* v[p·ldv + t] = (Bᵀ d_t B)[p] for tiles t < nt of one channel: d_t is the 6×6 input patch at
+     * rows r[0..5] (each a pointer to a zero-padded row: column 4t + k of tile t is r[i][4t + k],
+     * k < 6). tmp holds 64·nt floats. */
+    void (*wino_in)(const float *const r[6], int nt, float *v, size_t ldv, float *tmp);
+    /* o[i][4t + j] (rows o[0..3], written only for columns < wo and rows with o[i] != NULL) =
+     * (Aᵀ m_t A)[i][j] + bias, m_t[p] = m[p·ldm + t]. tmp holds 6·6·nt floats. */
+    void (*wino_out)(const float *m, size_t ldm, int nt, float bias, float *const o[4], int wo,
+                     float *tmp);
+} sg_kernels;
+
+/* sg_conv2d uses Winograd from this many output pixels up (3×3, stride 1, pad 1) */
+#define SG_WINO_MIN_PIXELS (32 * 32)
+
+/* The kernels for this CPU (SG_CPU=plain|avx2|avx512 forces a supported one), chosen once. */
+const sg_kernels *sg__kernels(void);
+extern const sg_kernels sg__kernels_plain, sg__kernels_avx2, sg__kernels_avx512;
+
+#endif

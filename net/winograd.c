@@ -1,0 +1,181 @@
+/* Winograd F(4×4, 3×3) convolution for stride-1, pad-1 3×3 layers (Lavin & Gray 2016).
+ *
+ * Each 4×4 block of outputs ("tile") is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A with d the 6×6 input patch
+ * around it; summed over input channels the ⊙ becomes, for each of the 36 transformed positions
+ * p, one GEMM  M[p][Cout, tiles] = U[p][Cout, Cin] · V[p][Cin, tiles]. That is 36 multiplies per
+ * 16 outputs per channel pair instead of 144 (4× fewer FLOPs in the GEMMs), plus the input and
+ * output transforms (O(Cin + Cout) per tile, vectorised per CPU in wino_kern.h).
+ *
+ * The tiles are cut into tasks of rpt tile rows (≥ 32 tiles: the GEMMs' N); each task runs start
+ * to finish on one pool thread in its own slot, so V and M stay in cache:
+ *   workspace = U [36, Cout, Cin] | per thread: V [36, Cin, nt] | M [36, Cout, nt] | rows | tmp.
+ * U is transformed per call (vectorised, wino_kern.h): O(36·Cout·Cin) against the conv's
+ * O(Cout·Cin·H·W), and nothing is kept per layer at init (memory).
+ * Accuracy: F(4,3) in float32 loses ~2-3 more bits than direct summation (the transforms' 4, 5,
+ * 8 coefficients); measured against the fixtures it stays orders of magnitude inside their
+ * tolerance (see tests/test_net.c and test_generator.c). */
+#include "conv_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TILE SG_WINO_M
+#define TMP_PER_TILE 64 /* floats of kernel scratch per tile of a row (wino_kern.h needs ≤ 56) */
+#define MIN_TASK_TILES 32 /* tiles per task at least (tile rows are grouped): GEMM N */
+
+typedef struct {
+    int th, tw;    /* tile rows and columns */
+    int rpt;       /* tile rows per task */
+    int nt;        /* tiles per task (rpt · tw) */
+    int lrow;      /* padded input row length, 4·tw + 2, rounded to 16 */
+    int threads;   /* scratch slots */
+    size_t u;      /* floats of U */
+    size_t slot;   /* floats of one thread's V | M | rows | tmp */
+} wino_plan;
+
+static size_t plan_size(const wino_plan *p) { return p->u + (size_t)p->threads * p->slot + 64; }
+
+static void plan_rows(wino_plan *p, int cin, int cout, int rpt) {
+    p->rpt = rpt, p->nt = rpt * p->tw;
+    p->slot = sg__round16((size_t)SG_WINO_P * cin * p->nt) +
+              sg__round16((size_t)SG_WINO_P * cout * p->nt) + 7 * (size_t)p->lrow +
+              (size_t)TMP_PER_TILE * p->tw + 16;
+}
+
+/* Tile rows per task: enough for MIN_TASK_TILES tiles (the GEMM's N: narrower falls off the
+ * vector kernels), more when ws allows up to 2× that; rpt = 0 when even the minimum does not fit
+ * (the caller then uses another algorithm). */
+static wino_plan plan_wino(int cin, int h, int w, int cout, size_t cap) {
+    wino_plan p = {0};
+    p.th = (h + TILE - 1) / TILE, p.tw = (w + TILE - 1) / TILE;
+    p.lrow = (int)sg__round16((size_t)4 * p.tw + 2);
+    p.threads = sg__threads();
+    p.u = sg__round16((size_t)SG_WINO_P * cout * cin);
+    int lo = (MIN_TASK_TILES + p.tw - 1) / p.tw, r = (2 * MIN_TASK_TILES + p.tw - 1) / p.tw;
+    if (lo > p.th) lo = p.th;
+    if (r > p.th) r = p.th;
+    for (; r >= lo; r--) {
+        plan_rows(&p, cin, cout, r);
+        if (plan_size(&p) <= cap) return p;
+    }
+    p.rpt = 0;
+    return p;
+}
+
+size_t sg_conv_winograd_floats(int cin, int h, int w, int cout) {
+    wino_plan p = plan_wino(cin, h, w, cout, (size_t)-1);
+    return plan_size(&p);
+}
+
+/* Padded copy of input row iy of one channel plane (zeros outside the image): r[1 + x] = x. */
+static const float *pad_row(const float *plane, int h, int w, int iy, float *buf, const float *zero,
+                            int lrow) {
+    if (iy < 0 || iy >= h) return zero;
+    buf[0] = 0.0f;
+    memcpy(buf + 1, plane + (size_t)iy * w, (size_t)w * sizeof(float));
+    memset(buf + 1 + w, 0, (size_t)(lrow - 1 - w) * sizeof(float));
+    return buf;
+}
+
+typedef struct {
+    const wino_plan *p;
+    const sg_kernels *k;
+    int cin, cout, h, w, tasks_per_sample;
+    const float *x, *wt, *b;
+    float *y, *u, *slots;
+} wino_ctx;
+
+typedef struct {
+    float *v, *m, *rows, *tmp;
+} wino_slot;
+
+static wino_slot slot_of(const wino_ctx *c, int thread) {
+    const wino_plan *p = c->p;
+    wino_slot s;
+    s.v = c->slots + (size_t)thread * p->slot;
+    s.m = s.v + sg__round16((size_t)SG_WINO_P * c->cin * p->nt);
+    s.rows = s.m + sg__round16((size_t)SG_WINO_P * c->cout * p->nt);
+    s.tmp = s.rows + 7 * (size_t)p->lrow;
+    return s;
+}
+
+/* V[p][c][k·tw + t] of tile rows tr0 .. tr0 + nr - 1 of one sample, every input channel. */
+static void input_task(const wino_ctx *c, const wino_slot *s, const float *x, int tr0, int nr) {
+    const wino_plan *p = c->p;
+    const float *zero = s->rows + 6 * (size_t)p->lrow;
+    const size_t ldv = (size_t)c->cin * p->nt, plane = (size_t)c->h * c->w;
+    for (int ch = 0; ch < c->cin; ch++)
+        for (int k = 0; k < nr; k++) {
+            const float *r[6];
+            for (int i = 0; i < 6; i++)
+                r[i] = pad_row(x + ch * plane, c->h, c->w, TILE * (tr0 + k) - 1 + i,
+                               s->rows + (size_t)i * p->lrow, zero, p->lrow);
+            c->k->wino_in(r, p->tw, s->v + (size_t)ch * p->nt + (size_t)k * p->tw, ldv, s->tmp);
+        }
+}
+
+/* y rows of the task's tiles from M, every output channel. */
+static void output_task(const wino_ctx *c, const wino_slot *s, float *y, int tr0, int nr) {
+    const wino_plan *p = c->p;
+    const size_t ldm = (size_t)c->cout * p->nt, plane = (size_t)c->h * c->w;
+    for (int co = 0; co < c->cout; co++)
+        for (int k = 0; k < nr; k++) {
+            float *o[4];
+            for (int a = 0; a < 4; a++) {
+                int oy = TILE * (tr0 + k) + a;
+                o[a] = oy < c->h ? y + co * plane + (size_t)oy * c->w : NULL;
+            }
+            c->k->wino_out(s->m + (size_t)co * p->nt + (size_t)k * p->tw, ldm, p->tw,
+                           c->b ? c->b[co] : 0.0f, o, c->w, s->tmp);
+        }
+}
+
+/* One task: rpt tile rows of one sample, start to finish in this thread's slot (V and M stay
+ * in cache). Only thread slot 0 reports its phases to the profile (its share of the work). */
+static void tile_task(void *ctx, int task, int thread) {
+    const wino_ctx *c = ctx;
+    const wino_plan *p = c->p;
+    const int n = task / c->tasks_per_sample, tr0 = (task % c->tasks_per_sample) * p->rpt;
+    const int nr = p->th - tr0 < p->rpt ? p->th - tr0 : p->rpt, nt = nr * p->tw;
+    const wino_slot s = slot_of(c, thread);
+    const int prof = thread == 0;
+    double t0 = prof ? sg__prof_now() : 0;
+    input_task(c, &s, c->x + (size_t)n * c->cin * c->h * c->w, tr0, nr);
+    if (prof) sg__prof_add(SG_PROF_WINO_IN, t0, 0), t0 = sg__prof_now();
+    for (int q = 0; q < SG_WINO_P; q++)
+        c->k->gemm(c->cout, nt, c->cin, c->u + (size_t)q * c->cout * c->cin, c->cin,
+                   s.v + (size_t)q * c->cin * p->nt, p->nt, s.m + (size_t)q * c->cout * p->nt,
+                   p->nt);
+    if (prof) sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * SG_WINO_P * c->cout * c->cin * nt), t0 = sg__prof_now();
+    output_task(c, &s, c->y + (size_t)n * c->cout * c->h * c->w, tr0, nr);
+    if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
+}
+
+/* U in as many chunks as threads */
+static void weight_task(void *ctx, int task, int thread) {
+    const wino_ctx *c = ctx;
+    (void)thread;
+    const size_t count = (size_t)c->cout * c->cin, per = (count + c->p->threads - 1) / c->p->threads;
+    const size_t k0 = (size_t)task * per, k1 = k0 + per < count ? k0 + per : count;
+    if (k0 < k1) c->k->wino_w(c->wt + k0 * 9, k1 - k0, c->u + k0, count);
+}
+
+int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                       sg_workspace *ws) {
+    const int cin = x->c, cout = y->c, h = x->h, wd = x->w;
+    if (!ws || !ws->buf) return -1;
+    const wino_plan p = plan_wino(cin, h, wd, cout, ws->cap);
+    if (!p.rpt) return -1;
+    wino_ctx c = {&p, sg__kernels(), cin, cout, h, wd, (p.th + p.rpt - 1) / p.rpt,
+                  x->data, w, b, y->data, ws->buf, ws->buf + p.u};
+    for (int t = 0; t < p.threads; t++) { /* each slot's zero row */
+        wino_slot s = slot_of(&c, t);
+        memset(s.rows + 6 * (size_t)p.lrow, 0, (size_t)p.lrow * sizeof(float));
+    }
+    const double t0 = sg__prof_now();
+    sg__parallel(p.threads, weight_task, &c);
+    sg__prof_add(SG_PROF_WINO_W, t0, 0);
+    sg__parallel(x->n * c.tasks_per_sample, tile_task, &c);
+    sg__prof_add(SG_PROF_WINO, t0, 2.0 * 9 * cout * cin * (double)h * wd * x->n);
+    return 0;
+}
