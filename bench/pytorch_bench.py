@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """PyTorch side of the speed comparison: times the reference networks (shared/tools/refimpl,
-plain torch.nn.functional ops, float32) on one image with the same thread count as the C build,
+plain torch.nn.functional ops, float32) on one image with the same thread count as the C build
+(the FAN too when the model holds fan.* tensors),
 printing lines in the format of `stargan bench`. Developer tool only (needs Debian's
 python3-torch); the service and its tests never use it.
 
@@ -39,6 +40,8 @@ def main():
     nets = [('generator', lambda: ref.generator(x, s, W, cfg, masks=masks)),
             ('style_encoder', lambda: ref.style_encoder(x, y, W, cfg)),
             ('mapping_network', lambda: ref.mapping(z, y, W, cfg))]
+    if any(k.startswith('fan.') for k in W):      # the face network (input resized to 256²)
+        nets.append(('fan', lambda: ref.fan(x, W)))
     with torch.no_grad():
         for name, fn in nets:
             fn()

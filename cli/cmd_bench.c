@@ -21,7 +21,7 @@ static double median(double *v, int n) {
 typedef struct {
     sg_engine *e;
     sg_run *r;
-    sg_tensor x, y, masks[2];
+    sg_tensor x, y, masks[2], hm; /* hm [1, 99, 64, 64]: FAN output */
     float *s, *z, *scratch;
     int y_dom;
 } bench_io;
@@ -34,6 +34,7 @@ static sg_status run_net(bench_io *b, int which, sg_error *err) {
                                     &b->y, &b->r->arena, &b->r->ws, err);
     case 1: return sg_style_encoder_forward(&e->enc, &b->x, &b->y_dom, b->s, &b->r->arena,
                                             &b->r->ws, err);
+    case 3: return sg_fan_forward(&e->fan, &b->x, &b->hm, &b->r->arena, &b->r->ws, err);
     default: return sg_mapping_forward(&e->map, b->z, &b->y_dom, 1, b->s, b->scratch, err);
     }
 }
@@ -45,7 +46,8 @@ static sg_status bench_nets(sg_engine *e, int runs, sg_error *err) {
     if (st) return st;
     bench_io b = {.e = e, .r = &run};
     size_t img = 3 * (size_t)S * S, plane = (size_t)S * S;
-    float *mem = calloc(2 * img + 2 * plane + 1024 + 4 * 512, sizeof(float));
+    size_t hm_n = (size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM;
+    float *mem = calloc(2 * img + 2 * plane + 1024 + 4 * 512 + hm_n, sizeof(float));
     if (!mem) {
         sg_run_free(&run);
         return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
@@ -53,15 +55,17 @@ static sg_status bench_nets(sg_engine *e, int runs, sg_error *err) {
     b.x = sg_tensor_make(mem, 1, 3, S, S), b.y = sg_tensor_make(mem + img, 1, 3, S, S);
     for (int i = 0; i < 2; i++) b.masks[i] = sg_tensor_make(mem + 2 * img + i * plane, 1, 1, S, S);
     b.s = mem + 2 * img + 2 * plane, b.z = b.s + 512, b.scratch = b.z + 512;
+    b.hm = sg_tensor_make(b.scratch + 2 * 512 + 1024, 1, SG_FAN_OUT, SG_FAN_HM, SG_FAN_HM);
     for (size_t i = 0; i < img; i++) mem[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
     for (size_t i = 0; i < 2 * plane; i++) b.masks[0].data[i] = 0.5f;
     sg_latent_sample(1, b.z, e->cfg.latent_dim);
     st = sg_mapping_forward(&e->map, b.z, &b.y_dom, 1, b.s, b.scratch, err);
-    static const char *names[3] = {"generator", "style_encoder", "mapping_network"};
-    double flops[3] = {sg_generator_flops(&e->gen), sg_style_encoder_flops(&e->enc),
-                       sg_mapping_flops(&e->map)};
+    /* the face network (FAN, 256² input) when the model has one */
+    static const char *names[4] = {"generator", "style_encoder", "mapping_network", "fan"};
+    double flops[4] = {sg_generator_flops(&e->gen), sg_style_encoder_flops(&e->enc),
+                       sg_mapping_flops(&e->map), e->has_fan ? sg_fan_flops(&e->fan) : 0};
     double *t = malloc(sizeof(double) * (size_t)runs);
-    for (int k = 0; k < 3 && !st && t; k++) {
+    for (int k = 0; k < (e->has_fan ? 4 : 3) && !st && t; k++) {
         st = run_net(&b, k, err); /* warm-up: page in the weights */
         for (int r = 0; r < runs && !st; r++) {
             double t0 = sg_now_ms();

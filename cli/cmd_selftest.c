@@ -16,8 +16,10 @@ typedef struct {
     int n, fails;
 } selftest;
 
-/* One result line; returns 1 when within tolerance. */
-static int report(selftest *t, const char *name, const float *ours, const float *ref, size_t n) {
+/* One result line; returns 1 when max ≤ fmax·scale and mean ≤ fmean·scale, scale =
+ * max(1, max|ref|) (fixtures/README.md). */
+static int report_tol(selftest *t, const char *name, const float *ours, const float *ref, size_t n,
+                      double fmax, double fmean) {
     double mx = 0, sum = 0, ref_max = 0;
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)ours[i] - ref[i]);
@@ -26,12 +28,16 @@ static int report(selftest *t, const char *name, const float *ours, const float 
         if (fabs(ref[i]) > ref_max) ref_max = fabs(ref[i]);
     }
     double scale = ref_max > 1 ? ref_max : 1, mean = sum / (double)n;
-    double tmax = 1e-3 * scale, tmean = 1e-4 * scale;
+    double tmax = fmax * scale, tmean = fmean * scale;
     int ok = mx <= tmax && mean <= tmean;
     printf("%s max_abs=%.3e mean_abs=%.3e tol=%.1e/%.1e %s\n", name, mx, mean, tmax, tmean,
            ok ? "ok" : "FAIL");
     t->fails += !ok;
     return ok;
+}
+
+static int report(selftest *t, const char *name, const float *ours, const float *ref, size_t n) {
+    return report_tol(t, name, ours, ref, n, 1e-3, 1e-4);
 }
 
 static sg_status get_f32(selftest *t, const char *name, const float **p, sg_error *err, int ndim,
@@ -113,6 +119,87 @@ static sg_status check_generator(selftest *t, sg_error *err) {
     return st;
 }
 
+/* fan_heatmaps from x_src (with the engine's face network, if any); mask_0, mask_1 and the
+ * landmarks from the fixture's synthetic `heatmaps`, so each stage is checked on its own input. */
+static sg_status check_fan(selftest *t, sg_error *err) {
+    const int S = t->e.cfg.img_size;
+    const float *x_src, *want;
+    sg_status st;
+    if (!t->e.has_fan) {
+        printf("fan_heatmaps skipped: no face network (the model has no fan.* tensors; pass --fan F)\n");
+        return SG_OK;
+    }
+    if ((st = get_f32(t, "x_src", &x_src, err, 4, t->n, 3, S, S)) ||
+        (st = get_f32(t, "fan_heatmaps", &want, err, 4, t->n, SG_FAN_OUT, SG_FAN_HM, SG_FAN_HM)))
+        return st;
+    sg_arena a;
+    size_t hm_n = (size_t)t->n * SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM;
+    if ((st = sg_arena_init(&a, sg_fan_plan(&t->e.fan) + hm_n + 16, err))) return st;
+    sg_tensor x = sg_tensor_make((float *)x_src, t->n, 3, S, S);
+    sg_tensor hm = sg_arena_tensor(&a, t->n, SG_FAN_OUT, SG_FAN_HM, SG_FAN_HM);
+    st = sg_fan_forward(&t->e.fan, &x, &hm, &a, &t->ws, err);
+    if (!st) report_tol(t, "fan_heatmaps", hm.data, want, hm_n, 1e-4, 1e-5);
+    sg_arena_free(&a);
+    return st;
+}
+
+static sg_status check_masks(selftest *t, const sg_tensor *hm, sg_error *err) {
+    const float *want[2];
+    const int M = SG_MASK_SIDE;
+    sg_status st;
+    if ((st = get_f32(t, "mask_0", &want[0], err, 4, t->n, 1, M, M)) ||
+        (st = get_f32(t, "mask_1", &want[1], err, 4, t->n, 1, M, M)))
+        return st;
+    sg_arena a;
+    if ((st = sg_arena_init(&a, sg_masks_plan() + 2 * ((size_t)t->n * M * M + 16), err))) return st;
+    sg_tensor m[2] = {sg_arena_tensor(&a, t->n, 1, M, M), sg_arena_tensor(&a, t->n, 1, M, M)};
+    st = sg_masks_from_heatmaps(hm, m, &a, err);
+    if (!st) report(t, "mask_0", m[0].data, want[0], sg_tensor_numel(&m[0]));
+    if (!st) report(t, "mask_1", m[1].data, want[1], sg_tensor_numel(&m[1]));
+    sg_arena_free(&a);
+    return st;
+}
+
+/* landmarks must equal the fixture's exactly (float32 of the double values) */
+static sg_status check_landmarks(selftest *t, const sg_tensor *hm, sg_error *err) {
+    const float *want;
+    sg_status st = get_f32(t, "landmarks", &want, err, 3, t->n, SG_LANDMARKS, 2, 0);
+    if (st) return st;
+    size_t n = (size_t)t->n * SG_LANDMARKS * 2, diff = 0;
+    double *lm = malloc(n * sizeof(double)), mx = 0;
+    if (!lm) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    st = sg_landmarks_from_heatmaps(hm, t->e.cfg.img_size, lm, err);
+    for (size_t i = 0; !st && i < n; i++) {
+        double d = fabs((double)(float)lm[i] - want[i]);
+        diff += (float)lm[i] != want[i];
+        if (!(d <= mx)) mx = d;
+    }
+    if (!st) {
+        printf("landmarks max_abs=%.3e differing=%zu tol=exact %s\n", mx, diff, diff ? "FAIL" : "ok");
+        t->fails += diff != 0;
+    }
+    free(lm);
+    return st;
+}
+
+static sg_status check_faces(selftest *t, sg_error *err) {
+    sg_shape sh;
+    if (t->fx->shape(t->fx, "fan_heatmaps", &sh, NULL) == SG_OK) {
+        sg_status st = check_fan(t, err);
+        if (st) return st;
+    }
+    if (t->fx->shape(t->fx, "heatmaps", &sh, NULL) != SG_OK) return SG_OK;
+    if (sh.ndim != 4 || sh.dims[0] != t->n || sh.dims[1] < SG_LANDMARKS || sh.dims[2] < 2 ||
+        sh.dims[2] > 1024 || sh.dims[3] < 2 || sh.dims[3] > 1024)
+        return sg_error_set(err, SG_ERR_FORMAT, "fixture: heatmaps must be [N, 98+, H, W]");
+    const float *h;
+    sg_status st = t->fx->get(t->fx, "heatmaps", &sh, &h, err);
+    sg_tensor hm = sg_tensor_make((float *)h, t->n, (int)sh.dims[1], (int)sh.dims[2], (int)sh.dims[3]);
+    if (!st) st = check_masks(t, &hm, err);
+    if (!st) st = check_landmarks(t, &hm, err);
+    return st;
+}
+
 /* --images DIR: decode + resize each source photo and compare with x_src / x_ref */
 static sg_status check_images(selftest *t, const char *dir, sg_error *err) {
     const char *list = t->fx->meta(t->fx, "source_images");
@@ -155,7 +242,8 @@ static sg_status check_images(selftest *t, const char *dir, sg_error *err) {
     return st;
 }
 
-static sg_status open_all(selftest *t, const char *fixture, const char *model, sg_error *err) {
+static sg_status open_all(selftest *t, const char *fixture, const char *model, const char *fan,
+                          sg_error *err) {
     sg_status st = sg_safetensors_open(fixture, &t->fx, err);
     if (st) return st;
     sg_config cfg;
@@ -190,13 +278,16 @@ static sg_status open_all(selftest *t, const char *fixture, const char *model, s
         sg_weights_free(w);
         return st;
     }
-    return sg_engine_init(&t->e, w, &cfg, err);
+    if ((st = sg_engine_init(&t->e, w, &cfg, err))) return st;
+    sg_weights *fw = NULL;
+    if (fan && !(st = sg_model_open(fan, &fw, err))) st = sg_engine_set_fan(&t->e, fw, err);
+    return st;
 }
 
 int cmd_selftest(int argc, char **argv) {
     cli_opt o[] = {
         {"--model", "M", "take the weights from a model file instead of spec v1", NULL},
-        {"--fan", "F", "face network weights (not used by this build yet)", NULL},
+        {"--fan", "F", "face network weights (fan.* tensors: wing.ckpt or a model file)", NULL},
         {"--images", "DIR", "also check photo preprocessing against x_src / x_ref", NULL},
         {"--help", NULL, "show this help", NULL},
         {0},
@@ -204,22 +295,16 @@ int cmd_selftest(int argc, char **argv) {
     const char *pos[1];
     int np;
     if (cli_parse(argc, argv, o, pos, 1, &np) || cli_get(o, "--help") || np != 1) {
-        cli_usage("selftest", "FIXTURE.io.safetensors [--model M] [--images DIR]", o);
+        cli_usage("selftest", "FIXTURE.io.safetensors [--model M] [--fan F] [--images DIR]", o);
         return cli_get(o, "--help") ? 0 : 2;
     }
     selftest t = {0};
     sg_error err = {0};
     const char *images = cli_get(o, "--images");
-    sg_status st = open_all(&t, pos[0], cli_get(o, "--model"), &err);
+    sg_status st = open_all(&t, pos[0], cli_get(o, "--model"), cli_get(o, "--fan"), &err);
     if (!st) st = check_styles(&t, &err);
     if (!st) st = check_generator(&t, &err);
-    if (!st) {
-        static const char *later[] = {"fan_heatmaps", "mask_0", "mask_1", "landmarks"};
-        sg_shape sh;
-        for (int i = 0; i < 4; i++)
-            if (t.fx->shape(t.fx, later[i], &sh, NULL) == SG_OK)
-                printf("%s skipped (face network not in this build)\n", later[i]);
-    }
+    if (!st) st = check_faces(&t, &err);
     if (!st && images) st = check_images(&t, images, &err);
     if (t.e.w) sg_engine_free(&t.e);
     sg_workspace_free(&t.ws);

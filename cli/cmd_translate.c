@@ -25,7 +25,7 @@ static int parse_psi(const char *s, float *psi) {
 
 /* What the options ask for, checked before anything heavy runs. */
 typedef struct {
-    const char *model, *src, *domain, *ref, *out;
+    const char *model, *src, *domain, *ref, *out, *fan, *mean;
     uint64_t seed;
     float psi;
     sg_fit fit;
@@ -36,6 +36,7 @@ typedef struct {
 static int check_request(const cli_opt *o, request *r) {
     r->model = cli_get(o, "--model"), r->src = cli_get(o, "--src");
     r->domain = cli_get(o, "--domain"), r->ref = cli_get(o, "--ref"), r->out = cli_get(o, "--out");
+    r->fan = cli_get(o, "--fan"), r->mean = cli_get(o, "--mean");
     const char *seed = cli_get(o, "--seed"), *fit = cli_get(o, "--fit");
     if (!r->model || !r->src || !r->domain || !r->out) {
         fprintf(stderr, "stargan translate: --model, --src, --domain and --out are required\n");
@@ -57,11 +58,15 @@ static int check_request(const cli_opt *o, request *r) {
         fprintf(stderr, "stargan translate: --psi applies to --seed only\n");
         return -1;
     }
-    if (strcmp(fit, "crop") && strcmp(fit, "stretch")) {
-        fprintf(stderr, "stargan translate: --fit must be crop or stretch\n");
+    if (strcmp(fit, "crop") && strcmp(fit, "stretch") && strcmp(fit, "align")) {
+        fprintf(stderr, "stargan translate: --fit must be crop, stretch or align\n");
         return -1;
     }
-    r->fit = strcmp(fit, "crop") ? SG_FIT_STRETCH : SG_FIT_CROP;
+    r->fit = !strcmp(fit, "crop") ? SG_FIT_CROP : !strcmp(fit, "stretch") ? SG_FIT_STRETCH : SG_FIT_ALIGN;
+    if (r->fit == SG_FIT_ALIGN && !r->mean) {
+        fprintf(stderr, "stargan translate: --fit align needs --mean celeba_lm_mean.npz\n");
+        return -1;
+    }
     r->quality = atoi(cli_get(o, "--quality"));
     if (r->quality < 1 || r->quality > 100) {
         fprintf(stderr, "stargan translate: --quality must be in 1..100\n");
@@ -79,9 +84,10 @@ static sg_status run(const request *r, sg_error *err) {
     sg_engine e;
     sg_run run;
     sg_image src = {0}, ref = {0}, out = {0};
-    sg_status st = sg_engine_open(&e, r->model, NULL, err);
+    sg_status st = sg_engine_open(&e, r->model, r->fan, err);
     if (st) return st;
-    if ((st = sg_run_init(&run, &e, err))) {
+    if ((r->mean && (st = sg_engine_set_mean_landmarks(&e, r->mean, err))) ||
+        (st = sg_run_init(&run, &e, err))) {
         sg_engine_free(&e);
         return st;
     }
@@ -111,7 +117,9 @@ int cmd_translate(int argc, char **argv) {
         {"--seed", "N", "latent-guided: seed of the portable latent sampler", NULL},
         {"--psi", "P", "truncation towards the domain's mean style, in [0, 1]", "1"},
         {"--out", "OUT", "output .png, .jpg or .jpeg", NULL},
-        {"--fit", "crop|stretch", "non-square photos: centre-crop or stretch", "crop"},
+        {"--fit", "MODE", "crop (centre), stretch, or align (the face; needs --mean)", "crop"},
+        {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
+        {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
         {"--quality", "Q", "JPEG quality 1..100", "90"},
         {"--max-pixels", "N", "refuse photos with more pixels", "40000000"},
         {"--help", NULL, "show this help", NULL},
@@ -121,7 +129,8 @@ int cmd_translate(int argc, char **argv) {
     int np;
     request r = {0};
     if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || check_request(o, &r)) {
-        cli_usage("translate", "--model M --src IMG --domain D (--ref IMG | --seed N [--psi P]) --out OUT", o);
+        cli_usage("translate", "--model M --src IMG --domain D (--ref IMG | --seed N [--psi P]) --out OUT "
+                               "[--fit crop|stretch|align] [--fan F] [--mean LM.npz]", o);
         return cli_get(o, "--help") ? 0 : 2;
     }
     sg_error err = {0};

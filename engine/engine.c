@@ -25,8 +25,27 @@ sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_p
         sg_weights_free(fan);
         return st;
     }
-    e->fan_w = fan;
+    if (fan && (st = sg_engine_set_fan(e, fan, err))) {
+        sg_engine_free(e);
+        return st;
+    }
+    if (cfg.w_hpf > 0 && !e->has_fan) {
+        sg_engine_free(e);
+        return sg_error_set(err, SG_ERR_MISSING, "model %s uses face masks (w_hpf=%d) but has no "
+                            "face network: pass --fan wing.ckpt", model_path, cfg.w_hpf);
+    }
     return SG_OK;
+}
+
+/* The face network from the model itself, when the configuration calls for it and the source
+ * has it; a source without `fan.*` tensors leaves has_fan 0. */
+static sg_status bind_model_fan(sg_engine *e, sg_weights *w, const sg_config *cfg, sg_error *err) {
+    if (cfg->w_hpf <= 0 && !cfg->has_fan) return SG_OK;
+    sg_error e2 = {0};
+    sg_status st = sg_fan_init(&e->fan, w, &e2);
+    if (st == SG_OK) e->has_fan = 1;
+    if (st == SG_OK || (st == SG_ERR_MISSING && !cfg->has_fan)) return SG_OK;
+    return sg_error_set(err, st, "%s", e2.msg); /* present but broken: say so */
 }
 
 sg_status sg_engine_init(sg_engine *e, sg_weights *w, const sg_config *cfg, sg_error *err) {
@@ -38,7 +57,8 @@ sg_status sg_engine_init(sg_engine *e, sg_weights *w, const sg_config *cfg, sg_e
     sg_status st;
     if ((st = sg_generator_init(&e->gen, cfg, w, err)) ||
         (st = sg_mapping_init(&e->map, cfg, w, err)) ||
-        (st = sg_style_encoder_init(&e->enc, cfg, w, err))) {
+        (st = sg_style_encoder_init(&e->enc, cfg, w, err)) ||
+        (st = bind_model_fan(e, w, cfg, err))) {
         sg_engine_free(e);
         return st;
     }
@@ -49,6 +69,21 @@ sg_status sg_engine_init(sg_engine *e, sg_weights *w, const sg_config *cfg, sg_e
         return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
     }
     return SG_OK;
+}
+
+sg_status sg_engine_set_fan(sg_engine *e, sg_weights *fan_w, sg_error *err) {
+    sg_weights_free(e->fan_w);
+    e->fan_w = fan_w;
+    e->has_fan = 0;
+    sg_status st = sg_fan_init(&e->fan, fan_w, err);
+    e->has_fan = st == SG_OK;
+    return st;
+}
+
+sg_status sg_engine_set_mean_landmarks(sg_engine *e, const char *path, sg_error *err) {
+    sg_status st = sg_mean_landmarks_load(path, e->mean_lm, err);
+    e->has_mean_lm = st == SG_OK;
+    return st;
 }
 
 void sg_engine_free(sg_engine *e) {
@@ -62,12 +97,26 @@ void sg_engine_free(sg_engine *e) {
     memset(e, 0, sizeof *e);
 }
 
+/* Arena floats of one translate: input and output images, heatmaps and masks, then the largest
+ * network scratch (the stages run one after another, each resetting what it used). */
+static size_t run_plan(const sg_engine *e) {
+    const size_t S = (size_t)e->cfg.img_size;
+    size_t scratch = sg_generator_plan(&e->gen, 1), t;
+    if ((t = sg_style_encoder_plan(&e->enc, 1)) > scratch) scratch = t;
+    size_t fixed = 2 * 3 * S * S + 64;
+    if (e->has_fan) {
+        fixed += (size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM + 2 * (size_t)SG_MASK_SIDE * SG_MASK_SIDE + 64;
+        if ((t = sg_fan_plan(&e->fan)) > scratch) scratch = t;
+        if ((t = sg_masks_plan()) > scratch) scratch = t;
+        if ((t = sg_face_landmarks_plan(&e->fan, (int)S)) > scratch) scratch = t;
+        if ((t = sg_align_plan((int)S)) > scratch) scratch = t;
+    }
+    return fixed + scratch;
+}
+
 sg_status sg_run_init(sg_run *r, const sg_engine *e, sg_error *err) {
     memset(r, 0, sizeof *r);
-    const size_t S = (size_t)e->cfg.img_size;
-    size_t gen = sg_generator_plan(&e->gen, 1), enc = sg_style_encoder_plan(&e->enc, 1);
-    /* the larger network plan, plus the input and output tensors */
-    sg_status st = sg_arena_init(&r->arena, (gen > enc ? gen : enc) + 2 * 3 * S * S + 64, err);
+    sg_status st = sg_arena_init(&r->arena, run_plan(e), err);
     if (!st) st = sg_workspace_init(&r->ws, SG_WORKSPACE_DEFAULT_FLOATS, err);
     if (st) sg_run_free(r);
     return st;
@@ -85,17 +134,51 @@ static sg_status check_domain(const sg_engine *e, int y, sg_error *err) {
     return SG_OK;
 }
 
+sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, sg_image *aligned,
+                          sg_error *err) {
+    const int S = e->cfg.img_size;
+    memset(aligned, 0, sizeof *aligned);
+    if (!e->has_fan)
+        return sg_error_set(err, SG_ERR_ARG, "--fit align needs a face network: pass --fan wing.ckpt");
+    if (!e->has_mean_lm)
+        return sg_error_set(err, SG_ERR_ARG, "--fit align needs the mean landmarks: pass --mean "
+                            "celeba_lm_mean.npz");
+    sg_image sq = {0};
+    double lm[2 * SG_LANDMARKS];
+    sg_status st = sg_face_square(photo, S, &sq, err);
+    if (!st) st = sg_face_landmarks(&e->fan, &sq, lm, &r->arena, &r->ws, err);
+    if (!st) st = sg_face_align(&sq, lm, e->mean_lm, aligned, NULL, &r->arena, err);
+    sg_image_free(&sq);
+    return st;
+}
+
+/* The photo the networks see: aligned first for SG_FIT_ALIGN (then stretched, a no-op at
+ * img_size²), else the photo itself with the caller's fit. */
+static sg_status fit_photo(const sg_engine *e, sg_run *r, const sg_image *photo, sg_fit *fit,
+                           sg_image *aligned, const sg_image **use, sg_error *err) {
+    *use = photo;
+    memset(aligned, 0, sizeof *aligned);
+    if (*fit != SG_FIT_ALIGN) return SG_OK;
+    sg_status st = sg_engine_align(e, r, photo, aligned, err);
+    *use = aligned, *fit = SG_FIT_STRETCH;
+    return st;
+}
+
 sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit,
                               int y, float *s, sg_error *err) {
     sg_status st = check_domain(e, y, err);
     if (st) return st;
     const int S = e->cfg.img_size;
+    sg_image aligned;
+    const sg_image *img;
+    if ((st = fit_photo(e, r, ref, &fit, &aligned, &img, err))) return st;
     size_t mark = sg_arena_mark(&r->arena);
     sg_tensor x = sg_arena_tensor(&r->arena, 1, 3, S, S); /* [1, 3, S, S] */
-    if (!x.data) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
-    st = sg_image_to_tensor(ref, fit, S, &x, 0, err);
+    if (!x.data) st = sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+    if (!st) st = sg_image_to_tensor(img, fit, S, &x, 0, err);
     if (!st) st = sg_style_encoder_forward(&e->enc, &x, &y, s, &r->arena, &r->ws, err);
     sg_arena_reset(&r->arena, mark);
+    sg_image_free(&aligned);
     return st;
 }
 
@@ -130,22 +213,46 @@ sg_status sg_engine_style_latent(sg_engine *e, uint64_t seed, int y, float psi, 
     return SG_OK;
 }
 
+/* masks[0..1] [1, 1, 256, 256] (arena) from the FAN on x [1, 3, S, S] */
+static sg_status face_masks(const sg_engine *e, sg_run *r, const sg_tensor *x, sg_tensor masks[2],
+                            sg_error *err) {
+    const int M = SG_MASK_SIDE;
+    masks[0] = sg_arena_tensor(&r->arena, 1, 1, M, M);
+    masks[1] = sg_arena_tensor(&r->arena, 1, 1, M, M);
+    const size_t mark = sg_arena_mark(&r->arena);
+    sg_tensor hm = sg_arena_tensor(&r->arena, 1, SG_FAN_OUT, SG_FAN_HM, SG_FAN_HM);
+    if (!masks[0].data || !masks[1].data || !hm.data)
+        return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+    sg_status st = sg_fan_forward(&e->fan, x, &hm, &r->arena, &r->ws, err);
+    if (!st) st = sg_masks_from_heatmaps(&hm, masks, &r->arena, err);
+    sg_arena_reset(&r->arena, mark); /* the heatmaps; the masks stay */
+    return st;
+}
+
 sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
                               const float *s, sg_image *out, sg_timing *t, sg_error *err) {
-    const int S = e->cfg.img_size;
-    if (e->cfg.w_hpf > 0)
-        return sg_error_set(err, SG_ERR_UNSUPPORTED,
-                            "this model (w_hpf %d) needs face masks from the FAN network, which "
-                            "this build does not compute yet", e->cfg.w_hpf);
+    const int S = e->cfg.img_size, hpf = e->cfg.w_hpf > 0;
+    if (hpf && !e->has_fan)
+        return sg_error_set(err, SG_ERR_MISSING, "this model uses face masks (w_hpf=%d) but has "
+                            "no face network: pass --fan wing.ckpt", e->cfg.w_hpf);
+    double t0 = sg_now_ms();
+    sg_image aligned;
+    const sg_image *img;
+    sg_status st = fit_photo(e, r, src, &fit, &aligned, &img, err);
+    if (st) return st;
     size_t mark = sg_arena_mark(&r->arena);
     sg_tensor x = sg_arena_tensor(&r->arena, 1, 3, S, S);
     sg_tensor y = sg_arena_tensor(&r->arena, 1, 3, S, S);
-    if (!x.data || !y.data) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
-    sg_status st = sg_image_to_tensor(src, fit, S, &x, 0, err);
-    double t0 = sg_now_ms();
-    if (!st) st = sg_generator_forward(&e->gen, &x, s, NULL, &y, &r->arena, &r->ws, err);
-    if (t) t->generator_ms = sg_now_ms() - t0;
+    sg_tensor masks[2];
+    if (!x.data || !y.data) st = sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+    if (!st) st = sg_image_to_tensor(img, fit, S, &x, 0, err);
+    if (!st && hpf) st = face_masks(e, r, &x, masks, err);
+    double t1 = sg_now_ms();
+    if (t) t->faces_ms = (hpf || img != src) ? t1 - t0 : 0;
+    if (!st) st = sg_generator_forward(&e->gen, &x, s, hpf ? masks : NULL, &y, &r->arena, &r->ws, err);
+    if (t) t->generator_ms = sg_now_ms() - t1;
     if (!st) st = sg_image_from_tensor(&y, 0, out, err);
     sg_arena_reset(&r->arena, mark);
+    sg_image_free(&aligned);
     return st;
 }

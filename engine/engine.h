@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 
+#include "../faces/faces.h"
 #include "../image/image.h"
 #include "../styles/styles.h"
 
@@ -22,6 +23,10 @@ typedef struct {
     sg_generator gen;
     sg_mapping map;
     sg_style_encoder enc;
+    sg_fan fan;      /* the face network, when has_fan */
+    int has_fan;     /* bound from fan_w, or from w's `fan.*` tensors */
+    int has_mean_lm; /* mean landmarks loaded (SG_FIT_ALIGN) */
+    double mean_lm[2 * SG_LANDMARKS]; /* [98, 2] in 256-pixel units */
     float *s_avg; /* [num_domains, style_dim] */
     uint8_t *s_avg_ready;
     pthread_mutex_t s_avg_lock;
@@ -39,27 +44,44 @@ typedef struct {
 
 /* Opens a model file (sg_model_open), derives its configuration and binds every network.
  * fan_path (may be NULL) names a separate source of the face network's `fan.*` tensors (a model
- * file or wing.ckpt); otherwise they are looked for in the model itself. */
+ * file or wing.ckpt); otherwise they are looked for in the model itself. A model that needs face
+ * masks (w_hpf > 0) and has no face network either way is refused here. */
 sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_path,
                          sg_error *err);
-/* Same from an already-open source (owned by the engine from then on, even on failure). */
+/* Same from an already-open source (owned by the engine from then on, even on failure). The
+ * face network is bound from w when w_hpf > 0 or cfg->has_fan, if w has it (a source without
+ * it is not an error here: translate refuses later; sg_engine_open refuses at once). */
 sg_status sg_engine_init(sg_engine *e, sg_weights *w, const sg_config *cfg, sg_error *err);
+/* Binds the face network from a separate source (owned by the engine from then on, even on
+ * failure), replacing one bound from the model. Call before sg_run_init. */
+sg_status sg_engine_set_fan(sg_engine *e, sg_weights *fan_w, sg_error *err);
+/* Loads the mean CelebA-HQ landmarks (celeba_lm_mean.npz) that SG_FIT_ALIGN aligns onto. */
+sg_status sg_engine_set_mean_landmarks(sg_engine *e, const char *path, sg_error *err);
 void sg_engine_free(sg_engine *e);
 
-/* A run state sized for this engine's networks on one image. */
+/* A run state sized for this engine's networks on one image (the FAN, masks and alignment
+ * included when the engine has a face network). */
 sg_status sg_run_init(sg_run *r, const sg_engine *e, sg_error *err);
 void sg_run_free(sg_run *r);
 
-/* Style code s[style_dim] from a reference photo of domain y. */
+/* Style code s[style_dim] from a reference photo of domain y. SG_FIT_ALIGN aligns the photo
+ * first (needs the face network and the mean landmarks). */
 sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit,
                               int y, float *s, sg_error *err);
 /* Style code from the latent sampler seeded by seed, truncated towards the domain's mean style
  * by psi (1 = no truncation). The first psi < 1 call for a domain computes its mean style. */
 sg_status sg_engine_style_latent(sg_engine *e, uint64_t seed, int y, float psi, float *s,
                                  sg_error *err);
-/* The photo translated with style s: out is img_size × img_size RGB. t may be NULL. */
+/* The photo translated with style s: out is img_size × img_size RGB. t may be NULL. With
+ * SG_FIT_ALIGN the photo is aligned first; with w_hpf > 0 the masks come from the FAN on the
+ * (aligned or fitted) source. */
 sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
                               const float *s, sg_image *out, sg_timing *t, sg_error *err);
+
+/* The photo aligned onto the CelebA-HQ framing: stretched to img_size², its landmarks from the
+ * FAN, then sg_face_align. aligned is img_size × img_size RGB (free with sg_image_free). */
+sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, sg_image *aligned,
+                          sg_error *err);
 
 double sg_now_ms(void); /* monotonic clock */
 
