@@ -25,5 +25,7 @@ int cmd_info(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_make_model(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_align(int argc, char **argv);
 
 #endif

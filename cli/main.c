@@ -15,6 +15,8 @@ static const struct {
     {"selftest", cmd_selftest, "check the networks against a parity fixture"},
     {"bench", cmd_bench, "time each network and the machine's sgemm"},
     {"make-model", cmd_make_model, "write a model file with deterministic spec-v1 weights"},
+    {"convert", cmd_convert, "convert a release checkpoint (.ckpt) to a safetensors model file"},
+    {"align", cmd_align, "align a face photo onto the CelebA-HQ framing (FAN or given landmarks)"},
 };
 
 int cli_parse(int argc, char **argv, cli_opt *opts, const char **pos, int max_pos, int *n_pos) {

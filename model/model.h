@@ -53,6 +53,19 @@ sg_status sg_safetensors_open(const char *path, sg_weights **out, sg_error *err)
 sg_status sg_safetensors_get_i64(sg_weights *w, const char *name, int64_t *out, size_t n,
                                  sg_error *err);
 
+/* A PyTorch checkpoint as released for StarGAN v2, in either torch.save format (legacy, or zip
+ * from PyTorch 1.6 on), memory-mapped. A dict with `generator`, `mapping_network`,
+ * `style_encoder` state dicts gives `generator.<key>`, ... (other entries ignored); a
+ * {'state_dict': ...} file (wing.ckpt) gives `fan.<key>` (layers of a larger FAN ignored).
+ * `module.` prefixes are stripped; storages load on the CPU whatever their device tag. Non-F32
+ * tensors (counters) are listed but `get` refuses them. Metadata: `format` ("torch-legacy" or
+ * "torch-zip") and, for 2- and 3-domain models, `domains` = the releases' female,male or
+ * cat,dog,wild. The pickle reader runs no code and refuses anything a state dict does not need. */
+sg_status sg_ckpt_open(const char *path, sg_weights **out, sg_error *err);
+/* Same over size bytes the caller keeps alive (and unchanged) until the source is freed. */
+sg_status sg_ckpt_open_memory(const void *data, size_t size, const char *label, sg_weights **out,
+                              sg_error *err);
+
 /* Spec-v1 deterministic weights (fixtures/README.md): `get` computes the values for any name and
  * shape on demand and keeps them until free. `generator.hpf.filter` is the fixed kernel. */
 sg_status sg_spec_v1_open(sg_weights **out, sg_error *err);
@@ -101,7 +114,7 @@ sg_status sg_config_set_domains(sg_config *cfg, const char *csv, sg_error *err);
 /* Domain index from a name or a decimal index; -1 when unknown. */
 int sg_config_domain(const sg_config *cfg, const char *name_or_index);
 
-/* Opens a model by path, choosing the source by content (safetensors now; .ckpt later). */
+/* Opens a model by path, choosing the source by content: safetensors or a torch checkpoint. */
 sg_status sg_model_open(const char *path, sg_weights **out, sg_error *err);
 
 #endif

@@ -1,5 +1,5 @@
-/* sg_model_open: picks the source by content, not by extension, so a renamed file still opens
- * and a release checkpoint gets a clear "not supported yet" instead of a JSON error. */
+/* sg_model_open: picks the source by content, not by extension, so a renamed file still opens:
+ * safetensors, or a torch checkpoint (the StarGAN v2 release files). */
 #include "model_internal.h"
 
 #include <errno.h>
@@ -19,9 +19,11 @@ static bool looks_safetensors(const unsigned char *h, size_t n) {
     return len >= 2 && len <= SG_ST_MAX_HEADER;
 }
 
-/* torch.save output: a zip archive (PyTorch ≥ 1.6) or a pickle (protocol 2, legacy format). */
+/* torch.save output: a zip archive (PyTorch ≥ 1.6) or a pickle (PROTO 2..5; the legacy format
+ * starts with a protocol-2 pickle of its magic number). */
 static bool looks_torch(const unsigned char *h, size_t n) {
-    return (n >= 4 && memcmp(h, "PK\x03\x04", 4) == 0) || (n >= 2 && h[0] == 0x80 && h[1] == 2);
+    return (n >= 4 && memcmp(h, "PK\x03\x04", 4) == 0) ||
+           (n >= 2 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5);
 }
 
 sg_status sg_model_open(const char *path, sg_weights **out, sg_error *err) {
@@ -35,9 +37,10 @@ sg_status sg_model_open(const char *path, sg_weights **out, sg_error *err) {
     /* a .safetensors name gets the reader's precise diagnosis even when the content is broken */
     if (looks_safetensors(head, n) || ends_with(path, ".safetensors"))
         return sg_safetensors_open(path, out, err);
-    /* a .ckpt loader will plug in here through the same sg_weights vtable */
-    return sg_error_set(err, looks_torch(head, n) ? SG_ERR_UNSUPPORTED : SG_ERR_FORMAT,
-                        "%s: not a safetensors model file (release .ckpt files are not supported "
-                        "yet)",
-                        path);
+    /* likewise a checkpoint's name gets the checkpoint reader's diagnosis */
+    if (looks_torch(head, n) || ends_with(path, ".ckpt") || ends_with(path, ".pth") ||
+        ends_with(path, ".pt"))
+        return sg_ckpt_open(path, out, err);
+    return sg_error_set(err, SG_ERR_FORMAT,
+                        "%s: not a safetensors model file nor a torch checkpoint", path);
 }

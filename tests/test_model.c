@@ -556,18 +556,25 @@ static void test_model_open_sniff(void **state) {
     assert_contains(err.msg, "truncated (file is 5 bytes)");
 }
 
+/* sg_model_open picks the release-checkpoint reader by content, in both torch.save formats, and
+ * the configuration derives from it like from a model file */
 static void test_model_open_ckpt(void **state) {
     (void)state;
     TU_REQUIRE_FIXTURES();
     const char *files[] = {"ckpt/mini_nets_ema.legacy.ckpt", "ckpt/mini_nets_ema.zip.ckpt"};
+    const char *formats[] = {"torch-legacy", "torch-zip"};
     for (int i = 0; i < 2; i++) {
         sg_weights *w = NULL;
         sg_error err = {0};
-        const char *p = tu_fixture_path(files[i]);
-        assert_int_equal(sg_model_open(p, &w, &err), SG_ERR_UNSUPPORTED);
-        assert_null(w);
-        assert_contains(err.msg, p);
-        assert_contains(err.msg, "release .ckpt files are not supported yet");
+        sg_config cfg;
+        assert_int_equal(sg_model_open(tu_fixture_path(files[i]), &w, &err), SG_OK);
+        assert_non_null(w->meta(w, "format"));
+        assert_string_equal(w->meta(w, "format"), formats[i]);
+        assert_int_equal(sg_config_derive(w, &cfg, &err), SG_OK);
+        assert_int_equal(cfg.img_size, 64);
+        assert_int_equal(cfg.max_conv_dim, 64);
+        assert_int_equal(cfg.w_hpf, 1);
+        sg_weights_free(w);
     }
 }
 
