@@ -1,0 +1,663 @@
+/* The HTTP side, on libmicrohttpd with one internal epoll thread. That thread only routes,
+ * streams uploads into bounded buffers and checks fields: every decode and network runs on the
+ * queue's workers. An inference request is suspended while it waits and runs, and resumed by
+ * the worker that finishes it (or by the reaper when its deadline passes), so a slow request
+ * never blocks the event loop and a slow client never holds a worker. */
+#include <cjson/cJSON.h>
+#include <cblas.h>
+#include <ctype.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "server.h"
+
+#define RETRY_AFTER "1"
+#define MAX_KEYS 256
+
+struct sg_server {
+    sg_srv_config cfg;
+    struct MHD_Daemon *d;
+    sg_srv_models models;
+    sg_queue queue;
+    int queue_ok;
+    sg_metrics metrics;
+    sg_run *runs; /* [worker][model] */
+    int n_runs;
+    char *keys[MAX_KEYS];
+    int n_keys;
+    char *models_json;
+    sg_buf model_info;
+    atomic_int ready, stopping;
+    atomic_ulong next_id;
+    uint32_t id_prefix;
+    pthread_mutex_t mu; /* guards active */
+    pthread_cond_t idle;
+    int active; /* requests handed to the queue and not yet completed by MHD */
+};
+
+enum { BODY_NONE, BODY_RAW, BODY_MULTIPART };
+
+typedef struct {
+    sg_server *s;
+    struct MHD_Connection *conn;
+    sg_route route;
+    char id[48], method[16], path[256];
+    double t0;
+    int body_kind;
+    char boundary[80];
+    sg_buf body;
+    int overflow;
+    size_t discarded;
+    sg_http_error early; /* answered once the upload has been read */
+    sg_job job;
+    sg_task task;
+    int counted_active;
+    atomic_int done; /* 1 ran, 2 expired, 3 dropped at shutdown */
+    int status;
+    uint64_t bytes;
+    char model[64], domain[32];
+} req;
+
+static const struct {
+    const char *path;
+    sg_route route;
+    int post;
+} routes[] = {
+    {"/v1/translate", SG_ROUTE_TRANSLATE, 1}, {"/v1/style", SG_ROUTE_STYLE, 1},
+    {"/v1/models", SG_ROUTE_MODELS, 0},       {"/healthz", SG_ROUTE_HEALTHZ, 0},
+    {"/readyz", SG_ROUTE_READYZ, 0},          {"/metrics", SG_ROUTE_METRICS, 0},
+};
+
+/* ---- responses ------------------------------------------------------------------------------ */
+static const char *header(req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* Is this Origin allowed by --cors-origin ("*" or a comma-separated list)? */
+static int origin_allowed(const sg_server *s, const char *origin) {
+    const char *list = s->cfg.cors_origin;
+    if (!origin || !*list) return 0;
+    if (!strcmp(list, "*")) return 1;
+    size_t n = strlen(origin);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        size_t k = strcspn(p, ", ");
+        if (k == n && !strncmp(p, origin, n)) return 1;
+        p += k;
+    }
+    return 0;
+}
+
+static void add_cors(req *r, struct MHD_Response *resp) {
+    const char *origin = header(r, "Origin");
+    if (!origin_allowed(r->s, origin)) return;
+    int any = !strcmp(r->s->cfg.cors_origin, "*");
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", any ? "*" : origin);
+    if (!any) MHD_add_response_header(resp, "Vary", "Origin");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                            "X-Request-Id, X-Seed, Server-Timing, Retry-After");
+}
+
+/* Queues a response (takes ownership of data, malloc'd) with the headers every answer carries;
+ * extra: NULL-terminated name/value pairs. */
+static enum MHD_Result respond(req *r, int status, const char *type, void *data, size_t len,
+                               const char *const *extra) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    if (type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (; extra && extra[0]; extra += 2)
+        if (extra[1]) MHD_add_response_header(resp, extra[0], extra[1]);
+    add_cors(r, resp);
+    if (atomic_load(&r->s->stopping)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->status = status;
+    r->bytes = len;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result respond_text(req *r, int status, const char *type, const char *text,
+                                    const char *const *extra) {
+    char *copy = strdup(text);
+    return respond(r, status, type, copy, copy ? strlen(copy) : 0, extra);
+}
+
+/* {"error":{"code":...,"message":...}}; 503s carry Retry-After. */
+static enum MHD_Result respond_error(req *r, const sg_http_error *e, const char *const *extra) {
+    cJSON *root = cJSON_CreateObject(), *err = cJSON_CreateObject();
+    cJSON_AddStringToObject(err, "code", e->code);
+    cJSON_AddStringToObject(err, "message", e->msg);
+    cJSON_AddItemToObject(root, "error", err);
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    const char *retry[] = {"Retry-After", RETRY_AFTER, NULL};
+    if (!extra && e->status == 503) extra = retry;
+    size_t n = json ? strlen(json) : 0;
+    char *body = json ? malloc(n + 2) : NULL; /* cJSON's buffer may not be plain malloc */
+    if (body) memcpy(body, json, n), body[n] = '\n', body[n + 1] = 0;
+    cJSON_free(json);
+    return respond(r, e->status, "application/json", body, body ? n + 1 : 0, extra);
+}
+
+static enum MHD_Result fail(req *r, int status, const char *code, const char *msg,
+                            const char *const *extra) {
+    sg_http_error e;
+    sg_http_fail(&e, status, code, "%s", msg);
+    return respond_error(r, &e, extra);
+}
+
+/* ---- simple routes -------------------------------------------------------------------------- */
+static int queue_has_room(sg_server *s) {
+    int admitted = 0;
+    if (!s->queue_ok) return 0;
+    sg_queue_stats(&s->queue, NULL, NULL, &admitted, NULL, NULL);
+    return admitted < s->cfg.workers + s->cfg.queue;
+}
+
+static enum MHD_Result route_readyz(req *r) {
+    sg_server *s = r->s;
+    if (atomic_load(&s->stopping)) return fail(r, 503, "stopping", "shutting down", NULL);
+    if (!atomic_load(&s->ready)) return fail(r, 503, "loading", "models are loading", NULL);
+    if (!queue_has_room(s)) return fail(r, 503, "overloaded", "workers and queue are full", NULL);
+    return respond_text(r, 200, "application/json", "{\"status\":\"ready\"}\n", NULL);
+}
+
+static enum MHD_Result route_metrics(req *r) {
+    sg_server *s = r->s;
+    sg_metrics_gauges g = {0};
+    long rejected, expired;
+    if (s->queue_ok)
+        sg_queue_stats(&s->queue, &g.queue_waiting, &g.running, &g.admitted, &rejected, &expired);
+    g.capacity = s->cfg.workers + s->cfg.queue;
+    g.workers = s->cfg.workers;
+    g.ready = atomic_load(&s->ready) && !atomic_load(&s->stopping) && g.admitted < g.capacity;
+    sg_buf out;
+    sg_buf_init(&out, 0);
+    if (sg_metrics_render(&s->metrics, &g, atomic_load(&s->ready) ? sg_buf_str(&s->model_info) : NULL, &out))
+        return fail(r, 500, "internal", "cannot render metrics", NULL);
+    size_t n;
+    char *text = sg_buf_take(&out, &n);
+    return respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, NULL);
+}
+
+static enum MHD_Result route_get(req *r) {
+    switch (r->route) {
+    case SG_ROUTE_HEALTHZ: return respond_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", NULL);
+    case SG_ROUTE_READYZ: return route_readyz(r);
+    case SG_ROUTE_METRICS: return route_metrics(r);
+    case SG_ROUTE_MODELS:
+        if (!atomic_load(&r->s->ready)) return fail(r, 503, "loading", "models are loading", NULL);
+        return respond_text(r, 200, "application/json", r->s->models_json, NULL);
+    default: return fail(r, 404, "not_found", "no such route", NULL);
+    }
+}
+
+/* ---- auth, CORS preflight, request ids ------------------------------------------------------ */
+static int const_time_eq(const char *a, size_t an, const char *b) {
+    size_t bn = strlen(b);
+    unsigned char diff = (unsigned char)(an != bn);
+    for (size_t i = 0; i < an; i++) diff |= (unsigned char)(a[i] ^ b[i % (bn ? bn : 1)]);
+    return diff == 0;
+}
+
+/* Health probes stay open (orchestrators do not carry tokens); so does the CORS preflight,
+ * which browsers send without credentials. */
+static int authorized(req *r) {
+    sg_server *s = r->s;
+    if (!s->n_keys || r->route == SG_ROUTE_HEALTHZ || r->route == SG_ROUTE_READYZ) return 1;
+    const char *h = header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
+    const char *tok = h + 7;
+    while (*tok == ' ') tok++;
+    size_t n = strlen(tok);
+    while (n && tok[n - 1] == ' ') n--;
+    int ok = 0;
+    for (int i = 0; i < s->n_keys; i++) ok |= const_time_eq(tok, n, s->keys[i]);
+    return ok;
+}
+
+static enum MHD_Result preflight(req *r, int post) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    const char *allow = post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
+    MHD_add_response_header(resp, "Allow", allow);
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    const char *origin = header(r, "Origin");
+    if (origin_allowed(r->s, origin)) {
+        int any = !strcmp(r->s->cfg.cors_origin, "*");
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", any ? "*" : origin);
+        if (!any) MHD_add_response_header(resp, "Vary", "Origin");
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, Accept, X-Request-Id");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    }
+    r->status = 204;
+    enum MHD_Result ret = MHD_queue_response(r->conn, 204, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* The client's X-Request-Id when it is short and plain, else a fresh one. */
+static void request_id(req *r) {
+    const char *h = header(r, "X-Request-Id");
+    size_t n = h ? strlen(h) : 0;
+    int ok = n > 0 && n < sizeof r->id;
+    for (size_t i = 0; ok && i < n; i++) ok = isalnum((unsigned char)h[i]) || strchr("-_.:", h[i]);
+    if (ok) memcpy(r->id, h, n + 1);
+    else snprintf(r->id, sizeof r->id, "%08x%08lx", r->s->id_prefix, atomic_fetch_add(&r->s->next_id, 1));
+}
+
+/* ---- inference routes ----------------------------------------------------------------------- */
+/* Decides how the body will be read; returns -1 with r->early set when it is refused. */
+static int body_setup(req *r) {
+    sg_server *s = r->s;
+    const char *ct = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *cl = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long long len = cl ? atoll(cl) : -1;
+    if (len > s->cfg.max_body)
+        return sg_http_fail(&r->early, 413, "too_large", "body of %lld bytes is over the %lld-byte limit",
+                            len, (long long)s->cfg.max_body);
+    sg_error err;
+    if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
+        if (sg_multipart_boundary(ct, r->boundary, sizeof r->boundary, &err))
+            return sg_http_fail(&r->early, 400, "bad_multipart", "%s", err.msg);
+        r->body_kind = BODY_MULTIPART;
+    } else if (ct && (!strncasecmp(ct, "image/png", 9) || !strncasecmp(ct, "image/jpeg", 10) ||
+                      !strncasecmp(ct, "image/jpg", 9) || !strncasecmp(ct, "application/octet-stream", 24))) {
+        r->body_kind = BODY_RAW;
+    } else if (ct && *ct && len != 0) {
+        return sg_http_fail(&r->early, 415, "unsupported_media_type",
+                            "send multipart/form-data, or an image/png or image/jpeg body");
+    }
+    sg_buf_init(&r->body, (size_t)s->cfg.max_body);
+    if (len > 0 && sg_buf_reserve(&r->body, (size_t)len))
+        return sg_http_fail(&r->early, 503, "out_of_memory", "cannot buffer the body");
+    return 0;
+}
+
+static int early_answer_safe(req *r) {
+    /* Answering before the body is read is clean only when the client waits for "100 Continue"
+     * (or sends nothing); otherwise it is still sending, and closing on it could reset the
+     * connection before it reads the answer: then the body is read (and discarded) first. */
+    const char *cl = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH), *ex = header(r, "Expect");
+    return (cl && atoll(cl) == 0) || (ex && !strcasecmp(ex, "100-continue")) ||
+           (cl && atoll(cl) > r->s->cfg.max_body);
+}
+
+static enum MHD_Result begin_post(req *r) {
+    sg_server *s = r->s;
+    if (atomic_load(&s->stopping))
+        sg_http_fail(&r->early, 503, "stopping", "shutting down");
+    else if (!atomic_load(&s->ready))
+        sg_http_fail(&r->early, 503, "loading", "models are loading");
+    else if (!queue_has_room(s)) {
+        sg_metrics_count_rejected(&s->metrics);
+        sg_http_fail(&r->early, 503, "overloaded", "workers and queue are full; retry later");
+    } else
+        body_setup(r);
+    if (r->early.status && early_answer_safe(r)) return respond_error(r, &r->early, NULL);
+    return MHD_YES;
+}
+
+/* Upload bytes: into the bounded body; past the limit they are discarded (up to once more the
+ * limit, then the connection is dropped) so the client can still read the 413. */
+static enum MHD_Result receive(req *r, const char *data, size_t n) {
+    if (r->early.status || r->overflow) {
+        r->discarded += n;
+        return r->discarded > (size_t)r->s->cfg.max_body + (1u << 20) ? MHD_NO : MHD_YES;
+    }
+    sg_status st = sg_buf_append(&r->body, data, n);
+    if (st == SG_ERR_LIMIT) {
+        r->overflow = 1;
+        sg_buf_free(&r->body);
+        sg_http_fail(&r->early, 413, "too_large", "body is over the %lld-byte limit", (long long)r->s->cfg.max_body);
+    } else if (st) {
+        sg_http_fail(&r->early, 503, "out_of_memory", "cannot buffer the body");
+    }
+    return MHD_YES;
+}
+
+static const char *query_arg(void *ctx, const char *name) {
+    return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void job_finish(req *r, int how) {
+    atomic_store(&r->done, how);
+    MHD_resume_connection(r->conn); /* the last touch: MHD may answer and free r from here on */
+}
+
+static void job_run(sg_job *j, int worker) {
+    req *r = (req *)((char *)j - offsetof(req, job));
+    sg_server *s = r->s;
+    r->task.stage_ms[SG_STAGE_QUEUE] = sg_now_ms() - j->enqueued_ms;
+    int m = (int)(r->task.model - s->models.m);
+    sg_task_run(&r->task, &s->runs[(size_t)worker * (size_t)s->models.n + (size_t)m]);
+    job_finish(r, 1);
+}
+
+static void job_dropped(sg_job *j, int shutting_down) {
+    req *r = (req *)((char *)j - offsetof(req, job));
+    r->task.stage_ms[SG_STAGE_QUEUE] = sg_now_ms() - j->enqueued_ms;
+    job_finish(r, shutting_down ? 3 : 2);
+}
+
+static void active_add(sg_server *s, int d) {
+    pthread_mutex_lock(&s->mu);
+    s->active += d;
+    if (s->active == 0) pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The whole body is in: parse, validate, and hand the task to the queue (suspending). */
+static enum MHD_Result complete_post(req *r) {
+    sg_server *s = r->s;
+    if (r->early.status) return respond_error(r, &r->early, NULL);
+    sg_mp_form form = {0};
+    sg_error err;
+    if (r->body_kind == BODY_MULTIPART &&
+        sg_multipart_parse(r->body.data ? r->body.data : (const uint8_t *)"", r->body.len, r->boundary, &form, &err))
+        return fail(r, 400, "bad_multipart", err.msg, NULL);
+    sg_task_kind kind = r->route == SG_ROUTE_STYLE ? SG_TASK_STYLE : SG_TASK_TRANSLATE;
+    sg_task_input in = {.form = &form, .query = query_arg, .query_ctx = r->conn,
+                        .accept = header(r, MHD_HTTP_HEADER_ACCEPT),
+                        .raw_field = kind == SG_TASK_STYLE ? "reference" : "image"};
+    if (r->body_kind == BODY_RAW) in.raw_image = r->body.data, in.raw_len = r->body.len;
+    sg_http_error e = {0};
+    int bad = sg_task_parse(&r->task, kind, &in, &s->models, s->cfg.max_pixels, &e);
+    if (r->task.model) snprintf(r->model, sizeof r->model, "%s", r->task.model->name);
+    if (r->task.model && r->task.domain >= 0 && !bad)
+        snprintf(r->domain, sizeof r->domain, "%s", r->task.model->engine.cfg.domains[r->task.domain]);
+    if (bad) return respond_error(r, &e, NULL);
+    if (!sg_queue_reserve(&s->queue)) {
+        sg_metrics_count_rejected(&s->metrics);
+        return fail(r, 503, atomic_load(&s->stopping) ? "stopping" : "overloaded",
+                    "workers and queue are full; retry later", NULL);
+    }
+    r->job = (sg_job){.run = job_run, .dropped = job_dropped, .enqueued_ms = sg_now_ms()};
+    if (s->cfg.timeout_s > 0) r->job.deadline_ms = r->job.enqueued_ms + s->cfg.timeout_s * 1000;
+    r->counted_active = 1;
+    active_add(s, 1);
+    MHD_suspend_connection(r->conn); /* before the push: the worker may resume at once */
+    sg_queue_push(&s->queue, &r->job);
+    return MHD_YES;
+}
+
+/* After the worker (or the reaper) resumed the connection. */
+static enum MHD_Result answer_task(req *r) {
+    sg_server *s = r->s;
+    sg_task *t = &r->task;
+    int how = atomic_load(&r->done);
+    sg_metrics_stage(&s->metrics, SG_STAGE_QUEUE, t->stage_ms[SG_STAGE_QUEUE]);
+    if (how == 2) {
+        sg_metrics_count_expired(&s->metrics);
+        return fail(r, 503, "timeout", "the request waited longer than --timeout for a worker", NULL);
+    }
+    if (how == 3) return fail(r, 503, "stopping", "shutting down", NULL);
+    if (t->error.status) return respond_error(r, &t->error, NULL);
+    for (int i = SG_STAGE_DECODE; i < SG_STAGE_COUNT; i++) sg_metrics_stage(&s->metrics, i, t->stage_ms[i]);
+    char timing[320], seed[32];
+    snprintf(timing, sizeof timing,
+             "queue;dur=%.1f, decode;dur=%.1f, faces;dur=%.1f, style;dur=%.1f, generator;dur=%.1f, "
+             "encode;dur=%.1f, total;dur=%.1f",
+             t->stage_ms[SG_STAGE_QUEUE], t->stage_ms[SG_STAGE_DECODE], t->stage_ms[SG_STAGE_FACES],
+             t->stage_ms[SG_STAGE_STYLE], t->stage_ms[SG_STAGE_GENERATOR], t->stage_ms[SG_STAGE_ENCODE],
+             sg_now_ms() - r->t0);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->seed);
+    const char *extra[] = {"Server-Timing", timing, "X-Seed", t->mode == SG_STYLE_SEED ? seed : NULL,
+                           "X-Model", t->model->name, NULL};
+    uint8_t *out = t->out;
+    t->out = NULL;
+    return respond(r, 200, sg_task_content_type(t), out, t->out_len, extra);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+static req *req_new(sg_server *s, struct MHD_Connection *conn, const char *url, const char *method) {
+    req *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->s = s;
+    r->conn = conn;
+    r->t0 = sg_now_ms();
+    r->route = SG_ROUTE_OTHER;
+    snprintf(r->method, sizeof r->method, "%s", method);
+    snprintf(r->path, sizeof r->path, "%s", url);
+    request_id(r);
+    return r;
+}
+
+static enum MHD_Result begin(req *r) {
+    int post = -1;
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
+        if (!strcmp(r->path, routes[i].path)) r->route = routes[i].route, post = routes[i].post;
+    if (post < 0) return fail(r, 404, "not_found", "no such route", NULL);
+    if (!strcmp(r->method, "OPTIONS")) return preflight(r, post);
+    int is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+    if (post ? strcmp(r->method, "POST") != 0 : !is_get) {
+        const char *allow[] = {"Allow", post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS", NULL};
+        return fail(r, 405, "method_not_allowed", "method not allowed on this route", allow);
+    }
+    if (!authorized(r)) {
+        const char *www[] = {"WWW-Authenticate", "Bearer realm=\"stargan\"", NULL};
+        return fail(r, 401, "unauthorized", "a valid API key is required (Authorization: Bearer KEY)", www);
+    }
+    return post ? begin_post(r) : route_get(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+    (void)version;
+    req *r = *con_cls;
+    if (!r) {
+        if (!(r = req_new(cls, conn, url, method))) return MHD_NO;
+        *con_cls = r;
+        return begin(r);
+    }
+    if (*upload_size) {
+        enum MHD_Result ret = receive(r, upload, *upload_size);
+        *upload_size = 0;
+        return ret;
+    }
+    if (atomic_load(&r->done)) return answer_task(r);
+    if (r->status) return MHD_YES; /* answered early; MHD is finishing */
+    return complete_post(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why) {
+    (void)conn;
+    (void)why; /* a queued answer is logged with its status even if sending it failed */
+    sg_server *s = cls;
+    req *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    int status = r->status ? r->status : 499; /* 499: the client went away before the answer */
+    sg_access a = {r->t0, r->id, r->method, r->path, r->model, r->domain, status, r->bytes};
+    sg_log_access(&a);
+    sg_metrics_request(&s->metrics, r->route, status, sg_now_ms() - r->t0);
+    if (r->counted_active) active_add(s, -1);
+    sg_task_free(&r->task);
+    sg_buf_free(&r->body);
+    free(r);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    sg_log_msg("debug", "libmicrohttpd: %s", msg);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+sg_status sg_srv_parse_listen(const char *listen, struct sockaddr_storage *sa, unsigned *salen,
+                              sg_error *err) {
+    char host[256] = "", port[16] = "";
+    const char *colon = strrchr(listen, ':');
+    if (listen[0] == '[') { /* [v6]:port */
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof host)
+            return sg_error_set(err, SG_ERR_ARG, "--listen '%s': expected [ADDR]:PORT", listen);
+        memcpy(host, listen + 1, (size_t)(end - listen - 1));
+        snprintf(port, sizeof port, "%s", end + 2);
+    } else if (colon) {
+        if ((size_t)(colon - listen) >= sizeof host) return sg_error_set(err, SG_ERR_ARG, "--listen: host too long");
+        memcpy(host, listen, (size_t)(colon - listen));
+        snprintf(port, sizeof port, "%s", colon + 1);
+    } else {
+        snprintf(port, sizeof port, "%s", listen);
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 0 || p > 65535)
+        return sg_error_set(err, SG_ERR_ARG, "--listen '%s': bad port", listen);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res = NULL;
+    int rc = getaddrinfo(host[0] ? host : "0.0.0.0", port, &hints, &res);
+    if (rc || !res) return sg_error_set(err, SG_ERR_ARG, "--listen '%s': %s", listen, gai_strerror(rc));
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    *salen = (unsigned)res->ai_addrlen;
+    freeaddrinfo(res);
+    return SG_OK;
+}
+
+static sg_status load_keys(sg_server *s, sg_error *err) {
+    if (!s->cfg.api_key_file[0]) return SG_OK;
+    FILE *f = fopen(s->cfg.api_key_file, "r");
+    if (!f) return sg_error_set(err, SG_ERR_IO, "--api-key-file %s: %s", s->cfg.api_key_file, strerror(errno));
+    char line[1024];
+    while (fgets(line, sizeof line, f) && s->n_keys < MAX_KEYS) {
+        char *p = line, *e;
+        while (isspace((unsigned char)*p)) p++;
+        for (e = p + strlen(p); e > p && isspace((unsigned char)e[-1]);) *--e = 0;
+        if (*p && *p != '#' && !(s->keys[s->n_keys] = strdup(p))) break;
+        if (*p && *p != '#') s->n_keys++;
+    }
+    fclose(f);
+    if (!s->n_keys) return sg_error_set(err, SG_ERR_ARG, "--api-key-file %s holds no key", s->cfg.api_key_file);
+    sg_log_msg("info", "API keys required (%d loaded) on every route but /healthz and /readyz", s->n_keys);
+    return SG_OK;
+}
+
+sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err) {
+    sg_server *s = calloc(1, sizeof *s);
+    if (!s) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    *out = s;
+    s->cfg = *c;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    sg_metrics_init(&s->metrics);
+    sg_buf_init(&s->model_info, 0);
+    if (getrandom(&s->id_prefix, sizeof s->id_prefix, 0) != sizeof s->id_prefix) s->id_prefix = (uint32_t)getpid();
+    struct sockaddr_storage sa;
+    unsigned salen;
+    sg_status st = load_keys(s, err);
+    if (!st) st = sg_srv_parse_listen(c->listen, &sa, &salen, err);
+    if (st) return st;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, to catch all */
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(c->client_timeout_s + 0.5),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+                            MHD_OPTION_END);
+    if (!s->d) return sg_error_set(err, SG_ERR_IO, "cannot listen on %s (in use, or not a local address?)", c->listen);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    const char *colon = strrchr(c->listen, ':');
+    int hl = colon ? (int)(colon - c->listen) : 0;
+    sg_log_msg("info", "listening on http://%.*s:%u", hl, hl ? c->listen : "0.0.0.0",
+               info ? (unsigned)info->port : 0u);
+    return SG_OK;
+}
+
+/* With several workers on few cores, BLAS threads per worker would only contend. */
+static void tune_blas(int workers) {
+    if (workers <= 1 || getenv("OPENBLAS_NUM_THREADS")) return;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int per = cpus > workers ? (int)(cpus / workers) : 1;
+    openblas_set_num_threads(per);
+    sg_log_msg("info", "%d workers on %ld cores: %d BLAS thread(s) each", workers, cpus, per);
+}
+
+sg_status sg_server_load(sg_server *s, sg_error *err) {
+    sg_status st = sg_srv_models_load(&s->models, &s->cfg, err);
+    if (st) return st;
+    s->n_runs = s->cfg.workers * s->models.n;
+    s->runs = calloc((size_t)s->n_runs, sizeof *s->runs);
+    if (!s->runs) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < s->n_runs; i++)
+        if ((st = sg_run_init(&s->runs[i], &s->models.m[i % s->models.n].engine, err))) {
+            s->n_runs = i;
+            return st;
+        }
+    s->models_json = sg_srv_models_json(&s->models);
+    if (!s->models_json || sg_srv_models_metrics(&s->models, &s->model_info))
+        return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    tune_blas(s->cfg.workers);
+    if ((st = sg_queue_init(&s->queue, s->cfg.workers, s->cfg.queue, err))) return st;
+    s->queue_ok = 1;
+    if ((st = sg_queue_start(&s->queue, err))) return st;
+    atomic_store(&s->ready, 1);
+    sg_log_msg("info", "ready: %d model(s), %d worker(s), queue %d, timeout %gs", s->models.n,
+               s->cfg.workers, s->cfg.queue, s->cfg.timeout_s);
+    return SG_OK;
+}
+
+/* Waits until every request handed to the queue has been answered, or until deadline. */
+static void wait_answered(sg_server *s, double deadline_ms) {
+    pthread_mutex_lock(&s->mu);
+    while (s->active > 0 && sg_now_ms() < deadline_ms) {
+        pthread_mutex_unlock(&s->mu);
+        usleep(20 * 1000);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void sg_server_stop(sg_server *s) {
+    if (!s || !s->d || atomic_exchange(&s->stopping, 1)) return;
+    sg_log_msg("info", "stopping: no new connections; finishing in-flight and queued work (grace %gs)", s->cfg.grace_s);
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+    double t0 = sg_now_ms();
+    if (s->queue_ok) sg_queue_drain_and_stop(&s->queue, s->cfg.grace_s);
+    /* every job has been answered to MHD; give the responses a moment to be sent */
+    wait_answered(s, sg_now_ms() + 5000);
+    MHD_stop_daemon(s->d);
+    s->d = NULL;
+    sg_log_msg("info", "stopped after %.0f ms", sg_now_ms() - t0);
+}
+
+void sg_server_free(sg_server *s) {
+    if (!s) return;
+    if (s->d) sg_server_stop(s);
+    if (s->queue_ok) sg_queue_free(&s->queue);
+    for (int i = 0; i < s->n_runs; i++) sg_run_free(&s->runs[i]);
+    free(s->runs);
+    sg_srv_models_free(&s->models);
+    for (int i = 0; i < s->n_keys; i++) free(s->keys[i]);
+    free(s->models_json);
+    sg_buf_free(&s->model_info);
+    sg_metrics_free(&s->metrics);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}

@@ -1,0 +1,67 @@
+/* stargan-server: configuration, signals, and the lifecycle. Signals are blocked in every thread
+ * and taken synchronously here with sigwait, so shutdown runs as ordinary code. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server.h"
+
+/* The default probe URL: /healthz on --listen, with a wildcard address replaced by loopback. */
+static void probe_url(const sg_srv_config *c, char *url, size_t cap) {
+    const char *colon = strrchr(c->listen, ':');
+    const char *port = colon ? colon + 1 : c->listen;
+    int v6 = c->listen[0] == '[';
+    char host[256] = "127.0.0.1";
+    if (colon && colon != c->listen) {
+        snprintf(host, sizeof host, "%.*s", (int)(colon - c->listen), c->listen);
+        if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]")) snprintf(host, sizeof host, v6 ? "[::1]" : "127.0.0.1");
+    }
+    snprintf(url, cap, "http://%s:%s/healthz", host, port);
+}
+
+static int healthcheck(const sg_srv_config *c) {
+    char url[600], why[600] = "";
+    if (strcmp(c->healthcheck, "default")) snprintf(url, sizeof url, "%s", c->healthcheck);
+    else probe_url(c, url, sizeof url);
+    int rc = sg_healthcheck(url, 3.0, why, sizeof why);
+    if (rc) fprintf(stderr, "stargan-server: unhealthy: %s\n", why);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    sg_srv_config cfg;
+    sg_error err = {0};
+    if (sg_srv_config_load(&cfg, argc, argv, &err)) {
+        fprintf(stderr, "stargan-server: %s\n", err.msg);
+        return 2;
+    }
+    if (cfg.help) {
+        sg_srv_config_usage(stdout);
+        return 0;
+    }
+    if (cfg.healthcheck[0]) return healthcheck(&cfg);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
+    if (sg_log_open(cfg.access_log, &err)) {
+        fprintf(stderr, "stargan-server: %s\n", err.msg);
+        return 2;
+    }
+    sg_server *s = NULL;
+    int rc = 0;
+    if (sg_server_start(&s, &cfg, &err) || sg_server_load(s, &err)) {
+        sg_log_msg("error", "%s", err.msg);
+        rc = 1;
+    } else {
+        sigdelset(&set, SIGPIPE);
+        int sig = 0;
+        sigwait(&set, &sig);
+        sg_log_msg("info", "received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+    sg_server_free(s);
+    sg_log_close();
+    return rc;
+}

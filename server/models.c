@@ -1,0 +1,152 @@
+/* The models a server answers with: every --model NAME=PATH (sharing --fan), or, when none is
+ * named, the built-in demo: spec-v1 weights in the AFHQ layout, so a fresh machine can run the
+ * service and its clients end to end. Its pictures are noise, which the log, /v1/models and
+ * /metrics all say. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+/* The AFHQ configuration (fixtures/README.md): 256 px, style 64, latent 16, no face masks. */
+static sg_status demo_engine(sg_engine *e, sg_error *err) {
+    sg_config cfg = {.img_size = 256, .style_dim = 64, .latent_dim = 16, .num_domains = 3,
+                     .max_conv_dim = 512, .w_hpf = 0};
+    sg_weights *w = NULL;
+    sg_status st = sg_config_set_domains(&cfg, "cat,dog,wild", err);
+    if (!st) st = sg_config_check(&cfg, err);
+    if (!st) st = sg_spec_v1_open(&w, err);
+    if (!st) st = sg_engine_init(e, w, &cfg, err); /* generates every tensor now (~1 s) */
+    return st;
+}
+
+static sg_status load_one(sg_srv_model *m, const sg_srv_config *c, sg_error *err) {
+    double t0 = sg_now_ms();
+    sg_status st;
+    if (m->demo) {
+        sg_log_msg("warn", "no --model given: serving the built-in DEMO model (spec-v1 weights, "
+                           "AFHQ layout, domains cat/dog/wild). Its output is NOISE until real "
+                           "weights are named with --model NAME=PATH or STARGAN_MODEL");
+        st = demo_engine(&m->engine, err);
+    } else {
+        st = sg_engine_open(&m->engine, m->path, c->fan[0] ? c->fan : NULL, err);
+    }
+    if (st) return st;
+    m->loaded = 1;
+    const sg_config *k = &m->engine.cfg;
+    sg_log_msg("info", "model %s loaded in %.0f ms: %d px, %d domains, style %d, latent %d%s%s",
+               m->name, sg_now_ms() - t0, k->img_size, k->num_domains, k->style_dim, k->latent_dim,
+               k->w_hpf > 0 ? ", face masks" : "", sg_srv_model_has_faces(m) ? ", face network" : "");
+    return SG_OK;
+}
+
+sg_status sg_srv_models_load(sg_srv_models *ms, const sg_srv_config *c, sg_error *err) {
+    int n = c->n_models ? c->n_models : 1;
+    ms->m = calloc((size_t)n, sizeof *ms->m);
+    ms->n = 0;
+    if (!ms->m) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        sg_srv_model *m = &ms->m[i];
+        if (c->n_models) {
+            snprintf(m->name, sizeof m->name, "%s", c->models[i].name);
+            snprintf(m->path, sizeof m->path, "%s", c->models[i].path);
+        } else {
+            snprintf(m->name, sizeof m->name, "demo");
+            m->demo = 1;
+        }
+        sg_status st = load_one(m, c, err);
+        if (st) return st;
+        ms->n = i + 1;
+    }
+    return SG_OK;
+}
+
+void sg_srv_models_free(sg_srv_models *ms) {
+    for (int i = 0; i < ms->n; i++)
+        if (ms->m[i].loaded) sg_engine_free(&ms->m[i].engine);
+    free(ms->m);
+    ms->m = NULL;
+    ms->n = 0;
+}
+
+sg_srv_model *sg_srv_models_find(sg_srv_models *ms, const char *name) {
+    if (ms->n == 0) return NULL;
+    if (!name || !*name) return &ms->m[0];
+    for (int i = 0; i < ms->n; i++)
+        if (!strcmp(ms->m[i].name, name)) return &ms->m[i];
+    return NULL;
+}
+
+int sg_srv_model_has_faces(const sg_srv_model *m) {
+    return m->engine.cfg.has_fan || m->engine.fan_w != NULL;
+}
+
+static cJSON *model_json(const sg_srv_model *m, int is_default) {
+    const sg_config *k = &m->engine.cfg;
+    cJSON *o = cJSON_CreateObject(), *d = cJSON_CreateArray(), *fits = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "name", m->name);
+    cJSON_AddBoolToObject(o, "default", is_default);
+    cJSON_AddBoolToObject(o, "demo", m->demo);
+    cJSON_AddNumberToObject(o, "img_size", k->img_size);
+    for (int i = 0; i < k->num_domains; i++) cJSON_AddItemToArray(d, cJSON_CreateString(k->domains[i]));
+    cJSON_AddItemToObject(o, "domains", d);
+    cJSON_AddNumberToObject(o, "style_dim", k->style_dim);
+    cJSON_AddNumberToObject(o, "latent_dim", k->latent_dim);
+    cJSON_AddNumberToObject(o, "max_conv_dim", k->max_conv_dim);
+    cJSON_AddBoolToObject(o, "face_masks", k->w_hpf > 0);
+    cJSON_AddBoolToObject(o, "face_network", sg_srv_model_has_faces(m));
+    cJSON_AddItemToArray(fits, cJSON_CreateString("crop"));
+    cJSON_AddItemToArray(fits, cJSON_CreateString("stretch"));
+    if (sg_srv_model_has_faces(m)) cJSON_AddItemToArray(fits, cJSON_CreateString("align"));
+    cJSON_AddItemToObject(o, "fits", fits);
+    return o;
+}
+
+char *sg_srv_models_json(const sg_srv_models *ms) {
+    cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    int demo = 0;
+    for (int i = 0; i < ms->n; i++) {
+        cJSON_AddItemToArray(arr, model_json(&ms->m[i], i == 0));
+        demo |= ms->m[i].demo;
+    }
+    cJSON_AddItemToObject(root, "models", arr);
+    cJSON_AddBoolToObject(root, "demo", demo);
+    if (demo)
+        cJSON_AddStringToObject(root, "note", "demo model: deterministic spec-v1 weights, the output is "
+                                              "noise; start the server with --model NAME=PATH");
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void label(sg_buf *o, const char *key, const char *v) {
+    sg_buf_printf(o, "%s=\"", key);
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') sg_buf_printf(o, "\\%c", *v);
+        else if (*v == '\n') sg_buf_append(o, "\\n", 2);
+        else sg_buf_append(o, v, 1);
+    }
+    sg_buf_append(o, "\"", 1);
+}
+
+sg_status sg_srv_models_metrics(const sg_srv_models *ms, sg_buf *o) {
+    for (int i = 0; i < ms->n; i++) {
+        const sg_srv_model *m = &ms->m[i];
+        const sg_config *k = &m->engine.cfg;
+        char domains[SG_MAX_DOMAINS * 33] = "";
+        for (int d = 0; d < k->num_domains; d++) {
+            if (d) strcat(domains, ",");
+            strcat(domains, k->domains[d]);
+        }
+        sg_buf_append(o, "stargan_model_info{", 19);
+        label(o, "model", m->name);
+        sg_buf_printf(o, ",img_size=\"%d\",style_dim=\"%d\",latent_dim=\"%d\",", k->img_size,
+                      k->style_dim, k->latent_dim);
+        label(o, "domains", domains);
+        sg_buf_printf(o, ",demo=\"%s\",face_masks=\"%s\",face_network=\"%s\"} 1\n",
+                      m->demo ? "true" : "false", k->w_hpf > 0 ? "true" : "false",
+                      sg_srv_model_has_faces(m) ? "true" : "false");
+    }
+    return SG_OK;
+}

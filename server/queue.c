@@ -1,0 +1,225 @@
+/* The bounded job queue. Admission is decided up front (reserve) so an overloaded server says
+ * 503 before reading a body into a queue it cannot serve; the workers pop in FIFO order; a
+ * reaper thread answers jobs whose deadline passed while they waited, so a client hears back at
+ * its --timeout rather than whenever a worker frees up. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server.h"
+
+typedef struct {
+    sg_queue *q;
+    int index;
+} worker_arg;
+
+sg_status sg_queue_init(sg_queue *q, int workers, int cap, sg_error *err) {
+    memset(q, 0, sizeof *q);
+    if (workers < 1 || cap < 0) return sg_error_set(err, SG_ERR_ARG, "queue: bad sizes");
+    q->workers = workers;
+    q->cap = cap;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->work, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timed waits use sg_now_ms() times */
+    pthread_cond_init(&q->idle, &ca);
+    pthread_cond_init(&q->reap, &ca);
+    pthread_condattr_destroy(&ca);
+    q->threads = calloc((size_t)workers, sizeof *q->threads);
+    if (!q->threads) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    return SG_OK;
+}
+
+/* Removes and returns the head, or NULL. Caller holds mu. */
+static sg_job *pop_locked(sg_queue *q) {
+    sg_job *j = q->head;
+    if (j) {
+        q->head = j->next;
+        if (!q->head) q->tail = NULL;
+        q->waiting--;
+    }
+    return j;
+}
+
+static void finish_locked(sg_queue *q) {
+    q->admitted--;
+    if (q->admitted == 0) pthread_cond_broadcast(&q->idle);
+}
+
+static void *worker_main(void *p) {
+    worker_arg a = *(worker_arg *)p;
+    free(p);
+    sg_queue *q = a.q;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
+        sg_job *j = pop_locked(q);
+        if (!j) break; /* stopping and empty */
+        q->running++;
+        int late = j->deadline_ms > 0 && sg_now_ms() > j->deadline_ms; /* before the reaper saw it */
+        if (late) q->expired++;
+        pthread_mutex_unlock(&q->mu);
+        if (late) j->dropped(j, 0);
+        else j->run(j, a.index); /* the job may be freed from here on */
+        pthread_mutex_lock(&q->mu);
+        q->running--;
+        finish_locked(q);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static void abstime_ms(double ms, struct timespec *ts) {
+    ts->tv_sec = (time_t)(ms / 1000);
+    ts->tv_nsec = (long)((ms - (double)ts->tv_sec * 1000) * 1e6);
+    if (ts->tv_nsec < 0) ts->tv_nsec = 0;
+    if (ts->tv_nsec >= 1000000000L) ts->tv_nsec = 999999999L;
+}
+
+/* Unlinks every waiting job whose deadline passed into a list (caller holds mu). */
+static sg_job *expire_locked(sg_queue *q, double now, double *next_deadline) {
+    sg_job *expired = NULL, **pp = &q->head, *prev = NULL;
+    *next_deadline = 0;
+    while (*pp) {
+        sg_job *j = *pp;
+        if (j->deadline_ms > 0 && j->deadline_ms <= now) {
+            *pp = j->next;
+            q->waiting--;
+            q->expired++;
+            j->next = expired;
+            expired = j;
+            continue;
+        }
+        if (j->deadline_ms > 0 && (*next_deadline == 0 || j->deadline_ms < *next_deadline))
+            *next_deadline = j->deadline_ms;
+        prev = j;
+        pp = &j->next;
+    }
+    q->tail = prev;
+    return expired;
+}
+
+static void *reaper_main(void *p) {
+    sg_queue *q = p;
+    pthread_mutex_lock(&q->mu);
+    while (!q->stopping) {
+        double next;
+        sg_job *expired = expire_locked(q, sg_now_ms(), &next);
+        if (expired) { /* answer outside the lock: dropped() resumes a connection */
+            pthread_mutex_unlock(&q->mu);
+            for (sg_job *j = expired, *n; j; j = n) {
+                n = j->next;
+                j->dropped(j, 0);
+            }
+            pthread_mutex_lock(&q->mu);
+            for (sg_job *j = expired; j; j = j->next) finish_locked(q);
+            continue;
+        }
+        if (next > 0) {
+            struct timespec ts;
+            abstime_ms(next, &ts);
+            pthread_cond_timedwait(&q->reap, &q->mu, &ts);
+        } else {
+            pthread_cond_wait(&q->reap, &q->mu);
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+sg_status sg_queue_start(sg_queue *q, sg_error *err) {
+    for (int i = 0; i < q->workers; i++) {
+        worker_arg *a = malloc(sizeof *a);
+        if (!a) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+        *a = (worker_arg){q, i};
+        if (pthread_create(&q->threads[i], NULL, worker_main, a)) {
+            free(a);
+            return sg_error_set(err, SG_ERR_NOMEM, "cannot start worker thread %d", i);
+        }
+        q->started = i + 1;
+    }
+    if (pthread_create(&q->reaper, NULL, reaper_main, q))
+        return sg_error_set(err, SG_ERR_NOMEM, "cannot start the reaper thread");
+    q->started |= 1 << 30;
+    return SG_OK;
+}
+
+int sg_queue_reserve(sg_queue *q) {
+    pthread_mutex_lock(&q->mu);
+    int ok = !q->stopping && !q->draining && q->admitted < q->workers + q->cap;
+    if (ok) q->admitted++;
+    else q->rejected++;
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}
+
+void sg_queue_release(sg_queue *q) {
+    pthread_mutex_lock(&q->mu);
+    finish_locked(q);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void sg_queue_push(sg_queue *q, sg_job *j) {
+    pthread_mutex_lock(&q->mu);
+    j->next = NULL;
+    if (q->tail) q->tail->next = j;
+    else q->head = j;
+    q->tail = j;
+    q->waiting++;
+    pthread_cond_signal(&q->work);
+    if (j->deadline_ms > 0) pthread_cond_signal(&q->reap);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void sg_queue_stats(sg_queue *q, int *waiting, int *running, int *admitted, long *rejected,
+                    long *expired) {
+    pthread_mutex_lock(&q->mu);
+    if (waiting) *waiting = q->waiting;
+    if (running) *running = q->running;
+    if (admitted) *admitted = q->admitted;
+    if (rejected) *rejected = q->rejected;
+    if (expired) *expired = q->expired;
+    pthread_mutex_unlock(&q->mu);
+}
+
+void sg_queue_drain_and_stop(sg_queue *q, double timeout_s) {
+    if (!q->threads) return;
+    struct timespec ts;
+    abstime_ms(sg_now_ms() + timeout_s * 1000, &ts);
+    pthread_mutex_lock(&q->mu);
+    q->draining = 1; /* no new admissions */
+    while (q->admitted > 0 && q->started)
+        if (pthread_cond_timedwait(&q->idle, &q->mu, &ts) == ETIMEDOUT) break;
+    /* past the grace: what still waits is answered "shutting down" */
+    sg_job *left = q->head;
+    int n_left = q->waiting;
+    q->head = q->tail = NULL;
+    q->waiting = 0;
+    q->stopping = 1;
+    pthread_cond_broadcast(&q->work);
+    pthread_cond_broadcast(&q->reap);
+    pthread_mutex_unlock(&q->mu);
+    for (sg_job *j = left, *n; j; j = n) {
+        n = j->next;
+        j->dropped(j, 1);
+    }
+    pthread_mutex_lock(&q->mu);
+    q->admitted -= n_left;
+    pthread_mutex_unlock(&q->mu);
+    for (int i = 0; i < (q->started & ((1 << 30) - 1)); i++) pthread_join(q->threads[i], NULL);
+    if (q->started & (1 << 30)) pthread_join(q->reaper, NULL);
+    q->started = 0;
+}
+
+void sg_queue_free(sg_queue *q) {
+    if (!q->threads) return;
+    if (q->started) sg_queue_drain_and_stop(q, 0);
+    free(q->threads);
+    pthread_cond_destroy(&q->work);
+    pthread_cond_destroy(&q->idle);
+    pthread_cond_destroy(&q->reap);
+    pthread_mutex_destroy(&q->mu);
+    memset(q, 0, sizeof *q);
+}

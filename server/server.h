@@ -1,0 +1,319 @@
+/* server/: `stargan-server`, the HTTP service over the engine. One header, one module per concern:
+ *   buf        growable byte buffer with a hard cap (uploads, JSON, metrics text)
+ *   config     the option table: each flag is also an environment variable
+ *   multipart  multipart/form-data over a complete, bounded body (binary-safe)
+ *   queue      bounded job queue, worker threads, deadline reaper
+ *   metrics    counters and histograms, Prometheus text
+ *   log        access log and daemon messages
+ *   models     the loaded models (or the built-in demo model) and their description
+ *   task       one inference request: fields → inputs → worker run → image or style
+ *   http       libmicrohttpd: routing, uploads, suspend/resume, CORS, API keys, responses
+ *   healthcheck  a tiny HTTP GET for the container's HEALTHCHECK
+ * Library code returns errors; only main.c decides an exit status. */
+#ifndef SG_SERVER_H
+#define SG_SERVER_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "../engine/engine.h"
+
+/* ---- buf ------------------------------------------------------------------------------------ */
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+    size_t max; /* appends past this fail with SG_ERR_LIMIT (0: unbounded) */
+} sg_buf;
+
+void sg_buf_init(sg_buf *b, size_t max);
+void sg_buf_free(sg_buf *b);
+/* Makes room for n more bytes (one allocation when the final size is known up front). */
+sg_status sg_buf_reserve(sg_buf *b, size_t n);
+sg_status sg_buf_append(sg_buf *b, const void *p, size_t n);
+sg_status sg_buf_printf(sg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* NUL-terminated contents ("" when empty); the terminator is not counted in len. */
+const char *sg_buf_str(sg_buf *b);
+/* Hands the data over to the caller (malloc'd, NUL-terminated) and resets b. */
+char *sg_buf_take(sg_buf *b, size_t *len);
+
+/* ---- config --------------------------------------------------------------------------------- */
+#define SG_SRV_MAX_MODELS 16
+#define SG_SRV_PATH 1024
+
+typedef struct {
+    char name[64];
+    char path[SG_SRV_PATH];
+} sg_srv_model_arg;
+
+typedef struct {
+    char listen[256];
+    sg_srv_model_arg models[SG_SRV_MAX_MODELS];
+    int n_models;
+    char fan[SG_SRV_PATH];
+    int workers, queue;
+    int64_t max_body, max_pixels;
+    double timeout_s;        /* a request may wait + run this long (0: no limit) */
+    double client_timeout_s; /* idle connection / stalled upload */
+    double grace_s;          /* shutdown: time to finish in-flight and queued work */
+    int max_connections;
+    char cors_origin[512];
+    char api_key_file[SG_SRV_PATH];
+    char access_log[SG_SRV_PATH]; /* "-" = stdout, "off", or a file */
+    int help;
+    char healthcheck[512]; /* --healthcheck [URL]: probe and exit */
+} sg_srv_config;
+
+/* Defaults, then STARGAN_* environment variables, then argv (flags win). Errors name the flag
+ * or variable. argv[0] is skipped. */
+sg_status sg_srv_config_load(sg_srv_config *c, int argc, char **argv, sg_error *err);
+void sg_srv_config_usage(FILE *f);
+/* "16M" → 16 MiB (K/M/G binary), "40M" pixels → 40·10⁶ (decimal) */
+sg_status sg_srv_parse_size(const char *s, int binary, int64_t *out);
+
+/* ---- multipart ------------------------------------------------------------------------------ */
+#define SG_MP_MAX_PARTS 16
+
+typedef struct {
+    char name[64];
+    char filename[128];
+    char content_type[96];
+    int is_file; /* had a filename= */
+    const uint8_t *data; /* points into the body */
+    size_t len;
+} sg_mp_part;
+
+typedef struct {
+    sg_mp_part parts[SG_MP_MAX_PARTS];
+    int n;
+} sg_mp_form;
+
+/* The boundary of a "multipart/form-data; boundary=..." Content-Type (quoted or not). */
+sg_status sg_multipart_boundary(const char *content_type, char *out, size_t cap, sg_error *err);
+/* Splits a complete body into parts (RFC 7578). Part data are binary-safe views into body.
+ * Malformed input is SG_ERR_FORMAT, more than SG_MP_MAX_PARTS parts SG_ERR_LIMIT. */
+sg_status sg_multipart_parse(const uint8_t *body, size_t len, const char *boundary,
+                             sg_mp_form *form, sg_error *err);
+const sg_mp_part *sg_multipart_get(const sg_mp_form *form, const char *name);
+
+/* ---- queue ---------------------------------------------------------------------------------- */
+typedef struct sg_job sg_job;
+typedef struct sg_queue sg_queue;
+
+/* A unit of work. run happens on a worker thread (worker = its index); dropped is called
+ * instead when the job's deadline passed while waiting or the queue shuts down. Exactly one of
+ * the two is called, once, and the queue never touches the job afterwards. */
+struct sg_job {
+    void (*run)(sg_job *j, int worker);
+    void (*dropped)(sg_job *j, int shutting_down);
+    double enqueued_ms, deadline_ms; /* deadline 0: none */
+    sg_job *next;
+};
+
+struct sg_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t work, idle, reap;
+    sg_job *head, *tail;
+    int waiting, running, admitted; /* admitted = reserved + waiting + running */
+    int workers, cap;               /* admitted ≤ workers + cap */
+    int stopping, draining;
+    pthread_t *threads, reaper;
+    int started;
+    long rejected, expired;
+};
+
+sg_status sg_queue_init(sg_queue *q, int workers, int cap, sg_error *err);
+/* Starts the worker threads and the deadline reaper. */
+sg_status sg_queue_start(sg_queue *q, sg_error *err);
+/* Admission: takes a slot when admitted < workers + cap (returns 1), else counts a rejection
+ * and returns 0. A taken slot is released by push's job finishing or by sg_queue_release. */
+int sg_queue_reserve(sg_queue *q);
+void sg_queue_release(sg_queue *q);
+/* Queues a job on a reserved slot. */
+void sg_queue_push(sg_queue *q, sg_job *j);
+/* Snapshot for metrics/readiness. */
+void sg_queue_stats(sg_queue *q, int *waiting, int *running, int *admitted, long *rejected,
+                    long *expired);
+/* Waits until nothing is admitted or timeout_s passes; then drops what still waits
+ * (dropped(j, 1)), waits for running jobs and joins the threads. */
+void sg_queue_drain_and_stop(sg_queue *q, double timeout_s);
+void sg_queue_free(sg_queue *q);
+
+/* ---- metrics -------------------------------------------------------------------------------- */
+typedef enum {
+    SG_ROUTE_TRANSLATE,
+    SG_ROUTE_STYLE,
+    SG_ROUTE_MODELS,
+    SG_ROUTE_HEALTHZ,
+    SG_ROUTE_READYZ,
+    SG_ROUTE_METRICS,
+    SG_ROUTE_OTHER,
+    SG_ROUTE_COUNT
+} sg_route;
+
+typedef enum {
+    SG_STAGE_QUEUE,
+    SG_STAGE_DECODE,
+    SG_STAGE_FACES,
+    SG_STAGE_STYLE,
+    SG_STAGE_GENERATOR,
+    SG_STAGE_ENCODE,
+    SG_STAGE_COUNT
+} sg_stage;
+
+#define SG_HIST_BUCKETS 15
+
+typedef struct {
+    uint64_t counts[SG_HIST_BUCKETS + 1]; /* last: +Inf */
+    uint64_t n;
+    double sum_s;
+} sg_hist;
+
+typedef struct {
+    pthread_mutex_t mu;
+    uint64_t requests[SG_ROUTE_COUNT][600]; /* by HTTP status */
+    sg_hist route_latency[SG_ROUTE_COUNT];
+    sg_hist stage_latency[SG_STAGE_COUNT];
+    uint64_t rejected, expired, dropped_shutdown;
+    double started_s;
+} sg_metrics;
+
+typedef struct {
+    int queue_waiting, running, admitted, capacity, workers, ready;
+} sg_metrics_gauges;
+
+extern const char *const sg_route_names[SG_ROUTE_COUNT];
+extern const char *const sg_stage_names[SG_STAGE_COUNT];
+
+void sg_metrics_init(sg_metrics *m);
+void sg_metrics_free(sg_metrics *m);
+void sg_metrics_request(sg_metrics *m, sg_route r, int status, double ms);
+void sg_metrics_stage(sg_metrics *m, sg_stage s, double ms);
+void sg_metrics_count_rejected(sg_metrics *m);
+void sg_metrics_count_expired(sg_metrics *m);
+/* Prometheus text exposition (0.0.4) into out; model_info holds ready-made sample lines. */
+sg_status sg_metrics_render(sg_metrics *m, const sg_metrics_gauges *g, const char *model_info,
+                            sg_buf *out);
+
+/* ---- log ------------------------------------------------------------------------------------ */
+typedef struct {
+    double start_ms; /* sg_now_ms at arrival */
+    const char *id, *method, *path, *model, *domain;
+    int status;
+    uint64_t bytes;
+} sg_access;
+
+/* target: "-" (stdout), "off", or a file appended to. */
+sg_status sg_log_open(const char *target, sg_error *err);
+void sg_log_close(void);
+/* One line: time id method path status bytes ms model domain (logfmt, single write). */
+void sg_log_access(const sg_access *a);
+/* Daemon messages to stderr with a timestamp and level. */
+void sg_log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* logfmt value: bare when safe, else quoted with escapes. */
+void sg_log_value(sg_buf *b, const char *v);
+
+/* ---- models --------------------------------------------------------------------------------- */
+typedef struct {
+    char name[64];
+    char path[SG_SRV_PATH];
+    int demo;
+    sg_engine engine;
+    int loaded;
+} sg_srv_model;
+
+typedef struct {
+    sg_srv_model *m;
+    int n;
+} sg_srv_models;
+
+/* Opens every --model (with --fan), or builds the demo model when none is named. */
+sg_status sg_srv_models_load(sg_srv_models *ms, const sg_srv_config *c, sg_error *err);
+void sg_srv_models_free(sg_srv_models *ms);
+/* By name; NULL or "" picks the first (the default). NULL when unknown. */
+sg_srv_model *sg_srv_models_find(sg_srv_models *ms, const char *name);
+int sg_srv_model_has_faces(const sg_srv_model *m);
+/* The /v1/models document. */
+char *sg_srv_models_json(const sg_srv_models *ms);
+/* stargan_model_info sample lines for /metrics. */
+sg_status sg_srv_models_metrics(const sg_srv_models *ms, sg_buf *out);
+
+/* ---- task ----------------------------------------------------------------------------------- */
+/* An HTTP-level failure: status, a stable code ("bad_request", ...) and a message. */
+typedef struct {
+    int status;
+    char code[32];
+    char msg[400];
+} sg_http_error;
+
+/* Sets e and returns -1 (for `return sg_http_fail(...)` in parsers). */
+int sg_http_fail(sg_http_error *e, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The HTTP answer for an engine/image status. */
+void sg_http_from_status(sg_http_error *e, const sg_error *err);
+
+typedef enum { SG_TASK_TRANSLATE, SG_TASK_STYLE } sg_task_kind;
+typedef enum { SG_STYLE_SEED, SG_STYLE_REF, SG_STYLE_GIVEN } sg_style_mode;
+
+/* Field lookup: a multipart form field or a query parameter (form first). */
+typedef struct {
+    const sg_mp_form *form;
+    const char *(*query)(void *ctx, const char *name);
+    void *query_ctx;
+    const uint8_t *raw_image; /* raw image body, when not multipart */
+    size_t raw_len;
+    const char *raw_field; /* which field the raw body is: "image" (translate), "reference" */
+    const char *accept; /* Accept header or NULL */
+} sg_task_input;
+
+typedef struct {
+    sg_task_kind kind;
+    sg_srv_model *model;
+    int domain;
+    sg_style_mode mode;
+    uint64_t seed;
+    int seed_random;
+    float psi;
+    float *style; /* given style (SG_STYLE_GIVEN), style_dim floats */
+    sg_fit fit;
+    sg_image_format format;
+    int quality;
+    int64_t max_pixels;
+    const uint8_t *image, *ref; /* views into the request body */
+    size_t image_len, ref_len;
+    /* results */
+    sg_http_error error; /* status 0: success */
+    uint8_t *out;        /* encoded image or JSON (malloc'd) */
+    size_t out_len;
+    double stage_ms[SG_STAGE_COUNT];
+} sg_task;
+
+/* Validates the fields of a request for kind and fills t (no heavy work). */
+int sg_task_parse(sg_task *t, sg_task_kind kind, const sg_task_input *in, sg_srv_models *ms,
+                  int64_t max_pixels, sg_http_error *e);
+/* Runs on a worker with that worker's run state for t->model. */
+void sg_task_run(sg_task *t, sg_run *run);
+void sg_task_free(sg_task *t);
+const char *sg_task_content_type(const sg_task *t);
+
+/* ---- http ----------------------------------------------------------------------------------- */
+typedef struct sg_server sg_server;
+
+/* Binds the listen address and starts serving (health routes answer at once; the rest say 503
+ * until sg_server_set_ready). */
+sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err);
+/* Loads models, starts workers, and opens the inference routes. */
+sg_status sg_server_load(sg_server *s, sg_error *err);
+/* Graceful stop: stop accepting, finish in-flight and queued work within the grace time. */
+void sg_server_stop(sg_server *s);
+void sg_server_free(sg_server *s);
+/* "host:port" or ":port" or "port" → address (IPv4 or [IPv6]). */
+sg_status sg_srv_parse_listen(const char *listen, struct sockaddr_storage *sa, unsigned *salen,
+                              sg_error *err);
+
+/* ---- healthcheck ---------------------------------------------------------------------------- */
+/* GET url (http://host:port/path) with a short timeout: 0 when it answers 200. */
+int sg_healthcheck(const char *url, double timeout_s, char *why, size_t cap);
+
+#endif

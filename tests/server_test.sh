@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Integration tests of stargan-server: the real daemon on loopback ports, spoken to with curl.
+# Both translate modes and the style round trip (byte-identical to `stargan translate`), every
+# error status, overload and deadlines, API keys, CORS, configuration from the environment,
+# metrics and the access log, the container health probe, SIGTERM during a request, and the
+# built-in demo model.
+# usage: server_test.sh STARGAN-SERVER STARGAN FIXTURES TMPDIR
+# Photos come from FIXTURES/images when present, else from tests/data/images. Bounded: every
+# curl has a time limit, every daemon is killed on exit. Last line: "N passed, N failed".
+set -u
+srv=$1 cli=$2 fix=$3 tmp=$4
+here=$(cd "$(dirname "$0")" && pwd)
+command -v curl >/dev/null || { echo "skipped: curl not installed"; exit 77; }
+rm -rf "$tmp" && mkdir -p "$tmp"
+pass=0 fail=0
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; }
+trap cleanup EXIT
+ok()  { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+if [ -f "$fix/images/afhq/src/cat/flickr_cat_000253.jpg" ]; then
+  src="$fix/images/afhq/src/cat/flickr_cat_000253.jpg" ref="$fix/images/afhq/ref/dog/pixabay_dog_000121.jpg"
+else
+  src="$here/data/images/jpg_exif_6.jpg" ref="$here/data/images/png_rgb8_adam7.png"
+fi
+m="$tmp/m.safetensors"
+"$cli" make-model --config afhq --img-size 64 --max-conv-dim 64 --style-dim 16 --latent-dim 8 --out "$m" >/dev/null \
+  || { echo "cannot make the test model"; echo "0 passed, 1 failed"; exit 1; }
+
+# start NAME [ARGS...]: a daemon on a free port (port 0; the port is read from its log); sets
+# PID and U (base URL). Waits until /readyz says 200 (at most 60 s).
+start() {
+  local name=$1; shift
+  "$srv" --listen 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
+  PID=$!; pids+=("$PID"); U=
+  for _ in $(seq 600); do
+    local port; port=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/$name.log" | head -1)
+    if [ -n "$port" ]; then
+      U="http://127.0.0.1:$port"
+      [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$U/readyz")" = 200 ] && return 0
+    fi
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "daemon $name did not become ready:"; cat "$tmp/$name.log"; return 1
+}
+stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+
+# req [curl args...]: the status code; body in $tmp/body, headers in $tmp/hdr
+req() { curl -s --max-time 60 -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' "$@"; }
+hdr() { tr -d '\r' <"$tmp/hdr" | sed -n "s/^$1: //Ip" | tail -1; }
+# expect NAME STATUS CODE [curl args...]: status and the JSON error {"error":{"code":CODE,"message":...}}
+expect() {
+  local n=$1 st=$2 code=$3; shift 3
+  local got; got=$(req "$@")
+  if [ "$got" = "$st" ] && grep -q "^{\"error\":{\"code\":\"$code\",\"message\":\".*\"}}$" "$tmp/body" &&
+     [ "$(hdr content-type)" = application/json ]; then ok "$n ($st $code)"
+  else bad "$n: want $st $code, got $got $(head -c 300 "$tmp/body")"; fi
+}
+
+# ---- main daemon: the small model ----------------------------------------------------------------
+start main --model small="$m" --max-body 1M --max-pixels 2M --workers 1 --queue 4 || { echo "0 passed, 1 failed"; exit 1; }
+main_pid=$PID M=$U
+check "healthz" '[ "$(req $M/healthz)" = 200 ] && grep -q "\"ok\"" "$tmp/body"'
+check "readyz" '[ "$(req $M/readyz)" = 200 ]'
+req "$M/v1/models" >/dev/null
+check "models" 'grep -q "\"name\":\"small\"" "$tmp/body" && grep -q "\"img_size\":64" "$tmp/body" && grep -q "\"domains\":\[\"cat\",\"dog\",\"wild\"\]" "$tmp/body" && grep -q "\"style_dim\":16" "$tmp/body" && grep -q "\"latent_dim\":8" "$tmp/body" && grep -q "\"face_masks\":false" "$tmp/body" && grep -q "\"face_network\":false" "$tmp/body" && grep -q "\"demo\":false" "$tmp/body"'
+
+# latent-guided: same bytes as the CLI, deterministic, headers
+"$cli" translate --model "$m" --src "$src" --domain dog --seed 5 --out "$tmp/cli_seed.png" >/dev/null
+"$cli" translate --model "$m" --src "$src" --domain wild --seed 7 --psi 0.5 --out "$tmp/cli_psi.png" >/dev/null
+"$cli" translate --model "$m" --src "$src" --domain dog --ref "$ref" --out "$tmp/cli_ref.png" >/dev/null
+"$cli" translate --model "$m" --src "$src" --domain cat --seed 3 --quality 80 --fit stretch --out "$tmp/cli_q.jpg" >/dev/null
+st=$(req -F image=@"$src" -F domain=dog -F seed=5 "$M/v1/translate"); cp "$tmp/body" "$tmp/s1.png"
+check "translate seed: 200 image/png" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/png ]'
+check "translate seed: same bytes as the CLI" 'cmp -s "$tmp/s1.png" "$tmp/cli_seed.png"'
+check "translate seed: X-Seed, X-Request-Id" '[ "$(hdr x-seed)" = 5 ] && [ -n "$(hdr x-request-id)" ]'
+check "Server-Timing stages" 'hdr server-timing | grep -q "decode;dur=.*faces;dur=.*style;dur=.*generator;dur=.*encode;dur="'
+req -F image=@"$src" -F domain=1 -F seed=5 "$M/v1/translate" >/dev/null
+check "same inputs and seed: identical (domain by index)" 'cmp -s "$tmp/body" "$tmp/s1.png"'
+req -F image=@"$src" -F domain=wild -F seed=7 -F psi=0.5 "$M/v1/translate" >/dev/null
+check "psi: same bytes as the CLI" 'cmp -s "$tmp/body" "$tmp/cli_psi.png"'
+# reference-guided
+st=$(req -F image=@"$src" -F domain=dog -F reference=@"$ref" "$M/v1/translate")
+check "translate reference: same bytes as the CLI" '[ "$st" = 200 ] && cmp -s "$tmp/body" "$tmp/cli_ref.png" && [ -z "$(hdr x-seed)" ]'
+# a raw image body with query parameters
+st=$(req -H "Content-Type: image/jpeg" --data-binary @"$src" "$M/v1/translate?domain=dog&seed=5")
+check "raw body + query: same bytes" '[ "$st" = 200 ] && cmp -s "$tmp/body" "$tmp/s1.png"'
+# JPEG by field and by Accept
+st=$(req -F image=@"$src" -F domain=cat -F seed=3 -F format=jpeg -F quality=80 -F fit=stretch "$M/v1/translate")
+check "format=jpeg: same bytes as the CLI" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/jpeg ] && cmp -s "$tmp/body" "$tmp/cli_q.jpg"'
+st=$(req -H "Accept: image/jpeg" -F image=@"$src" -F domain=cat -F seed=3 "$M/v1/translate")
+check "Accept: image/jpeg" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/jpeg ] && [ "$(head -c 3 "$tmp/body" | od -An -tx1 | tr -d " ")" = ffd8ff ]'
+# random seed: returned, and replayable
+st=$(req -F image=@"$src" -F domain=dog "$M/v1/translate"); seed=$(hdr x-seed); cp "$tmp/body" "$tmp/r1.png"
+req -F image=@"$src" -F domain=dog -F seed="$seed" "$M/v1/translate" >/dev/null
+check "random seed in X-Seed replays" '[ "$st" = 200 ] && [ -n "$seed" ] && cmp -s "$tmp/body" "$tmp/r1.png"'
+# style round trip: /v1/style → translate with style = translate with seed
+st=$(req -F domain=wild -F seed=7 -F psi=0.5 "$M/v1/style"); cp "$tmp/body" "$tmp/style.json"
+style=$(sed -n 's/.*"style":\(\[[^]]*\]\).*/\1/p' "$tmp/style.json")
+check "style: JSON with style_dim numbers" '[ "$st" = 200 ] && grep -q "^{\"model\":\"small\",\"domain\":\"wild\",\"style\":\[" "$tmp/style.json" && [ "$(echo "$style" | tr -cd , | wc -c)" = 15 ]'
+req -F image=@"$src" -F domain=wild -F "style=$style" "$M/v1/translate" >/dev/null
+check "style round trip: same bytes as seed (and the CLI)" 'cmp -s "$tmp/body" "$tmp/cli_psi.png"'
+st=$(req -F domain=dog -F reference=@"$ref" "$M/v1/style"); rstyle=$(sed -n 's/.*"style":\(\[[^]]*\]\).*/\1/p' "$tmp/body")
+req -F image=@"$src" -F domain=dog -F "style=$rstyle" "$M/v1/translate" >/dev/null
+check "style from a reference round trips" '[ "$st" = 200 ] && cmp -s "$tmp/body" "$tmp/cli_ref.png"'
+st=$(req -H "Content-Type: image/png" --data-binary @"$ref" "$M/v1/style?domain=dog")
+check "style: raw reference body" '[ "$st" = 200 ] && [ "$(sed -n "s/.*\"style\":\(\[[^]]*\]\).*/\1/p" "$tmp/body")" = "$rstyle" ]'
+
+# errors: status and JSON body
+printf 'not an image at all' >"$tmp/text.txt"
+head -c 300 "$src" >"$tmp/trunc.img"
+head -c 1500000 /dev/zero >"$tmp/big.bin"
+expect "missing image" 400 missing_field -F domain=dog -F seed=1 "$M/v1/translate"
+expect "missing domain" 400 missing_field -F image=@"$src" "$M/v1/translate"
+expect "unknown domain" 400 unknown_domain -F image=@"$src" -F domain=horse "$M/v1/translate"
+expect "seed and reference" 400 bad_request -F image=@"$src" -F domain=dog -F seed=1 -F reference=@"$ref" "$M/v1/translate"
+expect "psi with reference" 400 bad_request -F image=@"$src" -F domain=dog -F psi=0.5 -F reference=@"$ref" "$M/v1/translate"
+expect "bad seed" 400 bad_field -F image=@"$src" -F domain=dog -F seed=-3 "$M/v1/translate"
+expect "bad psi" 400 bad_field -F image=@"$src" -F domain=dog -F psi=1.5 "$M/v1/translate"
+expect "bad quality" 400 bad_field -F image=@"$src" -F domain=dog -F quality=101 "$M/v1/translate"
+expect "bad format" 400 bad_field -F image=@"$src" -F domain=dog -F format=gif "$M/v1/translate"
+expect "bad fit" 400 bad_field -F image=@"$src" -F domain=dog -F fit=zoom "$M/v1/translate"
+expect "style wrong length" 400 bad_field -F image=@"$src" -F domain=dog -F 'style=[1,2,3]' "$M/v1/translate"
+expect "style not JSON" 400 bad_field -F image=@"$src" -F domain=dog -F 'style=hello' "$M/v1/translate"
+expect "bad multipart" 400 bad_multipart -H "Content-Type: multipart/form-data; boundary=zz" --data-binary 'garbage' "$M/v1/translate"
+expect "unknown model" 404 unknown_model -F image=@"$src" -F domain=dog -F model=nope "$M/v1/translate"
+expect "unknown route" 404 not_found "$M/v2/nothing"
+expect "wrong method (GET translate)" 405 method_not_allowed "$M/v1/translate"
+check "405 says Allow" '[ "$(hdr allow)" = "POST, OPTIONS" ]'
+expect "wrong method (DELETE models)" 405 method_not_allowed -X DELETE "$M/v1/models"
+expect "body over --max-body" 413 too_large -F image=@"$tmp/big.bin" -F domain=dog "$M/v1/translate"
+expect "body over --max-body, no Expect" 413 too_large -H "Expect:" -F image=@"$tmp/big.bin" -F domain=dog "$M/v1/translate"
+expect "chunked body over --max-body" 413 too_large -H "Content-Type: image/png" -H "Transfer-Encoding: chunked" --data-binary @"$tmp/big.bin" "$M/v1/translate?domain=dog"
+expect "not PNG/JPEG (file)" 415 unsupported_media_type -F image=@"$tmp/text.txt" -F domain=dog "$M/v1/translate"
+expect "not PNG/JPEG (content type)" 415 unsupported_media_type -H "Content-Type: text/plain" --data-binary @"$tmp/text.txt" "$M/v1/translate?domain=dog"
+expect "reference not PNG/JPEG" 415 unsupported_media_type -F image=@"$src" -F domain=dog -F reference=@"$tmp/text.txt" "$M/v1/translate"
+expect "undecodable image" 422 undecodable_image -F image=@"$tmp/trunc.img" -F domain=dog -F seed=1 "$M/v1/translate"
+expect "fit=align without a face network" 422 no_face_network -F image=@"$src" -F domain=dog -F fit=align "$M/v1/translate"
+check "server healthy after the errors" '[ "$(req $M/healthz)" = 200 ] && [ "$(req -F image=@"$src" -F domain=dog -F seed=5 $M/v1/translate)" = 200 ]'
+
+# metrics and access log
+req "$M/metrics" >/dev/null
+check "metrics: requests by route and status" 'grep -q "^stargan_http_requests_total{route=\"translate\",status=\"200\"} [0-9]" "$tmp/body" && grep -q "^stargan_http_requests_total{route=\"translate\",status=\"413\"} [0-9]" "$tmp/body"'
+check "metrics: stage histograms, gauges, model info" 'grep -q "^stargan_stage_duration_seconds_bucket{stage=\"generator\",le=\"+Inf\"} [1-9]" "$tmp/body" && grep -q "^stargan_queue_depth 0" "$tmp/body" && grep -q "^stargan_in_flight 0" "$tmp/body" && grep -q "^stargan_rejected_total" "$tmp/body" && grep -q "^stargan_model_info{model=\"small\".*} 1" "$tmp/body"'
+check "metrics content type" 'hdr content-type | grep -q "^text/plain; version=0.0.4"'
+check "access log: one line per request" 'grep -q "^time=[0-9T:.-]*Z id=[0-9a-f]* method=POST path=/v1/translate status=200 bytes=[0-9]* ms=[0-9.]* model=small domain=dog$" "$tmp/main.out" && [ "$(grep -c " status=413 " "$tmp/main.out")" -ge 3 ]'
+req -H "X-Request-Id: client-id-42" "$M/healthz" >/dev/null
+check "client X-Request-Id kept" '[ "$(hdr x-request-id)" = client-id-42 ] && sleep 0.2 && grep -q " id=client-id-42 " "$tmp/main.out"'
+check "--healthcheck probe: healthy" '"$srv" --healthcheck "$M/healthz" 2>/dev/null'
+check "--healthcheck probe: default URL from STARGAN_LISTEN (as in the container)" 'STARGAN_LISTEN="0.0.0.0:${M##*:}" "$srv" --healthcheck 2>/dev/null'
+check "--healthcheck probe: dead port fails" '! "$srv" --healthcheck http://127.0.0.1:1/healthz 2>/dev/null'
+
+# SIGTERM during a request: one running, one queued; both complete, the daemon exits 0, and
+# nothing new is accepted
+cpids=()
+for i in 1 2; do
+  curl -s --max-time 60 -o "$tmp/term$i.png" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=5 "$M/v1/translate" >"$tmp/term$i.code" &
+  cpids+=($!)
+done
+for _ in $(seq 250); do  # until the daemon holds them (at most 5 s)
+  curl -s --max-time 2 "$M/metrics" | grep -q '^stargan_admitted [12]$' && break
+  sleep 0.02
+done
+kill -TERM "$main_pid"
+wait "${cpids[@]}"
+wait "$main_pid"; rc=$?
+check "SIGTERM: the requests in flight and queued complete" '[ "$(cat "$tmp/term1.code")" = 200 ] && [ "$(cat "$tmp/term2.code")" = 200 ] && cmp -s "$tmp/term1.png" "$tmp/s1.png" && cmp -s "$tmp/term2.png" "$tmp/s1.png"'
+check "SIGTERM: exit 0" '[ "$rc" = 0 ]'
+check "SIGTERM: no longer listening" '[ "$(curl -s -o /dev/null -w "%{http_code}" --max-time 2 "$M/healthz")" = 000 ]'
+
+# ---- overload and deadlines: 1 worker, 1 queued ---------------------------------------------------
+start busy --model small="$m" --workers 1 --queue 1 || bad "busy daemon"
+cpids=()
+for i in $(seq 8); do
+  curl -s --max-time 60 -o /dev/null -D "$tmp/ov$i.hdr" -w '%{http_code}\n' -F image=@"$src" -F domain=dog -F seed=$i "$U/v1/translate" >"$tmp/ov$i.code" &
+  cpids+=($!)
+done
+wait "${cpids[@]}"
+codes=$(cat "$tmp"/ov*.code | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+n503=$(grep -l '^503$' "$tmp"/ov*.code | wc -l); n200=$(grep -l '^200$' "$tmp"/ov*.code | wc -l)
+retry=$(grep -il '^retry-after: ' "$tmp"/ov*.hdr | wc -l)
+check "overload: only 200 and 503 ($codes)" '[ $((n503 + n200)) = 8 ] && [ "$n200" -ge 1 ]'
+check "overload: 503 with Retry-After" '[ "$n503" -ge 1 ] && [ "$retry" -ge "$n503" ]'
+check "overload: healthy afterwards" '[ "$(req $U/readyz)" = 200 ] && [ "$(req -F image=@"$src" -F domain=dog -F seed=5 $U/v1/translate)" = 200 ] && cmp -s "$tmp/body" "$tmp/s1.png"'
+req "$U/metrics" >/dev/null
+check "overload: counted in metrics" 'grep -q "^stargan_rejected_total [1-9]" "$tmp/body"'
+stop "$PID"
+
+# a request that waits past --timeout is answered 503 (its work dropped)
+start slow --model small="$m" --workers 1 --queue 8 --timeout 0.05 || bad "slow daemon"
+cpids=()
+for i in $(seq 6); do
+  curl -s --max-time 60 -o "$tmp/to$i.body" -w '%{http_code}\n' -F image=@"$src" -F domain=dog -F seed=$i "$U/v1/translate" >"$tmp/to$i.code" &
+  cpids+=($!)
+done
+wait "${cpids[@]}"
+check "timeout: 503 timeout for requests that waited too long" 'grep -l "\"code\":\"timeout\"" "$tmp"/to*.body | grep -q . && [ "$(cat "$tmp"/to*.code | grep -cv "^200$\|^503$")" = 0 ]'
+req "$U/metrics" >/dev/null
+check "timeout: counted in metrics" 'grep -q "^stargan_expired_total [1-9]" "$tmp/body"'
+stop "$PID"
+
+# ---- API keys, CORS, configured through the environment --------------------------------------------
+printf '# keys\nkey-one\n\n  key-two  \n' >"$tmp/keys"
+STARGAN_MODEL="small=$m" STARGAN_API_KEY_FILE="$tmp/keys" STARGAN_CORS_ORIGIN="https://a.example, https://b.example" \
+  start keys || bad "keys daemon"
+expect "no API key" 401 unauthorized "$U/v1/models"
+check "401 says WWW-Authenticate" 'hdr www-authenticate | grep -q "^Bearer"'
+expect "wrong API key" 401 unauthorized -H "Authorization: Bearer key-three" -F image=@"$src" -F domain=dog "$U/v1/translate"
+expect "no API key on metrics" 401 unauthorized "$U/metrics"
+check "API key accepted" '[ "$(req -H "Authorization: Bearer key-two" $U/v1/models)" = 200 ] && [ "$(req -H "Authorization: bearer key-one" -F image=@"$src" -F domain=dog -F seed=5 $U/v1/translate)" = 200 ] && cmp -s "$tmp/body" "$tmp/s1.png"'
+check "health needs no key" '[ "$(req $U/healthz)" = 200 ] && [ "$(req $U/readyz)" = 200 ]'
+st=$(req -X OPTIONS -H "Origin: https://b.example" -H "Access-Control-Request-Method: POST" -H "Access-Control-Request-Headers: authorization" "$U/v1/translate")
+check "CORS preflight" '[ "$st" = 204 ] && [ "$(hdr access-control-allow-origin)" = https://b.example ] && hdr access-control-allow-methods | grep -q POST && hdr access-control-allow-headers | grep -qi authorization'
+req -X OPTIONS -H "Origin: https://evil.example" -H "Access-Control-Request-Method: POST" "$U/v1/translate" >/dev/null
+check "CORS: other origins get no grant" '[ -z "$(hdr access-control-allow-origin)" ]'
+req -H "Origin: https://a.example" -H "Authorization: Bearer key-one" "$U/v1/models" >/dev/null
+check "CORS on answers, headers exposed" '[ "$(hdr access-control-allow-origin)" = https://a.example ] && hdr access-control-expose-headers | grep -q X-Seed'
+stop "$PID"
+STARGAN_MODEL="small=$m" STARGAN_MAX_PIXELS=50 STARGAN_CLIENT_TIMEOUT=1 start tiny || bad "tiny daemon"
+expect "image over --max-pixels (from its header)" 413 too_large -F image=@"$src" -F domain=dog -F seed=1 "$U/v1/translate"
+expect "reference over --max-pixels" 413 too_large -F domain=dog -F reference=@"$ref" "$U/v1/style"
+# a client that stalls mid-upload is disconnected after --client-timeout, holding no worker
+t0=$(date +%s)
+( exec 3<>"/dev/tcp/127.0.0.1/${U##*:}"
+  printf 'POST /v1/translate?domain=dog HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\n\x89PNG' >&3
+  timeout 10 cat <&3 >/dev/null ) &
+stall=$!
+sleep 0.3
+check "stalled upload: others are served meanwhile" '[ "$(req $U/readyz)" = 200 ]'
+wait "$stall"; t1=$(date +%s)
+check "stalled upload: closed by --client-timeout" '[ $((t1 - t0)) -le 6 ] && sleep 0.2 && grep -q "status=499" "$tmp/tiny.out"'
+stop "$PID"
+STARGAN_WORKERS=zero "$srv" >/dev/null 2>"$tmp/badenv.log"; rc=$?
+check "bad environment value: exit 2 naming the variable" '[ "$rc" = 2 ] && grep -q STARGAN_WORKERS "$tmp/badenv.log"'
+"$srv" --model "x=$tmp/missing.safetensors" --listen 127.0.0.1:0 >/dev/null 2>"$tmp/badmodel.log"; rc=$?
+check "missing model file: exit 1 with a message" '[ "$rc" = 1 ] && grep -q "missing.safetensors" "$tmp/badmodel.log"'
+
+# ---- the built-in demo model (no --model) --------------------------------------------------------
+start demo || bad "demo daemon"
+req "$U/v1/models" >/dev/null
+check "demo: /v1/models says demo" 'grep -q "\"name\":\"demo\"" "$tmp/body" && grep -q "\"demo\":true" "$tmp/body" && grep -q "\"img_size\":256" "$tmp/body" && grep -q "\"domains\":\[\"cat\",\"dog\",\"wild\"\]" "$tmp/body"'
+check "demo: the log says so loudly" 'grep -q "level=warn.*DEMO" "$tmp/demo.log"'
+st=$(req -F image=@"$src" -F domain=wild -F seed=1 "$U/v1/translate")
+check "demo: translate 256x256" '[ "$st" = 200 ] && [ "$(od -An -tu1 -j16 -N8 "$tmp/body" | tr -s " ")" = " 0 0 1 0 0 0 1 0" ]'
+stop "$PID"; rc=$?
+check "demo: SIGTERM exit 0" '[ "$rc" = 0 ]'
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

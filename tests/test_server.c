@@ -1,0 +1,399 @@
+/* server/: the pieces below HTTP: multipart parsing (binary parts, hostile bodies), the option
+ * table (defaults, environment, flags), metrics text, the bounded buffer, logfmt escaping, the
+ * queue's admission and deadlines, and field validation of a task. The daemon itself is tested
+ * over loopback HTTP by tests/server_test.sh. */
+#include "testutil.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../server/server.h"
+
+/* ---- multipart ------------------------------------------------------------------------------ */
+static sg_status parse(const char *body, size_t len, const char *boundary, sg_mp_form *f) {
+    sg_error err;
+    return sg_multipart_parse((const uint8_t *)body, len, boundary, f, &err);
+}
+
+static void test_multipart_basic(void **state) {
+    (void)state;
+    const char body[] = "--XyZ\r\n"
+                        "Content-Disposition: form-data; name=\"domain\"\r\n\r\n"
+                        "dog\r\n"
+                        "--XyZ\r\n"
+                        "Content-Disposition: form-data; name=\"image\"; filename=\"a b.png\"\r\n"
+                        "Content-Type: image/png\r\n\r\n"
+                        "\x89PNG\r\n--Xy\0\r\n\r\n"
+                        "\r\n--XyZ--\r\n";
+    sg_mp_form f;
+    assert_int_equal(parse(body, sizeof body - 1, "XyZ", &f), SG_OK);
+    assert_int_equal(f.n, 2);
+    const sg_mp_part *d = sg_multipart_get(&f, "domain"), *im = sg_multipart_get(&f, "image");
+    assert_non_null(d);
+    assert_int_equal(d->len, 3);
+    assert_memory_equal(d->data, "dog", 3);
+    assert_false(d->is_file);
+    assert_non_null(im);
+    assert_true(im->is_file);
+    assert_string_equal(im->filename, "a b.png");
+    assert_string_equal(im->content_type, "image/png");
+    /* binary data with CR LF, a near-boundary and a NUL stays intact */
+    assert_int_equal(im->len, 15);
+    assert_memory_equal(im->data, "\x89PNG\r\n--Xy\0\r\n\r\n", 15);
+    assert_null(sg_multipart_get(&f, "seed"));
+}
+
+static void test_multipart_preamble_and_empty(void **state) {
+    (void)state;
+    const char body[] = "preamble text\r\n--b\r\n"
+                        "Content-Disposition: form-data; name=\"x\"\r\n\r\n"
+                        "\r\n--b--";
+    sg_mp_form f;
+    assert_int_equal(parse(body, sizeof body - 1, "b", &f), SG_OK);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.parts[0].len, 0);
+    /* no parts at all */
+    assert_int_equal(parse("--b--\r\n", 7, "b", &f), SG_OK);
+    assert_int_equal(f.n, 0);
+}
+
+static void test_multipart_hostile(void **state) {
+    (void)state;
+    sg_mp_form f;
+    const char *bad[] = {
+        "",
+        "no boundary here",
+        "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue without end",
+        "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n",             /* headers cut */
+        "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--",                  /* no name */
+        "--b\r\nContent-Disposition: attachment; name=\"x\"\r\n\r\nx\r\n--b--", /* not form-data */
+        "--b\r\nContent-Disposition: form-data; name=\"x\r\n\r\nx\r\n--b--",   /* open quote */
+        "--bX\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(parse(bad[i], strlen(bad[i]), "b", &f), SG_ERR_FORMAT);
+    /* too many parts */
+    char big[8192] = "";
+    for (int i = 0; i < SG_MP_MAX_PARTS + 1; i++)
+        snprintf(big + strlen(big), sizeof big - strlen(big),
+                 "--b\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n", i);
+    strcat(big, "--b--\r\n");
+    assert_int_equal(parse(big, strlen(big), "b", &f), SG_ERR_LIMIT);
+}
+
+static void test_multipart_boundary_header(void **state) {
+    (void)state;
+    char b[80];
+    sg_error err;
+    assert_int_equal(sg_multipart_boundary("multipart/form-data; boundary=abc", b, sizeof b, &err), SG_OK);
+    assert_string_equal(b, "abc");
+    assert_int_equal(sg_multipart_boundary("Multipart/Form-Data;charset=utf-8; BOUNDARY=\"a b;c\"", b,
+                                           sizeof b, &err), SG_OK);
+    assert_string_equal(b, "a b;c");
+    assert_int_equal(sg_multipart_boundary("multipart/form-data", b, sizeof b, &err), SG_ERR_FORMAT);
+    assert_int_equal(sg_multipart_boundary("multipart/form-data; boundary=", b, sizeof b, &err), SG_ERR_FORMAT);
+    assert_int_equal(sg_multipart_boundary("image/png", b, sizeof b, &err), SG_ERR_ARG);
+    char longb[200] = "multipart/form-data; boundary=";
+    memset(longb + strlen(longb), 'x', 71);
+    assert_int_equal(sg_multipart_boundary(longb, b, sizeof b, &err), SG_ERR_FORMAT);
+}
+
+/* ---- config --------------------------------------------------------------------------------- */
+static const char *env_vars[] = {"STARGAN_LISTEN", "STARGAN_MODEL", "STARGAN_WORKERS", "STARGAN_QUEUE",
+                                 "STARGAN_MAX_BODY", "STARGAN_MAX_PIXELS", "STARGAN_TIMEOUT",
+                                 "STARGAN_CORS_ORIGIN", "STARGAN_API_KEY_FILE", "STARGAN_FAN"};
+
+static void clear_env(void) {
+    for (size_t i = 0; i < sizeof env_vars / sizeof *env_vars; i++) unsetenv(env_vars[i]);
+}
+
+static sg_status load(sg_srv_config *c, int argc, const char **argv, sg_error *err) {
+    return sg_srv_config_load(c, argc, (char **)argv, err);
+}
+
+static void test_config_defaults(void **state) {
+    (void)state;
+    clear_env();
+    sg_srv_config c;
+    sg_error err;
+    const char *argv[] = {"stargan-server"};
+    assert_int_equal(load(&c, 1, argv, &err), SG_OK);
+    assert_string_equal(c.listen, "127.0.0.1:8080");
+    assert_int_equal(c.n_models, 0);
+    assert_int_equal(c.workers, 1);
+    assert_int_equal(c.queue, 8);
+    assert_int_equal(c.max_body, 16 << 20);
+    assert_int_equal(c.max_pixels, 40000000);
+    assert_string_equal(c.cors_origin, "");
+    assert_string_equal(c.access_log, "-");
+    assert_false(c.help);
+}
+
+static void test_config_env_and_flags(void **state) {
+    (void)state;
+    clear_env();
+    setenv("STARGAN_LISTEN", "0.0.0.0:9000", 1);
+    setenv("STARGAN_WORKERS", "3", 1);
+    setenv("STARGAN_MAX_BODY", "2M", 1);
+    setenv("STARGAN_MODEL", "afhq=/models/afhq.ckpt, celeba=/m/c.safetensors", 1);
+    sg_srv_config c;
+    sg_error err;
+    const char *argv0[] = {"s"};
+    assert_int_equal(load(&c, 1, argv0, &err), SG_OK);
+    assert_string_equal(c.listen, "0.0.0.0:9000");
+    assert_int_equal(c.workers, 3);
+    assert_int_equal(c.max_body, 2 << 20);
+    assert_int_equal(c.n_models, 2);
+    assert_string_equal(c.models[0].name, "afhq");
+    assert_string_equal(c.models[0].path, "/models/afhq.ckpt");
+    assert_string_equal(c.models[1].name, "celeba");
+    /* flags win, and --model flags replace the environment's list */
+    const char *argv[] = {"s", "--workers", "2", "--model=/x/my-model.v2.safetensors", "--max-pixels", "1.5M",
+                          "--timeout", "2.5", "--model", "b=/y"};
+    assert_int_equal(load(&c, 10, argv, &err), SG_OK);
+    assert_int_equal(c.workers, 2);
+    assert_int_equal(c.n_models, 2);
+    assert_string_equal(c.models[0].name, "my-model");
+    assert_string_equal(c.models[1].name, "b");
+    assert_string_equal(c.models[1].path, "/y");
+    assert_int_equal(c.max_pixels, 1500000);
+    assert_true(c.timeout_s == 2.5);
+    clear_env();
+}
+
+static void test_config_errors(void **state) {
+    (void)state;
+    clear_env();
+    sg_srv_config c;
+    sg_error err;
+    const char *unknown[] = {"s", "--wrokers", "2"};
+    assert_int_equal(load(&c, 3, unknown, &err), SG_ERR_ARG);
+    assert_non_null(strstr(err.msg, "--wrokers"));
+    const char *range[] = {"s", "--workers", "0"};
+    assert_int_equal(load(&c, 3, range, &err), SG_ERR_ARG);
+    const char *missing[] = {"s", "--queue"};
+    assert_int_equal(load(&c, 2, missing, &err), SG_ERR_ARG);
+    const char *size[] = {"s", "--max-body", "12Q"};
+    assert_int_equal(load(&c, 3, size, &err), SG_ERR_ARG);
+    const char *dup[] = {"s", "--model", "a=/x", "--model", "a=/y"};
+    assert_int_equal(load(&c, 5, dup, &err), SG_ERR_ARG);
+    const char *badname[] = {"s", "--model", "a b=/x"};
+    assert_int_equal(load(&c, 3, badname, &err), SG_ERR_ARG);
+    setenv("STARGAN_WORKERS", "lots", 1);
+    const char *none[] = {"s"};
+    assert_int_equal(load(&c, 1, none, &err), SG_ERR_ARG);
+    assert_non_null(strstr(err.msg, "STARGAN_WORKERS"));
+    clear_env();
+    const char *help[] = {"s", "--help"};
+    assert_int_equal(load(&c, 2, help, &err), SG_OK);
+    assert_true(c.help);
+    const char *probe[] = {"s", "--healthcheck", "http://127.0.0.1:1/healthz"};
+    assert_int_equal(load(&c, 3, probe, &err), SG_OK);
+    assert_string_equal(c.healthcheck, "http://127.0.0.1:1/healthz");
+}
+
+static void test_config_sizes_and_usage(void **state) {
+    (void)state;
+    int64_t v;
+    assert_int_equal(sg_srv_parse_size("16M", 1, &v), SG_OK);
+    assert_int_equal(v, 16 << 20);
+    assert_int_equal(sg_srv_parse_size("512KiB", 1, &v), SG_OK);
+    assert_int_equal(v, 512 << 10);
+    assert_int_equal(sg_srv_parse_size("40M", 0, &v), SG_OK);
+    assert_int_equal(v, 40000000);
+    assert_int_equal(sg_srv_parse_size("1000", 0, &v), SG_OK);
+    assert_int_equal(v, 1000);
+    assert_int_not_equal(sg_srv_parse_size("-1", 1, &v), SG_OK);
+    assert_int_not_equal(sg_srv_parse_size("", 1, &v), SG_OK);
+    /* every flag shows its environment variable in the usage */
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    sg_srv_config_usage(f);
+    fclose(f);
+    assert_non_null(strstr(text, "STARGAN_MAX_BODY"));
+    assert_non_null(strstr(text, "STARGAN_API_KEY_FILE"));
+    assert_non_null(strstr(text, "--cors-origin"));
+    free(text);
+}
+
+/* ---- metrics, buffers, log ------------------------------------------------------------------ */
+static void test_metrics_render(void **state) {
+    (void)state;
+    sg_metrics m;
+    sg_metrics_init(&m);
+    sg_metrics_request(&m, SG_ROUTE_TRANSLATE, 200, 3.0);   /* 3 ms */
+    sg_metrics_request(&m, SG_ROUTE_TRANSLATE, 200, 700.0); /* 0.7 s */
+    sg_metrics_request(&m, SG_ROUTE_TRANSLATE, 503, 0.2);
+    sg_metrics_stage(&m, SG_STAGE_GENERATOR, 1200.0);
+    sg_metrics_count_rejected(&m);
+    sg_metrics_gauges g = {.queue_waiting = 2, .running = 1, .admitted = 3, .capacity = 9, .workers = 1, .ready = 1};
+    sg_buf out;
+    sg_buf_init(&out, 0);
+    assert_int_equal(sg_metrics_render(&m, &g, "stargan_model_info{model=\"demo\"} 1\n", &out), SG_OK);
+    const char *t = sg_buf_str(&out);
+    assert_non_null(strstr(t, "# TYPE stargan_http_requests_total counter\n"));
+    assert_non_null(strstr(t, "stargan_http_requests_total{route=\"translate\",status=\"200\"} 2\n"));
+    assert_non_null(strstr(t, "stargan_http_requests_total{route=\"translate\",status=\"503\"} 1\n"));
+    /* cumulative buckets: 0.2 ms and 3 ms are ≤ 5 ms, 0.7 s only from le=1 on */
+    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"0.005\"} 2\n"));
+    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"0.5\"} 2\n"));
+    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"1\"} 3\n"));
+    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"+Inf\"} 3\n"));
+    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_count{route=\"translate\"} 3\n"));
+    assert_non_null(strstr(t, "stargan_stage_duration_seconds_bucket{stage=\"generator\",le=\"2.5\"} 1\n"));
+    assert_non_null(strstr(t, "stargan_stage_duration_seconds_sum{stage=\"generator\"} 1.200000\n"));
+    assert_non_null(strstr(t, "stargan_queue_depth 2\n"));
+    assert_non_null(strstr(t, "stargan_in_flight 1\n"));
+    assert_non_null(strstr(t, "stargan_rejected_total 1\n"));
+    assert_non_null(strstr(t, "stargan_model_info{model=\"demo\"} 1\n"));
+    /* every sample line is "name{labels} value" or "name value" */
+    for (const char *line = t; *line; line = strchr(line, '\n') + 1) {
+        if (*line != '#') assert_non_null(memchr(line, ' ', (size_t)(strchr(line, '\n') - line)));
+    }
+    sg_buf_free(&out);
+    sg_metrics_free(&m);
+}
+
+static void test_buf_limit(void **state) {
+    (void)state;
+    sg_buf b;
+    sg_buf_init(&b, 10);
+    assert_int_equal(sg_buf_append(&b, "12345", 5), SG_OK);
+    assert_int_equal(sg_buf_append(&b, "12345", 5), SG_OK);
+    assert_int_equal(sg_buf_append(&b, "1", 1), SG_ERR_LIMIT);
+    assert_int_equal(b.len, 10);
+    assert_string_equal(sg_buf_str(&b), "1234512345");
+    sg_buf_free(&b);
+    sg_buf_init(&b, 0);
+    for (int i = 0; i < 1000; i++) assert_int_equal(sg_buf_printf(&b, "%04d", i), SG_OK);
+    assert_int_equal(b.len, 4000);
+    size_t n;
+    char *s = sg_buf_take(&b, &n);
+    assert_int_equal(n, 4000);
+    assert_memory_equal(s + 3996, "0999", 4);
+    free(s);
+    assert_null(b.data);
+}
+
+static void test_log_value(void **state) {
+    (void)state;
+    sg_buf b;
+    sg_buf_init(&b, 0);
+    sg_log_value(&b, "plain");
+    sg_buf_append(&b, " ", 1);
+    sg_log_value(&b, "two words \"q\"\n");
+    sg_buf_append(&b, " ", 1);
+    sg_log_value(&b, NULL);
+    assert_string_equal(sg_buf_str(&b), "plain \"two words \\\"q\\\"\\x0a\" -");
+    sg_buf_free(&b);
+}
+
+/* ---- queue ---------------------------------------------------------------------------------- */
+typedef struct {
+    sg_job job;
+    atomic_int ran, dropped;
+    int sleep_ms;
+} test_job;
+
+static void tj_run(sg_job *j, int worker) {
+    (void)worker;
+    test_job *t = (test_job *)j;
+    usleep((useconds_t)t->sleep_ms * 1000);
+    atomic_store(&t->ran, 1);
+}
+
+static void tj_dropped(sg_job *j, int shutting_down) {
+    atomic_store(&((test_job *)j)->dropped, shutting_down ? 2 : 1);
+}
+
+static void test_queue_admission_and_deadline(void **state) {
+    (void)state;
+    sg_queue q;
+    sg_error err;
+    assert_int_equal(sg_queue_init(&q, 1, 2, &err), SG_OK);
+    assert_int_equal(sg_queue_start(&q, &err), SG_OK);
+    test_job j[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        j[i].job = (sg_job){.run = tj_run, .dropped = tj_dropped, .enqueued_ms = sg_now_ms()};
+        assert_true(sg_queue_reserve(&q));
+    }
+    assert_false(sg_queue_reserve(&q)); /* workers 1 + queue 2 */
+    j[0].sleep_ms = 300;
+    j[1].job.deadline_ms = sg_now_ms() + 50; /* expires behind j[0] */
+    for (int i = 0; i < 3; i++) sg_queue_push(&q, &j[i].job);
+    usleep(150 * 1000);
+    assert_int_equal(atomic_load(&j[1].dropped), 1); /* answered by the reaper, not after j[0] */
+    assert_int_equal(atomic_load(&j[0].ran), 0);
+    sg_queue_drain_and_stop(&q, 5);
+    assert_int_equal(atomic_load(&j[0].ran), 1);
+    assert_int_equal(atomic_load(&j[2].ran), 1);
+    assert_int_equal(atomic_load(&j[1].ran), 0);
+    int admitted;
+    long rejected, expired;
+    sg_queue_stats(&q, NULL, NULL, &admitted, &rejected, &expired);
+    assert_int_equal(admitted, 0);
+    assert_int_equal(rejected, 1);
+    assert_int_equal(expired, 1);
+    sg_queue_free(&q);
+}
+
+static void test_queue_shutdown_drops_waiting(void **state) {
+    (void)state;
+    sg_queue q;
+    sg_error err;
+    assert_int_equal(sg_queue_init(&q, 1, 4, &err), SG_OK);
+    assert_int_equal(sg_queue_start(&q, &err), SG_OK);
+    test_job j[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        j[i].job = (sg_job){.run = tj_run, .dropped = tj_dropped};
+        j[i].sleep_ms = 200;
+        assert_true(sg_queue_reserve(&q));
+        sg_queue_push(&q, &j[i].job);
+    }
+    usleep(50 * 1000);
+    sg_queue_drain_and_stop(&q, 0.1); /* grace shorter than the work: the running job finishes */
+    assert_int_equal(atomic_load(&j[0].ran), 1);
+    assert_int_equal(atomic_load(&j[2].dropped), 2);
+    assert_false(sg_queue_reserve(&q));
+    sg_queue_free(&q);
+}
+
+/* ---- listen addresses ----------------------------------------------------------------------- */
+static void test_listen_parse(void **state) {
+    (void)state;
+    struct sockaddr_storage sa;
+    unsigned len;
+    sg_error err;
+    assert_int_equal(sg_srv_parse_listen("127.0.0.1:8080", &sa, &len, &err), SG_OK);
+    assert_int_equal(sa.ss_family, AF_INET);
+    assert_int_equal(sg_srv_parse_listen("[::1]:0", &sa, &len, &err), SG_OK);
+    assert_int_equal(sa.ss_family, AF_INET6);
+    assert_int_equal(sg_srv_parse_listen(":9000", &sa, &len, &err), SG_OK);
+    assert_int_equal(sg_srv_parse_listen("8080", &sa, &len, &err), SG_OK);
+    assert_int_equal(sg_srv_parse_listen("1.2.3.4:99999", &sa, &len, &err), SG_ERR_ARG);
+    assert_int_equal(sg_srv_parse_listen("[::1:80", &sa, &len, &err), SG_ERR_ARG);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_multipart_basic),
+        cmocka_unit_test(test_multipart_preamble_and_empty),
+        cmocka_unit_test(test_multipart_hostile),
+        cmocka_unit_test(test_multipart_boundary_header),
+        cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_env_and_flags),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_sizes_and_usage),
+        cmocka_unit_test(test_metrics_render),
+        cmocka_unit_test(test_buf_limit),
+        cmocka_unit_test(test_log_value),
+        cmocka_unit_test(test_queue_admission_and_deadline),
+        cmocka_unit_test(test_queue_shutdown_drops_waiting),
+        cmocka_unit_test(test_listen_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
