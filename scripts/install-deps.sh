@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # Installs what building and testing the project needs (Debian 12). Run as root.
+#   SG_NO_BROWSER=1  skip Chromium and the browser-test npm packages (build and unit tests only)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev
-      libcjson-dev libcmocka-dev libzip-dev libmicrohttpd-dev libcurl4-openssl-dev curl clang)
+      libcjson-dev libcmocka-dev libzip-dev libmicrohttpd-dev libcurl4-openssl-dev curl clang wrk)
+if [ -z "${SG_NO_BROWSER:-}" ]; then
+  pkgs+=(chromium)
+  command -v node >/dev/null || pkgs+=(nodejs npm)
+fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# playwright-core for the browser test (uses the system chromium; downloads no browser)
+if [ -z "${SG_NO_BROWSER:-}" ] && [ ! -d tests/web/node_modules/playwright-core ]; then
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
 fi

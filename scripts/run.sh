@@ -1,20 +1,15 @@
 #!/usr/bin/env bash
-# Sets up (dependencies, build) and runs stargan on a model file.
-#   scripts/run.sh                       describe the model (stargan info)
-#   scripts/run.sh translate --src a.jpg --domain dog --seed 3 --out b.png
-# The model is $SG_MODEL, else models/model.safetensors; when neither exists, a demo model with
-# deterministic spec-v1 weights (AFHQ shapes; its images are not meaningful) is made in build/.
+# Sets up (dependencies when run as root, build) and runs the HTTP service, stargan-server, on
+# http://127.0.0.1:8080 (STARGAN_LISTEN or --listen to change). Arguments go to stargan-server.
+# The model: --model/STARGAN_MODEL when given, else models/model.safetensors when present, else
+# the built-in demo model (spec-v1 weights: its pictures are noise until real weights are named).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" = 0 ]; then scripts/install-deps.sh; fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target stargan >/dev/null
-model="${SG_MODEL:-models/model.safetensors}"
-if [ ! -f "$model" ]; then
-  model=build/demo-afhq.safetensors
-  [ -f "$model" ] || build/stargan make-model --config afhq --out "$model"
-  echo "note: no model at \$SG_MODEL or models/model.safetensors; using the spec-v1 demo $model" >&2
+if [ "$(id -u)" = 0 ]; then SG_NO_BROWSER=1 scripts/install-deps.sh; fi
+SG_TARGETS="stargan stargan-server" scripts/build.sh >/dev/null
+args=("$@")
+if [ -z "${STARGAN_MODEL:-}" ] && [[ " $* " != *" --model "* ]] && [ -f models/model.safetensors ]; then
+  args=(--model "model=models/model.safetensors" "${args[@]}")
 fi
-if [ $# -eq 0 ]; then exec build/stargan info --model "$model"; fi
-cmd=$1; shift
-exec build/stargan "$cmd" --model "$model" "$@"
+echo "stargan-server: open http://${STARGAN_LISTEN:-127.0.0.1:8080}/ (Ctrl-C stops it)" >&2
+exec build/stargan-server "${args[@]}"

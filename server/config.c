@@ -25,6 +25,7 @@ static const opt opts[] = {
     {"--listen", "HOST:PORT", "127.0.0.1:8080", "address to serve on ([::]:8080 for IPv6)", K_STR, F(listen), 0, 0},
     {"--model", "NAME=PATH", "", "a model (release .ckpt or model file); repeatable; env: comma-separated; none = built-in demo", K_MODEL, F(models), 0, 0},
     {"--fan", "PATH", "", "face network weights (wing.ckpt or model file) for masks and --fit align", K_STR, F(fan), 0, 0},
+    {"--mean", "PATH", "", "mean CelebA-HQ landmarks (celeba_lm_mean.npz) for fit=align", K_STR, F(mean), 0, 0},
     {"--workers", "N", "1", "inference threads", K_INT, F(workers), 1, 256},
     {"--queue", "N", "8", "requests that may wait beyond the busy workers (then 503)", K_INT, F(queue), 0, 100000},
     {"--max-body", "BYTES", "16M", "largest request body (K/M/G = KiB/MiB/GiB)", K_BYTES, F(max_body), 0, 0},

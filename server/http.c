@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "../web/web.h"
 
 #define RETRY_AFTER "1"
 #define MAX_KEYS 256
@@ -439,10 +440,32 @@ static req *req_new(sg_server *s, struct MHD_Connection *conn, const char *url, 
     return r;
 }
 
+/* The front end's static files (web/, embedded at build time): public, like the page itself. */
+static enum MHD_Result web_asset(req *r, const sg_web_asset *a) {
+    if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
+        const char *allow[] = {"Allow", "GET, HEAD", NULL};
+        return fail(r, 405, "method_not_allowed", "method not allowed on this route", allow);
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    r->status = 200;
+    r->bytes = a->len;
+    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result begin(req *r) {
     int post = -1;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (!strcmp(r->path, routes[i].path)) r->route = routes[i].route, post = routes[i].post;
+    const sg_web_asset *asset = post < 0 ? sg_web_find(r->path) : NULL;
+    if (asset) return web_asset(r, asset);
     if (post < 0) return fail(r, 404, "not_found", "no such route", NULL);
     if (!strcmp(r->method, "OPTIONS")) return preflight(r, post);
     int is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");

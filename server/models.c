@@ -31,6 +31,8 @@ static sg_status load_one(sg_srv_model *m, const sg_srv_config *c, sg_error *err
     } else {
         st = sg_engine_open(&m->engine, m->path, c->fan[0] ? c->fan : NULL, err);
     }
+    /* mean landmarks are only of use (and only loaded) where there is a face network */
+    if (!st && c->mean[0] && m->engine.has_fan) st = sg_engine_set_mean_landmarks(&m->engine, c->mean, err);
     if (st) return st;
     m->loaded = 1;
     const sg_config *k = &m->engine.cfg;
@@ -77,8 +79,10 @@ sg_srv_model *sg_srv_models_find(sg_srv_models *ms, const char *name) {
     return NULL;
 }
 
-int sg_srv_model_has_faces(const sg_srv_model *m) {
-    return m->engine.cfg.has_fan || m->engine.fan_w != NULL;
+int sg_srv_model_has_faces(const sg_srv_model *m) { return m->engine.has_fan; }
+
+int sg_srv_model_can_align(const sg_srv_model *m) {
+    return m->engine.has_fan && m->engine.has_mean_lm;
 }
 
 static cJSON *model_json(const sg_srv_model *m, int is_default) {
@@ -97,7 +101,7 @@ static cJSON *model_json(const sg_srv_model *m, int is_default) {
     cJSON_AddBoolToObject(o, "face_network", sg_srv_model_has_faces(m));
     cJSON_AddItemToArray(fits, cJSON_CreateString("crop"));
     cJSON_AddItemToArray(fits, cJSON_CreateString("stretch"));
-    if (sg_srv_model_has_faces(m)) cJSON_AddItemToArray(fits, cJSON_CreateString("align"));
+    if (sg_srv_model_can_align(m)) cJSON_AddItemToArray(fits, cJSON_CreateString("align"));
     cJSON_AddItemToObject(o, "fits", fits);
     return o;
 }

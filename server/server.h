@@ -52,6 +52,7 @@ typedef struct {
     sg_srv_model_arg models[SG_SRV_MAX_MODELS];
     int n_models;
     char fan[SG_SRV_PATH];
+    char mean[SG_SRV_PATH]; /* mean landmarks for fit=align */
     int workers, queue;
     int64_t max_body, max_pixels;
     double timeout_s;        /* a request may wait + run this long (0: no limit) */
@@ -234,6 +235,8 @@ void sg_srv_models_free(sg_srv_models *ms);
 /* By name; NULL or "" picks the first (the default). NULL when unknown. */
 sg_srv_model *sg_srv_models_find(sg_srv_models *ms, const char *name);
 int sg_srv_model_has_faces(const sg_srv_model *m);
+/* fit=align needs a face network and the mean landmarks (--mean) */
+int sg_srv_model_can_align(const sg_srv_model *m);
 /* The /v1/models document. */
 char *sg_srv_models_json(const sg_srv_models *ms);
 /* stargan_model_info sample lines for /metrics. */

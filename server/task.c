@@ -134,6 +134,9 @@ static int parse_fit(sg_task *t, const sg_task_input *in, sg_http_error *e) {
         return sg_http_fail(e, 422, "no_face_network",
                             "fit=align needs a face network: model '%s' has none (start the server with --fan)",
                             t->model->name);
+    if (t->fit == SG_FIT_ALIGN && !sg_srv_model_can_align(t->model))
+        return sg_http_fail(e, 422, "no_mean_landmarks",
+                            "fit=align needs the mean face landmarks (start the server with --mean celeba_lm_mean.npz)");
     return 0;
 }
 

@@ -40,7 +40,7 @@ function fillDomains() {
   const sel = $('domain');
   sel.replaceChildren(...domainNames(m || {}).map((d) => new Option(d, d)));
   const align = $('fit').querySelector('option[value=align]');
-  align.disabled = !(m && (m.face_network || m.has_face_network || m.alignment));
+  align.disabled = !(m && (m.fits || []).includes('align'));
   $('demo-banner').hidden = !(m && m.demo);
 }
 

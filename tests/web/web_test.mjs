@@ -37,7 +37,7 @@ async function waitReady(base, ms) {
 
 // another origin serving the same static files, to check the page against --cors-origin
 function staticServer(port) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
   const srv = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     const file = path === '/' ? 'index.html' : path.slice(1);
@@ -66,6 +66,23 @@ async function translateFlow(page, url, name) {
   check(`${name}: result image loads`, ok, await page.locator('#error').textContent());
   check(`${name}: no console errors`, errors.length === 0, errors.join(' | '));
   await page.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
+  return errors;
+}
+
+// two random styles kept, then a blend of them through /v1/style and the `style` field
+async function blendFlow(page, errors) {
+  const results = () => page.locator('#recent li').count();
+  const before = await results();
+  await page.click('#another');
+  await page.waitForFunction((n) => document.querySelectorAll('#recent li').length > n, before, { timeout: 60000 });
+  const keep = page.locator('#recent li button', { hasText: 'Keep style' });
+  await keep.nth(0).click();
+  await keep.nth(1).click();
+  await page.waitForSelector('#mix:not([hidden])', { timeout: 20000 });
+  await page.click('#mix-go');
+  const ok = await page.waitForFunction(() => /blend/.test(document.querySelector('#result-caption').textContent)
+    && document.querySelector('img#result').complete, null, { timeout: 60000 }).then(() => true, () => false);
+  check('blend of two kept styles', ok, (await page.locator('#error').textContent()) + errors.join(' | '));
 }
 
 async function badFileFlow(page, url) {
@@ -101,7 +118,9 @@ async function main() {
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-    await translateFlow(await ctx.newPage(), `${base}/`, 'same-origin');
+    const page = await ctx.newPage();
+    const errors = await translateFlow(page, `${base}/`, 'same-origin');
+    await blendFlow(page, errors);
     await badFileFlow(await ctx.newPage(), `${base}/`);
     await translateFlow(await ctx.newPage(), `${other}/?api=${encodeURIComponent(base)}`, 'cross-origin');
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
