@@ -35,6 +35,12 @@ typedef struct {
 } sg_namemap;
 
 uint64_t sg_fnv1a64(const char *s);
+
+/* ---- files ---------------------------------------------------------------------------------- */
+/* Maps a regular file read-only. *data is NULL for an empty file (callers report it as
+ * truncated); *fd_out (when not NULL) receives the open descriptor, else it is closed. */
+sg_status sg_file_map(const char *path, const uint8_t **data, size_t *size, int *fd_out,
+                      sg_error *err);
 /* true and *value when present */
 bool sg_namemap_get(const sg_namemap *m, const char *key, size_t *value);
 /* 0 inserted, 1 key already present (value unchanged), -1 out of memory */

@@ -415,25 +415,8 @@ sg_status sg_safetensors_open_memory(const void *data, size_t size, const char *
 
 /* Maps path read-only into s. */
 static sg_status st_map(st_source *s, const char *path, sg_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sg_error_set(err, SG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    sg_status st = SG_OK;
-    if (fstat(fd, &sb) != 0) {
-        st = sg_error_set(err, SG_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    } else if (!S_ISREG(sb.st_mode)) {
-        st = sg_error_set(err, SG_ERR_IO, "%s: not a regular file", path);
-    } else if (sb.st_size > 0) { /* mmap of 0 bytes fails; st_parse reports the truncation */
-        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            st = sg_error_set(err, SG_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
-        } else {
-            s->file = p;
-            s->file_size = (size_t)sb.st_size;
-            s->mapped = 1;
-        }
-    }
-    close(fd);
+    sg_status st = sg_file_map(path, &s->file, &s->file_size, NULL, err);
+    s->mapped = st == SG_OK && s->file != NULL;
     return st;
 }
 

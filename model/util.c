@@ -1,10 +1,15 @@
 /* Shape helpers, the name map, and the sg_weights_get convenience. */
 #include "model_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- shapes --------------------------------------------------------------------------------- */
 bool sg_shape_numel(const sg_shape *s, uint64_t *numel) {
@@ -127,4 +132,32 @@ sg_status sg_weights_get(sg_weights *w, const char *name, const float **data, sg
     for (int i = 0; i < ndim; i++) want.dims[i] = va_arg(ap, int);
     va_end(ap);
     return w->get(w, name, &want, data, err);
+}
+
+sg_status sg_file_map(const char *path, const uint8_t **data, size_t *size, int *fd_out,
+                      sg_error *err) {
+    *data = NULL;
+    *size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sg_error_set(err, SG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    sg_status st = SG_OK;
+    if (fstat(fd, &sb) != 0) {
+        st = sg_error_set(err, SG_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(sb.st_mode)) {
+        st = sg_error_set(err, SG_ERR_IO, "%s: not a regular file", path);
+    } else if (sb.st_size > 0) { /* mmap of 0 bytes fails; the parsers report the truncation */
+        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            st = sg_error_set(err, SG_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+        } else {
+            *data = p;
+            *size = (size_t)sb.st_size;
+        }
+    }
+    if (st == SG_OK && fd_out)
+        *fd_out = fd;
+    else
+        close(fd);
+    return st;
 }
