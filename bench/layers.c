@@ -4,7 +4,8 @@
  * machine's reachable rate for that work. GFLOP/s are nominal: the direct conv's 2·Cout·Cin·9·H·W
  * (for up2 layers, that of the conv on the upsampled input), whatever the algorithm does.
  *
- * With --model M it instead runs the generator and the style encoder of that model file through
+ * With --model M it instead runs the generator, the style encoder (and the FAN when the model has
+ * one) of that model file through
  * the engine (as `stargan bench` does) and prints, per network, the median time and the time per
  * op family (sg_profile), with GFLOP/s and the share of the sgemm rate measured in the same run.
  *
@@ -43,6 +44,15 @@ static const layer layers[] = {
 static double now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* CPU time of the whole process (all threads): unlike wall time it does not grow when other
+ * load on the box preempts us, so it compares runs taken at different moments (the pool never
+ * spins, so idle waiting costs none). */
+static double cpu_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
@@ -112,12 +122,19 @@ static double sgemm_gflops(int runs) {
     return 2.0 * M * N * K / (t[runs / 2] * 1e6);
 }
 
+static float hm_buf[SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM]; /* FAN heatmaps [1, 99, 64, 64] */
+
+/* which: 0 generator, 1 style encoder, 2 FAN */
 static int run_net(sg_engine *e, sg_run *r, int which, const sg_tensor *x, sg_tensor *y,
                    sg_tensor *masks, float *s, sg_error *err) {
     int dom = 0;
     if (which == 0)
         return sg_generator_forward(&e->gen, x, s, e->cfg.w_hpf > 0 ? masks : NULL, y, &r->arena,
                                     &r->ws, err);
+    if (which == 2) {
+        sg_tensor hm = sg_tensor_make(hm_buf, 1, SG_FAN_OUT, SG_FAN_HM, SG_FAN_HM);
+        return sg_fan_forward(&e->fan, x, &hm, &r->arena, &r->ws, err);
+    }
     return sg_style_encoder_forward(&e->enc, x, &dom, s, &r->arena, &r->ws, err);
 }
 
@@ -137,15 +154,17 @@ static int profile_model(const char *path, int runs) {
     sg_tensor masks[2] = {sg_tensor_make(md, 1, 1, S, S), sg_tensor_make(md, 1, 1, S, S)};
     for (int i = 0; i < e.cfg.style_dim; i++) s[i] = 0.1f * (float)(i % 7) - 0.3f;
     const double peak = sgemm_gflops(runs);
-    const char *names[2] = {"generator", "style_encoder"};
-    const double flops[2] = {sg_generator_flops(&e.gen), sg_style_encoder_flops(&e.enc)};
+    const char *names[3] = {"generator", "style_encoder", "fan"};
+    const double flops[3] = {sg_generator_flops(&e.gen), sg_style_encoder_flops(&e.enc),
+                             e.has_fan ? sg_fan_flops(&e.fan) : 0};
     printf("cpu path %s, sgemm %.1f GFLOP/s (M=256 N=4096 K=2304, same run)\n", sg_cpu_path(),
            peak);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < (e.has_fan ? 3 : 2); k++) {
         double t[100];
         if (run_net(&e, &r, k, &x, &y, masks, s, &err)) break; /* warm-up */
         sg_profile_reset();
         sg_profile_enable(1);
+        const double c0 = cpu_ms();
         for (int i = 0; i < runs; i++) {
             double t0 = now_ms();
             run_net(&e, &r, k, &x, &y, masks, s, &err);
@@ -153,8 +172,10 @@ static int profile_model(const char *path, int runs) {
         }
         sg_profile_enable(0);
         qsort(t, (size_t)runs, sizeof(double), cmp);
-        printf("\n%s median_ms=%.2f gflops=%.1f (nominal %.1f GFLOP), profile summed over %d runs:\n",
-               names[k], t[runs / 2], flops[k] / (t[runs / 2] * 1e6), flops[k] / 1e9, runs);
+        const double cpu = (cpu_ms() - c0) / runs;
+        printf("\n%s median_ms=%.2f gflops=%.1f cpu_ms=%.1f (nominal %.1f GFLOP), profile summed "
+               "over %d runs:\n", names[k], t[runs / 2], flops[k] / (t[runs / 2] * 1e6), cpu,
+               flops[k] / 1e9, runs);
         sg_profile_print(stdout, peak);
     }
     printf("arena %zu floats, workspace %zu floats\n", r.arena.cap, r.ws.cap);

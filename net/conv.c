@@ -127,6 +127,7 @@ static int tile_pixels(const conv_geom *g, size_t K, const sg_workspace *ws) {
 
 /* Below this many input channels each per-tap GEMM (K = Cin) is too thin to pay off. */
 #define SHIFT_MIN_CIN 16
+#define SHIFT_MAX_TAPS 49 /* up to 7×7 kernels (one offset per tap on the stack) */
 
 /* Workspace plan of the shifted path: wr [kh·kw, Cout, Cin] | band [Cin, len] | acc [Cout, R·Wp]. */
 typedef struct {
@@ -138,7 +139,9 @@ typedef struct {
 /* Rows per tile that fit, or 0 when the shifted path does not apply. */
 static shift_plan plan_shift(const conv_geom *g, int cout, const sg_workspace *ws) {
     shift_plan p = {0, g->w + 2 * g->pad, 0};
-    if (g->stride != 1 || g->cin < SHIFT_MIN_CIN || !ws || !ws->buf) return p;
+    if (g->stride != 1 || g->cin < SHIFT_MIN_CIN || g->kh * g->kw > SHIFT_MAX_TAPS || !ws ||
+        !ws->buf)
+        return p;
     p.wr_size = sg__round16((size_t)g->kh * g->kw * cout * g->cin);
     size_t fixed = p.wr_size + 32 + (size_t)g->cin * sg__band_len(g, p.wp, 0);
     if (fixed >= ws->cap) return p;
@@ -190,10 +193,10 @@ static void conv_shift(const conv_geom *g, const shift_plan *p, const float *x, 
         float *acc = band + sg__round16((size_t)g->cin * len);
         sg__shift_band(g, x, p->wp, oy0, rows, band, len);
         sg__fill_bias(acc, b, cout, (size_t)n, 0, n);
-        for (int ky = 0; ky < g->kh; ky++)
-            for (int kx = 0; kx < g->kw; kx++)
-                sg_gemm(cout, n, g->cin, wr + ((size_t)ky * g->kw + kx) * cout * g->cin, g->cin,
-                        band + (size_t)ky * p->wp + kx, (int)len, acc, n, 1);
+        size_t off[SHIFT_MAX_TAPS]; /* tap t = (ky, kx) reads the band at ky·Wp + kx */
+        for (int t = 0; t < g->kh * g->kw; t++) off[t] = (size_t)(t / g->kw) * p->wp + t % g->kw;
+        sg__gemm_taps(cout, n, g->cin, g->kh * g->kw, wr, (size_t)cout * g->cin, g->cin, band,
+                      (int)len, off, acc, n, 1);
         for (int co = 0; co < cout; co++) /* compact [Cout, rows, Wp] → y[Cout, rows, Wo] */
             for (int r = 0; r < rows; r++)
                 memcpy(y + ((size_t)co * g->ho + oy0 + r) * g->wo, acc + (size_t)co * n + r * p->wp,
@@ -269,29 +272,44 @@ void sg_conv2d(const sg_tensor *x, const float *w, const float *b, int kh, int k
 }
 
 /* Depthwise, stride 1: y[n, c] = x[n, c] ⋆ w[c] (or the one shared kernel). Small kernels only
- * (a 3×3 high-pass), so a direct loop with the border test hoisted per tap row is enough. */
+ * (a 3×3 high-pass on the decoder's wide features), so per output row each tap adds a scaled,
+ * shifted input row over its valid columns: unit-stride loops the compiler vectorises. Planes
+ * are split over the pool. */
+typedef struct {
+    const sg_tensor *x;
+    const float *w;
+    sg_tensor *y;
+    int shared, kh, kw, pad;
+} dw_job;
+
+static void dw_plane(void *ctx, int plane, int thread) {
+    const dw_job *j = ctx;
+    (void)thread;
+    const int H = j->x->h, W = j->x->w, Ho = j->y->h, Wo = j->y->w, c = plane % j->x->c;
+    const float *xp = j->x->data + (size_t)plane * H * W;
+    const float *k = j->shared ? j->w : j->w + (size_t)c * j->kh * j->kw;
+    float *yp = j->y->data + (size_t)plane * Ho * Wo;
+    for (int oy = 0; oy < Ho; oy++) {
+        float *yr = yp + (size_t)oy * Wo;
+        memset(yr, 0, (size_t)Wo * sizeof(float));
+        for (int ky = 0; ky < j->kh; ky++) {
+            const int iy = oy - j->pad + ky;
+            if (iy < 0 || iy >= H) continue;
+            const float *xr = xp + (size_t)iy * W;
+            for (int kx = 0; kx < j->kw; kx++) {
+                const int d = kx - j->pad; /* yr[ox] += k · xr[ox + d] for 0 ≤ ox + d < W */
+                const int lo = d < 0 ? -d : 0, hi = W - d < Wo ? W - d : Wo;
+                const float kv = k[ky * j->kw + kx];
+                for (int ox = lo; ox < hi; ox++) yr[ox] += kv * xr[ox + d];
+            }
+        }
+    }
+}
+
 void sg_conv2d_depthwise(const sg_tensor *x, const float *w, int shared, int kh, int kw, int pad,
                          sg_tensor *y) {
-    const int H = x->h, W = x->w, Ho = H + 2 * pad - kh + 1, Wo = W + 2 * pad - kw + 1;
     const double t0 = sg__prof_now();
-    for (int n = 0; n < x->n; n++)
-        for (int c = 0; c < x->c; c++) {
-            const float *xp = x->data + ((size_t)n * x->c + c) * H * W;
-            const float *k = shared ? w : w + (size_t)c * kh * kw;
-            float *yp = y->data + ((size_t)n * y->c + c) * Ho * Wo;
-            for (int oy = 0; oy < Ho; oy++)
-                for (int ox = 0; ox < Wo; ox++) {
-                    float s = 0.0f;
-                    for (int ky = 0; ky < kh; ky++) {
-                        int iy = oy - pad + ky;
-                        if (iy < 0 || iy >= H) continue;
-                        for (int kx = 0; kx < kw; kx++) {
-                            int ix = ox - pad + kx;
-                            if (ix >= 0 && ix < W) s += k[ky * kw + kx] * xp[(size_t)iy * W + ix];
-                        }
-                    }
-                    yp[(size_t)oy * Wo + ox] = s;
-                }
-        }
-    sg__prof_add(SG_PROF_DEPTHWISE, t0, 2.0 * kh * kw * (double)x->n * x->c * Ho * Wo);
+    dw_job j = {x, w, y, shared, kh, kw, pad};
+    sg__parallel(x->n * x->c, dw_plane, &j);
+    sg__prof_add(SG_PROF_DEPTHWISE, t0, 2.0 * kh * kw * (double)x->n * x->c * y->h * y->w);
 }

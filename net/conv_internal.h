@@ -30,6 +30,12 @@ void sg__shift_band(const conv_geom *g, const float *x, int wp, int oy0, int row
 int sg__threads(void);
 void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx);
 
+/* C[M, N] (+)= Σ_{t < taps} A_t · B_t with A_t = A + t·astride ([M, K], lda) and B_t = B + boff[t]
+ * ([K, N], ldb; boff NULL: all at B), on the pool. Conv taps read one shifted band this way
+ * (B_t = band at offset ky·Wp + kx). acc = 0 overwrites C. */
+void sg__gemm_taps(int M, int N, int K, int taps, const float *A, size_t astride, int lda,
+                   const float *B, int ldb, const size_t *boff, float *C, int ldc, int acc);
+
 /* ---- profiling (sg_profile_* in net.h): families; t0 = sg__prof_now() (0 when off) -------- */
 enum {
     SG_PROF_WINO, SG_PROF_WINO_W, SG_PROF_WINO_IN, SG_PROF_WINO_GEMM, SG_PROF_WINO_OUT,
@@ -49,16 +55,24 @@ void sg__prof_add(int family, double t0, double nominal_flops);
 
 typedef struct {
     const char *name; /* "plain", "avx2", "avx512" */
+    int own_gemm;     /* 1: gemm below beats single-threaded OpenBLAS, sg_gemm uses it */
     /* mean and biased variance of n floats (double accumulation, two passes) */
     void (*plane_stats)(const float *p, size_t n, double *mean, double *var);
     /* p = p·scale + shift, then leaky ReLU (slope) when lrelu */
     void (*affine)(float *p, size_t n, double scale, double shift, int lrelu, float slope);
-    /* u[p·ldu + k] = (G g_k Gᵀ)[p], p < 36, for the count 3×3 kernels g_k = w[9k ...]. */
-    void (*wino_w)(const float *w, size_t count, float *u, size_t ldu);
-    /* C[M, N] = A[M, K] · B[K, N], row-major with leading dimensions (a small GEMM for the
-     * transformed-domain products: register-blocked, single-threaded). */
+    /* u[p·ldu + j] = (G g Gᵀ)[p], p < 36, for the slots k0 ≤ j < k0 + count: g = w[9k ...] with
+     * k = j = co·cin + ci when mr = 0, else j in the packed order of gemm_packed (panels of mr
+     * output channels: j = (co/mr)·mr·cin + ci·mr + co%mr). */
+    void (*wino_w)(const float *w, size_t k0, size_t count, float *u, size_t ldu, int cin, int mr);
+    /* C[M, N] = A · B with A packed in mr-row panels [M/mr][K][mr]; M % mr == 0, N % vl == 0. */
+    void (*gemm_packed)(int M, int N, int K, const float *Ap, const float *B, int ldb, float *C,
+                        int ldc);
+    int mr, vl; /* gemm_packed's panel height and vector width (floats) */
+    /* C[M, N] = A[M, K] · B[K, N] (+ C when acc), row-major with leading dimensions:
+     * register-blocked, single-threaded (the Winograd products and sg_gemm's per-thread parts;
+     * no packing, so B's rows may be any strided view such as a shifted band). */
     void (*gemm)(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
-                 int ldc);
+                 int ldc, int acc);
     /* v[p·ldv + t] = (Bᵀ d_t B)[p] for tiles t < nt of one channel: d_t is the 6×6 input patch at
      * rows r[0..5] (each a pointer to a zero-padded row: column 4t + k of tile t is r[i][4t + k],
      * k < 6). tmp holds 64·nt floats. */

@@ -118,11 +118,11 @@ static void up2_shift(const conv_geom *g, const up2_plan *p, const float *x, con
             sg__shift_band(g, x, p->wp, i0, rows, band, len);
             for (int k = 0; k < p->group; k++) {
                 const int py = (g0 + k) >> 1, px = (g0 + k) & 1;
+                size_t off[4]; /* the phase's 2×2 taps on the band */
+                for (int t = 0; t < 4; t++) off[t] = (size_t)(py + (t >> 1)) * p->wp + px + (t & 1);
                 sg__fill_bias(acc, b, cout, (size_t)n, 0, n);
-                for (int t = 0; t < 4; t++)
-                    sg_gemm(cout, n, g->cin, wph + (4 * k + t) * wtap, g->cin,
-                            band + (size_t)(py + (t >> 1)) * p->wp + px + (t & 1), (int)len, acc,
-                            n, 1);
+                sg__gemm_taps(cout, n, g->cin, 4, wph + 4 * k * wtap, wtap, g->cin, band, (int)len,
+                              off, acc, n, 1);
                 scatter_phase(acc, cout, rows, p->wp, g->h, g->w, i0, py, px, y);
             }
         }

@@ -5,4 +5,5 @@
 #define SG_VL 16
 #define SG_MR 8
 #define SG_NV 2
+#define SG_OWN_GEMM 1
 #include "wino_kern.h"

@@ -5,4 +5,5 @@
 #define SG_VL 4
 #define SG_MR 4
 #define SG_NV 3
+#define SG_OWN_GEMM 0
 #include "wino_kern.h"

@@ -2,11 +2,12 @@
  * fn(ctx, task, thread) for task < ntasks on up to sg__threads() threads (the caller is thread 0).
  * Workers start on first use and sleep on a condition variable between jobs. One job at a time:
  * a caller that finds the pool busy (another request on another thread) runs its tasks itself,
- * so concurrent requests never oversubscribe the cores. OpenBLAS's own threads are idle while
- * these run (the two never overlap within one request). SG_THREADS=n overrides the thread count
+ * so concurrent requests never oversubscribe the cores. OpenBLAS is set to one thread when the
+ * pool starts: every GEMM is split over the pool instead (gemm.c). SG_THREADS=n overrides the thread count
  * (default: online CPUs, at most 8). */
 #include "conv_internal.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -53,6 +54,9 @@ static void start(void) {
     long n = s && atoi(s) > 0 ? atoi(s) : sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     if (n > MAX_THREADS) n = MAX_THREADS;
+    /* one threading model: BLAS calls run inside our tasks, single-threaded (OpenBLAS's own
+     * threads would spin after each call and compete with the pool) */
+    openblas_set_num_threads(1);
     pool.nthreads = 1;
     for (int i = 1; i < n; i++) {
         pthread_t t;

@@ -51,13 +51,18 @@ static wino_plan plan_wino(int cin, int h, int w, int cout, size_t cap) {
     p.lrow = (int)sg__round16((size_t)4 * p.tw + 2);
     p.threads = sg__threads();
     p.u = sg__round16((size_t)SG_WINO_P * cout * cin);
-    int lo = (MIN_TASK_TILES + p.tw - 1) / p.tw, r = (2 * MIN_TASK_TILES + p.tw - 1) / p.tw;
+    int lo = (MIN_TASK_TILES + p.tw - 1) / p.tw, hi = (2 * MIN_TASK_TILES + p.tw - 1) / p.tw;
     if (lo > p.th) lo = p.th;
-    if (r > p.th) r = p.th;
-    for (; r >= lo; r--) {
-        plan_rows(&p, cin, cout, r);
-        if (plan_size(&p) <= cap) return p;
-    }
+    if (hi > p.th / p.threads) hi = p.th / p.threads; /* every thread gets a task */
+    if (hi < lo) hi = lo;
+    /* first pass: tasks of whole vectors of tiles (a ragged N falls off the vector kernels:
+     * 40 tiles ran 10× slower than 32) and an even split of the tile rows */
+    for (int pass = 0; pass < 2; pass++)
+        for (int r = hi; r >= lo; r--) {
+            if (!pass && ((r * p.tw) % 16 || p.th % r)) continue;
+            plan_rows(&p, cin, cout, r);
+            if (plan_size(&p) <= cap) return p;
+        }
     p.rpt = 0;
     return p;
 }
@@ -81,6 +86,7 @@ typedef struct {
     const wino_plan *p;
     const sg_kernels *k;
     int cin, cout, h, w, tasks_per_sample;
+    int packed; /* U in gemm_packed's panel order (cout % mr == 0) */
     const float *x, *wt, *b;
     float *y, *u, *slots;
 } wino_ctx;
@@ -130,6 +136,24 @@ static void output_task(const wino_ctx *c, const wino_slot *s, float *y, int tr0
         }
 }
 
+/* m = u · v for a tile count that is not a whole number of vectors (the last task of a layer
+ * whose tile rows do not divide evenly): the packed product on the whole vectors, then the
+ * remaining columns one at a time (rare: small layers with an odd tile count only). */
+static void packed_ragged(const wino_ctx *c, const float *u, const float *v, int ldv, int nt,
+                          float *m) {
+    const int vl = c->k->vl, whole = nt / vl * vl;
+    if (whole) c->k->gemm_packed(c->cout, whole, c->cin, u, v, ldv, m, ldv);
+    float out[64]; /* mr ≤ 64 */
+    for (int j = whole; j < nt; j++)
+        for (int i = 0; i < c->cout; i += c->k->mr) { /* panel i: out[r] = Σ_k u[k·mr + r]·v[k][j] */
+            const float *a = u + (size_t)i * c->cin;
+            for (int r = 0; r < c->k->mr; r++) out[r] = 0.0f;
+            for (int kk = 0; kk < c->cin; kk++)
+                for (int r = 0; r < c->k->mr; r++) out[r] += a[(size_t)kk * c->k->mr + r] * v[(size_t)kk * ldv + j];
+            for (int r = 0; r < c->k->mr; r++) m[(size_t)(i + r) * ldv + j] = out[r];
+        }
+}
+
 /* One task: rpt tile rows of one sample, start to finish in this thread's slot (V and M stay
  * in cache). Only thread slot 0 reports its phases to the profile (its share of the work). */
 static void tile_task(void *ctx, int task, int thread) {
@@ -142,10 +166,16 @@ static void tile_task(void *ctx, int task, int thread) {
     double t0 = prof ? sg__prof_now() : 0;
     input_task(c, &s, c->x + (size_t)n * c->cin * c->h * c->w, tr0, nr);
     if (prof) sg__prof_add(SG_PROF_WINO_IN, t0, 0), t0 = sg__prof_now();
-    for (int q = 0; q < SG_WINO_P; q++)
-        c->k->gemm(c->cout, nt, c->cin, c->u + (size_t)q * c->cout * c->cin, c->cin,
-                   s.v + (size_t)q * c->cin * p->nt, p->nt, s.m + (size_t)q * c->cout * p->nt,
-                   p->nt);
+    for (int q = 0; q < SG_WINO_P; q++) {
+        const float *u = c->u + (size_t)q * c->cout * c->cin, *v = s.v + (size_t)q * c->cin * p->nt;
+        float *m = s.m + (size_t)q * c->cout * p->nt;
+        if (c->packed && nt % c->k->vl == 0)
+            c->k->gemm_packed(c->cout, nt, c->cin, u, v, p->nt, m, p->nt);
+        else if (c->packed) /* a ragged last task: unpack-free fallback, column by column */
+            packed_ragged(c, u, v, p->nt, nt, m);
+        else
+            c->k->gemm(c->cout, nt, c->cin, u, c->cin, v, p->nt, m, p->nt, 0);
+    }
     if (prof) sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * SG_WINO_P * c->cout * c->cin * nt), t0 = sg__prof_now();
     output_task(c, &s, c->y + (size_t)n * c->cout * c->h * c->w, tr0, nr);
     if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
@@ -157,7 +187,7 @@ static void weight_task(void *ctx, int task, int thread) {
     (void)thread;
     const size_t count = (size_t)c->cout * c->cin, per = (count + c->p->threads - 1) / c->p->threads;
     const size_t k0 = (size_t)task * per, k1 = k0 + per < count ? k0 + per : count;
-    if (k0 < k1) c->k->wino_w(c->wt + k0 * 9, k1 - k0, c->u + k0, count);
+    if (k0 < k1) c->k->wino_w(c->wt, k0, k1 - k0, c->u, count, c->cin, c->packed ? c->k->mr : 0);
 }
 
 int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
@@ -166,7 +196,8 @@ int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_te
     if (!ws || !ws->buf) return -1;
     const wino_plan p = plan_wino(cin, h, wd, cout, ws->cap);
     if (!p.rpt) return -1;
-    wino_ctx c = {&p, sg__kernels(), cin, cout, h, wd, (p.th + p.rpt - 1) / p.rpt,
+    const sg_kernels *k = sg__kernels();
+    wino_ctx c = {&p, k, cin, cout, h, wd, (p.th + p.rpt - 1) / p.rpt, cout % k->mr == 0,
                   x->data, w, b, y->data, ws->buf, ws->buf + p.u};
     for (int t = 0; t < p.threads; t++) { /* each slot's zero row */
         wino_slot s = slot_of(&c, t);

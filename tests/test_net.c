@@ -181,6 +181,43 @@ static void linear_case(int n, int in, int out, int with_bias, uint64_t seed) {
     free(x), free(w), free(b), free(y), free(ref), free(sc);
 }
 
+/* sg_gemm large enough to be split over the pool (by rows, then by columns), with ragged edges
+ * and padded leading dimensions, accumulating, on every CPU path (AVX-512 uses net/'s own
+ * kernel, the others single-threaded OpenBLAS). */
+static void gemm_split_check(int M, int N, int K, uint64_t seed) {
+    const int lda = K + 3, ldb = N + 5, ldc = N + 7;
+    float *a = frand((size_t)M * lda, seed), *b = frand((size_t)K * ldb, seed + 1);
+    float *c = frand((size_t)M * ldc, seed + 2), *c0 = fbuf((size_t)M * ldc);
+    double *ref = malloc(sizeof(double) * M * N), *sc = malloc(sizeof(double) * M * N);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double v = c[i * ldc + j], as = fabs(v);
+            for (int k = 0; k < K; k++) {
+                v += (double)a[i * lda + k] * b[k * ldb + j];
+                as += fabs((double)a[i * lda + k] * b[k * ldb + j]);
+            }
+            ref[i * N + j] = v, sc[i * N + j] = as;
+        }
+    memcpy(c0, c, sizeof(float) * M * ldc);
+    float *got = fbuf((size_t)M * N);
+    static const char *paths[] = {"plain", "avx2", "avx512"};
+    for (int pi = 0; pi < 3; pi++) {
+        if (sg_cpu_force(paths[pi])) continue;
+        memcpy(c, c0, sizeof(float) * M * ldc);
+        sg_gemm(M, N, K, a, lda, b, ldb, c, ldc, 1);
+        for (int i = 0; i < M; i++) memcpy(got + (size_t)i * N, c + (size_t)i * ldc, sizeof(float) * N);
+        assert_near("gemm split", got, ref, sc, (size_t)M * N, 1e-5);
+    }
+    sg_cpu_force(NULL);
+    free(a), free(b), free(c), free(c0), free(ref), free(sc), free(got);
+}
+
+static void test_gemm_split(void **state) {
+    (void)state;
+    gemm_split_check(203, 41, 600, 70); /* weight-heavy: row blocks */
+    gemm_split_check(37, 701, 157, 80); /* pixel-heavy: column blocks, ragged last block */
+}
+
 static void test_linear(void **state) {
     (void)state;
     const float x[4] = {1, 2, 3, 4}, w[6] = {1, 0, 0, 1, 1, 1}, b[3] = {0.5f, -1, 0};
@@ -905,6 +942,7 @@ int main(void) {
         cmocka_unit_test(test_error),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_gemm_split),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_conv_hand),
         cmocka_unit_test(test_conv_random),
