@@ -110,7 +110,7 @@ static sg_status run(const request *r, sg_error *err) {
 
 int cmd_translate(int argc, char **argv) {
     cli_opt o[] = {
-        {"--model", "M", "model file (.safetensors)", NULL},
+        {"--model", "M", "model file (.safetensors) or release checkpoint (.ckpt)", NULL},
         {"--src", "IMG", "photo to translate (PNG or JPEG)", NULL},
         {"--domain", "NAME|INDEX", "target domain", NULL},
         {"--ref", "IMG", "reference photo of the target domain (its style)", NULL},

@@ -19,8 +19,16 @@ static const struct {
     {"align", cmd_align, "align a face photo onto the CelebA-HQ framing (FAN or given landmarks)"},
 };
 
+/* The table's defaults as they were before parsing overwrote them, for cli_usage (one command
+ * parses once per process). */
+#define MAX_OPTS 64
+static const cli_opt *parsed_table;
+static const char *defaults[MAX_OPTS];
+
 int cli_parse(int argc, char **argv, cli_opt *opts, const char **pos, int max_pos, int *n_pos) {
     *n_pos = 0;
+    parsed_table = opts;
+    for (int k = 0; k < MAX_OPTS && opts[k].name; k++) defaults[k] = opts[k].value;
     for (int i = 0; i < argc; i++) {
         if (strncmp(argv[i], "--", 2) != 0) {
             if (*n_pos >= max_pos) {
@@ -56,12 +64,13 @@ const char *cli_get(const cli_opt *opts, const char *name) {
 
 void cli_usage(const char *cmd, const char *synopsis, const cli_opt *opts) {
     fprintf(stderr, "usage: stargan %s %s\n", cmd, synopsis);
-    for (; opts->name; opts++) {
+    for (int k = 0; opts->name; opts++, k++) {
+        const char *def = opts == parsed_table + k && k < MAX_OPTS ? defaults[k] : opts->value;
         char head[64];
         snprintf(head, sizeof head, "%s%s%s", opts->name, opts->arg ? " " : "",
                  opts->arg ? opts->arg : "");
-        fprintf(stderr, "  %-22s %s%s%s%s\n", head, opts->help, opts->value ? " (default " : "",
-                opts->value ? opts->value : "", opts->value ? ")" : "");
+        fprintf(stderr, "  %-22s %s%s%s%s\n", head, opts->help, def ? " (default " : "",
+                def ? def : "", def ? ")" : "");
     }
 }
 
