@@ -9,11 +9,11 @@
 #   bench/load.sh --run --url http://127.0.0.1:8080      an already running server (no RSS)
 #
 # Options: --server BIN (default build/stargan-server), --model PATH (default: built-in demo),
-# --workers N (1), --queue N (8), --connections C (2), --duration S (60), --sample S (10),
+# --workers N (2, the server default), --queue N (8), --connections C (2), --duration S (60), --sample S (10),
 # --image IMG (a fixture photo, else tests/data), --domain D (1), --url URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-run=0 server=build/stargan-server model="" workers=1 queue=8 conns=2 duration=60 sample=10
+run=0 server=build/stargan-server model="" workers=2 queue=8 conns=2 duration=60 sample=10
 image="" domain=1 url=""
 while [ $# -gt 0 ]; do
   case $1 in

@@ -155,18 +155,28 @@ double sg_fan_flops(const sg_fan *f) {
 }
 
 /* ---- small ops ------------------------------------------------------------------------------ */
-/* y[c, :] = relu(bn(x[c, :])) over c channels of hw pixels; y may be x. */
-static void bn_relu(const float *x, float *y, int c, size_t hw, const sg_fan_bn *bn) {
-    for (int k = 0; k < c; k++) {
-        const float sc = (float)(bn->weight[k] / sqrt((double)bn->var[k] + BN_EPS));
-        const float sh = bn->bias[k] - bn->mean[k] * sc;
-        const float *xp = x + (size_t)k * hw;
-        float *yp = y + (size_t)k * hw;
-        for (size_t i = 0; i < hw; i++) {
-            float v = xp[i] * sc + sh;
-            yp[i] = v > 0.0f ? v : 0.0f;
-        }
+/* The inference BN of c ≤ HG_CH channels folded to a float scale/shift per channel. */
+static void bn_fold(const sg_fan_bn *bn, int c, float *sc, float *sh) {
+    for (int k = 0; k < c && k < HG_CH; k++) {
+        sc[k] = (float)(bn->weight[k] / sqrt((double)bn->var[k] + BN_EPS));
+        sh[k] = bn->bias[k] - bn->mean[k] * sc[k];
     }
+}
+
+/* y[c, :] = relu(bn(x[c, :])) over c ≤ HG_CH channels of hw pixels; y may be x (on net/'s pool). */
+static void bn_relu(const float *x, float *y, int c, size_t hw, const sg_fan_bn *bn) {
+    float sc[HG_CH], sh[HG_CH];
+    bn_fold(bn, c, sc, sh);
+    sg_channel_affine_relu(x, y, c < HG_CH ? c : HG_CH, hw, sc, sh);
+}
+
+/* y = conv3×3(relu(bn(x))), no bias: the BN+ReLU runs inside the Winograd input transform where
+ * that algorithm is used (64², 32²), else through tmp (x's size). */
+static void bn_relu_conv(const sg_tensor *x, const sg_fan_bn *bn, const float *w, sg_tensor *y,
+                         float *tmp, sg_workspace *ws) {
+    float sc[HG_CH], sh[HG_CH];
+    bn_fold(bn, x->c, sc, sh);
+    sg_conv2d_3x3_affine_relu(x, sc, sh, w, NULL, y, ws, tmp);
 }
 
 /* CoordConv channels into t[3, H, W]: xx = 2i/(H-1) - 1 down the rows, yy = 2j/(W-1) - 1 across,
@@ -230,20 +240,14 @@ static sg_status conv_block(const sg_convblock *b, const sg_tensor *x, sg_tensor
     sg_tensor o1 = sg_tensor_make(y->data, 1, o1c, h, x->w);
     sg_tensor o2 = sg_tensor_make(y->data + (size_t)o1c * hw, 1, o2c, h, x->w);
     sg_tensor o3 = sg_tensor_make(y->data + (size_t)(o1c + o2c) * hw, 1, o2c, h, x->w);
-    sg_tensor t = sg_tensor_make(A, 1, b->in, h, x->w);
-    bn_relu(x->data, A, b->in, hw, &b->bn1);
-    sg_conv2d(&t, b->conv1_w, NULL, 3, 3, 1, 1, &o1, c->ws);
-    t.c = o1c;
-    bn_relu(o1.data, A, o1c, hw, &b->bn2);
-    sg_conv2d(&t, b->conv2_w, NULL, 3, 3, 1, 1, &o2, c->ws);
-    t.c = o2c;
-    bn_relu(o2.data, A, o2c, hw, &b->bn3);
-    sg_conv2d(&t, b->conv3_w, NULL, 3, 3, 1, 1, &o3, c->ws);
+    bn_relu_conv(x, &b->bn1, b->conv1_w, &o1, A, c->ws);
+    bn_relu_conv(&o1, &b->bn2, b->conv2_w, &o2, A, c->ws);
+    bn_relu_conv(&o2, &b->bn3, b->conv3_w, &o3, A, c->ws);
     trace(c->sample, name, "o1", &o1), trace(c->sample, name, "o2", &o2);
     trace(c->sample, name, "o3", &o3);
     if (b->ds_w) { /* residual: 1×1 of relu(bn(x)) */
         sg_tensor r = sg_tensor_make(R, 1, b->out, h, x->w);
-        t.c = b->in;
+        sg_tensor t = sg_tensor_make(A, 1, b->in, h, x->w);
         bn_relu(x->data, A, b->in, hw, &b->ds_bn);
         sg_conv2d(&t, b->ds_w, NULL, 1, 1, 1, 0, &r, c->ws);
         trace(c->sample, name, "downsample", &r);

@@ -120,11 +120,12 @@ sg_status sg_resblk_forward(const sg_resblk *b, const sg_tensor *x, sg_tensor *y
     sg_tensor t2 = sg_arena_tensor(a, n, b->in, h, h);
     sg_tensor sc = sg_arena_tensor(a, n, b->out, ho, ho);
     if (!t1.data || !t2.data || !sc.data) return nomem(a, mark, err, "ResBlk");
-    memcpy(t1.data, x->data, sg_tensor_numel(x) * sizeof(float));
-    if (b->normalize)
+    if (b->normalize) {
+        memcpy(t1.data, x->data, sg_tensor_numel(x) * sizeof(float));
         sg_instance_norm_lrelu(&t1, b->norm1_w, b->norm1_b, EPS, LRELU);
-    else
-        sg_leaky_relu(t1.data, sg_tensor_numel(&t1), LRELU);
+    } else { /* the style encoder's blocks: copy and activation in one pass */
+        sg_leaky_relu_copy(t1.data, x->data, sg_tensor_numel(x), LRELU);
+    }
     sg_conv2d(&t1, b->conv1_w, b->conv1_b, 3, 3, 1, 1, &t2, ws);
     sg_tensor r = t2;
     if (b->downsample) {

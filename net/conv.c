@@ -57,29 +57,46 @@ static void im2col_segment(float *dst, const float *xrow, int ox0, int ox1, int 
     memset(d + (b - a), 0, (size_t)(ox1 - b) * sizeof(float));
 }
 
-/* col[K, P] = the im2col rows for output pixels [p0, p0 + P) of one sample x[Cin, H, W].
- * Row (c, ky, kx) holds x[c, oy·s - pad + ky, ox·s - pad + kx] for each pixel, 0 in padding. */
-static void im2col_tile(const conv_geom *g, const float *x, int p0, int P, float *col) {
-    const size_t plane = (size_t)g->h * g->w;
-    float *dst = col;
-    for (int c = 0; c < g->cin; c++) {
-        const float *xc = x + c * plane;
-        for (int ky = 0; ky < g->kh; ky++) {
-            for (int kx = 0; kx < g->kw; kx++) {
-                int lo, hi;
-                valid_range(g->w, g->wo, kx, g->stride, g->pad, &lo, &hi);
-                for (int p = p0; p < p0 + P;) {
-                    int oy = p / g->wo, ox0 = p % g->wo;
-                    int ox1 = g->wo - ox0 < p0 + P - p ? g->wo : ox0 + (p0 + P - p);
-                    int iy = oy * g->stride - g->pad + ky;
-                    const float *xrow = (iy >= 0 && iy < g->h) ? xc + (size_t)iy * g->w : NULL;
-                    im2col_segment(dst, xrow, ox0, ox1, lo, hi, g->stride, kx - g->pad);
-                    dst += ox1 - ox0;
-                    p += ox1 - ox0;
-                }
-            }
-        }
+/* Row k = (c, ky, kx) of the im2col tile for output pixels [p0, p0 + P) of one sample x[Cin, H, W]:
+ * dst[p - p0] = x[c, oy·s - pad + ky, ox·s - pad + kx] for each pixel p = (oy, ox), 0 in padding. */
+static void im2col_row(const conv_geom *g, const float *x, int k, int p0, int P, float *dst) {
+    const int c = k / (g->kh * g->kw), ky = k / g->kw % g->kh, kx = k % g->kw;
+    const float *xc = x + c * (size_t)g->h * g->w;
+    int lo, hi;
+    valid_range(g->w, g->wo, kx, g->stride, g->pad, &lo, &hi);
+    for (int p = p0; p < p0 + P;) {
+        int oy = p / g->wo, ox0 = p % g->wo;
+        int ox1 = g->wo - ox0 < p0 + P - p ? g->wo : ox0 + (p0 + P - p);
+        int iy = oy * g->stride - g->pad + ky;
+        const float *xrow = (iy >= 0 && iy < g->h) ? xc + (size_t)iy * g->w : NULL;
+        im2col_segment(dst, xrow, ox0, ox1, lo, hi, g->stride, kx - g->pad);
+        dst += ox1 - ox0;
+        p += ox1 - ox0;
     }
+}
+
+typedef struct {
+    const conv_geom *g;
+    const float *x;
+    int p0, P, rows_per_task, K;
+    float *col;
+} im2col_job;
+
+static void im2col_task(void *ctx, int task, int thread) {
+    const im2col_job *j = ctx;
+    (void)thread;
+    const int k1 = (task + 1) * j->rows_per_task < j->K ? (task + 1) * j->rows_per_task : j->K;
+    for (int k = task * j->rows_per_task; k < k1; k++)
+        im2col_row(j->g, j->x, k, j->p0, j->P, j->col + (size_t)k * j->P);
+}
+
+/* col[K, P] = the im2col rows for output pixels [p0, p0 + P) of one sample x[Cin, H, W], K =
+ * Cin·kh·kw rows, split over the pool (memory-bound: the 7×7 stride-2 FAN stem writes 19 MB). */
+static void im2col_tile(const conv_geom *g, const float *x, int p0, int P, float *col) {
+    const int K = g->cin * g->kh * g->kw, tasks = 4 * sg__threads();
+    im2col_job j = {g, x, p0, P, (K + tasks - 1) / tasks, K, col};
+    if ((size_t)K * P < 65536) j.rows_per_task = K;
+    sg__parallel((K + j.rows_per_task - 1) / j.rows_per_task, im2col_task, &j);
 }
 
 void sg__fill_bias(float *y, const float *b, int cout, size_t ld, int p0, int P) {
@@ -151,14 +168,31 @@ static shift_plan plan_shift(const conv_geom *g, int cout, const sg_workspace *w
     return p;
 }
 
-/* wr[t, co, c] = w[co, c, t] for tap t = ky·kw + kx: each tap's weights as a plain [Cout, Cin]. */
-static void shift_weights(const float *w, int cout, int cin, int taps, float *wr) {
-    for (int t = 0; t < taps; t++)
-        for (int co = 0; co < cout; co++) {
-            const float *src = w + (size_t)co * cin * taps + t;
-            float *dst = wr + ((size_t)t * cout + co) * cin;
-            for (int c = 0; c < cin; c++) dst[c] = src[(size_t)c * taps];
+/* wr[t, co, c] = w[co, c, t] for tap t = ky·kw + kx: each tap's weights as a plain [Cout, Cin].
+ * Per call (nothing kept: memory), so it must be cheap: w is read once, row by row (looping taps
+ * outermost re-read all of w once per tap with a stride: 6% of a whole request), output channels
+ * split over the pool. */
+typedef struct {
+    const float *w;
+    float *wr;
+    int cout, cin, taps, per;
+} sw_job;
+
+static void shift_weights_task(void *ctx, int task, int thread) {
+    const sw_job *j = ctx;
+    (void)thread;
+    const int co1 = (task + 1) * j->per < j->cout ? (task + 1) * j->per : j->cout;
+    for (int co = task * j->per; co < co1; co++) /* w's row co (Cin·taps floats) stays in L1 */
+        for (int t = 0; t < j->taps; t++) {
+            const float *src = j->w + (size_t)co * j->cin * j->taps + t;
+            float *dst = j->wr + ((size_t)t * j->cout + co) * j->cin;
+            for (int c = 0; c < j->cin; c++) dst[c] = src[(size_t)c * j->taps];
         }
+}
+
+static void shift_weights(const float *w, int cout, int cin, int taps, float *wr) {
+    sw_job j = {w, wr, cout, cin, taps, (cout + 15) / 16};
+    sg__parallel((cout + j.per - 1) / j.per, shift_weights_task, &j);
 }
 
 void sg__shift_band(const conv_geom *g, const float *x, int wp, int oy0, int rows, float *band,

@@ -83,6 +83,12 @@ typedef struct {
                      float *tmp);
 } sg_kernels;
 
+/* sg_conv2d_winograd, or with up = 1 the same conv on the nearest 2× upsample of x
+ * (x [N, Cin, H/2, W/2], y [N, Cout, H, W]): the input transform reads the low-resolution rows.
+ * Returns -1 (nothing written) when it cannot run. */
+int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                      sg_workspace *ws, int up);
+
 /* sg_conv2d uses Winograd from this many output pixels up (3×3, stride 1, pad 1) */
 #define SG_WINO_MIN_PIXELS (32 * 32)
 

@@ -91,8 +91,9 @@ void sg_conv2d(const sg_tensor *x, const float *w, const float *b, int kh, int k
                int pad, sg_tensor *y, sg_workspace *ws);
 
 /* y[N, Cout, 2H, 2W] = conv3×3(upsample_nearest2(x), w) + b, stride 1, pad 1, from the
- * low-resolution x[N, Cin, H, W] directly (four 2×2 phase convs; 2.25× fewer FLOPs and no
- * upsampled tensor). w [Cout, Cin, 3, 3], b [Cout] or NULL. y must not alias x. */
+ * low-resolution x[N, Cin, H, W] directly, never materialising the upsampled tensor: Winograd
+ * reading the low-resolution rows from 32² outputs up, else four 2×2 phase convs (2.25× fewer
+ * FLOPs). w [Cout, Cin, 3, 3], b [Cout] or NULL. y must not alias x. */
 void sg_conv2d_up2(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
                    sg_workspace *ws);
 
@@ -104,6 +105,14 @@ int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_te
                        sg_workspace *ws);
 size_t sg_conv_winograd_floats(int cin, int h, int w, int cout);
 
+/* y = conv3×3(relu(x·scale[c] + shift[c])) + b, stride 1, pad 1 (padding zero after the
+ * activation): a folded batch norm + ReLU before the conv (the FAN's pre-activation blocks).
+ * Where Winograd runs, the activation is applied in its input transform; otherwise it is
+ * written to tmp (x's size) first. scale, shift [Cin]. y must not alias x or tmp. */
+void sg_conv2d_3x3_affine_relu(const sg_tensor *x, const float *scale, const float *shift,
+                               const float *w, const float *b, sg_tensor *y, sg_workspace *ws,
+                               float *tmp);
+
 /* ---- CPU dispatch --------------------------------------------------------------------------
  * net/'s own kernels (Winograd transforms) come in plain x86-64, AVX2+FMA and AVX-512 builds,
  * chosen once at run time from the CPU (env SG_CPU=plain|avx2|avx512 forces one). */
@@ -112,6 +121,16 @@ const char *sg_cpu_path(void);         /* the path in use */
 /* Switches the path (NULL: back to the best). For tests and benchmarks, not thread-safe;
  * returns -1 when this CPU cannot run it. */
 int sg_cpu_force(const char *name);
+
+/* ---- threads --------------------------------------------------------------------------------
+ * net/'s ops split their work over one pool of (online CPUs, at most 8; SG_THREADS=n) threads.
+ * Callers running several requests at once (the server's workers) bracket each request with
+ * enter/leave: while more than one request is in flight every op runs on its caller's thread
+ * alone, so W requests on W cores each keep a core busy instead of one holding the pool while the
+ * others run beside it (2 workers on 2 cores under load: 4.7 vs 4.3 images/s); a lone request
+ * still gets every thread. */
+void sg_net_user_enter(void);
+void sg_net_user_leave(void);
 
 /* sg_conv2d with the algorithm chosen by the caller (benchmarks, tests): want = AUTO picks as
  * sg_conv2d does; WINOGRAD falls back to AUTO's choice among the rest when it cannot run (not a
@@ -163,11 +182,17 @@ void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const floa
 /* ---- activations and elementwise (in place on n floats) ------------------------------------- */
 void sg_relu(float *x, size_t n);
 void sg_leaky_relu(float *x, size_t n, float slope);
+/* y = leaky ReLU of x (one pass instead of a copy then the in-place op); y must not alias x */
+void sg_leaky_relu_copy(float *y, const float *x, size_t n, float slope);
 void sg_scale(float *x, size_t n, float s);
 /* y += x */
 void sg_add(float *y, const float *x, size_t n);
 /* y = (y + x) · s, the residual merge */
 void sg_add_scale(float *y, const float *x, size_t n, float s);
+/* y[c, :] = max(x[c, :]·scale[c] + shift[c], 0) in float over c planes of hw floats (a folded
+ * inference batch norm then ReLU); y may be x. */
+void sg_channel_affine_relu(const float *x, float *y, int c, size_t hw, const float *scale,
+                            const float *shift);
 /* y = a ⊙ b elementwise where b is broadcast over channels: a [N,C,H,W], b [N,1,H,W] */
 void sg_mul_channel_broadcast(const sg_tensor *a, const sg_tensor *b, sg_tensor *y);
 

@@ -2,7 +2,8 @@
  * fn(ctx, task, thread) for task < ntasks on up to sg__threads() threads (the caller is thread 0).
  * Workers start on first use and sleep on a condition variable between jobs. One job at a time:
  * a caller that finds the pool busy (another request on another thread) runs its tasks itself,
- * so concurrent requests never oversubscribe the cores. OpenBLAS is set to one thread when the
+ * so concurrent requests never oversubscribe the cores; and callers that declare their requests
+ * (sg_net_user_enter/leave: the server's workers) all run alone while more than one is in flight. OpenBLAS is set to one thread when the
  * pool starts: every GEMM is split over the pool instead (gemm.c). SG_THREADS=n overrides the thread count
  * (default: online CPUs, at most 8). */
 #include "conv_internal.h"
@@ -26,8 +27,9 @@ static struct {
     int ntasks;
     atomic_int next;
     atomic_flag busy;
+    atomic_int users; /* sg_net_user_enter - leave: requests in flight on other threads */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          0, 0, 0, NULL, NULL, 0, 0, ATOMIC_FLAG_INIT};
+          0, 0, 0, NULL, NULL, 0, 0, ATOMIC_FLAG_INIT, 0};
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void drain(int thread) {
@@ -75,7 +77,9 @@ int sg__threads(void) {
 
 void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx) {
     const int nt = sg__threads();
-    if (nt == 1 || ntasks < 2 || atomic_flag_test_and_set(&pool.busy)) {
+    /* several requests in flight: each runs on its own thread alone (see sg_net_user_enter) */
+    if (nt == 1 || ntasks < 2 || atomic_load(&pool.users) > 1 ||
+        atomic_flag_test_and_set(&pool.busy)) {
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0); /* serial, thread slot 0 */
         return;
     }
@@ -92,3 +96,6 @@ void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void 
     pthread_mutex_unlock(&pool.lock);
     atomic_flag_clear(&pool.busy);
 }
+
+void sg_net_user_enter(void) { atomic_fetch_add(&pool.users, 1); }
+void sg_net_user_leave(void) { atomic_fetch_sub(&pool.users, 1); }

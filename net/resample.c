@@ -5,20 +5,31 @@
 #include <math.h>
 #include <string.h>
 
+/* One plane of the 2×2 average pool. */
+static void pool_plane(void *ctx, int plane, int thread) {
+    const sg_tensor *const *xy = ctx;
+    (void)thread;
+    const sg_tensor *x = xy[0], *y = xy[1];
+    const int W = x->w, Ho = x->h / 2, Wo = x->w / 2;
+    const float *xp = x->data + (size_t)plane * x->h * W;
+    float *yp = y->data + (size_t)plane * Ho * Wo;
+    for (int oy = 0; oy < Ho; oy++) {
+        const float *r0 = xp + (size_t)2 * oy * W, *r1 = r0 + W;
+        for (int ox = 0; ox < Wo; ox++)
+            yp[(size_t)oy * Wo + ox] =
+                0.25f * (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]);
+    }
+}
+
+/* planes on the pool when there is enough to split (memory-bound) */
 void sg_avg_pool2(const sg_tensor *x, sg_tensor *y) {
     const double t0_ = sg__prof_now();
-    const int W = x->w, Ho = x->h / 2, Wo = x->w / 2;
-    const size_t planes = (size_t)x->n * x->c;
-    for (size_t p = 0; p < planes; p++) {
-        const float *xp = x->data + p * x->h * W;
-        float *yp = y->data + p * Ho * Wo;
-        for (int oy = 0; oy < Ho; oy++) {
-            const float *r0 = xp + (size_t)2 * oy * W, *r1 = r0 + W;
-            for (int ox = 0; ox < Wo; ox++)
-                yp[(size_t)oy * Wo + ox] =
-                    0.25f * (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]);
-        }
-    }
+    const sg_tensor *xy[2] = {x, y};
+    const int planes = x->n * x->c;
+    if (sg_tensor_numel(x) >= 65536)
+        sg__parallel(planes, pool_plane, (void *)xy);
+    else
+        for (int p = 0; p < planes; p++) pool_plane((void *)xy, p, 0);
     sg__prof_add(SG_PROF_RESAMPLE, t0_, 0);
 }
 

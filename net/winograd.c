@@ -85,10 +85,12 @@ static const float *pad_row(const float *plane, int h, int w, int iy, float *buf
 typedef struct {
     const wino_plan *p;
     const sg_kernels *k;
-    int cin, cout, h, w, tasks_per_sample;
+    int cin, cout, h, w, tasks_per_sample; /* h, w: the output's (= the conv input's) size */
+    int up; /* 1: x is [Cin, h/2, w/2], read as its nearest 2× upsample (never materialised) */
     int packed; /* U in gemm_packed's panel order (cout % mr == 0) */
     const float *x, *wt, *b;
     float *y, *u, *slots;
+    const float *pre_scale, *pre_shift; /* [Cin]: x read as relu(x·scale + shift), or NULL */
 } wino_ctx;
 
 typedef struct {
@@ -105,17 +107,51 @@ static wino_slot slot_of(const wino_ctx *c, int thread) {
     return s;
 }
 
+/* The same for row iy of the nearest 2× upsample of a [h/2, w/2] plane: r[1 + x] = low[iy/2][x/2]
+ * (the decoder's upsample → conv without the 4× larger upsampled tensor). */
+static const float *pad_row_up(const float *plane, int h, int w, int iy, float *buf,
+                               const float *zero, int lrow) {
+    if (iy < 0 || iy >= h) return zero;
+    const float *l = plane + (size_t)(iy / 2) * (w / 2);
+    buf[0] = 0.0f;
+    for (int x = 0; x < w / 2; x++) buf[1 + 2 * x] = buf[2 + 2 * x] = l[x];
+    memset(buf + 1 + w, 0, (size_t)(lrow - 1 - w) * sizeof(float));
+    return buf;
+}
+
+/* The same with the channel's pre-activation: r[1 + x] = max(row[x]·sc + sh, 0), padding stays 0
+ * (a batch norm + ReLU before the conv, fused into the copy the transform makes anyway). */
+static const float *pad_row_pre(const float *plane, int h, int w, int iy, float *buf,
+                                const float *zero, int lrow, float sc, float sh) {
+    if (iy < 0 || iy >= h) return zero;
+    const float *l = plane + (size_t)iy * w;
+    buf[0] = 0.0f;
+    for (int x = 0; x < w; x++) {
+        const float v = l[x] * sc + sh;
+        buf[1 + x] = v > 0.0f ? v : 0.0f;
+    }
+    memset(buf + 1 + w, 0, (size_t)(lrow - 1 - w) * sizeof(float));
+    return buf;
+}
+
 /* V[p][c][k·tw + t] of tile rows tr0 .. tr0 + nr - 1 of one sample, every input channel. */
 static void input_task(const wino_ctx *c, const wino_slot *s, const float *x, int tr0, int nr) {
     const wino_plan *p = c->p;
     const float *zero = s->rows + 6 * (size_t)p->lrow;
-    const size_t ldv = (size_t)c->cin * p->nt, plane = (size_t)c->h * c->w;
+    const size_t ldv = (size_t)c->cin * p->nt, plane = (size_t)c->h * c->w >> (2 * c->up);
     for (int ch = 0; ch < c->cin; ch++)
         for (int k = 0; k < nr; k++) {
             const float *r[6];
-            for (int i = 0; i < 6; i++)
-                r[i] = pad_row(x + ch * plane, c->h, c->w, TILE * (tr0 + k) - 1 + i,
-                               s->rows + (size_t)i * p->lrow, zero, p->lrow);
+            for (int i = 0; i < 6; i++) {
+                const int iy = TILE * (tr0 + k) - 1 + i;
+                float *buf = s->rows + (size_t)i * p->lrow;
+                if (c->pre_scale)
+                    r[i] = pad_row_pre(x + ch * plane, c->h, c->w, iy, buf, zero, p->lrow,
+                                       c->pre_scale[ch], c->pre_shift[ch]);
+                else
+                    r[i] = (c->up ? pad_row_up : pad_row)(x + ch * plane, c->h, c->w, iy, buf,
+                                                          zero, p->lrow);
+            }
             c->k->wino_in(r, p->tw, s->v + (size_t)ch * p->nt + (size_t)k * p->tw, ldv, s->tmp);
         }
 }
@@ -164,7 +200,7 @@ static void tile_task(void *ctx, int task, int thread) {
     const wino_slot s = slot_of(c, thread);
     const int prof = thread == 0;
     double t0 = prof ? sg__prof_now() : 0;
-    input_task(c, &s, c->x + (size_t)n * c->cin * c->h * c->w, tr0, nr);
+    input_task(c, &s, c->x + ((size_t)n * c->cin * c->h * c->w >> (2 * c->up)), tr0, nr);
     if (prof) sg__prof_add(SG_PROF_WINO_IN, t0, 0), t0 = sg__prof_now();
     for (int q = 0; q < SG_WINO_P; q++) {
         const float *u = c->u + (size_t)q * c->cout * c->cin, *v = s.v + (size_t)q * c->cin * p->nt;
@@ -190,15 +226,17 @@ static void weight_task(void *ctx, int task, int thread) {
     if (k0 < k1) c->k->wino_w(c->wt, k0, k1 - k0, c->u, count, c->cin, c->packed ? c->k->mr : 0);
 }
 
-int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
-                       sg_workspace *ws) {
-    const int cin = x->c, cout = y->c, h = x->h, wd = x->w;
-    if (!ws || !ws->buf) return -1;
+/* y [N, Cout, H, W] = conv3×3(pre(x) or up2(x)); x [N, Cin, H, W], or [N, Cin, H/2, W/2] when
+ * up; pre (scale, shift not NULL, not with up): relu(x·scale[c] + shift[c]) per input channel. */
+static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                         sg_workspace *ws, int up, const float *scale, const float *shift) {
+    const int cin = x->c, cout = y->c, h = y->h, wd = y->w;
+    if (!ws || !ws->buf || (up && (h % 2 || wd % 2))) return -1;
     const wino_plan p = plan_wino(cin, h, wd, cout, ws->cap);
     if (!p.rpt) return -1;
     const sg_kernels *k = sg__kernels();
-    wino_ctx c = {&p, k, cin, cout, h, wd, (p.th + p.rpt - 1) / p.rpt, cout % k->mr == 0,
-                  x->data, w, b, y->data, ws->buf, ws->buf + p.u};
+    wino_ctx c = {&p, k, cin, cout, h, wd, (p.th + p.rpt - 1) / p.rpt, up, cout % k->mr == 0,
+                  x->data, w, b, y->data, ws->buf, ws->buf + p.u, scale, shift};
     for (int t = 0; t < p.threads; t++) { /* each slot's zero row */
         wino_slot s = slot_of(&c, t);
         memset(s.rows + 6 * (size_t)p.lrow, 0, (size_t)p.lrow * sizeof(float));
@@ -207,6 +245,34 @@ int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_te
     sg__parallel(p.threads, weight_task, &c);
     sg__prof_add(SG_PROF_WINO_W, t0, 0);
     sg__parallel(x->n * c.tasks_per_sample, tile_task, &c);
-    sg__prof_add(SG_PROF_WINO, t0, 2.0 * 9 * cout * cin * (double)h * wd * x->n);
+    sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0, 2.0 * 9 * cout * cin * (double)h * wd * x->n);
     return 0;
+}
+
+int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                      sg_workspace *ws, int up) {
+    return conv_winograd(x, w, b, y, ws, up, NULL, NULL);
+}
+
+int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                       sg_workspace *ws) {
+    if (x->h != y->h || x->w != y->w) return -1;
+    return conv_winograd(x, w, b, y, ws, 0, NULL, NULL);
+}
+
+/* Winograd where sg_conv2d would pick it, the pre-activation fused into the input transform;
+ * else the activation materialised into tmp and sg_conv2d. */
+void sg_conv2d_3x3_affine_relu(const sg_tensor *x, const float *scale, const float *shift,
+                               const float *w, const float *b, sg_tensor *y, sg_workspace *ws,
+                               float *tmp) {
+    const int pays = x->c >= 16 && y->c >= 16 && (size_t)x->h * x->w >= SG_WINO_MIN_PIXELS &&
+                     x->h == y->h && x->w == y->w;
+    if (pays && conv_winograd(x, w, b, y, ws, 0, scale, shift) == 0) return;
+    for (int n = 0; n < x->n; n++) {
+        const size_t xs = (size_t)x->c * x->h * x->w;
+        sg_channel_affine_relu(x->data + n * xs, tmp + n * xs, x->c, (size_t)x->h * x->w, scale,
+                               shift);
+    }
+    sg_tensor t = sg_tensor_make(tmp, x->n, x->c, x->h, x->w);
+    sg_conv2d(&t, w, b, 3, 3, 1, 1, y, ws);
 }

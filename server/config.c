@@ -26,7 +26,7 @@ static const opt opts[] = {
     {"--model", "NAME=PATH", "", "a model (release .ckpt or model file); repeatable; env: comma-separated; none = built-in demo", K_MODEL, F(models), 0, 0},
     {"--fan", "PATH", "", "face network weights (wing.ckpt or model file) for masks and --fit align", K_STR, F(fan), 0, 0},
     {"--mean", "PATH", "", "mean CelebA-HQ landmarks (celeba_lm_mean.npz) for fit=align", K_STR, F(mean), 0, 0},
-    {"--workers", "N", "1", "inference threads", K_INT, F(workers), 1, 256},
+    {"--workers", "N", "2", "inference threads: requests run at once (2: best throughput on 2 cores; a lone request still uses every core)", K_INT, F(workers), 1, 256},
     {"--queue", "N", "8", "requests that may wait beyond the busy workers (then 503)", K_INT, F(queue), 0, 100000},
     {"--max-body", "BYTES", "16M", "largest request body (K/M/G = KiB/MiB/GiB)", K_BYTES, F(max_body), 0, 0},
     {"--max-pixels", "N", "40M", "largest image, width x height (K/M = 10^3/10^6)", K_PIXELS, F(max_pixels), 0, 0},

@@ -611,15 +611,6 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     return SG_OK;
 }
 
-/* With several workers on few cores, BLAS threads per worker would only contend. */
-static void tune_blas(int workers) {
-    if (workers <= 1 || getenv("OPENBLAS_NUM_THREADS")) return;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int per = cpus > workers ? (int)(cpus / workers) : 1;
-    openblas_set_num_threads(per);
-    sg_log_msg("info", "%d workers on %ld cores: %d BLAS thread(s) each", workers, cpus, per);
-}
-
 sg_status sg_server_load(sg_server *s, sg_error *err) {
     sg_status st = sg_srv_models_load(&s->models, &s->cfg, err);
     if (st) return st;
@@ -634,7 +625,6 @@ sg_status sg_server_load(sg_server *s, sg_error *err) {
     s->models_json = sg_srv_models_json(&s->models);
     if (!s->models_json || sg_srv_models_metrics(&s->models, &s->model_info))
         return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    tune_blas(s->cfg.workers);
     if ((st = sg_queue_init(&s->queue, s->cfg.workers, s->cfg.queue, err))) return st;
     s->queue_ok = 1;
     if ((st = sg_queue_start(&s->queue, err))) return st;

@@ -62,7 +62,11 @@ static void *worker_main(void *p) {
         if (late) q->expired++;
         pthread_mutex_unlock(&q->mu);
         if (late) j->dropped(j, 0);
-        else j->run(j, a.index); /* the job may be freed from here on */
+        else { /* the job may be freed from here on */
+            sg_net_user_enter(); /* concurrent requests: one core each (net.h) */
+            j->run(j, a.index);
+            sg_net_user_leave();
+        }
         pthread_mutex_lock(&q->mu);
         q->running--;
         finish_locked(q);

@@ -123,7 +123,7 @@ static void test_config_defaults(void **state) {
     assert_int_equal(load(&c, 1, argv, &err), SG_OK);
     assert_string_equal(c.listen, "127.0.0.1:8080");
     assert_int_equal(c.n_models, 0);
-    assert_int_equal(c.workers, 1);
+    assert_int_equal(c.workers, 2); /* best throughput on 2 cores: bench/README.md */
     assert_int_equal(c.queue, 8);
     assert_int_equal(c.max_body, 16 << 20);
     assert_int_equal(c.max_pixels, 40000000);
