@@ -21,6 +21,8 @@
 #include "../web/web.h"
 
 #define RETRY_AFTER "1"
+/* bytes past --max-body that are still read (and dropped) so the client sees the 413 */
+#define DISCARD_SLACK ((int64_t)1 << 20)
 #define MAX_KEYS 256
 
 struct sg_server {
@@ -295,9 +297,11 @@ static int early_answer_safe(req *r) {
     /* Answering before the body is read is clean only when the client waits for "100 Continue"
      * (or sends nothing); otherwise it is still sending, and closing on it could reset the
      * connection before it reads the answer: then the body is read (and discarded) first. */
+    /* A declared body beyond what receive() is willing to discard is answered at once: reading
+     * it all would cost more than the risk of a reset. */
     const char *cl = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH), *ex = header(r, "Expect");
     return (cl && atoll(cl) == 0) || (ex && !strcasecmp(ex, "100-continue")) ||
-           (cl && atoll(cl) > r->s->cfg.max_body);
+           (cl && atoll(cl) > r->s->cfg.max_body + DISCARD_SLACK);
 }
 
 static enum MHD_Result begin_post(req *r) {
@@ -320,7 +324,7 @@ static enum MHD_Result begin_post(req *r) {
 static enum MHD_Result receive(req *r, const char *data, size_t n) {
     if (r->early.status || r->overflow) {
         r->discarded += n;
-        return r->discarded > (size_t)r->s->cfg.max_body + (1u << 20) ? MHD_NO : MHD_YES;
+        return r->discarded > (size_t)(r->s->cfg.max_body + DISCARD_SLACK) ? MHD_NO : MHD_YES;
     }
     sg_status st = sg_buf_append(&r->body, data, n);
     if (st == SG_ERR_LIMIT) {
