@@ -319,8 +319,8 @@ static enum MHD_Result begin_post(req *r) {
     return MHD_YES;
 }
 
-/* Upload bytes: into the bounded body; past the limit they are discarded (up to once more the
- * limit, then the connection is dropped) so the client can still read the 413. */
+/* Upload bytes: into the bounded body; past the limit they are discarded (up to --max-body +
+ * DISCARD_SLACK more, then the connection is dropped) so the client can still read the 413. */
 static enum MHD_Result receive(req *r, const char *data, size_t n) {
     if (r->early.status || r->overflow) {
         r->discarded += n;
