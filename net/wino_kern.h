@@ -43,17 +43,30 @@ typedef int SG_FN(i16) __attribute__((vector_size(64)));
  * chunk (vpermt2ps) instead of 48 scalar moves: the scalar de-interleave was most of the input
  * transform. Reads r up to r[4·nt + 3] (the padded rows are ≥ 4·nt + 4 floats). Returns the
  * tiles done. */
+/* gcc's __builtin_shuffle takes the index vector as a value; clang (the fuzz builds) spells the
+ * same permute __builtin_shufflevector with constant indices */
+#ifdef __clang__
+#define SG_EVEN_IDX 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29
+#define SG_ODD_IDX 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31
+#define SG_SHUFFLE_EVEN(a, b) __builtin_shufflevector(a, b, SG_EVEN_IDX)
+#define SG_SHUFFLE_ODD(a, b) __builtin_shufflevector(a, b, SG_ODD_IDX)
+#else
+#define SG_SHUFFLE_EVEN(a, b) __builtin_shuffle(a, b, even)
+#define SG_SHUFFLE_ODD(a, b) __builtin_shuffle(a, b, odd)
+#endif
 static int SG_FN(deinterleave)(const float *restrict r, int nt, float *restrict q) {
+#ifndef __clang__
     const SG_FN(i16) even = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
     const SG_FN(i16) odd = {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31};
+#endif
     int t = 0;
     for (; t + 8 <= nt; t += 8) {
         SG_FN(v16) v0, v1, w0, w1;
         memcpy(&v0, r + 4 * t, 64), memcpy(&v1, r + 4 * t + 16, 64);
         memcpy(&w0, r + 4 * t + 4, 64), memcpy(&w1, r + 4 * t + 20, 64);
-        const SG_FN(v16) k01 = __builtin_shuffle(v0, v1, even); /* k = 0 | k = 1 */
-        const SG_FN(v16) k23 = __builtin_shuffle(v0, v1, odd);  /* k = 2 | k = 3 */
-        const SG_FN(v16) k45 = __builtin_shuffle(w0, w1, even); /* k = 4 | k = 5 */
+        const SG_FN(v16) k01 = SG_SHUFFLE_EVEN(v0, v1); /* k = 0 | k = 1 */
+        const SG_FN(v16) k23 = SG_SHUFFLE_ODD(v0, v1);  /* k = 2 | k = 3 */
+        const SG_FN(v16) k45 = SG_SHUFFLE_EVEN(w0, w1); /* k = 4 | k = 5 */
         const float *a = (const float *)&k01, *b = (const float *)&k23, *c = (const float *)&k45;
         memcpy(q + t, a, 32), memcpy(q + nt + t, a + 8, 32);
         memcpy(q + 2 * nt + t, b, 32), memcpy(q + 3 * nt + t, b + 8, 32);
