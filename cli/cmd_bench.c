@@ -194,12 +194,8 @@ int cmd_bench(int argc, char **argv) {
         return cli_get(o, "--help") ? 0 : 2;
     }
     sg_error err = {0};
-    sg_weights *w;
-    sg_config cfg;
     sg_engine e;
-    if (cli_open(cli_get(o, "--model"), cli_get(o, "--config"), &w, &cfg, &err) ||
-        sg_engine_init(&e, w, &cfg, &err))
-        return cli_fail(&err);
+    if (cli_open_engine(cli_get(o, "--model"), cli_get(o, "--config"), &e, &err)) return cli_fail(&err);
     sg_status st = bench_nets(&e, runs, &err);
     if (!st && cli_get(o, "--src") && cli_get(o, "--ref"))
         st = bench_request(&e, cli_get(o, "--src"), cli_get(o, "--ref"), runs, &err);

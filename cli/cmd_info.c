@@ -35,13 +35,9 @@ int cmd_info(int argc, char **argv) {
         return cli_get(o, "--help") ? 0 : 2;
     }
     sg_error err = {0};
-    sg_weights *w;
-    sg_config cfg;
     sg_engine e;
-    if (cli_open(cli_get(o, "--model"), cli_get(o, "--config"), &w, &cfg, &err) ||
-        sg_engine_init(&e, w, &cfg, &err))
-        return cli_fail(&err);
-    print_info(w->source, &e);
+    if (cli_open_engine(cli_get(o, "--model"), cli_get(o, "--config"), &e, &err)) return cli_fail(&err);
+    print_info(e.w->source, &e);
     sg_engine_free(&e);
     return 0;
 }

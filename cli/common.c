@@ -42,3 +42,10 @@ sg_status cli_open(const char *model, const char *preset, sg_weights **w, sg_con
     if ((st = cli_preset(preset, cfg, err))) return st;
     return sg_spec_v1_open(w, err);
 }
+
+sg_status cli_open_engine(const char *model, const char *preset, sg_engine *e, sg_error *err) {
+    sg_weights *w;
+    sg_config cfg;
+    sg_status st = cli_open(model, preset, &w, &cfg, err);
+    return st ? st : sg_engine_init(e, w, &cfg, err);
+}

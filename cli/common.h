@@ -7,4 +7,6 @@ sg_status cli_preset(const char *name, sg_config *cfg, sg_error *err);
 /* A model file (configuration derived from it), or spec-v1 weights for a preset. */
 sg_status cli_open(const char *model, const char *preset, sg_weights **w, sg_config *cfg,
                    sg_error *err);
+/* cli_open, then every network bound into e (which owns the weights from then on). */
+sg_status cli_open_engine(const char *model, const char *preset, sg_engine *e, sg_error *err);
 #endif
