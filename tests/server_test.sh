@@ -160,8 +160,11 @@ for i in 1 2; do
   curl -s --max-time 60 -o "$tmp/term$i.png" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=5 "$M/v1/translate" >"$tmp/term$i.code" &
   cpids+=($!)
 done
-for _ in $(seq 250); do  # until the daemon holds them (at most 5 s)
-  curl -s --max-time 2 "$M/metrics" | grep -q '^stargan_admitted [12]$' && break
+# until the daemon holds both (a connection not yet accepted when SIGTERM arrives is rightly
+# refused), or both are already answered; at most 5 s
+for _ in $(seq 250); do
+  curl -s --max-time 2 "$M/metrics" | grep -q '^stargan_admitted 2$' && break
+  kill -0 "${cpids[0]}" 2>/dev/null || kill -0 "${cpids[1]}" 2>/dev/null || break
   sleep 0.02
 done
 kill -TERM "$main_pid"
