@@ -171,7 +171,9 @@ static shift_plan plan_shift(const conv_geom *g, int cout, const sg_workspace *w
 /* wr[t, co, c] = w[co, c, t] for tap t = ky·kw + kx: each tap's weights as a plain [Cout, Cin].
  * Per call (nothing kept: memory), so it must be cheap: w is read once, row by row (looping taps
  * outermost re-read all of w once per tap with a stride: 6% of a whole request), output channels
- * split over the pool. */
+ * split over the pool. Only the fallback: products split by row blocks (the weight-heavy 16², 8²,
+ * 4² layers) reorder each block's rows inside its GEMM task (sg__gemm_wtaps), so the reordered
+ * copy stays in cache instead of a whole-weight pass written out and read back. */
 typedef struct {
     const float *w;
     float *wr;
@@ -217,9 +219,9 @@ void sg__shift_band(const conv_geom *g, const float *x, int wp, int oy0, int row
 /* One sample: for each band of output rows, acc[Cout, R·Wp] = b + Σ_taps wr[t] · band(shifted by
  * ky·Wp + kx); output column ox of a row reads band columns ox + kx, exactly the im2col entry.
  * Columns ox >= Wo of each acc row are garbage (they wrap into the next row) and are dropped. */
-static void conv_shift(const conv_geom *g, const shift_plan *p, const float *x, const float *b,
-                       int cout, float *y, const sg_workspace *ws) {
-    const float *wr = ws->buf;
+static void conv_shift(const conv_geom *g, const shift_plan *p, const float *x, const float *w,
+                       const float *b, int cout, float *y, const sg_workspace *ws, int *reordered) {
+    float *wr = ws->buf;
     float *band = ws->buf + p->wr_size;
     for (int oy0 = 0; oy0 < g->ho; oy0 += p->rows) {
         const int rows = g->ho - oy0 < p->rows ? g->ho - oy0 : p->rows, n = rows * p->wp;
@@ -229,8 +231,13 @@ static void conv_shift(const conv_geom *g, const shift_plan *p, const float *x, 
         sg__fill_bias(acc, b, cout, (size_t)n, 0, n);
         size_t off[SHIFT_MAX_TAPS]; /* tap t = (ky, kx) reads the band at ky·Wp + kx */
         for (int t = 0; t < g->kh * g->kw; t++) off[t] = (size_t)(t / g->kw) * p->wp + t % g->kw;
-        sg__gemm_taps(cout, n, g->cin, g->kh * g->kw, wr, (size_t)cout * g->cin, g->cin, band,
-                      (int)len, off, acc, n, 1);
+        const int taps = g->kh * g->kw;
+        if (*reordered ||
+            sg__gemm_wtaps(cout, n, g->cin, taps, w, wr, band, (int)len, off, acc, n, 1) != 0) {
+            if (!*reordered) shift_weights(w, cout, g->cin, taps, wr), *reordered = 1;
+            sg__gemm_taps(cout, n, g->cin, taps, wr, (size_t)cout * g->cin, g->cin, band,
+                          (int)len, off, acc, n, 1);
+        }
         for (int co = 0; co < cout; co++) /* compact [Cout, rows, Wp] → y[Cout, rows, Wo] */
             for (int r = 0; r < rows; r++)
                 memcpy(y + ((size_t)co * g->ho + oy0 + r) * g->wo, acc + (size_t)co * n + r * p->wp,
@@ -278,7 +285,7 @@ sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, 
     const shift_plan sp = pointwise || want == SG_CONV_IM2COL ? (shift_plan){0, 0, 0}
                                                               : plan_shift(&g, cout, ws);
     const int P = pointwise || sp.rows ? 0 : tile_pixels(&g, (size_t)g.cin * kh * kw, ws);
-    if (sp.rows) shift_weights(w, cout, g.cin, kh * kw, ws->buf);
+    int reordered = 0; /* wr holds the whole reorder (when a product did not split by rows) */
     for (int n = 0; n < x->n; n++) {
         const float *xn = x->data + n * xs;
         float *yn = y->data + n * ys;
@@ -286,7 +293,7 @@ sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, 
             sg__fill_bias(yn, b, cout, npix, 0, npix);
             sg_gemm(cout, npix, g.cin, w, g.cin, xn, npix, yn, npix, 1);
         } else if (sp.rows) {
-            conv_shift(&g, &sp, xn, b, cout, yn, ws);
+            conv_shift(&g, &sp, xn, w, b, cout, yn, ws, &reordered);
         } else {
             conv_im2col(&g, P, xn, w, b, cout, yn, ws);
         }

@@ -36,6 +36,13 @@ void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void 
 void sg__gemm_taps(int M, int N, int K, int taps, const float *A, size_t astride, int lda,
                    const float *B, int ldb, const size_t *boff, float *C, int ldc, int acc);
 
+/* sg__gemm_taps with A_t = w[:, :, t] of conv weights w[M, K, taps], reordered per row block
+ * inside the tasks (into scratch: M·K·taps floats) instead of in a separate pass. Returns -1
+ * (nothing done) when the product does not split by row blocks; the caller then reorders w
+ * whole and calls sg__gemm_taps. */
+int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch,
+                   const float *B, int ldb, const size_t *boff, float *C, int ldc, int acc);
+
 /* ---- profiling (sg_profile_* in net.h): families; t0 = sg__prof_now() (0 when off) -------- */
 enum {
     SG_PROF_WINO, SG_PROF_WINO_W, SG_PROF_WINO_IN, SG_PROF_WINO_GEMM, SG_PROF_WINO_OUT,

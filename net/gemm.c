@@ -74,6 +74,44 @@ void sg__gemm_taps(int M, int N, int K, int taps, const float *A, size_t astride
     sg__parallel((M + j.rb - 1) / j.rb * j.ncol, gemm_task, &j);
 }
 
+/* sg__gemm_wtaps: a row-block task first reorders its rows of w[M, K, taps] into its thread's
+ * slice of scratch as [taps][m][K], then runs the taps on them (same products, same order). */
+typedef struct {
+    gemm_job g;
+    const float *w;
+    float *scratch;
+    size_t slice; /* floats per thread */
+} wtaps_job;
+
+static void wtaps_task(void *ctx, int task, int thread) {
+    const wtaps_job *j = ctx;
+    const int K = j->g.K, taps = j->g.taps, i0 = task * j->g.rb;
+    const int m = j->g.M - i0 < j->g.rb ? j->g.M - i0 : j->g.rb;
+    float *a = j->scratch + (size_t)thread * j->slice;
+    for (int r = 0; r < m; r++) { /* w's row i0 + r (K·taps floats) stays in L1 */
+        const float *src = j->w + (size_t)(i0 + r) * K * taps;
+        for (int t = 0; t < taps; t++) {
+            float *dst = a + ((size_t)t * m + r) * K;
+            for (int c = 0; c < K; c++) dst[c] = src[(size_t)c * taps + t];
+        }
+    }
+    for (int t = 0; t < taps; t++)
+        gemm_part(m, j->g.N, K, a + (size_t)t * m * K, K, j->g.B + (j->g.boff ? j->g.boff[t] : 0),
+                  j->g.ldb, j->g.C + (size_t)i0 * j->g.ldc, j->g.ldc, j->g.acc || t > 0);
+}
+
+int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch,
+                   const float *B, int ldb, const size_t *boff, float *C, int ldc, int acc) {
+    if (M <= 0 || N <= 0 || K <= 0) return -1;
+    wtaps_job j = {{M, N, K, taps, K, ldb, ldc, acc, 0, 0, 0, NULL, B, 0, boff, C}, w, scratch, 0};
+    plan_split(&j.g);
+    const int blocks = (M + j.g.rb - 1) / j.g.rb;
+    if (j.g.ncol != 1 || (blocks > 1 && (size_t)sg__threads() * j.g.rb > (size_t)M)) return -1;
+    j.slice = (size_t)j.g.rb * K * taps;
+    sg__parallel(blocks, wtaps_task, &j);
+    return 0;
+}
+
 /* C[M, N] = A[M, K] · B[K, N] (+ C when accumulate), all row-major with leading dimensions. */
 void sg_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
              int ldc, int accumulate) {

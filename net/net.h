@@ -131,6 +131,11 @@ int sg_cpu_force(const char *name);
  * still gets every thread. */
 void sg_net_user_enter(void);
 void sg_net_user_leave(void);
+/* The pool for other parts' loops: fn(ctx, task, thread) for every task < ntasks (any order, on
+ * up to sg_net_threads() threads; thread < sg_net_threads() indexes per-thread scratch); serial
+ * on the caller's thread when the pool is busy or several requests are in flight. */
+int sg_net_threads(void);
+void sg_net_parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx);
 
 /* sg_conv2d with the algorithm chosen by the caller (benchmarks, tests): want = AUTO picks as
  * sg_conv2d does; WINOGRAD falls back to AUTO's choice among the rest when it cannot run (not a

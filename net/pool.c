@@ -99,3 +99,8 @@ void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void 
 
 void sg_net_user_enter(void) { atomic_fetch_add(&pool.users, 1); }
 void sg_net_user_leave(void) { atomic_fetch_sub(&pool.users, 1); }
+
+int sg_net_threads(void) { return sg__threads(); }
+void sg_net_parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx) {
+    sg__parallel(ntasks, fn, ctx);
+}
