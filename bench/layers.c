@@ -10,7 +10,7 @@
  * op family (sg_profile), with GFLOP/s and the share of the sgemm rate measured in the same run.
  *
  * usage: bench_layers [--runs N] [--ws FLOATS] [--only NAME]     (SG_CPU=… forces a kernel path)
- *        bench_layers --model M.safetensors [--runs N] */
+ *        bench_layers --model M.safetensors [--runs N] [--only generator|style|fan] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +138,7 @@ static int run_net(sg_engine *e, sg_run *r, int which, const sg_tensor *x, sg_te
     return sg_style_encoder_forward(&e->enc, x, &dom, s, &r->arena, &r->ws, err);
 }
 
-static int profile_model(const char *path, int runs) {
+static int profile_model(const char *path, int runs, const char *only) {
     sg_engine e;
     sg_run r;
     sg_error err = {0};
@@ -161,6 +161,7 @@ static int profile_model(const char *path, int runs) {
            peak);
     for (int k = 0; k < (e.has_fan ? 3 : 2); k++) {
         double t[100];
+        if (only && !strstr(names[k], only)) continue;
         if (run_net(&e, &r, k, &x, &y, masks, s, &err)) break; /* warm-up */
         sg_profile_reset();
         sg_profile_enable(1);
@@ -197,7 +198,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--model")) model = argv[i + 1];
     }
     if (runs < 1 || runs > 100) runs = 5;
-    if (model) return profile_model(model, runs);
+    if (model) return profile_model(model, runs, only);
     sg_workspace ws;
     if (sg_workspace_init(&ws, wsf, NULL)) return 1;
     printf("cpu path: %s, workspace %zu floats, median of %d\n", sg_cpu_path(), wsf, runs);

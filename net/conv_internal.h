@@ -80,14 +80,15 @@ typedef struct {
      * no packing, so B's rows may be any strided view such as a shifted band). */
     void (*gemm)(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                  int ldc, int acc);
-    /* v[p·ldv + t] = (Bᵀ d_t B)[p] for tiles t < nt of one channel: d_t is the 6×6 input patch at
-     * rows r[0..5] (each a pointer to a zero-padded row: column 4t + k of tile t is r[i][4t + k],
-     * k < 6). tmp holds 64·nt floats. */
-    void (*wino_in)(const float *const r[6], int nt, float *v, size_t ldv, float *tmp);
-    /* o[i][4t + j] (rows o[0..3], written only for columns < wo and rows with o[i] != NULL) =
-     * (Aᵀ m_t A)[i][j] + bias, m_t[p] = m[p·ldm + t]. tmp holds 6·6·nt floats. */
-    void (*wino_out)(const float *m, size_t ldm, int nt, float bias, float *const o[4], int wo,
-                     float *tmp);
+    /* v[p·ldv + T] = (Bᵀ d_T B)[p] for the nr·tw tiles T = k·tw + t of one channel of a task: d_T
+     * is the 6×6 patch at rows 4k .. 4k + 5, columns 4t .. 4t + 5 of band (rows of lrow ≥ 4·tw + 4
+     * floats, zero-padded: band column c is image column c - 1). */
+    void (*wino_in)(const float *band, int lrow, int nr, int tw, float *v, size_t ldv);
+    /* y[4k + a][4t + b] = (Aᵀ m_T A)[a][b] + bias, m_T[p] = m[p·ldm + T], for the same tiles of
+     * one output channel; y is the task's first output row (stride w), only rows < rows_left
+     * and columns < w are written. */
+    void (*wino_out)(const float *m, size_t ldm, int nr, int tw, float bias, float *y, int w,
+                     int rows_left);
 } sg_kernels;
 
 /* sg_conv2d_winograd, or with up = 1 the same conv on the nearest 2× upsample of x

@@ -1,14 +1,12 @@
 /* Template of the CPU-specific kernels: included once per instruction set by kern_plain.c,
  * kern_avx2.c and kern_avx512.c, each compiled with its own target flags (see CMakeLists.txt),
- * so the same plain C loops are vectorised for SSE2, AVX2+FMA and AVX-512. SG_KNAME names the
- * variant. Every loop runs across the tiles of one tile row (contiguous, unit stride), which is
- * what the vectoriser wants; the only strided accesses are the ×4 de-interleave of input rows and
- * the ×4 interleave of output rows.
+ * so the same plain C (GCC vector extensions: VF is one vector of SG_VL floats) is built for SSE2,
+ * AVX2+FMA and AVX-512. SG_KNAME names the variant.
  *
  * Winograd F(4×4, 3×3) (Lavin & Gray), tile = 6×6 inputs → 4×4 outputs:
  *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
  *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
- * (G, the weight side, lives in winograd.c: it runs once per call in double.) */
+ * (G, the weight side, is in wino_w below.) */
 #include <string.h>
 
 #include "conv_internal.h"
@@ -17,134 +15,185 @@
 #define SG_CAT(a, b) SG_CAT2(a, b)
 #define SG_FN(f) SG_CAT(f, SG_KNAME)
 
-/* One 6-point Bᵀ pass: out[j][t] = Σ_k Bᵀ[j][k]·d_k[t], for vectors d0..d5 over tiles. */
-static inline void SG_FN(bt6)(const float *restrict d0, const float *restrict d1,
-                              const float *restrict d2, const float *restrict d3,
-                              const float *restrict d4, const float *restrict d5, int nt,
-                              float *restrict o, size_t ldo) {
-    float *restrict o0 = o, *restrict o1 = o + ldo, *restrict o2 = o + 2 * ldo;
-    float *restrict o3 = o + 3 * ldo, *restrict o4 = o + 4 * ldo, *restrict o5 = o + 5 * ldo;
-    for (int t = 0; t < nt; t++) {
-        const float a = d4[t] - 4.0f * d2[t], b = d3[t] - 4.0f * d1[t];
-        const float c = d4[t] - d2[t], e = 2.0f * (d3[t] - d1[t]);
-        o0[t] = 4.0f * d0[t] - 5.0f * d2[t] + d4[t];
-        o1[t] = a + b;
-        o2[t] = a - b;
-        o3[t] = c + e;
-        o4[t] = c - e;
-        o5[t] = 4.0f * d1[t] - 5.0f * d3[t] + d5[t];
-    }
+typedef float SG_FN(vf) __attribute__((vector_size(SG_VL * 4)));
+#define VF SG_FN(vf)
+
+static inline VF SG_FN(vload)(const float *p) {
+    VF v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void SG_FN(vstore)(float *p, VF v) { memcpy(p, &v, sizeof v); }
+
+/* ---- Winograd input and output transforms ------------------------------------------------------
+ * Both run on groups of VL tiles at once, one tile per vector lane, with the whole 6×6 patch (or
+ * the 36 products) of the group in vector registers: no scratch round trips. Tile T of a task is
+ * tile row k = T / tw, column t = T % tw. The lanes are gathered (de-interleaved: lane l of d[j]
+ * is column 4t + j) by permutes when each half of the group lies in one tile row (tw a multiple
+ * of VL/2: every layer of the networks), else lane by lane (odd widths, a task's last group). */
+
+/* o = Bᵀ d (6 points). Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+ *                           0 2 -1 -2 1 0; 0 4 0 -5 0 1] */
+static inline void SG_FN(bt)(const VF d[6], VF o[6]) {
+    const VF a = d[4] - 4.0f * d[2], b = d[3] - 4.0f * d[1];
+    const VF c = d[4] - d[2], e = 2.0f * (d[3] - d[1]);
+    o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    o[1] = a + b, o[2] = a - b, o[3] = c + e, o[4] = c - e;
+    o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+}
+
+/* o = Aᵀ m (6 points → 4). Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
+static inline void SG_FN(at)(const VF m[6], VF o[4]) {
+    const VF p12 = m[1] + m[2], d12 = m[1] - m[2], p34 = m[3] + m[4], d34 = m[3] - m[4];
+    o[0] = m[0] + p12 + p34;
+    o[1] = d12 + 2.0f * d34;
+    o[2] = p12 + 4.0f * p34;
+    o[3] = d12 + 8.0f * d34 + m[5];
 }
 
 #if SG_VL == 16
-typedef float SG_FN(v16) __attribute__((vector_size(64)));
-typedef int SG_FN(i16) __attribute__((vector_size(64)));
-/* q[k·nt + t] = r[4t + k] (k < 6) for whole chunks of 8 tiles with three two-source permutes per
- * chunk (vpermt2ps) instead of 48 scalar moves: the scalar de-interleave was most of the input
- * transform. Reads r up to r[4·nt + 3] (the padded rows are ≥ 4·nt + 4 floats). Returns the
- * tiles done. */
+typedef int SG_FN(iv) __attribute__((vector_size(64)));
 /* gcc's __builtin_shuffle takes the index vector as a value; clang (the fuzz builds) spells the
- * same permute __builtin_shufflevector with constant indices */
+ * same two-source permute (vpermt2ps) __builtin_shufflevector with constant indices */
 #ifdef __clang__
-#define SG_EVEN_IDX 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29
-#define SG_ODD_IDX 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31
-#define SG_SHUFFLE_EVEN(a, b) __builtin_shufflevector(a, b, SG_EVEN_IDX)
-#define SG_SHUFFLE_ODD(a, b) __builtin_shufflevector(a, b, SG_ODD_IDX)
+#define SG_PERM(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #else
-#define SG_SHUFFLE_EVEN(a, b) __builtin_shuffle(a, b, even)
-#define SG_SHUFFLE_ODD(a, b) __builtin_shuffle(a, b, odd)
+#define SG_PERM(a, b, ...) __builtin_shuffle(a, b, (SG_FN(iv)){__VA_ARGS__})
 #endif
-static int SG_FN(deinterleave)(const float *restrict r, int nt, float *restrict q) {
-#ifndef __clang__
-    const SG_FN(i16) even = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
-    const SG_FN(i16) odd = {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31};
-#endif
-    int t = 0;
-    for (; t + 8 <= nt; t += 8) {
-        SG_FN(v16) v0, v1, w0, w1;
-        memcpy(&v0, r + 4 * t, 64), memcpy(&v1, r + 4 * t + 16, 64);
-        memcpy(&w0, r + 4 * t + 4, 64), memcpy(&w1, r + 4 * t + 20, 64);
-        const SG_FN(v16) k01 = SG_SHUFFLE_EVEN(v0, v1); /* k = 0 | k = 1 */
-        const SG_FN(v16) k23 = SG_SHUFFLE_ODD(v0, v1);  /* k = 2 | k = 3 */
-        const SG_FN(v16) k45 = SG_SHUFFLE_EVEN(w0, w1); /* k = 4 | k = 5 */
-        const float *a = (const float *)&k01, *b = (const float *)&k23, *c = (const float *)&k45;
-        memcpy(q + t, a, 32), memcpy(q + nt + t, a + 8, 32);
-        memcpy(q + 2 * nt + t, b, 32), memcpy(q + 3 * nt + t, b + 8, 32);
-        memcpy(q + 4 * nt + t, c, 32), memcpy(q + 5 * nt + t, c + 8, 32);
+#define SG_EVEN 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29
+#define SG_ODD 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31
+#define SG_LOLO 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define SG_HIHI 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+
+/* d[j] lane l = (l < 8 ? pa[4l + j] : pb[4(l - 8) + j]), j < 6: per half three permutes give
+ * [j=0 | j=1], [2 | 3], [4 | 5] of its 8 tiles, three pairs of permutes join the halves. */
+static inline void SG_FN(gather6)(const float *pa, const float *pb, VF d[6]) {
+    VF h[2][3];
+    const float *p[2] = {pa, pb};
+    for (int s = 0; s < 2; s++) {
+        const VF v0 = SG_FN(vload)(p[s]), v1 = SG_FN(vload)(p[s] + 16);
+        const VF w0 = SG_FN(vload)(p[s] + 4), w1 = SG_FN(vload)(p[s] + 20);
+        h[s][0] = SG_PERM(v0, v1, SG_EVEN), h[s][1] = SG_PERM(v0, v1, SG_ODD);
+        h[s][2] = SG_PERM(w0, w1, SG_EVEN);
     }
-    return t;
+    for (int q = 0; q < 3; q++) {
+        d[2 * q] = SG_PERM(h[0][q], h[1][q], SG_LOLO);
+        d[2 * q + 1] = SG_PERM(h[0][q], h[1][q], SG_HIHI);
+    }
+}
+
+/* the inverse for 4 output columns: pa[4l + b] = z[b] lane l (l < 8), pb[4(l - 8) + b] the rest */
+static inline void SG_FN(scatter4)(const VF z[4], float *pa, float *pb) {
+    const VF a01 = SG_PERM(z[0], z[1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const VF a23 = SG_PERM(z[2], z[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const VF b01 = SG_PERM(z[0], z[1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const VF b23 = SG_PERM(z[2], z[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+#define SG_Q0 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23
+#define SG_Q1 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31
+    SG_FN(vstore)(pa, SG_PERM(a01, a23, SG_Q0)), SG_FN(vstore)(pa + 16, SG_PERM(a01, a23, SG_Q1));
+    SG_FN(vstore)(pb, SG_PERM(b01, b23, SG_Q0)), SG_FN(vstore)(pb + 16, SG_PERM(b01, b23, SG_Q1));
 }
 #else
-static int SG_FN(deinterleave)(const float *restrict r, int nt, float *restrict q) {
-    (void)r, (void)nt, (void)q;
-    return 0; /* the scalar loop below */
+static inline void SG_FN(gather6)(const float *pa, const float *pb, VF d[6]) {
+    float q[6][SG_VL];
+    for (int l = 0; l < SG_VL; l++) {
+        const float *s = l < SG_VL / 2 ? pa + 4 * l : pb + 4 * (l - SG_VL / 2);
+        for (int j = 0; j < 6; j++) q[j][l] = s[j];
+    }
+    for (int j = 0; j < 6; j++) d[j] = SG_FN(vload)(q[j]);
+}
+static inline void SG_FN(scatter4)(const VF z[4], float *pa, float *pb) {
+    float q[4][SG_VL];
+    for (int b = 0; b < 4; b++) SG_FN(vstore)(q[b], z[b]);
+    for (int l = 0; l < SG_VL; l++) {
+        float *d = l < SG_VL / 2 ? pa + 4 * l : pb + 4 * (l - SG_VL / 2);
+        for (int b = 0; b < 4; b++) d[b] = q[b][l];
+    }
 }
 #endif
 
-/* Bᵀ along x of one padded row r (tile t covers r[4t .. 4t + 5]): h[j·nt + t]. The ×4
- * de-interleave goes through q[k·nt + t] = r[4t + k] first so Bᵀ itself runs on unit strides. */
-static void SG_FN(row_in)(const float *restrict r, int nt, float *restrict q,
-                          float *restrict h) {
-    int t = SG_FN(deinterleave)(r, nt, q);
-    for (; t < nt; t++) {
-        const float *s = r + 4 * t;
-        q[t] = s[0], q[nt + t] = s[1], q[2 * nt + t] = s[2], q[3 * nt + t] = s[3];
-        q[4 * nt + t] = s[4], q[5 * nt + t] = s[5];
-    }
-    SG_FN(bt6)(q, q + nt, q + 2 * nt, q + 3 * nt, q + 4 * nt, q + 5 * nt, nt, h, (size_t)nt);
-}
-
-/* v[(6a + j)·ldv + t] = Σ_i Bᵀ[a][i] · (row i's Bᵀ along x)[j][t]. tmp: 6·6·nt + 6·nt floats. */
-static void SG_FN(wino_in)(const float *const r[6], int nt, float *v, size_t ldv, float *tmp) {
-    float *h = tmp, *q = tmp + 36 * (size_t)nt; /* h[i][j][t] */
-    for (int i = 0; i < 6; i++) SG_FN(row_in)(r[i], nt, q, h + (size_t)i * 6 * nt);
-    const size_t hs = 6 * (size_t)nt; /* stride between rows i of h */
+/* Bᵀ d B of one group from its six input rows' patches d[i][j] (lane = tile), stored to
+ * v[(6a + j)·ldv] (n lanes: whole vectors, or the first n < VL floats). */
+static inline void SG_FN(in_group)(VF d[6][6], float *v, size_t ldv, int n) {
+    VF h[6][6], col[6], o[6];
+    for (int i = 0; i < 6; i++) SG_FN(bt)(d[i], h[i]); /* along x: h[i][j] */
     for (int j = 0; j < 6; j++) {
-        const float *c = h + (size_t)j * nt;
-        SG_FN(bt6)(c, c + hs, c + 2 * hs, c + 3 * hs, c + 4 * hs, c + 5 * hs, nt, v + j * ldv,
-                   6 * ldv);
-    }
-}
-
-/* One Aᵀ pass over 6 vectors: o[a][t] = Σ_i Aᵀ[a][i]·m_i[t] (+ bias), a < 4. */
-static inline void SG_FN(at6)(const float *restrict m0, const float *restrict m1,
-                              const float *restrict m2, const float *restrict m3,
-                              const float *restrict m4, const float *restrict m5, int nt,
-                              float bias, float *restrict o, size_t ldo) {
-    float *restrict o0 = o, *restrict o1 = o + ldo, *restrict o2 = o + 2 * ldo;
-    float *restrict o3 = o + 3 * ldo;
-    for (int t = 0; t < nt; t++) {
-        const float p12 = m1[t] + m2[t], d12 = m1[t] - m2[t];
-        const float p34 = m3[t] + m4[t], d34 = m3[t] - m4[t];
-        o0[t] = m0[t] + p12 + p34 + bias;
-        o1[t] = d12 + 2.0f * d34 + bias;
-        o2[t] = p12 + 4.0f * p34 + bias;
-        o3[t] = d12 + 8.0f * d34 + m5[t] + bias;
-    }
-}
-
-/* Output rows o[a] (NULL past the image), columns < wo, = Aᵀ m A + bias for each tile. */
-static void SG_FN(wino_out)(const float *m, size_t ldm, int nt, float bias, float *const o[4],
-                            int wo, float *tmp) {
-    float *s = tmp, *z = tmp + 24 * (size_t)nt, *row = z + 24 * (size_t)nt;
-    /* along y: s[a][j][t] = Σ_i Aᵀ[a][i] m[6i + j] (no bias yet) */
-    for (int j = 0; j < 6; j++) {
-        const float *c = m + j * ldm;
-        SG_FN(at6)(c, c + 6 * ldm, c + 12 * ldm, c + 18 * ldm, c + 24 * ldm, c + 30 * ldm, nt,
-                   0.0f, s + (size_t)j * nt, 6 * (size_t)nt);
-    }
-    for (int a = 0; a < 4; a++) {
-        if (!o[a]) continue;
-        const float *c = s + (size_t)a * 6 * nt;
-        /* along x: z[b][t], then the ×4 interleave into the output row */
-        SG_FN(at6)(c, c + nt, c + 2 * nt, c + 3 * nt, c + 4 * nt, c + 5 * nt, nt, bias, z,
-                   (size_t)nt);
-        float *d = 4 * nt <= wo ? o[a] : row;
-        for (int t = 0; t < nt; t++) {
-            d[4 * t] = z[t], d[4 * t + 1] = z[nt + t];
-            d[4 * t + 2] = z[2 * nt + t], d[4 * t + 3] = z[3 * nt + t];
+        for (int i = 0; i < 6; i++) col[i] = h[i][j];
+        SG_FN(bt)(col, o); /* along y */
+        for (int a = 0; a < 6; a++) {
+            float *dst = v + (size_t)(6 * a + j) * ldv;
+            if (n == SG_VL) SG_FN(vstore)(dst, o[a]);
+            else memcpy(dst, &o[a], (size_t)n * sizeof(float));
         }
-        if (d == row) memcpy(o[a], row, (size_t)wo * sizeof(float));
+    }
+}
+
+/* v[p·ldv + T] = (Bᵀ d_T B)[p] for the nr·tw tiles of a task, one channel: d_T is the 6×6 patch
+ * at rows 4k .. 4k + 5, columns 4t .. 4t + 5 of band (rows of lrow ≥ 4·tw + 4 floats, already
+ * zero-padded: column c of the band is image column c - 1). */
+static void SG_FN(wino_in)(const float *band, int lrow, int nr, int tw, float *v, size_t ldv) {
+    const int ntot = nr * tw, half = SG_VL / 2, fast = tw % half == 0;
+    for (int T = 0; T < ntot; T += SG_VL) {
+        const int n = ntot - T < SG_VL ? ntot - T : SG_VL;
+        VF d[6][6];
+        if (fast && n == SG_VL) {
+            const int ka = T / tw, ta = T % tw, kb = (T + half) / tw, tb = (T + half) % tw;
+            const float *pa = band + (size_t)4 * ka * lrow + 4 * ta;
+            const float *pb = band + (size_t)4 * kb * lrow + 4 * tb;
+            for (int i = 0; i < 6; i++)
+                SG_FN(gather6)(pa + (size_t)i * lrow, pb + (size_t)i * lrow, d[i]);
+        } else {
+            float q[6][6][SG_VL] = {{{0}}};
+            for (int l = 0; l < n; l++) {
+                const int k = (T + l) / tw, t = (T + l) % tw;
+                const float *s = band + (size_t)4 * k * lrow + 4 * t;
+                for (int i = 0; i < 6; i++)
+                    for (int j = 0; j < 6; j++) q[i][j][l] = s[(size_t)i * lrow + j];
+            }
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++) d[i][j] = SG_FN(vload)(q[i][j]);
+        }
+        SG_FN(in_group)(d, v + T, ldv, n);
+    }
+}
+
+/* y[4k + a][4t + b] = (Aᵀ m_T A)[a][b] + bias for the nr·tw tiles T of a task (m_T[p] =
+ * m[p·ldm + T]), one output channel; y points at the task's first output row (row stride w),
+ * rows_left output rows remain in the image from there: rows and columns past the image are
+ * not written. */
+static void SG_FN(wino_out)(const float *m, size_t ldm, int nr, int tw, float bias, float *y,
+                            int w, int rows_left) {
+    const int ntot = nr * tw, half = SG_VL / 2;
+    const int fast = tw % half == 0 && 4 * tw == w;
+    for (int T = 0; T < ntot; T += SG_VL) {
+        const int n = ntot - T < SG_VL ? ntot - T : SG_VL;
+        VF s[4][6], col[6], z[4][4];
+        for (int j = 0; j < 6; j++) { /* along y: s[a][j] = Σ_i Aᵀ[a][i] m[6i + j] */
+            VF o[4];
+            for (int i = 0; i < 6; i++) col[i] = SG_FN(vload)(m + (size_t)(6 * i + j) * ldm + T);
+            SG_FN(at)(col, o);
+            for (int a = 0; a < 4; a++) s[a][j] = o[a];
+        }
+        for (int a = 0; a < 4; a++) { /* along x: z[a][b] */
+            SG_FN(at)(s[a], z[a]);
+            for (int b = 0; b < 4; b++) z[a][b] += bias;
+        }
+        const int ka = T / tw, kb = (T + half) / tw;
+        if (fast && n == SG_VL && 4 * kb + 3 < rows_left) {
+            float *pa = y + (size_t)4 * ka * w + 4 * (T % tw);
+            float *pb = y + (size_t)4 * kb * w + 4 * ((T + half) % tw);
+            for (int a = 0; a < 4; a++) SG_FN(scatter4)(z[a], pa + (size_t)a * w, pb + (size_t)a * w);
+            continue;
+        }
+        float q[4][4][SG_VL]; /* lane by lane: edges, odd widths, a task's last group */
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) SG_FN(vstore)(q[a][b], z[a][b]);
+        for (int l = 0; l < n; l++) {
+            const int k = (T + l) / tw, t = (T + l) % tw;
+            for (int a = 0; a < 4 && 4 * k + a < rows_left; a++)
+                for (int b = 0; b < 4 && 4 * t + b < w; b++)
+                    y[(size_t)(4 * k + a) * w + 4 * t + b] = q[a][b][l];
+        }
     }
 }
 
@@ -161,10 +210,16 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
     const size_t panel = (size_t)mr * cin;
     for (size_t k0 = k0all; k0 < k0all + count; k0 += WCH) {
         const int n = k0all + count - k0 < WCH ? (int)(k0all + count - k0) : WCH;
+        /* source kernel of slot j = k0 + t: divisions once per chunk, then counters (three
+         * divisions per slot were most of this function's time) */
+        size_t pi = mr ? k0 / panel : 0, ci = mr ? k0 % panel / mr : 0, r = mr ? k0 % mr : 0;
         for (int t = 0; t < n; t++) {
-            const size_t j = k0 + t;
-            const size_t k = mr ? (j / panel * mr + j % mr) * cin + j % panel / mr : j;
+            const size_t k = mr ? (pi * mr + r) * cin + ci : k0 + t;
             for (int i = 0; i < 9; i++) g[i][t] = w[k * 9 + i];
+            if (mr && ++r == (size_t)mr) {
+                r = 0;
+                if (++ci == (size_t)cin) ci = 0, pi++;
+            }
         }
         for (int j = 0; j < 3; j++) /* gg = G·g, column j */
             for (int t = 0; t < n; t++) {
@@ -195,15 +250,6 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
  * Register-blocked: an MR × (NV·VL) block of C lives in vector registers across the whole K loop;
  * per k, NV loads of B's row, MR broadcasts of A's column, MR·NV FMAs. SG_VL/SG_MR/SG_NV are set
  * per instruction set by the including file (16 registers for SSE2/AVX2, 32 for AVX-512). */
-typedef float SG_FN(vf) __attribute__((vector_size(SG_VL * 4)));
-#define VF SG_FN(vf)
-
-static inline VF SG_FN(vload)(const float *p) {
-    VF v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void SG_FN(vstore)(float *p, VF v) { memcpy(p, &v, sizeof v); }
 
 #define UNROLL _Pragma("GCC unroll 16")
 #define DEF_KERN(name, mr, nv)                                                                    \

@@ -8,7 +8,8 @@
  *
  * The tiles are cut into tasks of rpt tile rows (≥ 32 tiles: the GEMMs' N); each task runs start
  * to finish on one pool thread in its own slot, so V and M stay in cache:
- *   workspace = U [36, Cout, Cin] | per thread: V [36, Cin, nt] | M [36, Cout, nt] | rows | tmp.
+ *   workspace = U [36, Cout, Cin] | per thread: V [36, Cin, nt] | M [36, Cout, nt] | band,
+ * the band being one channel's 4·rpt + 2 zero-padded input rows (each copied once per task).
  * U is transformed per call (vectorised, wino_kern.h): O(36·Cout·Cin) against the conv's
  * O(Cout·Cin·H·W), and nothing is kept per layer at init (memory).
  * Accuracy: F(4,3) in float32 loses ~2-3 more bits than direct summation (the transforms' 4, 5,
@@ -20,26 +21,35 @@
 #include <string.h>
 
 #define TILE SG_WINO_M
-#define TMP_PER_TILE 64 /* floats of kernel scratch per tile of a row (wino_kern.h needs ≤ 56) */
 #define MIN_TASK_TILES 32 /* tiles per task at least (tile rows are grouped): GEMM N */
 
 typedef struct {
     int th, tw;    /* tile rows and columns */
     int rpt;       /* tile rows per task */
     int nt;        /* tiles per task (rpt · tw) */
-    int lrow;      /* padded input row length, 4·tw + 2, rounded to 16 */
+    int lrow;      /* padded input row length: 4·tw + 2 rounded to 16 (≥ 4·tw + 4, the kernels'
+                      vector reads) */
     int threads;   /* scratch slots */
+    size_t ldu, ldv, ldm; /* floats between the 36 positions of U, V, M (odd_lines) */
     size_t u;      /* floats of U */
-    size_t slot;   /* floats of one thread's V | M | rows | tmp */
+    size_t slot;   /* floats of one thread's V | M | band */
 } wino_plan;
+
+/* A position stride of n floats or a little more, an odd number of 64-byte lines: the
+ * transforms touch all 36 positions at once, and with a stride of a power of two (512·512 floats,
+ * 256·32 ...) those 36 lines fall into the same L1/L2 cache sets and evict one another (8 ways):
+ * an odd line stride spreads them over 36 different sets. */
+static size_t odd_lines(size_t n) {
+    const size_t l = sg__round16(n);
+    return (l / 16) % 2 ? l : l + 16;
+}
 
 static size_t plan_size(const wino_plan *p) { return p->u + (size_t)p->threads * p->slot + 64; }
 
 static void plan_rows(wino_plan *p, int cin, int cout, int rpt) {
     p->rpt = rpt, p->nt = rpt * p->tw;
-    p->slot = sg__round16((size_t)SG_WINO_P * cin * p->nt) +
-              sg__round16((size_t)SG_WINO_P * cout * p->nt) + 7 * (size_t)p->lrow +
-              (size_t)TMP_PER_TILE * p->tw + 16;
+    p->ldv = odd_lines((size_t)cin * p->nt), p->ldm = odd_lines((size_t)cout * p->nt);
+    p->slot = SG_WINO_P * (p->ldv + p->ldm) + (4 * (size_t)rpt + 2) * p->lrow + 16;
 }
 
 /* Tile rows per task: enough for MIN_TASK_TILES tiles (the GEMM's N: narrower falls off the
@@ -50,7 +60,8 @@ static wino_plan plan_wino(int cin, int h, int w, int cout, size_t cap) {
     p.th = (h + TILE - 1) / TILE, p.tw = (w + TILE - 1) / TILE;
     p.lrow = (int)sg__round16((size_t)4 * p.tw + 2);
     p.threads = sg__threads();
-    p.u = sg__round16((size_t)SG_WINO_P * cout * cin);
+    p.ldu = odd_lines((size_t)cout * cin);
+    p.u = SG_WINO_P * p.ldu;
     int lo = (MIN_TASK_TILES + p.tw - 1) / p.tw, hi = (2 * MIN_TASK_TILES + p.tw - 1) / p.tw;
     if (lo > p.th) lo = p.th;
     if (hi > p.th / p.threads) hi = p.th / p.threads; /* every thread gets a task */
@@ -72,16 +83,6 @@ size_t sg_conv_winograd_floats(int cin, int h, int w, int cout) {
     return plan_size(&p);
 }
 
-/* Padded copy of input row iy of one channel plane (zeros outside the image): r[1 + x] = x. */
-static const float *pad_row(const float *plane, int h, int w, int iy, float *buf, const float *zero,
-                            int lrow) {
-    if (iy < 0 || iy >= h) return zero;
-    buf[0] = 0.0f;
-    memcpy(buf + 1, plane + (size_t)iy * w, (size_t)w * sizeof(float));
-    memset(buf + 1 + w, 0, (size_t)(lrow - 1 - w) * sizeof(float));
-    return buf;
-}
-
 typedef struct {
     const wino_plan *p;
     const sg_kernels *k;
@@ -94,82 +95,65 @@ typedef struct {
 } wino_ctx;
 
 typedef struct {
-    float *v, *m, *rows, *tmp;
+    float *v, *m, *band;
 } wino_slot;
 
 static wino_slot slot_of(const wino_ctx *c, int thread) {
     const wino_plan *p = c->p;
     wino_slot s;
     s.v = c->slots + (size_t)thread * p->slot;
-    s.m = s.v + sg__round16((size_t)SG_WINO_P * c->cin * p->nt);
-    s.rows = s.m + sg__round16((size_t)SG_WINO_P * c->cout * p->nt);
-    s.tmp = s.rows + 7 * (size_t)p->lrow;
+    s.m = s.v + SG_WINO_P * p->ldv;
+    s.band = s.m + SG_WINO_P * p->ldm;
     return s;
 }
 
-/* The same for row iy of the nearest 2× upsample of a [h/2, w/2] plane: r[1 + x] = low[iy/2][x/2]
- * (the decoder's upsample → conv without the 4× larger upsampled tensor). */
-static const float *pad_row_up(const float *plane, int h, int w, int iy, float *buf,
-                               const float *zero, int lrow) {
-    if (iy < 0 || iy >= h) return zero;
-    const float *l = plane + (size_t)(iy / 2) * (w / 2);
+/* buf[1 + x] = row iy of one channel plane [h, w] at column x, zeros around it up to lrow
+ * (a zero row outside the image). up: the row of the plane's nearest 2× upsample, read from the
+ * [h/2, w/2] plane (the decoder's upsample → conv without the 4× larger tensor). sc/sh (pre):
+ * the channel's pre-activation max(x·sc + sh, 0), a batch norm + ReLU before the conv fused into
+ * the copy (padding stays 0). */
+static void band_row(const wino_ctx *c, const float *plane, int iy, float *buf, int lrow, int ch) {
+    const int h = c->h, w = c->w;
+    if (iy < 0 || iy >= h) {
+        memset(buf, 0, (size_t)lrow * sizeof(float));
+        return;
+    }
     buf[0] = 0.0f;
-    for (int x = 0; x < w / 2; x++) buf[1 + 2 * x] = buf[2 + 2 * x] = l[x];
-    memset(buf + 1 + w, 0, (size_t)(lrow - 1 - w) * sizeof(float));
-    return buf;
-}
-
-/* The same with the channel's pre-activation: r[1 + x] = max(row[x]·sc + sh, 0), padding stays 0
- * (a batch norm + ReLU before the conv, fused into the copy the transform makes anyway). */
-static const float *pad_row_pre(const float *plane, int h, int w, int iy, float *buf,
-                                const float *zero, int lrow, float sc, float sh) {
-    if (iy < 0 || iy >= h) return zero;
-    const float *l = plane + (size_t)iy * w;
-    buf[0] = 0.0f;
-    for (int x = 0; x < w; x++) {
-        const float v = l[x] * sc + sh;
-        buf[1 + x] = v > 0.0f ? v : 0.0f;
+    if (c->up) {
+        const float *l = plane + (size_t)(iy / 2) * (w / 2);
+        for (int x = 0; x < w / 2; x++) buf[1 + 2 * x] = buf[2 + 2 * x] = l[x];
+    } else if (c->pre_scale) {
+        const float *l = plane + (size_t)iy * w, sc = c->pre_scale[ch], sh = c->pre_shift[ch];
+        for (int x = 0; x < w; x++) {
+            const float v = l[x] * sc + sh;
+            buf[1 + x] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+        memcpy(buf + 1, plane + (size_t)iy * w, (size_t)w * sizeof(float));
     }
     memset(buf + 1 + w, 0, (size_t)(lrow - 1 - w) * sizeof(float));
-    return buf;
 }
 
 /* V[p][c][k·tw + t] of tile rows tr0 .. tr0 + nr - 1 of one sample, every input channel. */
 static void input_task(const wino_ctx *c, const wino_slot *s, const float *x, int tr0, int nr) {
     const wino_plan *p = c->p;
-    const float *zero = s->rows + 6 * (size_t)p->lrow;
-    const size_t ldv = (size_t)c->cin * p->nt, plane = (size_t)c->h * c->w >> (2 * c->up);
-    for (int ch = 0; ch < c->cin; ch++)
-        for (int k = 0; k < nr; k++) {
-            const float *r[6];
-            for (int i = 0; i < 6; i++) {
-                const int iy = TILE * (tr0 + k) - 1 + i;
-                float *buf = s->rows + (size_t)i * p->lrow;
-                if (c->pre_scale)
-                    r[i] = pad_row_pre(x + ch * plane, c->h, c->w, iy, buf, zero, p->lrow,
-                                       c->pre_scale[ch], c->pre_shift[ch]);
-                else
-                    r[i] = (c->up ? pad_row_up : pad_row)(x + ch * plane, c->h, c->w, iy, buf,
-                                                          zero, p->lrow);
-            }
-            c->k->wino_in(r, p->tw, s->v + (size_t)ch * p->nt + (size_t)k * p->tw, ldv, s->tmp);
-        }
+    const size_t plane = (size_t)c->h * c->w >> (2 * c->up);
+    for (int ch = 0; ch < c->cin; ch++) {
+        for (int i = 0; i < 4 * nr + 2; i++)
+            band_row(c, x + ch * plane, TILE * tr0 - 1 + i, s->band + (size_t)i * p->lrow,
+                     p->lrow, ch);
+        c->k->wino_in(s->band, p->lrow, nr, p->tw, s->v + (size_t)ch * p->nt, p->ldv);
+    }
 }
 
 /* y rows of the task's tiles from M, every output channel. */
 static void output_task(const wino_ctx *c, const wino_slot *s, float *y, int tr0, int nr) {
     const wino_plan *p = c->p;
-    const size_t ldm = (size_t)c->cout * p->nt, plane = (size_t)c->h * c->w;
+    const size_t plane = (size_t)c->h * c->w;
+    const int y0 = TILE * tr0;
     for (int co = 0; co < c->cout; co++)
-        for (int k = 0; k < nr; k++) {
-            float *o[4];
-            for (int a = 0; a < 4; a++) {
-                int oy = TILE * (tr0 + k) + a;
-                o[a] = oy < c->h ? y + co * plane + (size_t)oy * c->w : NULL;
-            }
-            c->k->wino_out(s->m + (size_t)co * p->nt + (size_t)k * p->tw, ldm, p->tw,
-                           c->b ? c->b[co] : 0.0f, o, c->w, s->tmp);
-        }
+        c->k->wino_out(s->m + (size_t)co * p->nt, p->ldm, nr, p->tw, c->b ? c->b[co] : 0.0f,
+                       y + co * plane + (size_t)y0 * c->w, c->w, c->h - y0);
 }
 
 /* m = u · v for a tile count that is not a whole number of vectors (the last task of a layer
@@ -203,8 +187,8 @@ static void tile_task(void *ctx, int task, int thread) {
     input_task(c, &s, c->x + ((size_t)n * c->cin * c->h * c->w >> (2 * c->up)), tr0, nr);
     if (prof) sg__prof_add(SG_PROF_WINO_IN, t0, 0), t0 = sg__prof_now();
     for (int q = 0; q < SG_WINO_P; q++) {
-        const float *u = c->u + (size_t)q * c->cout * c->cin, *v = s.v + (size_t)q * c->cin * p->nt;
-        float *m = s.m + (size_t)q * c->cout * p->nt;
+        const float *u = c->u + q * p->ldu, *v = s.v + q * p->ldv;
+        float *m = s.m + q * p->ldm;
         if (c->packed && nt % c->k->vl == 0)
             c->k->gemm_packed(c->cout, nt, c->cin, u, v, p->nt, m, p->nt);
         else if (c->packed) /* a ragged last task: unpack-free fallback, column by column */
@@ -223,7 +207,7 @@ static void weight_task(void *ctx, int task, int thread) {
     (void)thread;
     const size_t count = (size_t)c->cout * c->cin, per = (count + c->p->threads - 1) / c->p->threads;
     const size_t k0 = (size_t)task * per, k1 = k0 + per < count ? k0 + per : count;
-    if (k0 < k1) c->k->wino_w(c->wt, k0, k1 - k0, c->u, count, c->cin, c->packed ? c->k->mr : 0);
+    if (k0 < k1) c->k->wino_w(c->wt, k0, k1 - k0, c->u, c->p->ldu, c->cin, c->packed ? c->k->mr : 0);
 }
 
 /* y [N, Cout, H, W] = conv3×3(pre(x) or up2(x)); x [N, Cin, H, W], or [N, Cin, H/2, W/2] when
@@ -237,10 +221,6 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
     const sg_kernels *k = sg__kernels();
     wino_ctx c = {&p, k, cin, cout, h, wd, (p.th + p.rpt - 1) / p.rpt, up, cout % k->mr == 0,
                   x->data, w, b, y->data, ws->buf, ws->buf + p.u, scale, shift};
-    for (int t = 0; t < p.threads; t++) { /* each slot's zero row */
-        wino_slot s = slot_of(&c, t);
-        memset(s.rows + 6 * (size_t)p.lrow, 0, (size_t)p.lrow * sizeof(float));
-    }
     const double t0 = sg__prof_now();
     sg__parallel(p.threads, weight_task, &c);
     sg__prof_add(SG_PROF_WINO_W, t0, 0);

@@ -541,7 +541,10 @@ static void test_conv_winograd(void **state) {
     static const int cases[][6] = {/* n, cin, h, w, cout, bias */
                                    {1, 1, 1, 1, 1, 1},  {1, 2, 3, 2, 3, 1},   {2, 3, 4, 4, 2, 0},
                                    {1, 5, 9, 7, 4, 1},  {1, 16, 16, 16, 8, 1}, {2, 8, 13, 21, 5, 1},
-                                   {1, 32, 37, 35, 16, 1}, {1, 4, 70, 9, 3, 1}};
+                                   {1, 32, 37, 35, 16, 1}, {1, 4, 70, 9, 3, 1},
+                                   /* widths of whole 8- and 16-tile groups (the permute paths),
+                                    * with a partial last tile row */
+                                   {1, 8, 32, 32, 16, 1}, {2, 6, 30, 64, 5, 1}, {1, 4, 20, 32, 16, 0}};
     static const char *paths[] = {"plain", "avx2", "avx512"};
     uint64_t seed = 900;
     for (int pi = 0; pi < 3; pi++) {
