@@ -4,14 +4,15 @@
  * matrix. A whole 256×256 layer's col would be K·65536 floats (150 MB for K = 576), so everything
  * is tiled over output pixels to fit the fixed workspace. Two ways to feed the GEMM:
  *
- *  - tap-shifted (stride 1, Cin >= SHIFT_MIN_CIN): copy a band of input rows once, zero-padded to
+ *  - tap-shifted (stride 1, Cin >= SHIFT_MIN_CIN, Wo > SHIFT_MIN_WO): copy a band of input rows once, zero-padded to
  *    width Wp = W + 2·pad, and run one GEMM per kernel tap (ky, kx) with K = Cin, whose B operand
  *    is that band viewed at offset ky·Wp + kx (ldb = band length). The output lands on the padded
  *    width grid in the workspace and is compacted into y. This writes ~1× the input instead of
  *    im2col's kh·kw×, which matters: im2col is memory-bound, and on a 3×3 64→64 layer at 256×256
  *    (2 cores) im2col + sgemm ran at ~65% of the raw sgemm rate, the shifted form at ~88%.
  *  - im2col (everything else: strided convs, few input channels, weights too big for the
- *    workspace): build col tiles [K, P] and GEMM them straight into y's columns (ldc = Ho·Wo).
+ *    workspace, images of 8 columns or fewer, where the padded grid wastes ≥ 20% and the per-call
+ *    weight reorder outweighs the GEMMs: 256→128 at 4² took 0.90 ms shifted, 0.25 by im2col): build col tiles [K, P] and GEMM them straight into y's columns (ldc = Ho·Wo).
  *
  * Both accumulate onto the bias written just before the GEMM: that one pass replaces BLAS's own
  * beta = 0 clearing pass plus a separate bias pass. 1×1 stride-1 convs skip the copy entirely, and
@@ -145,6 +146,7 @@ static int tile_pixels(const conv_geom *g, size_t K, const sg_workspace *ws) {
 /* Below this many input channels each per-tap GEMM (K = Cin) is too thin to pay off. */
 #define SHIFT_MIN_CIN 16
 #define SHIFT_MAX_TAPS 49 /* up to 7×7 kernels (one offset per tap on the stack) */
+#define SHIFT_MIN_WO 8     /* wider outputs only (bench_layers: "F … @4", "E 512@8") */
 
 /* Workspace plan of the shifted path: wr [kh·kw, Cout, Cin] | band [Cin, len] | acc [Cout, R·Wp]. */
 typedef struct {
@@ -156,8 +158,8 @@ typedef struct {
 /* Rows per tile that fit, or 0 when the shifted path does not apply. */
 static shift_plan plan_shift(const conv_geom *g, int cout, const sg_workspace *ws) {
     shift_plan p = {0, g->w + 2 * g->pad, 0};
-    if (g->stride != 1 || g->cin < SHIFT_MIN_CIN || g->kh * g->kw > SHIFT_MAX_TAPS || !ws ||
-        !ws->buf)
+    if (g->stride != 1 || g->cin < SHIFT_MIN_CIN || g->kh * g->kw > SHIFT_MAX_TAPS ||
+        g->wo <= SHIFT_MIN_WO || !ws || !ws->buf)
         return p;
     p.wr_size = sg__round16((size_t)g->kh * g->kw * cout * g->cin);
     size_t fixed = p.wr_size + 32 + (size_t)g->cin * sg__band_len(g, p.wp, 0);
