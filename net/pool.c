@@ -1,6 +1,6 @@
 /* A tiny persistent thread pool for net/'s own loops (Winograd tiles): sg__parallel runs
  * fn(ctx, task, thread) for task < ntasks on up to sg__threads() threads (the caller is thread 0).
- * Workers start on first use and sleep on a condition variable between jobs. One job at a time:
+ * Workers start on first use; between jobs they spin briefly, then sleep on a condition variable. One job at a time:
  * a caller that finds the pool busy (another request on another thread) runs its tasks itself,
  * so concurrent requests never oversubscribe the cores; and callers that declare their requests
  * (sg_net_user_enter/leave: the server's workers) all run alone while more than one is in flight. OpenBLAS is set to one thread when the
@@ -12,16 +12,19 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_THREADS 8
+#define SPIN_NS 200000 /* a waiting thread spins this long before it sleeps (see wait_for) */
 
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
     int nthreads;
-    long generation; /* bumped per job */
-    int running;     /* workers still on the current job */
+    atomic_long generation; /* bumped per job */
+    atomic_int running;     /* workers still on the current job */
+    atomic_int sleepers;    /* workers blocked on wake */
     void (*fn)(void *, int, int);
     void *ctx;
     int ntasks;
@@ -29,24 +32,53 @@ static struct {
     atomic_flag busy;
     atomic_int users; /* sg_net_user_enter - leave: requests in flight on other threads */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          0, 0, 0, NULL, NULL, 0, 0, ATOMIC_FLAG_INIT, 0};
+          0, 0, 0, 0, NULL, NULL, 0, 0, ATOMIC_FLAG_INIT, 0};
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void drain(int thread) {
     for (int t; (t = atomic_fetch_add(&pool.next, 1)) < pool.ntasks;) pool.fn(pool.ctx, t, thread);
 }
 
+static long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Spin until done() or SPIN_NS pass; returns done(). A network is hundreds of parallel ops with
+ * short serial gaps between them: waking a sleeping thread costs a futex call and, on these VMs,
+ * an interrupt (~5% of a FAN run in perf), so a thread that just finished waits for the next job
+ * awake for a moment; then it sleeps, so an idle daemon costs nothing. */
+static int spin_until(int (*done)(long), long arg) {
+    const long t0 = now_ns();
+    for (int i = 0;; i++) {
+        if (done(arg)) return 1;
+        __builtin_ia32_pause();
+        if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS) return done(arg);
+    }
+}
+
+static int new_job(long seen) { return atomic_load(&pool.generation) != seen; }
+static int job_done(long unused) { return (void)unused, atomic_load(&pool.running) == 0; }
+
 static void *worker(void *arg) {
     const int id = (int)(intptr_t)arg;
     long seen = 0;
-    pthread_mutex_lock(&pool.lock);
     for (;;) {
-        while (pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.lock);
-        seen = pool.generation;
-        pthread_mutex_unlock(&pool.lock);
+        if (!spin_until(new_job, seen)) {
+            pthread_mutex_lock(&pool.lock);
+            atomic_fetch_add(&pool.sleepers, 1);
+            while (!new_job(seen)) pthread_cond_wait(&pool.wake, &pool.lock);
+            atomic_fetch_sub(&pool.sleepers, 1);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        seen = atomic_load(&pool.generation);
         drain(id);
-        pthread_mutex_lock(&pool.lock);
-        if (--pool.running == 0) pthread_cond_signal(&pool.done);
+        if (atomic_fetch_sub(&pool.running, 1) == 1) { /* the last one out tells the caller */
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
     }
     return NULL;
 }
@@ -83,17 +115,21 @@ void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void 
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0); /* serial, thread slot 0 */
         return;
     }
-    pthread_mutex_lock(&pool.lock);
     pool.fn = fn, pool.ctx = ctx, pool.ntasks = ntasks;
     atomic_store(&pool.next, 0);
-    pool.running = nt - 1;
-    pool.generation++;
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
+    atomic_store(&pool.running, nt - 1);
+    atomic_fetch_add(&pool.generation, 1); /* publishes the job (seq_cst) */
+    if (atomic_load(&pool.sleepers) > 0) { /* a worker that checked before the bump sleeps */
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+    }
     drain(0);
-    pthread_mutex_lock(&pool.lock);
-    while (pool.running > 0) pthread_cond_wait(&pool.done, &pool.lock);
-    pthread_mutex_unlock(&pool.lock);
+    if (!spin_until(job_done, 0)) {
+        pthread_mutex_lock(&pool.lock);
+        while (!job_done(0)) pthread_cond_wait(&pool.done, &pool.lock);
+        pthread_mutex_unlock(&pool.lock);
+    }
     atomic_flag_clear(&pool.busy);
 }
 
