@@ -218,6 +218,7 @@ int main(int argc, char **argv) {
     sg_workspace ws;
     if (sg_workspace_init(&ws, wsf, NULL)) return 1;
     printf("cpu path: %s, workspace %zu floats, median of %d\n", sg_cpu_path(), wsf, runs);
+    if (only) sg_profile_enable(1);
     printf("%-36s %8s %9s %8s %6s\n", "layer", "algo", "ms", "GFLOP/s", "%sgemm");
     for (size_t k = 0; k < sizeof layers / sizeof layers[0]; k++) {
         const layer *l = &layers[k];
@@ -247,6 +248,10 @@ int main(int argc, char **argv) {
         }
         printf("%-36s %8s %9zu\n", "", "wino ws", sg_conv_winograd_floats(l->cin, s, s, l->cout));
         free(x), free(xu), free(w), free(b), free(y), free(A), free(B);
+    }
+    if (only) { /* the op-family split of the layers above (all algorithms, all runs) */
+        printf("\nprofile of the runs above:\n");
+        sg_profile_print(stdout, 0);
     }
     sg_workspace_free(&ws);
     return 0;

@@ -167,7 +167,9 @@ static void bn_fold(const sg_fan_bn *bn, int c, float *sc, float *sh) {
 static void bn_relu(const float *x, float *y, int c, size_t hw, const sg_fan_bn *bn) {
     float sc[HG_CH], sh[HG_CH];
     bn_fold(bn, c, sc, sh);
-    sg_channel_affine_relu(x, y, c < HG_CH ? c : HG_CH, hw, sc, sh);
+    const sg_preact pre = {NULL, NULL, sc, sh, 0.0f};
+    sg_tensor t = sg_tensor_make((float *)x, 1, c < HG_CH ? c : HG_CH, 1, (int)hw);
+    sg_preact_apply(&t, &pre, y);
 }
 
 /* y = conv3×3(relu(bn(x))), no bias: the BN+ReLU runs inside the Winograd input transform where
@@ -176,7 +178,8 @@ static void bn_relu_conv(const sg_tensor *x, const sg_fan_bn *bn, const float *w
                          float *tmp, sg_workspace *ws) {
     float sc[HG_CH], sh[HG_CH];
     bn_fold(bn, x->c, sc, sh);
-    sg_conv2d_3x3_affine_relu(x, sc, sh, w, NULL, y, ws, tmp);
+    const sg_preact pre = {NULL, NULL, sc, sh, 0.0f};
+    sg_conv3x3_pre(x, &pre, w, NULL, y, ws, tmp);
 }
 
 /* CoordConv channels into t[3, H, W]: xx = 2i/(H-1) - 1 down the rows, yy = 2j/(W-1) - 1 across,

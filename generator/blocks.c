@@ -74,16 +74,18 @@ size_t sg_resblk_scratch(const sg_resblk *b, int n, int h) {
     size_t plane = (size_t)n * (size_t)h * (size_t)h;
     int ho = b->downsample ? h / 2 : h;
     size_t out_plane = (size_t)n * (size_t)ho * (size_t)ho;
-    /* t1, t2 [in, h, h]; shortcut [out, ho, ho]; 16-float alignment slack per alloc */
-    return 2 * plane * (size_t)b->in + out_plane * (size_t)b->out + 3 * 16;
+    /* t1, t2 [in, h, h]; shortcut [out, ho, ho]; norm coefficients 2 × 4 [N·in]; 16-float
+     * alignment slack per alloc */
+    return 2 * plane * (size_t)b->in + out_plane * (size_t)b->out + 8 * (size_t)n * b->in + 4 * 16;
 }
 
 size_t sg_adainblk_scratch(const sg_adainblk *b, int n, int h) {
     int ho = b->upsample ? 2 * h : h;
     size_t plane = (size_t)n * (size_t)h * (size_t)h, oplane = (size_t)n * (size_t)ho * (size_t)ho;
     size_t fc = (size_t)n * 2 * (size_t)(b->in + b->out);
-    /* gb1, gb2; t1 [in, h]; t3 [out, ho]; shortcut [out, h] (conv1 reads the low-res t1) */
-    return fc + plane * (size_t)b->in + oplane * (size_t)b->out + plane * (size_t)b->out + 5 * 16;
+    /* gb1, gb2; t1 [in, h]; t3 [out, ho]; shortcut [out, h]; norm coefficients 4 [N·(in + out)] */
+    return fc + plane * (size_t)b->in + oplane * (size_t)b->out + plane * (size_t)b->out +
+           4 * (size_t)n * (b->in + b->out) + 6 * 16;
 }
 
 static double conv_flops(int cin, int cout, int k, int h) {
@@ -111,32 +113,34 @@ static sg_status nomem(sg_arena *a, size_t mark, sg_error *err, const char *what
     return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small in %s", what);
 }
 
+/* The block's pre-activation: leaky ReLU, after the instance norm (gamma, beta) of x when norm;
+ * the coefficients go to co [4·N·C]. */
+static sg_preact norm_lrelu(const sg_tensor *x, int norm, const float *gamma, const float *beta,
+                            float *co) {
+    if (!norm) return (sg_preact){NULL, NULL, NULL, NULL, LRELU};
+    return sg_instance_norm_pre(x, gamma, beta, EPS, LRELU, co);
+}
+
 sg_status sg_resblk_forward(const sg_resblk *b, const sg_tensor *x, sg_tensor *y, sg_arena *a,
                             sg_workspace *ws, sg_error *err) {
     const int n = x->n, h = x->h, ho = b->downsample ? h / 2 : h;
     const size_t mark = sg_arena_mark(a);
-    /* residual: [norm1] → lrelu → conv1 → [pool] → [norm2] → lrelu → conv2 */
-    sg_tensor t1 = sg_arena_tensor(a, n, b->in, h, h); /* [N, in, H, W] */
-    sg_tensor t2 = sg_arena_tensor(a, n, b->in, h, h);
+    /* residual: [norm1] → lrelu → conv1 → [pool] → [norm2] → lrelu → conv2, each norm + lrelu
+     * folded into the next conv's input (sg_preact): only its statistics are a pass of its own */
+    sg_tensor t1 = sg_arena_tensor(a, n, b->in, h, h); /* [N, in, H, W]: pre1(x) when not fused */
+    sg_tensor t2 = sg_arena_tensor(a, n, b->in, h, h); /* conv1's output */
     sg_tensor sc = sg_arena_tensor(a, n, b->out, ho, ho);
-    if (!t1.data || !t2.data || !sc.data) return nomem(a, mark, err, "ResBlk");
-    if (b->normalize) {
-        memcpy(t1.data, x->data, sg_tensor_numel(x) * sizeof(float));
-        sg_instance_norm_lrelu(&t1, b->norm1_w, b->norm1_b, EPS, LRELU);
-    } else { /* the style encoder's blocks: copy and activation in one pass */
-        sg_leaky_relu_copy(t1.data, x->data, sg_tensor_numel(x), LRELU);
-    }
-    sg_conv2d(&t1, b->conv1_w, b->conv1_b, 3, 3, 1, 1, &t2, ws);
+    float *co = sg_arena_alloc(a, 8 * (size_t)n * b->in); /* norm1 | norm2 coefficients */
+    if (!t1.data || !t2.data || !sc.data || !co) return nomem(a, mark, err, "ResBlk");
+    sg_preact pre = norm_lrelu(x, b->normalize, b->norm1_w, b->norm1_b, co);
+    sg_conv3x3_pre(x, &pre, b->conv1_w, b->conv1_b, &t2, ws, t1.data);
     sg_tensor r = t2;
     if (b->downsample) {
         r = sg_tensor_make(t1.data, n, b->in, ho, ho); /* t1 is dead: reuse it */
         sg_avg_pool2(&t2, &r);
     }
-    if (b->normalize)
-        sg_instance_norm_lrelu(&r, b->norm2_w, b->norm2_b, EPS, LRELU);
-    else
-        sg_leaky_relu(r.data, sg_tensor_numel(&r), LRELU);
-    sg_conv2d(&r, b->conv2_w, b->conv2_b, 3, 3, 1, 1, y, ws);
+    pre = norm_lrelu(&r, b->normalize, b->norm2_w, b->norm2_b, co + 4 * (size_t)n * b->in);
+    sg_conv3x3_pre(&r, &pre, b->conv2_w, b->conv2_b, y, ws, r.data); /* r is dead after */
     /* shortcut: [pool] then [1×1]: both linear, so pooling first is the same map on 4× fewer
      * pixels */
     sg_tensor s = *x;
@@ -153,11 +157,11 @@ sg_status sg_resblk_forward(const sg_resblk *b, const sg_tensor *x, sg_tensor *y
     return SG_OK;
 }
 
-/* x = AdaIN(x, fc(s)) then lrelu; gb scratch [N, 2C] */
-static void adain_lrelu(sg_tensor *x, const float *s, int style_dim, const float *fc_w,
-                        const float *fc_b, float *gb) {
+/* AdaIN(x, fc(s)) then lrelu as a pre-activation: gb scratch [N, 2C], co [4·N·C] */
+static sg_preact adain_lrelu(const sg_tensor *x, const float *s, int style_dim, const float *fc_w,
+                             const float *fc_b, float *gb, float *co) {
     sg_linear(s, x->n, style_dim, fc_w, fc_b, 2 * x->c, gb);
-    sg_adain_lrelu(x, gb, EPS, LRELU);
+    return sg_adain_pre(x, gb, EPS, LRELU, co);
 }
 
 sg_status sg_adainblk_forward(const sg_adainblk *b, const sg_tensor *x, const float *s,
@@ -166,20 +170,21 @@ sg_status sg_adainblk_forward(const sg_adainblk *b, const sg_tensor *x, const fl
     const size_t mark = sg_arena_mark(a);
     float *gb1 = sg_arena_alloc(a, (size_t)n * 2 * (size_t)b->in);  /* [N, 2·in] */
     float *gb2 = sg_arena_alloc(a, (size_t)n * 2 * (size_t)b->out); /* [N, 2·out] */
-    sg_tensor t1 = sg_arena_tensor(a, n, b->in, h, h);
+    sg_tensor t1 = sg_arena_tensor(a, n, b->in, h, h); /* pre1(x) when not fused */
     sg_tensor t3 = sg_arena_tensor(a, n, b->out, ho, ho);
     sg_tensor sc = b->sc_w ? sg_arena_tensor(a, n, b->out, h, h) : t1;
-    if (!gb1 || !gb2 || !t1.data || !t3.data || !sc.data)
+    float *co = sg_arena_alloc(a, 4 * (size_t)n * (b->in + b->out));
+    if (!gb1 || !gb2 || !t1.data || !t3.data || !sc.data || !co)
         return nomem(a, mark, err, "AdainResBlk");
-    /* residual: AdaIN1 → lrelu → [up] → conv1 → AdaIN2 → lrelu → conv2 */
-    memcpy(t1.data, x->data, sg_tensor_numel(x) * sizeof(float));
-    adain_lrelu(&t1, s, b->style_dim, b->fc1_w, b->fc1_b, gb1);
-    if (b->upsample) /* up → conv1 as one op on the low-res t1: no upsampled tensor */
-        sg_conv2d_up2(&t1, b->conv1_w, b->conv1_b, &t3, ws);
+    /* residual: AdaIN1 → lrelu → [up] → conv1 → AdaIN2 → lrelu → conv2, each AdaIN + lrelu
+     * folded into the next conv's input; up → conv1 is one op on the low-res x */
+    sg_preact pre = adain_lrelu(x, s, b->style_dim, b->fc1_w, b->fc1_b, gb1, co);
+    if (b->upsample)
+        sg_conv2d_up2_pre(x, &pre, b->conv1_w, b->conv1_b, &t3, ws, t1.data);
     else
-        sg_conv2d(&t1, b->conv1_w, b->conv1_b, 3, 3, 1, 1, &t3, ws);
-    adain_lrelu(&t3, s, b->style_dim, b->fc2_w, b->fc2_b, gb2);
-    sg_conv2d(&t3, b->conv2_w, b->conv2_b, 3, 3, 1, 1, y, ws);
+        sg_conv3x3_pre(x, &pre, b->conv1_w, b->conv1_b, &t3, ws, t1.data);
+    pre = adain_lrelu(&t3, s, b->style_dim, b->fc2_w, b->fc2_b, gb2, co + 4 * (size_t)n * b->in);
+    sg_conv3x3_pre(&t3, &pre, b->conv2_w, b->conv2_b, y, ws, t3.data); /* t3 is dead after */
     if (b->w_hpf == 0) {
         /* shortcut: [1×1] then [up]: nearest upsampling commutes with a 1×1 conv, so the conv
          * runs on 4× fewer pixels */

@@ -65,6 +65,10 @@ typedef struct {
     int own_gemm;     /* 1: gemm below beats single-threaded OpenBLAS, sg_gemm uses it */
     /* mean and biased variance of n floats (double accumulation, two passes) */
     void (*plane_stats)(const float *p, size_t n, double *mean, double *var);
+    /* o[i] = act(((x[i] - sub) - lo)·mul + add), act(v) = v > 0 ? v : v·slope, i < n (o may be
+     * x): a row of sg_preact */
+    void (*act_row)(const float *x, size_t n, float sub, float lo, float mul, float add,
+                    float slope, float *o);
     /* p = p·scale + shift, then leaky ReLU (slope) when lrelu */
     void (*affine)(float *p, size_t n, double scale, double shift, int lrelu, float slope);
     /* u[p·ldu + j] = (G g Gᵀ)[p], p < 36, for the slots k0 ≤ j < k0 + count: g = w[9k ...] with
@@ -91,11 +95,19 @@ typedef struct {
                      int rows_left);
 } sg_kernels;
 
+const sg_kernels *sg__kernels(void);
+
+/* o = pre(x) for n floats of plane k (= n·C + c) of the pre-activation's input */
+static inline void sg__pre_row(const sg_preact *p, size_t k, const float *x, size_t n, float *o) {
+    sg__kernels()->act_row(x, n, p->sub ? p->sub[k] : 0.0f, p->sub_lo ? p->sub_lo[k] : 0.0f,
+                           p->mul ? p->mul[k] : 1.0f, p->add ? p->add[k] : 0.0f, p->slope, o);
+}
+
 /* sg_conv2d_winograd, or with up = 1 the same conv on the nearest 2× upsample of x
- * (x [N, Cin, H/2, W/2], y [N, Cout, H, W]): the input transform reads the low-resolution rows.
- * Returns -1 (nothing written) when it cannot run. */
+ * (x [N, Cin, H/2, W/2], y [N, Cout, H, W]): the input transform reads the low-resolution rows;
+ * x read as pre(x) when pre is not NULL. Returns -1 (nothing written) when it cannot run. */
 int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
-                      sg_workspace *ws, int up);
+                      sg_workspace *ws, int up, const sg_preact *pre);
 
 /* sg_conv2d uses Winograd from this many output pixels up (3×3, stride 1, pad 1) */
 #define SG_WINO_MIN_PIXELS (32 * 32)

@@ -136,9 +136,17 @@ static int up2_wino_pays(const sg_tensor *x, int cout) {
     return x->c >= 16 && cout >= 16 && (size_t)4 * x->h * x->w >= SG_WINO_MIN_PIXELS;
 }
 
+void sg_conv2d_up2_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
+                       sg_tensor *y, sg_workspace *ws, float *tmp) {
+    if (up2_wino_pays(x, y->c) && sg__conv_winograd(x, w, b, y, ws, 1, pre) == 0) return;
+    sg_preact_apply(x, pre, tmp); /* the activation commutes with the nearest upsample */
+    sg_tensor t = sg_tensor_make(tmp, x->n, x->c, x->h, x->w);
+    sg_conv2d_up2(&t, w, b, y, ws);
+}
+
 void sg_conv2d_up2(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
                    sg_workspace *ws) {
-    if (up2_wino_pays(x, y->c) && sg__conv_winograd(x, w, b, y, ws, 1) == 0) return;
+    if (up2_wino_pays(x, y->c) && sg__conv_winograd(x, w, b, y, ws, 1, NULL) == 0) return;
     /* the band geometry of a 3×3 pad-1 conv on x itself: rows i0 - 1 ... i0 + R, width W + 2 */
     const conv_geom g = {x->c, x->h, x->w, 3, 3, 1, 1, x->h, x->w};
     const int cout = y->c;

@@ -126,6 +126,10 @@ void sg_linear(const float *x, int n, int in, const float *w, const float *b, in
     for (int i = 0; i < n; i++)
         for (int o = 0; o < out; o++) y[(size_t)i * out + o] = b ? b[o] : 0.0f;
     if (in <= 0) return;
+    /* starts the pool, which sets OpenBLAS to one thread, before OpenBLAS's first call: with its
+     * own threads it splits the product differently and the last bits of the style mean
+     * depended on whether a conv had run in this process before */
+    (void)sg__threads();
     if (n == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 1.0f, y, 1);
     else

@@ -105,13 +105,29 @@ int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_te
                        sg_workspace *ws);
 size_t sg_conv_winograd_floats(int cin, int h, int w, int cout);
 
-/* y = conv3×3(relu(x·scale[c] + shift[c])) + b, stride 1, pad 1 (padding zero after the
- * activation): a folded batch norm + ReLU before the conv (the FAN's pre-activation blocks).
- * Where Winograd runs, the activation is applied in its input transform; otherwise it is
- * written to tmp (x's size) first. scale, shift [Cin]. y must not alias x or tmp. */
-void sg_conv2d_3x3_affine_relu(const sg_tensor *x, const float *scale, const float *shift,
-                               const float *w, const float *b, sg_tensor *y, sg_workspace *ws,
-                               float *tmp);
+/* ---- pre-activations: a norm + activation folded into the next conv's input --------------
+ * pre(x)[n, c] = act(((x[n, c] - sub[k]) - sub_lo[k])·mul[k] + add[k]) with k = n·C + c (per
+ * sample and channel), act(v) = v > 0 ? v : v·slope (slope 0: ReLU, 1: none); any array may be
+ * NULL (0, 0, 1, 0). An instance norm, AdaIN or batch norm then leaky ReLU before a conv costs
+ * its statistics (one read pass) and nothing more where Winograd runs: the activation is
+ * applied in the row copy its input transform makes anyway. Float arithmetic, but the mean is
+ * subtracted as two floats (sub + sub_lo = the double mean): x - sub is exact near the mean, so
+ * a plane whose mean is large against its spread loses nothing to cancellation. */
+typedef struct {
+    const float *sub, *sub_lo, *mul, *add;
+    float slope;
+} sg_preact;
+
+/* out = pre(x) over x [N, C, H, W]; out may be x->data. */
+void sg_preact_apply(const sg_tensor *x, const sg_preact *pre, float *out);
+/* y = conv3×3(pre(x)) + b, stride 1, pad 1 (zero padding after the activation); w [Cout, Cin,
+ * 3, 3], b [Cout] or NULL. Fused where Winograd runs; otherwise pre(x) is first written to tmp
+ * (x's size; tmp may be x->data when x may be overwritten). y must not alias x or tmp. */
+void sg_conv3x3_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
+                    sg_tensor *y, sg_workspace *ws, float *tmp);
+/* y = sg_conv2d_up2(pre(x)), the same way (tmp: x's size, or x->data). */
+void sg_conv2d_up2_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
+                       sg_tensor *y, sg_workspace *ws, float *tmp);
 
 /* ---- CPU dispatch --------------------------------------------------------------------------
  * net/'s own kernels (Winograd transforms) come in plain x86-64, AVX2+FMA and AVX-512 builds,
@@ -180,6 +196,13 @@ void sg_adain(sg_tensor *x, const float *gb, float eps);
 void sg_instance_norm_lrelu(sg_tensor *x, const float *gamma, const float *beta, float eps,
                             float slope);
 void sg_adain_lrelu(sg_tensor *x, const float *gb, float eps, float slope);
+/* The same norms followed by leaky ReLU (slope) as a pre-activation of x (x unchanged): the
+ * statistics per plane, the coefficients in co [4·N·C] (sub, sub_lo = the mean as two floats,
+ * mul = g/sqrt(var + eps), add = b, with g, b = gamma[c], beta[c] (1, 0 when NULL) for the
+ * instance norm and 1 + gb[n, c], gb[n, C + c] for AdaIN). */
+sg_preact sg_instance_norm_pre(const sg_tensor *x, const float *gamma, const float *beta,
+                               float eps, float slope, float *co);
+sg_preact sg_adain_pre(const sg_tensor *x, const float *gb, float eps, float slope, float *co);
 /* Inference batch norm: (x - mean[c]) / sqrt(var[c] + eps) · weight[c] + bias[c]. */
 void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const float *weight,
                    const float *bias, float eps);
@@ -187,17 +210,11 @@ void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const floa
 /* ---- activations and elementwise (in place on n floats) ------------------------------------- */
 void sg_relu(float *x, size_t n);
 void sg_leaky_relu(float *x, size_t n, float slope);
-/* y = leaky ReLU of x (one pass instead of a copy then the in-place op); y must not alias x */
-void sg_leaky_relu_copy(float *y, const float *x, size_t n, float slope);
 void sg_scale(float *x, size_t n, float s);
 /* y += x */
 void sg_add(float *y, const float *x, size_t n);
 /* y = (y + x) · s, the residual merge */
 void sg_add_scale(float *y, const float *x, size_t n, float s);
-/* y[c, :] = max(x[c, :]·scale[c] + shift[c], 0) in float over c planes of hw floats (a folded
- * inference batch norm then ReLU); y may be x. */
-void sg_channel_affine_relu(const float *x, float *y, int c, size_t hw, const float *scale,
-                            const float *shift);
 /* y = a ⊙ b elementwise where b is broadcast over channels: a [N,C,H,W], b [N,1,H,W] */
 void sg_mul_channel_broadcast(const sg_tensor *a, const sg_tensor *b, sg_tensor *y);
 

@@ -14,6 +14,7 @@ typedef struct {
     const float *mean, *var;   /* batch norm */
     float eps, slope;
     int kind, lrelu; /* kind 0 IN, 1 AdaIN, 2 BN */
+    float *co; /* not NULL: write sg_preact coefficients [4, N·C] instead of normalising */
 } norm_job;
 
 /* One (sample, channel) plane: statistics, then the fused affine (+ lrelu). */
@@ -38,6 +39,13 @@ static void norm_task(void *ctx, int task, int thread) {
         }
     }
     const double scale = g / sqrt(var + (double)j->eps);
+    if (j->co) {
+        const size_t nc = (size_t)j->x->n * C;
+        const float hi = (float)mean;
+        j->co[task] = hi, j->co[nc + task] = (float)(mean - (double)hi);
+        j->co[2 * nc + task] = (float)scale, j->co[3 * nc + task] = (float)b;
+        return;
+    }
     k->affine(p, hw, scale, b - mean * scale, j->lrelu, j->slope);
 }
 
@@ -53,28 +61,46 @@ static void norm_run(norm_job *j) {
 }
 
 void sg_instance_norm(sg_tensor *x, const float *gamma, const float *beta, float eps) {
-    norm_job j = {x, gamma, beta, NULL, NULL, eps, 0.0f, 0, 0};
+    norm_job j = {x, gamma, beta, NULL, NULL, eps, 0.0f, 0, 0, NULL};
     norm_run(&j);
 }
 
 void sg_instance_norm_lrelu(sg_tensor *x, const float *gamma, const float *beta, float eps,
                             float slope) {
-    norm_job j = {x, gamma, beta, NULL, NULL, eps, slope, 0, 1};
+    norm_job j = {x, gamma, beta, NULL, NULL, eps, slope, 0, 1, NULL};
     norm_run(&j);
 }
 
 void sg_adain(sg_tensor *x, const float *gb, float eps) {
-    norm_job j = {x, gb, NULL, NULL, NULL, eps, 0.0f, 1, 0};
+    norm_job j = {x, gb, NULL, NULL, NULL, eps, 0.0f, 1, 0, NULL};
     norm_run(&j);
 }
 
 void sg_adain_lrelu(sg_tensor *x, const float *gb, float eps, float slope) {
-    norm_job j = {x, gb, NULL, NULL, NULL, eps, slope, 1, 1};
+    norm_job j = {x, gb, NULL, NULL, NULL, eps, slope, 1, 1, NULL};
     norm_run(&j);
+}
+
+static sg_preact pre_of(const sg_tensor *x, const float *co, float slope) {
+    const size_t nc = (size_t)x->n * x->c;
+    return (sg_preact){co, co + nc, co + 2 * nc, co + 3 * nc, slope};
+}
+
+sg_preact sg_instance_norm_pre(const sg_tensor *x, const float *gamma, const float *beta,
+                               float eps, float slope, float *co) {
+    norm_job j = {(sg_tensor *)x, gamma, beta, NULL, NULL, eps, 0.0f, 0, 0, co};
+    norm_run(&j);
+    return pre_of(x, co, slope);
+}
+
+sg_preact sg_adain_pre(const sg_tensor *x, const float *gb, float eps, float slope, float *co) {
+    norm_job j = {(sg_tensor *)x, gb, NULL, NULL, NULL, eps, 0.0f, 1, 0, co};
+    norm_run(&j);
+    return pre_of(x, co, slope);
 }
 
 void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const float *weight,
                    const float *bias, float eps) {
-    norm_job j = {x, weight, bias, mean, var, eps, 0.0f, 2, 0};
+    norm_job j = {x, weight, bias, mean, var, eps, 0.0f, 2, 0, NULL};
     norm_run(&j);
 }

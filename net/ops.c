@@ -9,7 +9,7 @@ typedef struct {
     const float *x;
     size_t n;
     float s;
-    int op; /* 0 relu, 1 lrelu, 2 scale, 3 add, 4 add_scale, 5 y = lrelu(x) */
+    int op; /* 0 relu, 1 lrelu, 2 scale, 3 add, 4 add_scale */
 } ew_job;
 
 static void ew_range(const ew_job *j, size_t a, size_t b) {
@@ -17,11 +17,12 @@ static void ew_range(const ew_job *j, size_t a, size_t b) {
     const float *x = j->x, s = j->s;
     switch (j->op) {
     case 0: for (size_t i = a; i < b; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f; break;
-    case 1: for (size_t i = a; i < b; i++) y[i] = y[i] > 0.0f ? y[i] : y[i] * s; break;
+    case 1: /* branch-free max(y, 0) + s·min(y, 0), so it vectorises (signs are random) */
+        for (size_t i = a; i < b; i++) y[i] = (y[i] > 0.0f ? y[i] : 0.0f) + s * (y[i] < 0.0f ? y[i] : 0.0f);
+        break;
     case 2: for (size_t i = a; i < b; i++) y[i] *= s; break;
     case 3: for (size_t i = a; i < b; i++) y[i] += x[i]; break;
-    case 4: for (size_t i = a; i < b; i++) y[i] = (y[i] + x[i]) * s; break;
-    default: for (size_t i = a; i < b; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * s; break;
+    default: for (size_t i = a; i < b; i++) y[i] = (y[i] + x[i]) * s; break;
     }
 }
 
@@ -44,9 +45,6 @@ static void ew_run(float *y, const float *x, size_t n, float s, int op) {
 
 void sg_relu(float *x, size_t n) { ew_run(x, NULL, n, 0.0f, 0); }
 void sg_leaky_relu(float *x, size_t n, float slope) { ew_run(x, NULL, n, slope, 1); }
-void sg_leaky_relu_copy(float *y, const float *x, size_t n, float slope) {
-    ew_run(y, x, n, slope, 5);
-}
 void sg_scale(float *x, size_t n, float s) { ew_run(x, NULL, n, s, 2); }
 void sg_add(float *y, const float *x, size_t n) { ew_run(y, x, n, 0.0f, 3); }
 void sg_add_scale(float *y, const float *x, size_t n, float s) { ew_run(y, x, n, s, 4); }
@@ -67,33 +65,27 @@ void sg_mul_channel_broadcast(const sg_tensor *a, const sg_tensor *b, sg_tensor 
     sg__prof_add(SG_PROF_ELEMENTWISE, t0_, 0);
 }
 
-/* y[c, :] = max(x[c, :]·scale[c] + shift[c], 0) (float arithmetic) over C planes of hw floats:
- * an inference batch norm folded to a per-channel affine, then ReLU (the FAN's pre-activations).
- * Planes on the pool; y may be x. */
+/* out = pre(x) (sg_preact), one (sample, channel) plane per task on the pool; out may be x. */
 typedef struct {
-    const float *x, *scale, *shift;
-    float *y;
+    const float *x;
+    const sg_preact *pre;
+    float *out;
     size_t hw;
-} car_job;
+} pre_job;
 
-static void car_plane(void *ctx, int k, int thread) {
-    const car_job *j = ctx;
+static void pre_plane(void *ctx, int k, int thread) {
+    const pre_job *j = ctx;
     (void)thread;
-    const float sc = j->scale[k], sh = j->shift[k], *xp = j->x + (size_t)k * j->hw;
-    float *yp = j->y + (size_t)k * j->hw;
-    for (size_t i = 0; i < j->hw; i++) {
-        const float v = xp[i] * sc + sh;
-        yp[i] = v > 0.0f ? v : 0.0f;
-    }
+    sg__pre_row(j->pre, (size_t)k, j->x + (size_t)k * j->hw, j->hw, j->out + (size_t)k * j->hw);
 }
 
-void sg_channel_affine_relu(const float *x, float *y, int c, size_t hw, const float *scale,
-                            const float *shift) {
+void sg_preact_apply(const sg_tensor *x, const sg_preact *pre, float *out) {
     const double t0 = sg__prof_now();
-    car_job j = {x, scale, shift, y, hw};
-    if ((size_t)c * hw >= 65536)
-        sg__parallel(c, car_plane, &j);
+    const int planes = x->n * x->c;
+    pre_job j = {x->data, pre, out, (size_t)x->h * x->w};
+    if ((size_t)planes * j.hw >= 65536)
+        sg__parallel(planes, pre_plane, &j);
     else
-        for (int k = 0; k < c; k++) car_plane(&j, k, 0);
+        for (int k = 0; k < planes; k++) pre_plane(&j, k, 0);
     sg__prof_add(SG_PROF_ELEMENTWISE, t0, 0);
 }

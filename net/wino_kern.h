@@ -385,7 +385,18 @@ static void SG_FN(affine)(float *p, size_t n, double scale, double shift, int lr
         for (size_t i = 0; i < n; i++) p[i] = (float)((double)p[i] * scale + shift);
 }
 
+/* A pre-activation row, branch-free (the signs are random): max(v, 0) + slope·min(v, 0). */
+static void SG_FN(act_row)(const float *x, size_t n, float sub, float lo, float mul, float add,
+                           float slope, float *o) {
+    for (size_t i = 0; i < n; i++) {
+        const float v = ((x[i] - sub) - lo) * mul + add, pos = v > 0.0f ? v : 0.0f;
+        const float neg = v < 0.0f ? v : 0.0f;
+        o[i] = pos + slope * neg;
+    }
+}
+
 const sg_kernels SG_CAT(sg__kernels, SG_KNAME) = {
+    .act_row = SG_FN(act_row),
     .plane_stats = SG_FN(plane_stats),
     .affine = SG_FN(affine),
     .gemm = SG_FN(gemm),

@@ -91,7 +91,7 @@ typedef struct {
     int packed; /* U in gemm_packed's panel order (cout % mr == 0) */
     const float *x, *wt, *b;
     float *y, *u, *slots;
-    const float *pre_scale, *pre_shift; /* [Cin]: x read as relu(x·scale + shift), or NULL */
+    const sg_preact *pre; /* x read as pre(x) (net.h), or NULL */
 } wino_ctx;
 
 typedef struct {
@@ -109,10 +109,10 @@ static wino_slot slot_of(const wino_ctx *c, int thread) {
 
 /* buf[1 + x] = row iy of one channel plane [h, w] at column x, zeros around it up to lrow
  * (a zero row outside the image). up: the row of the plane's nearest 2× upsample, read from the
- * [h/2, w/2] plane (the decoder's upsample → conv without the 4× larger tensor). sc/sh (pre):
- * the channel's pre-activation max(x·sc + sh, 0), a batch norm + ReLU before the conv fused into
- * the copy (padding stays 0). */
-static void band_row(const wino_ctx *c, const float *plane, int iy, float *buf, int lrow, int ch) {
+ * [h/2, w/2] plane (the decoder's upsample → conv without the 4× larger tensor). With a
+ * pre-activation (plane k = n·Cin + c), the row as pre(x): the norm + activation before the
+ * conv fused into this copy (padding stays 0, as after a separate activation). */
+static void band_row(const wino_ctx *c, const float *plane, int iy, float *buf, int lrow, int k) {
     const int h = c->h, w = c->w;
     if (iy < 0 || iy >= h) {
         memset(buf, 0, (size_t)lrow * sizeof(float));
@@ -121,27 +121,30 @@ static void band_row(const wino_ctx *c, const float *plane, int iy, float *buf, 
     buf[0] = 0.0f;
     if (c->up) {
         const float *l = plane + (size_t)(iy / 2) * (w / 2);
-        for (int x = 0; x < w / 2; x++) buf[1 + 2 * x] = buf[2 + 2 * x] = l[x];
-    } else if (c->pre_scale) {
-        const float *l = plane + (size_t)iy * w, sc = c->pre_scale[ch], sh = c->pre_shift[ch];
-        for (int x = 0; x < w; x++) {
-            const float v = l[x] * sc + sh;
-            buf[1 + x] = v > 0.0f ? v : 0.0f;
+        if (c->pre) { /* the activation on the low-resolution row, then the duplication */
+            float *t = buf + w / 2 + 1; /* buf's second half: the loop below writes entry 2x + 2
+                                         * only after reading t[x] = buf[w/2 + 1 + x] */
+            sg__pre_row(c->pre, (size_t)k, l, (size_t)w / 2, t);
+            l = t;
         }
+        for (int x = 0; x < w / 2; x++) buf[1 + 2 * x] = buf[2 + 2 * x] = l[x];
+    } else if (c->pre) {
+        sg__pre_row(c->pre, (size_t)k, plane + (size_t)iy * w, (size_t)w, buf + 1);
     } else {
         memcpy(buf + 1, plane + (size_t)iy * w, (size_t)w * sizeof(float));
     }
     memset(buf + 1 + w, 0, (size_t)(lrow - 1 - w) * sizeof(float));
 }
 
-/* V[p][c][k·tw + t] of tile rows tr0 .. tr0 + nr - 1 of one sample, every input channel. */
-static void input_task(const wino_ctx *c, const wino_slot *s, const float *x, int tr0, int nr) {
+/* V[p][c][k·tw + t] of tile rows tr0 .. tr0 + nr - 1 of sample n, every input channel. */
+static void input_task(const wino_ctx *c, const wino_slot *s, int n, int tr0, int nr) {
     const wino_plan *p = c->p;
     const size_t plane = (size_t)c->h * c->w >> (2 * c->up);
+    const float *x = c->x + (size_t)n * c->cin * plane;
     for (int ch = 0; ch < c->cin; ch++) {
         for (int i = 0; i < 4 * nr + 2; i++)
             band_row(c, x + ch * plane, TILE * tr0 - 1 + i, s->band + (size_t)i * p->lrow,
-                     p->lrow, ch);
+                     p->lrow, n * c->cin + ch);
         c->k->wino_in(s->band, p->lrow, nr, p->tw, s->v + (size_t)ch * p->nt, p->ldv);
     }
 }
@@ -184,7 +187,7 @@ static void tile_task(void *ctx, int task, int thread) {
     const wino_slot s = slot_of(c, thread);
     const int prof = thread == 0;
     double t0 = prof ? sg__prof_now() : 0;
-    input_task(c, &s, c->x + ((size_t)n * c->cin * c->h * c->w >> (2 * c->up)), tr0, nr);
+    input_task(c, &s, n, tr0, nr);
     if (prof) sg__prof_add(SG_PROF_WINO_IN, t0, 0), t0 = sg__prof_now();
     for (int q = 0; q < SG_WINO_P; q++) {
         const float *u = c->u + q * p->ldu, *v = s.v + q * p->ldv;
@@ -210,17 +213,17 @@ static void weight_task(void *ctx, int task, int thread) {
     if (k0 < k1) c->k->wino_w(c->wt, k0, k1 - k0, c->u, c->p->ldu, c->cin, c->packed ? c->k->mr : 0);
 }
 
-/* y [N, Cout, H, W] = conv3×3(pre(x) or up2(x)); x [N, Cin, H, W], or [N, Cin, H/2, W/2] when
- * up; pre (scale, shift not NULL, not with up): relu(x·scale[c] + shift[c]) per input channel. */
+/* y [N, Cout, H, W] = conv3×3(x, or up2(x) when up) with x read as pre(x) when pre is not NULL;
+ * x [N, Cin, H, W], or [N, Cin, H/2, W/2] when up. */
 static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
-                         sg_workspace *ws, int up, const float *scale, const float *shift) {
+                         sg_workspace *ws, int up, const sg_preact *pre) {
     const int cin = x->c, cout = y->c, h = y->h, wd = y->w;
     if (!ws || !ws->buf || (up && (h % 2 || wd % 2))) return -1;
     const wino_plan p = plan_wino(cin, h, wd, cout, ws->cap);
     if (!p.rpt) return -1;
     const sg_kernels *k = sg__kernels();
     wino_ctx c = {&p, k, cin, cout, h, wd, (p.th + p.rpt - 1) / p.rpt, up, cout % k->mr == 0,
-                  x->data, w, b, y->data, ws->buf, ws->buf + p.u, scale, shift};
+                  x->data, w, b, y->data, ws->buf, ws->buf + p.u, pre};
     const double t0 = sg__prof_now();
     sg__parallel(p.threads, weight_task, &c);
     sg__prof_add(SG_PROF_WINO_W, t0, 0);
@@ -230,29 +233,24 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
 }
 
 int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
-                      sg_workspace *ws, int up) {
-    return conv_winograd(x, w, b, y, ws, up, NULL, NULL);
+                      sg_workspace *ws, int up, const sg_preact *pre) {
+    return conv_winograd(x, w, b, y, ws, up, pre);
 }
 
 int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
                        sg_workspace *ws) {
     if (x->h != y->h || x->w != y->w) return -1;
-    return conv_winograd(x, w, b, y, ws, 0, NULL, NULL);
+    return conv_winograd(x, w, b, y, ws, 0, NULL);
 }
 
 /* Winograd where sg_conv2d would pick it, the pre-activation fused into the input transform;
- * else the activation materialised into tmp and sg_conv2d. */
-void sg_conv2d_3x3_affine_relu(const sg_tensor *x, const float *scale, const float *shift,
-                               const float *w, const float *b, sg_tensor *y, sg_workspace *ws,
-                               float *tmp) {
+ * else pre(x) materialised into tmp (or in place) and sg_conv2d. */
+void sg_conv3x3_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
+                    sg_tensor *y, sg_workspace *ws, float *tmp) {
     const int pays = x->c >= 16 && y->c >= 16 && (size_t)x->h * x->w >= SG_WINO_MIN_PIXELS &&
                      x->h == y->h && x->w == y->w;
-    if (pays && conv_winograd(x, w, b, y, ws, 0, scale, shift) == 0) return;
-    for (int n = 0; n < x->n; n++) {
-        const size_t xs = (size_t)x->c * x->h * x->w;
-        sg_channel_affine_relu(x->data + n * xs, tmp + n * xs, x->c, (size_t)x->h * x->w, scale,
-                               shift);
-    }
+    if (pays && conv_winograd(x, w, b, y, ws, 0, pre) == 0) return;
+    sg_preact_apply(x, pre, tmp);
     sg_tensor t = sg_tensor_make(tmp, x->n, x->c, x->h, x->w);
     sg_conv2d(&t, w, b, 3, 3, 1, 1, y, ws);
 }

@@ -727,6 +727,115 @@ static void test_norm_paths(void **state) {
     free(x), free(a), free(b), free(gr), free(br), free(gb), free(ref);
 }
 
+/* Norms as pre-activations: sg_instance_norm_pre / sg_adain_pre then sg_preact_apply against the
+ * naive double norm (+ leaky ReLU), on every CPU path, including planes whose mean is 17000
+ * standard deviations away from zero (the two-float mean must keep them as exact as the
+ * double affine of sg_instance_norm). */
+static void test_norm_pre(void **state) {
+    (void)state;
+    static const char *paths[] = {"plain", "avx2", "avx512"};
+    const int N = 2, C = 5, H = 37, W = 29, HW = H * W;
+    const size_t n = (size_t)N * C * HW;
+    float *x = frand(n, 60), *y = fbuf(n), *g = frand(C, 61), *b = frand(C, 62);
+    float *gb = frand((size_t)N * 2 * C, 63), *co = fbuf(4 * (size_t)N * C);
+    double *ref = malloc(sizeof(double) * n);
+    for (size_t i = 0; i < n; i++)
+        if (i / HW % 2) x[i] = x[i] * 0.01f + 100.0f; /* every other plane far from zero */
+    sg_tensor tx = sg_tensor_make(x, N, C, H, W);
+    for (int pi = 0; pi < 3; pi++) {
+        if (sg_cpu_force(paths[pi])) continue;
+        for (int kind = 0; kind < 2; kind++)
+            for (int act = 0; act < 2; act++) {
+                const float slope = act ? 0.2f : 1.0f;
+                for (int k = 0; k < N * C; k++) {
+                    const int nn = k / C, c = k % C;
+                    const double gg = kind ? 1.0 + gb[nn * 2 * C + c] : g[c];
+                    const double bb = kind ? gb[nn * 2 * C + C + c] : b[c];
+                    naive_norm(x + (size_t)k * HW, ref + (size_t)k * HW, HW, gg, bb, EPS);
+                }
+                for (size_t i = 0; i < n; i++) ref[i] = ref[i] > 0 ? ref[i] : ref[i] * slope;
+                const sg_preact pre = kind ? sg_adain_pre(&tx, gb, EPS, slope, co)
+                                           : sg_instance_norm_pre(&tx, g, b, EPS, slope, co);
+                sg_preact_apply(&tx, &pre, y);
+                assert_near(kind ? "adain pre" : "instance norm pre", y, ref, NULL, n, 1e-5);
+            }
+        /* in place, with NULL arrays: x·1 + 0 then ReLU */
+        memcpy(y, x, n * sizeof(float));
+        const sg_preact relu = {NULL, NULL, NULL, NULL, 0.0f};
+        sg_tensor ty = sg_tensor_make(y, N, C, H, W);
+        sg_preact_apply(&ty, &relu, y);
+        for (size_t i = 0; i < n; i++) assert_true(y[i] == (x[i] > 0 ? x[i] : 0.0f));
+    }
+    sg_cpu_force(NULL);
+    free(x), free(y), free(g), free(b), free(gb), free(co), free(ref);
+}
+
+/* sg_conv3x3_pre / sg_conv2d_up2_pre against the naive conv of the double pre-activation, on
+ * every CPU path: sizes where Winograd runs (the activation fused into its input transform) and
+ * where it does not (materialised into tmp, or into x itself when tmp is x), random per-(sample,
+ * channel) coefficients and NULL arrays, ReLU and leaky slopes. */
+static void conv_pre_check(int n, int cin, int h, int w, int cout, int up, int full, float slope,
+                           int in_place, uint64_t seed) {
+    const int H = up ? 2 * h : h, W = up ? 2 * w : w;
+    const size_t nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * H * W, nc = (size_t)n * cin;
+    float *x = frand(nx, seed), *x0 = fbuf(nx), *wt = frand((size_t)cout * cin * 9, seed + 1);
+    float *b = frand(cout, seed + 2), *co = frand(4 * nc, seed + 3), *tmp = fbuf(nx);
+    float *y = fbuf(ny), *px = fbuf(4 * nx);
+    for (size_t k = 0; k < nc; k++) co[nc + k] *= 1e-6f; /* sub_lo: a small residual */
+    memcpy(x0, x, nx * sizeof(float));
+    const sg_preact pre = full ? (sg_preact){co, co + nc, co + 2 * nc, co + 3 * nc, slope}
+                               : (sg_preact){NULL, NULL, co + 2 * nc, NULL, slope};
+    /* the reference input: pre(x) in double, upsampled when up */
+    for (int s = 0; s < n; s++)
+        for (int c = 0; c < cin; c++) {
+            const size_t k = (size_t)s * cin + c;
+            const double sb = pre.sub ? pre.sub[k] : 0, lo = pre.sub_lo ? pre.sub_lo[k] : 0;
+            const double m = pre.mul[k], a = pre.add ? pre.add[k] : 0;
+            for (int yy = 0; yy < H; yy++)
+                for (int xx = 0; xx < W; xx++) {
+                    const float v0 = x[(k * h + (up ? yy / 2 : yy)) * w + (up ? xx / 2 : xx)];
+                    double v = ((v0 - sb) - lo) * m + a;
+                    px[(k * H + yy) * W + xx] = (float)(v > 0 ? v : v * slope);
+                }
+        }
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, (size_t)4 << 20, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, n, cin, h, w), ty = sg_tensor_make(y, n, cout, H, W);
+    if (up) sg_conv2d_up2_pre(&tx, &pre, wt, b, &ty, &ws, in_place ? x : tmp);
+    else sg_conv3x3_pre(&tx, &pre, wt, b, &ty, &ws, in_place ? x : tmp);
+    const conv_case c = {n, cin, H, W, cout, 3, 3, 1, 1, 1};
+    double *ref = malloc(sizeof(double) * ny), *sc = malloc(sizeof(double) * ny);
+    size_t i = 0;
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < cout; o++)
+            for (int oy = 0; oy < H; oy++)
+                for (int ox = 0; ox < W; ox++, i++)
+                    ref[i] = naive_conv_at(&c, px, wt, b, s, o, oy, ox, &sc[i]);
+    char what[128];
+    snprintf(what, sizeof what, "conv pre n%d cin%d %dx%d cout%d up%d full%d slope%g", n, cin, h,
+             w, cout, up, full, slope);
+    assert_near(what, y, ref, sc, ny, 2e-5); /* pre(x) is rounded to float once more */
+    if (!in_place) assert_memory_equal(x, x0, nx * sizeof(float)); /* x is left alone */
+    sg_workspace_free(&ws);
+    free(x), free(x0), free(wt), free(b), free(co), free(tmp), free(y), free(px), free(ref), free(sc);
+}
+
+static void test_conv_pre(void **state) {
+    (void)state;
+    static const char *paths[] = {"plain", "avx2", "avx512"};
+    uint64_t seed = 1200;
+    for (int pi = 0; pi < 3; pi++) {
+        if (sg_cpu_force(paths[pi])) continue;
+        conv_pre_check(2, 16, 32, 40, 16, 0, 1, 0.2f, 0, seed += 4);  /* Winograd, fused */
+        conv_pre_check(1, 24, 36, 32, 16, 0, 0, 0.0f, 0, seed += 4);  /* Winograd, BN + ReLU form */
+        conv_pre_check(2, 8, 9, 7, 5, 0, 1, 0.2f, 0, seed += 4);      /* small: through tmp */
+        conv_pre_check(1, 16, 8, 8, 16, 0, 1, 0.2f, 1, seed += 4);    /* small: in place */
+        conv_pre_check(2, 16, 16, 20, 16, 1, 1, 0.2f, 0, seed += 4);  /* up2, Winograd, fused */
+        conv_pre_check(1, 8, 5, 6, 4, 1, 1, 0.0f, 1, seed += 4);      /* up2 phases, in place */
+    }
+    sg_cpu_force(NULL);
+}
+
 static void test_batch_norm(void **state) {
     (void)state;
     /* ch0: (x - 1)/2·2 = x - 1; ch1: (x - 3)/0.5·1 + 1 */
@@ -956,6 +1065,8 @@ int main(void) {
         cmocka_unit_test(test_instance_norm),
         cmocka_unit_test(test_adain),
         cmocka_unit_test(test_norm_paths),
+        cmocka_unit_test(test_norm_pre),
+        cmocka_unit_test(test_conv_pre),
         cmocka_unit_test(test_batch_norm),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_mul_channel_broadcast),
