@@ -73,8 +73,10 @@ typedef struct {
     void (*affine)(float *p, size_t n, double scale, double shift, int lrelu, float slope);
     /* u[p·ldu + j] = (G g Gᵀ)[p], p < 36, for the slots k0 ≤ j < k0 + count: g = w[9k ...] with
      * k = j = co·cin + ci when mr = 0, else j in the packed order of gemm_packed (panels of mr
-     * output channels: j = (co/mr)·mr·cin + ci·mr + co%mr). */
-    void (*wino_w)(const float *w, size_t k0, size_t count, float *u, size_t ldu, int cin, int mr);
+     * output channels: j = (co/mr)·mr·cin + ci·mr + co%mr). stream: non-temporal stores (U
+     * larger than the caches: no read-for-ownership of lines that are only written). */
+    void (*wino_w)(const float *w, size_t k0, size_t count, float *u, size_t ldu, int cin, int mr,
+                   int stream);
     /* C[M, N] = A · B with A packed in mr-row panels [M/mr][K][mr]; M % mr == 0, N % vl == 0. */
     void (*gemm_packed)(int M, int N, int K, const float *Ap, const float *B, int ldb, float *C,
                         int ldc);

@@ -7,6 +7,8 @@
  *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
  *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
  * (G, the weight side, is in wino_w below.) */
+#include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "conv_internal.h"
@@ -204,8 +206,19 @@ static void SG_FN(wino_out)(const float *m, size_t ldm, int nr, int tw, float bi
  * transformed-domain GEMM reads A as one stream.
  *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] */
 #define WCH 64
+/* a non-temporal store of 16 floats (64-byte aligned): U bypasses the caches on its way out */
+static inline void SG_FN(stream16)(float *d, const float *s) {
+#if SG_VL == 16
+    _mm512_stream_ps(d, _mm512_loadu_ps(s));
+#elif SG_VL == 8
+    _mm256_stream_ps(d, _mm256_loadu_ps(s)), _mm256_stream_ps(d + 8, _mm256_loadu_ps(s + 8));
+#else
+    for (int i = 0; i < 16; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
+#endif
+}
+
 static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, size_t ldu,
-                          int cin, int mr) {
+                          int cin, int mr, int stream) {
     float g[9][WCH], gg[6][3][WCH], o[6][WCH];
     const size_t panel = (size_t)mr * cin;
     for (size_t k0 = k0all; k0 < k0all + count; k0 += WCH) {
@@ -241,9 +254,16 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
                 o[4][t] = a * (1.0f / 24) - b * (1.0f / 12) + c * (1.0f / 6);
                 o[5][t] = c;
             }
-            for (int j = 0; j < 6; j++) memcpy(u + (6 * i + j) * ldu + k0, o[j], (size_t)n * 4);
+            for (int j = 0; j < 6; j++) {
+                float *d = u + (6 * i + j) * ldu + k0;
+                if (stream && n == WCH && (uintptr_t)d % 64 == 0)
+                    for (int t = 0; t < WCH; t += 16) SG_FN(stream16)(d + t, o[j] + t);
+                else
+                    memcpy(d, o[j], (size_t)n * 4);
+            }
         }
     }
+    if (stream) _mm_sfence(); /* the streamed U is complete before the pool's barrier */
 }
 
 /* ---- small GEMM: C[M, N] = A[M, K] · B[K, N] --------------------------------------------------
