@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common.h"
 
 typedef struct {
     const char *src, *out, *mean, *fan, *landmarks;
@@ -17,8 +18,6 @@ static int check_align(const cli_opt *o, align_req *r) {
     r->fan = cli_get(o, "--fan"), r->landmarks = cli_get(o, "--landmarks");
     char *end;
     long size = strtol(cli_get(o, "--size"), &end, 10);
-    r->quality = atoi(cli_get(o, "--quality"));
-    r->max_pixels = atoll(cli_get(o, "--max-pixels"));
     if (!r->src || !r->out || !r->mean) {
         fprintf(stderr, "stargan align: --src, --out and --mean are required\n");
         return -1;
@@ -32,15 +31,7 @@ static int check_align(const cli_opt *o, align_req *r) {
         return -1;
     }
     r->size = (int)size;
-    if (r->quality < 1 || r->quality > 100) {
-        fprintf(stderr, "stargan align: --quality must be in 1..100\n");
-        return -1;
-    }
-    if (sg_image_format_from_path(r->out) == SG_FORMAT_UNKNOWN) {
-        fprintf(stderr, "stargan align: --out must end in .png, .jpg or .jpeg\n");
-        return -1;
-    }
-    return 0;
+    return cli_image_opts("align", o, &r->quality, &r->max_pixels);
 }
 
 /* lm [98·2] of the size² square from the FAN named by path */
@@ -87,9 +78,7 @@ int cmd_align(int argc, char **argv) {
         {"--fan", "F", "landmarks from this face network (wing.ckpt or fan.* tensors)", NULL},
         {"--landmarks", "L.json", "or: 98 [x, y] pairs in the photo's pixels", NULL},
         {"--size", "S", "output side (the model's img_size)", "256"},
-        {"--quality", "Q", "JPEG quality 1..100", "90"},
-        {"--max-pixels", "N", "refuse photos with more pixels", "40000000"},
-        {"--help", NULL, "show this help", NULL},
+        CLI_IMAGE_OPTS,
         {0},
     };
     const char *pos[1];

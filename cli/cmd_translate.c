@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common.h"
 
 static int parse_u64(const char *s, uint64_t *v) {
     char *end;
@@ -67,17 +68,7 @@ static int check_request(const cli_opt *o, request *r) {
         fprintf(stderr, "stargan translate: --fit align needs --mean celeba_lm_mean.npz\n");
         return -1;
     }
-    r->quality = atoi(cli_get(o, "--quality"));
-    if (r->quality < 1 || r->quality > 100) {
-        fprintf(stderr, "stargan translate: --quality must be in 1..100\n");
-        return -1;
-    }
-    if (sg_image_format_from_path(r->out) == SG_FORMAT_UNKNOWN) {
-        fprintf(stderr, "stargan translate: --out must end in .png, .jpg or .jpeg\n");
-        return -1;
-    }
-    r->max_pixels = atoll(cli_get(o, "--max-pixels"));
-    return 0;
+    return cli_image_opts("translate", o, &r->quality, &r->max_pixels);
 }
 
 static sg_status run(const request *r, sg_error *err) {
@@ -120,9 +111,7 @@ int cmd_translate(int argc, char **argv) {
         {"--fit", "MODE", "crop (centre), stretch, or align (the face; needs --mean)", "crop"},
         {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
         {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
-        {"--quality", "Q", "JPEG quality 1..100", "90"},
-        {"--max-pixels", "N", "refuse photos with more pixels", "40000000"},
-        {"--help", NULL, "show this help", NULL},
+        CLI_IMAGE_OPTS,
         {0},
     };
     const char *pos[1];

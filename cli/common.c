@@ -1,4 +1,5 @@
-/* Shared by the subcommands: model presets and opening a model or spec-v1 weights. */
+/* Shared by the subcommands: model presets, opening a model or spec-v1 weights, the image
+ * output options. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,4 +49,26 @@ sg_status cli_open_engine(const char *model, const char *preset, sg_engine *e, s
     sg_config cfg;
     sg_status st = cli_open(model, preset, &w, &cfg, err);
     return st ? st : sg_engine_init(e, w, &cfg, err);
+}
+
+int cli_image_opts(const char *cmd, const cli_opt *o, int *quality, int64_t *max_pixels) {
+    const char *out = cli_get(o, "--out"), *q = cli_get(o, "--quality");
+    const char *mp = cli_get(o, "--max-pixels");
+    char *end;
+    long qv = strtol(q, &end, 10);
+    if (!*q || *end || qv < 1 || qv > 100) {
+        fprintf(stderr, "stargan %s: --quality must be in 1..100\n", cmd);
+        return -1;
+    }
+    long long mv = strtoll(mp, &end, 10);
+    if (!*mp || *end || mv < 1) {
+        fprintf(stderr, "stargan %s: --max-pixels must be a positive number\n", cmd);
+        return -1;
+    }
+    if (!out || sg_image_format_from_path(out) == SG_FORMAT_UNKNOWN) {
+        fprintf(stderr, "stargan %s: --out must end in .png, .jpg or .jpeg\n", cmd);
+        return -1;
+    }
+    *quality = (int)qv, *max_pixels = mv;
+    return 0;
 }
