@@ -34,6 +34,7 @@ static const layer layers[] = {
     {"G enc2.conv2", 256, 512, 32, 0, 1},
     {"G enc3.conv1 / dec2.conv2", 512, 512, 32, 0, 2},
     {"G 512@16 (enc3.c2, enc4-5, dec0-1)", 512, 512, 16, 0, 9},
+    {"G dec1.conv1 (up, CelebA-HQ)", 512, 512, 16, 1, 1},
     {"G dec2.conv1 (up)", 512, 512, 32, 1, 1},
     {"G dec3.conv1 (up)", 512, 256, 64, 1, 1},
     {"G dec4.conv1 (up)", 256, 128, 128, 1, 1},

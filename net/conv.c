@@ -265,11 +265,10 @@ static void conv_im2col(const conv_geom *g, int P, const float *x, const float *
     }
 }
 
-/* Where Winograd F(4,3) pays (measured with bench/layers on AVX2/AVX-512, 2 threads): enough
- * channels for the transformed-domain GEMMs to run near peak, and enough tiles per position. */
+/* Where Winograd F(4,3) pays (sg__wino_pays: measured with bench/layers, 2 threads) */
 static int wino_pays(const conv_geom *g, int cout) {
-    return g->kh == 3 && g->kw == 3 && g->stride == 1 && g->pad == 1 && g->cin >= 16 &&
-           cout >= 16 && (size_t)g->h * g->w >= SG_WINO_MIN_PIXELS;
+    return g->kh == 3 && g->kw == 3 && g->stride == 1 && g->pad == 1 &&
+           sg__wino_pays(g->cin, cout, g->ho, g->wo);
 }
 
 sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, int kh, int kw,

@@ -71,7 +71,8 @@ typedef struct {
                     float slope, float *o);
     /* p = p·scale + shift, then leaky ReLU (slope) when lrelu */
     void (*affine)(float *p, size_t n, double scale, double shift, int lrelu, float slope);
-    /* u[p·ldu + j] = (G g Gᵀ)[p], p < 36, for the slots k0 ≤ j < k0 + count: g = w[9k ...] with
+    /* u[p·ldu + j - k0] = (G g Gᵀ)[p], p < 36, for the slots k0 ≤ j < k0 + count (u points at
+     * slot k0 of position 0): g = w[9k ...] with
      * k = j = co·cin + ci when mr = 0, else j in the packed order of gemm_packed (panels of mr
      * output channels: j = (co/mr)·mr·cin + ci·mr + co%mr). stream: non-temporal stores (U
      * larger than the caches: no read-for-ownership of lines that are only written). */
@@ -111,8 +112,12 @@ static inline void sg__pre_row(const sg_preact *p, size_t k, const float *x, siz
 int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
                       sg_workspace *ws, int up, const sg_preact *pre);
 
-/* sg_conv2d uses Winograd from this many output pixels up (3×3, stride 1, pad 1) */
+/* Winograd from this many output pixels up (3×3, stride 1, pad 1), with ≥ 16 channels in and out */
 #define SG_WINO_MIN_PIXELS (32 * 32)
+/* Whether Winograd beats the direct paths for a stride-1 pad-1 3×3 conv cin → cout with h×w
+ * outputs (bench_layers, 2 threads): from 32² up (SG_WINO_MIN_PIXELS), and at 16² where it splits
+ * by output channels (512@16 3.5 vs 4.6 ms shifted; the FAN's 256→128@16 0.54 vs 0.68). */
+int sg__wino_pays(int cin, int cout, int h, int w);
 
 /* The kernels for this CPU (SG_CPU=plain|avx2|avx512 forces a supported one), chosen once. */
 const sg_kernels *sg__kernels(void);

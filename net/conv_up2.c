@@ -133,7 +133,7 @@ static void up2_shift(const conv_geom *g, const up2_plan *p, const float *x, con
  * sg_conv2d): its 36 multiplies per 16 outputs beat the phases' 64 (measured per decoder layer
  * 16→32 … 128→256: 18.6/27/29/48 ms vs 28.6/35/40/49 for the phase GEMMs). */
 static int up2_wino_pays(const sg_tensor *x, int cout) {
-    return x->c >= 16 && cout >= 16 && (size_t)4 * x->h * x->w >= SG_WINO_MIN_PIXELS;
+    return sg__wino_pays(x->c, cout, 2 * x->h, 2 * x->w);
 }
 
 void sg_conv2d_up2_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,

@@ -255,7 +255,7 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
                 o[5][t] = c;
             }
             for (int j = 0; j < 6; j++) {
-                float *d = u + (6 * i + j) * ldu + k0;
+                float *d = u + (6 * i + j) * ldu + (k0 - k0all);
                 if (stream && n == WCH && (uintptr_t)d % 64 == 0)
                     for (int t = 0; t < WCH; t += 16) SG_FN(stream16)(d + t, o[j] + t);
                 else

@@ -217,8 +217,101 @@ static void weight_task(void *ctx, int task, int thread) {
     const size_t per = ((count + c->p->threads - 1) / c->p->threads + 63) / 64 * 64;
     const size_t k0 = (size_t)task * per, k1 = k0 + per < count ? k0 + per : count;
     if (k0 < k1)
-        c->k->wino_w(c->wt, k0, k1 - k0, c->u, c->p->ldu, c->cin, c->packed ? c->k->mr : 0,
+        c->k->wino_w(c->wt, k0, k1 - k0, c->u + k0, c->p->ldu, c->cin, c->packed ? c->k->mr : 0,
                      c->p->u > STREAM_U_FLOATS);
+}
+
+/* ---- split by output channels: few tiles, many channels ------------------------------------
+ * At 32² a 512→512 layer has 64 tiles but a 36 MiB U: written out and then streamed from memory
+ * by every tile task, U cost more than the products. Here V of all of a sample's tiles is built
+ * first (shared, 36·Cin·T floats for T tiles), then each task takes CO_BLOCK output channels:
+ * it transforms only their U into its own slot (36·CO_BLOCK·Cin floats, which stay in cache),
+ * runs the 36 products over all tiles and the output transform; U never goes to memory.
+ *   workspace = V [36, Cin, T] | per thread: U_blk [36, CO_BLOCK·Cin] | M_blk [36, CO_BLOCK, T]
+ *               | band (one channel's 4·th + 2 padded rows). */
+#define CO_BLOCK 32
+
+typedef struct {
+    const wino_ctx *c; /* x, w, b, y, pre, sizes (c->p: th, tw, lrow) */
+    int nt, n, chunk;  /* tiles per sample, the sample, input channels per V task */
+    size_t ldv, ldub, ldmb, slot;
+    float *v, *slots;
+} co_ctx;
+
+static int co_split_pays(int cin, int cout, int nt, const sg_kernels *k) {
+    return cout % CO_BLOCK == 0 && CO_BLOCK % k->mr == 0 && nt % k->vl == 0 && cin >= 16 &&
+           cout > 2 * nt; /* U more than twice V: the tile split would stream U */
+}
+
+static size_t co_plan(co_ctx *o, const wino_plan *p, int cin, int nt) {
+    o->nt = nt;
+    o->ldv = odd_lines((size_t)cin * nt);
+    o->ldub = odd_lines((size_t)CO_BLOCK * cin), o->ldmb = odd_lines((size_t)CO_BLOCK * nt);
+    o->slot = SG_WINO_P * (o->ldub + o->ldmb) + (4 * (size_t)p->th + 2) * p->lrow + 16;
+    return SG_WINO_P * o->ldv + (size_t)p->threads * o->slot + 64;
+}
+
+/* V of input channels [task·chunk, …) of sample n, all tiles */
+static void co_input_task(void *ctx, int task, int thread) {
+    const co_ctx *o = ctx;
+    const wino_ctx *c = o->c;
+    const wino_plan *p = c->p;
+    const size_t plane = (size_t)c->h * c->w >> (2 * c->up);
+    float *band = o->slots + (size_t)thread * o->slot + SG_WINO_P * (o->ldub + o->ldmb);
+    const int c1 = (task + 1) * o->chunk < c->cin ? (task + 1) * o->chunk : c->cin;
+    for (int ch = task * o->chunk; ch < c1; ch++) {
+        const float *x = c->x + ((size_t)o->n * c->cin + ch) * plane;
+        for (int i = 0; i < 4 * p->th + 2; i++)
+            band_row(c, x, i - 1, band + (size_t)i * p->lrow, p->lrow, o->n * c->cin + ch);
+        c->k->wino_in(band, p->lrow, p->th, p->tw, o->v + (size_t)ch * o->nt, o->ldv);
+    }
+}
+
+/* output channels [task·CO_BLOCK, …): their U, the 36 products, the output transform */
+static void co_block_task(void *ctx, int task, int thread) {
+    const co_ctx *o = ctx;
+    const wino_ctx *c = o->c;
+    const wino_plan *p = c->p;
+    const int c0 = task * CO_BLOCK, prof = thread == 0;
+    float *u = o->slots + (size_t)thread * o->slot, *m = u + SG_WINO_P * o->ldub;
+    double t0 = prof ? sg__prof_now() : 0;
+    c->k->wino_w(c->wt, (size_t)c0 * c->cin, (size_t)CO_BLOCK * c->cin, u, o->ldub, c->cin,
+                 c->k->mr, 0);
+    if (prof) sg__prof_add(SG_PROF_WINO_W, t0, 0), t0 = sg__prof_now();
+    for (int q = 0; q < SG_WINO_P; q++)
+        c->k->gemm_packed(CO_BLOCK, o->nt, c->cin, u + q * o->ldub, o->v + q * o->ldv, o->nt,
+                          m + q * o->ldmb, o->nt);
+    if (prof) sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * SG_WINO_P * CO_BLOCK * c->cin * o->nt), t0 = sg__prof_now();
+    const size_t plane = (size_t)c->h * c->w;
+    for (int co = c0; co < c0 + CO_BLOCK; co++)
+        c->k->wino_out(m + (size_t)(co - c0) * o->nt, o->ldmb, p->th, p->tw, c->b ? c->b[co] : 0.0f,
+                       c->y + ((size_t)o->n * c->cout + co) * plane, c->w, c->h);
+    if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
+}
+
+int sg__wino_pays(int cin, int cout, int h, int w) {
+    if (cin < 16 || cout < 16) return 0;
+    if ((size_t)h * w >= SG_WINO_MIN_PIXELS) return 1;
+    const int nt = ((h + TILE - 1) / TILE) * ((w + TILE - 1) / TILE);
+    return h * w >= 16 * 16 && co_split_pays(cin, cout, nt, sg__kernels());
+}
+
+/* The conv by output-channel blocks when that pays and fits; -1 (nothing written) otherwise. */
+static int conv_winograd_co(const wino_ctx *c, int batch, size_t cap) {
+    co_ctx o = {c, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
+    const wino_plan *p = c->p;
+    const int nt = p->th * p->tw, threads = p->threads;
+    if (!co_split_pays(c->cin, c->cout, nt, c->k) || co_plan(&o, p, c->cin, nt) > cap) return -1;
+    o.v = c->u; /* the workspace start */
+    o.slots = o.v + SG_WINO_P * o.ldv;
+    o.chunk = (c->cin + 4 * threads - 1) / (4 * threads);
+    for (o.n = 0; o.n < batch; o.n++) {
+        const double t0 = sg__prof_now();
+        sg__parallel((c->cin + o.chunk - 1) / o.chunk, co_input_task, &o);
+        sg__prof_add(SG_PROF_WINO_IN, t0, 0);
+        sg__parallel(c->cout / CO_BLOCK, co_block_task, &o);
+    }
+    return 0;
 }
 
 /* y [N, Cout, H, W] = conv3×3(x, or up2(x) when up) with x read as pre(x) when pre is not NULL;
@@ -227,12 +320,18 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
                          sg_workspace *ws, int up, const sg_preact *pre) {
     const int cin = x->c, cout = y->c, h = y->h, wd = y->w;
     if (!ws || !ws->buf || (up && (h % 2 || wd % 2))) return -1;
-    const wino_plan p = plan_wino(cin, h, wd, cout, ws->cap);
-    if (!p.rpt) return -1;
     const sg_kernels *k = sg__kernels();
-    wino_ctx c = {&p, k, cin, cout, h, wd, (p.th + p.rpt - 1) / p.rpt, up, cout % k->mr == 0,
-                  x->data, w, b, y->data, ws->buf, ws->buf + p.u, pre};
+    wino_plan p = plan_wino(cin, h, wd, cout, (size_t)-1); /* th, tw, lrow, threads */
+    wino_ctx c = {&p, k, cin, cout, h, wd, 0, up, cout % k->mr == 0, x->data, w, b, y->data,
+                  ws->buf, NULL, pre};
     const double t0 = sg__prof_now();
+    if (conv_winograd_co(&c, x->n, ws->cap) == 0) {
+        sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0, 2.0 * 9 * cout * cin * (double)h * wd * x->n);
+        return 0;
+    }
+    p = plan_wino(cin, h, wd, cout, ws->cap);
+    if (!p.rpt) return -1;
+    c.tasks_per_sample = (p.th + p.rpt - 1) / p.rpt, c.slots = ws->buf + p.u;
     sg__parallel(p.threads, weight_task, &c);
     sg__prof_add(SG_PROF_WINO_W, t0, 0);
     sg__parallel(x->n * c.tasks_per_sample, tile_task, &c);
@@ -255,8 +354,7 @@ int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_te
  * else pre(x) materialised into tmp (or in place) and sg_conv2d. */
 void sg_conv3x3_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
                     sg_tensor *y, sg_workspace *ws, float *tmp) {
-    const int pays = x->c >= 16 && y->c >= 16 && (size_t)x->h * x->w >= SG_WINO_MIN_PIXELS &&
-                     x->h == y->h && x->w == y->w;
+    const int pays = x->h == y->h && x->w == y->w && sg__wino_pays(x->c, y->c, y->h, y->w);
     if (pays && conv_winograd(x, w, b, y, ws, 0, pre) == 0) return;
     sg_preact_apply(x, pre, tmp);
     sg_tensor t = sg_tensor_make(tmp, x->n, x->c, x->h, x->w);

@@ -433,12 +433,16 @@ static void test_conv_large_tiled(void **state) {
     conv_large_check(&shifted, SG_CONV_WINOGRAD, 10); /* many tasks over both threads */
     const conv_case wino_odd = {1, 24, 255, 250, 40, 3, 3, 1, 1, 1}; /* partial edge tiles */
     conv_large_check(&wino_odd, SG_CONV_WINOGRAD, 11);
-    /* a 512 → 512 layer: its 36 MiB U is written with streaming stores, on every CPU path */
+    /* 512 → 512 at 32² (split by output-channel blocks) and 512 → 256 at 64² (by tile rows, its
+     * 18 MiB U written with streaming stores), on every CPU path */
     static const char *paths[] = {"plain", "avx2", "avx512"};
     const conv_case wide = {1, 512, 32, 32, 512, 3, 3, 1, 1, 1};
+    const conv_case wide64 = {1, 512, 64, 64, 256, 3, 3, 1, 1, 1};
     for (int pi = 0; pi < 3; pi++)
-        if (!sg_cpu_force(paths[pi]))
+        if (!sg_cpu_force(paths[pi])) {
             conv_large_check_ws(&wide, SG_CONV_WINOGRAD, (size_t)12 << 20, 12 + pi);
+            conv_large_check_ws(&wide64, SG_CONV_WINOGRAD, (size_t)12 << 20, 15 + pi);
+        }
     sg_cpu_force(NULL);
 }
 
@@ -556,7 +560,10 @@ static void test_conv_winograd(void **state) {
                                    {1, 32, 37, 35, 16, 1}, {1, 4, 70, 9, 3, 1},
                                    /* widths of whole 8- and 16-tile groups (the permute paths),
                                     * with a partial last tile row */
-                                   {1, 8, 32, 32, 16, 1}, {2, 6, 30, 64, 5, 1}, {1, 4, 20, 32, 16, 0}};
+                                   {1, 8, 32, 32, 16, 1}, {2, 6, 30, 64, 5, 1}, {1, 4, 20, 32, 16, 0},
+                                   /* more output channels than twice the tiles: split by
+                                    * output-channel blocks (when the workspace holds it) */
+                                   {2, 24, 16, 16, 64, 1}, {1, 40, 32, 32, 160, 0}};
     static const char *paths[] = {"plain", "avx2", "avx512"};
     uint64_t seed = 900;
     for (int pi = 0; pi < 3; pi++) {
@@ -844,6 +851,8 @@ static void test_conv_pre(void **state) {
         conv_pre_check(1, 16, 8, 8, 16, 0, 1, 0.2f, 1, seed += 4);    /* small: in place */
         conv_pre_check(2, 16, 16, 20, 16, 1, 1, 0.2f, 0, seed += 4);  /* up2, Winograd, fused */
         conv_pre_check(1, 8, 5, 6, 4, 1, 1, 0.0f, 1, seed += 4);      /* up2 phases, in place */
+        conv_pre_check(2, 24, 16, 16, 160, 1, 1, 0.2f, 0, seed += 4); /* up2, by channel blocks */
+        conv_pre_check(1, 16, 32, 32, 160, 0, 1, 0.2f, 0, seed += 4); /* by channel blocks */
     }
     sg_cpu_force(NULL);
 }
