@@ -4,15 +4,17 @@
  * matrix. A whole 256×256 layer's col would be K·65536 floats (150 MB for K = 576), so everything
  * is tiled over output pixels to fit the fixed workspace. Two ways to feed the GEMM:
  *
- *  - tap-shifted (stride 1, Cin >= SHIFT_MIN_CIN, Wo > SHIFT_MIN_WO): copy a band of input rows once, zero-padded to
- *    width Wp = W + 2·pad, and run one GEMM per kernel tap (ky, kx) with K = Cin, whose B operand
+ *  - tap-shifted (stride 1, Cin >= SHIFT_MIN_CIN, Wo > SHIFT_MIN_WO): copy a band of input rows
+ *    once, zero-padded to width Wp = W + 2·pad, and run one GEMM per kernel tap (ky, kx) with
+ *    K = Cin, whose B operand
  *    is that band viewed at offset ky·Wp + kx (ldb = band length). The output lands on the padded
  *    width grid in the workspace and is compacted into y. This writes ~1× the input instead of
  *    im2col's kh·kw×, which matters: im2col is memory-bound, and on a 3×3 64→64 layer at 256×256
  *    (2 cores) im2col + sgemm ran at ~65% of the raw sgemm rate, the shifted form at ~88%.
  *  - im2col (everything else: strided convs, few input channels, weights too big for the
  *    workspace, images of 8 columns or fewer, where the padded grid wastes ≥ 20% and the per-call
- *    weight reorder outweighs the GEMMs: 256→128 at 4² took 0.90 ms shifted, 0.25 by im2col): build col tiles [K, P] and GEMM them straight into y's columns (ldc = Ho·Wo).
+ *    weight reorder outweighs the GEMMs: 256→128 at 4² took 0.90 ms shifted, 0.25 by im2col):
+ *    build col tiles [K, P] and GEMM them straight into y's columns (ldc = Ho·Wo).
  *
  * Both accumulate onto the bias written just before the GEMM: that one pass replaces BLAS's own
  * beta = 0 clearing pass plus a separate bias pass. 1×1 stride-1 convs skip the copy entirely, and

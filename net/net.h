@@ -92,8 +92,9 @@ void sg_conv2d(const sg_tensor *x, const float *w, const float *b, int kh, int k
 
 /* y[N, Cout, 2H, 2W] = conv3×3(upsample_nearest2(x), w) + b, stride 1, pad 1, from the
  * low-resolution x[N, Cin, H, W] directly, never materialising the upsampled tensor: Winograd
- * reading the low-resolution rows from 32² outputs up, else four 2×2 phase convs (2.25× fewer
- * FLOPs). w [Cout, Cin, 3, 3], b [Cout] or NULL. y must not alias x. */
+ * reading the low-resolution rows where it pays (from 32² outputs, and at 16² for many output
+ * channels), else four 2×2 phase convs (2.25× fewer FLOPs). w [Cout, Cin, 3, 3], b [Cout] or
+ * NULL. y must not alias x. */
 void sg_conv2d_up2(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
                    sg_workspace *ws);
 

@@ -18,7 +18,8 @@ static void ew_range(const ew_job *j, size_t a, size_t b) {
     switch (j->op) {
     case 0: for (size_t i = a; i < b; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f; break;
     case 1: /* branch-free max(y, 0) + s·min(y, 0), so it vectorises (signs are random) */
-        for (size_t i = a; i < b; i++) y[i] = (y[i] > 0.0f ? y[i] : 0.0f) + s * (y[i] < 0.0f ? y[i] : 0.0f);
+        for (size_t i = a; i < b; i++)
+            y[i] = (y[i] > 0.0f ? y[i] : 0.0f) + s * (y[i] < 0.0f ? y[i] : 0.0f);
         break;
     case 2: for (size_t i = a; i < b; i++) y[i] *= s; break;
     case 3: for (size_t i = a; i < b; i++) y[i] += x[i]; break;

@@ -1,10 +1,11 @@
 /* A tiny persistent thread pool for net/'s own loops (Winograd tiles): sg__parallel runs
  * fn(ctx, task, thread) for task < ntasks on up to sg__threads() threads (the caller is thread 0).
- * Workers start on first use; between jobs they spin briefly, then sleep on a condition variable. One job at a time:
- * a caller that finds the pool busy (another request on another thread) runs its tasks itself,
- * so concurrent requests never oversubscribe the cores; and callers that declare their requests
- * (sg_net_user_enter/leave: the server's workers) all run alone while more than one is in flight. OpenBLAS is set to one thread when the
- * pool starts: every GEMM is split over the pool instead (gemm.c). SG_THREADS=n overrides the thread count
+ * Workers start on first use; between jobs they spin briefly, then sleep on a condition
+ * variable. One job at a time: a caller that finds the pool busy (another request on another
+ * thread) runs its tasks itself, so concurrent requests never oversubscribe the cores; and
+ * callers that declare their requests (sg_net_user_enter/leave: the server's workers) all run
+ * alone while more than one is in flight. OpenBLAS is set to one thread when the pool starts:
+ * every GEMM is split over the pool instead (gemm.c). SG_THREADS=n overrides the thread count
  * (default: online CPUs, at most 8). */
 #include "conv_internal.h"
 
@@ -16,7 +17,7 @@
 #include <unistd.h>
 
 #define MAX_THREADS 8
-#define SPIN_NS 200000 /* a waiting thread spins this long before it sleeps (see wait_for) */
+#define SPIN_NS 200000 /* a waiting thread spins this long before it sleeps (see spin_until) */
 
 static struct {
     pthread_mutex_t lock;

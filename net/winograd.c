@@ -11,7 +11,9 @@
  *   workspace = U [36, Cout, Cin] | per thread: V [36, Cin, nt] | M [36, Cout, nt] | band,
  * the band being one channel's 4·rpt + 2 zero-padded input rows (each copied once per task).
  * U is transformed per call (vectorised, wino_kern.h): O(36·Cout·Cin) against the conv's
- * O(Cout·Cin·H·W), and nothing is kept per layer at init (memory).
+ * O(Cout·Cin·H·W), and nothing is kept per layer at init (memory). Layers with few tiles and
+ * many output channels (512 channels at 32² and 16²) split by output-channel blocks instead, so
+ * that U never leaves the cache (conv_winograd_co below).
  * Accuracy: F(4,3) in float32 loses ~2-3 more bits than direct summation (the transforms' 4, 5,
  * 8 coefficients); measured against the fixtures it stays orders of magnitude inside their
  * tolerance (see tests/test_net.c and test_generator.c). */
@@ -285,11 +287,15 @@ static void co_block_task(void *ctx, int task, int thread) {
     for (int q = 0; q < SG_WINO_P; q++)
         c->k->gemm_packed(CO_BLOCK, o->nt, c->cin, u + q * o->ldub, o->v + q * o->ldv, o->nt,
                           m + q * o->ldmb, o->nt);
-    if (prof) sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * SG_WINO_P * CO_BLOCK * c->cin * o->nt), t0 = sg__prof_now();
+    if (prof) {
+        sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * SG_WINO_P * CO_BLOCK * c->cin * o->nt);
+        t0 = sg__prof_now();
+    }
     const size_t plane = (size_t)c->h * c->w;
     for (int co = c0; co < c0 + CO_BLOCK; co++)
-        c->k->wino_out(m + (size_t)(co - c0) * o->nt, o->ldmb, p->th, p->tw, c->b ? c->b[co] : 0.0f,
-                       c->y + ((size_t)o->n * c->cout + co) * plane, c->w, c->h);
+        c->k->wino_out(m + (size_t)(co - c0) * o->nt, o->ldmb, p->th, p->tw,
+                       c->b ? c->b[co] : 0.0f, c->y + ((size_t)o->n * c->cout + co) * plane, c->w,
+                       c->h);
     if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
 }
 
@@ -330,7 +336,8 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
                   ws->buf, NULL, pre};
     const double t0 = sg__prof_now();
     if (conv_winograd_co(&c, x->n, ws->cap) == 0) {
-        sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0, 2.0 * 9 * cout * cin * (double)h * wd * x->n);
+        sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0, 2.0 * 9 * cout * cin * (double)h * wd *
+                                                              x->n);
         return 0;
     }
     p = plan_wino(cin, h, wd, cout, ws->cap);
