@@ -769,36 +769,29 @@ static void test_mutations(void **state) {
 
 /* ---- fixtures ------------------------------------------------------------------------------- */
 typedef struct {
-    char name[160];
+    char name[256];
     char dtype[16];
     sg_shape shape;
 } name_entry;
 
 /* names/<config>.txt lines whose name starts with one of the prefixes (NULL-terminated) */
 static name_entry *read_names(const char *config, const char *const *prefixes, size_t *count) {
-    char rel[128];
-    snprintf(rel, sizeof rel, "names/%s.txt", config);
-    FILE *f = fopen(tu_fixture_path(rel), "r");
-    assert_non_null(f);
-    size_t cap = 1024, n = 0;
-    name_entry *e = calloc(cap, sizeof *e);
-    char name[160], dtype[16], shape[128];
-    while (fscanf(f, "%159s %15s %127s", name, dtype, shape) == 3) {
+    size_t all, n = 0;
+    tu_name *t = tu_read_names(config, &all);
+    name_entry *e = calloc(all ? all : 1, sizeof *e);
+    assert_non_null(e);
+    for (size_t i = 0; i < all; i++) {
         int keep = 0;
-        for (int i = 0; prefixes[i]; i++)
-            keep |= strncmp(name, prefixes[i], strlen(prefixes[i])) == 0;
+        for (int k = 0; prefixes[k]; k++)
+            keep |= strncmp(t[i].name, prefixes[k], strlen(prefixes[k])) == 0;
         if (!keep) continue;
-        assert_true(n < cap);
-        snprintf(e[n].name, sizeof e[n].name, "%s", name);
-        snprintf(e[n].dtype, sizeof e[n].dtype, "%s", dtype);
-        char *p = shape;
-        while (strcmp(shape, "scalar") != 0 && *p) {
-            e[n].shape.dims[e[n].shape.ndim++] = strtoll(p, &p, 10);
-            if (*p == 'x') p++;
-        }
+        snprintf(e[n].name, sizeof e[n].name, "%s", t[i].name);
+        snprintf(e[n].dtype, sizeof e[n].dtype, "%s", t[i].dtype);
+        e[n].shape.ndim = t[i].ndim;
+        memcpy(e[n].shape.dims, t[i].dims, sizeof t[i].dims);
         n++;
     }
-    fclose(f);
+    free(t);
     *count = n;
     return e;
 }

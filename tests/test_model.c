@@ -97,25 +97,18 @@ typedef struct {
 } name_entry;
 
 static name_entry *read_names(const char *config, size_t *count) {
-    char rel[128];
-    snprintf(rel, sizeof rel, "names/%s.txt", config);
-    FILE *f = fopen(tu_fixture_path(rel), "r");
-    assert_non_null(f);
-    size_t cap = 1024, n = 0;
-    name_entry *e = calloc(cap, sizeof *e);
-    char name[256], dtype[32], shape[128];
-    while (fscanf(f, "%255s %31s %127s", name, dtype, shape) == 3) {
-        if (strcmp(dtype, "float32") != 0) continue;
-        assert_true(n < cap);
-        snprintf(e[n].name, sizeof e[n].name, "%s", name);
-        char *p = shape;
-        while (strcmp(shape, "scalar") != 0 && *p) {
-            e[n].shape.dims[e[n].shape.ndim++] = strtoll(p, &p, 10);
-            if (*p == 'x') p++;
-        }
+    size_t all, n = 0;
+    tu_name *t = tu_read_names(config, &all);
+    name_entry *e = calloc(all ? all : 1, sizeof *e);
+    assert_non_null(e);
+    for (size_t i = 0; i < all; i++) {
+        if (strcmp(t[i].dtype, "float32") != 0) continue;
+        snprintf(e[n].name, sizeof e[n].name, "%s", t[i].name);
+        e[n].shape.ndim = t[i].ndim;
+        memcpy(e[n].shape.dims, t[i].dims, sizeof t[i].dims);
         n++;
     }
-    fclose(f);
+    free(t);
     *count = n;
     return e;
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 const char *tu_fixtures(void) {
@@ -62,4 +63,27 @@ void tu_assert_close(const char *what, const float *a, const float *b, size_t n,
                     tol_mean);
         fail();
     }
+}
+
+tu_name *tu_read_names(const char *config, size_t *count) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "names/%s.txt", config);
+    FILE *f = fopen(tu_fixture_path(rel), "r");
+    assert_non_null(f);
+    size_t cap = 1024, n = 0;
+    tu_name *e = calloc(cap, sizeof *e);
+    assert_non_null(e);
+    char shape[128];
+    while (n < cap && fscanf(f, "%255s %15s %127s", e[n].name, e[n].dtype, shape) == 3) {
+        char *p = shape;
+        while (strcmp(shape, "scalar") != 0 && *p && e[n].ndim < 8) {
+            e[n].dims[e[n].ndim++] = strtoll(p, &p, 10);
+            if (*p == 'x') p++;
+        }
+        n++;
+    }
+    assert_true(feof(f)); /* the whole list fitted */
+    fclose(f);
+    *count = n;
+    return e;
 }

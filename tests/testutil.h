@@ -28,4 +28,14 @@ double tu_max_abs(const float *a, size_t n);
 /* asserts max|a-b| <= tol_max and mean <= tol_mean, printing the name on failure */
 void tu_assert_close(const char *what, const float *a, const float *b, size_t n, double tol_max,
                      double tol_mean);
+
+/* One line of fixtures/names/<config>.txt: "name dtype shape", shape AxBxC or "scalar". */
+typedef struct {
+    char name[256], dtype[16];
+    int ndim;
+    int64_t dims[8];
+} tu_name;
+/* Every line of that list (*count of them; free() the array). Asserts the file opens: call
+ * after TU_REQUIRE_FIXTURES(). */
+tu_name *tu_read_names(const char *config, size_t *count);
 #endif
