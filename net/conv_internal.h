@@ -69,8 +69,8 @@ typedef struct {
      * x): a row of sg_preact */
     void (*act_row)(const float *x, size_t n, float sub, float lo, float mul, float add,
                     float slope, float *o);
-    /* p = p·scale + shift, then leaky ReLU (slope) when lrelu */
-    void (*affine)(float *p, size_t n, double scale, double shift, int lrelu, float slope);
+    /* p = p·scale + shift (in double, rounded once) */
+    void (*affine)(float *p, size_t n, double scale, double shift);
     /* u[p·ldu + j - k0] = (G g Gᵀ)[p], p < 36, for the slots k0 ≤ j < k0 + count (u points at
      * slot k0 of position 0): g = w[9k ...] with
      * k = j = co·cin + ci when mr = 0, else j in the packed order of gemm_packed (panels of mr

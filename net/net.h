@@ -193,10 +193,6 @@ void sg_linear(const float *x, int n, int in, const float *w, const float *b, in
 void sg_instance_norm(sg_tensor *x, const float *gamma, const float *beta, float eps);
 /* AdaIN: x = (1 + gb[n, c]) · IN(x) + gb[n, C + c], gb [N, 2C] (gamma then beta per sample). */
 void sg_adain(sg_tensor *x, const float *gb, float eps);
-/* The same followed by leaky ReLU (slope), fused into the normalising pass. */
-void sg_instance_norm_lrelu(sg_tensor *x, const float *gamma, const float *beta, float eps,
-                            float slope);
-void sg_adain_lrelu(sg_tensor *x, const float *gb, float eps, float slope);
 /* The same norms followed by leaky ReLU (slope) as a pre-activation of x (x unchanged): the
  * statistics per plane, the coefficients in co [4·N·C] (sub, sub_lo = the mean as two floats,
  * mul = g/sqrt(var + eps), add = b, with g, b = gamma[c], beta[c] (1, 0 when NULL) for the

@@ -2,8 +2,8 @@
  * statistics and the affine are evaluated in double: with float scale/shift, a plane whose mean
  * is large against its spread (shift ≈ -mean·scale) would lose digits to cancellation.
  * Planes run in parallel on the pool; the per-plane loops are the CPU-dispatched kernels
- * (wino_kern.h), and the *_lrelu variants fold the activation into the affine pass (one memory
- * pass fewer per norm: these layers are memory-bound). */
+ * (wino_kern.h). Before a conv the networks use the *_pre forms instead: statistics only, the
+ * affine and activation applied by the conv as it reads its input (sg_preact). */
 #include "conv_internal.h"
 
 #include <math.h>
@@ -12,12 +12,12 @@ typedef struct {
     sg_tensor *x;
     const float *gamma, *beta; /* IN: [C] each or NULL; AdaIN: gamma = gb [N, 2C], beta NULL */
     const float *mean, *var;   /* batch norm */
-    float eps, slope;
-    int kind, lrelu; /* kind 0 IN, 1 AdaIN, 2 BN */
+    float eps;
+    int kind; /* 0 IN, 1 AdaIN, 2 BN */
     float *co; /* not NULL: write sg_preact coefficients [4, N·C] instead of normalising */
 } norm_job;
 
-/* One (sample, channel) plane: statistics, then the fused affine (+ lrelu). */
+/* One (sample, channel) plane: statistics, then the affine (or its coefficients). */
 static void norm_task(void *ctx, int task, int thread) {
     const norm_job *j = ctx;
     (void)thread;
@@ -46,7 +46,7 @@ static void norm_task(void *ctx, int task, int thread) {
         j->co[2 * nc + task] = (float)scale, j->co[3 * nc + task] = (float)b;
         return;
     }
-    k->affine(p, hw, scale, b - mean * scale, j->lrelu, j->slope);
+    k->affine(p, hw, scale, b - mean * scale);
 }
 
 /* planes in parallel (tiny planes: serial, the pool's hand-off would cost more) */
@@ -61,23 +61,12 @@ static void norm_run(norm_job *j) {
 }
 
 void sg_instance_norm(sg_tensor *x, const float *gamma, const float *beta, float eps) {
-    norm_job j = {x, gamma, beta, NULL, NULL, eps, 0.0f, 0, 0, NULL};
-    norm_run(&j);
-}
-
-void sg_instance_norm_lrelu(sg_tensor *x, const float *gamma, const float *beta, float eps,
-                            float slope) {
-    norm_job j = {x, gamma, beta, NULL, NULL, eps, slope, 0, 1, NULL};
+    norm_job j = {x, gamma, beta, NULL, NULL, eps, 0, NULL};
     norm_run(&j);
 }
 
 void sg_adain(sg_tensor *x, const float *gb, float eps) {
-    norm_job j = {x, gb, NULL, NULL, NULL, eps, 0.0f, 1, 0, NULL};
-    norm_run(&j);
-}
-
-void sg_adain_lrelu(sg_tensor *x, const float *gb, float eps, float slope) {
-    norm_job j = {x, gb, NULL, NULL, NULL, eps, slope, 1, 1, NULL};
+    norm_job j = {x, gb, NULL, NULL, NULL, eps, 1, NULL};
     norm_run(&j);
 }
 
@@ -88,19 +77,19 @@ static sg_preact pre_of(const sg_tensor *x, const float *co, float slope) {
 
 sg_preact sg_instance_norm_pre(const sg_tensor *x, const float *gamma, const float *beta,
                                float eps, float slope, float *co) {
-    norm_job j = {(sg_tensor *)x, gamma, beta, NULL, NULL, eps, 0.0f, 0, 0, co};
+    norm_job j = {(sg_tensor *)x, gamma, beta, NULL, NULL, eps, 0, co};
     norm_run(&j);
     return pre_of(x, co, slope);
 }
 
 sg_preact sg_adain_pre(const sg_tensor *x, const float *gb, float eps, float slope, float *co) {
-    norm_job j = {(sg_tensor *)x, gb, NULL, NULL, NULL, eps, 0.0f, 1, 0, co};
+    norm_job j = {(sg_tensor *)x, gb, NULL, NULL, NULL, eps, 1, co};
     norm_run(&j);
     return pre_of(x, co, slope);
 }
 
 void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const float *weight,
                    const float *bias, float eps) {
-    norm_job j = {x, weight, bias, mean, var, eps, 0.0f, 2, 0, NULL};
+    norm_job j = {x, weight, bias, mean, var, eps, 2, NULL};
     norm_run(&j);
 }

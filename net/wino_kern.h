@@ -393,16 +393,9 @@ static void SG_FN(plane_stats)(const float *p, size_t n, double *mean, double *v
     *mean = m, *var = n ? r / (double)n : 0.0;
 }
 
-/* p = p·scale + shift (in double, rounded once), then leaky ReLU with slope when lrelu != 0. */
-static void SG_FN(affine)(float *p, size_t n, double scale, double shift, int lrelu,
-                          float slope) {
-    if (lrelu)
-        for (size_t i = 0; i < n; i++) {
-            const float v = (float)((double)p[i] * scale + shift);
-            p[i] = v > 0.0f ? v : v * slope;
-        }
-    else
-        for (size_t i = 0; i < n; i++) p[i] = (float)((double)p[i] * scale + shift);
+/* p = p·scale + shift (in double, rounded once). */
+static void SG_FN(affine)(float *p, size_t n, double scale, double shift) {
+    for (size_t i = 0; i < n; i++) p[i] = (float)((double)p[i] * scale + shift);
 }
 
 /* A pre-activation row, branch-free (the signs are random): max(v, 0) + slope·min(v, 0). */
