@@ -105,7 +105,8 @@ static double run(int a, const layer *l, float *x, float *xu, float *w, float *b
         break;
     case A_SHIFT:
         if (l->up) return -1;
-        if (sg_conv2d_algo(&tx, w, b, 3, 3, 1, 1, &ty, ws, SG_CONV_SHIFT) != SG_CONV_SHIFT) return -1;
+        if (sg_conv2d_algo(&tx, w, b, 3, 3, 1, 1, &ty, ws, SG_CONV_SHIFT) != SG_CONV_SHIFT)
+            return -1;
         break;
     case A_WINO:
         if (l->up || sg_conv2d_winograd(&tx, w, b, &ty, ws)) return -1;
@@ -192,8 +193,8 @@ static int profile_model(const char *path, int runs, const char *only) {
         qsort(t, (size_t)runs, sizeof(double), cmp);
         const double cpu = (cpu_ms() - c0) / runs;
         printf("\n%s median_ms=%.2f gflops=%.1f cpu_ms=%.1f (nominal %.1f GFLOP), profile summed "
-               "over %d runs:\n", names[k], t[runs / 2], flops[k] / (t[runs / 2] * 1e6), cpu,
-               flops[k] / 1e9, runs);
+               "over %d runs:\n",
+               names[k], t[runs / 2], flops[k] / (t[runs / 2] * 1e6), cpu, flops[k] / 1e9, runs);
         sg_profile_print(stdout, peak);
     }
     printf("arena %zu floats, workspace %zu floats\n", r.arena.cap, r.ws.cap);

@@ -6,8 +6,8 @@
 #include "../engine/engine.h"
 
 typedef struct {
-    const char *name;  /* "--model" */
-    const char *arg;   /* placeholder for usage ("M"), NULL for a flag */
+    const char *name; /* "--model" */
+    const char *arg;  /* placeholder for usage ("M"), NULL for a flag */
     const char *help;
     const char *value; /* filled by the parser (flag: "1"); default before parsing */
 } cli_opt;

@@ -85,7 +85,8 @@ int cmd_align(int argc, char **argv) {
     int np;
     align_req r = {0};
     if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || check_align(o, &r)) {
-        cli_usage("align", "--src IMG --out OUT --mean LM.npz (--fan F | --landmarks L.json) [--size S]", o);
+        cli_usage("align",
+                  "--src IMG --out OUT --mean LM.npz (--fan F | --landmarks L.json) [--size S]", o);
         return cli_get(o, "--help") ? 0 : 2;
     }
     sg_error err = {0};

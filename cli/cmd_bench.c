@@ -30,10 +30,11 @@ static sg_status run_net(bench_io *b, int which, sg_error *err) {
     sg_engine *e = b->e;
     switch (which) {
     case 0:
-        return sg_generator_forward(&e->gen, &b->x, b->s, e->cfg.w_hpf > 0 ? b->masks : NULL,
-                                    &b->y, &b->r->arena, &b->r->ws, err);
-    case 1: return sg_style_encoder_forward(&e->enc, &b->x, &b->y_dom, b->s, &b->r->arena,
-                                            &b->r->ws, err);
+        return sg_generator_forward(&e->gen, &b->x, b->s, e->cfg.w_hpf > 0 ? b->masks : NULL, &b->y,
+                                    &b->r->arena, &b->r->ws, err);
+    case 1:
+        return sg_style_encoder_forward(&e->enc, &b->x, &b->y_dom, b->s, &b->r->arena, &b->r->ws,
+                                        err);
     case 3: return sg_fan_forward(&e->fan, &b->x, &b->hm, &b->r->arena, &b->r->ws, err);
     default: return sg_mapping_forward(&e->map, b->z, &b->y_dom, 1, b->s, b->scratch, err);
     }
@@ -85,7 +86,8 @@ static sg_status bench_nets(sg_engine *e, int runs, sg_error *err) {
 /* cblas_sgemm at the shape of a 3×3 conv 256→256 at 64×64: M=256, N=4096, K=2304 */
 static void bench_sgemm(int runs) {
     const int M = 256, N = 4096, K = 2304;
-    float *A = calloc((size_t)M * K, 4), *B = calloc((size_t)K * N, 4), *C = calloc((size_t)M * N, 4);
+    float *A = calloc((size_t)M * K, 4), *B = calloc((size_t)K * N, 4),
+          *C = calloc((size_t)M * N, 4);
     if (!A || !B || !C) return;
     for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)(i % 5) * 0.1f;
@@ -96,7 +98,9 @@ static void bench_sgemm(int runs) {
         sg_gemm(M, N, K, A, K, B, N, C, N, 0);
         t[r] = sg_now_ms() - t0;
     }
-    if (t) printf("sgemm gflops=%.1f (M=%d N=%d K=%d)\n", 2.0 * M * N * K / (median(t, runs) * 1e6), M, N, K);
+    if (t)
+        printf("sgemm gflops=%.1f (M=%d N=%d K=%d)\n", 2.0 * M * N * K / (median(t, runs) * 1e6), M,
+               N, K);
     free(t), free(A), free(B), free(C);
 }
 
@@ -176,10 +180,13 @@ static sg_status bench_request(sg_engine *e, const char *src, const char *ref, i
 int cmd_bench(int argc, char **argv) {
     cli_opt o[] = {
         {"--model", "M", "model file", NULL},
-        {"--config", "NAME", "instead of --model: spec-v1 weights of afhq, celeba_hq or mini", NULL},
+        {"--config", "NAME", "instead of --model: spec-v1 weights of afhq, celeba_hq or mini",
+         NULL},
         {"--runs", "N", "timed runs per network (after one warm-up)", "5"},
-        {"--src", "IMG", "with --ref: also time whole reference-guided requests on these photos "
-                         "(decode, style, faces, generator, PNG encode): request_ms=", NULL},
+        {"--src", "IMG",
+         "with --ref: also time whole reference-guided requests on these photos "
+         "(decode, style, faces, generator, PNG encode): request_ms=",
+         NULL},
         {"--ref", "IMG", "reference photo for --src", NULL},
         {"--help", NULL, "show this help", NULL},
         {0},
@@ -195,7 +202,8 @@ int cmd_bench(int argc, char **argv) {
     }
     sg_error err = {0};
     sg_engine e;
-    if (cli_open_engine(cli_get(o, "--model"), cli_get(o, "--config"), &e, &err)) return cli_fail(&err);
+    if (cli_open_engine(cli_get(o, "--model"), cli_get(o, "--config"), &e, &err))
+        return cli_fail(&err);
     sg_status st = bench_nets(&e, runs, &err);
     if (!st && cli_get(o, "--src") && cli_get(o, "--ref"))
         st = bench_request(&e, cli_get(o, "--src"), cli_get(o, "--ref"), runs, &err);

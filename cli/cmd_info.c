@@ -15,7 +15,8 @@ static void print_info(const char *source, const sg_engine *e) {
     for (int d = 0; d < c->num_domains; d++) printf(" %d=%s", d, c->domains[d]);
     printf("\n%-16s %12s %14s\n", "network", "parameters", "GFLOP/image");
     printf("%-16s %12zu %14.3f\n", "generator", e->gen.params, sg_generator_flops(&e->gen) / 1e9);
-    printf("%-16s %12zu %14.3f\n", "mapping_network", e->map.params, sg_mapping_flops(&e->map) / 1e9);
+    printf("%-16s %12zu %14.3f\n", "mapping_network", e->map.params,
+           sg_mapping_flops(&e->map) / 1e9);
     printf("%-16s %12zu %14.3f\n", "style_encoder", e->enc.params,
            sg_style_encoder_flops(&e->enc) / 1e9);
 }
@@ -23,7 +24,8 @@ static void print_info(const char *source, const sg_engine *e) {
 int cmd_info(int argc, char **argv) {
     cli_opt o[] = {
         {"--model", "M", "model file", NULL},
-        {"--config", "NAME", "instead of --model: spec-v1 weights of afhq, celeba_hq or mini", NULL},
+        {"--config", "NAME", "instead of --model: spec-v1 weights of afhq, celeba_hq or mini",
+         NULL},
         {"--help", NULL, "show this help", NULL},
         {0},
     };
@@ -36,7 +38,8 @@ int cmd_info(int argc, char **argv) {
     }
     sg_error err = {0};
     sg_engine e;
-    if (cli_open_engine(cli_get(o, "--model"), cli_get(o, "--config"), &e, &err)) return cli_fail(&err);
+    if (cli_open_engine(cli_get(o, "--model"), cli_get(o, "--config"), &e, &err))
+        return cli_fail(&err);
     print_info(e.w->source, &e);
     sg_engine_free(&e);
     return 0;

@@ -41,7 +41,8 @@ static sg_status write_model(const sg_config *cfg, const char *out, sg_error *er
     }
     const char *meta[] = {"domains", domains, "weights", "spec-v1"};
     if (!t) st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; t && i < n; i++) t[i] = (sg_named_tensor){list[i].name, list[i].shape, list[i].data};
+    for (size_t i = 0; t && i < n; i++)
+        t[i] = (sg_named_tensor){list[i].name, list[i].shape, list[i].data};
     if (!st) st = sg_safetensors_write(out, t, n, meta, 2, err);
     if (!st) printf("wrote %s: %zu tensors\n", out, n);
     free(t);

@@ -105,14 +105,15 @@ static sg_status check_generator(selftest *t, sg_error *err) {
     }
     /* a batch of n: its own arena, planned for that batch */
     sg_arena a;
-    if ((st = sg_arena_init(&a, sg_generator_plan(&t->e.gen, t->n) + 3 * (size_t)t->n * S * S + 64, err)))
+    if ((st = sg_arena_init(&a, sg_generator_plan(&t->e.gen, t->n) + 3 * (size_t)t->n * S * S + 64,
+                            err)))
         return st;
     sg_tensor x = sg_tensor_make((float *)x_src, t->n, 3, S, S);
     sg_tensor y = sg_arena_tensor(&a, t->n, 3, S, S);
     static const char *names[2] = {"out_latent", "out_ref"};
     for (int k = 0; k < 2 && !st; k++) {
-        st = sg_generator_forward(&t->e.gen, &x, s[k], c->w_hpf > 0 ? masks : NULL, &y, &a,
-                                  &t->ws, err);
+        st = sg_generator_forward(&t->e.gen, &x, s[k], c->w_hpf > 0 ? masks : NULL, &y, &a, &t->ws,
+                                  err);
         if (!st) report(t, names[k], y.data, want[k], sg_tensor_numel(&y));
     }
     sg_arena_free(&a);
@@ -126,7 +127,8 @@ static sg_status check_fan(selftest *t, sg_error *err) {
     const float *x_src, *want;
     sg_status st;
     if (!t->e.has_fan) {
-        printf("fan_heatmaps skipped: no face network (the model has no fan.* tensors; pass --fan F)\n");
+        printf("fan_heatmaps skipped: no face network (the model has no fan.* tensors; pass --fan "
+               "F)\n");
         return SG_OK;
     }
     if ((st = get_f32(t, "x_src", &x_src, err, 4, t->n, 3, S, S)) ||
@@ -175,7 +177,8 @@ static sg_status check_landmarks(selftest *t, const sg_tensor *hm, sg_error *err
         if (!(d <= mx)) mx = d;
     }
     if (!st) {
-        printf("landmarks max_abs=%.3e differing=%zu tol=exact %s\n", mx, diff, diff ? "FAIL" : "ok");
+        printf("landmarks max_abs=%.3e differing=%zu tol=exact %s\n", mx, diff,
+               diff ? "FAIL" : "ok");
         t->fails += diff != 0;
     }
     free(lm);
@@ -194,7 +197,8 @@ static sg_status check_faces(selftest *t, sg_error *err) {
         return sg_error_set(err, SG_ERR_FORMAT, "fixture: heatmaps must be [N, 98+, H, W]");
     const float *h;
     sg_status st = t->fx->get(t->fx, "heatmaps", &sh, &h, err);
-    sg_tensor hm = sg_tensor_make((float *)h, t->n, (int)sh.dims[1], (int)sh.dims[2], (int)sh.dims[3]);
+    sg_tensor hm =
+        sg_tensor_make((float *)h, t->n, (int)sh.dims[1], (int)sh.dims[2], (int)sh.dims[3]);
     if (!st) st = check_masks(t, &hm, err);
     if (!st) st = check_landmarks(t, &hm, err);
     return st;
@@ -247,13 +251,15 @@ static sg_status open_all(selftest *t, const char *fixture, const char *model, c
     sg_status st = sg_safetensors_open(fixture, &t->fx, err);
     if (st) return st;
     sg_config cfg;
-    const char *keys[] = {"img_size", "style_dim", "latent_dim", "num_domains", "max_conv_dim", "w_hpf"};
-    int *fields[] = {&cfg.img_size, &cfg.style_dim, &cfg.latent_dim, &cfg.num_domains,
-                     &cfg.max_conv_dim, &cfg.w_hpf};
+    const char *keys[] = {"img_size",    "style_dim",    "latent_dim",
+                          "num_domains", "max_conv_dim", "w_hpf"};
+    int *fields[] = {&cfg.img_size,    &cfg.style_dim,    &cfg.latent_dim,
+                     &cfg.num_domains, &cfg.max_conv_dim, &cfg.w_hpf};
     memset(&cfg, 0, sizeof cfg);
     for (int i = 0; i < 6; i++) {
         const char *v = t->fx->meta(t->fx, keys[i]);
-        if (!v) return sg_error_set(err, SG_ERR_FORMAT, "%s: metadata %s missing", fixture, keys[i]);
+        if (!v)
+            return sg_error_set(err, SG_ERR_FORMAT, "%s: metadata %s missing", fixture, keys[i]);
         *fields[i] = atoi(v);
     }
     if ((st = sg_config_set_domains(&cfg, NULL, err))) return st;
@@ -265,7 +271,8 @@ static sg_status open_all(selftest *t, const char *fixture, const char *model, c
             got.latent_dim != cfg.latent_dim || got.num_domains != cfg.num_domains ||
             got.max_conv_dim != cfg.max_conv_dim || (got.w_hpf > 0) != (cfg.w_hpf > 0)) {
             sg_weights_free(w);
-            return sg_error_set(err, SG_ERR_ARG, "%s: configuration differs from the fixture's", model);
+            return sg_error_set(err, SG_ERR_ARG, "%s: configuration differs from the fixture's",
+                                model);
         }
     } else if ((st = sg_spec_v1_open(&w, err))) {
         return st;

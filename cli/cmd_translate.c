@@ -63,7 +63,9 @@ static int check_request(const cli_opt *o, request *r) {
         fprintf(stderr, "stargan translate: --fit must be crop, stretch or align\n");
         return -1;
     }
-    r->fit = !strcmp(fit, "crop") ? SG_FIT_CROP : !strcmp(fit, "stretch") ? SG_FIT_STRETCH : SG_FIT_ALIGN;
+    r->fit = !strcmp(fit, "crop")      ? SG_FIT_CROP
+             : !strcmp(fit, "stretch") ? SG_FIT_STRETCH
+                                       : SG_FIT_ALIGN;
     if (r->fit == SG_FIT_ALIGN && !r->mean) {
         fprintf(stderr, "stargan translate: --fit align needs --mean celeba_lm_mean.npz\n");
         return -1;
@@ -118,8 +120,10 @@ int cmd_translate(int argc, char **argv) {
     int np;
     request r = {0};
     if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || check_request(o, &r)) {
-        cli_usage("translate", "--model M --src IMG --domain D (--ref IMG | --seed N [--psi P]) --out OUT "
-                               "[--fit crop|stretch|align] [--fan F] [--mean LM.npz]", o);
+        cli_usage("translate",
+                  "--model M --src IMG --domain D (--ref IMG | --seed N [--psi P]) --out OUT "
+                  "[--fit crop|stretch|align] [--fan F] [--mean LM.npz]",
+                  o);
         return cli_get(o, "--help") ? 0 : 2;
     }
     sg_error err = {0};

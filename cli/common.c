@@ -24,7 +24,8 @@ sg_status cli_preset(const char *name, sg_config *cfg, sg_error *err) {
             *cfg = presets[i].cfg;
             return sg_config_set_domains(cfg, presets[i].domains, err);
         }
-    return sg_error_set(err, SG_ERR_ARG, "unknown configuration '%s' (afhq, celeba_hq, mini)", name);
+    return sg_error_set(err, SG_ERR_ARG, "unknown configuration '%s' (afhq, celeba_hq, mini)",
+                        name);
 }
 
 sg_status cli_open(const char *model, const char *preset, sg_weights **w, sg_config *cfg,
@@ -39,7 +40,9 @@ sg_status cli_open(const char *model, const char *preset, sg_weights **w, sg_con
         }
         return st;
     }
-    if (!preset) return sg_error_set(err, SG_ERR_ARG, "give --model M (or --config NAME for spec-v1 weights)");
+    if (!preset)
+        return sg_error_set(err, SG_ERR_ARG,
+                            "give --model M (or --config NAME for spec-v1 weights)");
     if ((st = cli_preset(preset, cfg, err))) return st;
     return sg_spec_v1_open(w, err);
 }

@@ -13,9 +13,10 @@ sg_status cli_open_engine(const char *model, const char *preset, sg_engine *e, s
 /* The option rows and checks the image-writing commands (translate, align) share: --out names a
  * .png, .jpg or .jpeg, --quality is 1..100, --max-pixels a positive count. cli_image_opts prints
  * "stargan CMD: ..." and returns -1 when one is wrong. */
-#define CLI_IMAGE_OPTS                                                  \
-    {"--quality", "Q", "JPEG quality 1..100", "90"},                    \
-    {"--max-pixels", "N", "refuse photos with more pixels", "40000000"}, \
-    {"--help", NULL, "show this help", NULL}
+#define CLI_IMAGE_OPTS                                                                             \
+    {"--quality", "Q", "JPEG quality 1..100", "90"},                                               \
+        {"--max-pixels", "N", "refuse photos with more pixels", "40000000"}, {                     \
+        "--help", NULL, "show this help", NULL                                                     \
+    }
 int cli_image_opts(const char *cmd, const cli_opt *o, int *quality, int64_t *max_pixels);
 #endif

@@ -80,7 +80,8 @@ int cli_fail(const sg_error *err) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: stargan COMMAND [options]   (stargan COMMAND --help for its options)\n");
+    fprintf(stderr,
+            "usage: stargan COMMAND [options]   (stargan COMMAND --help for its options)\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(stderr, "  %-11s %s\n", commands[i].name, commands[i].help);
 }

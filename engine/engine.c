@@ -17,7 +17,8 @@ sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_p
     sg_config cfg;
     sg_status st = sg_model_open(model_path, &w, err);
     if (st) return st;
-    if ((st = sg_config_derive(w, &cfg, err)) || (fan_path && (st = sg_model_open(fan_path, &fan, err)))) {
+    if ((st = sg_config_derive(w, &cfg, err)) ||
+        (fan_path && (st = sg_model_open(fan_path, &fan, err)))) {
         sg_weights_free(w);
         return st;
     }
@@ -31,8 +32,10 @@ sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_p
     }
     if (cfg.w_hpf > 0 && !e->has_fan) {
         sg_engine_free(e);
-        return sg_error_set(err, SG_ERR_MISSING, "model %s uses face masks (w_hpf=%d) but has no "
-                            "face network: pass --fan wing.ckpt", model_path, cfg.w_hpf);
+        return sg_error_set(err, SG_ERR_MISSING,
+                            "model %s uses face masks (w_hpf=%d) but has no "
+                            "face network: pass --fan wing.ckpt",
+                            model_path, cfg.w_hpf);
     }
     return SG_OK;
 }
@@ -105,7 +108,8 @@ static size_t run_plan(const sg_engine *e) {
     if ((t = sg_style_encoder_plan(&e->enc, 1)) > scratch) scratch = t;
     size_t fixed = 2 * 3 * S * S + 64;
     if (e->has_fan) {
-        fixed += (size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM + 2 * (size_t)SG_MASK_SIDE * SG_MASK_SIDE + 64;
+        fixed += (size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM +
+                 2 * (size_t)SG_MASK_SIDE * SG_MASK_SIDE + 64;
         if ((t = sg_fan_plan(&e->fan)) > scratch) scratch = t;
         if ((t = sg_masks_plan()) > scratch) scratch = t;
         if ((t = sg_face_landmarks_plan(&e->fan, (int)S)) > scratch) scratch = t;
@@ -139,9 +143,11 @@ sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, 
     const int S = e->cfg.img_size;
     memset(aligned, 0, sizeof *aligned);
     if (!e->has_fan)
-        return sg_error_set(err, SG_ERR_ARG, "--fit align needs a face network: pass --fan wing.ckpt");
+        return sg_error_set(err, SG_ERR_ARG,
+                            "--fit align needs a face network: pass --fan wing.ckpt");
     if (!e->has_mean_lm)
-        return sg_error_set(err, SG_ERR_ARG, "--fit align needs the mean landmarks: pass --mean "
+        return sg_error_set(err, SG_ERR_ARG,
+                            "--fit align needs the mean landmarks: pass --mean "
                             "celeba_lm_mean.npz");
     sg_image sq = {0};
     double lm[2 * SG_LANDMARKS];
@@ -164,8 +170,8 @@ static sg_status fit_photo(const sg_engine *e, sg_run *r, const sg_image *photo,
     return st;
 }
 
-sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit,
-                              int y, float *s, sg_error *err) {
+sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit, int y,
+                              float *s, sg_error *err) {
     sg_status st = check_domain(e, y, err);
     if (st) return st;
     const int S = e->cfg.img_size;
@@ -200,7 +206,8 @@ sg_status sg_engine_style_latent(sg_engine *e, uint64_t seed, int y, float psi, 
                                  sg_error *err) {
     sg_status st = check_domain(e, y, err);
     if (st) return st;
-    if (!(psi >= 0.0f && psi <= 1.0f)) return sg_error_set(err, SG_ERR_ARG, "psi must be in [0, 1]");
+    if (!(psi >= 0.0f && psi <= 1.0f))
+        return sg_error_set(err, SG_ERR_ARG, "psi must be in [0, 1]");
     if (e->cfg.latent_dim > SG_MAPPING_HIDDEN)
         return sg_error_set(err, SG_ERR_UNSUPPORTED, "latent_dim %d too large", e->cfg.latent_dim);
     float z[SG_MAPPING_HIDDEN], scratch[2 * SG_MAPPING_HIDDEN];
@@ -233,8 +240,10 @@ sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src
                               const float *s, sg_image *out, sg_timing *t, sg_error *err) {
     const int S = e->cfg.img_size, hpf = e->cfg.w_hpf > 0;
     if (hpf && !e->has_fan)
-        return sg_error_set(err, SG_ERR_MISSING, "this model uses face masks (w_hpf=%d) but has "
-                            "no face network: pass --fan wing.ckpt", e->cfg.w_hpf);
+        return sg_error_set(err, SG_ERR_MISSING,
+                            "this model uses face masks (w_hpf=%d) but has "
+                            "no face network: pass --fan wing.ckpt",
+                            e->cfg.w_hpf);
     double t0 = sg_now_ms();
     sg_image aligned;
     const sg_image *img;
@@ -249,7 +258,8 @@ sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src
     if (!st && hpf) st = face_masks(e, r, &x, masks, err);
     double t1 = sg_now_ms();
     if (t) t->faces_ms = (hpf || img != src) ? t1 - t0 : 0;
-    if (!st) st = sg_generator_forward(&e->gen, &x, s, hpf ? masks : NULL, &y, &r->arena, &r->ws, err);
+    if (!st)
+        st = sg_generator_forward(&e->gen, &x, s, hpf ? masks : NULL, &y, &r->arena, &r->ws, err);
     if (t) t->generator_ms = sg_now_ms() - t1;
     if (!st) st = sg_image_from_tensor(&y, 0, out, err);
     sg_arena_reset(&r->arena, mark);

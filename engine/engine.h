@@ -23,11 +23,11 @@ typedef struct {
     sg_generator gen;
     sg_mapping map;
     sg_style_encoder enc;
-    sg_fan fan;      /* the face network, when has_fan */
-    int has_fan;     /* bound from fan_w, or from w's `fan.*` tensors */
-    int has_mean_lm; /* mean landmarks loaded (SG_FIT_ALIGN) */
+    sg_fan fan;                       /* the face network, when has_fan */
+    int has_fan;                      /* bound from fan_w, or from w's `fan.*` tensors */
+    int has_mean_lm;                  /* mean landmarks loaded (SG_FIT_ALIGN) */
     double mean_lm[2 * SG_LANDMARKS]; /* [98, 2] in 256-pixel units */
-    float *s_avg; /* [num_domains, style_dim] */
+    float *s_avg;                     /* [num_domains, style_dim] */
     uint8_t *s_avg_ready;
     pthread_mutex_t s_avg_lock;
 } sg_engine;
@@ -46,8 +46,7 @@ typedef struct {
  * fan_path (may be NULL) names a separate source of the face network's `fan.*` tensors (a model
  * file or wing.ckpt); otherwise they are looked for in the model itself. A model that needs face
  * masks (w_hpf > 0) and has no face network either way is refused here. */
-sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_path,
-                         sg_error *err);
+sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_path, sg_error *err);
 /* Same from an already-open source (owned by the engine from then on, even on failure). The
  * face network is bound from w when w_hpf > 0 or cfg->has_fan, if w has it (a source without
  * it is not an error here: translate refuses later; sg_engine_open refuses at once). */
@@ -66,8 +65,8 @@ void sg_run_free(sg_run *r);
 
 /* Style code s[style_dim] from a reference photo of domain y. SG_FIT_ALIGN aligns the photo
  * first (needs the face network and the mean landmarks). */
-sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit,
-                              int y, float *s, sg_error *err);
+sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit, int y,
+                              float *s, sg_error *err);
 /* Style code from the latent sampler seeded by seed, truncated towards the domain's mean style
  * by psi (1 = no truncation). The first psi < 1 call for a domain computes its mean style. */
 sg_status sg_engine_style_latent(sg_engine *e, uint64_t seed, int y, float psi, float *s,

@@ -10,8 +10,8 @@
 
 #include "faces.h"
 
-#define TAB 32 /* OpenCV INTER_TAB_SIZE: 1/32-pixel source positions */
-#define TAPS 8 /* Lanczos-4 taps per axis */
+#define TAB   32 /* OpenCV INTER_TAB_SIZE: 1/32-pixel source positions */
+#define TAPS  8  /* Lanczos-4 taps per axis */
 #define SLACK 16
 
 /* ---- the transform -------------------------------------------------------------------------- */
@@ -46,7 +46,8 @@ static void centroid(const double *L, double c[2]) {
 }
 
 /* k = mean over the eye centres and mouth ends of |M_i - mean M| / |L_i - mean L|; 0 if undefined */
-static double spread_ratio(const double *L, const double *M, const double cl[2], const double cm[2]) {
+static double spread_ratio(const double *L, const double *M, const double cl[2],
+                           const double cm[2]) {
     static const int idx[4] = {96, 97, 76, 82};
     double k = 0;
     for (int i = 0; i < 4; i++) {
@@ -71,11 +72,13 @@ sg_status sg_align_matrix(const double *L, const double *M, double mat[9], sg_er
         if (!isfinite(L[i]) || !isfinite(M[i]))
             return sg_error_set(err, SG_ERR_ARG, "align: landmarks must be finite numbers");
     if (!x_axis(L, a) || !x_axis(M, b))
-        return sg_error_set(err, SG_ERR_ARG, "align: degenerate landmarks (eyes and mouth coincide)");
+        return sg_error_set(err, SG_ERR_ARG,
+                            "align: degenerate landmarks (eyes and mouth coincide)");
     centroid(L, cl), centroid(M, cm);
     double k = spread_ratio(L, M, cl, cm);
     if (!(k > 0) || !isfinite(k))
-        return sg_error_set(err, SG_ERR_ARG, "align: degenerate landmarks (no spread around their mean)");
+        return sg_error_set(err, SG_ERR_ARG,
+                            "align: degenerate landmarks (no spread around their mean)");
     double c = a[0] * b[0] + a[1] * b[1], cross = a[0] * b[1] - a[1] * b[0];
     double s = sqrt(c * c < 1 ? 1 - c * c : 0) * (cross > 0 ? 1 : cross < 0 ? -1 : 0);
     /* T_ref · S · R · T_origin, multiplied in the reference's order */
@@ -210,8 +213,8 @@ static void blend(float *P, const float *B, int S) {
 /* OpenCV interpolateLanczos4: the 8 weights for a fractional position x in [0, 1). */
 static void lanczos4(float x, float *coeffs) {
     static const double s45 = 0.70710678118654752440084436210485;
-    static const double cs[8][2] = {{1, 0}, {-s45, -s45}, {0, 1}, {s45, -s45},
-                                    {-1, 0}, {s45, s45}, {0, -1}, {-s45, s45}};
+    static const double cs[8][2] = {{1, 0},  {-s45, -s45}, {0, 1},  {s45, -s45},
+                                    {-1, 0}, {s45, s45},   {0, -1}, {-s45, s45}};
     const double pi = 3.14159265358979323846;
     if (x < 1.1920929e-07f) { /* FLT_EPSILON: the sample itself */
         for (int i = 0; i < 8; i++) coeffs[i] = 0;
@@ -307,12 +310,14 @@ static sg_status padded_background(const sg_image *img, float *P, sg_arena *a, s
     return SG_OK;
 }
 
-sg_status sg_face_align(const sg_image *img, const double *lm, const double *mean256,
-                        sg_image *out, double mat[9], sg_arena *a, sg_error *err) {
+sg_status sg_face_align(const sg_image *img, const double *lm, const double *mean256, sg_image *out,
+                        double mat[9], sg_arena *a, sg_error *err) {
     const int S = img->w;
     if (img->w != img->h || S < 4 || S % 2 || S > 4096)
-        return sg_error_set(err, SG_ERR_ARG, "align: the photo must be square with an even side "
-                            "in 4..4096 (got %dx%d)", img->w, img->h);
+        return sg_error_set(err, SG_ERR_ARG,
+                            "align: the photo must be square with an even side "
+                            "in 4..4096 (got %dx%d)",
+                            img->w, img->h);
     double L[2 * SG_LANDMARKS], M[2 * SG_LANDMARKS], m[9], minv[9];
     for (int i = 0; i < 2 * SG_LANDMARKS; i++) L[i] = lm[i] + S / 2, M[i] = mean256[i] * S / 256.0;
     sg_status st = sg_align_matrix(L, M, m, err);

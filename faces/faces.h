@@ -14,12 +14,12 @@
 #include "../model/model.h"
 #include "../net/net.h"
 
-#define SG_FAN_INPUT 256  /* side the FAN sees */
-#define SG_FAN_HM 64      /* side of its heatmaps */
-#define SG_FAN_OUT 99     /* heatmap channels (the first 98 are landmarks) */
-#define SG_LANDMARKS 98
-#define SG_MASK_SIDE 256  /* masks are [N, 1, 256, 256] */
-#define SG_FAN_HG_DEPTH 4 /* hourglass levels */
+#define SG_FAN_INPUT    256 /* side the FAN sees */
+#define SG_FAN_HM       64  /* side of its heatmaps */
+#define SG_FAN_OUT      99  /* heatmap channels (the first 98 are landmarks) */
+#define SG_LANDMARKS    98
+#define SG_MASK_SIDE    256 /* masks are [N, 1, 256, 256] */
+#define SG_FAN_HG_DEPTH 4   /* hourglass levels */
 
 /* ---- FAN ------------------------------------------------------------------------------------ */
 /* Inference BatchNorm: (x - mean) / sqrt(var + 1e-5) · weight + bias, all [C]. */
@@ -40,15 +40,15 @@ typedef struct {
 } sg_convblock;
 
 typedef struct {
-    const float *conv1_w, *conv1_b; /* CoordConv 7×7 stride 2: [64, 6, 7, 7], [64] */
-    sg_fan_bn bn1;                  /* [64] */
+    const float *conv1_w, *conv1_b;   /* CoordConv 7×7 stride 2: [64, 6, 7, 7], [64] */
+    sg_fan_bn bn1;                    /* [64] */
     sg_convblock conv2, conv3, conv4; /* (64,128) at 128², (128,128), (128,256) at 64² */
-    const float *cc_w, *cc_b;       /* m0.coordconv 1×1: [256, 259, 1, 1], [256] */
+    const float *cc_w, *cc_b;         /* m0.coordconv 1×1: [256, 259, 1, 1], [256] */
     sg_convblock b1[SG_FAN_HG_DEPTH], b2[SG_FAN_HG_DEPTH], b3[SG_FAN_HG_DEPTH]; /* [n-1] = b*_n */
-    sg_convblock b2_plus_1, top;    /* m0.b2_plus_1, top_m_0 */
-    const float *last_w, *last_b;   /* conv_last0 1×1: [256, 256, 1, 1], [256] */
-    sg_fan_bn bn_end;               /* bn_end0 [256] */
-    const float *l0_w, *l0_b;       /* l0 1×1: [99, 256, 1, 1], [99] */
+    sg_convblock b2_plus_1, top;  /* m0.b2_plus_1, top_m_0 */
+    const float *last_w, *last_b; /* conv_last0 1×1: [256, 256, 1, 1], [256] */
+    sg_fan_bn bn_end;             /* bn_end0 [256] */
+    const float *l0_w, *l0_b;     /* l0 1×1: [99, 256, 1, 1], [99] */
     size_t params;
 } sg_fan;
 
@@ -77,16 +77,16 @@ sg_status sg_masks_from_heatmaps(const sg_tensor *hm, sg_tensor masks[2], sg_are
 sg_status sg_landmarks_from_heatmaps(const sg_tensor *hm, int side, double *lm, sg_error *err);
 
 /* ---- mean landmarks and user landmarks -------------------------------------------------------- */
-#define SG_NPZ_MAX_BYTES ((size_t)16 << 20)   /* an .npz file larger than this is refused */
-#define SG_NPY_MAX_HEADER 4096                 /* header dict bytes */
-#define SG_LANDMARKS_JSON_MAX ((size_t)1 << 20) /* landmarks .json file bytes */
+#define SG_NPZ_MAX_BYTES      ((size_t)16 << 20) /* an .npz file larger than this is refused */
+#define SG_NPY_MAX_HEADER     4096               /* header dict bytes */
+#define SG_LANDMARKS_JSON_MAX ((size_t)1 << 20)  /* landmarks .json file bytes */
 
 /* An .npy blob holding a float array of shape (98, 2) ('<f4' or '<f8', C order) → mean[98·2]. */
 sg_status sg_npy_read_landmarks(const void *data, size_t size, const char *label, double *mean,
                                 sg_error *err);
 /* An .npz (zip) in memory: its entry `<key>.npy` through sg_npy_read_landmarks. */
-sg_status sg_npz_read_landmarks(const void *data, size_t size, const char *key,
-                                const char *label, double *mean, sg_error *err);
+sg_status sg_npz_read_landmarks(const void *data, size_t size, const char *key, const char *label,
+                                double *mean, sg_error *err);
 /* The release's celeba_lm_mean.npz (key `mean`, 98×2 in 256-pixel units) from a file. */
 sg_status sg_mean_landmarks_load(const char *path, double *mean, sg_error *err);
 /* JSON text: an array of 98 [x, y] pairs of finite numbers → lm[98·2]. */
@@ -103,8 +103,8 @@ size_t sg_align_plan(int side);
 /* Aligns an S × S photo (S even, ≥ 4) with its landmarks lm [98·2] (its pixels) onto the mean
  * landmarks mean256 [98·2] (256-pixel units, scaled by S/256): out is S × S RGB (allocated).
  * mat (may be NULL) receives the map in padded coordinates (pad S/2). */
-sg_status sg_face_align(const sg_image *img, const double *lm, const double *mean256,
-                        sg_image *out, double mat[9], sg_arena *a, sg_error *err);
+sg_status sg_face_align(const sg_image *img, const double *lm, const double *mean256, sg_image *out,
+                        double mat[9], sg_arena *a, sg_error *err);
 
 /* ---- chained steps -------------------------------------------------------------------------- */
 /* Any photo stretched to side × side (Pillow bilinear, as the reference's aligner input). */

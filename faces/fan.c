@@ -9,8 +9,8 @@
 #include "faces.h"
 
 #define BN_EPS 1e-5
-#define SLACK 16 /* arena rounding per allocation (floats) */
-#define HG_CH 256
+#define SLACK  16 /* arena rounding per allocation (floats) */
+#define HG_CH  256
 
 /* ---- binding -------------------------------------------------------------------------------- */
 static sg_status bind(sg_weights *w, const char *prefix, const char *leaf, const float **out,
@@ -18,15 +18,15 @@ static sg_status bind(sg_weights *w, const char *prefix, const char *leaf, const
     char name[160];
     snprintf(name, sizeof name, "%s.%s", prefix, leaf);
     sg_status st = sg_weights_get(w, name, out, err, ndim, d0, d1, d2, d3);
-    if (st == SG_OK) *params += (size_t)d0 * (ndim > 1 ? d1 : 1) * (ndim > 2 ? d2 : 1) *
-                                (ndim > 3 ? d3 : 1);
+    if (st == SG_OK)
+        *params += (size_t)d0 * (ndim > 1 ? d1 : 1) * (ndim > 2 ? d2 : 1) * (ndim > 3 ? d3 : 1);
     return st;
 }
 
-#define TRY(x)                        \
-    do {                              \
-        sg_status st_ = (x);          \
-        if (st_ != SG_OK) return st_; \
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        sg_status st_ = (x);                                                                       \
+        if (st_ != SG_OK) return st_;                                                              \
     } while (0)
 
 /* "<prefix>.{weight,bias,running_mean,running_var}"; num_batches_tracked is never read. */
@@ -114,8 +114,8 @@ static size_t level_scratch(const sg_fan *f, int n, int h) {
 /* The largest tensor between blocks: one ping-pong buffer. */
 static size_t boundary_floats(void) {
     const size_t s = SG_FAN_INPUT, h = s / 2, q = SG_FAN_HM;
-    size_t m = 6 * s * s;                                /* input + coordinate channels */
-    if (128 * h * h > m) m = 128 * h * h;                /* conv2 output */
+    size_t m = 6 * s * s;                                 /* input + coordinate channels */
+    if (128 * h * h > m) m = 128 * h * h;                 /* conv2 output */
     if ((HG_CH + 3) * q * q > m) m = (HG_CH + 3) * q * q; /* m0.coordconv input */
     return m;
 }
@@ -358,9 +358,11 @@ sg_status sg_fan_forward(const sg_fan *f, const sg_tensor *x, sg_tensor *hm, sg_
                          sg_workspace *ws, sg_error *err) {
     if (x->c != 3 || x->h < 1 || x->w < 1 || hm->n != x->n || hm->c != SG_FAN_OUT ||
         hm->h != SG_FAN_HM || hm->w != SG_FAN_HM)
-        return sg_error_set(err, SG_ERR_SHAPE, "FAN: input [%d,%d,%d,%d] / heatmaps [%d,%d,%d,%d], "
-                            "expected [N,3,H,W] / [N,%d,%d,%d]", x->n, x->c, x->h, x->w, hm->n,
-                            hm->c, hm->h, hm->w, SG_FAN_OUT, SG_FAN_HM, SG_FAN_HM);
+        return sg_error_set(err, SG_ERR_SHAPE,
+                            "FAN: input [%d,%d,%d,%d] / heatmaps [%d,%d,%d,%d], "
+                            "expected [N,3,H,W] / [N,%d,%d,%d]",
+                            x->n, x->c, x->h, x->w, hm->n, hm->c, hm->h, hm->w, SG_FAN_OUT,
+                            SG_FAN_HM, SG_FAN_HM);
     const size_t mark = sg_arena_mark(a), bf = boundary_floats();
     float *buf[2] = {sg_arena_alloc(a, bf), sg_arena_alloc(a, bf)}; /* ping-pong */
     if (!buf[0] || !buf[1]) return nomem(a, mark, err, "input");

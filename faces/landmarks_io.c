@@ -10,7 +10,7 @@
 
 #include "faces.h"
 
-#define NPY_MAGIC "\x93NUMPY"
+#define NPY_MAGIC    "\x93NUMPY"
 #define NPY_MAX_DIMS 8
 
 /* ---- .npy header: a Python dict literal ----------------------------------------------------- */
@@ -158,7 +158,8 @@ sg_status sg_npy_read_landmarks(const void *data, size_t size, const char *label
         return sg_error_set(err, SG_ERR_SHAPE, "%s: dtype '%s', expected '<f4' or '<f8'", label,
                             h.descr);
     if (h.fortran)
-        return sg_error_set(err, SG_ERR_UNSUPPORTED, "%s: Fortran-ordered array not supported", label);
+        return sg_error_set(err, SG_ERR_UNSUPPORTED, "%s: Fortran-ordered array not supported",
+                            label);
     if (h.ndim != 2 || h.dims[0] != SG_LANDMARKS || h.dims[1] != 2)
         return sg_error_set(err, SG_ERR_SHAPE, "%s: shape must be (98, 2)", label);
     size_t need = (size_t)SG_LANDMARKS * 2 * item, off = hstart + hlen;
@@ -201,8 +202,8 @@ static sg_status read_entry(zip_t *z, zip_int64_t idx, const char *label, const 
     return SG_OK;
 }
 
-sg_status sg_npz_read_landmarks(const void *data, size_t size, const char *key,
-                                const char *label, double *mean, sg_error *err) {
+sg_status sg_npz_read_landmarks(const void *data, size_t size, const char *key, const char *label,
+                                double *mean, sg_error *err) {
     if (size >= 6 && memcmp(data, NPY_MAGIC, 6) == 0) /* a bare .npy is accepted too */
         return sg_npy_read_landmarks(data, size, label, mean, err);
     zip_error_t ze;
@@ -219,9 +220,9 @@ sg_status sg_npz_read_landmarks(const void *data, size_t size, const char *key,
     zip_int64_t idx = zip_name_locate(z, entry, 0);
     uint8_t *buf = NULL;
     size_t len = 0;
-    sg_status st = idx < 0 ? sg_error_set(err, SG_ERR_MISSING, "%s: no array '%s' in the .npz",
-                                          label, key)
-                           : read_entry(z, idx, label, entry, &buf, &len, err);
+    sg_status st =
+        idx < 0 ? sg_error_set(err, SG_ERR_MISSING, "%s: no array '%s' in the .npz", label, key)
+                : read_entry(z, idx, label, entry, &buf, &len, err);
     if (!st) {
         char sub[300];
         snprintf(sub, sizeof sub, "%s:%s", label, entry);
@@ -270,8 +271,9 @@ sg_status sg_landmarks_parse_json(const char *text, size_t len, const char *labe
     sg_status st = SG_OK;
     int n = cJSON_IsArray(j) ? cJSON_GetArraySize(j) : -1;
     if (n != SG_LANDMARKS)
-        st = sg_error_set(err, SG_ERR_FORMAT, n < 0 ? "%s: expected a JSON array of 98 [x, y] pairs"
-                                                    : "%s: expected 98 [x, y] pairs, got %d",
+        st = sg_error_set(err, SG_ERR_FORMAT,
+                          n < 0 ? "%s: expected a JSON array of 98 [x, y] pairs"
+                                : "%s: expected 98 [x, y] pairs, got %d",
                           label, n);
     int i = 0;
     for (cJSON *p = j ? j->child : NULL; !st && p; p = p->next, i++) {
@@ -279,10 +281,11 @@ sg_status sg_landmarks_parse_json(const char *text, size_t len, const char *labe
         if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 2 || !cJSON_IsNumber(x) ||
             !cJSON_IsNumber(y) || !isfinite(x->valuedouble) || !isfinite(y->valuedouble) ||
             fabs(x->valuedouble) > 1e6 || fabs(y->valuedouble) > 1e6)
-            st = sg_error_set(err, SG_ERR_FORMAT, "%s: point %d is not a pair of finite numbers "
-                              "[x, y]", label, i);
-        else
-            lm[2 * i] = x->valuedouble, lm[2 * i + 1] = y->valuedouble;
+            st = sg_error_set(err, SG_ERR_FORMAT,
+                              "%s: point %d is not a pair of finite numbers "
+                              "[x, y]",
+                              label, i);
+        else lm[2 * i] = x->valuedouble, lm[2 * i + 1] = y->valuedouble;
     }
     cJSON_Delete(j);
     return st;

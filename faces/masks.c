@@ -10,25 +10,24 @@ _Static_assert(SG_MASK_SIDE <= 256, "masks.c keeps rows of SG_MASK_SIDE floats o
 
 /* What happens to one channel in steps 3-6 (in that order). */
 typedef struct {
-    int zero;      /* step 4: the channel becomes 0 */
-    int shift;     /* step 3 or 5: circular row shift (scaled by sw) */
-    int power;     /* step 3: element-wise power after the shift (1: none) */
-    int eyes;      /* step 6: shift(x, -8)^3 + shift(x, -24), unscaled */
-    int in_mask1;  /* step 7: kept in x2 */
+    int zero;     /* step 4: the channel becomes 0 */
+    int shift;    /* step 3 or 5: circular row shift (scaled by sw) */
+    int power;    /* step 3: element-wise power after the shift (1: none) */
+    int eyes;     /* step 6: shift(x, -8)^3 + shift(x, -24), unscaled */
+    int in_mask1; /* step 7: kept in x2 */
 } plane_rule;
 
 static plane_rule rule_for(int ch) {
     plane_rule r = {0, 0, 1, 0, 1};
-    if (ch >= 8 && ch < 25) r.power = 3;                       /* chin */
-    else if (ch >= 33 && ch < 51) r.shift = -7, r.power = 2;   /* eyebrows */
-    else if (ch >= 55 && ch < 60) r.shift = 8, r.power = 4;    /* nostrils */
-    else if (ch >= 77 && ch < 82) r.shift = -8, r.power = 4;   /* upper lip */
-    else if (ch >= 83 && ch < 88) r.shift = 8, r.power = 4;    /* lower lip */
-    else if (ch >= 88 && ch < 96) r.shift = -2, r.power = 3;   /* inner lip */
-    else if (ch >= 52 && ch < 55) r.shift = 4;                 /* nose (step 5) */
-    else if (ch >= 60 && ch < 76) r.eyes = 1;                  /* eyes (step 6) */
-    if (ch < 8 || (ch >= 25 && ch < 33) || ch == 33 || ch == 46 || ch == 76 || ch == 82)
-        r.zero = 1;
+    if (ch >= 8 && ch < 25) r.power = 3;                     /* chin */
+    else if (ch >= 33 && ch < 51) r.shift = -7, r.power = 2; /* eyebrows */
+    else if (ch >= 55 && ch < 60) r.shift = 8, r.power = 4;  /* nostrils */
+    else if (ch >= 77 && ch < 82) r.shift = -8, r.power = 4; /* upper lip */
+    else if (ch >= 83 && ch < 88) r.shift = 8, r.power = 4;  /* lower lip */
+    else if (ch >= 88 && ch < 96) r.shift = -2, r.power = 3; /* inner lip */
+    else if (ch >= 52 && ch < 55) r.shift = 4;               /* nose (step 5) */
+    else if (ch >= 60 && ch < 76) r.eyes = 1;                /* eyes (step 6) */
+    if (ch < 8 || (ch >= 25 && ch < 33) || ch == 33 || ch == 46 || ch == 76 || ch == 82) r.zero = 1;
     if ((ch >= 8 && ch < 25) || (ch >= 76 && ch < 96) || (ch >= 33 && ch < 51)) r.in_mask1 = 0;
     return r;
 }
@@ -57,12 +56,12 @@ typedef struct {
     int S, hh, hw, sw;
     int x0[MAX_SIDE], x1[MAX_SIDE], y0[MAX_SIDE], y1[MAX_SIDE];
     float lx[MAX_SIDE], ly[MAX_SIDE];
-    const float *hm;  /* this sample's [C, hh, hw] */
-    int ch[SG_LANDMARKS], nch; /* this group's channels */
-    float *hrows;     /* [nch, hh, S] */
+    const float *hm;                         /* this sample's [C, hh, hw] */
+    int ch[SG_LANDMARKS], nch;               /* this group's channels */
+    float *hrows;                            /* [nch, hh, S] */
     float mn[SG_LANDMARKS], d[SG_LANDMARKS]; /* per group slot */
     float *m0, *m1;
-    int last;         /* last group: clamp (step 8) after adding */
+    int last; /* last group: clamp (step 8) after adding */
 } mask_job;
 
 /* PyTorch's align_corners = true source taps of output index i (as net/resample.c). */
@@ -104,7 +103,8 @@ static void stats_task(void *ctx, int k, int thread) {
     for (int r = 0; r < j->hh; r++) {
         const float *in = src + (size_t)r * j->hw;
         float *o = hr + (size_t)r * S;
-        for (int x = 0; x < S; x++) o[x] = (1.0f - j->lx[x]) * in[j->x0[x]] + j->lx[x] * in[j->x1[x]];
+        for (int x = 0; x < S; x++)
+            o[x] = (1.0f - j->lx[x]) * in[j->x0[x]] + j->lx[x] * in[j->x1[x]];
     }
     float row[MAX_SIDE], mn = INFINITY, mx = -INFINITY;
     int nan = 0;
@@ -144,9 +144,15 @@ static void rows_task(void *ctx, int task, int thread) {
             } else {
                 plane_row(j, k, ((r + pr.shift * j->sw) % S + S) % S, u, 1);
                 switch (pr.power) { /* powi's order: ((v·v)·v)·v */
-                case 2: for (int x = 0; x < S; x++) u[x] = u[x] * u[x]; break;
-                case 3: for (int x = 0; x < S; x++) u[x] = u[x] * u[x] * u[x]; break;
-                case 4: for (int x = 0; x < S; x++) u[x] = u[x] * u[x] * u[x] * u[x]; break;
+                case 2:
+                    for (int x = 0; x < S; x++) u[x] = u[x] * u[x];
+                    break;
+                case 3:
+                    for (int x = 0; x < S; x++) u[x] = u[x] * u[x] * u[x];
+                    break;
+                case 4:
+                    for (int x = 0; x < S; x++) u[x] = u[x] * u[x] * u[x] * u[x];
+                    break;
                 default: break;
                 }
             }
@@ -175,15 +181,16 @@ sg_status sg_masks_from_heatmaps(const sg_tensor *hm, sg_tensor masks[2], sg_are
     const size_t n = (size_t)S * S;
     for (int k = 0; k < 2; k++)
         if (masks[k].n != hm->n || masks[k].c != 1 || masks[k].h != S || masks[k].w != S)
-            return sg_error_set(err, SG_ERR_SHAPE, "masks: mask %d must be [%d,1,%d,%d]", k,
-                                hm->n, S, S);
+            return sg_error_set(err, SG_ERR_SHAPE, "masks: mask %d must be [%d,1,%d,%d]", k, hm->n,
+                                S, S);
     if (hm->c < SG_LANDMARKS || hm->h < 2 || hm->w < 2)
-        return sg_error_set(err, SG_ERR_SHAPE, "masks: heatmaps [%d,%d,%d,%d], expected [N,98+,H,W]",
-                            hm->n, hm->c, hm->h, hm->w);
-    const size_t per_ch = (size_t)hm->h * S, avail = a->cap - a->top > 16 ? a->cap - a->top - 16 : 0;
+        return sg_error_set(err, SG_ERR_SHAPE,
+                            "masks: heatmaps [%d,%d,%d,%d], expected [N,98+,H,W]", hm->n, hm->c,
+                            hm->h, hm->w);
+    const size_t per_ch = (size_t)hm->h * S,
+                 avail = a->cap - a->top > 16 ? a->cap - a->top - 16 : 0;
     const int group = (int)(avail / per_ch < SG_LANDMARKS ? avail / per_ch : SG_LANDMARKS);
-    if (group < 1)
-        return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small in masks");
+    if (group < 1) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small in masks");
     const size_t mark = sg_arena_mark(a);
     float *hrows = sg_arena_alloc(a, (size_t)group * per_ch);
     if (!hrows) {
@@ -221,8 +228,10 @@ static double quarter_sign(float a, float b) { return a > b ? 0.25 : a < b ? -0.
 
 sg_status sg_landmarks_from_heatmaps(const sg_tensor *hm, int side, double *lm, sg_error *err) {
     if (hm->c < SG_LANDMARKS || hm->h < 1 || hm->w < 1 || side < 1)
-        return sg_error_set(err, SG_ERR_SHAPE, "landmarks: heatmaps [%d,%d,%d,%d], expected "
-                            "[N,98+,H,W]", hm->n, hm->c, hm->h, hm->w);
+        return sg_error_set(err, SG_ERR_SHAPE,
+                            "landmarks: heatmaps [%d,%d,%d,%d], expected "
+                            "[N,98+,H,W]",
+                            hm->n, hm->c, hm->h, hm->w);
     const int H = hm->h, W = hm->w;
     for (int s = 0; s < hm->n; s++)
         for (int ch = 0; ch < SG_LANDMARKS; ch++) {

@@ -16,7 +16,7 @@ sg_status sg_face_landmarks(const sg_fan *f, const sg_image *img, double *lm, sg
         return sg_error_set(err, SG_ERR_ARG, "landmarks: the photo must be square (got %dx%d)",
                             img->w, img->h);
     const size_t mark = sg_arena_mark(a);
-    sg_tensor x = sg_arena_tensor(a, 1, 3, S, S);                            /* [1, 3, S, S] */
+    sg_tensor x = sg_arena_tensor(a, 1, 3, S, S);                           /* [1, 3, S, S] */
     sg_tensor hm = sg_arena_tensor(a, 1, SG_FAN_OUT, SG_FAN_HM, SG_FAN_HM); /* [1, 99, 64, 64] */
     sg_status st = SG_OK;
     if (!x.data || !hm.data) st = sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");

@@ -6,7 +6,7 @@
 #include "generator.h"
 
 #define LRELU 0.2f
-#define EPS 1e-5f
+#define EPS   1e-5f
 
 /* Binds "<prefix>.<leaf>" with the given dims; *params += its size. */
 static sg_status bind(sg_weights *w, const char *prefix, const char *leaf, const float **out,
@@ -23,13 +23,13 @@ static sg_status bind(sg_weights *w, const char *prefix, const char *leaf, const
     return st;
 }
 
-#define BIND1(leaf, p, a) bind(w, prefix, leaf, p, params, err, 1, a, 0, 0, 0)
-#define BIND2(leaf, p, a, b) bind(w, prefix, leaf, p, params, err, 2, a, b, 0, 0)
+#define BIND1(leaf, p, a)          bind(w, prefix, leaf, p, params, err, 1, a, 0, 0, 0)
+#define BIND2(leaf, p, a, b)       bind(w, prefix, leaf, p, params, err, 2, a, b, 0, 0)
 #define BIND4(leaf, p, a, b, c, d) bind(w, prefix, leaf, p, params, err, 4, a, b, c, d)
-#define TRY(x)                              \
-    do {                                    \
-        sg_status st_ = (x);                \
-        if (st_ != SG_OK) return st_;       \
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        sg_status st_ = (x);                                                                       \
+        if (st_ != SG_OK) return st_;                                                              \
     } while (0)
 
 sg_status sg_resblk_bind(sg_resblk *b, sg_weights *w, const char *prefix, int in, int out,
@@ -51,8 +51,7 @@ sg_status sg_resblk_bind(sg_resblk *b, sg_weights *w, const char *prefix, int in
 }
 
 sg_status sg_adainblk_bind(sg_adainblk *b, sg_weights *w, const char *prefix, int in, int out,
-                           int upsample, int w_hpf, int style_dim, size_t *params,
-                           sg_error *err) {
+                           int upsample, int w_hpf, int style_dim, size_t *params, sg_error *err) {
     memset(b, 0, sizeof *b);
     b->in = in, b->out = out, b->upsample = upsample, b->w_hpf = w_hpf;
     b->style_dim = style_dim;
@@ -170,7 +169,7 @@ sg_status sg_adainblk_forward(const sg_adainblk *b, const sg_tensor *x, const fl
     const size_t mark = sg_arena_mark(a);
     float *gb1 = sg_arena_alloc(a, (size_t)n * 2 * (size_t)b->in);  /* [N, 2·in] */
     float *gb2 = sg_arena_alloc(a, (size_t)n * 2 * (size_t)b->out); /* [N, 2·out] */
-    sg_tensor t1 = sg_arena_tensor(a, n, b->in, h, h); /* pre1(x) when not fused */
+    sg_tensor t1 = sg_arena_tensor(a, n, b->in, h, h);              /* pre1(x) when not fused */
     sg_tensor t3 = sg_arena_tensor(a, n, b->out, ho, ho);
     sg_tensor sc = b->sc_w ? sg_arena_tensor(a, n, b->out, h, h) : t1;
     float *co = sg_arena_alloc(a, 4 * (size_t)n * (b->in + b->out));
@@ -179,10 +178,8 @@ sg_status sg_adainblk_forward(const sg_adainblk *b, const sg_tensor *x, const fl
     /* residual: AdaIN1 → lrelu → [up] → conv1 → AdaIN2 → lrelu → conv2, each AdaIN + lrelu
      * folded into the next conv's input; up → conv1 is one op on the low-res x */
     sg_preact pre = adain_lrelu(x, s, b->style_dim, b->fc1_w, b->fc1_b, gb1, co);
-    if (b->upsample)
-        sg_conv2d_up2_pre(x, &pre, b->conv1_w, b->conv1_b, &t3, ws, t1.data);
-    else
-        sg_conv3x3_pre(x, &pre, b->conv1_w, b->conv1_b, &t3, ws, t1.data);
+    if (b->upsample) sg_conv2d_up2_pre(x, &pre, b->conv1_w, b->conv1_b, &t3, ws, t1.data);
+    else sg_conv3x3_pre(x, &pre, b->conv1_w, b->conv1_b, &t3, ws, t1.data);
     pre = adain_lrelu(&t3, s, b->style_dim, b->fc2_w, b->fc2_b, gb2, co + 4 * (size_t)n * b->in);
     sg_conv3x3_pre(&t3, &pre, b->conv2_w, b->conv2_b, y, ws, t3.data); /* t3 is dead after */
     if (b->w_hpf == 0) {

@@ -41,7 +41,8 @@ sg_status sg_generator_init(sg_generator *g, const sg_config *cfg, sg_weights *w
     int n = repeat + 2, d = c->dim_in;
     char prefix[64];
     for (int i = 0; i < n; i++) {
-        int down = i < repeat, d_out = down ? (2 * d < c->max_conv_dim ? 2 * d : c->max_conv_dim) : d;
+        int down = i < repeat,
+            d_out = down ? (2 * d < c->max_conv_dim ? 2 * d : c->max_conv_dim) : d;
         snprintf(prefix, sizeof prefix, "generator.encode.%d", i);
         if ((st = sg_resblk_bind(&g->encode[i], w, prefix, d, d_out, 1, down, &g->params, err)))
             return st;
@@ -150,8 +151,9 @@ static sg_status check_io(const sg_generator *g, const sg_tensor *x, const sg_te
                           const sg_tensor *y, sg_error *err) {
     const int S = g->cfg.img_size;
     if (x->c != 3 || x->h != S || x->w != S || y->n != x->n || y->c != 3 || y->h != S || y->w != S)
-        return sg_error_set(err, SG_ERR_SHAPE, "generator: input [%d,%d,%d,%d], expected [N,3,%d,%d]",
-                            x->n, x->c, x->h, x->w, S, S);
+        return sg_error_set(err, SG_ERR_SHAPE,
+                            "generator: input [%d,%d,%d,%d], expected [N,3,%d,%d]", x->n, x->c,
+                            x->h, x->w, S, S);
     if (g->cfg.w_hpf > 0) {
         if (!masks) return sg_error_set(err, SG_ERR_ARG, "generator: w_hpf > 0 needs face masks");
         for (int i = 0; i < 2; i++)
@@ -162,15 +164,15 @@ static sg_status check_io(const sg_generator *g, const sg_tensor *x, const sg_te
 }
 
 sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const float *s,
-                               const sg_tensor *masks, sg_tensor *y, sg_arena *a,
-                               sg_workspace *ws, sg_error *err) {
+                               const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
+                               sg_error *err) {
     sg_status st = check_io(g, x, masks, y, err);
     if (st) return st;
     const int n = x->n, S = g->cfg.img_size;
     const int use_masks = g->cfg.w_hpf > 0;
     const size_t act = max_boundary(g) * (size_t)n, mark = sg_arena_mark(a);
     float *buf[2] = {sg_arena_alloc(a, act), sg_arena_alloc(a, act)}; /* ping-pong */
-    sg_tensor skip[3] = {{0}};                                       /* sides 32, 64, 128 */
+    sg_tensor skip[3] = {{0}};                                        /* sides 32, 64, 128 */
     if (!buf[0] || !buf[1]) {
         sg_arena_reset(a, mark);
         return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");

@@ -21,8 +21,8 @@ typedef struct {
 
 typedef struct {
     int in, out, upsample, w_hpf, style_dim;
-    const float *fc1_w, *fc1_b; /* [2·in, style_dim], [2·in]: AdaIN1 gamma|beta */
-    const float *fc2_w, *fc2_b; /* [2·out, style_dim], [2·out] */
+    const float *fc1_w, *fc1_b;     /* [2·in, style_dim], [2·in]: AdaIN1 gamma|beta */
+    const float *fc2_w, *fc2_b;     /* [2·out, style_dim], [2·out] */
     const float *conv1_w, *conv1_b; /* [out, in, 3, 3], [out] */
     const float *conv2_w, *conv2_b; /* [out, out, 3, 3], [out] */
     const float *sc_w;              /* [out, in, 1, 1] when in != out and w_hpf == 0 */
@@ -73,8 +73,8 @@ double sg_generator_flops(const sg_generator *g);
  * tensors [N, 1, Hm, Wm] (masks[0] used at side 32, masks[1] at 64 and 128), required when
  * w_hpf > 0. The arena must hold sg_generator_plan(g, N) floats free. */
 sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const float *s,
-                               const sg_tensor *masks, sg_tensor *y, sg_arena *a,
-                               sg_workspace *ws, sg_error *err);
+                               const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
+                               sg_error *err);
 
 /* Optional per-block dump for debugging against the Python reference (refimpl `compare`): when
  * set, every block output of sample 0 is written as <dir>/<trace name>.f32. */

@@ -35,21 +35,20 @@ sg_image_format sg_image_format_from_path(const char *path) {
 sg_status sg_image_check_dims(int64_t w, int64_t h, int64_t max_pixels, const char *what,
                               sg_error *err) {
     if (w <= 0 || h <= 0)
-        return sg_error_set(err, SG_ERR_FORMAT, "%s: empty image (%lldx%lld)", what,
-                            (long long)w, (long long)h);
+        return sg_error_set(err, SG_ERR_FORMAT, "%s: empty image (%lldx%lld)", what, (long long)w,
+                            (long long)h);
     if (w > SG_IMAGE_MAX_SIDE || h > SG_IMAGE_MAX_SIDE)
         return sg_error_set(err, SG_ERR_LIMIT, "%s: %lldx%lld exceeds the %d pixel side limit",
                             what, (long long)w, (long long)h, SG_IMAGE_MAX_SIDE);
     if (w * h > max_pixels)
-        return sg_error_set(err, SG_ERR_LIMIT, "%s: %lldx%lld exceeds the %lld pixel limit",
-                            what, (long long)w, (long long)h, (long long)max_pixels);
+        return sg_error_set(err, SG_ERR_LIMIT, "%s: %lldx%lld exceeds the %lld pixel limit", what,
+                            (long long)w, (long long)h, (long long)max_pixels);
     return SG_OK;
 }
 
 sg_status sg_image_alloc(sg_image *out, int w, int h, sg_error *err) {
     out->pixels = malloc((size_t)w * (size_t)h * 3);
-    if (!out->pixels)
-        return sg_error_set(err, SG_ERR_NOMEM, "cannot allocate a %dx%d image", w, h);
+    if (!out->pixels) return sg_error_set(err, SG_ERR_NOMEM, "cannot allocate a %dx%d image", w, h);
     out->w = w;
     out->h = h;
     return SG_OK;

@@ -65,14 +65,14 @@ typedef struct {
 
 static orient_map orient_map_for(int o, int w, int h) {
     switch (o) {
-    case 2: return (orient_map){w - 1, 0, -1, 0, 0, 1, 0};          /* mirror horizontal */
-    case 3: return (orient_map){w - 1, h - 1, -1, 0, 0, -1, 0};     /* rotate 180 */
-    case 4: return (orient_map){0, h - 1, 1, 0, 0, -1, 0};          /* mirror vertical */
-    case 5: return (orient_map){0, 0, 0, 1, 1, 0, 1};               /* transpose */
-    case 6: return (orient_map){0, h - 1, 0, -1, 1, 0, 1};          /* rotate 90 CW */
-    case 7: return (orient_map){w - 1, h - 1, 0, -1, -1, 0, 1};     /* transverse */
-    case 8: return (orient_map){w - 1, 0, 0, 1, -1, 0, 1};          /* rotate 90 CCW */
-    default: return (orient_map){0, 0, 1, 0, 0, 1, 0};              /* identity */
+    case 2: return (orient_map){w - 1, 0, -1, 0, 0, 1, 0};      /* mirror horizontal */
+    case 3: return (orient_map){w - 1, h - 1, -1, 0, 0, -1, 0}; /* rotate 180 */
+    case 4: return (orient_map){0, h - 1, 1, 0, 0, -1, 0};      /* mirror vertical */
+    case 5: return (orient_map){0, 0, 0, 1, 1, 0, 1};           /* transpose */
+    case 6: return (orient_map){0, h - 1, 0, -1, 1, 0, 1};      /* rotate 90 CW */
+    case 7: return (orient_map){w - 1, h - 1, 0, -1, -1, 0, 1}; /* transverse */
+    case 8: return (orient_map){w - 1, 0, 0, 1, -1, 0, 1};      /* rotate 90 CCW */
+    default: return (orient_map){0, 0, 1, 0, 0, 1, 0};          /* identity */
     }
 }
 

@@ -272,8 +272,8 @@ sg_status sg_jpeg_encode(const sg_image *img, int quality, uint8_t **out, size_t
     jpeg_err_init(&e->err);
     sg_status s = SG_OK;
     if (jpeg_encode_inner(e, img, quality) != 0)
-        s = sg_error_set(err, e->err.pub.msg_code == JERR_OUT_OF_MEMORY ? SG_ERR_NOMEM
-                                                                         : SG_ERR_FORMAT,
+        s = sg_error_set(err,
+                         e->err.pub.msg_code == JERR_OUT_OF_MEMORY ? SG_ERR_NOMEM : SG_ERR_FORMAT,
                          "JPEG encode: %s", e->err.msg);
     if (s == SG_OK) {
         *out = e->dest.buf;

@@ -96,8 +96,7 @@ static void png_expand_palette(png_dec *d) {
 /* The size limits are applied to the IHDR bytes before libpng runs: png_read_info goes on
  * reading chunks up to the first IDAT, so a header-only file claiming a huge size would
  * otherwise be reported as truncated instead of over the limit. */
-static sg_status png_precheck(const uint8_t *data, size_t len, int64_t max_pixels,
-                              sg_error *err) {
+static sg_status png_precheck(const uint8_t *data, size_t len, int64_t max_pixels, sg_error *err) {
     const uint8_t *p = data + 8; /* IHDR must be the first chunk */
     if (len < 8 + 8 + 13 || memcmp(p + 4, "IHDR", 4) != 0) return SG_OK; /* libpng reports */
     uint32_t w = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];

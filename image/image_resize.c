@@ -14,9 +14,9 @@
 #define SG_PRECISION_BITS (32 - 8 - 2)
 
 typedef struct {
-    int ksize;    /* coefficients per output pixel */
-    int *bounds;  /* per output pixel: first input index, number of inputs */
-    int32_t *kk;  /* out_size · ksize fixed-point weights */
+    int ksize;   /* coefficients per output pixel */
+    int *bounds; /* per output pixel: first input index, number of inputs */
+    int32_t *kk; /* out_size · ksize fixed-point weights */
 } coeffs;
 
 static void coeffs_free(coeffs *c) {
@@ -166,9 +166,7 @@ static sg_status check_out_size(int ow, int oh, sg_error *err) {
     return SG_OK;
 }
 
-static int image_ok(const sg_image *img) {
-    return img && img->pixels && img->w > 0 && img->h > 0;
-}
+static int image_ok(const sg_image *img) { return img && img->pixels && img->w > 0 && img->h > 0; }
 
 /* Same as Pillow's im.crop((x0, y0, x0 + cw, y0 + ch)).resize((ow, oh), Image.BILINEAR): the
  * region is a view into img (no copy), and the filter never reads outside it. */
@@ -179,8 +177,8 @@ sg_status sg_image_resize(const sg_image *img, int x0, int y0, int cw, int ch, i
     out->w = out->h = 0;
     if (!image_ok(img)) return sg_error_set(err, SG_ERR_ARG, "resize: invalid input image");
     if (x0 < 0 || y0 < 0 || cw < 1 || ch < 1 || cw > img->w - x0 || ch > img->h - y0)
-        return sg_error_set(err, SG_ERR_ARG, "resize: region %d,%d %dx%d outside a %dx%d image",
-                            x0, y0, cw, ch, img->w, img->h);
+        return sg_error_set(err, SG_ERR_ARG, "resize: region %d,%d %dx%d outside a %dx%d image", x0,
+                            y0, cw, ch, img->w, img->h);
     sg_status s = check_out_size(ow, oh, err);
     if (s == SG_OK) s = sg_image_alloc(out, ow, oh, err);
     if (s != SG_OK) return s;
@@ -199,10 +197,10 @@ sg_status sg_image_resize_box(const sg_image *img, const float box[4], int ow, i
     out->w = out->h = 0;
     if (!image_ok(img) || !box) return sg_error_set(err, SG_ERR_ARG, "resize: invalid input");
     /* Pillow's checks; the negated comparisons also reject NaN */
-    if (!(box[0] >= 0 && box[1] >= 0 && box[2] <= img->w && box[3] <= img->h &&
-          box[2] >= box[0] && box[3] >= box[1]))
-        return sg_error_set(err, SG_ERR_ARG, "resize: box outside the %dx%d image or empty",
-                            img->w, img->h);
+    if (!(box[0] >= 0 && box[1] >= 0 && box[2] <= img->w && box[3] <= img->h && box[2] >= box[0] &&
+          box[3] >= box[1]))
+        return sg_error_set(err, SG_ERR_ARG, "resize: box outside the %dx%d image or empty", img->w,
+                            img->h);
     sg_status s = check_out_size(ow, oh, err);
     if (s == SG_OK) s = sg_image_alloc(out, ow, oh, err);
     if (s != SG_OK) return s;

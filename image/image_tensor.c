@@ -32,8 +32,8 @@ sg_status sg_image_to_tensor(const sg_image *img, sg_fit fit, int size, sg_tenso
     sg_status s = check_sample(t, index, "image to tensor", err);
     if (s != SG_OK) return s;
     if (size < 1 || t->h != size || t->w != size)
-        return sg_error_set(err, SG_ERR_SHAPE, "image to tensor: tensor is %dx%d, size is %d",
-                            t->h, t->w, size);
+        return sg_error_set(err, SG_ERR_SHAPE, "image to tensor: tensor is %dx%d, size is %d", t->h,
+                            t->w, size);
     int x0 = 0, y0 = 0, cw = img->w, ch = img->h;
     if (fit == SG_FIT_CROP) {
         int side = img->w < img->h ? img->w : img->h;

@@ -429,10 +429,8 @@ static sg_status ck_floats(ck_source *s, ck_tensor *t, const float **data, sg_er
     if (st != SG_OK) return st;
     t->copy = ck_alloc((size_t)n * sizeof(float));
     if (!t->copy) return ck_nomem(s, err);
-    if (t->contiguous)
-        memcpy(t->copy, p, (size_t)n * sizeof(float));
-    else
-        ck_gather(t->copy, p, t, n);
+    if (t->contiguous) memcpy(t->copy, p, (size_t)n * sizeof(float));
+    else ck_gather(t->copy, p, t, n);
     *data = t->copy;
     return SG_OK;
 }

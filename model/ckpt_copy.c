@@ -24,7 +24,7 @@
 /* Below this the arena is a plain allocation (small files, fuzzing): huge pages and populating
  * only pay off for real models. */
 #define CK_ARENA_MAP_MIN ((size_t)8 << 20)
-#define CK_HUGE ((size_t)2 << 20)
+#define CK_HUGE          ((size_t)2 << 20)
 
 /* ---- the plan ------------------------------------------------------------------------------- */
 static _Thread_local const ck_storage *ck_sort_base;
@@ -110,10 +110,8 @@ static sg_status ck_arena_alloc(ck_source *s, sg_error *err) {
 }
 
 void ck_arena_free(ck_source *s) {
-    if (s->arena_map)
-        munmap(s->arena_map, s->arena_map_size);
-    else
-        free(s->arena);
+    if (s->arena_map) munmap(s->arena_map, s->arena_map_size);
+    else free(s->arena);
     s->arena = NULL;
     s->arena_map = NULL;
     s->arena_map_size = 0;
@@ -144,10 +142,8 @@ static sg_status ck_read_storage(ck_source *s, ck_storage *c, sg_error *err) {
     sg_status st;
     if (c->copy && c->count_off >= 0)
         st = ck_read(s, count = s->arena + c->slot - 8, 8 + bytes, (size_t)c->count_off, err);
-    else if (c->copy)
-        st = ck_read(s, s->arena + c->slot, bytes, c->file_off, err);
-    else
-        st = ck_read(s, le, 8, (size_t)c->count_off, err);
+    else if (c->copy) st = ck_read(s, s->arena + c->slot, bytes, c->file_off, err);
+    else st = ck_read(s, le, 8, (size_t)c->count_off, err);
     if (st != SG_OK || c->count_off < 0) return st;
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | count[i];

@@ -296,10 +296,8 @@ static sg_status ck_zip_storage(ck_source *s, const char *prefix, ck_storage *c,
                             "%s: storage %s: entry of %llu bytes, its tensors say %llu",
                             s->base.source, sg_msg_name(c->key, nm, sizeof nm),
                             (unsigned long long)zs.size, (unsigned long long)bytes);
-    if (zs.comp_method == ZIP_CM_STORE && off[idx] != CK_NO_OFFSET)
-        c->data = s->file + off[idx];
-    else
-        c->zip_index = idx;
+    if (zs.comp_method == ZIP_CM_STORE && off[idx] != CK_NO_OFFSET) c->data = s->file + off[idx];
+    else c->zip_index = idx;
     return SG_OK;
 }
 

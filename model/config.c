@@ -8,7 +8,7 @@
 
 /* Ranges a configuration may take: the spec's img_size rule, and generous caps on the rest that
  * still reject garbage (a corrupt shape must not plan a multi-GB arena). */
-#define SG_CFG_MAX_DIM 4096
+#define SG_CFG_MAX_DIM  4096
 #define SG_CFG_MAX_CONV 8192
 
 static bool is_pow2_img(long v) { return v >= 64 && v <= 1024 && (v & (v - 1)) == 0; }

@@ -9,7 +9,7 @@
 
 #include "../net/net.h"
 
-#define SG_MAX_DIMS 8
+#define SG_MAX_DIMS    8
 #define SG_MAX_DOMAINS 64
 
 typedef struct {

@@ -21,7 +21,7 @@ const char *sg_shape_str(const sg_shape *s, char *buf, size_t cap);
 /* A tensor name made safe for a one-line message: control bytes become '?', long names are
  * shortened with "...". Returns buf. */
 const char *sg_msg_name(const char *name, char *buf, size_t cap);
-#define SG_MSG_NAME_CAP 160
+#define SG_MSG_NAME_CAP  160
 #define SG_SHAPE_STR_CAP 200
 
 /* ---- name map: open addressing over FNV-1a; keys are borrowed (must outlive the map) --------- */

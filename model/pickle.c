@@ -515,10 +515,8 @@ static const char *pk_refused_name(uint8_t op) {
 static sg_status op_unknown(pk_vm *vm, uint8_t op) {
     char m[64];
     const char *name = pk_refused_name(op);
-    if (name)
-        snprintf(m, sizeof m, "opcode %s (0x%02x)", name, op);
-    else
-        snprintf(m, sizeof m, "unknown opcode 0x%02x", op);
+    if (name) snprintf(m, sizeof m, "opcode %s (0x%02x)", name, op);
+    else snprintf(m, sizeof m, "unknown opcode 0x%02x", op);
     return pk_unsup(vm, m);
 }
 

@@ -268,8 +268,7 @@ static sg_status st_parse_header(st_source *s, uint64_t hlen, sg_error *err) {
         else if (!cJSON_IsObject(root))
             st =
                 sg_error_set(err, SG_ERR_FORMAT, "%s: header is not a JSON object", s->base.source);
-        else
-            st = st_parse_entries(s, root, err);
+        else st = st_parse_entries(s, root, err);
     }
     cJSON_Delete(root);
     free(text);

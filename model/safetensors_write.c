@@ -133,8 +133,7 @@ static sg_status wr_file(const char *path, const char *header, const sg_named_te
         bool ok = wr_stream(f, header, ord, n);
         int e = errno;
         if (fclose(f) != 0 && ok) ok = false, e = errno;
-        if (!ok)
-            st = sg_error_set(err, SG_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
+        if (!ok) st = sg_error_set(err, SG_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
         else if (rename(tmp, path) != 0)
             st = sg_error_set(err, SG_ERR_IO, "%s: cannot rename to %s: %s", tmp, path,
                               strerror(errno));
@@ -152,10 +151,8 @@ sg_status sg_safetensors_write(const char *path, const sg_named_tensor *t, size_
     if (!ord) return sg_error_set(err, SG_ERR_NOMEM, "%s: out of memory", path);
     sg_status st = SG_OK;
     for (size_t i = 0; i < n && st == SG_OK; i++)
-        if (!t[i].name)
-            st = sg_error_set(err, SG_ERR_ARG, "%s: tensor %zu has no name", path, i);
-        else
-            ord[i] = &t[i];
+        if (!t[i].name) st = sg_error_set(err, SG_ERR_ARG, "%s: tensor %zu has no name", path, i);
+        else ord[i] = &t[i];
     if (st == SG_OK) {
         qsort(ord, n, sizeof *ord, cmp_tensor_name);
         st = wr_check(path, ord, n, err);

@@ -76,9 +76,7 @@ sg_status sg_spec_v1_fill(const char *name, const sg_shape *shape, float *out, s
                             sg_shape_str(shape, sh, sizeof sh));
     double off = 0, scale = 0;
     switch (spec_rule_of(name, shape, &off, &scale)) {
-    case RULE_RANDOM:
-        spec_fill_random(name, n, off, scale, out);
-        return SG_OK;
+    case RULE_RANDOM: spec_fill_random(name, n, off, scale, out); return SG_OK;
     case RULE_HPF:
         if (n != 9)
             return sg_error_set(err, SG_ERR_SHAPE, "spec-v1: tensor %s: shape %s, expected [3,3]",

@@ -155,9 +155,7 @@ sg_status sg_file_map(const char *path, const uint8_t **data, size_t *size, int 
             *size = (size_t)sb.st_size;
         }
     }
-    if (st == SG_OK && fd_out)
-        *fd_out = fd;
-    else
-        close(fd);
+    if (st == SG_OK && fd_out) *fd_out = fd;
+    else close(fd);
     return st;
 }

@@ -146,15 +146,15 @@ static int tile_pixels(const conv_geom *g, size_t K, const sg_workspace *ws) {
 /* ---- tap-shifted path (stride 1) ------------------------------------------------------------ */
 
 /* Below this many input channels each per-tap GEMM (K = Cin) is too thin to pay off. */
-#define SHIFT_MIN_CIN 16
+#define SHIFT_MIN_CIN  16
 #define SHIFT_MAX_TAPS 49 /* up to 7×7 kernels (one offset per tap on the stack) */
-#define SHIFT_MIN_WO 8     /* wider outputs only (bench_layers: "F … @4", "E 512@8") */
+#define SHIFT_MIN_WO   8  /* wider outputs only (bench_layers: "F … @4", "E 512@8") */
 
 /* Workspace plan of the shifted path: wr [kh·kw, Cout, Cin] | band [Cin, len] | acc [Cout, R·Wp]. */
 typedef struct {
-    int rows;        /* output rows per tile (R) */
-    int wp;          /* padded width W + 2·pad */
-    size_t wr_size;  /* floats of reordered weights */
+    int rows;       /* output rows per tile (R) */
+    int wp;         /* padded width W + 2·pad */
+    size_t wr_size; /* floats of reordered weights */
 } shift_plan;
 
 /* Rows per tile that fit, or 0 when the shifted path does not apply. */
@@ -202,7 +202,7 @@ static void shift_weights(const float *w, int cout, int cin, int taps, float *wr
 }
 
 void sg__shift_band(const conv_geom *g, const float *x, int wp, int oy0, int rows, float *band,
-                       size_t len) {
+                    size_t len) {
     const size_t plane = (size_t)g->h * g->w;
     for (int c = 0; c < g->cin; c++) {
         float *d = band + c * len;
@@ -239,8 +239,8 @@ static void conv_shift(const conv_geom *g, const shift_plan *p, const float *x, 
         if (*reordered ||
             sg__gemm_wtaps(cout, n, g->cin, taps, w, wr, band, (int)len, off, acc, n, 1) != 0) {
             if (!*reordered) shift_weights(w, cout, g->cin, taps, wr), *reordered = 1;
-            sg__gemm_taps(cout, n, g->cin, taps, wr, (size_t)cout * g->cin, g->cin, band,
-                          (int)len, off, acc, n, 1);
+            sg__gemm_taps(cout, n, g->cin, taps, wr, (size_t)cout * g->cin, g->cin, band, (int)len,
+                          off, acc, n, 1);
         }
         for (int co = 0; co < cout; co++) /* compact [Cout, rows, Wp] → y[Cout, rows, Wo] */
             for (int r = 0; r < rows; r++)
@@ -276,7 +276,14 @@ static int wino_pays(const conv_geom *g, int cout) {
 sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, int kh, int kw,
                             int stride, int pad, sg_tensor *y, sg_workspace *ws,
                             sg_conv_algo want) {
-    conv_geom g = {x->c, x->h, x->w, kh, kw, stride, pad, conv_out(x->h, kh, stride, pad),
+    conv_geom g = {x->c,
+                   x->h,
+                   x->w,
+                   kh,
+                   kw,
+                   stride,
+                   pad,
+                   conv_out(x->h, kh, stride, pad),
                    conv_out(x->w, kw, stride, pad)};
     const int cout = y->c, npix = g.ho * g.wo;
     const int wino_ok = kh == 3 && kw == 3 && stride == 1 && pad == 1;
@@ -285,8 +292,8 @@ sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, 
     const double t0 = sg__prof_now();
     const size_t xs = (size_t)g.cin * g.h * g.w, ys = (size_t)cout * npix;
     const int pointwise = kh == 1 && kw == 1 && stride == 1 && pad == 0;
-    const shift_plan sp = pointwise || want == SG_CONV_IM2COL ? (shift_plan){0, 0, 0}
-                                                              : plan_shift(&g, cout, ws);
+    const shift_plan sp =
+        pointwise || want == SG_CONV_IM2COL ? (shift_plan){0, 0, 0} : plan_shift(&g, cout, ws);
     const int P = pointwise || sp.rows ? 0 : tile_pixels(&g, (size_t)g.cin * kh * kw, ws);
     int reordered = 0; /* wr holds the whole reorder (when a product did not split by rows) */
     for (int n = 0; n < x->n; n++) {

@@ -40,14 +40,26 @@ void sg__gemm_taps(int M, int N, int K, int taps, const float *A, size_t astride
  * inside the tasks (into scratch: M·K·taps floats) instead of in a separate pass. Returns -1
  * (nothing done) when the product does not split by row blocks; the caller then reorders w
  * whole and calls sg__gemm_taps. */
-int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch,
-                   const float *B, int ldb, const size_t *boff, float *C, int ldc, int acc);
+int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch, const float *B,
+                   int ldb, const size_t *boff, float *C, int ldc, int acc);
 
 /* ---- profiling (sg_profile_* in net.h): families; t0 = sg__prof_now() (0 when off) -------- */
 enum {
-    SG_PROF_WINO, SG_PROF_WINO_W, SG_PROF_WINO_IN, SG_PROF_WINO_GEMM, SG_PROF_WINO_OUT,
-    SG_PROF_SHIFT, SG_PROF_IM2COL, SG_PROF_POINTWISE, SG_PROF_DIRECT, SG_PROF_UP2,
-    SG_PROF_DEPTHWISE, SG_PROF_NORM, SG_PROF_ELEMENTWISE, SG_PROF_RESAMPLE, SG_PROF_LINEAR,
+    SG_PROF_WINO,
+    SG_PROF_WINO_W,
+    SG_PROF_WINO_IN,
+    SG_PROF_WINO_GEMM,
+    SG_PROF_WINO_OUT,
+    SG_PROF_SHIFT,
+    SG_PROF_IM2COL,
+    SG_PROF_POINTWISE,
+    SG_PROF_DIRECT,
+    SG_PROF_UP2,
+    SG_PROF_DEPTHWISE,
+    SG_PROF_NORM,
+    SG_PROF_ELEMENTWISE,
+    SG_PROF_RESAMPLE,
+    SG_PROF_LINEAR,
     SG_PROF_N
 };
 double sg__prof_now(void);

@@ -41,10 +41,10 @@ static void phase_weights(const float *w, int cout, int cin, int py, int px, flo
 }
 
 typedef struct {
-    int group;      /* phases per weight pass: 4 (all weights resident) or 1 */
-    int rows;       /* low-resolution rows per band (R) */
-    int wp;         /* padded width W + 2 */
-    size_t wsize;   /* floats of phase weights */
+    int group;    /* phases per weight pass: 4 (all weights resident) or 1 */
+    int rows;     /* low-resolution rows per band (R) */
+    int wp;       /* padded width W + 2 */
+    size_t wsize; /* floats of phase weights */
 } up2_plan;
 
 static up2_plan plan_up2(const conv_geom *g, int cout, const sg_workspace *ws) {
@@ -79,8 +79,8 @@ static void scatter_phase(const float *acc, int cout, int rows, int wp, int h, i
 }
 
 /* Direct loop over the phase decomposition, for a workspace too small for one band. */
-static void up2_direct(const conv_geom *g, const float *x, const float *w, const float *b,
-                       int cout, float *y) {
+static void up2_direct(const conv_geom *g, const float *x, const float *w, const float *b, int cout,
+                       float *y) {
     const int H = g->h, W = g->w;
     for (int co = 0; co < cout; co++)
         for (int oy = 0; oy < 2 * H; oy++)
@@ -94,7 +94,8 @@ static void up2_direct(const conv_geom *g, const float *x, const float *w, const
                         if (uy < 0 || uy >= 2 * H) continue;
                         for (int kx = 0; kx < 3; kx++) {
                             int ux = ox - 1 + kx;
-                            if (ux >= 0 && ux < 2 * W) s += k9[ky * 3 + kx] * xc[(uy / 2) * W + ux / 2];
+                            if (ux >= 0 && ux < 2 * W)
+                                s += k9[ky * 3 + kx] * xc[(uy / 2) * W + ux / 2];
                         }
                     }
                 }
@@ -154,10 +155,8 @@ void sg_conv2d_up2(const sg_tensor *x, const float *w, const float *b, sg_tensor
     const up2_plan p = plan_up2(&g, cout, ws);
     const double t0 = sg__prof_now();
     for (int n = 0; n < x->n; n++) {
-        if (p.rows)
-            up2_shift(&g, &p, x->data + n * xs, w, b, cout, y->data + n * ys, ws);
-        else
-            up2_direct(&g, x->data + n * xs, w, b, cout, y->data + n * ys);
+        if (p.rows) up2_shift(&g, &p, x->data + n * xs, w, b, cout, y->data + n * ys, ws);
+        else up2_direct(&g, x->data + n * xs, w, b, cout, y->data + n * ys);
     }
     /* nominal: the 3×3 conv on the upsampled input */
     sg__prof_add(SG_PROF_UP2, t0, 2.0 * 9 * cout * g.cin * 4.0 * g.h * g.w * x->n);

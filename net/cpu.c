@@ -41,10 +41,8 @@ static void choose(void) {
     const char *want = getenv("SG_CPU");
     chosen = best();
     if (want && *want) {
-        if (by_name(want) && sg_cpu_supports(want))
-            chosen = by_name(want);
-        else
-            fprintf(stderr, "SG_CPU=%s is not supported here; using %s\n", want, chosen->name);
+        if (by_name(want) && sg_cpu_supports(want)) chosen = by_name(want);
+        else fprintf(stderr, "SG_CPU=%s is not supported here; using %s\n", want, chosen->name);
     }
 }
 

@@ -11,8 +11,7 @@
 static void gemm_part(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc, int acc) {
     const sg_kernels *k = sg__kernels();
-    if (k->own_gemm)
-        k->gemm(M, N, K, A, lda, B, ldb, C, ldc, acc);
+    if (k->own_gemm) k->gemm(M, N, K, A, lda, B, ldb, C, ldc, acc);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb,
                     acc ? 1.0f : 0.0f, C, ldc);
@@ -100,8 +99,8 @@ static void wtaps_task(void *ctx, int task, int thread) {
                   j->g.ldb, j->g.C + (size_t)i0 * j->g.ldc, j->g.ldc, j->g.acc || t > 0);
 }
 
-int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch,
-                   const float *B, int ldb, const size_t *boff, float *C, int ldc, int acc) {
+int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch, const float *B,
+                   int ldb, const size_t *boff, float *C, int ldc, int acc) {
     if (M <= 0 || N <= 0 || K <= 0) return -1;
     wtaps_job j = {{M, N, K, taps, K, ldb, ldc, acc, 0, 0, 0, NULL, B, 0, boff, C}, w, scratch, 0};
     plan_split(&j.g);
@@ -130,8 +129,7 @@ void sg_linear(const float *x, int n, int in, const float *w, const float *b, in
      * own threads it splits the product differently and the last bits of the style mean
      * depended on whether a conv had run in this process before */
     (void)sg__threads();
-    if (n == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 1.0f, y, 1);
+    if (n == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 1.0f, y, 1);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f,
                     y, out);

@@ -13,14 +13,14 @@
 /* ---- errors: returned, never exit()/abort() ------------------------------------------------ */
 typedef enum {
     SG_OK = 0,
-    SG_ERR_ARG,         /* bad argument / usage */
-    SG_ERR_IO,          /* cannot open/read/write a file */
-    SG_ERR_FORMAT,      /* malformed or truncated file */
-    SG_ERR_MISSING,     /* a tensor or key is absent */
-    SG_ERR_SHAPE,       /* a tensor has the wrong shape or dtype */
-    SG_ERR_LIMIT,       /* input exceeds a configured limit (pixels, bytes) */
-    SG_ERR_NOMEM,       /* allocation failed or a planned buffer is too small */
-    SG_ERR_UNSUPPORTED  /* valid input we do not handle */
+    SG_ERR_ARG,        /* bad argument / usage */
+    SG_ERR_IO,         /* cannot open/read/write a file */
+    SG_ERR_FORMAT,     /* malformed or truncated file */
+    SG_ERR_MISSING,    /* a tensor or key is absent */
+    SG_ERR_SHAPE,      /* a tensor has the wrong shape or dtype */
+    SG_ERR_LIMIT,      /* input exceeds a configured limit (pixels, bytes) */
+    SG_ERR_NOMEM,      /* allocation failed or a planned buffer is too small */
+    SG_ERR_UNSUPPORTED /* valid input we do not handle */
 } sg_status;
 
 typedef struct {
@@ -167,8 +167,7 @@ typedef enum {
     SG_CONV_WINOGRAD   /* F(4×4, 3×3) */
 } sg_conv_algo;
 sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, int kh, int kw,
-                            int stride, int pad, sg_tensor *y, sg_workspace *ws,
-                            sg_conv_algo want);
+                            int stride, int pad, sg_tensor *y, sg_workspace *ws, sg_conv_algo want);
 
 /* ---- profiling ------------------------------------------------------------------------------
  * Off by default. When enabled, every op adds its wall time and nominal FLOPs (the direct
@@ -197,8 +196,8 @@ void sg_adain(sg_tensor *x, const float *gb, float eps);
  * statistics per plane, the coefficients in co [4·N·C] (sub, sub_lo = the mean as two floats,
  * mul = g/sqrt(var + eps), add = b, with g, b = gamma[c], beta[c] (1, 0 when NULL) for the
  * instance norm and 1 + gb[n, c], gb[n, C + c] for AdaIN). */
-sg_preact sg_instance_norm_pre(const sg_tensor *x, const float *gamma, const float *beta,
-                               float eps, float slope, float *co);
+sg_preact sg_instance_norm_pre(const sg_tensor *x, const float *gamma, const float *beta, float eps,
+                               float slope, float *co);
 sg_preact sg_adain_pre(const sg_tensor *x, const float *gb, float eps, float slope, float *co);
 /* Inference batch norm: (x - mean[c]) / sqrt(var[c] + eps) · weight[c] + bias[c]. */
 void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const float *weight,

@@ -13,7 +13,7 @@ typedef struct {
     const float *gamma, *beta; /* IN: [C] each or NULL; AdaIN: gamma = gb [N, 2C], beta NULL */
     const float *mean, *var;   /* batch norm */
     float eps;
-    int kind; /* 0 IN, 1 AdaIN, 2 BN */
+    int kind;  /* 0 IN, 1 AdaIN, 2 BN */
     float *co; /* not NULL: write sg_preact coefficients [4, N·C] instead of normalising */
 } norm_job;
 
@@ -53,8 +53,7 @@ static void norm_task(void *ctx, int task, int thread) {
 static void norm_run(norm_job *j) {
     const double t0 = sg__prof_now();
     const int planes = j->x->n * j->x->c;
-    if ((size_t)j->x->h * j->x->w * planes >= 65536)
-        sg__parallel(planes, norm_task, j);
+    if ((size_t)j->x->h * j->x->w * planes >= 65536) sg__parallel(planes, norm_task, j);
     else
         for (int t = 0; t < planes; t++) norm_task(j, t, 0);
     sg__prof_add(SG_PROF_NORM, t0, 0);
@@ -75,8 +74,8 @@ static sg_preact pre_of(const sg_tensor *x, const float *co, float slope) {
     return (sg_preact){co, co + nc, co + 2 * nc, co + 3 * nc, slope};
 }
 
-sg_preact sg_instance_norm_pre(const sg_tensor *x, const float *gamma, const float *beta,
-                               float eps, float slope, float *co) {
+sg_preact sg_instance_norm_pre(const sg_tensor *x, const float *gamma, const float *beta, float eps,
+                               float slope, float *co) {
     norm_job j = {(sg_tensor *)x, gamma, beta, NULL, NULL, eps, 0, co};
     norm_run(&j);
     return pre_of(x, co, slope);

@@ -16,14 +16,22 @@ static void ew_range(const ew_job *j, size_t a, size_t b) {
     float *y = j->y;
     const float *x = j->x, s = j->s;
     switch (j->op) {
-    case 0: for (size_t i = a; i < b; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f; break;
+    case 0:
+        for (size_t i = a; i < b; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        break;
     case 1: /* branch-free max(y, 0) + s·min(y, 0), so it vectorises (signs are random) */
         for (size_t i = a; i < b; i++)
             y[i] = (y[i] > 0.0f ? y[i] : 0.0f) + s * (y[i] < 0.0f ? y[i] : 0.0f);
         break;
-    case 2: for (size_t i = a; i < b; i++) y[i] *= s; break;
-    case 3: for (size_t i = a; i < b; i++) y[i] += x[i]; break;
-    default: for (size_t i = a; i < b; i++) y[i] = (y[i] + x[i]) * s; break;
+    case 2:
+        for (size_t i = a; i < b; i++) y[i] *= s;
+        break;
+    case 3:
+        for (size_t i = a; i < b; i++) y[i] += x[i];
+        break;
+    default:
+        for (size_t i = a; i < b; i++) y[i] = (y[i] + x[i]) * s;
+        break;
     }
 }
 
@@ -37,10 +45,8 @@ static void ew_task(void *ctx, int task, int thread) {
 static void ew_run(float *y, const float *x, size_t n, float s, int op) {
     const double t0 = sg__prof_now();
     ew_job j = {y, x, n, s, op};
-    if (n >= 4 * CHUNK)
-        sg__parallel((int)((n + CHUNK - 1) / CHUNK), ew_task, &j);
-    else
-        ew_range(&j, 0, n);
+    if (n >= 4 * CHUNK) sg__parallel((int)((n + CHUNK - 1) / CHUNK), ew_task, &j);
+    else ew_range(&j, 0, n);
     sg__prof_add(SG_PROF_ELEMENTWISE, t0, 0);
 }
 
@@ -84,8 +90,7 @@ void sg_preact_apply(const sg_tensor *x, const sg_preact *pre, float *out) {
     const double t0 = sg__prof_now();
     const int planes = x->n * x->c;
     pre_job j = {x->data, pre, out, (size_t)x->h * x->w};
-    if ((size_t)planes * j.hw >= 65536)
-        sg__parallel(planes, pre_plane, &j);
+    if ((size_t)planes * j.hw >= 65536) sg__parallel(planes, pre_plane, &j);
     else
         for (int k = 0; k < planes; k++) pre_plane(&j, k, 0);
     sg__prof_add(SG_PROF_ELEMENTWISE, t0, 0);

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define MAX_THREADS 8
-#define SPIN_NS 200000 /* a waiting thread spins this long before it sleeps (see spin_until) */
+#define SPIN_NS     200000 /* a waiting thread spins this long before it sleeps (see spin_until) */
 
 static struct {
     pthread_mutex_t lock;
@@ -32,8 +32,19 @@ static struct {
     atomic_int next;
     atomic_flag busy;
     atomic_int users; /* sg_net_user_enter - leave: requests in flight on other threads */
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          0, 0, 0, 0, NULL, NULL, 0, 0, ATOMIC_FLAG_INIT, 0};
+} pool = {PTHREAD_MUTEX_INITIALIZER,
+          PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER,
+          0,
+          0,
+          0,
+          0,
+          NULL,
+          NULL,
+          0,
+          0,
+          ATOMIC_FLAG_INIT,
+          0};
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void drain(int thread) {

@@ -10,12 +10,21 @@
 static int enabled;
 static double ms[SG_PROF_N], flops[SG_PROF_N];
 static long calls[SG_PROF_N];
-static const char *names[SG_PROF_N] = {
-    "conv3x3 winograd (total)", "  winograd weight transform", "  winograd input transform",
-    "  winograd GEMMs", "  winograd output transform", "conv tap-shifted GEMM",
-    "conv im2col+GEMM", "conv 1x1 (GEMM)", "conv direct loops", "conv up2 (phase GEMMs)",
-    "conv depthwise", "norms (IN/AdaIN/BN)", "elementwise", "resample/pool/concat",
-    "linear"};
+static const char *names[SG_PROF_N] = {"conv3x3 winograd (total)",
+                                       "  winograd weight transform",
+                                       "  winograd input transform",
+                                       "  winograd GEMMs",
+                                       "  winograd output transform",
+                                       "conv tap-shifted GEMM",
+                                       "conv im2col+GEMM",
+                                       "conv 1x1 (GEMM)",
+                                       "conv direct loops",
+                                       "conv up2 (phase GEMMs)",
+                                       "conv depthwise",
+                                       "norms (IN/AdaIN/BN)",
+                                       "elementwise",
+                                       "resample/pool/concat",
+                                       "linear"};
 
 void sg_profile_enable(int on) { enabled = on; }
 void sg_profile_reset(void) {
@@ -44,7 +53,6 @@ void sg_profile_print(FILE *f, double peak_gflops) {
         if (flops[i] > 0)
             fprintf(f, "%-30s %6ld %10.2f %9.1f %7.0f%%\n", names[i], calls[i], ms[i], g,
                     peak_gflops > 0 ? 100 * g / peak_gflops : 0);
-        else
-            fprintf(f, "%-30s %6ld %10.2f\n", names[i], calls[i], ms[i]);
+        else fprintf(f, "%-30s %6ld %10.2f\n", names[i], calls[i], ms[i]);
     }
 }

@@ -26,8 +26,7 @@ void sg_avg_pool2(const sg_tensor *x, sg_tensor *y) {
     const double t0_ = sg__prof_now();
     const sg_tensor *xy[2] = {x, y};
     const int planes = x->n * x->c;
-    if (sg_tensor_numel(x) >= 65536)
-        sg__parallel(planes, pool_plane, (void *)xy);
+    if (sg_tensor_numel(x) >= 65536) sg__parallel(planes, pool_plane, (void *)xy);
     else
         for (int p = 0; p < planes; p++) pool_plane((void *)xy, p, 0);
     sg__prof_add(SG_PROF_RESAMPLE, t0_, 0);
@@ -54,8 +53,7 @@ void sg_upsample_nearest2(const sg_tensor *x, sg_tensor *y) {
 static void bilinear_src(int i, int in, int out, int align_corners, int *i0, int *i1,
                          float *lambda) {
     double src;
-    if (align_corners)
-        src = out > 1 ? (double)i * (in - 1) / (out - 1) : 0.0;
+    if (align_corners) src = out > 1 ? (double)i * (in - 1) / (out - 1) : 0.0;
     else {
         src = ((double)i + 0.5) * in / out - 0.5;
         if (src < 0.0) src = 0.0;

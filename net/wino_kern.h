@@ -14,8 +14,8 @@
 #include "conv_internal.h"
 
 #define SG_CAT2(a, b) a##_##b
-#define SG_CAT(a, b) SG_CAT2(a, b)
-#define SG_FN(f) SG_CAT(f, SG_KNAME)
+#define SG_CAT(a, b)  SG_CAT2(a, b)
+#define SG_FN(f)      SG_CAT(f, SG_KNAME)
 
 typedef float SG_FN(vf) __attribute__((vector_size(SG_VL * 4)));
 #define VF SG_FN(vf)
@@ -63,7 +63,7 @@ typedef int SG_FN(iv) __attribute__((vector_size(64)));
 #define SG_PERM(a, b, ...) __builtin_shuffle(a, b, (SG_FN(iv)){__VA_ARGS__})
 #endif
 #define SG_EVEN 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29
-#define SG_ODD 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31
+#define SG_ODD  2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31
 #define SG_LOLO 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
 #define SG_HIHI 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
 
@@ -88,8 +88,10 @@ static inline void SG_FN(gather6)(const float *pa, const float *pb, VF d[6]) {
 static inline void SG_FN(scatter4)(const VF z[4], float *pa, float *pb) {
     const VF a01 = SG_PERM(z[0], z[1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const VF a23 = SG_PERM(z[2], z[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const VF b01 = SG_PERM(z[0], z[1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    const VF b23 = SG_PERM(z[2], z[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const VF b01 =
+        SG_PERM(z[0], z[1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const VF b23 =
+        SG_PERM(z[2], z[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 #define SG_Q0 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23
 #define SG_Q1 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31
     SG_FN(vstore)(pa, SG_PERM(a01, a23, SG_Q0)), SG_FN(vstore)(pa + 16, SG_PERM(a01, a23, SG_Q1));
@@ -163,8 +165,8 @@ static void SG_FN(wino_in)(const float *band, int lrow, int nr, int tw, float *v
  * m[p·ldm + T]), one output channel; y points at the task's first output row (row stride w),
  * rows_left output rows remain in the image from there: rows and columns past the image are
  * not written. */
-static void SG_FN(wino_out)(const float *m, size_t ldm, int nr, int tw, float bias, float *y,
-                            int w, int rows_left) {
+static void SG_FN(wino_out)(const float *m, size_t ldm, int nr, int tw, float bias, float *y, int w,
+                            int rows_left) {
     const int ntot = nr * tw, half = SG_VL / 2;
     const int fast = tw % half == 0 && 4 * tw == w;
     for (int T = 0; T < ntot; T += SG_VL) {
@@ -184,7 +186,8 @@ static void SG_FN(wino_out)(const float *m, size_t ldm, int nr, int tw, float bi
         if (fast && n == SG_VL && 4 * kb + 3 < rows_left) {
             float *pa = y + (size_t)4 * ka * w + 4 * (T % tw);
             float *pb = y + (size_t)4 * kb * w + 4 * ((T + half) % tw);
-            for (int a = 0; a < 4; a++) SG_FN(scatter4)(z[a], pa + (size_t)a * w, pb + (size_t)a * w);
+            for (int a = 0; a < 4; a++)
+                SG_FN(scatter4)(z[a], pa + (size_t)a * w, pb + (size_t)a * w);
             continue;
         }
         float q[4][4][SG_VL]; /* lane by lane: edges, odd widths, a task's last group */
@@ -217,8 +220,8 @@ static inline void SG_FN(stream16)(float *d, const float *s) {
 #endif
 }
 
-static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, size_t ldu,
-                          int cin, int mr, int stream) {
+static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, size_t ldu, int cin,
+                          int mr, int stream) {
     float g[9][WCH], gg[6][3][WCH], o[6][WCH];
     const size_t panel = (size_t)mr * cin;
     for (size_t k0 = k0all; k0 < k0all + count; k0 += WCH) {
@@ -258,8 +261,7 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
                 float *d = u + (6 * i + j) * ldu + (k0 - k0all);
                 if (stream && n == WCH && (uintptr_t)d % 64 == 0)
                     for (int t = 0; t < WCH; t += 16) SG_FN(stream16)(d + t, o[j] + t);
-                else
-                    memcpy(d, o[j], (size_t)n * 4);
+                else memcpy(d, o[j], (size_t)n * 4);
             }
         }
     }
@@ -272,22 +274,23 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
  * per instruction set by the including file (16 registers for SSE2/AVX2, 32 for AVX-512). */
 
 #define UNROLL _Pragma("GCC unroll 16")
-#define DEF_KERN(name, mr, nv)                                                                    \
-    static void name(int K, const float *A, int lda, const float *B, int ldb, float *C,          \
-                     int ldc, int acc) {                                                          \
-        VF c[mr][nv];                                                                             \
-        UNROLL for (int r = 0; r < mr; r++) UNROLL for (int v = 0; v < nv; v++)                   \
-            c[r][v] = acc ? SG_FN(vload)(C + (size_t)r * ldc + v * SG_VL) : (VF){0};              \
-        for (int k = 0; k < K; k++) {                                                             \
-            VF b[nv];                                                                             \
-            UNROLL for (int v = 0; v < nv; v++) b[v] = SG_FN(vload)(B + (size_t)k * ldb + v * SG_VL); \
-            UNROLL for (int r = 0; r < mr; r++) {                                                 \
-                const VF a = (VF){0} + A[(size_t)r * lda + k];                                    \
-                UNROLL for (int v = 0; v < nv; v++) c[r][v] += a * b[v];                          \
-            }                                                                                     \
-        }                                                                                         \
-        UNROLL for (int r = 0; r < mr; r++) UNROLL for (int v = 0; v < nv; v++)                   \
-            SG_FN(vstore)(C + (size_t)r * ldc + v * SG_VL, c[r][v]);                              \
+#define DEF_KERN(name, mr, nv)                                                                     \
+    static void name(int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,   \
+                     int acc) {                                                                    \
+        VF c[mr][nv];                                                                              \
+        UNROLL for (int r = 0; r < mr; r++) UNROLL for (int v = 0; v < nv; v++) c[r][v] =          \
+            acc ? SG_FN(vload)(C + (size_t)r * ldc + v * SG_VL) : (VF){0};                         \
+        for (int k = 0; k < K; k++) {                                                              \
+            VF b[nv];                                                                              \
+            UNROLL for (int v = 0; v < nv; v++) b[v] =                                             \
+                SG_FN(vload)(B + (size_t)k * ldb + v * SG_VL);                                     \
+            UNROLL for (int r = 0; r < mr; r++) {                                                  \
+                const VF a = (VF){0} + A[(size_t)r * lda + k];                                     \
+                UNROLL for (int v = 0; v < nv; v++) c[r][v] += a * b[v];                           \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int r = 0; r < mr; r++) UNROLL for (int v = 0; v < nv; v++)                    \
+            SG_FN(vstore)(C + (size_t)r * ldc + v * SG_VL, c[r][v]);                               \
     }
 DEF_KERN(SG_FN(kern_full), SG_MR, SG_NV)
 
@@ -300,28 +303,31 @@ static void SG_FN(kern_packed)(int K, const float *Ap, const float *B, int ldb, 
     UNROLL for (int r = 0; r < SG_MR; r++) UNROLL for (int v = 0; v < SG_NV; v++) c[r][v] = (VF){0};
     for (int k = 0; k < K; k++) {
         VF b[SG_NV];
-        UNROLL for (int v = 0; v < SG_NV; v++) b[v] = v < nv ? SG_FN(vload)(B + (size_t)k * ldb + v * SG_VL) : (VF){0};
+        UNROLL for (int v = 0; v < SG_NV; v++) b[v] =
+            v < nv ? SG_FN(vload)(B + (size_t)k * ldb + v * SG_VL) : (VF){0};
         UNROLL for (int r = 0; r < SG_MR; r++) {
             const VF a = (VF){0} + Ap[(size_t)k * SG_MR + r];
             UNROLL for (int v = 0; v < SG_NV; v++) c[r][v] += a * b[v];
         }
     }
-    UNROLL for (int r = 0; r < SG_MR; r++) UNROLL for (int v = 0; v < SG_NV; v++)
-        if (v < nv) SG_FN(vstore)(C + (size_t)r * ldc + v * SG_VL, c[r][v]);
+    UNROLL for (int r = 0; r < SG_MR; r++) UNROLL for (int v = 0; v < SG_NV; v++) if (v < nv)
+        SG_FN(vstore)(C + (size_t)r * ldc + v * SG_VL, c[r][v]);
 }
 DEF_KERN(SG_FN(kern_rows1), SG_MR, 1)
 DEF_KERN(SG_FN(kern_cols), 1, SG_NV)
 DEF_KERN(SG_FN(kern_one), 1, 1)
 
 /* columns [j, N) of rows [i, i + rows): whole vectors, then scalars */
-static void SG_FN(gemm_tail)(int rows, int j, int N, int K, const float *A, int lda,
-                             const float *B, int ldb, float *C, int ldc, int acc) {
+static void SG_FN(gemm_tail)(int rows, int j, int N, int K, const float *A, int lda, const float *B,
+                             int ldb, float *C, int ldc, int acc) {
     for (int r = 0; r < rows; r++) {
         const float *a = A + (size_t)r * lda;
         float *c = C + (size_t)r * ldc;
         int jj = j;
-        for (; jj + SG_NV * SG_VL <= N; jj += SG_NV * SG_VL) SG_FN(kern_cols)(K, a, lda, B + jj, ldb, c + jj, ldc, acc);
-        for (; jj + SG_VL <= N; jj += SG_VL) SG_FN(kern_one)(K, a, lda, B + jj, ldb, c + jj, ldc, acc);
+        for (; jj + SG_NV * SG_VL <= N; jj += SG_NV * SG_VL)
+            SG_FN(kern_cols)(K, a, lda, B + jj, ldb, c + jj, ldc, acc);
+        for (; jj + SG_VL <= N; jj += SG_VL)
+            SG_FN(kern_one)(K, a, lda, B + jj, ldb, c + jj, ldc, acc);
         for (; jj < N; jj++) {
             float s = acc ? c[jj] : 0.0f;
             for (int k = 0; k < K; k++) s += a[k] * B[(size_t)k * ldb + jj];
@@ -332,18 +338,24 @@ static void SG_FN(gemm_tail)(int rows, int j, int N, int K, const float *A, int 
 
 /* One block of columns [j0, j1) over every row: B's K × (j1 - j0) panel stays in L2 while the
  * MR-row blocks of A stream past it. */
-static void SG_FN(gemm_cols)(int M, int j0, int j1, int K, const float *A, int lda,
-                             const float *B, int ldb, float *C, int ldc, int acc) {
+static void SG_FN(gemm_cols)(int M, int j0, int j1, int K, const float *A, int lda, const float *B,
+                             int ldb, float *C, int ldc, int acc) {
     int i = 0;
     for (; i + SG_MR <= M; i += SG_MR) {
         const float *a = A + (size_t)i * lda;
         float *c = C + (size_t)i * ldc;
         int j = j0;
-        for (; j + SG_NV * SG_VL <= j1; j += SG_NV * SG_VL) SG_FN(kern_full)(K, a, lda, B + j, ldb, c + j, ldc, acc);
-        for (; j + SG_VL <= j1; j += SG_VL) SG_FN(kern_rows1)(K, a, lda, B + j, ldb, c + j, ldc, acc);
+        for (; j + SG_NV * SG_VL <= j1; j += SG_NV * SG_VL)
+            SG_FN(kern_full)(K, a, lda, B + j, ldb, c + j, ldc, acc);
+        for (; j + SG_VL <= j1; j += SG_VL)
+            SG_FN(kern_rows1)(K, a, lda, B + j, ldb, c + j, ldc, acc);
         if (j < j1) SG_FN(gemm_tail)(SG_MR, j, j1, K, a, lda, B, ldb, c, ldc, acc);
     }
-    if (i < M) SG_FN(gemm_tail)(M - i, j0, j1, K, A + (size_t)i * lda, lda, B, ldb, C + (size_t)i * ldc, ldc, acc);
+    if (i < M) {
+        const float *ai = A + (size_t)i * lda;
+        float *ci = C + (size_t)i * ldc;
+        SG_FN(gemm_tail)(M - i, j0, j1, K, ai, lda, B, ldb, ci, ldc, acc);
+    }
 }
 
 /* Column blocks of ~64K floats of B (a multiple of the kernel's width, at least one block):

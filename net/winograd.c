@@ -22,20 +22,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TILE SG_WINO_M
+#define TILE           SG_WINO_M
 #define MIN_TASK_TILES 32 /* tiles per task at least (tile rows are grouped): GEMM N */
-#define BIG_U_FLOATS ((size_t)2 << 20) /* 8 MiB */
+#define BIG_U_FLOATS   ((size_t)2 << 20) /* 8 MiB */
 
 typedef struct {
-    int th, tw;    /* tile rows and columns */
-    int rpt;       /* tile rows per task */
-    int nt;        /* tiles per task (rpt · tw) */
-    int lrow;      /* padded input row length: 4·tw + 2 rounded to 16 (≥ 4·tw + 4, the kernels'
+    int th, tw;  /* tile rows and columns */
+    int rpt;     /* tile rows per task */
+    int nt;      /* tiles per task (rpt · tw) */
+    int lrow;    /* padded input row length: 4·tw + 2 rounded to 16 (≥ 4·tw + 4, the kernels'
                       vector reads) */
-    int threads;   /* scratch slots */
+    int threads; /* scratch slots */
     size_t ldu, ldv, ldm; /* floats between the 36 positions of U, V, M (odd_lines) */
-    size_t u;      /* floats of U */
-    size_t slot;   /* floats of one thread's V | M | band */
+    size_t u;             /* floats of U */
+    size_t slot;          /* floats of one thread's V | M | band */
 } wino_plan;
 
 /* A position stride of n floats or a little more, an odd number of 64-byte lines: the
@@ -93,7 +93,7 @@ typedef struct {
     const wino_plan *p;
     const sg_kernels *k;
     int cin, cout, h, w, tasks_per_sample; /* h, w: the output's (= the conv input's) size */
-    int up; /* 1: x is [Cin, h/2, w/2], read as its nearest 2× upsample (never materialised) */
+    int up;     /* 1: x is [Cin, h/2, w/2], read as its nearest 2× upsample (never materialised) */
     int packed; /* U in gemm_packed's panel order (cout % mr == 0) */
     const float *x, *wt, *b;
     float *y, *u, *slots;
@@ -149,8 +149,8 @@ static void input_task(const wino_ctx *c, const wino_slot *s, int n, int tr0, in
     const float *x = c->x + (size_t)n * c->cin * plane;
     for (int ch = 0; ch < c->cin; ch++) {
         for (int i = 0; i < 4 * nr + 2; i++)
-            band_row(c, x + ch * plane, TILE * tr0 - 1 + i, s->band + (size_t)i * p->lrow,
-                     p->lrow, n * c->cin + ch);
+            band_row(c, x + ch * plane, TILE * tr0 - 1 + i, s->band + (size_t)i * p->lrow, p->lrow,
+                     n * c->cin + ch);
         c->k->wino_in(s->band, p->lrow, nr, p->tw, s->v + (size_t)ch * p->nt, p->ldv);
     }
 }
@@ -174,11 +174,13 @@ static void packed_ragged(const wino_ctx *c, const float *u, const float *v, int
     if (whole) c->k->gemm_packed(c->cout, whole, c->cin, u, v, ldv, m, ldv);
     float out[64]; /* mr ≤ 64 */
     for (int j = whole; j < nt; j++)
-        for (int i = 0; i < c->cout; i += c->k->mr) { /* panel i: out[r] = Σ_k u[k·mr + r]·v[k][j] */
+        for (int i = 0; i < c->cout;
+             i += c->k->mr) { /* panel i: out[r] = Σ_k u[k·mr + r]·v[k][j] */
             const float *a = u + (size_t)i * c->cin;
             for (int r = 0; r < c->k->mr; r++) out[r] = 0.0f;
             for (int kk = 0; kk < c->cin; kk++)
-                for (int r = 0; r < c->k->mr; r++) out[r] += a[(size_t)kk * c->k->mr + r] * v[(size_t)kk * ldv + j];
+                for (int r = 0; r < c->k->mr; r++)
+                    out[r] += a[(size_t)kk * c->k->mr + r] * v[(size_t)kk * ldv + j];
             for (int r = 0; r < c->k->mr; r++) m[(size_t)(i + r) * ldv + j] = out[r];
         }
 }
@@ -202,10 +204,11 @@ static void tile_task(void *ctx, int task, int thread) {
             c->k->gemm_packed(c->cout, nt, c->cin, u, v, p->nt, m, p->nt);
         else if (c->packed) /* a ragged last task: unpack-free fallback, column by column */
             packed_ragged(c, u, v, p->nt, nt, m);
-        else
-            c->k->gemm(c->cout, nt, c->cin, u, c->cin, v, p->nt, m, p->nt, 0);
+        else c->k->gemm(c->cout, nt, c->cin, u, c->cin, v, p->nt, m, p->nt, 0);
     }
-    if (prof) sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * SG_WINO_P * c->cout * c->cin * nt), t0 = sg__prof_now();
+    if (prof)
+        sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * SG_WINO_P * c->cout * c->cin * nt),
+            t0 = sg__prof_now();
     output_task(c, &s, c->y + (size_t)n * c->cout * c->h * c->w, tr0, nr);
     if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
 }
@@ -293,9 +296,8 @@ static void co_block_task(void *ctx, int task, int thread) {
     }
     const size_t plane = (size_t)c->h * c->w;
     for (int co = c0; co < c0 + CO_BLOCK; co++)
-        c->k->wino_out(m + (size_t)(co - c0) * o->nt, o->ldmb, p->th, p->tw,
-                       c->b ? c->b[co] : 0.0f, c->y + ((size_t)o->n * c->cout + co) * plane, c->w,
-                       c->h);
+        c->k->wino_out(m + (size_t)(co - c0) * o->nt, o->ldmb, p->th, p->tw, c->b ? c->b[co] : 0.0f,
+                       c->y + ((size_t)o->n * c->cout + co) * plane, c->w, c->h);
     if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
 }
 
@@ -332,12 +334,12 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
     if (!ws || !ws->buf || (up && (h % 2 || wd % 2))) return -1;
     const sg_kernels *k = sg__kernels();
     wino_plan p = plan_wino(cin, h, wd, cout, (size_t)-1); /* th, tw, lrow, threads */
-    wino_ctx c = {&p, k, cin, cout, h, wd, 0, up, cout % k->mr == 0, x->data, w, b, y->data,
-                  ws->buf, NULL, pre};
+    wino_ctx c = {&p,      k, cin, cout,    h,       wd,   0,  up, cout % k->mr == 0,
+                  x->data, w, b,   y->data, ws->buf, NULL, pre};
     const double t0 = sg__prof_now();
     if (conv_winograd_co(&c, x->n, ws->cap) == 0) {
-        sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0, 2.0 * 9 * cout * cin * (double)h * wd *
-                                                              x->n);
+        sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0,
+                     2.0 * 9 * cout * cin * (double)h * wd * x->n);
         return 0;
     }
     p = plan_wino(cin, h, wd, cout, ws->cap);

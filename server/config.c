@@ -22,22 +22,47 @@ typedef struct {
 #define F(field) offsetof(sg_srv_config, field), sizeof(((sg_srv_config *)0)->field)
 
 static const opt opts[] = {
-    {"--listen", "HOST:PORT", "127.0.0.1:8080", "address to serve on ([::]:8080 for IPv6)", K_STR, F(listen), 0, 0},
-    {"--model", "NAME=PATH", "", "a model (release .ckpt or model file); repeatable; env: comma-separated; none = built-in demo", K_MODEL, F(models), 0, 0},
-    {"--fan", "PATH", "", "face network weights (wing.ckpt or model file) for masks and --fit align", K_STR, F(fan), 0, 0},
-    {"--mean", "PATH", "", "mean CelebA-HQ landmarks (celeba_lm_mean.npz) for fit=align", K_STR, F(mean), 0, 0},
-    {"--workers", "N", "2", "inference threads: requests run at once (2: best throughput on 2 cores; a lone request still uses every core)", K_INT, F(workers), 1, 256},
-    {"--queue", "N", "8", "requests that may wait beyond the busy workers (then 503)", K_INT, F(queue), 0, 100000},
-    {"--max-body", "BYTES", "16M", "largest request body (K/M/G = KiB/MiB/GiB)", K_BYTES, F(max_body), 0, 0},
-    {"--max-pixels", "N", "40M", "largest image, width x height (K/M = 10^3/10^6)", K_PIXELS, F(max_pixels), 0, 0},
-    {"--timeout", "SECONDS", "60", "longest a request may wait for a worker, then 503 (0 = none)", K_SECONDS, F(timeout_s), 0, 0},
-    {"--client-timeout", "SECONDS", "30", "idle or stalled client connections are closed after this", K_SECONDS, F(client_timeout_s), 0, 0},
-    {"--grace", "SECONDS", "30", "on SIGTERM/SIGINT: time to finish in-flight and queued work", K_SECONDS, F(grace_s), 0, 0},
-    {"--max-connections", "N", "64", "concurrent client connections", K_INT, F(max_connections), 1, 65536},
-    {"--cors-origin", "ORIGINS", "", "allowed browser origins: * or a comma-separated list (empty = no CORS)", K_STR, F(cors_origin), 0, 0},
-    {"--api-key-file", "PATH", "", "file of bearer tokens, one a line: required on every route but /healthz, /readyz", K_STR, F(api_key_file), 0, 0},
-    {"--access-log", "PATH", "-", "access log: - (stdout), off, or a file", K_STR, F(access_log), 0, 0},
-    {"--healthcheck", "[URL]", NULL, "probe URL (default: /healthz on --listen) and exit 0 when healthy", K_PROBE, F(healthcheck), 0, 0},
+    {"--listen", "HOST:PORT", "127.0.0.1:8080", "address to serve on ([::]:8080 for IPv6)", K_STR,
+     F(listen), 0, 0},
+    {"--model", "NAME=PATH", "",
+     "a model (release .ckpt or model file); repeatable; env: comma-separated; none = built-in "
+     "demo",
+     K_MODEL, F(models), 0, 0},
+    {"--fan", "PATH", "",
+     "face network weights (wing.ckpt or model file) for masks and --fit align", K_STR, F(fan), 0,
+     0},
+    {"--mean", "PATH", "", "mean CelebA-HQ landmarks (celeba_lm_mean.npz) for fit=align", K_STR,
+     F(mean), 0, 0},
+    {"--workers", "N", "2",
+     "inference threads: requests run at once (2: best throughput on 2 cores; a lone request still "
+     "uses every core)",
+     K_INT, F(workers), 1, 256},
+    {"--queue", "N", "8", "requests that may wait beyond the busy workers (then 503)", K_INT,
+     F(queue), 0, 100000},
+    {"--max-body", "BYTES", "16M", "largest request body (K/M/G = KiB/MiB/GiB)", K_BYTES,
+     F(max_body), 0, 0},
+    {"--max-pixels", "N", "40M", "largest image, width x height (K/M = 10^3/10^6)", K_PIXELS,
+     F(max_pixels), 0, 0},
+    {"--timeout", "SECONDS", "60", "longest a request may wait for a worker, then 503 (0 = none)",
+     K_SECONDS, F(timeout_s), 0, 0},
+    {"--client-timeout", "SECONDS", "30",
+     "idle or stalled client connections are closed after this", K_SECONDS, F(client_timeout_s), 0,
+     0},
+    {"--grace", "SECONDS", "30", "on SIGTERM/SIGINT: time to finish in-flight and queued work",
+     K_SECONDS, F(grace_s), 0, 0},
+    {"--max-connections", "N", "64", "concurrent client connections", K_INT, F(max_connections), 1,
+     65536},
+    {"--cors-origin", "ORIGINS", "",
+     "allowed browser origins: * or a comma-separated list (empty = no CORS)", K_STR,
+     F(cors_origin), 0, 0},
+    {"--api-key-file", "PATH", "",
+     "file of bearer tokens, one a line: required on every route but /healthz, /readyz", K_STR,
+     F(api_key_file), 0, 0},
+    {"--access-log", "PATH", "-", "access log: - (stdout), off, or a file", K_STR, F(access_log), 0,
+     0},
+    {"--healthcheck", "[URL]", NULL,
+     "probe URL (default: /healthz on --listen) and exit 0 when healthy", K_PROBE, F(healthcheck),
+     0, 0},
     {"--help", NULL, NULL, "show this help", K_HELP, F(help), 0, 0},
 };
 #define N_OPTS (sizeof opts / sizeof *opts)
@@ -94,8 +119,9 @@ static sg_status add_model(sg_srv_config *c, const char *v, size_t n, const char
         return sg_error_set(err, SG_ERR_ARG, "%s: bad model name in '%.*s'", who, (int)n, v);
     for (size_t i = 0; i < nlen; i++)
         if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
-            return sg_error_set(err, SG_ERR_ARG, "%s: model name '%.*s' may use only A-Z a-z 0-9 . _ -",
-                                who, (int)nlen, name);
+            return sg_error_set(err, SG_ERR_ARG,
+                                "%s: model name '%.*s' may use only A-Z a-z 0-9 . _ -", who,
+                                (int)nlen, name);
     memcpy(m->name, name, nlen);
     m->name[nlen] = 0;
     for (int i = 0; i < c->n_models; i++)
@@ -133,7 +159,8 @@ static sg_status set_value(sg_srv_config *c, const opt *o, const char *v, int fr
         errno = 0;
         x = strtoll(v, &end, 10);
         if (!*v || *end || errno || x < o->lo || x > o->hi)
-            return sg_error_set(err, SG_ERR_ARG, "%s: '%s' is not an integer in %d..%d", who, v, o->lo, o->hi);
+            return sg_error_set(err, SG_ERR_ARG, "%s: '%s' is not an integer in %d..%d", who, v,
+                                o->lo, o->hi);
         *(int *)field = (int)x;
         return SG_OK;
     case K_BYTES:
@@ -151,9 +178,7 @@ static sg_status set_value(sg_srv_config *c, const opt *o, const char *v, int fr
     }
     case K_MODEL:
         return from_env ? add_models_list(c, v, who, err) : add_model(c, v, strlen(v), who, err);
-    case K_HELP:
-        *(int *)field = 1;
-        return SG_OK;
+    case K_HELP: *(int *)field = 1; return SG_OK;
     }
     return SG_ERR_ARG;
 }
@@ -161,7 +186,8 @@ static sg_status set_value(sg_srv_config *c, const opt *o, const char *v, int fr
 static void defaults(sg_srv_config *c) {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < N_OPTS; i++)
-        if (opts[i].def && opts[i].def[0]) set_value(c, &opts[i], opts[i].def, 0, opts[i].flag, NULL);
+        if (opts[i].def && opts[i].def[0])
+            set_value(c, &opts[i], opts[i].def, 0, opts[i].flag, NULL);
 }
 
 static sg_status load_env(sg_srv_config *c, sg_error *err) {

@@ -57,7 +57,8 @@ static int connect_to(const char *host, const char *port, double deadline, char 
     freeaddrinfo(res);
     int soerr = 0;
     socklen_t sl = sizeof soerr;
-    if (fd >= 0 && (wait_fd(fd, POLLOUT, deadline) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr)) {
+    if (fd >= 0 && (wait_fd(fd, POLLOUT, deadline) ||
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr)) {
         close(fd);
         fd = -1;
     }
@@ -74,7 +75,8 @@ int sg_healthcheck(const char *url, double timeout_s, char *why, size_t cap) {
     double deadline = sg_now_ms() + timeout_s * 1000;
     int fd = connect_to(host, port, deadline, why, cap);
     if (fd < 0) return 1;
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                     path, host);
     size_t got = 0;
     int ok = send(fd, req, (size_t)n, MSG_NOSIGNAL) == n;
     while (ok && got < sizeof resp - 1 && !memchr(resp, '\n', got)) {

@@ -23,7 +23,7 @@
 #define RETRY_AFTER "1"
 /* bytes past --max-body that are still read (and dropped) so the client sees the 413 */
 #define DISCARD_SLACK ((int64_t)1 << 20)
-#define MAX_KEYS 256
+#define MAX_KEYS      256
 
 struct sg_server {
     sg_srv_config cfg;
@@ -113,8 +113,8 @@ static void add_cors(req *r, struct MHD_Response *resp) {
  * extra: NULL-terminated name/value pairs. */
 static enum MHD_Result respond(req *r, int status, const char *type, void *data, size_t len,
                                const char *const *extra) {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(data);
         return MHD_NO;
@@ -125,7 +125,8 @@ static enum MHD_Result respond(req *r, int status, const char *type, void *data,
     for (; extra && extra[0]; extra += 2)
         if (extra[1]) MHD_add_response_header(resp, extra[0], extra[1]);
     add_cors(r, resp);
-    if (atomic_load(&r->s->stopping)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (atomic_load(&r->s->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = status;
     r->bytes = len;
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
@@ -190,7 +191,8 @@ static enum MHD_Result route_metrics(req *r) {
     g.ready = atomic_load(&s->ready) && !atomic_load(&s->stopping) && g.admitted < g.capacity;
     sg_buf out;
     sg_buf_init(&out, 0);
-    if (sg_metrics_render(&s->metrics, &g, atomic_load(&s->ready) ? sg_buf_str(&s->model_info) : NULL, &out))
+    if (sg_metrics_render(&s->metrics, &g,
+                          atomic_load(&s->ready) ? sg_buf_str(&s->model_info) : NULL, &out))
         return fail(r, 500, "internal", "cannot render metrics", NULL);
     size_t n;
     char *text = sg_buf_take(&out, &n);
@@ -199,7 +201,8 @@ static enum MHD_Result route_metrics(req *r) {
 
 static enum MHD_Result route_get(req *r) {
     switch (r->route) {
-    case SG_ROUTE_HEALTHZ: return respond_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", NULL);
+    case SG_ROUTE_HEALTHZ:
+        return respond_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", NULL);
     case SG_ROUTE_READYZ: return route_readyz(r);
     case SG_ROUTE_METRICS: return route_metrics(r);
     case SG_ROUTE_MODELS:
@@ -234,7 +237,8 @@ static int authorized(req *r) {
 }
 
 static enum MHD_Result preflight(req *r, int post) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
     const char *allow = post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
     MHD_add_response_header(resp, "Allow", allow);
@@ -262,7 +266,9 @@ static void request_id(req *r) {
     int ok = n > 0 && n < sizeof r->id;
     for (size_t i = 0; ok && i < n; i++) ok = isalnum((unsigned char)h[i]) || strchr("-_.:", h[i]);
     if (ok) memcpy(r->id, h, n + 1);
-    else snprintf(r->id, sizeof r->id, "%08x%08lx", r->s->id_prefix, atomic_fetch_add(&r->s->next_id, 1));
+    else
+        snprintf(r->id, sizeof r->id, "%08x%08lx", r->s->id_prefix,
+                 atomic_fetch_add(&r->s->next_id, 1));
 }
 
 /* ---- inference routes ----------------------------------------------------------------------- */
@@ -273,15 +279,17 @@ static int body_setup(req *r) {
     const char *cl = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     long long len = cl ? atoll(cl) : -1;
     if (len > s->cfg.max_body)
-        return sg_http_fail(&r->early, 413, "too_large", "body of %lld bytes is over the %lld-byte limit",
-                            len, (long long)s->cfg.max_body);
+        return sg_http_fail(&r->early, 413, "too_large",
+                            "body of %lld bytes is over the %lld-byte limit", len,
+                            (long long)s->cfg.max_body);
     sg_error err;
     if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
         if (sg_multipart_boundary(ct, r->boundary, sizeof r->boundary, &err))
             return sg_http_fail(&r->early, 400, "bad_multipart", "%s", err.msg);
         r->body_kind = BODY_MULTIPART;
     } else if (ct && (!strncasecmp(ct, "image/png", 9) || !strncasecmp(ct, "image/jpeg", 10) ||
-                      !strncasecmp(ct, "image/jpg", 9) || !strncasecmp(ct, "application/octet-stream", 24))) {
+                      !strncasecmp(ct, "image/jpg", 9) ||
+                      !strncasecmp(ct, "application/octet-stream", 24))) {
         r->body_kind = BODY_RAW;
     } else if (ct && *ct && len != 0) {
         return sg_http_fail(&r->early, 415, "unsupported_media_type",
@@ -306,15 +314,12 @@ static int early_answer_safe(req *r) {
 
 static enum MHD_Result begin_post(req *r) {
     sg_server *s = r->s;
-    if (atomic_load(&s->stopping))
-        sg_http_fail(&r->early, 503, "stopping", "shutting down");
-    else if (!atomic_load(&s->ready))
-        sg_http_fail(&r->early, 503, "loading", "models are loading");
+    if (atomic_load(&s->stopping)) sg_http_fail(&r->early, 503, "stopping", "shutting down");
+    else if (!atomic_load(&s->ready)) sg_http_fail(&r->early, 503, "loading", "models are loading");
     else if (!queue_has_room(s)) {
         sg_metrics_count_rejected(&s->metrics);
         sg_http_fail(&r->early, 503, "overloaded", "workers and queue are full; retry later");
-    } else
-        body_setup(r);
+    } else body_setup(r);
     if (r->early.status && early_answer_safe(r)) return respond_error(r, &r->early, NULL);
     return MHD_YES;
 }
@@ -330,7 +335,8 @@ static enum MHD_Result receive(req *r, const char *data, size_t n) {
     if (st == SG_ERR_LIMIT) {
         r->overflow = 1;
         sg_buf_free(&r->body);
-        sg_http_fail(&r->early, 413, "too_large", "body is over the %lld-byte limit", (long long)r->s->cfg.max_body);
+        sg_http_fail(&r->early, 413, "too_large", "body is over the %lld-byte limit",
+                     (long long)r->s->cfg.max_body);
     } else if (st) {
         sg_http_fail(&r->early, 503, "out_of_memory", "cannot buffer the body");
     }
@@ -375,10 +381,13 @@ static enum MHD_Result complete_post(req *r) {
     sg_mp_form form = {0};
     sg_error err;
     if (r->body_kind == BODY_MULTIPART &&
-        sg_multipart_parse(r->body.data ? r->body.data : (const uint8_t *)"", r->body.len, r->boundary, &form, &err))
+        sg_multipart_parse(r->body.data ? r->body.data : (const uint8_t *)"", r->body.len,
+                           r->boundary, &form, &err))
         return fail(r, 400, "bad_multipart", err.msg, NULL);
     sg_task_kind kind = r->route == SG_ROUTE_STYLE ? SG_TASK_STYLE : SG_TASK_TRANSLATE;
-    sg_task_input in = {.form = &form, .query = query_arg, .query_ctx = r->conn,
+    sg_task_input in = {.form = &form,
+                        .query = query_arg,
+                        .query_ctx = r->conn,
                         .accept = header(r, MHD_HTTP_HEADER_ACCEPT),
                         .raw_field = kind == SG_TASK_STYLE ? "reference" : "image"};
     if (r->body_kind == BODY_RAW) in.raw_image = r->body.data, in.raw_len = r->body.len;
@@ -386,7 +395,8 @@ static enum MHD_Result complete_post(req *r) {
     int bad = sg_task_parse(&r->task, kind, &in, &s->models, s->cfg.max_pixels, &e);
     if (r->task.model) snprintf(r->model, sizeof r->model, "%s", r->task.model->name);
     if (r->task.model && r->task.domain >= 0 && !bad)
-        snprintf(r->domain, sizeof r->domain, "%s", r->task.model->engine.cfg.domains[r->task.domain]);
+        snprintf(r->domain, sizeof r->domain, "%s",
+                 r->task.model->engine.cfg.domains[r->task.domain]);
     if (bad) return respond_error(r, &e, NULL);
     if (!sg_queue_reserve(&s->queue)) {
         sg_metrics_count_rejected(&s->metrics);
@@ -410,28 +420,32 @@ static enum MHD_Result answer_task(req *r) {
     sg_metrics_stage(&s->metrics, SG_STAGE_QUEUE, t->stage_ms[SG_STAGE_QUEUE]);
     if (how == 2) {
         sg_metrics_count_expired(&s->metrics);
-        return fail(r, 503, "timeout", "the request waited longer than --timeout for a worker", NULL);
+        return fail(r, 503, "timeout", "the request waited longer than --timeout for a worker",
+                    NULL);
     }
     if (how == 3) return fail(r, 503, "stopping", "shutting down", NULL);
     if (t->error.status) return respond_error(r, &t->error, NULL);
-    for (int i = SG_STAGE_DECODE; i < SG_STAGE_COUNT; i++) sg_metrics_stage(&s->metrics, i, t->stage_ms[i]);
+    for (int i = SG_STAGE_DECODE; i < SG_STAGE_COUNT; i++)
+        sg_metrics_stage(&s->metrics, i, t->stage_ms[i]);
     char timing[320], seed[32];
     snprintf(timing, sizeof timing,
              "queue;dur=%.1f, decode;dur=%.1f, faces;dur=%.1f, style;dur=%.1f, generator;dur=%.1f, "
              "encode;dur=%.1f, total;dur=%.1f",
              t->stage_ms[SG_STAGE_QUEUE], t->stage_ms[SG_STAGE_DECODE], t->stage_ms[SG_STAGE_FACES],
-             t->stage_ms[SG_STAGE_STYLE], t->stage_ms[SG_STAGE_GENERATOR], t->stage_ms[SG_STAGE_ENCODE],
-             sg_now_ms() - r->t0);
+             t->stage_ms[SG_STAGE_STYLE], t->stage_ms[SG_STAGE_GENERATOR],
+             t->stage_ms[SG_STAGE_ENCODE], sg_now_ms() - r->t0);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->seed);
-    const char *extra[] = {"Server-Timing", timing, "X-Seed", t->mode == SG_STYLE_SEED ? seed : NULL,
-                           "X-Model", t->model->name, NULL};
+    const char *extra[] = {
+        "Server-Timing", timing,         "X-Seed", t->mode == SG_STYLE_SEED ? seed : NULL,
+        "X-Model",       t->model->name, NULL};
     uint8_t *out = t->out;
     t->out = NULL;
     return respond(r, 200, sg_task_content_type(t), out, t->out_len, extra);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
-static req *req_new(sg_server *s, struct MHD_Connection *conn, const char *url, const char *method) {
+static req *req_new(sg_server *s, struct MHD_Connection *conn, const char *url,
+                    const char *method) {
     req *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->s = s;
@@ -479,7 +493,8 @@ static enum MHD_Result begin(req *r) {
     }
     if (!authorized(r)) {
         const char *www[] = {"WWW-Authenticate", "Bearer realm=\"stargan\"", NULL};
-        return fail(r, 401, "unauthorized", "a valid API key is required (Authorization: Bearer KEY)", www);
+        return fail(r, 401, "unauthorized",
+                    "a valid API key is required (Authorization: Bearer KEY)", www);
     }
     return post ? begin_post(r) : route_get(r);
 }
@@ -543,7 +558,8 @@ sg_status sg_srv_parse_listen(const char *listen, struct sockaddr_storage *sa, u
         memcpy(host, listen + 1, (size_t)(end - listen - 1));
         snprintf(port, sizeof port, "%s", end + 2);
     } else if (colon) {
-        if ((size_t)(colon - listen) >= sizeof host) return sg_error_set(err, SG_ERR_ARG, "--listen: host too long");
+        if ((size_t)(colon - listen) >= sizeof host)
+            return sg_error_set(err, SG_ERR_ARG, "--listen: host too long");
         memcpy(host, listen, (size_t)(colon - listen));
         snprintf(port, sizeof port, "%s", colon + 1);
     } else {
@@ -553,10 +569,13 @@ sg_status sg_srv_parse_listen(const char *listen, struct sockaddr_storage *sa, u
     long p = strtol(port, &end, 10);
     if (!*port || *end || p < 0 || p > 65535)
         return sg_error_set(err, SG_ERR_ARG, "--listen '%s': bad port", listen);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *res = NULL;
     int rc = getaddrinfo(host[0] ? host : "0.0.0.0", port, &hints, &res);
-    if (rc || !res) return sg_error_set(err, SG_ERR_ARG, "--listen '%s': %s", listen, gai_strerror(rc));
+    if (rc || !res)
+        return sg_error_set(err, SG_ERR_ARG, "--listen '%s': %s", listen, gai_strerror(rc));
     memcpy(sa, res->ai_addr, res->ai_addrlen);
     *salen = (unsigned)res->ai_addrlen;
     freeaddrinfo(res);
@@ -566,7 +585,9 @@ sg_status sg_srv_parse_listen(const char *listen, struct sockaddr_storage *sa, u
 static sg_status load_keys(sg_server *s, sg_error *err) {
     if (!s->cfg.api_key_file[0]) return SG_OK;
     FILE *f = fopen(s->cfg.api_key_file, "r");
-    if (!f) return sg_error_set(err, SG_ERR_IO, "--api-key-file %s: %s", s->cfg.api_key_file, strerror(errno));
+    if (!f)
+        return sg_error_set(err, SG_ERR_IO, "--api-key-file %s: %s", s->cfg.api_key_file,
+                            strerror(errno));
     char line[1024];
     while (fgets(line, sizeof line, f) && s->n_keys < MAX_KEYS) {
         char *p = line, *e;
@@ -576,8 +597,10 @@ static sg_status load_keys(sg_server *s, sg_error *err) {
         if (*p && *p != '#') s->n_keys++;
     }
     fclose(f);
-    if (!s->n_keys) return sg_error_set(err, SG_ERR_ARG, "--api-key-file %s holds no key", s->cfg.api_key_file);
-    sg_log_msg("info", "API keys required (%d loaded) on every route but /healthz and /readyz", s->n_keys);
+    if (!s->n_keys)
+        return sg_error_set(err, SG_ERR_ARG, "--api-key-file %s holds no key", s->cfg.api_key_file);
+    sg_log_msg("info", "API keys required (%d loaded) on every route but /healthz and /readyz",
+               s->n_keys);
     return SG_OK;
 }
 
@@ -590,7 +613,8 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     pthread_cond_init(&s->idle, NULL);
     sg_metrics_init(&s->metrics);
     sg_buf_init(&s->model_info, 0);
-    if (getrandom(&s->id_prefix, sizeof s->id_prefix, 0) != sizeof s->id_prefix) s->id_prefix = (uint32_t)getpid();
+    if (getrandom(&s->id_prefix, sizeof s->id_prefix, 0) != sizeof s->id_prefix)
+        s->id_prefix = (uint32_t)getpid();
     struct sockaddr_storage sa;
     unsigned salen;
     sg_status st = load_keys(s, err);
@@ -598,15 +622,16 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     if (st) return st;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, to catch all */
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+                            mhd_log, NULL, /* first, to catch all */
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(c->client_timeout_s + 0.5),
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
-                            MHD_OPTION_END);
-    if (!s->d) return sg_error_set(err, SG_ERR_IO, "cannot listen on %s (in use, or not a local address?)", c->listen);
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_END);
+    if (!s->d)
+        return sg_error_set(err, SG_ERR_IO, "cannot listen on %s (in use, or not a local address?)",
+                            c->listen);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     const char *colon = strrchr(c->listen, ':');
     int hl = colon ? (int)(colon - c->listen) : 0;
@@ -651,7 +676,9 @@ static void wait_answered(sg_server *s, double deadline_ms) {
 
 void sg_server_stop(sg_server *s) {
     if (!s || !s->d || atomic_exchange(&s->stopping, 1)) return;
-    sg_log_msg("info", "stopping: no new connections; finishing in-flight and queued work (grace %gs)", s->cfg.grace_s);
+    sg_log_msg("info",
+               "stopping: no new connections; finishing in-flight and queued work (grace %gs)",
+               s->cfg.grace_s);
     MHD_socket fd = MHD_quiesce_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET) close(fd);
     double t0 = sg_now_ms();

@@ -19,7 +19,8 @@ sg_status sg_log_open(const char *target, sg_error *err) {
         access_fd = -1;
     } else {
         int fd = open(target, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) return sg_error_set(err, SG_ERR_IO, "access log %s: %s", target, strerror(errno));
+        if (fd < 0)
+            return sg_error_set(err, SG_ERR_IO, "access log %s: %s", target, strerror(errno));
         access_fd = fd;
     }
     return SG_OK;
@@ -60,7 +61,9 @@ void sg_log_value(sg_buf *b, const char *v) {
     }
     int bare = 1;
     for (const char *p = v; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p >= 0x7f) bare = 0;
+        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' ||
+            (unsigned char)*p >= 0x7f)
+            bare = 0;
     if (bare) {
         sg_buf_append(b, v, strlen(v));
         return;

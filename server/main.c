@@ -14,7 +14,8 @@ static void probe_url(const sg_srv_config *c, char *url, size_t cap) {
     char host[256] = "127.0.0.1";
     if (colon && colon != c->listen) {
         snprintf(host, sizeof host, "%.*s", (int)(colon - c->listen), c->listen);
-        if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]")) snprintf(host, sizeof host, v6 ? "[::1]" : "127.0.0.1");
+        if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]"))
+            snprintf(host, sizeof host, v6 ? "[::1]" : "127.0.0.1");
     }
     snprintf(url, cap, "http://%s:%s/healthz", host, port);
 }

@@ -10,9 +10,8 @@ const char *const sg_stage_names[SG_STAGE_COUNT] = {"queue", "decode",    "faces
                                                     "style", "generator", "encode"};
 
 /* Upper bounds in seconds: from a fast decode to a large image on a slow CPU. */
-static const double bucket_le[SG_HIST_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                  0.05,  0.1,    0.25,  0.5,  1,
-                                                  2.5,   5,      10,    30,   60};
+static const double bucket_le[SG_HIST_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 void sg_metrics_init(sg_metrics *m) {
     memset(m, 0, sizeof *m);
@@ -81,7 +80,8 @@ static void hist_lines(sg_buf *o, const char *name, const char *label, const cha
 }
 
 static void render_requests(sg_buf *o, const sg_metrics *m) {
-    header(o, "stargan_http_requests_total", "counter", "HTTP requests answered, by route and status.");
+    header(o, "stargan_http_requests_total", "counter",
+           "HTTP requests answered, by route and status.");
     for (int r = 0; r < SG_ROUTE_COUNT; r++)
         for (int s = 0; s < 600; s++)
             if (m->requests[r][s])
@@ -94,9 +94,11 @@ static void render_requests(sg_buf *o, const sg_metrics *m) {
             hist_lines(o, "stargan_http_request_duration_seconds", "route", sg_route_names[r],
                        &m->route_latency[r]);
     header(o, "stargan_stage_duration_seconds", "histogram",
-           "Time per stage of inference requests (queue wait, decode, faces, style, generator, encode).");
+           "Time per stage of inference requests (queue wait, decode, faces, style, generator, "
+           "encode).");
     for (int s = 0; s < SG_STAGE_COUNT; s++)
-        hist_lines(o, "stargan_stage_duration_seconds", "stage", sg_stage_names[s], &m->stage_latency[s]);
+        hist_lines(o, "stargan_stage_duration_seconds", "stage", sg_stage_names[s],
+                   &m->stage_latency[s]);
 }
 
 static void render_gauges(sg_buf *o, const sg_metrics *m, const sg_metrics_gauges *g) {
@@ -112,9 +114,11 @@ static void render_gauges(sg_buf *o, const sg_metrics *m, const sg_metrics_gauge
     sg_buf_printf(o, "stargan_workers %d\n", g->workers);
     header(o, "stargan_ready", "gauge", "1 when models are loaded and the queue has room.");
     sg_buf_printf(o, "stargan_ready %d\n", g->ready);
-    header(o, "stargan_rejected_total", "counter", "Requests answered 503 because workers and queue were full.");
+    header(o, "stargan_rejected_total", "counter",
+           "Requests answered 503 because workers and queue were full.");
     sg_buf_printf(o, "stargan_rejected_total %llu\n", (unsigned long long)m->rejected);
-    header(o, "stargan_expired_total", "counter", "Requests answered 503 after waiting past --timeout.");
+    header(o, "stargan_expired_total", "counter",
+           "Requests answered 503 after waiting past --timeout.");
     sg_buf_printf(o, "stargan_expired_total %llu\n", (unsigned long long)m->expired);
     header(o, "stargan_uptime_seconds", "gauge", "Seconds since the server started.");
     sg_buf_printf(o, "stargan_uptime_seconds %.3f\n", sg_now_ms() / 1000 - m->started_s);

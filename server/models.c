@@ -10,8 +10,12 @@
 
 /* The AFHQ configuration (fixtures/README.md): 256 px, style 64, latent 16, no face masks. */
 static sg_status demo_engine(sg_engine *e, sg_error *err) {
-    sg_config cfg = {.img_size = 256, .style_dim = 64, .latent_dim = 16, .num_domains = 3,
-                     .max_conv_dim = 512, .w_hpf = 0};
+    sg_config cfg = {.img_size = 256,
+                     .style_dim = 64,
+                     .latent_dim = 16,
+                     .num_domains = 3,
+                     .max_conv_dim = 512,
+                     .w_hpf = 0};
     sg_weights *w = NULL;
     sg_status st = sg_config_set_domains(&cfg, "cat,dog,wild", err);
     if (!st) st = sg_config_check(&cfg, err);
@@ -32,13 +36,15 @@ static sg_status load_one(sg_srv_model *m, const sg_srv_config *c, sg_error *err
         st = sg_engine_open(&m->engine, m->path, c->fan[0] ? c->fan : NULL, err);
     }
     /* mean landmarks are only of use (and only loaded) where there is a face network */
-    if (!st && c->mean[0] && m->engine.has_fan) st = sg_engine_set_mean_landmarks(&m->engine, c->mean, err);
+    if (!st && c->mean[0] && m->engine.has_fan)
+        st = sg_engine_set_mean_landmarks(&m->engine, c->mean, err);
     if (st) return st;
     m->loaded = 1;
     const sg_config *k = &m->engine.cfg;
     sg_log_msg("info", "model %s loaded in %.0f ms: %d px, %d domains, style %d, latent %d%s%s",
                m->name, sg_now_ms() - t0, k->img_size, k->num_domains, k->style_dim, k->latent_dim,
-               k->w_hpf > 0 ? ", face masks" : "", sg_srv_model_has_faces(m) ? ", face network" : "");
+               k->w_hpf > 0 ? ", face masks" : "",
+               sg_srv_model_has_faces(m) ? ", face network" : "");
     return SG_OK;
 }
 
@@ -92,7 +98,8 @@ static cJSON *model_json(const sg_srv_model *m, int is_default) {
     cJSON_AddBoolToObject(o, "default", is_default);
     cJSON_AddBoolToObject(o, "demo", m->demo);
     cJSON_AddNumberToObject(o, "img_size", k->img_size);
-    for (int i = 0; i < k->num_domains; i++) cJSON_AddItemToArray(d, cJSON_CreateString(k->domains[i]));
+    for (int i = 0; i < k->num_domains; i++)
+        cJSON_AddItemToArray(d, cJSON_CreateString(k->domains[i]));
     cJSON_AddItemToObject(o, "domains", d);
     cJSON_AddNumberToObject(o, "style_dim", k->style_dim);
     cJSON_AddNumberToObject(o, "latent_dim", k->latent_dim);
@@ -116,8 +123,9 @@ char *sg_srv_models_json(const sg_srv_models *ms) {
     cJSON_AddItemToObject(root, "models", arr);
     cJSON_AddBoolToObject(root, "demo", demo);
     if (demo)
-        cJSON_AddStringToObject(root, "note", "demo model: deterministic spec-v1 weights, the output is "
-                                              "noise; start the server with --model NAME=PATH");
+        cJSON_AddStringToObject(root, "note",
+                                "demo model: deterministic spec-v1 weights, the output is "
+                                "noise; start the server with --model NAME=PATH");
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return s;

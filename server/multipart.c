@@ -9,7 +9,7 @@
 
 #include "server.h"
 
-#define MP_MAX_BOUNDARY 70 /* RFC 2046 */
+#define MP_MAX_BOUNDARY    70 /* RFC 2046 */
 #define MP_MAX_HEADER_LINE 1024
 
 /* Case-insensitive search for a parameter "key=" in a header value; returns the value start. */
@@ -96,15 +96,18 @@ static sg_status part_headers(const uint8_t *b, size_t len, size_t *pos, sg_mp_p
         *pos += n + 1;
         if (n && b[start + n - 1] == '\r') n--;
         if (n == 0) break;
-        if (n >= MP_MAX_HEADER_LINE) return sg_error_set(err, SG_ERR_FORMAT, "multipart: part header too long");
+        if (n >= MP_MAX_HEADER_LINE)
+            return sg_error_set(err, SG_ERR_FORMAT, "multipart: part header too long");
         char line[MP_MAX_HEADER_LINE];
         memcpy(line, b + start, n);
         line[n] = 0;
-        if (memchr(line, 0, n)) return sg_error_set(err, SG_ERR_FORMAT, "multipart: NUL in a part header");
+        if (memchr(line, 0, n))
+            return sg_error_set(err, SG_ERR_FORMAT, "multipart: NUL in a part header");
         sg_status st = part_header(p, line, &has_name, err);
         if (st) return st;
     }
-    if (!has_name) return sg_error_set(err, SG_ERR_FORMAT, "multipart: part without Content-Disposition");
+    if (!has_name)
+        return sg_error_set(err, SG_ERR_FORMAT, "multipart: part without Content-Disposition");
     return SG_OK;
 }
 
@@ -124,7 +127,8 @@ sg_status sg_multipart_parse(const uint8_t *body, size_t len, const char *bounda
     memset(form, 0, sizeof *form);
     char delim[MP_MAX_BOUNDARY + 5]; /* "\r\n--" boundary */
     size_t bl = strlen(boundary);
-    if (bl == 0 || bl > MP_MAX_BOUNDARY) return sg_error_set(err, SG_ERR_FORMAT, "multipart: bad boundary");
+    if (bl == 0 || bl > MP_MAX_BOUNDARY)
+        return sg_error_set(err, SG_ERR_FORMAT, "multipart: bad boundary");
     size_t dl = (size_t)snprintf(delim, sizeof delim, "\r\n--%s", boundary);
     /* the first delimiter may open the body (no CRLF before it) */
     size_t pos;
@@ -140,12 +144,15 @@ sg_status sg_multipart_parse(const uint8_t *body, size_t len, const char *bounda
         if (r < 0) return sg_error_set(err, SG_ERR_FORMAT, "multipart: malformed delimiter line");
         if (r > 0) return SG_OK;
         if (form->n >= SG_MP_MAX_PARTS)
-            return sg_error_set(err, SG_ERR_LIMIT, "multipart: more than %d parts", SG_MP_MAX_PARTS);
+            return sg_error_set(err, SG_ERR_LIMIT, "multipart: more than %d parts",
+                                SG_MP_MAX_PARTS);
         sg_mp_part *p = &form->parts[form->n];
         sg_status st = part_headers(body, len, &pos, p, err);
         if (st) return st;
         const uint8_t *d = len - pos >= dl ? memmem(body + pos, len - pos, delim, dl) : NULL;
-        if (!d) return sg_error_set(err, SG_ERR_FORMAT, "multipart: truncated body (no closing boundary)");
+        if (!d)
+            return sg_error_set(err, SG_ERR_FORMAT,
+                                "multipart: truncated body (no closing boundary)");
         p->data = body + pos;
         p->len = (size_t)(d - (body + pos));
         pos = (size_t)(d - body) + dl;

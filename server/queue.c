@@ -58,11 +58,12 @@ static void *worker_main(void *p) {
         sg_job *j = pop_locked(q);
         if (!j) break; /* stopping and empty */
         q->running++;
-        int late = j->deadline_ms > 0 && sg_now_ms() > j->deadline_ms; /* before the reaper saw it */
+        int late =
+            j->deadline_ms > 0 && sg_now_ms() > j->deadline_ms; /* before the reaper saw it */
         if (late) q->expired++;
         pthread_mutex_unlock(&q->mu);
         if (late) j->dropped(j, 0);
-        else { /* the job may be freed from here on */
+        else {                   /* the job may be freed from here on */
             sg_net_user_enter(); /* concurrent requests: one core each (net.h) */
             j->run(j, a.index);
             sg_net_user_leave();

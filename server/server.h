@@ -40,7 +40,7 @@ char *sg_buf_take(sg_buf *b, size_t *len);
 
 /* ---- config --------------------------------------------------------------------------------- */
 #define SG_SRV_MAX_MODELS 16
-#define SG_SRV_PATH 1024
+#define SG_SRV_PATH       1024
 
 typedef struct {
     char name[64];
@@ -80,7 +80,7 @@ typedef struct {
     char name[64];
     char filename[128];
     char content_type[96];
-    int is_file; /* had a filename= */
+    int is_file;         /* had a filename= */
     const uint8_t *data; /* points into the body */
     size_t len;
 } sg_mp_part;
@@ -267,7 +267,7 @@ typedef struct {
     const uint8_t *raw_image; /* raw image body, when not multipart */
     size_t raw_len;
     const char *raw_field; /* which field the raw body is: "image" (translate), "reference" */
-    const char *accept; /* Accept header or NULL */
+    const char *accept;    /* Accept header or NULL */
 } sg_task_input;
 
 typedef struct {

@@ -55,16 +55,18 @@ static int field(const sg_task_input *in, const char *name, char *out, size_t ca
 }
 
 /* An image: a form part, or the raw body for "image". 415 unless it is PNG or JPEG. */
-static int image_field(const sg_task_input *in, const char *name, const uint8_t **data,
-                       size_t *len, sg_http_error *e) {
+static int image_field(const sg_task_input *in, const char *name, const uint8_t **data, size_t *len,
+                       sg_http_error *e) {
     const sg_mp_part *p = sg_multipart_get(in->form, name);
     *data = NULL;
     *len = 0;
     if (p) *data = p->data, *len = p->len;
-    else if (in->raw_image && in->raw_field && !strcmp(name, in->raw_field)) *data = in->raw_image, *len = in->raw_len;
+    else if (in->raw_image && in->raw_field && !strcmp(name, in->raw_field))
+        *data = in->raw_image, *len = in->raw_len;
     if (!*data) return 0;
     if (sg_image_sniff(*data, *len) == SG_FORMAT_UNKNOWN)
-        return sg_http_fail(e, 415, "unsupported_media_type", "'%s' is not a PNG or JPEG image", name);
+        return sg_http_fail(e, 415, "unsupported_media_type", "'%s' is not a PNG or JPEG image",
+                            name);
     return 1;
 }
 
@@ -95,7 +97,8 @@ static int parse_style(sg_task *t, const char *json, sg_http_error *e) {
         if (ok) t->style[i] = (float)v->valuedouble;
     }
     cJSON_Delete(a);
-    if (!ok) return sg_http_fail(e, 400, "bad_field", "style must be a JSON array of %d numbers", dim);
+    if (!ok)
+        return sg_http_fail(e, 400, "bad_field", "style must be a JSON array of %d numbers", dim);
     if (!t->style) return sg_http_fail(e, 503, "out_of_memory", "out of memory");
     return 0;
 }
@@ -131,12 +134,14 @@ static int parse_fit(sg_task *t, const sg_task_input *in, sg_http_error *e) {
     else if (!strcmp(v, "align")) t->fit = SG_FIT_ALIGN;
     else return sg_http_fail(e, 400, "bad_field", "fit must be crop, stretch or align");
     if (t->fit == SG_FIT_ALIGN && !sg_srv_model_has_faces(t->model))
-        return sg_http_fail(e, 422, "no_face_network",
-                            "fit=align needs a face network: model '%s' has none (start the server with --fan)",
-                            t->model->name);
+        return sg_http_fail(
+            e, 422, "no_face_network",
+            "fit=align needs a face network: model '%s' has none (start the server with --fan)",
+            t->model->name);
     if (t->fit == SG_FIT_ALIGN && !sg_srv_model_can_align(t->model))
         return sg_http_fail(e, 422, "no_mean_landmarks",
-                            "fit=align needs the mean face landmarks (start the server with --mean celeba_lm_mean.npz)");
+                            "fit=align needs the mean face landmarks (start the server with --mean "
+                            "celeba_lm_mean.npz)");
     return 0;
 }
 
@@ -146,11 +151,14 @@ static int parse_model_domain(sg_task *t, const sg_task_input *in, sg_srv_models
     int r = field(in, "model", v, sizeof v, e);
     if (r < 0) return -1;
     t->model = sg_srv_models_find(ms, r ? v : NULL);
-    if (!t->model) return sg_http_fail(e, 404, "unknown_model", "no model named '%s' (see /v1/models)", v);
+    if (!t->model)
+        return sg_http_fail(e, 404, "unknown_model", "no model named '%s' (see /v1/models)", v);
     if ((r = field(in, "domain", v, sizeof v, e)) <= 0)
         return r < 0 ? -1 : sg_http_fail(e, 400, "missing_field", "domain is required");
     t->domain = sg_config_domain(&t->model->engine.cfg, v);
-    if (t->domain < 0) return sg_http_fail(e, 400, "unknown_domain", "model '%s' has no domain '%s'", t->model->name, v);
+    if (t->domain < 0)
+        return sg_http_fail(e, 400, "unknown_domain", "model '%s' has no domain '%s'",
+                            t->model->name, v);
     return 0;
 }
 
@@ -168,7 +176,8 @@ static int parse_style_source(sg_task *t, const sg_task_input *in, sg_http_error
     if (!r && has_ref + has_seed + has_style > 1)
         r = sg_http_fail(e, 400, "bad_request", "give only one of reference, seed and style");
     else if (!r && has_psi && (has_ref || has_style))
-        r = sg_http_fail(e, 400, "bad_request", "psi applies to seed (latent-guided) requests only");
+        r = sg_http_fail(e, 400, "bad_request",
+                         "psi applies to seed (latent-guided) requests only");
     if (!r && has_style) {
         t->mode = SG_STYLE_GIVEN;
         r = parse_style(t, style, e);
@@ -199,7 +208,8 @@ static int parse_output(sg_task *t, const sg_task_input *in, sg_http_error *e) {
     if (r) {
         char *end;
         long v = strtol(q, &end, 10);
-        if (!*q || *end || v < 1 || v > 100) return sg_http_fail(e, 400, "bad_field", "quality must be an integer in 1..100");
+        if (!*q || *end || v < 1 || v > 100)
+            return sg_http_fail(e, 400, "bad_field", "quality must be an integer in 1..100");
         t->quality = (int)v;
     }
     return 0;
@@ -213,12 +223,15 @@ int sg_task_parse(sg_task *t, sg_task_kind kind, const sg_task_input *in, sg_srv
     if (parse_model_domain(t, in, ms, e) || parse_style_source(t, in, e) || parse_fit(t, in, e))
         return -1;
     if (kind == SG_TASK_STYLE) {
-        if (t->mode == SG_STYLE_GIVEN) return sg_http_fail(e, 400, "bad_request", "style is an output of /v1/style, not an input");
+        if (t->mode == SG_STYLE_GIVEN)
+            return sg_http_fail(e, 400, "bad_request",
+                                "style is an output of /v1/style, not an input");
         return 0;
     }
     if (parse_output(t, in, e)) return -1;
     int r = image_field(in, "image", &t->image, &t->image_len, e);
-    if (r == 0) return sg_http_fail(e, 400, "missing_field", "image is required (a PNG or JPEG file)");
+    if (r == 0)
+        return sg_http_fail(e, 400, "missing_field", "image is required (a PNG or JPEG file)");
     return r < 0 ? -1 : 0;
 }
 
@@ -236,8 +249,10 @@ static sg_status compute_style(sg_task *t, sg_run *run, float *s, sg_error *err)
     sg_status st = SG_OK;
     if (t->mode == SG_STYLE_REF) st = decode(t, t->ref, t->ref_len, &ref, err);
     double t0 = sg_now_ms();
-    if (!st && t->mode == SG_STYLE_REF) st = sg_engine_style_ref(e, run, &ref, t->fit, t->domain, s, err);
-    if (!st && t->mode == SG_STYLE_SEED) st = sg_engine_style_latent(e, t->seed, t->domain, t->psi, s, err);
+    if (!st && t->mode == SG_STYLE_REF)
+        st = sg_engine_style_ref(e, run, &ref, t->fit, t->domain, s, err);
+    if (!st && t->mode == SG_STYLE_SEED)
+        st = sg_engine_style_latent(e, t->seed, t->domain, t->psi, s, err);
     if (!st && t->mode == SG_STYLE_GIVEN) memcpy(s, t->style, (size_t)e->cfg.style_dim * sizeof *s);
     t->stage_ms[SG_STAGE_STYLE] = sg_now_ms() - t0;
     sg_image_free(&ref);
@@ -252,7 +267,8 @@ static sg_status style_json(sg_task *t, const float *s, sg_error *err) {
     cJSON *dom = cJSON_CreateString(t->model->engine.cfg.domains[t->domain]);
     char *n = cJSON_PrintUnformatted(name), *d = cJSON_PrintUnformatted(dom);
     sg_buf_printf(&b, "{\"model\":%s,\"domain\":%s,\"style\":[", n ? n : "null", d ? d : "null");
-    for (int i = 0; i < t->model->engine.cfg.style_dim; i++) sg_buf_printf(&b, "%s%.9g", i ? "," : "", s[i]);
+    for (int i = 0; i < t->model->engine.cfg.style_dim; i++)
+        sg_buf_printf(&b, "%s%.9g", i ? "," : "", s[i]);
     sg_buf_append(&b, "]}", 2);
     cJSON_free(n), cJSON_free(d), cJSON_Delete(name), cJSON_Delete(dom);
     t->out = (uint8_t *)sg_buf_take(&b, &t->out_len);
@@ -277,7 +293,8 @@ static sg_status translate(sg_task *t, sg_run *run, const float *s, sg_error *er
 void sg_task_run(sg_task *t, sg_run *run) {
     sg_error err = {0};
     float *s = calloc((size_t)t->model->engine.cfg.style_dim, sizeof(float));
-    sg_status st = s ? compute_style(t, run, s, &err) : sg_error_set(&err, SG_ERR_NOMEM, "out of memory");
+    sg_status st =
+        s ? compute_style(t, run, s, &err) : sg_error_set(&err, SG_ERR_NOMEM, "out of memory");
     if (!st && t->kind == SG_TASK_STYLE) st = style_json(t, s, &err);
     if (!st && t->kind == SG_TASK_TRANSLATE) st = translate(t, run, s, &err);
     free(s);

@@ -74,7 +74,9 @@ sg_status sg_mapping_forward(const sg_mapping *m, const float *z, const int *y, 
     for (int l = 1; l < 4; l++) {
         sg_linear(a, n, H, m->shared_w[l], m->shared_b[l], H, b);
         sg_relu(b, (size_t)n * H);
-        float *t = a; a = b; b = t;
+        float *t = a;
+        a = b;
+        b = t;
     }
     /* heads: runs of samples with the same domain share one GEMM */
     for (int i = 0; i < n;) {
@@ -85,7 +87,9 @@ sg_status sg_mapping_forward(const sg_mapping *m, const float *z, const int *y, 
         for (int l = 0; l < 3; l++) {
             sg_linear(u, rows, H, m->unshared_w[d * 4 + l], m->unshared_b[d * 4 + l], H, v);
             sg_relu(v, (size_t)rows * H);
-            float *t = u; u = v; v = t;
+            float *t = u;
+            u = v;
+            v = t;
         }
         sg_linear(u, rows, H, m->unshared_w[d * 4 + 3], m->unshared_b[d * 4 + 3], m->style_dim,
                   s + (size_t)i * m->style_dim);

@@ -36,7 +36,7 @@ void sg_latent_sample(uint64_t seed, float *z, int n) {
 
 /* s_avg draws use seeds SG_SAVG_SEED_BASE + k, so they never collide with small user seeds */
 #define SG_SAVG_SEED_BASE 0x5AF6000000000000ull
-#define BATCH 250
+#define BATCH             250
 
 sg_status sg_style_mean(const sg_mapping *m, int y, int draws, float *s_avg, sg_error *err) {
     if (draws <= 0) return sg_error_set(err, SG_ERR_ARG, "style mean: draws must be > 0");

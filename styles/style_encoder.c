@@ -29,11 +29,11 @@ static sg_status bind_heads(sg_style_encoder *e, sg_weights *w, sg_error *err) {
     return SG_OK;
 }
 
-static sg_status bind_all(sg_style_encoder *e, const sg_config *cfg, sg_weights *w,
-                          sg_error *err) {
+static sg_status bind_all(sg_style_encoder *e, const sg_config *cfg, sg_weights *w, sg_error *err) {
     sg_status st;
     int d = e->dim_in;
-    if ((st = sg_weights_get(w, "style_encoder.shared.0.weight", &e->conv0_w, err, 4, d, 3, 3, 3)) ||
+    if ((st =
+             sg_weights_get(w, "style_encoder.shared.0.weight", &e->conv0_w, err, 4, d, 3, 3, 3)) ||
         (st = sg_weights_get(w, "style_encoder.shared.0.bias", &e->conv0_b, err, 1, d)))
         return st;
     e->params += (size_t)d * 28;
@@ -110,8 +110,9 @@ sg_status sg_style_encoder_forward(const sg_style_encoder *e, const sg_tensor *x
                                    float *s, sg_arena *a, sg_workspace *ws, sg_error *err) {
     const int n = x->n, S = e->img_size;
     if (x->c != 3 || x->h != S || x->w != S)
-        return sg_error_set(err, SG_ERR_SHAPE, "style encoder: input [%d,%d,%d,%d], expected [N,3,%d,%d]",
-                            x->n, x->c, x->h, x->w, S, S);
+        return sg_error_set(err, SG_ERR_SHAPE,
+                            "style encoder: input [%d,%d,%d,%d], expected [N,3,%d,%d]", x->n, x->c,
+                            x->h, x->w, S, S);
     for (int i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= e->num_domains)
             return sg_error_set(err, SG_ERR_ARG, "domain %d out of range [0, %d)", y[i],

@@ -9,8 +9,8 @@
 
 typedef struct {
     int latent_dim, style_dim, num_domains;
-    const float *shared_w[4], *shared_b[4];  /* [512, latent] then [512, 512] ×3 */
-    const float **unshared_w, **unshared_b;  /* [num_domains·4]: [512,512] ×3, [style, 512] */
+    const float *shared_w[4], *shared_b[4]; /* [512, latent] then [512, 512] ×3 */
+    const float **unshared_w, **unshared_b; /* [num_domains·4]: [512,512] ×3, [style, 512] */
     size_t params;
 } sg_mapping;
 
@@ -23,7 +23,7 @@ sg_status sg_mapping_forward(const sg_mapping *m, const float *z, const int *y, 
 
 typedef struct {
     int img_size, style_dim, num_domains, dim_in, n_blocks, dim_out;
-    const float *conv0_w, *conv0_b;  /* [dim_in, 3, 3, 3] */
+    const float *conv0_w, *conv0_b; /* [dim_in, 3, 3, 3] */
     sg_resblk blocks[SG_MAX_BLOCKS];
     const float *conv_last_w, *conv_last_b; /* [dim_out, dim_out, 4, 4] */
     const float **unshared_w, **unshared_b; /* per domain [style, dim_out] */

@@ -11,9 +11,10 @@ int tu_fixture_open(tu_fixture *f, const char *name) {
     sg_error err = {0};
     if (sg_safetensors_open(tu_fixture_path(rel), &f->fx, &err)) fail_msg("%s", err.msg);
     sg_config cfg = {0};
-    const char *keys[] = {"img_size", "style_dim", "latent_dim", "num_domains", "max_conv_dim", "w_hpf"};
-    int *fields[] = {&cfg.img_size, &cfg.style_dim, &cfg.latent_dim, &cfg.num_domains,
-                     &cfg.max_conv_dim, &cfg.w_hpf};
+    const char *keys[] = {"img_size",    "style_dim",    "latent_dim",
+                          "num_domains", "max_conv_dim", "w_hpf"};
+    int *fields[] = {&cfg.img_size,    &cfg.style_dim,    &cfg.latent_dim,
+                     &cfg.num_domains, &cfg.max_conv_dim, &cfg.w_hpf};
     for (int i = 0; i < 6; i++) {
         const char *v = f->fx->meta(f->fx, keys[i]);
         assert_non_null(v);
@@ -52,7 +53,7 @@ void tu_assert_fixture_match(const char *what, const float *ours, const float *r
     if (scale < 1) scale = 1;
     double mx, mean;
     tu_diff(ours, ref, n, &mx, &mean);
-    print_message("%s max_abs=%.3e mean_abs=%.3e (tol %.1e / %.1e)\n", what, mx, mean,
-                  1e-3 * scale, 1e-4 * scale);
+    print_message("%s max_abs=%.3e mean_abs=%.3e (tol %.1e / %.1e)\n", what, mx, mean, 1e-3 * scale,
+                  1e-4 * scale);
     tu_assert_close(what, ours, ref, n, 1e-3 * scale, 1e-4 * scale);
 }

@@ -92,7 +92,8 @@ static sg_image dotted_photo(int S, const double *L) {
                 double dx = x - L[2 * key_points[k]], dy = y - L[2 * key_points[k] + 1];
                 v += 180 * exp(-(dx * dx + dy * dy) / (2 * 2.0 * 2.0));
             }
-            for (int c = 0; c < 3; c++) img.pixels[((size_t)y * S + x) * 3 + c] = (uint8_t)lround(v);
+            for (int c = 0; c < 3; c++)
+                img.pixels[((size_t)y * S + x) * 3 + c] = (uint8_t)lround(v);
         }
     return img;
 }
@@ -126,7 +127,8 @@ static void warp_brings_back(void **st) {
     for (int k = 0; k < 4; k++) {
         double x, y, mx = M[2 * key_points[k]], my = M[2 * key_points[k] + 1];
         dot_centroid(&out, mx, my, 10, &x, &y);
-        print_message("landmark %d: at (%.2f, %.2f), mean (%.2f, %.2f)\n", key_points[k], x, y, mx, my);
+        print_message("landmark %d: at (%.2f, %.2f), mean (%.2f, %.2f)\n", key_points[k], x, y, mx,
+                      my);
         assert_true(hypot(x - mx, y - my) < 1.0);
     }
     /* the map in padded coordinates takes L + S/2 onto M */
@@ -182,7 +184,8 @@ static void align_fixture(void **st) {
     (void)st;
     TU_REQUIRE_FIXTURES();
     char p[5][1024];
-    const char *names[5] = {"src.png", "landmarks.json", "lm_mean.npz", "expected.png", "matrix.json"};
+    const char *names[5] = {"src.png", "landmarks.json", "lm_mean.npz", "expected.png",
+                            "matrix.json"};
     for (int i = 0; i < 5; i++) {
         char rel[64];
         snprintf(rel, sizeof rel, "align/%s", names[i]);
@@ -207,7 +210,8 @@ static void align_fixture(void **st) {
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
             double u = x - mat[2], v = y - mat[5];
-            double sx = (mat[4] * u - mat[1] * v) / det - S / 2, sy = (-mat[3] * u + mat[0] * v) / det - S / 2;
+            double sx = (mat[4] * u - mat[1] * v) / det - S / 2,
+                   sy = (-mat[3] * u + mat[0] * v) / det - S / 2;
             if (sx < 0 || sy < 0 || sx > S - 1 || sy > S - 1) continue;
             for (int c = 0; c < 3; c++) {
                 size_t i = ((size_t)y * S + x) * 3 + c;
@@ -215,8 +219,8 @@ static void align_fixture(void **st) {
                 sum += d, n++, within += d <= 8;
             }
         }
-    print_message("align fixture: %zu values, mean |diff| %.4f levels, %.4f%% within 8\n", n, sum / n,
-                  100.0 * within / n);
+    print_message("align fixture: %zu values, mean |diff| %.4f levels, %.4f%% within 8\n", n,
+                  sum / n, 100.0 * within / n);
     assert_true(n > 100000);
     assert_true(sum / n <= 1.0);
     assert_true(within >= 0.99 * n);
@@ -226,12 +230,14 @@ static void align_fixture(void **st) {
 
 /* ---- hostile mean-landmark files ------------------------------------------------------------ */
 /* An .npy of `count` values of `item` bytes after the given header dict (version major). */
-static size_t make_npy(uint8_t *buf, int major, const char *dict, int item, int count, double fill) {
+static size_t make_npy(uint8_t *buf, int major, const char *dict, int item, int count,
+                       double fill) {
     size_t pre = major == 1 ? 10 : 12, hlen = strlen(dict);
     memcpy(buf, "\x93NUMPY", 6);
     buf[6] = (uint8_t)major, buf[7] = 0;
     if (major == 1) buf[8] = (uint8_t)hlen, buf[9] = (uint8_t)(hlen >> 8);
-    else for (int i = 0; i < 4; i++) buf[8 + i] = (uint8_t)(hlen >> (8 * i));
+    else
+        for (int i = 0; i < 4; i++) buf[8 + i] = (uint8_t)(hlen >> (8 * i));
     memcpy(buf + pre, dict, hlen);
     uint8_t *d = buf + pre + hlen;
     for (int i = 0; i < count; i++) {
@@ -275,7 +281,7 @@ static size_t zip_blob(const uint8_t *blob, size_t len, const char *entry, uint8
     return (size_t)n;
 }
 
-#define DICT(descr, fortran, shape) \
+#define DICT(descr, fortran, shape)                                                                \
     "{'descr': '" descr "', 'fortran_order': " fortran ", 'shape': " shape ", }          \n"
 
 static sg_status read_npz_of(const uint8_t *npy, size_t len, const char *entry, double *mean,
@@ -298,7 +304,8 @@ static void npz_hostile(void **st) {
     assert_int_equal(read_npz_of(npy, n, "mean.npy", mean, &err), SG_OK);
     assert_true(mean[0] == 1.0 && mean[195] == 196.0);
     assert_int_equal(sg_npz_read_landmarks(npy, n, "mean", "bare", mean, &err), SG_OK);
-    n = make_npy(npy, 2, "{\"descr\":\"<f8\",\"fortran_order\":False,\"shape\":(98,2)}\n", 8, 196, 0.5);
+    n = make_npy(npy, 2, "{\"descr\":\"<f8\",\"fortran_order\":False,\"shape\":(98,2)}\n", 8, 196,
+                 0.5);
     assert_int_equal(read_npz_of(npy, n, "mean.npy", mean, &err), SG_OK);
     assert_true(mean[1] == 1.5);
     /* truncated: the npy (data short) and the zip itself */
@@ -360,7 +367,8 @@ static void npz_hostile(void **st) {
     /* no `mean` entry in the archive; not a zip at all */
     n = make_npy(npy, 1, DICT("<f4", "False", "(98, 2)"), 4, 196, 1.0);
     assert_int_equal(read_npz_of(npy, n, "other.npy", mean, &err), SG_ERR_MISSING);
-    assert_int_equal(sg_npz_read_landmarks("PK\3\4junk", 9, "mean", "junk", mean, &err), SG_ERR_FORMAT);
+    assert_int_equal(sg_npz_read_landmarks("PK\3\4junk", 9, "mean", "junk", mean, &err),
+                     SG_ERR_FORMAT);
     assert_int_equal(sg_mean_landmarks_load(tmp_path("missing.npz"), mean, &err), SG_ERR_IO);
 }
 
@@ -397,8 +405,9 @@ static void json_hostile(void **st) {
     s = pairs_json(99, -1, NULL);
     assert_int_equal(parse(s, lm, &err), SG_ERR_FORMAT);
     free(s);
-    static const char *bad_pairs[] = {"[\"a\",1]", "[1]", "[1,2,3]", "[NaN,1]", "[1e999,1]",
-                                      "[null,1]", "{\"x\":1,\"y\":2}", "3", "[[1],2]", "[true,1]"};
+    static const char *bad_pairs[] = {"[\"a\",1]", "[1]",      "[1,2,3]",           "[NaN,1]",
+                                      "[1e999,1]", "[null,1]", "{\"x\":1,\"y\":2}", "3",
+                                      "[[1],2]",   "[true,1]"};
     for (size_t i = 0; i < sizeof bad_pairs / sizeof *bad_pairs; i++) {
         s = pairs_json(98, 40, bad_pairs[i]);
         assert_int_equal(parse(s, lm, &err), SG_ERR_FORMAT);
@@ -410,7 +419,8 @@ static void json_hostile(void **st) {
     assert_int_equal(sg_landmarks_load_json(tmp_path("missing.json"), lm, &err), SG_ERR_IO);
     /* the fixture's file reads */
     if (tu_fixtures()) {
-        assert_int_equal(sg_landmarks_load_json(tu_fixture_path("align/landmarks.json"), lm, &err), SG_OK);
+        assert_int_equal(sg_landmarks_load_json(tu_fixture_path("align/landmarks.json"), lm, &err),
+                         SG_OK);
         assert_true(lm[0] > 10 && lm[0] < 11);
     }
 }

@@ -906,10 +906,8 @@ static void fixture_mutations(const char *file, size_t flips) {
         r ^= r << 13, r ^= r >> 7, r ^= r << 17;
         size_t cut = n, pos = 0;
         uint8_t mask = 0;
-        if (i < 64)
-            cut = i < 32 ? i * 700 : (size_t)(r % n); /* the pickles, then anywhere */
-        else
-            pos = (size_t)(r % 24000), mask = (uint8_t)(1u << (r >> 61)); /* pickle region */
+        if (i < 64) cut = i < 32 ? i * 700 : (size_t)(r % n); /* the pickles, then anywhere */
+        else pos = (size_t)(r % 24000), mask = (uint8_t)(1u << (r >> 61)); /* pickle region */
         p[pos] ^= mask;
         sg_weights *w;
         sg_error err;

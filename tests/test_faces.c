@@ -9,7 +9,7 @@
 
 #include "fixture.h"
 
-#define M SG_MASK_SIDE
+#define M  SG_MASK_SIDE
 #define HM SG_FAN_HM
 
 /* ---- fixtures ------------------------------------------------------------------------------- */
@@ -27,7 +27,8 @@ static void fan_fixture(const char *config) {
     sg_error err = {0};
     assert_int_equal(sg_arena_init(&a, sg_fan_plan(&f.e.fan), &err), SG_OK);
     float *hm = malloc(nh * sizeof(float));
-    sg_tensor xt = sg_tensor_make((float *)x, n, 3, S, S), ht = sg_tensor_make(hm, n, SG_FAN_OUT, HM, HM);
+    sg_tensor xt = sg_tensor_make((float *)x, n, 3, S, S),
+              ht = sg_tensor_make(hm, n, SG_FAN_OUT, HM, HM);
     double scale = tu_max_abs(want, nh), mx, mean;
     scale = scale > 1 ? scale : 1;
     static const char *paths[] = {"plain", "avx2", "avx512"}; /* every CPU path this machine has */
@@ -48,8 +49,14 @@ static void fan_fixture(const char *config) {
     tu_fixture_close(&f);
 }
 
-static void fan_mini(void **st) { (void)st; fan_fixture("mini"); }
-static void fan_celeba(void **st) { (void)st; fan_fixture("celeba_hq"); }
+static void fan_mini(void **st) {
+    (void)st;
+    fan_fixture("mini");
+}
+static void fan_celeba(void **st) {
+    (void)st;
+    fan_fixture("celeba_hq");
+}
 
 static void masks_landmarks_fixture(const char *config) {
     TU_REQUIRE_FIXTURES();
@@ -57,7 +64,8 @@ static void masks_landmarks_fixture(const char *config) {
     tu_fixture_open(&f, config);
     const int n = f.n;
     const float *h = tu_fixture_get(&f, "heatmaps", NULL);
-    const float *want0 = tu_fixture_get(&f, "mask_0", NULL), *want1 = tu_fixture_get(&f, "mask_1", NULL);
+    const float *want0 = tu_fixture_get(&f, "mask_0", NULL),
+                *want1 = tu_fixture_get(&f, "mask_1", NULL);
     size_t nl;
     const float *want_lm = tu_fixture_get(&f, "landmarks", &nl);
     sg_tensor hm = sg_tensor_make((float *)h, n, SG_LANDMARKS, HM, HM);
@@ -65,7 +73,8 @@ static void masks_landmarks_fixture(const char *config) {
     sg_error err = {0};
     assert_int_equal(sg_arena_init(&a, sg_masks_plan(), &err), SG_OK);
     float *m = malloc(sizeof(float) * 2 * n * M * M);
-    sg_tensor masks[2] = {sg_tensor_make(m, n, 1, M, M), sg_tensor_make(m + (size_t)n * M * M, n, 1, M, M)};
+    sg_tensor masks[2] = {sg_tensor_make(m, n, 1, M, M),
+                          sg_tensor_make(m + (size_t)n * M * M, n, 1, M, M)};
     assert_int_equal(sg_masks_from_heatmaps(&hm, masks, &a, &err), SG_OK);
     tu_assert_fixture_match("mask_0", masks[0].data, want0, (size_t)n * M * M);
     tu_assert_fixture_match("mask_1", masks[1].data, want1, (size_t)n * M * M);
@@ -78,8 +87,14 @@ static void masks_landmarks_fixture(const char *config) {
     tu_fixture_close(&f);
 }
 
-static void masks_mini(void **st) { (void)st; masks_landmarks_fixture("mini"); }
-static void masks_celeba(void **st) { (void)st; masks_landmarks_fixture("celeba_hq"); }
+static void masks_mini(void **st) {
+    (void)st;
+    masks_landmarks_fixture("mini");
+}
+static void masks_celeba(void **st) {
+    (void)st;
+    masks_landmarks_fixture("celeba_hq");
+}
 
 /* ---- masks by hand -------------------------------------------------------------------------- */
 /* One delta of value 1 at (r0, c0) of a 64² plane, upsampled ×4 with align_corners true, is the
@@ -326,7 +341,8 @@ static void engine_face_path(void **st) {
     assert_true(out.w == 64 && out.h == 64 && t.faces_ms > 0 && t.generator_ms > 0);
     assert_true(run.arena.peak <= run.arena.cap && run.arena.top == 0);
     /* alignment needs the mean landmarks */
-    assert_int_equal(sg_engine_translate(&e, &run, &src, SG_FIT_ALIGN, s, &out2, &t, &err), SG_ERR_ARG);
+    assert_int_equal(sg_engine_translate(&e, &run, &src, SG_FIT_ALIGN, s, &out2, &t, &err),
+                     SG_ERR_ARG);
     assert_non_null(strstr(err.msg, "--mean"));
     sg_image_free(&out);
     sg_run_free(&run);
@@ -346,10 +362,10 @@ static void engine_face_path(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fan_mini),          cmocka_unit_test(fan_celeba),
-        cmocka_unit_test(masks_mini),        cmocka_unit_test(masks_celeba),
-        cmocka_unit_test(masks_by_hand),     cmocka_unit_test(landmarks_by_hand),
-        cmocka_unit_test(fan_errors),        cmocka_unit_test(engine_face_path),
+        cmocka_unit_test(fan_mini),      cmocka_unit_test(fan_celeba),
+        cmocka_unit_test(masks_mini),    cmocka_unit_test(masks_celeba),
+        cmocka_unit_test(masks_by_hand), cmocka_unit_test(landmarks_by_hand),
+        cmocka_unit_test(fan_errors),    cmocka_unit_test(engine_face_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,8 @@ static void check_generator(const char *config) {
     sg_tensor masks[2], *mp = NULL;
     if (f.e.cfg.w_hpf > 0) {
         size_t nm;
-        const float *m0 = tu_fixture_get(&f, "mask_0", &nm), *m1 = tu_fixture_get(&f, "mask_1", NULL);
+        const float *m0 = tu_fixture_get(&f, "mask_0", &nm),
+                    *m1 = tu_fixture_get(&f, "mask_1", NULL);
         int side = (int)lround(sqrt((double)(nm / (size_t)n)));
         masks[0] = sg_tensor_make((float *)m0, n, 1, side, side);
         masks[1] = sg_tensor_make((float *)m1, n, 1, side, side);
@@ -35,8 +36,10 @@ static void check_generator(const char *config) {
         if (sg_cpu_force(paths[pi])) continue;
         print_message("cpu path %s\n", paths[pi]);
         for (int k = 0; k < 2; k++) {
-            const float *s = tu_fixture_get(&f, styles[k], NULL), *want = tu_fixture_get(&f, outs[k], NULL);
-            assert_int_equal(sg_generator_forward(&f.e.gen, &xt, s, mp, &yt, &a, &f.run.ws, &err), SG_OK);
+            const float *s = tu_fixture_get(&f, styles[k], NULL),
+                        *want = tu_fixture_get(&f, outs[k], NULL);
+            assert_int_equal(sg_generator_forward(&f.e.gen, &xt, s, mp, &yt, &a, &f.run.ws, &err),
+                             SG_OK);
             tu_assert_fixture_match(outs[k], out, want, nx);
         }
     }
@@ -48,9 +51,18 @@ static void check_generator(const char *config) {
     tu_fixture_close(&f);
 }
 
-static void generator_mini(void **st) { (void)st; check_generator("mini"); }
-static void generator_afhq(void **st) { (void)st; check_generator("afhq"); }
-static void generator_celeba(void **st) { (void)st; check_generator("celeba_hq"); }
+static void generator_mini(void **st) {
+    (void)st;
+    check_generator("mini");
+}
+static void generator_afhq(void **st) {
+    (void)st;
+    check_generator("afhq");
+}
+static void generator_celeba(void **st) {
+    (void)st;
+    check_generator("celeba_hq");
+}
 
 /* Any configuration the spec allows runs within its plan: build one from spec-v1 weights, run a
  * forward on random data and check the output is finite and the arena never overflowed. */
@@ -93,7 +105,7 @@ static void run_config(int img, int style, int latent, int domains, int cap, int
 
 static void other_configs(void **st) {
     (void)st;
-    run_config(64, 8, 4, 1, 32, 0);   /* one domain, small cap */
+    run_config(64, 8, 4, 1, 32, 0);    /* one domain, small cap */
     run_config(128, 24, 12, 4, 96, 0); /* cap not a power of two */
     run_config(128, 16, 8, 2, 64, 1);  /* masks at 32 and 64 */
 }
@@ -112,7 +124,8 @@ static void bad_inputs(void **st) {
     float x[3 * 64 * 64] = {0}, y[3 * 64 * 64], s[16] = {0};
     sg_tensor xt = sg_tensor_make(x, 1, 3, 64, 64), yt = sg_tensor_make(y, 1, 3, 64, 64);
     /* w_hpf > 0 without masks */
-    assert_int_equal(sg_generator_forward(&e.gen, &xt, s, NULL, &yt, &run.arena, &run.ws, &err), SG_ERR_ARG);
+    assert_int_equal(sg_generator_forward(&e.gen, &xt, s, NULL, &yt, &run.arena, &run.ws, &err),
+                     SG_ERR_ARG);
     /* wrong input size */
     sg_tensor small = sg_tensor_make(x, 1, 3, 32, 32);
     assert_int_equal(sg_generator_forward(&e.gen, &small, s, NULL, &yt, &run.arena, &run.ws, &err),
@@ -122,7 +135,8 @@ static void bad_inputs(void **st) {
     assert_int_equal(sg_arena_init(&tiny, 1024, &err), SG_OK);
     float m[64 * 64] = {0};
     sg_tensor masks[2] = {sg_tensor_make(m, 1, 1, 64, 64), sg_tensor_make(m, 1, 1, 64, 64)};
-    assert_int_equal(sg_generator_forward(&e.gen, &xt, s, masks, &yt, &tiny, &run.ws, &err), SG_ERR_NOMEM);
+    assert_int_equal(sg_generator_forward(&e.gen, &xt, s, masks, &yt, &tiny, &run.ws, &err),
+                     SG_ERR_NOMEM);
     sg_arena_free(&tiny);
     /* an image size the spec does not allow */
     sg_config bad = cfg;
@@ -135,7 +149,7 @@ static void bad_inputs(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(generator_mini), cmocka_unit_test(generator_afhq),
+        cmocka_unit_test(generator_mini),   cmocka_unit_test(generator_afhq),
         cmocka_unit_test(generator_celeba), cmocka_unit_test(other_configs),
         cmocka_unit_test(bad_inputs),
     };

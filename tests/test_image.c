@@ -189,8 +189,8 @@ static void check_fixture(const char *config) {
             exact += got[k] == ref[k];
         }
         print_message("%s %s[%d] %s (%dx%d -> %d): max diff %.3f levels, %zu/%zu values exact\n",
-                      config, i < 2 ? "x_src" : "x_ref", i % 2, src, img.w, img.h, size,
-                      mx * 127.5, exact, per);
+                      config, i < 2 ? "x_src" : "x_ref", i % 2, src, img.w, img.h, size, mx * 127.5,
+                      exact, per);
         if (mx > 2.0 / 255 + 1e-6) fail_msg("%s: more than one 8-bit level off", src);
         sg_image_free(&img);
     }
@@ -198,9 +198,18 @@ static void check_fixture(const char *config) {
     st_close(&st);
 }
 
-static void test_fixture_mini(void **state) { (void)state; check_fixture("mini"); }
-static void test_fixture_afhq(void **state) { (void)state; check_fixture("afhq"); }
-static void test_fixture_celeba_hq(void **state) { (void)state; check_fixture("celeba_hq"); }
+static void test_fixture_mini(void **state) {
+    (void)state;
+    check_fixture("mini");
+}
+static void test_fixture_afhq(void **state) {
+    (void)state;
+    check_fixture("afhq");
+}
+static void test_fixture_celeba_hq(void **state) {
+    (void)state;
+    check_fixture("celeba_hq");
+}
 
 /* ---- 2. resize and decode, against Pillow's bytes ------------------------------------------- */
 static void check_resize(const uint8_t *in, int w, int h, int ow, int oh, const uint8_t *want) {
@@ -224,8 +233,8 @@ static void test_resize_small(void **state) {
     static const uint8_t b[] = {0, 100, 255, 255, 50, 0, 10, 20, 30, 200, 201, 202};
     static const uint8_t b2[] = {111, 67, 114, 126, 102, 99};
     check_resize(b, 4, 1, 2, 1, b2);
-    static const uint8_t c[] = {0, 0, 0, 90, 90, 90, 255, 255, 255, 10, 20, 30, 40, 50,
-                                60, 70, 80, 90, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    static const uint8_t c[] = {0,  0,  0,  90, 90, 90, 255, 255, 255, 10, 20, 30, 40, 50,
+                                60, 70, 80, 90, 1,  2,  3,   4,   5,   6,  7,  8,  9};
     static const uint8_t c1[] = {50, 55, 59};
     check_resize(c, 3, 3, 1, 1, c1);
     static const uint8_t d[] = {0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 255};
@@ -285,10 +294,9 @@ static void test_resize_errors(void **state) {
 
 static void test_png_variants(void **state) {
     (void)state;
-    static const char *names[] = {"png_grey8",      "png_grey2",      "png_grey_trns",
-                                  "png_la8",        "png_la16",       "png_pal8",
-                                  "png_pal4_trns",  "png_rgba8",      "png_rgb16",
-                                  "png_rgb8_adam7", "png_pal2_adam7", "png_grey16"};
+    static const char *names[] = {"png_grey8", "png_grey2",      "png_grey_trns",  "png_la8",
+                                  "png_la16",  "png_pal8",       "png_pal4_trns",  "png_rgba8",
+                                  "png_rgb16", "png_rgb8_adam7", "png_pal2_adam7", "png_grey16"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) check_decode(names[i], "png", 1, 0);
 }
 
@@ -318,9 +326,9 @@ static int quadrant_of(const sg_image *img, int x, int y) {
 static void test_exif_orientations(void **state) {
     (void)state;
     /* which stored quadrant lands in the output's TL, TR, BL, BR corners, per orientation */
-    static const int corners[9][4] = {{0},          {0, 1, 2, 3}, {1, 0, 3, 2}, {3, 2, 1, 0},
-                                      {2, 3, 0, 1}, {0, 2, 1, 3}, {2, 0, 3, 1}, {3, 1, 2, 0},
-                                      {1, 3, 0, 2}};
+    static const int corners[9][4] = {{0},          {0, 1, 2, 3}, {1, 0, 3, 2},
+                                      {3, 2, 1, 0}, {2, 3, 0, 1}, {0, 2, 1, 3},
+                                      {2, 0, 3, 1}, {3, 1, 2, 0}, {1, 3, 0, 2}};
     for (int o = 1; o <= 8; o++) {
         char name[32], file[40];
         snprintf(name, sizeof name, "jpg_exif_%d", o);
@@ -354,10 +362,10 @@ static size_t exif_blob(uint8_t *b, int big, uint32_t ifd, uint32_t n, const uin
     memcpy(b, "Exif\0\0", 6);
     uint8_t *t = b + 6;
     memcpy(t, big ? "MM\0*" : "II*\0", 4);
-#define PUT16(p, v) (big ? ((p)[0] = (uint8_t)((v) >> 8), (p)[1] = (uint8_t)(v)) \
-                         : ((p)[1] = (uint8_t)((v) >> 8), (p)[0] = (uint8_t)(v)))
-#define PUT32(p, v) \
-    (PUT16((p) + (big ? 2 : 0), (v) & 0xFFFF), PUT16((p) + (big ? 0 : 2), (v) >> 16))
+#define PUT16(p, v)                                                                                \
+    (big ? ((p)[0] = (uint8_t)((v) >> 8), (p)[1] = (uint8_t)(v))                                   \
+         : ((p)[1] = (uint8_t)((v) >> 8), (p)[0] = (uint8_t)(v)))
+#define PUT32(p, v) (PUT16((p) + (big ? 2 : 0), (v)&0xFFFF), PUT16((p) + (big ? 0 : 2), (v) >> 16))
     PUT32(t + 4, ifd);
     size_t end = 8;
     if (ifd == 8) {
@@ -427,9 +435,9 @@ static void test_exif_hostile_jpeg(void **state) {
     (void)state;
     size_t len;
     uint8_t *jpg = data_file("jpg_grey.jpg", &len);
-    static const uint8_t app1[] = {0xFF, 0xE1, 0x00, 0x16, 'E', 'x', 'i', 'f', 0, 0, 'M', 'M',
-                                   0,    '*',  0xFF, 0xFF, 0xFF, 0xF0, 0xFF, 0xFF, 0x01, 0x12,
-                                   0,    3};
+    static const uint8_t app1[] = {0xFF, 0xE1, 0x00, 0x16, 'E',  'x',  'i',  'f',
+                                   0,    0,    'M',  'M',  0,    '*',  0xFF, 0xFF,
+                                   0xFF, 0xF0, 0xFF, 0xFF, 0x01, 0x12, 0,    3};
     uint8_t *m = malloc(len + sizeof app1);
     memcpy(m, jpg, 2);
     memcpy(m + 2, app1, sizeof app1);
@@ -479,8 +487,7 @@ static void test_roundtrip(void **state) {
     free(buf);
     assert_int_equal(sg_image_encode(&smooth, SG_FORMAT_JPEG, 0, &buf, &len, &err), SG_ERR_ARG);
     assert_int_equal(sg_image_encode(&smooth, SG_FORMAT_JPEG, 101, &buf, &len, &err), SG_ERR_ARG);
-    assert_int_equal(sg_image_encode(&smooth, SG_FORMAT_UNKNOWN, 90, &buf, &len, &err),
-                     SG_ERR_ARG);
+    assert_int_equal(sg_image_encode(&smooth, SG_FORMAT_UNKNOWN, 90, &buf, &len, &err), SG_ERR_ARG);
 
     /* save / load through files */
     char dir[] = "/tmp/sg_test_image_XXXXXX";
@@ -659,35 +666,37 @@ static void test_tensor_conversions(void **state) {
     sg_image_free(&img);
 
     /* rounding: floor(clamp((x+1)/2)·255 + 0.5); NaN -> 0 */
-    static const float in[] = {-1.0f, 1.0f, 0.0f, NAN, 2.0f, -5.0f, INFINITY, -INFINITY,
-                               1.2f / 255 - 1.0f, 0.8f / 255 - 1.0f, 1.0f - 1.2f / 255};
+    static const float in[] = {-1.0f,
+                               1.0f,
+                               0.0f,
+                               NAN,
+                               2.0f,
+                               -5.0f,
+                               INFINITY,
+                               -INFINITY,
+                               1.2f / 255 - 1.0f,
+                               0.8f / 255 - 1.0f,
+                               1.0f - 1.2f / 255};
     static const uint8_t want[] = {0, 255, 128, 0, 255, 0, 255, 0, 1, 0, 254};
     for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
         float px[3] = {in[i], in[i], in[i]};
         sg_tensor one = sg_tensor_make(px, 1, 3, 1, 1);
         assert_int_equal(sg_image_from_tensor(&one, 0, &back, &err), SG_OK);
-        if (back.pixels[0] != want[i]) fail_msg("from_tensor(%g) = %d, want %d", in[i],
-                                                back.pixels[0], want[i]);
+        if (back.pixels[0] != want[i])
+            fail_msg("from_tensor(%g) = %d, want %d", in[i], back.pixels[0], want[i]);
         sg_image_free(&back);
     }
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture_mini),
-        cmocka_unit_test(test_fixture_afhq),
-        cmocka_unit_test(test_fixture_celeba_hq),
-        cmocka_unit_test(test_resize_small),
-        cmocka_unit_test(test_resize_pillow_cases),
-        cmocka_unit_test(test_resize_errors),
-        cmocka_unit_test(test_png_variants),
-        cmocka_unit_test(test_jpeg_variants),
-        cmocka_unit_test(test_exif_orientations),
-        cmocka_unit_test(test_exif_parser),
-        cmocka_unit_test(test_exif_hostile_jpeg),
-        cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_sniff_and_paths),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_fixture_mini),        cmocka_unit_test(test_fixture_afhq),
+        cmocka_unit_test(test_fixture_celeba_hq),   cmocka_unit_test(test_resize_small),
+        cmocka_unit_test(test_resize_pillow_cases), cmocka_unit_test(test_resize_errors),
+        cmocka_unit_test(test_png_variants),        cmocka_unit_test(test_jpeg_variants),
+        cmocka_unit_test(test_exif_orientations),   cmocka_unit_test(test_exif_parser),
+        cmocka_unit_test(test_exif_hostile_jpeg),   cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_sniff_and_paths),     cmocka_unit_test(test_errors),
         cmocka_unit_test(test_tensor_conversions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,7 +91,7 @@ static void test_arena(void **state) {
     assert_non_null(p3);
     assert_int_equal((uintptr_t)p3 % 64, 0);
     assert_int_equal(a.peak, 96);
-    p3[39] = 1.0f; /* writable to the end */
+    p3[39] = 1.0f;                        /* writable to the end */
     assert_null(sg_arena_alloc(&a, 100)); /* full: NULL, state unchanged */
     assert_int_equal(a.top, 96);
     sg_arena_reset(&a, m);
@@ -205,7 +205,8 @@ static void gemm_split_check(int M, int N, int K, uint64_t seed) {
         if (sg_cpu_force(paths[pi])) continue;
         memcpy(c, c0, sizeof(float) * M * ldc);
         sg_gemm(M, N, K, a, lda, b, ldb, c, ldc, 1);
-        for (int i = 0; i < M; i++) memcpy(got + (size_t)i * N, c + (size_t)i * ldc, sizeof(float) * N);
+        for (int i = 0; i < M; i++)
+            memcpy(got + (size_t)i * N, c + (size_t)i * ldc, sizeof(float) * N);
         assert_near("gemm split", got, ref, sc, (size_t)M * N, 1e-5);
     }
     sg_cpu_force(NULL);
@@ -263,7 +264,8 @@ static double naive_conv_at(const conv_case *c, const float *x, const float *w, 
 /* Runs sg_conv2d on c with a workspace of ws_floats (0: none at all) and checks every output
  * against the naive reference, plus a guard region after y that must stay untouched. */
 static void conv_check(const conv_case *c, size_t ws_floats, uint64_t seed) {
-    const int ho = out_dim(c->h, c->kh, c->stride, c->pad), wo = out_dim(c->w, c->kw, c->stride, c->pad);
+    const int ho = out_dim(c->h, c->kh, c->stride, c->pad),
+              wo = out_dim(c->w, c->kw, c->stride, c->pad);
     const size_t nx = (size_t)c->n * c->cin * c->h * c->w, ny = (size_t)c->n * c->cout * ho * wo;
     float *x = frand(nx, seed), *w = frand((size_t)c->cout * c->cin * c->kh * c->kw, seed + 1);
     float *b = c->bias ? frand(c->cout, seed + 2) : NULL;
@@ -388,7 +390,8 @@ static void test_conv_random(void **state) {
 #define LARGE_WS ((size_t)1 << 21)
 static void conv_large_check_ws(const conv_case *c, sg_conv_algo algo, size_t ws_floats,
                                 uint64_t seed) {
-    const int ho = out_dim(c->h, c->kh, c->stride, c->pad), wo = out_dim(c->w, c->kw, c->stride, c->pad);
+    const int ho = out_dim(c->h, c->kh, c->stride, c->pad),
+              wo = out_dim(c->w, c->kw, c->stride, c->pad);
     const size_t nx = (size_t)c->cin * c->h * c->w, ny = (size_t)c->cout * ho * wo;
     const size_t K = (size_t)c->cin * c->kh * c->kw;
     float *x = frand(nx, seed), *w = frand(c->cout * K, seed + 1), *b = frand(c->cout, seed + 2);
@@ -398,8 +401,10 @@ static void conv_large_check_ws(const conv_case *c, sg_conv_algo algo, size_t ws
     assert_int_equal(sg_workspace_init(&ws, ws_floats, NULL), SG_OK);
     float *buf = ws.buf;
     if (ws_floats == LARGE_WS) assert_true(K * ho * wo > ws.cap); /* the column matrix won't fit */
-    sg_tensor tx = sg_tensor_make(x, 1, c->cin, c->h, c->w), ty = sg_tensor_make(y, 1, c->cout, ho, wo);
-    assert_int_equal(sg_conv2d_algo(&tx, w, b, c->kh, c->kw, c->stride, c->pad, &ty, &ws, algo), algo);
+    sg_tensor tx = sg_tensor_make(x, 1, c->cin, c->h, c->w),
+              ty = sg_tensor_make(y, 1, c->cout, ho, wo);
+    assert_int_equal(sg_conv2d_algo(&tx, w, b, c->kh, c->kw, c->stride, c->pad, &ty, &ws, algo),
+                     algo);
     assert_ptr_equal(ws.buf, buf);
     assert_int_equal(ws.cap, ws_floats);
     for (size_t g = ny; g < ny + 16; g++) assert_true(y[g] == 12345.0f);
@@ -424,8 +429,8 @@ static void conv_large_check(const conv_case *c, sg_conv_algo algo, uint64_t see
 
 static void test_conv_large_tiled(void **state) {
     (void)state;
-    const conv_case shifted = {1, 64, 256, 256, 64, 3, 3, 1, 1, 1}; /* 3×3, 64 → 64 */
-    const conv_case im2col_thin = {1, 8, 256, 256, 64, 3, 3, 1, 1, 1}; /* few channels */
+    const conv_case shifted = {1, 64, 256, 256, 64, 3, 3, 1, 1, 1};     /* 3×3, 64 → 64 */
+    const conv_case im2col_thin = {1, 8, 256, 256, 64, 3, 3, 1, 1, 1};  /* few channels */
     const conv_case im2col_down = {1, 64, 256, 256, 32, 4, 4, 2, 1, 1}; /* 4×4 stride 2 */
     conv_large_check(&shifted, SG_CONV_SHIFT, 7);
     conv_large_check(&im2col_thin, SG_CONV_IM2COL, 8);
@@ -492,14 +497,21 @@ static void test_conv_up2(void **state) {
     assert_floats("conv_up2 hand", y4, want, 4, 0);
     sg_workspace_free(&ws);
     static const int cases[][6] = {/* n, cin, h, w, cout, bias */
-                                   {1, 1, 1, 1, 1, 1}, {2, 3, 4, 5, 2, 1}, {1, 16, 7, 6, 5, 0},
-                                   {1, 24, 9, 9, 8, 1}, {2, 8, 3, 11, 13, 1}};
+                                   {1, 1, 1, 1, 1, 1},
+                                   {2, 3, 4, 5, 2, 1},
+                                   {1, 16, 7, 6, 5, 0},
+                                   {1, 24, 9, 9, 8, 1},
+                                   {2, 8, 3, 11, 13, 1}};
     uint64_t seed = 700;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const int *c = cases[k];
         const size_t wph = (size_t)4 * c[1] * c[4], band = (size_t)(c[1] + c[4]) * (c[3] + 2);
-        const size_t sizes[] = {0, 8, wph + 64 + 3 * band, wph + 64 + 6 * band,
-                                4 * wph + 64 + 4 * band, 4 * wph + 64 + 12 * band,
+        const size_t sizes[] = {0,
+                                8,
+                                wph + 64 + 3 * band,
+                                wph + 64 + 6 * band,
+                                4 * wph + 64 + 4 * band,
+                                4 * wph + 64 + 12 * band,
                                 SG_WORKSPACE_DEFAULT_FLOATS};
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
             up2_check(c[0], c[1], c[2], c[3], c[4], c[5], sizes[s], seed++);
@@ -555,15 +567,23 @@ static void test_conv_winograd(void **state) {
     assert_floats("winograd identity", y, want, 16, 1e-5);
     sg_workspace_free(&ws);
     static const int cases[][6] = {/* n, cin, h, w, cout, bias */
-                                   {1, 1, 1, 1, 1, 1},  {1, 2, 3, 2, 3, 1},   {2, 3, 4, 4, 2, 0},
-                                   {1, 5, 9, 7, 4, 1},  {1, 16, 16, 16, 8, 1}, {2, 8, 13, 21, 5, 1},
-                                   {1, 32, 37, 35, 16, 1}, {1, 4, 70, 9, 3, 1},
+                                   {1, 1, 1, 1, 1, 1},
+                                   {1, 2, 3, 2, 3, 1},
+                                   {2, 3, 4, 4, 2, 0},
+                                   {1, 5, 9, 7, 4, 1},
+                                   {1, 16, 16, 16, 8, 1},
+                                   {2, 8, 13, 21, 5, 1},
+                                   {1, 32, 37, 35, 16, 1},
+                                   {1, 4, 70, 9, 3, 1},
                                    /* widths of whole 8- and 16-tile groups (the permute paths),
                                     * with a partial last tile row */
-                                   {1, 8, 32, 32, 16, 1}, {2, 6, 30, 64, 5, 1}, {1, 4, 20, 32, 16, 0},
+                                   {1, 8, 32, 32, 16, 1},
+                                   {2, 6, 30, 64, 5, 1},
+                                   {1, 4, 20, 32, 16, 0},
                                    /* more output channels than twice the tiles: split by
                                     * output-channel blocks (when the workspace holds it) */
-                                   {2, 24, 16, 16, 64, 1}, {1, 40, 32, 32, 160, 0}};
+                                   {2, 24, 16, 16, 64, 1},
+                                   {1, 40, 32, 32, 160, 0}};
     static const char *paths[] = {"plain", "avx2", "avx512"};
     uint64_t seed = 900;
     for (int pi = 0; pi < 3; pi++) {
@@ -589,12 +609,12 @@ static void test_conv_winograd(void **state) {
     sg_cpu_force(NULL);
 }
 
-static void depthwise_check(int n, int c, int h, int w, int k, int pad, int shared,
-                            uint64_t seed) {
+static void depthwise_check(int n, int c, int h, int w, int k, int pad, int shared, uint64_t seed) {
     const int ho = h + 2 * pad - k + 1, wo = w + 2 * pad - k + 1;
     float *x = frand((size_t)n * c * h * w, seed), *kw = frand((size_t)c * k * k, seed + 1);
     float *y = fbuf((size_t)n * c * ho * wo);
-    double *ref = malloc(sizeof(double) * n * c * ho * wo), *sc = malloc(sizeof(double) * n * c * ho * wo);
+    double *ref = malloc(sizeof(double) * n * c * ho * wo),
+           *sc = malloc(sizeof(double) * n * c * ho * wo);
     size_t i = 0;
     for (int s = 0; s < n; s++)
         for (int ch = 0; ch < c; ch++)
@@ -829,12 +849,13 @@ static void conv_pre_check(int n, int cin, int h, int w, int cout, int up, int f
                 for (int ox = 0; ox < W; ox++, i++)
                     ref[i] = naive_conv_at(&c, px, wt, b, s, o, oy, ox, &sc[i]);
     char what[128];
-    snprintf(what, sizeof what, "conv pre n%d cin%d %dx%d cout%d up%d full%d slope%g", n, cin, h,
-             w, cout, up, full, slope);
+    snprintf(what, sizeof what, "conv pre n%d cin%d %dx%d cout%d up%d full%d slope%g", n, cin, h, w,
+             cout, up, full, slope);
     assert_near(what, y, ref, sc, ny, 2e-5); /* pre(x) is rounded to float once more */
     if (!in_place) assert_memory_equal(x, x0, nx * sizeof(float)); /* x is left alone */
     sg_workspace_free(&ws);
-    free(x), free(x0), free(wt), free(b), free(co), free(tmp), free(y), free(px), free(ref), free(sc);
+    free(x), free(x0), free(wt), free(b), free(co), free(tmp), free(y), free(px), free(ref),
+        free(sc);
 }
 
 static void test_conv_pre(void **state) {
@@ -1033,7 +1054,7 @@ static void test_resize_bilinear(void **state) {
     float x2[4] = {0, 1, 2, 3}, y2[16];
     tx = sg_tensor_make(x2, 1, 1, 2, 2), ty = sg_tensor_make(y2, 1, 1, 4, 4);
     sg_resize_bilinear(&tx, &ty, 0);
-    const float w2[16] = {0,   0.25f, 0.75f, 1,     0.5f, 0.75f, 1.25f, 1.5f,
+    const float w2[16] = {0,    0.25f, 0.75f, 1,    0.5f, 0.75f, 1.25f, 1.5f,
                           1.5f, 1.75f, 2.25f, 2.5f, 2,    2.25f, 2.75f, 3};
     assert_floats("bilinear 2x2->4x4 ac0", y2, w2, 16, 1e-6);
     /* downsample 4 → 2, ac0: src = 0.5, 2.5 → means of pairs; ac1: src = 0, 3 → the ends */
@@ -1050,10 +1071,10 @@ static void test_resize_bilinear(void **state) {
     sg_resize_bilinear(&tx, &ty, 1);
     assert_true(y3[0] == 0.0f);
     for (int ac = 0; ac <= 1; ac++) {
-        bilinear_check(2, 3, 7, 9, 16, 5, ac, 100 + ac);  /* up in H, down in W */
+        bilinear_check(2, 3, 7, 9, 16, 5, ac, 100 + ac);   /* up in H, down in W */
         bilinear_check(1, 2, 33, 20, 8, 31, ac, 110 + ac); /* down in H, up in W */
-        bilinear_check(1, 1, 5, 5, 5, 5, ac, 120 + ac);   /* identity */
-        bilinear_check(1, 1, 1, 6, 3, 1, ac, 130 + ac);   /* 1-pixel extents */
+        bilinear_check(1, 1, 5, 5, 5, 5, ac, 120 + ac);    /* identity */
+        bilinear_check(1, 1, 1, 6, 3, 1, ac, 130 + ac);    /* 1-pixel extents */
     }
 }
 

@@ -67,10 +67,10 @@ static void test_multipart_hostile(void **state) {
         "",
         "no boundary here",
         "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue without end",
-        "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n",             /* headers cut */
-        "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--",                  /* no name */
+        "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n",                /* headers cut */
+        "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--",                    /* no name */
         "--b\r\nContent-Disposition: attachment; name=\"x\"\r\n\r\nx\r\n--b--", /* not form-data */
-        "--b\r\nContent-Disposition: form-data; name=\"x\r\n\r\nx\r\n--b--",   /* open quote */
+        "--b\r\nContent-Disposition: form-data; name=\"x\r\n\r\nx\r\n--b--",    /* open quote */
         "--bX\r\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -88,13 +88,17 @@ static void test_multipart_boundary_header(void **state) {
     (void)state;
     char b[80];
     sg_error err;
-    assert_int_equal(sg_multipart_boundary("multipart/form-data; boundary=abc", b, sizeof b, &err), SG_OK);
+    assert_int_equal(sg_multipart_boundary("multipart/form-data; boundary=abc", b, sizeof b, &err),
+                     SG_OK);
     assert_string_equal(b, "abc");
-    assert_int_equal(sg_multipart_boundary("Multipart/Form-Data;charset=utf-8; BOUNDARY=\"a b;c\"", b,
-                                           sizeof b, &err), SG_OK);
+    assert_int_equal(sg_multipart_boundary("Multipart/Form-Data;charset=utf-8; BOUNDARY=\"a b;c\"",
+                                           b, sizeof b, &err),
+                     SG_OK);
     assert_string_equal(b, "a b;c");
-    assert_int_equal(sg_multipart_boundary("multipart/form-data", b, sizeof b, &err), SG_ERR_FORMAT);
-    assert_int_equal(sg_multipart_boundary("multipart/form-data; boundary=", b, sizeof b, &err), SG_ERR_FORMAT);
+    assert_int_equal(sg_multipart_boundary("multipart/form-data", b, sizeof b, &err),
+                     SG_ERR_FORMAT);
+    assert_int_equal(sg_multipart_boundary("multipart/form-data; boundary=", b, sizeof b, &err),
+                     SG_ERR_FORMAT);
     assert_int_equal(sg_multipart_boundary("image/png", b, sizeof b, &err), SG_ERR_ARG);
     char longb[200] = "multipart/form-data; boundary=";
     memset(longb + strlen(longb), 'x', 71);
@@ -102,9 +106,10 @@ static void test_multipart_boundary_header(void **state) {
 }
 
 /* ---- config --------------------------------------------------------------------------------- */
-static const char *env_vars[] = {"STARGAN_LISTEN", "STARGAN_MODEL", "STARGAN_WORKERS", "STARGAN_QUEUE",
-                                 "STARGAN_MAX_BODY", "STARGAN_MAX_PIXELS", "STARGAN_TIMEOUT",
-                                 "STARGAN_CORS_ORIGIN", "STARGAN_API_KEY_FILE", "STARGAN_FAN"};
+static const char *env_vars[] = {"STARGAN_LISTEN",  "STARGAN_MODEL",       "STARGAN_WORKERS",
+                                 "STARGAN_QUEUE",   "STARGAN_MAX_BODY",    "STARGAN_MAX_PIXELS",
+                                 "STARGAN_TIMEOUT", "STARGAN_CORS_ORIGIN", "STARGAN_API_KEY_FILE",
+                                 "STARGAN_FAN"};
 
 static void clear_env(void) {
     for (size_t i = 0; i < sizeof env_vars / sizeof *env_vars; i++) unsetenv(env_vars[i]);
@@ -151,8 +156,16 @@ static void test_config_env_and_flags(void **state) {
     assert_string_equal(c.models[0].path, "/models/afhq.ckpt");
     assert_string_equal(c.models[1].name, "celeba");
     /* flags win, and --model flags replace the environment's list */
-    const char *argv[] = {"s", "--workers", "2", "--model=/x/my-model.v2.safetensors", "--max-pixels", "1.5M",
-                          "--timeout", "2.5", "--model", "b=/y"};
+    const char *argv[] = {"s",
+                          "--workers",
+                          "2",
+                          "--model=/x/my-model.v2.safetensors",
+                          "--max-pixels",
+                          "1.5M",
+                          "--timeout",
+                          "2.5",
+                          "--model",
+                          "b=/y"};
     assert_int_equal(load(&c, 10, argv, &err), SG_OK);
     assert_int_equal(c.workers, 2);
     assert_int_equal(c.n_models, 2);
@@ -230,22 +243,33 @@ static void test_metrics_render(void **state) {
     sg_metrics_request(&m, SG_ROUTE_TRANSLATE, 503, 0.2);
     sg_metrics_stage(&m, SG_STAGE_GENERATOR, 1200.0);
     sg_metrics_count_rejected(&m);
-    sg_metrics_gauges g = {.queue_waiting = 2, .running = 1, .admitted = 3, .capacity = 9, .workers = 1, .ready = 1};
+    sg_metrics_gauges g = {
+        .queue_waiting = 2, .running = 1, .admitted = 3, .capacity = 9, .workers = 1, .ready = 1};
     sg_buf out;
     sg_buf_init(&out, 0);
-    assert_int_equal(sg_metrics_render(&m, &g, "stargan_model_info{model=\"demo\"} 1\n", &out), SG_OK);
+    assert_int_equal(sg_metrics_render(&m, &g, "stargan_model_info{model=\"demo\"} 1\n", &out),
+                     SG_OK);
     const char *t = sg_buf_str(&out);
     assert_non_null(strstr(t, "# TYPE stargan_http_requests_total counter\n"));
-    assert_non_null(strstr(t, "stargan_http_requests_total{route=\"translate\",status=\"200\"} 2\n"));
-    assert_non_null(strstr(t, "stargan_http_requests_total{route=\"translate\",status=\"503\"} 1\n"));
+    assert_non_null(
+        strstr(t, "stargan_http_requests_total{route=\"translate\",status=\"200\"} 2\n"));
+    assert_non_null(
+        strstr(t, "stargan_http_requests_total{route=\"translate\",status=\"503\"} 1\n"));
     /* cumulative buckets: 0.2 ms and 3 ms are ≤ 5 ms, 0.7 s only from le=1 on */
-    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"0.005\"} 2\n"));
-    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"0.5\"} 2\n"));
-    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"1\"} 3\n"));
-    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"+Inf\"} 3\n"));
-    assert_non_null(strstr(t, "stargan_http_request_duration_seconds_count{route=\"translate\"} 3\n"));
-    assert_non_null(strstr(t, "stargan_stage_duration_seconds_bucket{stage=\"generator\",le=\"2.5\"} 1\n"));
-    assert_non_null(strstr(t, "stargan_stage_duration_seconds_sum{stage=\"generator\"} 1.200000\n"));
+    assert_non_null(strstr(
+        t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"0.005\"} 2\n"));
+    assert_non_null(strstr(
+        t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"0.5\"} 2\n"));
+    assert_non_null(strstr(
+        t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"1\"} 3\n"));
+    assert_non_null(strstr(
+        t, "stargan_http_request_duration_seconds_bucket{route=\"translate\",le=\"+Inf\"} 3\n"));
+    assert_non_null(
+        strstr(t, "stargan_http_request_duration_seconds_count{route=\"translate\"} 3\n"));
+    assert_non_null(
+        strstr(t, "stargan_stage_duration_seconds_bucket{stage=\"generator\",le=\"2.5\"} 1\n"));
+    assert_non_null(
+        strstr(t, "stargan_stage_duration_seconds_sum{stage=\"generator\"} 1.200000\n"));
     assert_non_null(strstr(t, "stargan_queue_depth 2\n"));
     assert_non_null(strstr(t, "stargan_in_flight 1\n"));
     assert_non_null(strstr(t, "stargan_rejected_total 1\n"));

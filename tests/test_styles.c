@@ -30,9 +30,10 @@ static void check_mapping(const char *config) {
     float one[512];
     for (int i = 0; i < f.n; i++) {
         assert_int_equal(sg_mapping_forward(&f.e.map, z + (size_t)i * f.e.cfg.latent_dim, &y[i], 1,
-                                            one, scratch, &err), SG_OK);
-        tu_assert_close("single", one, s + (size_t)i * f.e.cfg.style_dim,
-                        (size_t)f.e.cfg.style_dim, 1e-5, 1e-6);
+                                            one, scratch, &err),
+                         SG_OK);
+        tu_assert_close("single", one, s + (size_t)i * f.e.cfg.style_dim, (size_t)f.e.cfg.style_dim,
+                        1e-5, 1e-6);
     }
     int bad = f.e.cfg.num_domains;
     assert_int_equal(sg_mapping_forward(&f.e.map, z, &bad, 1, one, scratch, &err), SG_ERR_ARG);
@@ -69,12 +70,30 @@ static void check_encoder(const char *config) {
     tu_fixture_close(&f);
 }
 
-static void mapping_mini(void **st) { (void)st; check_mapping("mini"); }
-static void mapping_afhq(void **st) { (void)st; check_mapping("afhq"); }
-static void mapping_celeba(void **st) { (void)st; check_mapping("celeba_hq"); }
-static void encoder_mini(void **st) { (void)st; check_encoder("mini"); }
-static void encoder_afhq(void **st) { (void)st; check_encoder("afhq"); }
-static void encoder_celeba(void **st) { (void)st; check_encoder("celeba_hq"); }
+static void mapping_mini(void **st) {
+    (void)st;
+    check_mapping("mini");
+}
+static void mapping_afhq(void **st) {
+    (void)st;
+    check_mapping("afhq");
+}
+static void mapping_celeba(void **st) {
+    (void)st;
+    check_mapping("celeba_hq");
+}
+static void encoder_mini(void **st) {
+    (void)st;
+    check_encoder("mini");
+}
+static void encoder_afhq(void **st) {
+    (void)st;
+    check_encoder("afhq");
+}
+static void encoder_celeba(void **st) {
+    (void)st;
+    check_encoder("celeba_hq");
+}
 
 /* The sampler is part of the service's contract (a seed gives the same image everywhere): pin
  * its first values, computed by hand from the documented definition (splitmix64 + Box-Muller)
@@ -143,10 +162,10 @@ static void style_mean_matches_draws(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(mapping_mini),    cmocka_unit_test(mapping_afhq),
-        cmocka_unit_test(mapping_celeba),  cmocka_unit_test(encoder_mini),
-        cmocka_unit_test(encoder_afhq),    cmocka_unit_test(encoder_celeba),
-        cmocka_unit_test(sampler_pinned),  cmocka_unit_test(sampler_statistics),
+        cmocka_unit_test(mapping_mini),     cmocka_unit_test(mapping_afhq),
+        cmocka_unit_test(mapping_celeba),   cmocka_unit_test(encoder_mini),
+        cmocka_unit_test(encoder_afhq),     cmocka_unit_test(encoder_celeba),
+        cmocka_unit_test(sampler_pinned),   cmocka_unit_test(sampler_statistics),
         cmocka_unit_test(truncate_by_hand), cmocka_unit_test(style_mean_matches_draws),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

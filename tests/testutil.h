@@ -12,12 +12,13 @@ const char *tu_fixtures(void);
 /* Builds "<fixtures>/<rel>" into a static buffer; NULL when fixtures are absent. */
 const char *tu_fixture_path(const char *rel);
 /* Inside a cmocka test: prints "skipped: <why>" and skips the test when fixtures are absent. */
-#define TU_REQUIRE_FIXTURES()                                                            \
-    do {                                                                                 \
-        if (!tu_fixtures()) {                                                            \
-            print_message("skipped: fixtures not found (set SG_FIXTURES or place ../shared/fixtures)\n"); \
-            skip();                                                                      \
-        }                                                                                \
+#define TU_REQUIRE_FIXTURES()                                                                      \
+    do {                                                                                           \
+        if (!tu_fixtures()) {                                                                      \
+            print_message(                                                                         \
+                "skipped: fixtures not found (set SG_FIXTURES or place ../shared/fixtures)\n");    \
+            skip();                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* Deterministic uniform floats in [lo, hi) (xorshift, seeded). */

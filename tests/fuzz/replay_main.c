@@ -16,9 +16,16 @@ static int run_file(const char *path) {
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (64 << 20)) { fclose(f); return 0; }
+    if (n < 0 || n > (64 << 20)) {
+        fclose(f);
+        return 0;
+    }
     uint8_t *buf = malloc((size_t)n + 1);
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) { fclose(f); free(buf); return 0; }
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(buf);
+        return 0;
+    }
     fclose(f);
     LLVMFuzzerTestOneInput(buf, (size_t)n);
     /* truncations at a few points */
