@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../generator/generator.h" /* sg_trace */
 #include "faces.h"
 
 #define BN_EPS 1e-5

@@ -76,9 +76,5 @@ sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const 
                                const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
                                sg_error *err);
 
-/* Optional per-block dump for debugging against the Python reference (refimpl `compare`): when
- * set, every block output of sample 0 is written as <dir>/<trace name>.f32. */
-void sg_trace_set_dir(const char *dir);
-void sg_trace(const char *name, const sg_tensor *t);
 
 #endif

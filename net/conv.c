@@ -19,7 +19,7 @@
  * Both accumulate onto the bias written just before the GEMM: that one pass replaces BLAS's own
  * beta = 0 clearing pass plus a separate bias pass. 1×1 stride-1 convs skip the copy entirely, and
  * if the workspace cannot hold even one im2col column a direct loop keeps results correct. */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #include <string.h>
 

@@ -13,7 +13,7 @@
  * every-other rows and columns. The phase kernels are summed per call into the workspace
  * (16·Cout·Cin floats for all phases, or 4·Cout·Cin one phase at a time when that is all that
  * fits): O(Cout·Cin) work against O(Cout·Cin·H·W) for the conv, and no weights kept at init. */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #include <string.h>
 

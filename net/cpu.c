@@ -1,7 +1,7 @@
 /* Run-time choice of the CPU-specific kernels: the best instruction set this CPU supports, once.
  * SG_CPU=plain|avx2|avx512 forces one (tests use it to cover every path; an unsupported choice
  * falls back to the best supported one with a warning). The binary itself targets plain x86-64. */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * pool). Per task the product runs on net/'s own register-blocked kernel where it beats
  * OpenBLAS (AVX-512: OpenBLAS is pinned to its Haswell kernel by OPENBLAS_CORETYPE; measured
  * 145–190 vs 85–98 GFLOP/s per thread on the conv shapes), on single-threaded OpenBLAS otherwise. */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #include <cblas.h>
 

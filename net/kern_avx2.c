@@ -1,4 +1,4 @@
-/* The kernels of wino_kern.h built for avx2 (target flags set per file in CMakeLists.txt):
+/* The kernels of kern_template.h built for avx2 (target flags set per file in CMakeLists.txt):
  * 8-float vectors, GEMM blocks of 4 rows × 3 vectors. */
 #define SG_KNAME    avx2
 #define SG_KSTR     "avx2"
@@ -6,4 +6,4 @@
 #define SG_MR       4
 #define SG_NV       3
 #define SG_OWN_GEMM 0
-#include "wino_kern.h"
+#include "kern_template.h"

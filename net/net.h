@@ -231,4 +231,11 @@ void sg_concat_channels(const sg_tensor *a, const sg_tensor *b, sg_tensor *y);
 void sg_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
              int ldc, int accumulate);
 
+/* ---- trace (net/trace.c) ------------------------------------------------------------------ */
+/* Optional per-block dump for debugging against the Python reference (refimpl `compare`): when
+ * a directory is set, sg_trace writes sample 0 of t as <dir>/<name>.f32 (model code calls it after
+ * each block; a no-op otherwise). Not thread-safe to change while networks run. */
+void sg_trace_set_dir(const char *dir);
+void sg_trace(const char *name, const sg_tensor *t);
+
 #endif

@@ -2,9 +2,9 @@
  * statistics and the affine are evaluated in double: with float scale/shift, a plane whose mean
  * is large against its spread (shift ≈ -mean·scale) would lose digits to cancellation.
  * Planes run in parallel on the pool; the per-plane loops are the CPU-dispatched kernels
- * (wino_kern.h). Before a conv the networks use the *_pre forms instead: statistics only, the
+ * (kern_template.h). Before a conv the networks use the *_pre forms instead: statistics only, the
  * affine and activation applied by the conv as it reads its input (sg_preact). */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
 /* Activations and elementwise ops on flat float arrays (simple loops the compiler vectorises).
  * Large arrays are split over the pool's threads (memory-bound: two cores' bandwidth). */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #define CHUNK 65536 /* floats per parallel task */
 

@@ -7,7 +7,7 @@
  * alone while more than one is in flight. OpenBLAS is set to one thread when the pool starts:
  * every GEMM is split over the pool instead (gemm.c). SG_THREADS=n overrides the thread count
  * (default: online CPUs, at most 8). */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #include <cblas.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /* Per-op-family time accounting (sg_profile_* in net.h). Off by default: one branch per op. When
  * on, each op family adds its wall time and nominal FLOPs; not thread-safe by design (profiling
  * runs one request at a time). */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #include <stdio.h>
 #include <string.h>

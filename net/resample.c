@@ -1,6 +1,6 @@
 /* Resampling and layout: 2×2 average pool, nearest 2× upsample, bilinear resize, channel concat.
  * All loop over [N·C] planes independently. */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #include <math.h>
 #include <string.h>

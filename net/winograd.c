@@ -4,20 +4,20 @@
  * around it; summed over input channels the ⊙ becomes, for each of the 36 transformed positions
  * p, one GEMM  M[p][Cout, tiles] = U[p][Cout, Cin] · V[p][Cin, tiles]. That is 36 multiplies per
  * 16 outputs per channel pair instead of 144 (4× fewer FLOPs in the GEMMs), plus the input and
- * output transforms (O(Cin + Cout) per tile, vectorised per CPU in wino_kern.h).
+ * output transforms (O(Cin + Cout) per tile, vectorised per CPU in kern_template.h).
  *
  * The tiles are cut into tasks of rpt tile rows (≥ 32 tiles: the GEMMs' N); each task runs start
  * to finish on one pool thread in its own slot, so V and M stay in cache:
  *   workspace = U [36, Cout, Cin] | per thread: V [36, Cin, nt] | M [36, Cout, nt] | band,
  * the band being one channel's 4·rpt + 2 zero-padded input rows (each copied once per task).
- * U is transformed per call (vectorised, wino_kern.h): O(36·Cout·Cin) against the conv's
+ * U is transformed per call (vectorised, kern_template.h): O(36·Cout·Cin) against the conv's
  * O(Cout·Cin·H·W), and nothing is kept per layer at init (memory). Layers with few tiles and
  * many output channels (512 channels at 32² and 16²) split by output-channel blocks instead, so
  * that U never leaves the cache (conv_winograd_co below).
  * Accuracy: F(4,3) in float32 loses ~2-3 more bits than direct summation (the transforms' 4, 5,
  * 8 coefficients); measured against the fixtures it stays orders of magnitude inside their
  * tolerance (see tests/test_net.c and test_generator.c). */
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

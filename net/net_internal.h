@@ -1,7 +1,9 @@
-/* Internal to net/: the conv geometry and the helpers the conv algorithms share (conv.c,
- * conv_up2.c, winograd.c), and the table of CPU-specific kernels chosen once at run time. */
-#ifndef SG_CONV_INTERNAL_H
-#define SG_CONV_INTERNAL_H
+/* net/'s internal header, shared by its .c files and never included outside net/: the conv
+ * geometry and the helpers the conv algorithms share (conv.c, conv_up2.c, winograd.c), the thread
+ * pool (pool.c), the profiler hooks (profile.c), and the table of CPU-specific kernels chosen once
+ * at run time (cpu.c; built from kern_template.h). */
+#ifndef SG_NET_INTERNAL_H
+#define SG_NET_INTERNAL_H
 
 #include "net.h"
 

@@ -1,7 +1,9 @@
-/* Template of the CPU-specific kernels: included once per instruction set by kern_plain.c,
- * kern_avx2.c and kern_avx512.c, each compiled with its own target flags (see CMakeLists.txt),
- * so the same plain C (GCC vector extensions: VF is one vector of SG_VL floats) is built for SSE2,
- * AVX2+FMA and AVX-512. SG_KNAME names the variant.
+/* Template of net/'s CPU-specific kernels (the sg_kernels table of net_internal.h): the Winograd
+ * input/output/weight transforms, the GEMM micro-kernels, and the norm statistics and
+ * pre-activation rows. Included once per instruction set by kern_plain.c, kern_avx2.c and
+ * kern_avx512.c, each compiled with its own target flags (see CMakeLists.txt), so the same plain C
+ * (GCC vector extensions: VF is one vector of SG_VL floats) is built for SSE2, AVX2+FMA and
+ * AVX-512. SG_KNAME names the variant.
  *
  * Winograd F(4×4, 3×3) (Lavin & Gray), tile = 6×6 inputs → 4×4 outputs:
  *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
@@ -11,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "conv_internal.h"
+#include "net_internal.h"
 
 #define SG_CAT2(a, b) a##_##b
 #define SG_CAT(a, b)  SG_CAT2(a, b)
