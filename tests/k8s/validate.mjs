@@ -5,7 +5,9 @@
 // but is silently dropped by a cluster), then checks the manifests against the server itself:
 // probe paths, ports and setting names, and finally runs stargan-server with the base's settings
 // to see the probes, the metrics scrape and the drain behave as the manifests expect.
-// usage: node validate.mjs KUBECTL REPO STARGAN-SERVER TMPDIR
+// With STARGAN (the CLI) and the fixtures' checkpoints, the fetch-models and convert-models
+// initContainer scripts of each target run too, on stand-in files served from file:// URLs.
+// usage: node validate.mjs KUBECTL REPO STARGAN-SERVER TMPDIR [STARGAN FIXTURES]
 // Prints "ok"/"FAIL" lines and "N passed, N failed"; exit 1 on any failure.
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -13,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as yaml from "js-yaml";
 
-const [kubectl, repo, server, tmp] = process.argv.slice(2);
+const [kubectl, repo, server, tmp, cli, fixtures] = process.argv.slice(2);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const modules = path.join(here, "node_modules");
 let pass = 0, fail = 0;
@@ -148,6 +150,48 @@ const httpSrc = fs.readFileSync(path.join(repo, "server/http.c"), "utf8");
 const routes = new Set([...httpSrc.matchAll(/{"(\/[a-z0-9/]*)", SG_ROUTE_/g)].map((m) => m[1]));
 check(`server routes found (${[...routes].join(" ")})`, routes.has("/healthz") && routes.has("/readyz") && routes.has("/metrics"));
 
+// ---- the initContainers' scripts, run here ----------------------------------------------------
+// fetch-models with its file list pointed at stand-ins (file:// URLs: the fixtures' mini
+// checkpoints under the release names), then convert-models with the CLI on PATH; the result
+// must be a model file `stargan info` reads, and a second run must fetch and convert nothing.
+function initScripts(t, docs, pod) {
+  const stand = { "100000_nets_ema.ckpt": "ckpt/mini_nets_ema.legacy.ckpt", "wing.ckpt": "ckpt/wing_mini.legacy.ckpt",
+                  "celeba_lm_mean.npz": "align/lm_mean.npz" };
+  if (!cli || !fixtures || !Object.values(stand).every((f) => fs.existsSync(path.join(fixtures, f)))) {
+    console.log(`skip ${t}: initContainer scripts (needs STARGAN and the fixtures' checkpoints)`);
+    return;
+  }
+  const fetchC = pod.initContainers?.find((c) => c.name === "fetch-models");
+  const convC = pod.initContainers?.find((c) => c.name === "convert-models");
+  const vol = pod.volumes.find((v) => v.name === "fetch");
+  const cm = vol && docs.find((d) => d.kind === "ConfigMap" && d.metadata.name === vol.configMap.name);
+  if (!fetchC || !convC || !cm) return bad(`${t}: fetch-models, convert-models and their ConfigMap`);
+  const dir = path.join(tmp, "init-" + t.replace(/\W+/g, "_"));
+  fs.rmSync(dir, { recursive: true, force: true });
+  const etc = path.join(dir, "etc"), models = path.join(dir, "models");
+  fs.mkdirSync(etc, { recursive: true }); fs.mkdirSync(models);
+  const lines = cm.data.files.split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
+  fs.writeFileSync(path.join(etc, "files"), lines.map((l) => {
+    const [p] = l.trim().split(/\s+/);
+    return `${p} file://${path.resolve(fixtures, stand[path.basename(p)] || "missing")}`;
+  }).join("\n") + "\n");
+  fs.writeFileSync(path.join(etc, "convert"), cm.data.convert);
+  // the containers' scripts, with the volumes at their places under dir
+  const relocate = (script) => script.replaceAll("/etc/stargan/fetch", etc).replaceAll("/models", models);
+  const env = { ...process.env, HOSTNAME: "pod-1", PATH: `${path.dirname(path.resolve(cli))}:${process.env.PATH}` };
+  const run = (c) => execFileSync(c.command[0], [...c.command.slice(1, -1), relocate(c.command.at(-1))],
+    { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    const out1 = run(fetchC) + run(convC);
+    const model = (docs.find((d) => d.kind === "ConfigMap" && d.data?.STARGAN_MODEL)?.data.STARGAN_MODEL || "").split("=").pop();
+    const info = execFileSync(cli, ["info", "--model", model.replace("/models", models)], { encoding: "utf8" });
+    const out2 = run(fetchC) + run(convC);
+    check(`${t}: fetch-models + convert-models make ${path.basename(model)} (stargan info reads it), a second run only skips`,
+      /fetched/.test(out1) && /domains|parameters/i.test(info) && !/fetched/.test(out2) && /have /.test(out2) &&
+      fs.readdirSync(models).every((f) => !f.includes("pod-1")), out1 + out2);
+  } catch (e) { bad(`${t}: initContainer scripts: ${String(e.stderr || e.message).slice(0, 400)}`); }
+}
+
 // ---- render and check every target -------------------------------------------------------------
 const k8s = path.join(repo, "deploy/k8s");
 const overlays = fs.readdirSync(path.join(k8s, "overlays")).filter((d) => fs.existsSync(path.join(k8s, "overlays", d, "kustomization.yaml")));
@@ -233,6 +277,7 @@ for (const t of targets) {
   const pdb = find("PodDisruptionBudget");
   check(`${t}: PodDisruptionBudget selects the pods`,
     pdb && Object.entries(pdb.spec.selector.matchLabels).every(([k, v]) => dep.spec.template.metadata.labels[k] === v));
+  initScripts(t, docs, pod);
   for (const so of docs.filter((d) => d.kind === "ScaledObject"))
     for (const tr of so.spec.triggers.filter((x) => x.type === "prometheus"))
       (globalThis.promQueries ||= []).push([t, tr.metadata.query]);
