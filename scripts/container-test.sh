@@ -3,7 +3,8 @@
 #   non-root user; read-only root filesystem (--read-only, a tmpfs on /tmp); a model mounted
 #   read-only from a Docker volume; the HEALTHCHECK turning healthy; an answer byte-identical to
 #   the CLI's; `docker stop` with a request in flight (the request gets 200, the container exits
-#   0); a --memory limit in force under a request (peak from the container's cgroup); no
+#   0); a --memory limit in force under a request (peak from the container's cgroup), and one
+#   below the working set enforced (OOM kill); no
 #   compilers, no curl, every shared library resolved; docker/compose.yaml validated with
 #   Debian's docker-compose. Prints the image size and the time each step took.
 # Uses a running Docker engine when there is one; otherwise installs docker.io (and debootstrap)
@@ -110,7 +111,7 @@ step "docker build"
 if ! docker build --network host -f docker/Dockerfile -t "$img" . >"$tmp/build.log" 2>&1; then
   tail -30 "$tmp/build.log"; bad "docker build"; finish
 fi
-ok "docker build -f docker/Dockerfile"
+ok "docker build -f docker/Dockerfile ($(grep -c 'Using cache' "$tmp/build.log") steps from the layer cache)"
 size=$(docker image inspect -f '{{.Size}}' "$img")
 echo "image size: $(awk -v s="$size" 'BEGIN { printf "%.0f MB (%d bytes)", s / 1e6, s }')"
 
@@ -231,6 +232,16 @@ else
   docker logs "$name-mem" 2>&1 | tail -5
   bad "healthy under --memory $mem"
 fi
+docker rm -f "$name-mem" >/dev/null
+# and a limit below the working set is enforced, not exceeded: the kernel kills the server
+run "$name-mem" --memory 96m --memory-swap 96m
+for _ in $(seq 120); do
+  [ "$(docker inspect -f '{{.State.Running}}' "$name-mem")" = true ] || break
+  curl -s -o /dev/null --max-time 30 -F image=@"$src" -F domain=dog -F seed=1 "$U/v1/translate"
+  sleep 0.5
+done
+check "--memory 96m (below the working set) is enforced: OOM-killed ($(docker inspect -f '{{.State.ExitCode}} oom={{.State.OOMKilled}}' "$name-mem"))" \
+  '[ "$(docker inspect -f "{{.State.Running}} {{.State.OOMKilled}}" "$name-mem")" = "false true" ]'
 docker rm -f "$name-mem" >/dev/null
 
 # ---- compose ----------------------------------------------------------------------------------
