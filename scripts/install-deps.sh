@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing the project needs (Debian 12). Run as root.
-#   SG_NO_BROWSER=1  skip Chromium and the browser-test npm packages (build and unit tests only)
+#   SG_NO_BROWSER=1  skip Chromium, the browser-test npm packages and the deployment-test tools
+#                    (haproxy, kubectl, kubernetes-models): build and unit tests only
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd "$(dirname "$0")/.."
@@ -9,6 +10,10 @@ pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turb
 if [ -z "${SG_NO_BROWSER:-}" ]; then
   pkgs+=(chromium)
   command -v node >/dev/null || pkgs+=(nodejs npm)
+  # deployment tests: HAProxy for the rolling restart, kubectl (Debian's kubernetes-client, when
+  # no kubectl is installed) for the Kubernetes manifests
+  pkgs+=(haproxy)
+  command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -19,4 +24,8 @@ fi
 # playwright-core for the browser test (uses the system chromium; downloads no browser)
 if [ -z "${SG_NO_BROWSER:-}" ] && [ ! -d tests/web/node_modules/playwright-core ]; then
   (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# the Kubernetes API schemas (kubernetes-models) for the manifest validation
+if [ -z "${SG_NO_BROWSER:-}" ] && [ ! -d tests/k8s/node_modules/kubernetes-models ]; then
+  (cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -50,6 +50,10 @@ static const opt opts[] = {
      0},
     {"--grace", "SECONDS", "30", "on SIGTERM/SIGINT: time to finish in-flight and queued work",
      K_SECONDS, F(grace_s), 0, 0},
+    {"--drain-delay", "SECONDS", "5",
+     "on SIGTERM: /readyz says 503 and serving goes on this long, so balancers stop routing here; "
+     "then the --grace stop (0 = none)",
+     K_SECONDS, F(drain_delay_s), 0, 0},
     {"--max-connections", "N", "64", "concurrent client connections", K_INT, F(max_connections), 1,
      65536},
     {"--cors-origin", "ORIGINS", "",

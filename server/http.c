@@ -38,7 +38,7 @@ struct sg_server {
     int n_keys;
     char *models_json;
     sg_buf model_info;
-    atomic_int ready, stopping;
+    atomic_int ready, stopping, draining;
     atomic_ulong next_id;
     uint32_t id_prefix;
     pthread_mutex_t mu; /* guards active */
@@ -125,7 +125,7 @@ static enum MHD_Result respond(req *r, int status, const char *type, void *data,
     for (; extra && extra[0]; extra += 2)
         if (extra[1]) MHD_add_response_header(resp, extra[0], extra[1]);
     add_cors(r, resp);
-    if (atomic_load(&r->s->stopping))
+    if (atomic_load(&r->s->stopping) || atomic_load(&r->s->draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = status;
     r->bytes = len;
@@ -175,6 +175,7 @@ static int queue_has_room(sg_server *s) {
 static enum MHD_Result route_readyz(req *r) {
     sg_server *s = r->s;
     if (atomic_load(&s->stopping)) return fail(r, 503, "stopping", "shutting down", NULL);
+    if (atomic_load(&s->draining)) return fail(r, 503, "draining", "shutting down soon", NULL);
     if (!atomic_load(&s->ready)) return fail(r, 503, "loading", "models are loading", NULL);
     if (!queue_has_room(s)) return fail(r, 503, "overloaded", "workers and queue are full", NULL);
     return respond_text(r, 200, "application/json", "{\"status\":\"ready\"}\n", NULL);
@@ -188,7 +189,8 @@ static enum MHD_Result route_metrics(req *r) {
         sg_queue_stats(&s->queue, &g.queue_waiting, &g.running, &g.admitted, &rejected, &expired);
     g.capacity = s->cfg.workers + s->cfg.queue;
     g.workers = s->cfg.workers;
-    g.ready = atomic_load(&s->ready) && !atomic_load(&s->stopping) && g.admitted < g.capacity;
+    g.ready = atomic_load(&s->ready) && !atomic_load(&s->stopping) && !atomic_load(&s->draining) &&
+              g.admitted < g.capacity;
     sg_buf out;
     sg_buf_init(&out, 0);
     if (sg_metrics_render(&s->metrics, &g,
@@ -672,6 +674,12 @@ static void wait_answered(sg_server *s, double deadline_ms) {
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+void sg_server_drain(sg_server *s) {
+    if (!s || atomic_exchange(&s->draining, 1)) return;
+    sg_log_msg("info", "draining: /readyz says 503, still serving for %gs (--drain-delay)",
+               s->cfg.drain_delay_s);
 }
 
 void sg_server_stop(sg_server *s) {

@@ -1,8 +1,10 @@
 /* stargan-server: configuration, signals, and the lifecycle. Signals are blocked in every thread
  * and taken synchronously here with sigwait, so shutdown runs as ordinary code. */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "server.h"
 
@@ -27,6 +29,24 @@ static int healthcheck(const sg_srv_config *c) {
     int rc = sg_healthcheck(url, 3.0, why, sizeof why);
     if (rc) fprintf(stderr, "stargan-server: unhealthy: %s\n", why);
     return rc;
+}
+
+/* SIGTERM: not ready but still serving for --drain-delay, so a balancer that polls /readyz (or a
+ * Kubernetes endpoint update) stops sending work here before the listening socket closes. A
+ * second SIGTERM or a SIGINT ends the wait early. */
+static void drain(sg_server *s, const sg_srv_config *c, const sigset_t *set) {
+    if (c->drain_delay_s <= 0) return;
+    sg_server_drain(s);
+    double end = sg_now_ms() + c->drain_delay_s * 1000.0;
+    for (double left; (left = end - sg_now_ms()) > 0;) {
+        struct timespec ts = {(time_t)(left / 1000.0), (long)(fmod(left, 1000.0) * 1e6)};
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            sg_log_msg("info", "received %s: draining cut short",
+                       sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return;
+        }
+    }
 }
 
 int main(int argc, char **argv) {
@@ -61,6 +81,7 @@ int main(int argc, char **argv) {
         int sig = 0;
         sigwait(&set, &sig);
         sg_log_msg("info", "received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        if (sig == SIGTERM) drain(s, &cfg, &set); /* SIGINT (Ctrl-C) stops without the delay */
     }
     sg_server_free(s);
     sg_log_close();

@@ -58,6 +58,7 @@ typedef struct {
     double timeout_s;        /* a request may wait + run this long (0: no limit) */
     double client_timeout_s; /* idle connection / stalled upload */
     double grace_s;          /* shutdown: time to finish in-flight and queued work */
+    double drain_delay_s;    /* SIGTERM: not ready, still serving, this long before the stop */
     int max_connections;
     char cors_origin[512];
     char api_key_file[SG_SRV_PATH];
@@ -308,6 +309,9 @@ typedef struct sg_server sg_server;
 sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err);
 /* Loads models, starts workers, and opens the inference routes. */
 sg_status sg_server_load(sg_server *s, sg_error *err);
+/* Draining (before a graceful stop): /readyz answers 503 and responses close their connections,
+ * so balancers route elsewhere, while every request is still accepted and served. */
+void sg_server_drain(sg_server *s);
 /* Graceful stop: stop accepting, finish in-flight and queued work within the grace time. */
 void sg_server_stop(sg_server *s);
 void sg_server_free(sg_server *s);

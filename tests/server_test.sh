@@ -8,6 +8,9 @@
 # Photos come from FIXTURES/images when present, else from tests/data/images. Bounded: every
 # curl has a time limit, every daemon is killed on exit. Last line: "N passed, N failed".
 set -u
+# SIGTERM here means "stop now": the drain delay (tested by tests/rolling_test.sh) would only slow
+# every stop below by its default
+export STARGAN_DRAIN_DELAY=0
 srv=$1 cli=$2 fix=$3 tmp=$4
 here=$(cd "$(dirname "$0")" && pwd)
 command -v curl >/dev/null || { echo "skipped: curl not installed"; exit 77; }
