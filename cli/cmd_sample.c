@@ -409,7 +409,6 @@ static sg_status run(sampler *s, sg_error *err) {
     if ((st = collect(&s->e.cfg, o->src_dir, 0, &s->src, &s->nsrc, err))) return st;
     if (need_ref && (st = collect(&s->e.cfg, o->ref_dir, 1, &s->ref, &s->nref, err))) return st;
     if ((st = check_sizes(s, err))) return st;
-    if ((st = cli_mkdirs(o->out_dir, err))) return st;
     s->s_mix = calloc((size_t)s->dim, sizeof(float));
     s->s_ref = need_ref ? calloc((size_t)s->nref * s->dim, sizeof(float)) : NULL;
     s->s_lat = need_lat ? calloc((size_t)s->nlat * s->dim, sizeof(float)) : NULL;
@@ -417,6 +416,7 @@ static sg_status run(sampler *s, sg_error *err) {
         return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
     if ((st = load(s, s->src, s->nsrc, err)) || (st = load(s, s->ref, s->nref, err))) return st;
     if ((st = styles(s, err))) return st;
+    if ((st = cli_mkdirs(o->out_dir, err))) return st;
 
     cli_progress_start(&s->prog, work_units(s));
     char what[48];
