@@ -1,5 +1,5 @@
 /* stargan sample: the reference implementation's sample mode over folders of photos.
- *   reference.png     row 0 the references, column 0 the sources (as the network sees them),
+ *   reference.png     (or .jpg: --format) row 0 the references, column 0 the sources (as the network sees them),
  *                     cell (i, j) source i in reference j's style: the bytes of
  *                     `stargan translate --src S_i --ref R_j --domain <R_j's folder>`
  *   latent.png        a row per source: the source, then for each domain in order, --seeds
@@ -36,6 +36,8 @@ typedef struct {
     sg_fit fit;
     int seeds, frames, fps, want[OUT_COUNT];
     sg_video_format vfmt;
+    sg_image_format gfmt; /* of the grids */
+    int quality;
     uint64_t seed0;
     float psi;
     int64_t max_pixels;
@@ -100,6 +102,13 @@ static int check_options(const cli_opt *t, options *o) {
     else return bad("--fit must be crop, stretch or align");
     if (o->fit == SG_FIT_ALIGN && !o->mean)
         return bad("--fit align needs --mean celeba_lm_mean.npz");
+    const char *gf = cli_get(t, "--format");
+    o->gfmt = !strcmp(gf, "png")                          ? SG_FORMAT_PNG
+              : !strcmp(gf, "jpg") || !strcmp(gf, "jpeg") ? SG_FORMAT_JPEG
+                                                          : SG_FORMAT_UNKNOWN;
+    if (o->gfmt == SG_FORMAT_UNKNOWN) return bad("--format must be png or jpg");
+    if (parse_int(cli_get(t, "--quality"), 1, 100, &o->quality))
+        return bad("--quality must be in 1..100");
     int vf = sg_video_format_parse(cli_get(t, "--video"));
     if (vf < 0) return bad("--video must be mp4 or webp");
     o->vfmt = (sg_video_format)vf;
@@ -237,9 +246,9 @@ static char *out_path(const sampler *s, const char *name, const char *ext) {
 }
 
 static sg_status save(sampler *s, const sg_image *img, const char *name, sg_error *err) {
-    char *p = out_path(s, name, "png");
-    sg_status st =
-        p ? sg_image_save(img, p, 90, err) : sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    char *p = out_path(s, name, s->o->gfmt == SG_FORMAT_JPEG ? "jpg" : "png");
+    sg_status st = p ? sg_image_save(img, p, s->o->quality, err)
+                     : sg_error_set(err, SG_ERR_NOMEM, "out of memory");
     free(p);
     return st;
 }
@@ -423,7 +432,9 @@ static sg_status run(sampler *s, sg_error *err) {
     for (int k = 0; !st && k < OUT_COUNT; k++) {
         if (!o->want[k]) continue;
         snprintf(what, sizeof what, "%s.%s", out_names[k],
-                 k < OUT_VIDEO_REF ? "png" : sg_video_extension(o->vfmt));
+                 k >= OUT_VIDEO_REF          ? sg_video_extension(o->vfmt)
+                 : o->gfmt == SG_FORMAT_JPEG ? "jpg"
+                                             : "png");
         cli_progress_step(&s->prog, 0, what);
         st = k == OUT_REFERENCE ? reference_grid(s, err)
              : k == OUT_LATENT  ? latent_grid(s, err)
@@ -451,6 +462,8 @@ int cmd_sample(int argc, char **argv) {
         {"--frames", "F", "video frames per interpolation segment", "40"},
         {"--fps", "N", "video frames per second", "20"},
         {"--video", "FMT", "mp4 (H.264) or webp (animated WebP)", "mp4"},
+        {"--format", "FMT", "of the grids: png or jpg", "png"},
+        {"--quality", "Q", "JPEG quality 1..100", "90"},
         {"--fit", "MODE", "crop (centre), stretch, or align (the face; needs --mean)", "crop"},
         {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
         {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
