@@ -81,6 +81,22 @@ check "sample flat sources, one reference" "$bin" sample --model "$m" --src-dir 
   --ref-dir "$tmp/oneref" --out-dir "$tmp/o3" --outputs reference,video_ref --frames 2
 "$probe" video "$tmp/o3/video_ref.mp4" | grep -q "^frames 2 size $((2 * S + M))x$((2 * S)) " && ok "one-reference video" || bad "one-reference video"
 
+# grids as JPEG
+check "sample --format jpg" "$bin" sample --model "$m" --src-dir "$tmp/flat" --ref-dir "$tmp/oneref" \
+  --out-dir "$tmp/o4" --outputs reference,latent --seeds 1 --format jpg --quality 80
+[ "$(head -c 3 "$tmp/o4/reference.jpg" | od -An -tx1 | tr -d ' ')" = ffd8ff ] && [ -s "$tmp/o4/latent.jpg" ] \
+  && ok "grids written as JPEG" || bad "grids written as JPEG"
+# a model with face masks (the mini configuration: w_hpf = 1, its FAN in the file): the cell is
+# still translate's, masks and all
+c="$fix/images/celeba_hq"
+mkdir -p "$tmp/fsrc" "$tmp/fref/male"; cp "$c/src/female/"*.jpg "$tmp/fsrc/"; cp "$c/ref/male/"*.jpg "$tmp/fref/male/"
+check "make-model mini" "$bin" make-model --config mini --out "$tmp/mini.safetensors"
+check "sample, face masks" "$bin" sample --model "$tmp/mini.safetensors" --src-dir "$tmp/fsrc" \
+  --ref-dir "$tmp/fref" --out-dir "$tmp/o5" --outputs reference
+"$bin" translate --model "$tmp/mini.safetensors" --src "$tmp/fsrc/"*.jpg --ref "$tmp/fref/male/"*.jpg \
+  --domain male --out "$tmp/cell.png"
+check "face-mask cell = translate" "$probe" region "$tmp/o5/reference.png" 64 64 "$tmp/cell.png"
+
 # errors: one line, exit 1 (usage errors 2), before any output is written
 mkdir -p "$tmp/badref/horse"; cp "${refs[0]}" "$tmp/badref/horse/"
 expect_err "unknown domain folder lists the domains" "unknown domain 'horse' (this model's domains: cat, dog, wild)" \

@@ -24,9 +24,19 @@ static int load(const char *p, sg_image *img) {
     return 0;
 }
 
+static int region_cmp(const char *big, int x0, int y0, const char *small, sg_image *pa,
+                      sg_image *pb);
 static int region(const char *big, int x0, int y0, const char *small) {
-    sg_image a, b;
-    if (load(big, &a) || load(small, &b)) return 2;
+    sg_image a = {0}, b = {0};
+    int r = region_cmp(big, x0, y0, small, &a, &b);
+    sg_image_free(&a), sg_image_free(&b);
+    return r;
+}
+
+static int region_cmp(const char *big, int x0, int y0, const char *small, sg_image *pa,
+                      sg_image *pb) {
+    if (load(big, pa) || load(small, pb)) return 2;
+    const sg_image a = *pa, b = *pb;
     if (x0 < 0 || y0 < 0 || x0 + b.w > a.w || y0 + b.h > a.h) {
         fprintf(stderr, "media_probe: %dx%d at (%d, %d) is outside %dx%d\n", b.w, b.h, x0, y0, a.w,
                 a.h);
@@ -117,6 +127,7 @@ int main(int argc, char **argv) {
         sg_image a;
         if (load(argv[2], &a)) return 2;
         printf("%d %d\n", a.w, a.h);
+        sg_image_free(&a);
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "video")) return video(argv[2]);
