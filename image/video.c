@@ -21,7 +21,8 @@ struct sg_video {
     sg_video_format fmt;
     int w, h, fps, frames, finished;
     char *path, *part; /* the file asked for, and the one written until finish renames it */
-    /* in memory: the growing file (MP4: seekable, the muxer rewrites sizes at the end) */
+    /* the growing file, in memory either way (MP4: seekable, the muxer rewrites sizes at the
+     * end); a path gets it at finish */
     uint8_t *buf;
     size_t len, cap, pos;
     /* MP4 */
@@ -136,29 +137,19 @@ static sg_status mp4_open(sg_video *v, sg_error *err) {
         return av_fail(err, SG_ERR_NOMEM, "stream parameters", r);
     v->st->time_base = cc->time_base;
 
-    AVDictionary *mux = NULL;
-    if (v->part) {
-        if ((r = avio_open(&v->fc->pb, v->part, AVIO_FLAG_WRITE)) < 0)
-            return av_fail(err, SG_ERR_IO, v->path, r);
-        /* the muxer reopens fc->url to move the index to the front */
-        av_freep(&v->fc->url);
-        if (!(v->fc->url = av_strdup(v->part)))
-            return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
-        av_dict_set(&mux, "movflags", "+faststart", 0);
-    } else {
-        const int io_size = 1 << 16;
-        uint8_t *io_buf = av_malloc(io_size);
-        if (!io_buf) return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
-        v->mem_io = avio_alloc_context(io_buf, io_size, 1, v, NULL, mem_write, mem_seek);
-        if (!v->mem_io) {
-            av_free(io_buf);
-            return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
-        }
-        v->fc->pb = v->mem_io;
-        v->fc->flags |= AVFMT_FLAG_CUSTOM_IO;
+    /* Always muxed into memory: the index is moved to the front there (faststart), and a file
+     * gets exactly the bytes an in-memory caller does. */
+    const int io_size = 1 << 16;
+    uint8_t *io_buf = av_malloc(io_size);
+    if (!io_buf) return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
+    v->mem_io = avio_alloc_context(io_buf, io_size, 1, v, NULL, mem_write, mem_seek);
+    if (!v->mem_io) {
+        av_free(io_buf);
+        return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
     }
-    r = avformat_write_header(v->fc, &mux);
-    av_dict_free(&mux);
+    v->fc->pb = v->mem_io;
+    v->fc->flags |= AVFMT_FLAG_CUSTOM_IO;
+    r = avformat_write_header(v->fc, NULL);
     if (r < 0) return av_fail(err, SG_ERR_IO, "mp4 header", r);
 
     v->sws = sws_getContext(v->w, v->h, AV_PIX_FMT_RGB24, v->w, v->h, AV_PIX_FMT_YUV420P,
@@ -200,14 +191,102 @@ static sg_status mp4_add(sg_video *v, const sg_image *rgb, sg_error *err) {
     return mp4_encode(v, v->frame, err);
 }
 
+/* ---- faststart: the index (moov) moved in front of the media data (mdat) ----
+ * libavformat writes [ftyp][free][mdat][moov]. Moving moov before mdat (as qt-faststart and
+ * "-movflags +faststart" do) lets a player start before the whole file has arrived; every
+ * chunk offset in moov (stco, co64) then grows by moov's size. */
+
+static uint64_t rd32(const uint8_t *p) {
+    return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+}
+static uint64_t rd64(const uint8_t *p) { return rd32(p) << 32 | rd32(p + 4); }
+static void wr32(uint8_t *p, uint64_t v) {
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* One box at p (n bytes left): its type, header and total size; -1 when malformed. */
+static int box(const uint8_t *p, size_t n, const uint8_t **type, size_t *hdr, size_t *size) {
+    if (n < 8) return -1;
+    uint64_t sz = rd32(p);
+    *hdr = 8, *type = p + 4;
+    if (sz == 1) {
+        if (n < 16) return -1;
+        sz = rd64(p + 8), *hdr = 16;
+    } else if (sz == 0) {
+        sz = n;
+    }
+    if (sz < *hdr || sz > n) return -1;
+    *size = (size_t)sz;
+    return 0;
+}
+
+/* Adds delta to every chunk offset in the boxes of [p, p + n). -1: malformed, or a 32-bit
+ * offset that would overflow (then the file is left as muxed). */
+static int shift_chunks(uint8_t *p, size_t n, uint64_t delta) {
+    static const char *const containers[] = {"moov", "trak", "mdia", "minf", "stbl"};
+    for (size_t off = 0; off < n;) {
+        const uint8_t *type;
+        size_t hdr, size;
+        if (box(p + off, n - off, &type, &hdr, &size)) return -1;
+        uint8_t *body = p + off + hdr;
+        size_t len = size - hdr;
+        int is_container = 0;
+        for (size_t k = 0; k < sizeof containers / sizeof *containers; k++)
+            is_container |= !memcmp(type, containers[k], 4);
+        if (is_container && shift_chunks(body, len, delta)) return -1;
+        int co64 = !memcmp(type, "co64", 4), stco = !memcmp(type, "stco", 4);
+        if (stco || co64) {
+            if (len < 8) return -1;
+            uint64_t count = rd32(body + 4), width = co64 ? 8 : 4;
+            if (count > (len - 8) / width) return -1;
+            for (uint64_t i = 0; i < count; i++) {
+                uint8_t *e = body + 8 + i * width;
+                uint64_t o = (co64 ? rd64(e) : rd32(e)) + delta;
+                if (stco && o > 0xFFFFFFFFu) return -1;
+                if (co64) wr32(e, o >> 32), wr32(e + 4, o);
+                else wr32(e, o);
+            }
+        }
+        off += size;
+    }
+    return 0;
+}
+
+static sg_status faststart(sg_video *v, sg_error *err) {
+    size_t mdat = SIZE_MAX, moov = SIZE_MAX, moov_size = 0;
+    for (size_t off = 0; off < v->len;) {
+        const uint8_t *type;
+        size_t hdr, size;
+        if (box(v->buf + off, v->len - off, &type, &hdr, &size)) return SG_OK; /* as muxed */
+        if (!memcmp(type, "mdat", 4) && mdat == SIZE_MAX) mdat = off;
+        if (!memcmp(type, "moov", 4) && moov == SIZE_MAX) moov = off, moov_size = size;
+        off += size;
+    }
+    if (mdat == SIZE_MAX || moov == SIZE_MAX || moov < mdat) return SG_OK;
+    uint8_t *out = malloc(v->len);
+    if (!out) return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
+    memcpy(out, v->buf, mdat);
+    memcpy(out + mdat, v->buf + moov, moov_size);
+    if (shift_chunks(out + mdat, moov_size, moov_size)) {
+        free(out);
+        return SG_OK;
+    }
+    memcpy(out + mdat + moov_size, v->buf + mdat, moov - mdat);
+    memcpy(out + moov + moov_size, v->buf + moov + moov_size, v->len - moov - moov_size);
+    free(v->buf);
+    v->buf = out, v->cap = v->len;
+    return SG_OK;
+}
+
 static sg_status mp4_finish(sg_video *v, sg_error *err) {
     sg_status st = mp4_encode(v, NULL, err);
     if (st) return st;
     int r = av_write_trailer(v->fc);
     if (r < 0) return av_fail(err, SG_ERR_IO, "mp4 trailer", r);
-    if (v->part && (r = avio_closep(&v->fc->pb)) < 0) return av_fail(err, SG_ERR_IO, v->path, r);
-    if (v->mem_io) avio_flush(v->mem_io);
-    return SG_OK;
+    avio_flush(v->mem_io);
+    if (v->mem_io->error < 0) return av_fail(err, SG_ERR_NOMEM, "mp4", v->mem_io->error);
+    return faststart(v, err);
 }
 
 /* ---- WebP ---------------------------------------------------------------------------------- */
@@ -253,16 +332,7 @@ static sg_status webp_finish(sg_video *v, sg_error *err) {
         !WebPAnimEncoderAssemble(v->anim, &data))
         return sg_error_set(err, SG_ERR_IO, "video: WebP: %s", WebPAnimEncoderGetError(v->anim));
     sg_status st = SG_OK;
-    if (v->part) {
-        FILE *f = fopen(v->part, "wb");
-        if (!f || fwrite(data.bytes, 1, data.size, f) != data.size)
-            st = sg_error_set(err, SG_ERR_IO, "video: cannot write %s: %s", v->path,
-                              strerror(errno));
-        if (f && fclose(f) && !st)
-            st = sg_error_set(err, SG_ERR_IO, "video: cannot write %s: %s", v->path,
-                              strerror(errno));
-        v->len = data.size;
-    } else if (!(v->buf = malloc(data.size ? data.size : 1))) {
+    if (!(v->buf = malloc(data.size ? data.size : 1))) {
         st = sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
     } else {
         memcpy(v->buf, data.bytes, data.size);
@@ -338,12 +408,14 @@ sg_status sg_video_finish(sg_video *v, uint8_t **bytes, size_t *len, sg_error *e
     if (st) return st;
     v->finished = 1;
     if (v->path) {
-        if (rename(v->part, v->path))
+        FILE *f = fopen(v->part, "wb");
+        int ok = f && fwrite(v->buf, 1, v->len, f) == v->len;
+        if (f && fclose(f)) ok = 0;
+        if (!ok || rename(v->part, v->path))
             return sg_error_set(err, SG_ERR_IO, "video: cannot write %s: %s", v->path,
                                 strerror(errno));
         free(v->part), v->part = NULL;
-        struct stat sb;
-        if (len && !stat(v->path, &sb)) *len = (size_t)sb.st_size;
+        if (len) *len = v->len;
         return SG_OK;
     }
     *bytes = v->buf, *len = v->len;
@@ -355,10 +427,7 @@ int sg_video_frames(const sg_video *v) { return v ? v->frames : 0; }
 
 void sg_video_free(sg_video *v) {
     if (!v) return;
-    if (v->fc) {
-        if (v->part && v->fc->pb && !v->mem_io) avio_closep(&v->fc->pb);
-        avformat_free_context(v->fc);
-    }
+    avformat_free_context(v->fc);
     if (v->mem_io) {
         av_freep(&v->mem_io->buffer);
         avio_context_free(&v->mem_io);

@@ -1,14 +1,15 @@
 /* image/video: animations from a sequence of RGB frames, to a file or to memory.
  *   MP4:  H.264 (libx264 when libavcodec has it, else the first H.264 encoder it has), yuv420p
  *         (BT.601 limited range, tagged so players convert back as they should), CRF 20, one
- *         frame every 1/fps s, muxed by libavformat; a file gets its index (moov) in front
- *         ("faststart": plays while downloading); in memory the index is at the end.
+ *         frame every 1/fps s, muxed by libavformat, its index (moov) moved in front of the
+ *         media data ("faststart": plays while downloading).
  *   WebP: animated WebP by libwebp's animation encoder (lossy, quality 90, loops forever).
  *         Identical successive frames merge into one longer frame (the duration is kept).
- * Frames are added in order, all the size given at open. In memory, the finished bytes are
- * returned by sg_video_finish (an HTTP answer); with a path, they are written to PATH.part as
- * they come and renamed to PATH by sg_video_finish (PATH.part is removed if the writer is freed
- * unfinished). */
+ * Frames are added in order, all the size given at open. The file is built in memory; in memory
+ * the bytes are returned by sg_video_finish (an HTTP answer); with a path, sg_video_finish writes
+ * them to PATH.part and renames it to PATH (PATH.part is created at open, so an unwritable path
+ * fails at once, and removed if the writer is freed unfinished). The same frames give the same
+ * bytes either way. */
 #ifndef SG_VIDEO_H
 #define SG_VIDEO_H
 

@@ -96,6 +96,16 @@ check "sample, face masks" "$bin" sample --model "$tmp/mini.safetensors" --src-d
 "$bin" translate --model "$tmp/mini.safetensors" --src "$tmp/fsrc/"*.jpg --ref "$tmp/fref/male/"*.jpg \
   --domain male --out "$tmp/cell.png"
 check "face-mask cell = translate" "$probe" region "$tmp/o5/reference.png" 64 64 "$tmp/cell.png"
+# --fit align: the grid's photos and cells as translate --fit align makes them
+lm="$fix/align/lm_mean.npz"
+mkdir -p "$tmp/asrc"; cp "$fix/align/src.png" "$tmp/asrc/"
+check "sample --fit align" "$bin" sample --model "$tmp/mini.safetensors" --src-dir "$tmp/asrc" \
+  --ref-dir "$tmp/fref" --out-dir "$tmp/o6" --outputs reference --fit align --mean "$lm"
+"$bin" translate --model "$tmp/mini.safetensors" --src "$tmp/asrc/src.png" --ref "$tmp/fref/male/"*.jpg \
+  --domain male --fit align --mean "$lm" --out "$tmp/cell.png"
+check "aligned cell = translate --fit align" "$probe" region "$tmp/o6/reference.png" 64 64 "$tmp/cell.png"
+expect_err "--fit align needs --mean" "needs --mean" "$bin" sample --model "$tmp/mini.safetensors" \
+  --src-dir "$tmp/asrc" --ref-dir "$tmp/fref" --out-dir "$tmp/o7" --fit align
 
 # errors: one line, exit 1 (usage errors 2), before any output is written
 mkdir -p "$tmp/badref/horse"; cp "${refs[0]}" "$tmp/badref/horse/"

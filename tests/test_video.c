@@ -1,6 +1,7 @@
 /* image/video and the frame composer (image_grid.c): MP4s decoded back with libavformat /
  * libavcodec, animated WebPs with libwebp's demuxer; frame count, size, timing and likeness to
- * the frames given; the grid and blits checked pixel by pixel. */
+ * the frames given (likeness also proves the index's chunk offsets right after faststart); the
+ * grid and blits checked pixel by pixel. */
 #include "testutil.h"
 
 #include <libavcodec/avcodec.h>
@@ -140,6 +141,12 @@ static void check_likeness(const sg_image *in, const sg_image *out, int n, doubl
 
 enum { W = 96, H = 64, N = 12, FPS = 12 };
 
+static const uint8_t *find4(const uint8_t *b, size_t n, const char *tag) {
+    for (size_t i = 0; i + 4 <= n; i++)
+        if (!memcmp(b + i, tag, 4)) return b + i;
+    return NULL;
+}
+
 static void test_mp4_memory(void **state) {
     (void)state;
     sg_image in[N], out[N + 4];
@@ -155,6 +162,11 @@ static void test_mp4_memory(void **state) {
     sg_video_free(v);
     assert_true(len > 100);
     assert_memory_equal(bytes + 4, "ftyp", 4);
+    /* faststart in memory too: the index before the media data */
+    const uint8_t *moov = find4(bytes, len, "moov"), *mdat = find4(bytes, len, "mdat");
+    assert_non_null(moov);
+    assert_non_null(mdat);
+    assert_true(moov < mdat);
     const char *p = tmp_path("mem.mp4");
     write_file(p, bytes, len);
     free(bytes);
@@ -168,12 +180,6 @@ static void test_mp4_memory(void **state) {
     assert_true(fps > FPS - 0.01 && fps < FPS + 0.01);
     check_likeness(in, out, N, 4.0);
     for (int k = 0; k < N; k++) sg_image_free(&in[k]), sg_image_free(&out[k]);
-}
-
-static const uint8_t *find4(const uint8_t *b, size_t n, const char *tag) {
-    for (size_t i = 0; i + 4 <= n; i++)
-        if (!memcmp(b + i, tag, 4)) return b + i;
-    return NULL;
 }
 
 static void test_mp4_file(void **state) {
@@ -212,6 +218,39 @@ static void test_mp4_file(void **state) {
     assert_true(fps > 24.99 && fps < 25.01);
     check_likeness(in, out, N, 4.0);
     for (int k = 0; k < N; k++) sg_image_free(&in[k]), sg_image_free(&out[k]);
+}
+
+/* A file holds exactly the bytes an in-memory writer returns (the CLI's file = an HTTP answer). */
+static void test_file_equals_memory(void **state) {
+    (void)state;
+    for (int fmt = SG_VIDEO_MP4; fmt <= SG_VIDEO_WEBP; fmt++) {
+        const char *p = tmp_path(fmt == SG_VIDEO_MP4 ? "same.mp4" : "same.webp");
+        uint8_t *mem = NULL;
+        size_t mem_len = 0, file_len = 0;
+        sg_error err = {0};
+        for (int to_file = 0; to_file < 2; to_file++) {
+            sg_video *v;
+            assert_int_equal(
+                sg_video_open(&v, to_file ? p : NULL, (sg_video_format)fmt, W, H, FPS, &err),
+                SG_OK);
+            for (int k = 0; k < 6; k++) {
+                sg_image f = make_frame(W, H, 2 * k);
+                assert_int_equal(sg_video_add_frame(v, &f, &err), SG_OK);
+                sg_image_free(&f);
+            }
+            if (to_file) assert_int_equal(sg_video_finish(v, NULL, &file_len, &err), SG_OK);
+            else assert_int_equal(sg_video_finish(v, &mem, &mem_len, &err), SG_OK);
+            sg_video_free(v);
+        }
+        size_t n;
+        uint8_t *file = read_file(p, &n);
+        unlink(p);
+        assert_non_null(file);
+        assert_int_equal(n, file_len);
+        assert_int_equal(n, mem_len);
+        assert_memory_equal(file, mem, n);
+        free(file), free(mem);
+    }
 }
 
 static void test_unfinished_removed(void **state) {
@@ -489,6 +528,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mp4_memory),
         cmocka_unit_test(test_mp4_file),
+        cmocka_unit_test(test_file_equals_memory),
         cmocka_unit_test(test_unfinished_removed),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_webp),
