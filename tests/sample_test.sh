@@ -81,6 +81,17 @@ check "sample flat sources, one reference" "$bin" sample --model "$m" --src-dir 
   --ref-dir "$tmp/oneref" --out-dir "$tmp/o3" --outputs reference,video_ref --frames 2
 "$probe" video "$tmp/o3/video_ref.mp4" | grep -q "^frames 2 size $((2 * S + M))x$((2 * S)) " && ok "one-reference video" || bad "one-reference video"
 
+# on a terminal: a progress bar (script(1) gives the command one)
+if command -v script >/dev/null; then
+  script -qec "'$bin' sample --model '$m' --src-dir '$tmp/flat' --out-dir '$tmp/otty' --outputs latent --seeds 1" \
+    "$tmp/tty.log" >/dev/null 2>&1
+  grep -q '\[########################\] 100%  3/3  latent.png' "$tmp/tty.log" && grep -q "written in" "$tmp/tty.log" \
+    && ok "progress bar on a terminal" || { bad "progress bar on a terminal"; cat -v "$tmp/tty.log"; }
+  "$bin" translate --model "$m" --src-dir "$tmp/flat" --domain cat --seed 1 --out-dir "$tmp/btty" 2>"$tmp/err"
+  ! grep -q '%' "$tmp/err" && ok "no progress bar off a terminal" || { bad "no progress bar off a terminal"; cat -v "$tmp/err"; }
+else
+  echo "skip progress bar on a terminal (no script(1))"
+fi
 # grids as JPEG
 check "sample --format jpg" "$bin" sample --model "$m" --src-dir "$tmp/flat" --ref-dir "$tmp/oneref" \
   --out-dir "$tmp/o4" --outputs reference,latent --seeds 1 --format jpg --quality 80
