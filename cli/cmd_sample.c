@@ -26,9 +26,12 @@ static const char *const out_names[OUT_COUNT] = {"reference", "latent", "video_r
 
 typedef struct {
     char *path;
-    int y;          /* domain folder it came from; -1: directly in --src-dir */
-    sg_image photo; /* as decoded */
-    sg_image view;  /* img_size², as the network sees it (crop, stretch or aligned) */
+    int y; /* domain folder it came from; -1: directly in --src-dir */
+    /* img_size², as the network sees it (cropped, stretched or aligned). The networks are run
+     * on it (SG_FIT_STRETCH: an S² → S² resize is the identity, as the engine relies on after
+     * aligning), so the photo itself is dropped once decoded: 20 sources of 12 Mpixel would
+     * otherwise hold 700 MB, and --fit align would align again for every frame. */
+    sg_image view;
 } photo;
 
 typedef struct {
@@ -135,7 +138,7 @@ static int check_options(const cli_opt *t, options *o) {
 static void photos_free(photo *p, int n) {
     for (int i = 0; p && i < n; i++) {
         free(p[i].path);
-        sg_image_free(&p[i].photo), sg_image_free(&p[i].view);
+        sg_image_free(&p[i].view);
     }
     free(p);
 }
@@ -196,11 +199,13 @@ static sg_status collect(const sg_config *cfg, const char *dir, int is_ref, phot
 /* Decodes every photo and makes its view: an undecodable one stops the run before any work. */
 static sg_status load(sampler *s, photo *ps, int n, sg_error *err) {
     for (int i = 0; i < n; i++) {
-        sg_status st = sg_image_load(ps[i].path, s->o->max_pixels, 1, &ps[i].photo, err);
-        if (!st)
-            st = s->o->fit == SG_FIT_ALIGN
-                     ? sg_engine_align(&s->e, &s->run, &ps[i].photo, &ps[i].view, err)
-                     : sg_image_fit(&ps[i].photo, s->o->fit, s->S, &ps[i].view, err);
+        sg_image img;
+        sg_status st = sg_image_load(ps[i].path, s->o->max_pixels, 1, &img, err);
+        if (!st) {
+            st = s->o->fit == SG_FIT_ALIGN ? sg_engine_align(&s->e, &s->run, &img, &ps[i].view, err)
+                                           : sg_image_fit(&img, s->o->fit, s->S, &ps[i].view, err);
+            sg_image_free(&img);
+        }
         if (st) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
@@ -230,7 +235,7 @@ static void lerp(const float *a, const float *b, float t, int n, float *out) {
 
 static sg_status translate(sampler *s, int i, const float *style, sg_image *out, sg_error *err) {
     sg_status st =
-        sg_engine_translate(&s->e, &s->run, &s->src[i].photo, s->o->fit, style, out, NULL, err);
+        sg_engine_translate(&s->e, &s->run, &s->src[i].view, SG_FIT_STRETCH, style, out, NULL, err);
     if (st) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -388,7 +393,7 @@ static sg_status styles(sampler *s, sg_error *err) {
     const options *o = s->o;
     sg_status st = SG_OK;
     for (int j = 0; !st && j < s->nref && s->s_ref; j++) {
-        st = sg_engine_style_ref(&s->e, &s->run, &s->ref[j].photo, o->fit, s->ref[j].y,
+        st = sg_engine_style_ref(&s->e, &s->run, &s->ref[j].view, SG_FIT_STRETCH, s->ref[j].y,
                                  s->s_ref + (size_t)j * s->dim, err);
         if (st) {
             char msg[sizeof err->msg];

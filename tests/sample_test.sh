@@ -92,6 +92,16 @@ if command -v script >/dev/null; then
 else
   echo "skip progress bar on a terminal (no script(1))"
 fi
+# a non-square photo with an EXIF rotation (tests/data/images), cropped and stretched
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$tmp/nsq"; cp "$here/data/images/jpg_exif_6.jpg" "$tmp/nsq/"
+for fit in crop stretch; do
+  check "sample --fit $fit, non-square" "$bin" sample --model "$m" --src-dir "$tmp/nsq" --ref-dir "$tmp/oneref" \
+    --out-dir "$tmp/o-$fit" --outputs reference --fit $fit
+  "$bin" translate --model "$m" --src "$tmp/nsq/jpg_exif_6.jpg" --ref "${refs[1]}" --domain dog --fit $fit --out "$tmp/cell.png"
+  check "--fit $fit cell = translate" "$probe" region "$tmp/o-$fit/reference.png" $S $S "$tmp/cell.png"
+done
+cmp -s "$tmp/o-crop/reference.png" "$tmp/o-stretch/reference.png" && bad "crop and stretch differ" || ok "crop and stretch differ"
 # grids as JPEG
 check "sample --format jpg" "$bin" sample --model "$m" --src-dir "$tmp/flat" --ref-dir "$tmp/oneref" \
   --out-dir "$tmp/o4" --outputs reference,latent --seeds 1 --format jpg --quality 80
