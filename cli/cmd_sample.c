@@ -217,8 +217,11 @@ static sg_status load(sampler *s, photo *ps, int n, sg_error *err) {
 
 /* ---- work ----------------------------------------------------------------------------------- */
 
-/* Frames per segment and segments of each video */
+/* Segments of a video through `codes` styles */
 static int segments(int codes) { return codes > 1 ? codes - 1 : 1; }
+static float ease(int k, int frames);
+/* 1 when segments of F frames never reach their target (F < 3): one more frame, the last style */
+static int rest_frame(int codes, int F) { return codes > 1 && ease(F - 1, F) < 1.0f; }
 
 /* The reference's easing (a sigmoid over [-5, 5]), scaled to run exactly from 0 to 1 over the
  * first two thirds of a segment; the last third rests on the segment's target style. */
@@ -318,13 +321,29 @@ static void draw_refs(const sampler *s, sg_image *frame, float p) {
     }
 }
 
+/* One frame: every source in style, the reference column at position p (video_ref). */
+static sg_status frame_out(sampler *s, int is_ref, const float *style, float p, sg_image *frame,
+                           sg_video *v, sg_error *err) {
+    const int S = s->S, x0 = is_ref ? ref_column(s) : 0;
+    if (is_ref) draw_refs(s, frame, p);
+    sg_image cell = {0};
+    for (int i = 0; i < s->nsrc; i++) {
+        sg_status st = translate(s, i, style, &cell, err);
+        if (st) return st;
+        sg_image_blit(frame, &cell, x0 + i * S, S);
+        sg_image_free(&cell);
+        cli_progress_step(&s->prog, 1, NULL);
+    }
+    return sg_video_add_frame(v, frame, err);
+}
+
 static sg_status video(sampler *s, int which, sg_error *err) {
     const int S = s->S, F = s->o->frames, is_ref = which == OUT_VIDEO_REF;
     const int codes = is_ref ? s->nref : s->nlat, x0 = is_ref ? ref_column(s) : 0;
     const float *styles = is_ref ? s->s_ref : s->s_lat;
     char *path = out_path(s, out_names[which], sg_video_extension(s->o->vfmt));
     if (!path) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    sg_image frame = {0}, cell = {0};
+    sg_image frame = {0};
     sg_video *v = NULL;
     sg_status st = sg_image_create(&frame, x0 + s->nsrc * S, 2 * S, NULL, err);
     if (!st) st = sg_video_open(&v, path, s->o->vfmt, frame.w, frame.h, s->o->fps, err);
@@ -335,16 +354,12 @@ static sg_status video(sampler *s, int which, sg_error *err) {
         for (int k = 0; !st && k < F; k++) {
             float t = ease(k, F);
             lerp(a, b, t, s->dim, s->s_mix);
-            if (is_ref) draw_refs(s, &frame, (float)g + (codes > 1 ? t : 0.0f));
-            for (int i = 0; !st && i < s->nsrc; i++) {
-                st = translate(s, i, s->s_mix, &cell, err);
-                if (!st) sg_image_blit(&frame, &cell, x0 + i * S, S);
-                sg_image_free(&cell);
-                cli_progress_step(&s->prog, 1, NULL);
-            }
-            if (!st) st = sg_video_add_frame(v, &frame, err);
+            st = frame_out(s, is_ref, s->s_mix, (float)g + (codes > 1 ? t : 0.0f), &frame, v, err);
         }
     }
+    if (!st && rest_frame(codes, F)) /* segments too short to reach the last style */
+        st = frame_out(s, is_ref, styles + (size_t)(codes - 1) * s->dim, (float)(codes - 1), &frame,
+                       v, err);
     if (!st) st = sg_video_finish(v, NULL, NULL, err);
     sg_video_free(v);
     sg_image_free(&frame);
@@ -357,8 +372,10 @@ static long work_units(const sampler *s) {
     long n = 0;
     if (o->want[OUT_REFERENCE]) n += (long)s->nsrc * s->nref;
     if (o->want[OUT_LATENT]) n += (long)s->nsrc * s->nlat;
-    if (o->want[OUT_VIDEO_REF]) n += (long)s->nsrc * o->frames * segments(s->nref);
-    if (o->want[OUT_VIDEO_LATENT]) n += (long)s->nsrc * o->frames * segments(s->nlat);
+    if (o->want[OUT_VIDEO_REF])
+        n += (long)s->nsrc * (o->frames * segments(s->nref) + rest_frame(s->nref, o->frames));
+    if (o->want[OUT_VIDEO_LATENT])
+        n += (long)s->nsrc * (o->frames * segments(s->nlat) + rest_frame(s->nlat, o->frames));
     return n;
 }
 

@@ -128,6 +128,12 @@ check "aligned cell = translate --fit align" "$probe" region "$tmp/o6/reference.
 expect_err "--fit align needs --mean" "needs --mean" "$bin" sample --model "$tmp/mini.safetensors" \
   --src-dir "$tmp/asrc" --ref-dir "$tmp/fref" --out-dir "$tmp/o7" --fit align
 
+# segments too short to reach their target (--frames 2): one more frame rests on the last style
+check "sample --frames 2" "$bin" sample --model "$m" --src-dir "$tmp/flat" --ref-dir "$tmp/ref" \
+  --out-dir "$tmp/o8" --outputs video_ref --frames 2 --fps 10
+"$probe" video "$tmp/o8/video_ref.mp4" | grep -q "^frames 5 size $((S + M + S))x$((2 * S)) duration_ms 500$" \
+  && ok "short segments end on the last style" || bad "short segments end on the last style"
+
 # errors: one line, exit 1 (usage errors 2), before any output is written
 mkdir -p "$tmp/badref/horse"; cp "${refs[0]}" "$tmp/badref/horse/"
 expect_err "unknown domain folder lists the domains" "unknown domain 'horse' (this model's domains: cat, dog, wild)" \
