@@ -1,4 +1,7 @@
-/* stargan translate: one photo to one domain, with a reference photo's style or a seeded one. */
+/* stargan translate: photos to one domain, with a reference photo's style or a seeded one. One
+ * photo (--src, --out), or a batch (--src-dir and/or several --src, --out-dir): each file in
+ * turn with the same style, a progress bar, a summary; a file that fails is reported and skipped,
+ * and the exit status says whether any did. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +9,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "tools.h"
 
 static int parse_u64(const char *s, uint64_t *v) {
     char *end;
@@ -26,7 +30,10 @@ static int parse_psi(const char *s, float *psi) {
 
 /* What the options ask for, checked before anything heavy runs. */
 typedef struct {
-    const char *model, *src, *domain, *ref, *out, *fan, *mean;
+    const char *model, *src, *domain, *ref, *out, *fan, *mean, *src_dir, *out_dir;
+    cli_list srcs;          /* every --src, in order, then --src-dir's photos */
+    int batch;              /* --out-dir: outputs named after the sources */
+    sg_image_format format; /* of a batch's outputs */
     uint64_t seed;
     float psi;
     sg_fit fit;
@@ -38,9 +45,28 @@ static int check_request(const cli_opt *o, request *r) {
     r->model = cli_get(o, "--model"), r->src = cli_get(o, "--src");
     r->domain = cli_get(o, "--domain"), r->ref = cli_get(o, "--ref"), r->out = cli_get(o, "--out");
     r->fan = cli_get(o, "--fan"), r->mean = cli_get(o, "--mean");
+    r->src_dir = cli_get(o, "--src-dir"), r->out_dir = cli_get(o, "--out-dir");
     const char *seed = cli_get(o, "--seed"), *fit = cli_get(o, "--fit");
-    if (!r->model || !r->src || !r->domain || !r->out) {
-        fprintf(stderr, "stargan translate: --model, --src, --domain and --out are required\n");
+    r->batch = r->out_dir != NULL;
+    if (!r->model || !r->domain || (!r->src && !r->src_dir) || (!r->out && !r->out_dir)) {
+        fprintf(stderr, "stargan translate: --model, --src (or --src-dir), --domain and --out "
+                        "(or --out-dir) are required\n");
+        return -1;
+    }
+    if (r->out && r->out_dir) {
+        fprintf(stderr, "stargan translate: give --out (one photo) or --out-dir (a batch)\n");
+        return -1;
+    }
+    if (!r->batch && (r->src_dir || r->srcs.n > 1)) {
+        fprintf(stderr, "stargan translate: several photos need --out-dir\n");
+        return -1;
+    }
+    const char *fmt = cli_get(o, "--format");
+    r->format = !strcmp(fmt, "png")                           ? SG_FORMAT_PNG
+                : !strcmp(fmt, "jpg") || !strcmp(fmt, "jpeg") ? SG_FORMAT_JPEG
+                                                              : SG_FORMAT_UNKNOWN;
+    if (r->format == SG_FORMAT_UNKNOWN) {
+        fprintf(stderr, "stargan translate: --format must be png or jpg\n");
         return -1;
     }
     if (!r->ref == !seed) {
@@ -73,10 +99,52 @@ static int check_request(const cli_opt *o, request *r) {
     return cli_image_opts("translate", o, &r->quality, &r->max_pixels);
 }
 
-static sg_status run(const request *r, sg_error *err) {
+/* "dir/<name without its extension>.png|jpg" */
+static char *batch_out(const request *r, const char *src) {
+    const char *base = strrchr(src, '/');
+    base = base ? base + 1 : src;
+    size_t n = strlen(base);
+    const char *dot = strrchr(base, '.');
+    if (dot && dot != base) n = (size_t)(dot - base);
+    char name[1024];
+    snprintf(name, sizeof name, "%.*s.%s", (int)(n < 1000 ? n : 1000), base,
+             r->format == SG_FORMAT_JPEG ? "jpg" : "png");
+    return cli_join(r->out_dir, name);
+}
+
+/* Every output path, checked for clashes (cat.jpg and cat.png) before any work. */
+static sg_status plan_outputs(const request *r, cli_list *outs, sg_error *err) {
+    sg_status st = SG_OK;
+    for (int i = 0; !st && i < r->srcs.n; i++) {
+        char *p = batch_out(r, r->srcs.items[i]);
+        st = p ? cli_list_add(outs, p, err) : sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+        free(p);
+        for (int j = 0; !st && j < i; j++)
+            if (!strcmp(outs->items[j], outs->items[i]))
+                st = sg_error_set(err, SG_ERR_ARG, "%s and %s would both be written to %s",
+                                  r->srcs.items[j], r->srcs.items[i], outs->items[i]);
+    }
+    return st;
+}
+
+/* One photo to its output with style s. */
+static sg_status one(const request *r, sg_engine *e, sg_run *run, const float *s, const char *src,
+                     const char *out, sg_error *err) {
+    sg_image img = {0}, res = {0};
+    sg_status st = sg_image_load(src, r->max_pixels, 1, &img, err);
+    if (!st) st = sg_engine_translate(e, run, &img, r->fit, s, &res, NULL, err);
+    if (!st) st = sg_image_save(&res, out, r->quality, err);
+    sg_image_free(&img), sg_image_free(&res);
+    return st;
+}
+
+/* Returns the status of the run; *failed counts the batch's photos that failed. */
+static sg_status run(request *r, int *failed, sg_error *err) {
     sg_engine e;
     sg_run run;
-    sg_image src = {0}, ref = {0}, out = {0};
+    sg_image ref = {0};
+    cli_list outs = {0};
+    *failed = 0;
     sg_status st = sg_engine_open(&e, r->model, r->fan, err);
     if (st) return st;
     if ((r->mean && (st = sg_engine_set_mean_landmarks(&e, r->mean, err))) ||
@@ -85,16 +153,43 @@ static sg_status run(const request *r, sg_error *err) {
         return st;
     }
     float *s = calloc((size_t)e.cfg.style_dim, sizeof(float));
-    int y = sg_config_domain(&e.cfg, r->domain);
+    int y = -1;
     if (!s) st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    else if (y < 0) st = sg_error_set(err, SG_ERR_ARG, "unknown domain '%s'", r->domain);
-    if (!st) st = sg_image_load(r->src, r->max_pixels, 1, &src, err);
+    else st = cli_domain(&e.cfg, r->domain, NULL, &y, err);
+    if (!st && r->src_dir) st = cli_list_dir(r->src_dir, &r->srcs, NULL, err);
+    if (!st && r->batch && r->srcs.n == 0)
+        st = sg_error_set(err, SG_ERR_ARG, "%s: no photos (.png, .jpg, .jpeg)", r->src_dir);
+    if (!st && r->batch) st = plan_outputs(r, &outs, err);
+    if (!st && r->batch) st = cli_mkdirs(r->out_dir, err);
     if (!st && r->ref) st = sg_image_load(r->ref, r->max_pixels, 1, &ref, err);
     if (!st && r->ref) st = sg_engine_style_ref(&e, &run, &ref, r->fit, y, s, err);
     if (!st && !r->ref) st = sg_engine_style_latent(&e, r->seed, y, r->psi, s, err);
-    if (!st) st = sg_engine_translate(&e, &run, &src, r->fit, s, &out, NULL, err);
-    if (!st) st = sg_image_save(&out, r->out, r->quality, err);
-    sg_image_free(&src), sg_image_free(&ref), sg_image_free(&out);
+    if (!st && !r->batch) st = one(r, &e, &run, s, r->srcs.items[0], r->out, err);
+    if (!st && r->batch) {
+        cli_progress p;
+        double t0 = sg_now_ms();
+        cli_progress_start(&p, r->srcs.n);
+        for (int i = 0; i < r->srcs.n; i++) {
+            const char *src = r->srcs.items[i], *base = strrchr(src, '/');
+            cli_progress_step(&p, 0, base ? base + 1 : src);
+            sg_error e1 = {0};
+            if (one(r, &e, &run, s, src, outs.items[i], &e1)) {
+                (*failed)++;
+                const char *msg = e1.msg[0] ? e1.msg : sg_status_name(e1.status);
+                int named = !strncmp(msg, src, strlen(src)); /* decode errors name the file */
+                cli_progress_note(&p, "stargan translate: %s%s%s (skipped)", named ? "" : src,
+                                  named ? "" : ": ", msg);
+            }
+            cli_progress_step(&p, 1, NULL);
+        }
+        cli_progress_end(&p);
+        fprintf(stderr,
+                "stargan translate: %d of %d photo%s translated into %s in %.1f s, %d failed\n",
+                r->srcs.n - *failed, r->srcs.n, r->srcs.n == 1 ? "" : "s", r->out_dir,
+                (sg_now_ms() - t0) / 1000.0, *failed);
+    }
+    sg_image_free(&ref);
+    cli_list_free(&outs);
     free(s);
     sg_run_free(&run);
     sg_engine_free(&e);
@@ -110,6 +205,9 @@ int cmd_translate(int argc, char **argv) {
         {"--seed", "N", "latent-guided: seed of the portable latent sampler", NULL},
         {"--psi", "P", "truncation towards the domain's mean style, in [0, 1]", "1"},
         {"--out", "OUT", "output .png, .jpg or .jpeg", NULL},
+        {"--src-dir", "D", "batch: every photo in D (.png, .jpg, .jpeg)", NULL},
+        {"--out-dir", "O", "batch: outputs O/<source name>.png|jpg (created)", NULL},
+        {"--format", "FMT", "batch: png or jpg", "png"},
         {"--fit", "MODE", "crop (centre), stretch, or align (the face; needs --mean)", "crop"},
         {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
         {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
@@ -117,16 +215,25 @@ int cmd_translate(int argc, char **argv) {
         {0},
     };
     const char *pos[1];
-    int np;
+    int np, failed = 0;
     request r = {0};
+    sg_error err = {0};
+    /* --src may repeat: cli_parse keeps the last, the batch takes them all */
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--src") && cli_list_add(&r.srcs, argv[++i], &err))
+            return cli_fail(&err);
     if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || check_request(o, &r)) {
-        cli_usage("translate",
-                  "--model M --src IMG --domain D (--ref IMG | --seed N [--psi P]) --out OUT "
-                  "[--fit crop|stretch|align] [--fan F] [--mean LM.npz]",
-                  o);
+        cli_usage(
+            "translate",
+            "--model M (--src IMG --out OUT | --src-dir D|--src IMG... --out-dir O) --domain D "
+            "(--ref IMG | --seed N [--psi P]) [--fit crop|stretch|align] [--fan F] "
+            "[--mean LM.npz]",
+            o);
+        cli_list_free(&r.srcs);
         return cli_get(o, "--help") ? 0 : 2;
     }
-    sg_error err = {0};
-    if (run(&r, &err)) return cli_fail(&err);
-    return 0;
+    sg_status st = run(&r, &failed, &err);
+    cli_list_free(&r.srcs);
+    if (st) return cli_fail(&err);
+    return failed ? 1 : 0;
 }

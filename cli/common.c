@@ -68,7 +68,9 @@ int cli_image_opts(const char *cmd, const cli_opt *o, int *quality, int64_t *max
         fprintf(stderr, "stargan %s: --max-pixels must be a positive number\n", cmd);
         return -1;
     }
-    if (!out || sg_image_format_from_path(out) == SG_FORMAT_UNKNOWN) {
+    /* a batch (--out-dir) names its outputs itself */
+    if (!(!out && cli_get(o, "--out-dir")) &&
+        (!out || sg_image_format_from_path(out) == SG_FORMAT_UNKNOWN)) {
         fprintf(stderr, "stargan %s: --out must end in .png, .jpg or .jpeg\n", cmd);
         return -1;
     }

@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"translate", cmd_translate, "translate a photo to a domain (reference- or latent-guided)"},
+    {"sample", cmd_sample, "reference and latent grids and style videos over folders of photos"},
     {"info", cmd_info, "describe a model: configuration, domains, parameters, GFLOPs"},
     {"selftest", cmd_selftest, "check the networks against a parity fixture"},
     {"bench", cmd_bench, "time each network and the machine's sgemm"},

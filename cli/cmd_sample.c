@@ -1,0 +1,520 @@
+/* stargan sample: the reference implementation's sample mode over folders of photos.
+ *   reference.png     (or .jpg: --format) row 0 the references, column 0 the sources (as the network sees them),
+ *                     cell (i, j) source i in reference j's style: the bytes of
+ *                     `stargan translate --src S_i --ref R_j --domain <R_j's folder>`
+ *   latent.png        a row per source: the source, then for each domain in order, --seeds
+ *                     cells (seeds --seed, --seed + 1, ...): `translate --seed K --domain D`
+ *   video_ref.mp4     styles interpolated between successive references; at the left the
+ *                     references scroll by (the current one beside the outputs), then a column
+ *                     per source: the source above its translation
+ *   video_latent.mp4  the same between the latent styles of latent.png, domain after domain
+ * Folders as the reference's data layout: one folder per domain, named by domain (or index). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../image/video.h"
+#include "cli.h"
+#include "common.h"
+#include "tools.h"
+
+enum { OUT_REFERENCE, OUT_LATENT, OUT_VIDEO_REF, OUT_VIDEO_LATENT, OUT_COUNT };
+static const char *const out_names[OUT_COUNT] = {"reference", "latent", "video_ref",
+                                                 "video_latent"};
+
+typedef struct {
+    char *path;
+    int y; /* domain folder it came from; -1: directly in --src-dir */
+    /* img_size², as the network sees it (cropped, stretched or aligned). The networks are run
+     * on it (SG_FIT_STRETCH: an S² → S² resize is the identity, as the engine relies on after
+     * aligning), so the photo itself is dropped once decoded: 20 sources of 12 Mpixel would
+     * otherwise hold 700 MB, and --fit align would align again for every frame. */
+    sg_image view;
+} photo;
+
+typedef struct {
+    const char *model, *fan, *mean, *src_dir, *ref_dir, *out_dir;
+    sg_fit fit;
+    int seeds, frames, fps, want[OUT_COUNT];
+    sg_video_format vfmt;
+    sg_image_format gfmt; /* of the grids */
+    int quality;
+    uint64_t seed0;
+    float psi;
+    int64_t max_pixels;
+} options;
+
+typedef struct {
+    const options *o;
+    sg_engine e;
+    sg_run run;
+    int S, dim, engine_open, run_open;
+    photo *src, *ref;
+    int nsrc, nref, nlat;
+    float *s_ref; /* [nref, style_dim] */
+    float *s_lat; /* [num_domains · seeds, style_dim] */
+    float *s_mix; /* [style_dim] */
+    cli_progress prog;
+} sampler;
+
+/* ---- options -------------------------------------------------------------------------------- */
+
+static int parse_int(const char *s, int lo, int hi, int *v) {
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || !*s || *end || x < lo || x > hi) return -1;
+    *v = (int)x;
+    return 0;
+}
+
+static int bad(const char *msg) {
+    fprintf(stderr, "stargan sample: %s\n", msg);
+    return -1;
+}
+
+static int check_options(const cli_opt *t, options *o) {
+    o->model = cli_get(t, "--model"), o->fan = cli_get(t, "--fan"), o->mean = cli_get(t, "--mean");
+    o->src_dir = cli_get(t, "--src-dir"), o->ref_dir = cli_get(t, "--ref-dir");
+    o->out_dir = cli_get(t, "--out-dir");
+    if (!o->model || !o->src_dir || !o->out_dir)
+        return bad("--model, --src-dir and --out-dir are required");
+    if (parse_int(cli_get(t, "--seeds"), 1, 100, &o->seeds))
+        return bad("--seeds must be in 1..100");
+    if (parse_int(cli_get(t, "--frames"), 1, 1000, &o->frames))
+        return bad("--frames must be in 1..1000");
+    if (parse_int(cli_get(t, "--fps"), 1, 240, &o->fps)) return bad("--fps must be in 1..240");
+    const char *s = cli_get(t, "--seed"), *p = cli_get(t, "--psi"),
+               *mp = cli_get(t, "--max-pixels");
+    char *end;
+    errno = 0;
+    o->seed0 = strtoull(s, &end, 10);
+    if (errno || !*s || *end || s[0] == '-') return bad("--seed must be a non-negative integer");
+    double psi = strtod(p, &end);
+    if (!*p || *end || !(psi >= 0.0 && psi <= 1.0)) return bad("--psi must be a number in [0, 1]");
+    o->psi = (float)psi;
+    long long mv = strtoll(mp, &end, 10);
+    if (!*mp || *end || mv < 1) return bad("--max-pixels must be a positive number");
+    o->max_pixels = mv;
+    const char *fit = cli_get(t, "--fit");
+    if (!strcmp(fit, "crop")) o->fit = SG_FIT_CROP;
+    else if (!strcmp(fit, "stretch")) o->fit = SG_FIT_STRETCH;
+    else if (!strcmp(fit, "align")) o->fit = SG_FIT_ALIGN;
+    else return bad("--fit must be crop, stretch or align");
+    if (o->fit == SG_FIT_ALIGN && !o->mean)
+        return bad("--fit align needs --mean celeba_lm_mean.npz");
+    const char *gf = cli_get(t, "--format");
+    o->gfmt = !strcmp(gf, "png")                          ? SG_FORMAT_PNG
+              : !strcmp(gf, "jpg") || !strcmp(gf, "jpeg") ? SG_FORMAT_JPEG
+                                                          : SG_FORMAT_UNKNOWN;
+    if (o->gfmt == SG_FORMAT_UNKNOWN) return bad("--format must be png or jpg");
+    if (parse_int(cli_get(t, "--quality"), 1, 100, &o->quality))
+        return bad("--quality must be in 1..100");
+    int vf = sg_video_format_parse(cli_get(t, "--video"));
+    if (vf < 0) return bad("--video must be mp4 or webp");
+    o->vfmt = (sg_video_format)vf;
+    /* --outputs: a comma-separated subset */
+    char list[256];
+    snprintf(list, sizeof list, "%s", cli_get(t, "--outputs"));
+    memset(o->want, 0, sizeof o->want);
+    int any = 0;
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        int k = 0;
+        while (k < OUT_COUNT && strcmp(tok, out_names[k])) k++;
+        if (k == OUT_COUNT)
+            return bad("--outputs takes reference, latent, video_ref, video_latent (commas)");
+        o->want[k] = any = 1;
+    }
+    if (!any) return bad("--outputs is empty");
+    if ((o->want[OUT_REFERENCE] || o->want[OUT_VIDEO_REF]) && !o->ref_dir)
+        return bad("reference and video_ref need --ref-dir (or --outputs latent,video_latent)");
+    return 0;
+}
+
+/* ---- inputs --------------------------------------------------------------------------------- */
+
+static void photos_free(photo *p, int n) {
+    for (int i = 0; p && i < n; i++) {
+        free(p[i].path);
+        sg_image_free(&p[i].view);
+    }
+    free(p);
+}
+
+static sg_status add_photos(const cli_list *paths, int y, photo **ps, int *n, sg_error *err) {
+    if (!paths->n) return SG_OK;
+    photo *grown = realloc(*ps, (size_t)(*n + paths->n) * sizeof *grown);
+    if (!grown) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    *ps = grown;
+    for (int i = 0; i < paths->n; i++) {
+        photo *p = &grown[(*n)++];
+        memset(p, 0, sizeof *p);
+        p->y = y;
+        if (!(p->path = strdup(paths->items[i])))
+            return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    }
+    return SG_OK;
+}
+
+/* The photos of dir: (sources only) those directly in it, then each domain folder's, in the
+ * model's domain order, by name within. A folder that names no domain is an error. */
+static sg_status collect(const sg_config *cfg, const char *dir, int is_ref, photo **ps, int *n,
+                         sg_error *err) {
+    cli_list top = {0}, subs = {0};
+    sg_status st = cli_list_dir(dir, &top, &subs, err);
+    if (!st && is_ref && top.n)
+        st = sg_error_set(err, SG_ERR_ARG,
+                          "%s: reference photos go in a folder named by their domain (%s is not)",
+                          dir, top.items[0]);
+    if (!st) st = add_photos(&top, -1, ps, n, err);
+    int *dom = subs.n ? calloc((size_t)subs.n, sizeof *dom) : NULL;
+    if (!st && subs.n && !dom) st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    for (int i = 0; !st && i < subs.n; i++) {
+        char *where = cli_join(dir, subs.items[i]);
+        st = where ? cli_domain(cfg, subs.items[i], where, &dom[i], err)
+                   : sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+        free(where);
+    }
+    for (int y = 0; !st && y < cfg->num_domains; y++)
+        for (int i = 0; !st && i < subs.n; i++) {
+            if (dom[i] != y) continue;
+            cli_list files = {0};
+            char *sub = cli_join(dir, subs.items[i]);
+            st = sub ? cli_list_dir(sub, &files, NULL, err)
+                     : sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+            if (!st) st = add_photos(&files, y, ps, n, err);
+            cli_list_free(&files);
+            free(sub);
+        }
+    if (!st && *n == 0)
+        st = sg_error_set(err, SG_ERR_ARG, "%s: no photos (.png, .jpg, .jpeg)%s", dir,
+                          is_ref ? " in its domain folders" : "");
+    free(dom);
+    cli_list_free(&top), cli_list_free(&subs);
+    return st;
+}
+
+/* Decodes every photo and makes its view: an undecodable one stops the run before any work. */
+static sg_status load(sampler *s, photo *ps, int n, sg_error *err) {
+    for (int i = 0; i < n; i++) {
+        sg_image img;
+        sg_status st = sg_image_load(ps[i].path, s->o->max_pixels, 1, &img, err);
+        if (!st) {
+            st = s->o->fit == SG_FIT_ALIGN ? sg_engine_align(&s->e, &s->run, &img, &ps[i].view, err)
+                                           : sg_image_fit(&img, s->o->fit, s->S, &ps[i].view, err);
+            sg_image_free(&img);
+        }
+        if (st) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            return sg_error_set(err, st, "%s: %s", ps[i].path, msg);
+        }
+    }
+    return SG_OK;
+}
+
+/* ---- work ----------------------------------------------------------------------------------- */
+
+/* Segments of a video through `codes` styles */
+static int segments(int codes) { return codes > 1 ? codes - 1 : 1; }
+static float ease(int k, int frames);
+/* 1 when segments of F frames never reach their target (F < 3): one more frame, the last style */
+static int rest_frame(int codes, int F) { return codes > 1 && ease(F - 1, F) < 1.0f; }
+
+/* The reference's easing (a sigmoid over [-5, 5]), scaled to run exactly from 0 to 1 over the
+ * first two thirds of a segment; the last third rests on the segment's target style. */
+static float ease(int k, int frames) {
+    double u = 1.5 * (double)k / (double)frames;
+    if (u >= 1) return 1.0f;
+    double lo = 1 / (1 + exp(5.0)), hi = 1 / (1 + exp(-5.0));
+    return (float)((1 / (1 + exp(-(10 * u - 5))) - lo) / (hi - lo));
+}
+
+static void lerp(const float *a, const float *b, float t, int n, float *out) {
+    for (int i = 0; i < n; i++) out[i] = a[i] + t * (b[i] - a[i]); /* as torch.lerp */
+}
+
+static sg_status translate(sampler *s, int i, const float *style, sg_image *out, sg_error *err) {
+    sg_status st =
+        sg_engine_translate(&s->e, &s->run, &s->src[i].view, SG_FIT_STRETCH, style, out, NULL, err);
+    if (st) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return sg_error_set(err, st, "%s: %s", s->src[i].path, msg);
+    }
+    return SG_OK;
+}
+
+static char *out_path(const sampler *s, const char *name, const char *ext) {
+    char file[64];
+    snprintf(file, sizeof file, "%s.%s", name, ext);
+    return cli_join(s->o->out_dir, file);
+}
+
+static sg_status save(sampler *s, const sg_image *img, const char *name, sg_error *err) {
+    char *p = out_path(s, name, s->o->gfmt == SG_FORMAT_JPEG ? "jpg" : "png");
+    sg_status st = p ? sg_image_save(img, p, s->o->quality, err)
+                     : sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    free(p);
+    return st;
+}
+
+static const uint8_t white[3] = {255, 255, 255};
+
+static sg_status reference_grid(sampler *s, sg_error *err) {
+    const int S = s->S;
+    sg_image grid, cell = {0};
+    sg_status st = sg_image_create(&grid, (s->nref + 1) * S, (s->nsrc + 1) * S, white, err);
+    if (st) return st;
+    for (int j = 0; j < s->nref; j++) sg_image_blit(&grid, &s->ref[j].view, (j + 1) * S, 0);
+    for (int i = 0; i < s->nsrc; i++) sg_image_blit(&grid, &s->src[i].view, 0, (i + 1) * S);
+    for (int j = 0; !st && j < s->nref; j++)
+        for (int i = 0; !st && i < s->nsrc; i++) {
+            st = translate(s, i, s->s_ref + (size_t)j * s->dim, &cell, err);
+            if (!st) sg_image_blit(&grid, &cell, (j + 1) * S, (i + 1) * S);
+            sg_image_free(&cell);
+            cli_progress_step(&s->prog, 1, NULL);
+        }
+    if (!st) st = save(s, &grid, "reference", err);
+    sg_image_free(&grid);
+    return st;
+}
+
+static sg_status latent_grid(sampler *s, sg_error *err) {
+    const int S = s->S;
+    sg_image grid, cell = {0};
+    sg_status st = sg_image_create(&grid, (s->nlat + 1) * S, s->nsrc * S, white, err);
+    if (st) return st;
+    for (int i = 0; i < s->nsrc; i++) sg_image_blit(&grid, &s->src[i].view, 0, i * S);
+    for (int c = 0; !st && c < s->nlat; c++)
+        for (int i = 0; !st && i < s->nsrc; i++) {
+            st = translate(s, i, s->s_lat + (size_t)c * s->dim, &cell, err);
+            if (!st) sg_image_blit(&grid, &cell, (c + 1) * S, i * S);
+            sg_image_free(&cell);
+            cli_progress_step(&s->prog, 1, NULL);
+        }
+    if (!st) st = save(s, &grid, "latent", err);
+    sg_image_free(&grid);
+    return st;
+}
+
+/* Frame layout of video_ref: [reference column | margin | a column per source]; each column is
+ * two cells tall. In video_latent there is no reference column. */
+static int ref_column(const sampler *s) { return s->S + s->S / 8; }
+
+/* The reference column: a window two cells tall onto the references stacked top to bottom,
+ * its lower cell at position p (reference index + progress), so they scroll up one by one. */
+static void draw_refs(const sampler *s, sg_image *frame, float p) {
+    const int S = s->S;
+    int top = (int)lrintf((p - 1.0f) * (float)S);
+    for (int r = 0; r < 2 * S; r++) {
+        int q = top + r;
+        uint8_t *dst = frame->pixels + (size_t)r * frame->w * 3;
+        if (q < 0 || q >= s->nref * S) {
+            memset(dst, 0, (size_t)S * 3);
+        } else {
+            const sg_image *v = &s->ref[q / S].view;
+            memcpy(dst, v->pixels + (size_t)(q % S) * S * 3, (size_t)S * 3);
+        }
+    }
+}
+
+/* One frame: every source in style, the reference column at position p (video_ref). */
+static sg_status frame_out(sampler *s, int is_ref, const float *style, float p, sg_image *frame,
+                           sg_video *v, sg_error *err) {
+    const int S = s->S, x0 = is_ref ? ref_column(s) : 0;
+    if (is_ref) draw_refs(s, frame, p);
+    sg_image cell = {0};
+    for (int i = 0; i < s->nsrc; i++) {
+        sg_status st = translate(s, i, style, &cell, err);
+        if (st) return st;
+        sg_image_blit(frame, &cell, x0 + i * S, S);
+        sg_image_free(&cell);
+        cli_progress_step(&s->prog, 1, NULL);
+    }
+    return sg_video_add_frame(v, frame, err);
+}
+
+static sg_status video(sampler *s, int which, sg_error *err) {
+    const int S = s->S, F = s->o->frames, is_ref = which == OUT_VIDEO_REF;
+    const int codes = is_ref ? s->nref : s->nlat, x0 = is_ref ? ref_column(s) : 0;
+    const float *styles = is_ref ? s->s_ref : s->s_lat;
+    char *path = out_path(s, out_names[which], sg_video_extension(s->o->vfmt));
+    if (!path) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    sg_image frame = {0};
+    sg_video *v = NULL;
+    sg_status st = sg_image_create(&frame, x0 + s->nsrc * S, 2 * S, NULL, err);
+    if (!st) st = sg_video_open(&v, path, s->o->vfmt, frame.w, frame.h, s->o->fps, err);
+    for (int i = 0; !st && i < s->nsrc; i++) sg_image_blit(&frame, &s->src[i].view, x0 + i * S, 0);
+    for (int g = 0; !st && g < segments(codes); g++) {
+        const float *a = styles + (size_t)g * s->dim;
+        const float *b = styles + (size_t)(codes > 1 ? g + 1 : g) * s->dim;
+        for (int k = 0; !st && k < F; k++) {
+            float t = ease(k, F);
+            lerp(a, b, t, s->dim, s->s_mix);
+            st = frame_out(s, is_ref, s->s_mix, (float)g + (codes > 1 ? t : 0.0f), &frame, v, err);
+        }
+    }
+    if (!st && rest_frame(codes, F)) /* segments too short to reach the last style */
+        st = frame_out(s, is_ref, styles + (size_t)(codes - 1) * s->dim, (float)(codes - 1), &frame,
+                       v, err);
+    if (!st) st = sg_video_finish(v, NULL, NULL, err);
+    sg_video_free(v);
+    sg_image_free(&frame);
+    free(path);
+    return st;
+}
+
+static long work_units(const sampler *s) {
+    const options *o = s->o;
+    long n = 0;
+    if (o->want[OUT_REFERENCE]) n += (long)s->nsrc * s->nref;
+    if (o->want[OUT_LATENT]) n += (long)s->nsrc * s->nlat;
+    if (o->want[OUT_VIDEO_REF])
+        n += (long)s->nsrc * (o->frames * segments(s->nref) + rest_frame(s->nref, o->frames));
+    if (o->want[OUT_VIDEO_LATENT])
+        n += (long)s->nsrc * (o->frames * segments(s->nlat) + rest_frame(s->nlat, o->frames));
+    return n;
+}
+
+/* Every output's size, checked before any work. */
+static sg_status check_sizes(const sampler *s, sg_error *err) {
+    const options *o = s->o;
+    const int64_t S = s->S, img_max = 65535, vid_max = SG_VIDEO_MAX_SIDE;
+    if (o->want[OUT_REFERENCE] && ((s->nref + 1) * S > img_max || (s->nsrc + 1) * S > img_max))
+        return sg_error_set(err, SG_ERR_LIMIT,
+                            "reference.png would be %lld×%lld pixels (at most %lld a side): use "
+                            "fewer photos",
+                            (long long)((s->nref + 1) * S), (long long)((s->nsrc + 1) * S),
+                            (long long)img_max);
+    if (o->want[OUT_LATENT] && ((s->nlat + 1) * S > img_max || s->nsrc * S > img_max))
+        return sg_error_set(err, SG_ERR_LIMIT,
+                            "latent.png would be %lld×%lld pixels (at most %lld a side): use "
+                            "fewer sources or --seeds",
+                            (long long)((s->nlat + 1) * S), (long long)(s->nsrc * S),
+                            (long long)img_max);
+    int64_t vw = 0;
+    if (o->want[OUT_VIDEO_LATENT]) vw = s->nsrc * S;
+    if (o->want[OUT_VIDEO_REF]) vw = ref_column(s) + s->nsrc * S;
+    if (vw > vid_max || 2 * S > vid_max)
+        return sg_error_set(err, SG_ERR_LIMIT,
+                            "video frames would be %lld×%lld pixels (at most %lld a side): use "
+                            "fewer sources, or --outputs reference,latent",
+                            (long long)vw, (long long)(2 * S), (long long)vid_max);
+    return SG_OK;
+}
+
+static sg_status styles(sampler *s, sg_error *err) {
+    const options *o = s->o;
+    sg_status st = SG_OK;
+    for (int j = 0; !st && j < s->nref && s->s_ref; j++) {
+        st = sg_engine_style_ref(&s->e, &s->run, &s->ref[j].view, SG_FIT_STRETCH, s->ref[j].y,
+                                 s->s_ref + (size_t)j * s->dim, err);
+        if (st) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            return sg_error_set(err, st, "%s: %s", s->ref[j].path, msg);
+        }
+    }
+    for (int y = 0; !st && y < s->e.cfg.num_domains && s->s_lat; y++)
+        for (int k = 0; !st && k < o->seeds; k++)
+            st = sg_engine_style_latent(&s->e, o->seed0 + (uint64_t)k, y, o->psi,
+                                        s->s_lat + ((size_t)y * o->seeds + k) * s->dim, err);
+    return st;
+}
+
+static sg_status run(sampler *s, sg_error *err) {
+    const options *o = s->o;
+    sg_status st = sg_engine_open(&s->e, o->model, o->fan, err);
+    if (st) return st;
+    s->engine_open = 1;
+    if (o->mean && (st = sg_engine_set_mean_landmarks(&s->e, o->mean, err))) return st;
+    if ((st = sg_run_init(&s->run, &s->e, err))) return st;
+    s->run_open = 1;
+    s->S = s->e.cfg.img_size, s->dim = s->e.cfg.style_dim;
+    const int need_ref = o->want[OUT_REFERENCE] || o->want[OUT_VIDEO_REF];
+    const int need_lat = o->want[OUT_LATENT] || o->want[OUT_VIDEO_LATENT];
+    s->nlat = need_lat ? s->e.cfg.num_domains * o->seeds : 0;
+    if ((st = collect(&s->e.cfg, o->src_dir, 0, &s->src, &s->nsrc, err))) return st;
+    if (need_ref && (st = collect(&s->e.cfg, o->ref_dir, 1, &s->ref, &s->nref, err))) return st;
+    if ((st = check_sizes(s, err))) return st;
+    s->s_mix = calloc((size_t)s->dim, sizeof(float));
+    s->s_ref = need_ref ? calloc((size_t)s->nref * s->dim, sizeof(float)) : NULL;
+    s->s_lat = need_lat ? calloc((size_t)s->nlat * s->dim, sizeof(float)) : NULL;
+    if (!s->s_mix || (need_ref && !s->s_ref) || (need_lat && !s->s_lat))
+        return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    if ((st = load(s, s->src, s->nsrc, err)) || (st = load(s, s->ref, s->nref, err))) return st;
+    if ((st = styles(s, err))) return st;
+    if ((st = cli_mkdirs(o->out_dir, err))) return st;
+
+    cli_progress_start(&s->prog, work_units(s));
+    char what[48];
+    for (int k = 0; !st && k < OUT_COUNT; k++) {
+        if (!o->want[k]) continue;
+        snprintf(what, sizeof what, "%s.%s", out_names[k],
+                 k >= OUT_VIDEO_REF          ? sg_video_extension(o->vfmt)
+                 : o->gfmt == SG_FORMAT_JPEG ? "jpg"
+                                             : "png");
+        cli_progress_step(&s->prog, 0, what);
+        st = k == OUT_REFERENCE ? reference_grid(s, err)
+             : k == OUT_LATENT  ? latent_grid(s, err)
+                                : video(s, k, err);
+    }
+    cli_progress_end(&s->prog);
+    if (!st && s->prog.tty)
+        fprintf(stderr, "stargan sample: %d source%s, %d reference%s: %s written in %.1f s\n",
+                s->nsrc, s->nsrc == 1 ? "" : "s", s->nref, s->nref == 1 ? "" : "s", o->out_dir,
+                (sg_now_ms() - s->prog.t0) / 1000.0);
+    return st;
+}
+
+int cmd_sample(int argc, char **argv) {
+    cli_opt t[] = {
+        {"--model", "M", "model file (.safetensors) or release checkpoint (.ckpt)", NULL},
+        {"--src-dir", "S", "source photos: S/<domain>/*.jpg (or directly in S)", NULL},
+        {"--ref-dir", "R", "reference photos: R/<domain>/*.jpg", NULL},
+        {"--out-dir", "O", "where the outputs go (created)", NULL},
+        {"--outputs", "LIST", "which of reference,latent,video_ref,video_latent",
+         "reference,latent,video_ref,video_latent"},
+        {"--seeds", "N", "latent styles per domain (latent.png, video_latent)", "3"},
+        {"--seed", "K", "the first seed (then K+1, ...)", "0"},
+        {"--psi", "P", "truncation of the latent styles, in [0, 1]", "1"},
+        {"--frames", "F", "video frames per interpolation segment", "40"},
+        {"--fps", "N", "video frames per second", "20"},
+        {"--video", "FMT", "mp4 (H.264) or webp (animated WebP)", "mp4"},
+        {"--format", "FMT", "of the grids: png or jpg", "png"},
+        {"--quality", "Q", "JPEG quality 1..100", "90"},
+        {"--fit", "MODE", "crop (centre), stretch, or align (the face; needs --mean)", "crop"},
+        {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
+        {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
+        {"--max-pixels", "N", "refuse photos with more pixels", "40000000"},
+        {"--help", NULL, "show this help", NULL},
+        {0},
+    };
+    const char *pos[1];
+    int np;
+    options o = {0};
+    if (cli_parse(argc, argv, t, pos, 0, &np) || cli_get(t, "--help") || check_options(t, &o)) {
+        cli_usage("sample",
+                  "--model M --src-dir S --ref-dir R --out-dir O [--outputs LIST] [--seeds N] "
+                  "[--frames F] [--fps N] [--video mp4|webp]",
+                  t);
+        return cli_get(t, "--help") ? 0 : 2;
+    }
+    sampler s = {0};
+    s.o = &o;
+    sg_error err = {0};
+    sg_status st = run(&s, &err);
+    if (st) cli_progress_end(&s.prog);
+    photos_free(s.src, s.nsrc), photos_free(s.ref, s.nref);
+    free(s.s_ref), free(s.s_lat), free(s.s_mix);
+    if (s.run_open) sg_run_free(&s.run);
+    if (s.engine_open) sg_engine_free(&s.e);
+    if (st) {
+        fprintf(stderr, "stargan sample: %s\n", err.msg[0] ? err.msg : sg_status_name(st));
+        return 1;
+    }
+    return 0;
+}
