@@ -60,4 +60,21 @@ sg_status sg_image_resize_box(const sg_image *img, const float box[4], int ow, i
  * floor(clamp((x + 1)/2, 0, 1)·255 + 0.5). */
 sg_status sg_image_from_tensor(const sg_tensor *t, int index, sg_image *out, sg_error *err);
 
+/* ---- composing: grids and video frames ----
+ * (The grid of `stargan sample`, frames of its videos, the HTTP /v1/grid answer.) */
+/* out = w×h filled with rgb (rgb NULL: black). */
+sg_status sg_image_create(sg_image *out, int w, int h, const uint8_t rgb[3], sg_error *err);
+/* Copies src into dst with src's top-left corner at (x, y); what falls outside dst is clipped. */
+void sg_image_blit(sg_image *dst, const sg_image *src, int x, int y);
+/* Fills the rectangle (x, y, w, h) of dst with rgb, clipped to dst. */
+void sg_image_fill(sg_image *dst, int x, int y, int w, int h, const uint8_t rgb[3]);
+/* A rows × cols mosaic without padding: cell (r, c) is cells[r·cols + c], placed at
+ * (c·cell_w, r·cell_h); a NULL cell is filled with fill (NULL: black). Every other cell must be
+ * exactly cell_w × cell_h (SG_ERR_SHAPE otherwise). */
+sg_status sg_image_grid(const sg_image *const *cells, int rows, int cols, int cell_w, int cell_h,
+                        const uint8_t fill[3], sg_image *out, sg_error *err);
+/* The photo as the network sees it, as bytes: SG_FIT_CROP or SG_FIT_STRETCH then Pillow BILINEAR
+ * to size×size, the pixels sg_image_to_tensor converts (SG_FIT_ALIGN: see sg_engine_align). */
+sg_status sg_image_fit(const sg_image *img, sg_fit fit, int size, sg_image *out, sg_error *err);
+
 #endif

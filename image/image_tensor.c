@@ -34,15 +34,8 @@ sg_status sg_image_to_tensor(const sg_image *img, sg_fit fit, int size, sg_tenso
     if (size < 1 || t->h != size || t->w != size)
         return sg_error_set(err, SG_ERR_SHAPE, "image to tensor: tensor is %dx%d, size is %d", t->h,
                             t->w, size);
-    int x0 = 0, y0 = 0, cw = img->w, ch = img->h;
-    if (fit == SG_FIT_CROP) {
-        int side = img->w < img->h ? img->w : img->h;
-        x0 = (img->w - side) / 2;
-        y0 = (img->h - side) / 2;
-        cw = ch = side;
-    }
     sg_image r;
-    s = sg_image_resize(img, x0, y0, cw, ch, size, size, &r, err);
+    s = sg_image_fit(img, fit, size, &r, err);
     if (s != SG_OK) return s;
     write_planes(&r, t, index);
     sg_image_free(&r);

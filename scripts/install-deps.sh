@@ -5,7 +5,8 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev
-      libcjson-dev libcmocka-dev libzip-dev libmicrohttpd-dev libcurl4-openssl-dev curl clang wrk)
+      libcjson-dev libcmocka-dev libzip-dev libmicrohttpd-dev libcurl4-openssl-dev curl clang wrk
+      libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libwebp-dev)
 if [ -z "${SG_NO_BROWSER:-}" ]; then
   pkgs+=(chromium)
   command -v node >/dev/null || pkgs+=(nodejs npm)
