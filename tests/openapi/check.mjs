@@ -3,7 +3,8 @@
 //   node check.mjs DOC ANSWERS.tsv    and then every answer recorded by tests/server_test.sh against it:
 //     lines "METHOD<TAB>URL<TAB>STATUS<TAB>CONTENT-TYPE<TAB>BODY-FILE"; the route and method must be
 //     documented, the status listed for it, the content type among that response's, and a JSON
-//     body valid against that response's schema.
+//     body valid against that response's schema; a route not in the document must be a 404
+//     with the documented error body.
 // Prints one line per failure and "N answers checked"; exits 1 on any failure.
 import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
@@ -33,7 +34,14 @@ for (const line of readFileSync(answersPath, 'utf8').split('\n')) {
   const what = `${method} ${path} ${status}`;
   n++;
   const item = doc.paths[path];
-  if (!item) { fail(`${what}: route not documented`); continue; }
+  if (!item) { // a route the document does not have must be the documented 404
+    const e404 = deref(doc.components.responses.E404).content['application/json'];
+    const validate = ajv.compile(rewrite(e404.schema));
+    let body = null;
+    try { body = JSON.parse(readFileSync(bodyFile, 'utf8')); } catch (_) { /* checked below */ }
+    if (status !== '404' || !validate(body)) fail(`${what}: undocumented route not answered as the documented 404`);
+    continue;
+  }
   if (method === 'OPTIONS') continue; // CORS preflight: answered for every route, not an operation
   const op = item[method.toLowerCase()] || (method === 'HEAD' ? item.get : undefined);
   if (!op) {
