@@ -171,6 +171,10 @@ st=$(req -F image=@"$src" -F domain=wild -F seed=1 -F "style=$style" -F frames=3
 check "interpolate: animated WebP (seed to a given style)" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/webp ] && [ "$(head -c 4 "$tmp/body")" = RIFF ] && [ "$(head -c 12 "$tmp/body" | tail -c 4)" = WEBP ] && grep -q ANIM "$tmp/body"'
 st=$(req -H "Accept: image/webp" -F image=@"$src" -F domain=wild -F seed=1 -F seed=2 -F frames=2 "$M/v1/interpolate")
 check "interpolate: Accept: image/webp" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/webp ]'
+st=$(req -H "Content-Type: image/jpeg" --data-binary @"$src" "$M/v1/interpolate?domain=dog&seed=1&seed=2&frames=2&format=webp")
+check "interpolate: raw photo, waypoints as repeated query parameters" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/webp ] && [ "$(hdr x-seed)" = 1,2 ]'
+st=$(req -H "Content-Type: image/jpeg" --data-binary @"$src" "$M/v1/grid?domain=dog&seed=5&header=false")
+check "grid: raw photo and query fields, the bytes of /v1/translate" '[ "$st" = 200 ] && cmp -s "$tmp/body" "$tmp/cli_seed.png"'
 expect "interpolate over --max-frames" 413 too_many_frames -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=13 "$M/v1/interpolate"
 expect "interpolate: one waypoint" 400 missing_field -F image=@"$src" -F domain=dog -F seed=1 "$M/v1/interpolate"
 expect "interpolate: fewer frames than waypoints" 400 bad_field -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F seed=3 -F frames=2 "$M/v1/interpolate"
