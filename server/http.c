@@ -206,6 +206,16 @@ static enum MHD_Result route_metrics(req *r) {
     if (sg_metrics_render(&s->metrics, &g,
                           atomic_load(&s->ready) ? sg_buf_str(&s->model_info) : NULL, &out))
         return fail(r, 500, "internal", "cannot render metrics", NULL);
+    pthread_mutex_lock(&s->work.mu);
+    long long used = (long long)s->work.used, cap = (long long)s->work.cap;
+    pthread_mutex_unlock(&s->work.mu);
+    sg_buf_printf(&out,
+                  "# HELP stargan_work_admitted_pixels Work of the admitted /v1/interpolate and "
+                  "/v1/grid requests (runs x img_size^2).\n"
+                  "# TYPE stargan_work_admitted_pixels gauge\nstargan_work_admitted_pixels %lld\n"
+                  "# HELP stargan_work_capacity_pixels --max-work.\n"
+                  "# TYPE stargan_work_capacity_pixels gauge\nstargan_work_capacity_pixels %lld\n",
+                  used, cap);
     size_t n;
     char *text = sg_buf_take(&out, &n);
     return respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, NULL);

@@ -330,6 +330,7 @@ expect "work over --max-work alone" 413 too_much_work -F image=@"$src" -F domain
 curl -s --max-time 120 -o "$tmp/long.mp4" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=24 "$U/v1/interpolate" >"$tmp/long.code" &
 long=$!
 for _ in $(seq 250); do curl -s --max-time 2 "$U/metrics" | grep -q '^stargan_admitted 1$' && break; sleep 0.02; done
+check "metrics: the work admitted and --max-work" 'curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_admitted_pixels 1572864$" && curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_capacity_pixels 2000000$"'
 expect "long work past --max-work while another runs" 503 overloaded -F image=@"$src" -F domain=dog -F seed=3 -F seed=4 -F frames=24 "$U/v1/interpolate"
 check "503 for work says Retry-After" '[ -n "$(hdr retry-after)" ]'
 t0=$(date +%s%N)
@@ -338,7 +339,7 @@ t1=$(date +%s%N)
 check "a translation during a 24-frame video on 1 worker is answered first" '[ "$st" = 200 ] && kill -0 "$long" 2>/dev/null'
 echo "     (translation took $(( (t1 - t0) / 1000000 )) ms while the video ran)"
 wait "$long"
-check "the video completes" '[ "$(cat "$tmp/long.code")" = 200 ] && [ "$(head -c 8 "$tmp/long.mp4" | tail -c 4)" = ftyp ]' 
+check "the video completes, its work returned" '[ "$(cat "$tmp/long.code")" = 200 ] && [ "$(head -c 8 "$tmp/long.mp4" | tail -c 4)" = ftyp ] && sleep 0.2 && curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_admitted_pixels 0$"' 
 req "$U/v1/models" >/dev/null
 check "demo: /v1/models says demo" 'grep -q "\"name\":\"demo\"" "$tmp/body" && grep -q "\"demo\":true" "$tmp/body" && grep -q "\"img_size\":256" "$tmp/body" && grep -q "\"domains\":\[\"cat\",\"dog\",\"wild\"\]" "$tmp/body"'
 check "demo: the log says so loudly" 'grep -q "level=warn.*DEMO" "$tmp/demo.log"'
