@@ -345,8 +345,22 @@ check "demo: /v1/models says demo" 'grep -q "\"name\":\"demo\"" "$tmp/body" && g
 check "demo: the log says so loudly" 'grep -q "level=warn.*DEMO" "$tmp/demo.log"'
 st=$(req -F image=@"$src" -F domain=wild -F seed=1 "$U/v1/translate")
 check "demo: translate 256x256" '[ "$st" = 200 ] && [ "$(od -An -tu1 -j16 -N8 "$tmp/body" | tr -s " ")" = " 0 0 1 0 0 0 1 0" ]'
+# SIGTERM during a video: it runs to its end within --grace, then the daemon exits 0
+curl -s --max-time 60 -o "$tmp/term.mp4" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=6 "$U/v1/interpolate" >"$tmp/termv.code" &
+v=$!
+for _ in $(seq 250); do curl -s --max-time 2 "$U/metrics" | grep -q '^stargan_admitted 1$' && break; sleep 0.02; done
 stop "$PID"; rc=$?
+wait "$v"
+check "SIGTERM during a video: the video completes" '[ "$(cat "$tmp/termv.code")" = 200 ] && [ "$(head -c 8 "$tmp/term.mp4" | tail -c 4)" = ftyp ]'
 check "demo: SIGTERM exit 0" '[ "$rc" = 0 ]'
+# ... and past --grace, a video still running is answered 503 stopping, and the daemon exits 0
+start grace --workers 1 --grace 1 || bad "grace daemon"
+curl -s --max-time 60 -o "$tmp/grace.body" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=60 "$U/v1/interpolate" >"$tmp/grace.code" &
+v=$!
+for _ in $(seq 250); do curl -s --max-time 2 "$U/metrics" | grep -q '^stargan_admitted 1$' && break; sleep 0.02; done
+t0=$(date +%s); stop "$PID"; rc=$?; t1=$(date +%s)
+wait "$v"
+check "past --grace: the video is answered 503 stopping, exit 0 within seconds" '[ "$(cat "$tmp/grace.code")" = 503 ] && grep -q "\"code\":\"stopping\"" "$tmp/grace.body" && [ "$rc" = 0 ] && [ $((t1 - t0)) -le 10 ]'
 
 # ---- every answer recorded above against the OpenAPI document -------------------------------------
 if [ -n "$have_validator" ]; then
