@@ -450,6 +450,9 @@ static enum MHD_Result complete_post(req *r) {
                              r->route == SG_ROUTE_GRID ? SG_MEDIA_GRID : SG_MEDIA_INTERPOLATE, &in,
                              &s->models, &lim, &e);
         if (r->media.model) snprintf(r->model, sizeof r->model, "%s", r->media.model->name);
+        if (!bad && r->route == SG_ROUTE_INTERPOLATE) /* a grid's domains go unlogged */
+            snprintf(r->domain, sizeof r->domain, "%s",
+                     r->media.model->engine.cfg.domains[r->media.domain]);
         if (!bad && sg_work_admit(&s->work, sg_media_work(&r->media), &e)) bad = 1;
         else if (!bad) r->work = sg_media_work(&r->media);
         if (bad && e.status == 503) sg_metrics_count_rejected(&s->metrics);

@@ -223,6 +223,7 @@ check "metrics: requests by route and status" 'grep -q "^stargan_http_requests_t
 check "metrics: stage histograms, gauges, model info" 'grep -q "^stargan_stage_duration_seconds_bucket{stage=\"generator\",le=\"+Inf\"} [1-9]" "$tmp/body" && grep -q "^stargan_queue_depth 0" "$tmp/body" && grep -q "^stargan_in_flight 0" "$tmp/body" && grep -q "^stargan_rejected_total" "$tmp/body" && grep -q "^stargan_model_info{model=\"small\".*} 1" "$tmp/body"'
 check "metrics content type" 'hdr content-type | grep -q "^text/plain; version=0.0.4"'
 check "access log: one line per request" 'grep -q "^time=[0-9T:.-]*Z id=[0-9a-f]* method=POST path=/v1/translate status=200 bytes=[0-9]* ms=[0-9.]* model=small domain=dog$" "$tmp/main.out" && [ "$(grep -c " status=413 " "$tmp/main.out")" -ge 3 ]'
+check "access log: videos and grids" 'grep -q "path=/v1/interpolate status=200 .* model=small domain=dog$" "$tmp/main.out" && grep -q "path=/v1/grid status=200 .* model=small domain=-$" "$tmp/main.out"'
 req -H "X-Request-Id: client-id-42" "$M/healthz" >/dev/null
 check "client X-Request-Id kept" '[ "$(hdr x-request-id)" = client-id-42 ] && sleep 0.2 && grep -q " id=client-id-42 " "$tmp/main.out"'
 check "--healthcheck probe: healthy" '"$srv" --healthcheck "$M/healthz" 2>/dev/null'
