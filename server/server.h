@@ -7,6 +7,8 @@
  *   log        access log and daemon messages
  *   models     the loaded models (or the built-in demo model) and their description
  *   task       one inference request: fields → inputs → worker run → image or style
+ *   form       strict fields: unknown or repeated fields are refused, naming them
+ *   media      videos and grids (/v1/interpolate, /v1/grid): admitted by size, run step by step
  *   http       libmicrohttpd: routing, uploads, suspend/resume, CORS, API keys, responses
  *   healthcheck  a tiny HTTP GET for the container's HEALTHCHECK
  * Library code returns errors; only main.c decides an exit status. */
