@@ -198,6 +198,7 @@ function busy(on) {
   $('mix-go').disabled = on;
   $('all-domains').disabled = on;
   $('video-go').disabled = on;
+  $('mix-video').disabled = on;
   document.body.setAttribute('aria-busy', on ? 'true' : 'false');
 }
 
@@ -362,21 +363,28 @@ function showVideoError(text) {
   $('video-progress').hidden = true;
 }
 
-async function makeVideo() {
+// styles: waypoints as style codes (the two kept styles), else the seeds typed in
+async function makeVideo(styles) {
   showError('');
   if (!state.photo) return showVideoError('Choose a photo first.');
-  if (!$('waypoints').value.trim()) $('waypoints').value = [randomSeed(), randomSeed()].join(', ');
-  const seeds = $('waypoints').value.split(/[\s,]+/).filter(Boolean);
-  if (seeds.length < 2 || seeds.some((x) => !/^\d+$/.test(x))) {
-    return showVideoError('Give two or more seeds (whole numbers), separated by commas.');
+  let seeds = [];
+  if (!styles) {
+    if (!$('waypoints').value.trim()) $('waypoints').value = [randomSeed(), randomSeed()].join(', ');
+    seeds = $('waypoints').value.split(/[\s,]+/).filter(Boolean);
+    if (seeds.length < 2 || seeds.some((x) => !/^\d+$/.test(x))) {
+      return showVideoError('Give two or more seeds (whole numbers), separated by commas.');
+    }
   }
   const fd = new FormData();
   fd.append('image', state.photo);
   fd.append('model', $('model').value);
   fd.append('domain', $('domain').value);
   fd.append('fit', $('fit').value);
-  seeds.forEach((x) => fd.append('seed', x));
-  fd.append('psi', $('psi').value);
+  if (styles) styles.forEach((st) => fd.append('style', JSON.stringify(st)));
+  else {
+    seeds.forEach((x) => fd.append('seed', x));
+    fd.append('psi', $('psi').value);
+  }
   fd.append('frames', $('frames').value || '24');
   fd.append('format', videoFormat());
   busy(true);
@@ -392,10 +400,11 @@ async function makeVideo() {
     $('video-webp').hidden = !isWebp;
     if (isWebp) $('video-webp').src = state.videoUrl;
     else { $('video').src = state.videoUrl; $('video').play().catch(() => { /* autoplay refused: controls remain */ }); }
-    $('video-caption').textContent = `${fd.get('domain')} · seeds ${seeds.join(' → ')} · ${res.headers.get('X-Frames')} frames at ${res.headers.get('X-Fps')} fps`;
+    const through = styles ? 'the two kept styles' : `seeds ${seeds.join(' → ')}`;
+    $('video-caption').textContent = `${fd.get('domain')} · ${through} · ${res.headers.get('X-Frames')} frames at ${res.headers.get('X-Fps')} fps`;
     const a = $('video-download');
     a.href = state.videoUrl;
-    a.download = `stargan-${fd.get('domain')}-seeds-${seeds.join('-')}.${isWebp ? 'webp' : 'mp4'}`;
+    a.download = `stargan-${fd.get('domain')}-${styles ? 'kept-styles' : 'seeds-' + seeds.join('-')}.${isWebp ? 'webp' : 'mp4'}`;
     $('video-out').hidden = false;
   } catch (err) {
     showError(err.message || String(err));
@@ -412,7 +421,11 @@ function init() {
   // browsers without H.264 get the animated WebP by default
   if (!document.createElement('video').canPlayType('video/mp4; codecs="avc1.42E01E"')) $('vformat').value = 'webp';
   $('all-domains').addEventListener('click', allDomains);
-  $('video-go').addEventListener('click', makeVideo);
+  $('video-go').addEventListener('click', () => makeVideo());
+  $('mix-video').addEventListener('click', () => {
+    makeVideo(state.kept.map((k) => k.style));
+    $('h-video').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  });
   $('waypoints-random').addEventListener('click', () => {
     $('waypoints').value = [randomSeed(), randomSeed(), randomSeed()].join(', ');
   });

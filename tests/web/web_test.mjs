@@ -180,6 +180,15 @@ async function videoFlow(page, format) {
   await page.screenshot({ path: join(outDir, `video-${format}.png`), fullPage: true });
 }
 
+// a video between the two styles kept in the recent strip (style waypoints)
+async function keptVideoFlow(page) {
+  await page.fill('#frames', '4');
+  await page.click('#mix-video');
+  const ok = await page.waitForFunction(() => /the two kept styles · 4 frames/.test(document.querySelector('#video-caption').textContent)
+    && /kept-styles\.(mp4|webp)$/.test(document.querySelector('#video-download').download), null, { timeout: 90000 }).then(() => true, () => false);
+  check('video between the two kept styles', ok, await page.locator('#error').textContent());
+}
+
 // --api-key-file: the page asks for a key on 401, refuses a wrong one, keeps the right one for
 // the session (a reload does not ask again)
 async function keyFlow(browser, serverBin) {
@@ -245,6 +254,7 @@ async function main() {
     if (mp4) await videoFlow(page, 'mp4');
     else console.log('skip video (mp4): this Chromium has no H.264 decoder');
     await videoFlow(page, 'webp');
+    await keptVideoFlow(page);
     check('no console errors after grid and video', errors.length === 0, errors.join(' | '));
     await badFileFlow(await ctx.newPage(), `${base}/`);
     await translateFlow(await ctx.newPage(), `${other}/?api=${encodeURIComponent(base)}`, 'cross-origin');
