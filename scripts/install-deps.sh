@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing the project needs (Debian 12). Run as root.
-#   SG_NO_BROWSER=1  skip Chromium, the browser-test npm packages and the deployment-test tools
-#                    (haproxy, kubectl, kubernetes-models): build and unit tests only
+#   SG_NO_BROWSER=1  skip Chromium, node, the test npm packages (browser test, OpenAPI validator,
+#                    Kubernetes schemas) and the deployment-test tools (haproxy, kubectl):
+#                    build and unit tests only
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd "$(dirname "$0")/.."
@@ -21,6 +22,11 @@ for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# the OpenAPI validator (tests/openapi: openapi_document, and server_integration's check of answers)
+if [ -z "${SG_NO_BROWSER:-}" ] && [ -f tests/openapi/package.json ] &&
+   [ ! -d tests/openapi/node_modules/@seriousme/openapi-schema-validator ]; then
+  (cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # playwright-core for the browser test (uses the system chromium; downloads no browser)
 if [ -z "${SG_NO_BROWSER:-}" ] && [ ! -d tests/web/node_modules/playwright-core ]; then

@@ -32,7 +32,8 @@ struct sg_server {
     sg_queue queue;
     int queue_ok;
     sg_metrics metrics;
-    sg_run *runs; /* [worker][model] */
+    sg_work_budget work; /* long requests (media.c) */
+    sg_run *runs;        /* [worker][model] */
     int n_runs;
     char *keys[MAX_KEYS];
     int n_keys;
@@ -62,6 +63,11 @@ typedef struct {
     sg_http_error early; /* answered once the upload has been read */
     sg_job job;
     sg_task task;
+    int is_media;
+    sg_media media;
+    int64_t work; /* taken from the budget */
+    const char *qk[SG_MAX_QUERY], *qv[SG_MAX_QUERY];
+    int nq;
     int counted_active;
     atomic_int done; /* 1 ran, 2 expired, 3 dropped at shutdown */
     int status;
@@ -74,9 +80,14 @@ static const struct {
     sg_route route;
     int post;
 } routes[] = {
-    {"/v1/translate", SG_ROUTE_TRANSLATE, 1}, {"/v1/style", SG_ROUTE_STYLE, 1},
-    {"/v1/models", SG_ROUTE_MODELS, 0},       {"/healthz", SG_ROUTE_HEALTHZ, 0},
-    {"/readyz", SG_ROUTE_READYZ, 0},          {"/metrics", SG_ROUTE_METRICS, 0},
+    {"/v1/translate", SG_ROUTE_TRANSLATE, 1},
+    {"/v1/style", SG_ROUTE_STYLE, 1},
+    {"/v1/models", SG_ROUTE_MODELS, 0},
+    {"/healthz", SG_ROUTE_HEALTHZ, 0},
+    {"/readyz", SG_ROUTE_READYZ, 0},
+    {"/metrics", SG_ROUTE_METRICS, 0},
+    {"/v1/interpolate", SG_ROUTE_INTERPOLATE, 1},
+    {"/v1/grid", SG_ROUTE_GRID, 1},
 };
 
 /* ---- responses ------------------------------------------------------------------------------ */
@@ -106,7 +117,8 @@ static void add_cors(req *r, struct MHD_Response *resp) {
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", any ? "*" : origin);
     if (!any) MHD_add_response_header(resp, "Vary", "Origin");
     MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                            "X-Request-Id, X-Seed, Server-Timing, Retry-After");
+                            "X-Request-Id, X-Seed, X-Model, X-Grid, X-Grid-Columns, X-Frames, "
+                            "X-Fps, Server-Timing, Retry-After");
 }
 
 /* Queues a response (takes ownership of data, malloc'd) with the headers every answer carries;
@@ -196,6 +208,16 @@ static enum MHD_Result route_metrics(req *r) {
     if (sg_metrics_render(&s->metrics, &g,
                           atomic_load(&s->ready) ? sg_buf_str(&s->model_info) : NULL, &out))
         return fail(r, 500, "internal", "cannot render metrics", NULL);
+    pthread_mutex_lock(&s->work.mu);
+    long long used = (long long)s->work.used, cap = (long long)s->work.cap;
+    pthread_mutex_unlock(&s->work.mu);
+    sg_buf_printf(&out,
+                  "# HELP stargan_work_admitted_pixels Work of the admitted /v1/interpolate and "
+                  "/v1/grid requests (runs x img_size^2).\n"
+                  "# TYPE stargan_work_admitted_pixels gauge\nstargan_work_admitted_pixels %lld\n"
+                  "# HELP stargan_work_capacity_pixels --max-work.\n"
+                  "# TYPE stargan_work_capacity_pixels gauge\nstargan_work_capacity_pixels %lld\n",
+                  used, cap);
     size_t n;
     char *text = sg_buf_take(&out, &n);
     return respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, NULL);
@@ -345,6 +367,15 @@ static enum MHD_Result receive(req *r, const char *data, size_t n) {
     return MHD_YES;
 }
 
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    (void)kind;
+    req *r = cls;
+    if (r->nq < SG_MAX_QUERY) r->qk[r->nq] = key, r->qv[r->nq] = value ? value : "";
+    r->nq++; /* past SG_MAX_QUERY: refused by sg_form_check */
+    return MHD_YES;
+}
+
 static const char *query_arg(void *ctx, const char *name) {
     return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, name);
 }
@@ -357,6 +388,18 @@ static void job_finish(req *r, int how) {
 static void job_run(sg_job *j, int worker) {
     req *r = (req *)((char *)j - offsetof(req, job));
     sg_server *s = r->s;
+    if (r->is_media) { /* one step, then back to the end of the queue */
+        sg_media *md = &r->media;
+        if (md->step == 0)
+            md->stage_ms[SG_STAGE_QUEUE] = r->task.stage_ms[SG_STAGE_QUEUE] =
+                sg_now_ms() - j->enqueued_ms;
+        int m = (int)(md->model - s->models.m);
+        int more = sg_media_step(md, &s->runs[(size_t)worker * (size_t)s->models.n + (size_t)m]);
+        j->deadline_ms = 0; /* --timeout bounds the wait for a first worker only */
+        if (!more) job_finish(r, 1);
+        else if (!sg_queue_requeue(&s->queue, j)) job_finish(r, 3);
+        return;
+    }
     r->task.stage_ms[SG_STAGE_QUEUE] = sg_now_ms() - j->enqueued_ms;
     int m = (int)(r->task.model - s->models.m);
     sg_task_run(&r->task, &s->runs[(size_t)worker * (size_t)s->models.n + (size_t)m]);
@@ -366,6 +409,8 @@ static void job_run(sg_job *j, int worker) {
 static void job_dropped(sg_job *j, int shutting_down) {
     req *r = (req *)((char *)j - offsetof(req, job));
     r->task.stage_ms[SG_STAGE_QUEUE] = sg_now_ms() - j->enqueued_ms;
+    if (r->is_media && r->media.step == 0)
+        r->media.stage_ms[SG_STAGE_QUEUE] = r->task.stage_ms[SG_STAGE_QUEUE];
     job_finish(r, shutting_down ? 3 : 2);
 }
 
@@ -387,18 +432,39 @@ static enum MHD_Result complete_post(req *r) {
                            r->boundary, &form, &err))
         return fail(r, 400, "bad_multipart", err.msg, NULL);
     sg_task_kind kind = r->route == SG_ROUTE_STYLE ? SG_TASK_STYLE : SG_TASK_TRANSLATE;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_query, r);
     sg_task_input in = {.form = &form,
                         .query = query_arg,
                         .query_ctx = r->conn,
                         .accept = header(r, MHD_HTTP_HEADER_ACCEPT),
-                        .raw_field = kind == SG_TASK_STYLE ? "reference" : "image"};
+                        .raw_field = kind == SG_TASK_STYLE ? "reference" : "image",
+                        .query_keys = r->qk,
+                        .query_values = r->qv,
+                        .n_query = r->nq};
     if (r->body_kind == BODY_RAW) in.raw_image = r->body.data, in.raw_len = r->body.len;
     sg_http_error e = {0};
-    int bad = sg_task_parse(&r->task, kind, &in, &s->models, s->cfg.max_pixels, &e);
-    if (r->task.model) snprintf(r->model, sizeof r->model, "%s", r->task.model->name);
-    if (r->task.model && r->task.domain >= 0 && !bad)
-        snprintf(r->domain, sizeof r->domain, "%s",
-                 r->task.model->engine.cfg.domains[r->task.domain]);
+    int bad;
+    if (r->route == SG_ROUTE_INTERPOLATE || r->route == SG_ROUTE_GRID) {
+        sg_media_limits lim = {s->cfg.max_frames, s->cfg.max_cells, s->cfg.max_work,
+                               s->cfg.max_pixels};
+        r->is_media = 1;
+        bad = sg_media_parse(&r->media,
+                             r->route == SG_ROUTE_GRID ? SG_MEDIA_GRID : SG_MEDIA_INTERPOLATE, &in,
+                             &s->models, &lim, &e);
+        if (r->media.model) snprintf(r->model, sizeof r->model, "%s", r->media.model->name);
+        if (!bad && r->route == SG_ROUTE_INTERPOLATE) /* a grid's domains go unlogged */
+            snprintf(r->domain, sizeof r->domain, "%s",
+                     r->media.model->engine.cfg.domains[r->media.domain]);
+        if (!bad && sg_work_admit(&s->work, sg_media_work(&r->media), &e)) bad = 1;
+        else if (!bad) r->work = sg_media_work(&r->media);
+        if (bad && e.status == 503) sg_metrics_count_rejected(&s->metrics);
+    } else {
+        bad = sg_task_parse(&r->task, kind, &in, &s->models, s->cfg.max_pixels, &e);
+        if (r->task.model) snprintf(r->model, sizeof r->model, "%s", r->task.model->name);
+        if (r->task.model && r->task.domain >= 0 && !bad)
+            snprintf(r->domain, sizeof r->domain, "%s",
+                     r->task.model->engine.cfg.domains[r->task.domain]);
+    }
     if (bad) return respond_error(r, &e, NULL);
     if (!sg_queue_reserve(&s->queue)) {
         sg_metrics_count_rejected(&s->metrics);
@@ -414,6 +480,45 @@ static enum MHD_Result complete_post(req *r) {
     return MHD_YES;
 }
 
+static void timing_header(const double *ms, double total, char *out, size_t cap) {
+    snprintf(out, cap,
+             "queue;dur=%.1f, decode;dur=%.1f, faces;dur=%.1f, style;dur=%.1f, generator;dur=%.1f, "
+             "encode;dur=%.1f, total;dur=%.1f",
+             ms[SG_STAGE_QUEUE], ms[SG_STAGE_DECODE], ms[SG_STAGE_FACES], ms[SG_STAGE_STYLE],
+             ms[SG_STAGE_GENERATOR], ms[SG_STAGE_ENCODE], total);
+}
+
+static enum MHD_Result answer_media(req *r) {
+    sg_media *m = &r->media;
+    if (m->error.status) return respond_error(r, &m->error, NULL);
+    for (int i = SG_STAGE_DECODE; i < SG_STAGE_COUNT; i++)
+        sg_metrics_stage(&r->s->metrics, i, m->stage_ms[i]);
+    char timing[320], seeds[400], cols[1600], grid[128], frames[16], fps[16];
+    timing_header(m->stage_ms, sg_now_ms() - r->t0, timing, sizeof timing);
+    sg_media_headers(m, seeds, sizeof seeds, cols, sizeof cols, grid, sizeof grid);
+    snprintf(frames, sizeof frames, "%d", m->frames);
+    snprintf(fps, sizeof fps, "%d", m->fps);
+    int video = m->kind == SG_MEDIA_INTERPOLATE;
+    const char *extra[] = {"Server-Timing",
+                           timing,
+                           "X-Model",
+                           m->model->name,
+                           "X-Seed",
+                           seeds[0] ? seeds : NULL,
+                           "X-Grid",
+                           grid[0] ? grid : NULL,
+                           "X-Grid-Columns",
+                           cols[0] ? cols : NULL,
+                           "X-Frames",
+                           video ? frames : NULL,
+                           "X-Fps",
+                           video ? fps : NULL,
+                           NULL};
+    uint8_t *out = m->out;
+    m->out = NULL;
+    return respond(r, 200, sg_media_content_type(m), out, m->out_len, extra);
+}
+
 /* After the worker (or the reaper) resumed the connection. */
 static enum MHD_Result answer_task(req *r) {
     sg_server *s = r->s;
@@ -426,6 +531,7 @@ static enum MHD_Result answer_task(req *r) {
                     NULL);
     }
     if (how == 3) return fail(r, 503, "stopping", "shutting down", NULL);
+    if (r->is_media) return answer_media(r);
     if (t->error.status) return respond_error(r, &t->error, NULL);
     for (int i = SG_STAGE_DECODE; i < SG_STAGE_COUNT; i++)
         sg_metrics_stage(&s->metrics, i, t->stage_ms[i]);
@@ -534,6 +640,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sg_log_access(&a);
     sg_metrics_request(&s->metrics, r->route, status, sg_now_ms() - r->t0);
     if (r->counted_active) active_add(s, -1);
+    if (r->work) sg_work_release(&s->work, r->work);
+    if (r->is_media) sg_media_free(&r->media);
     sg_task_free(&r->task);
     sg_buf_free(&r->body);
     free(r);
@@ -614,6 +722,7 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     sg_metrics_init(&s->metrics);
+    sg_work_init(&s->work, c->max_work);
     sg_buf_init(&s->model_info, 0);
     if (getrandom(&s->id_prefix, sizeof s->id_prefix, 0) != sizeof s->id_prefix)
         s->id_prefix = (uint32_t)getpid();
@@ -709,6 +818,7 @@ void sg_server_free(sg_server *s) {
     free(s->models_json);
     sg_buf_free(&s->model_info);
     sg_metrics_free(&s->metrics);
+    sg_work_free(&s->work);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -4,8 +4,8 @@
 
 #include "server.h"
 
-const char *const sg_route_names[SG_ROUTE_COUNT] = {"translate", "style",   "models", "healthz",
-                                                    "readyz",    "metrics", "other"};
+const char *const sg_route_names[SG_ROUTE_COUNT] = {
+    "translate", "style", "models", "healthz", "readyz", "metrics", "interpolate", "grid", "other"};
 const char *const sg_stage_names[SG_STAGE_COUNT] = {"queue", "decode",    "faces",
                                                     "style", "generator", "encode"};
 

@@ -228,3 +228,20 @@ void sg_queue_free(sg_queue *q) {
     pthread_mutex_destroy(&q->mu);
     memset(q, 0, sizeof *q);
 }
+
+int sg_queue_requeue(sg_queue *q, sg_job *j) {
+    pthread_mutex_lock(&q->mu);
+    int ok = !q->stopping;
+    if (ok) {
+        q->admitted++; /* the running slot is released after run returns */
+        j->next = NULL;
+        if (q->tail) q->tail->next = j;
+        else q->head = j;
+        q->tail = j;
+        q->waiting++;
+        pthread_cond_signal(&q->work);
+        if (j->deadline_ms > 0) pthread_cond_signal(&q->reap);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}

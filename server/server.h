@@ -7,6 +7,8 @@
  *   log        access log and daemon messages
  *   models     the loaded models (or the built-in demo model) and their description
  *   task       one inference request: fields → inputs → worker run → image or style
+ *   form       strict fields: unknown or repeated fields are refused, naming them
+ *   media      videos and grids (/v1/interpolate, /v1/grid): admitted by size, run step by step
  *   http       libmicrohttpd: routing, uploads, suspend/resume, CORS, API keys, responses
  *   healthcheck  a tiny HTTP GET for the container's HEALTHCHECK
  * Library code returns errors; only main.c decides an exit status. */
@@ -55,10 +57,12 @@ typedef struct {
     char mean[SG_SRV_PATH]; /* mean landmarks for fit=align */
     int workers, queue;
     int64_t max_body, max_pixels;
-    double timeout_s;        /* a request may wait + run this long (0: no limit) */
-    double client_timeout_s; /* idle connection / stalled upload */
-    double grace_s;          /* shutdown: time to finish in-flight and queued work */
-    double drain_delay_s;    /* SIGTERM: not ready, still serving, this long before the stop */
+    int max_frames, max_cells; /* one /v1/interpolate, one /v1/grid */
+    int64_t max_work;          /* pixels of frames and cells admitted at once (media.c) */
+    double timeout_s;          /* a request may wait + run this long (0: no limit) */
+    double client_timeout_s;   /* idle connection / stalled upload */
+    double grace_s;            /* shutdown: time to finish in-flight and queued work */
+    double drain_delay_s;      /* SIGTERM: not ready, still serving, this long before the stop */
     int max_connections;
     char cors_origin[512];
     char api_key_file[SG_SRV_PATH];
@@ -75,7 +79,7 @@ void sg_srv_config_usage(FILE *f);
 sg_status sg_srv_parse_size(const char *s, int binary, int64_t *out);
 
 /* ---- multipart ------------------------------------------------------------------------------ */
-#define SG_MP_MAX_PARTS 16
+#define SG_MP_MAX_PARTS 64 /* grids and interpolations repeat image, reference, seed */
 
 typedef struct {
     char name[64];
@@ -134,6 +138,10 @@ int sg_queue_reserve(sg_queue *q);
 void sg_queue_release(sg_queue *q);
 /* Queues a job on a reserved slot. */
 void sg_queue_push(sg_queue *q, sg_job *j);
+/* From inside j->run, as its last act: queues j again at the tail on a new slot (the running
+ * one is released when run returns), so long work yields to what waits. 0 when the queue is
+ * stopping (then the caller answers the job itself). */
+int sg_queue_requeue(sg_queue *q, sg_job *j);
 /* Snapshot for metrics/readiness. */
 void sg_queue_stats(sg_queue *q, int *waiting, int *running, int *admitted, long *rejected,
                     long *expired);
@@ -150,6 +158,8 @@ typedef enum {
     SG_ROUTE_HEALTHZ,
     SG_ROUTE_READYZ,
     SG_ROUTE_METRICS,
+    SG_ROUTE_INTERPOLATE,
+    SG_ROUTE_GRID,
     SG_ROUTE_OTHER,
     SG_ROUTE_COUNT
 } sg_route;
@@ -269,6 +279,8 @@ typedef struct {
     size_t raw_len;
     const char *raw_field; /* which field the raw body is: "image" (translate), "reference" */
     const char *accept;    /* Accept header or NULL */
+    const char *const *query_keys, *const *query_values; /* every query parameter, in order */
+    int n_query;
 } sg_task_input;
 
 typedef struct {
@@ -300,6 +312,102 @@ int sg_task_parse(sg_task *t, sg_task_kind kind, const sg_task_input *in, sg_srv
 void sg_task_run(sg_task *t, sg_run *run);
 void sg_task_free(sg_task *t);
 const char *sg_task_content_type(const sg_task *t);
+
+/* ---- form ----------------------------------------------------------------------------------- */
+#define SG_MAX_QUERY 32
+
+/* Strict fields: every form part and query parameter must be named in fields (NULL-terminated),
+ * and only names in repeatable may appear more than once (form and query together). Else 400
+ * naming the field (with the route's fields, and the nearest one when it looks like a typo). */
+int sg_form_check(const sg_task_input *in, const char *route, const char *const *fields,
+                  const char *const *repeatable, sg_http_error *e);
+/* 400 unknown_domain for v, listing the model's domains. */
+int sg_form_domain_error(const sg_srv_model *m, const char *v, sg_http_error *e);
+
+/* ---- media: /v1/interpolate and /v1/grid ------------------------------------------------------ */
+/* Long work: many generator runs for one answer. It is admitted by its size (work = generator
+ * and style-encoder runs × img_size², against --max-work, with --max-frames and --max-cells per
+ * request) and run one unit at a time: after each frame or cell the job goes back to the end of
+ * the queue, so translations that arrived meanwhile run in between and a long video never
+ * starves them. */
+#define SG_MEDIA_MAX_ROWS 16 /* grid: source photos */
+#define SG_MEDIA_MAX_COLS 32 /* grid columns, interpolation waypoints */
+
+typedef enum { SG_MEDIA_INTERPOLATE, SG_MEDIA_GRID } sg_media_kind;
+typedef enum { SG_MEDIA_PNG, SG_MEDIA_JPEG, SG_MEDIA_MP4, SG_MEDIA_WEBP } sg_media_format;
+
+/* A style source: an interpolation waypoint or a grid column. */
+typedef struct {
+    sg_style_mode mode;
+    int domain;
+    uint64_t seed;
+    const uint8_t *ref; /* view into the body (SG_STYLE_REF) */
+    size_t ref_len;
+    float *style; /* given (SG_STYLE_GIVEN), else computed by the first steps; style_dim floats */
+} sg_media_style;
+
+typedef struct {
+    int max_frames, max_cells;
+    int64_t max_work, max_pixels;
+} sg_media_limits;
+
+typedef struct {
+    sg_media_kind kind;
+    sg_srv_model *model;
+    sg_fit fit;
+    float psi;
+    int domain; /* interpolation: the target domain */
+    int n_src;
+    const uint8_t *src[SG_MEDIA_MAX_ROWS];
+    size_t src_len[SG_MEDIA_MAX_ROWS];
+    int n_cols; /* grid columns, or interpolation waypoints */
+    sg_media_style cols[SG_MEDIA_MAX_COLS];
+    int frames, fps; /* interpolation */
+    int header;      /* grid: a first column of the sources (and a first row of the references) */
+    int seed_random; /* a seed was drawn by the server (reported in X-Seed) */
+    sg_media_format format;
+    int quality;
+    int64_t max_pixels;
+    /* progress: steps 0..n_cols-1 compute the styles, then one step per frame or cell */
+    int step, n_steps;
+    sg_image srcs[SG_MEDIA_MAX_ROWS]; /* decoded sources */
+    sg_image canvas;                  /* the grid */
+    struct sg_video *video;           /* the interpolation's writer (image/video.h) */
+    /* results */
+    sg_http_error error; /* status 0: success */
+    uint8_t *out;
+    size_t out_len;
+    double stage_ms[SG_STAGE_COUNT];
+} sg_media;
+
+/* Validates the fields (strictly) and the limits: 413 past --max-frames, --max-cells or
+ * --max-work. No heavy work. */
+int sg_media_parse(sg_media *m, sg_media_kind kind, const sg_task_input *in, sg_srv_models *ms,
+                   const sg_media_limits *lim, sg_http_error *e);
+/* The request's size against --max-work: (generator + style-encoder runs) × img_size². */
+int64_t sg_media_work(const sg_media *m);
+/* One unit of work on a worker: 1 when more steps remain, 0 when done (out or error set). */
+int sg_media_step(sg_media *m, sg_run *run);
+void sg_media_free(sg_media *m);
+const char *sg_media_content_type(const sg_media *m);
+/* Answer headers: X-Seed (the seeds used, comma-separated, each once), X-Grid-Columns (grids:
+ * "domain;seed=N" or "domain;reference=K" per column) and X-Grid ("rows=R cols=C cell=S x0=X
+ * y0=Y": cell (r, c) is the S×S square at (x0 + c·S, y0 + r·S)). Empty when not applicable. */
+void sg_media_headers(const sg_media *m, char *seeds, size_t seeds_cap, char *cols, size_t cols_cap,
+                      char *grid, size_t grid_cap);
+
+/* The long-work budget: the sum of admitted requests' work stays within cap. */
+typedef struct {
+    pthread_mutex_t mu;
+    int64_t cap, used;
+} sg_work_budget;
+
+void sg_work_init(sg_work_budget *b, int64_t cap);
+void sg_work_free(sg_work_budget *b);
+/* Takes cost from the budget (0), or 413 when cost alone is over cap, 503 when the budget is
+ * taken by others (-1 with e set). */
+int sg_work_admit(sg_work_budget *b, int64_t cost, sg_http_error *e);
+void sg_work_release(sg_work_budget *b, int64_t cost);
 
 /* ---- http ----------------------------------------------------------------------------------- */
 typedef struct sg_server sg_server;

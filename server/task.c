@@ -156,9 +156,7 @@ static int parse_model_domain(sg_task *t, const sg_task_input *in, sg_srv_models
     if ((r = field(in, "domain", v, sizeof v, e)) <= 0)
         return r < 0 ? -1 : sg_http_fail(e, 400, "missing_field", "domain is required");
     t->domain = sg_config_domain(&t->model->engine.cfg, v);
-    if (t->domain < 0)
-        return sg_http_fail(e, 400, "unknown_domain", "model '%s' has no domain '%s'",
-                            t->model->name, v);
+    if (t->domain < 0) return sg_form_domain_error(t->model, v, e);
     return 0;
 }
 
@@ -220,6 +218,14 @@ int sg_task_parse(sg_task *t, sg_task_kind kind, const sg_task_input *in, sg_srv
     memset(t, 0, sizeof *t);
     t->kind = kind;
     t->max_pixels = max_pixels;
+    static const char *const translate_fields[] = {"image",  "domain",  "reference", "seed",
+                                                   "psi",    "style",   "model",     "fit",
+                                                   "format", "quality", NULL};
+    static const char *const style_fields[] = {"domain", "reference", "seed", "psi",
+                                               "style",  "model",     "fit",  NULL};
+    if (sg_form_check(in, kind == SG_TASK_STYLE ? "/v1/style" : "/v1/translate",
+                      kind == SG_TASK_STYLE ? style_fields : translate_fields, NULL, e))
+        return -1;
     if (parse_model_domain(t, in, ms, e) || parse_style_source(t, in, e) || parse_fit(t, in, e))
         return -1;
     if (kind == SG_TASK_STYLE) {

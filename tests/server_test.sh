@@ -51,8 +51,22 @@ start() {
 }
 stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
-# req [curl args...]: the status code; body in $tmp/body, headers in $tmp/hdr
-req() { curl -s --max-time 60 -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' "$@"; }
+# req [curl args...]: the status code; body in $tmp/body, headers in $tmp/hdr. Every answer is
+# also recorded in $tmp/answers.tsv (method, URL, status, content type, a copy of a JSON body)
+# for the OpenAPI check at the end.
+mkdir -p "$tmp/answers"
+req() {
+  local out code copy=
+  out=$(curl -s --max-time 60 -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}\t%{method}\t%{url_effective}\t%{content_type}' "$@")
+  code=${out%%$'\t'*}
+  case "$out" in *application/json*) copy=$(mktemp "$tmp/answers/XXXXXX"); cp "$tmp/body" "$copy";; esac
+  IFS=$'\t' read -r _ method url ctype <<<"$out"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$method" "$url" "$code" "$ctype" "$copy" >>"$tmp/answers.tsv"
+  printf '%s' "$code"
+}
+# node for the pixel and OpenAPI checks (skipped, and said so, without node or tests/openapi's packages)
+have_node=; command -v node >/dev/null && have_node=1
+have_validator=; [ -n "$have_node" ] && [ -d "$here/openapi/node_modules/@seriousme/openapi-schema-validator" ] && have_validator=1
 hdr() { tr -d '\r' <"$tmp/hdr" | sed -n "s/^$1: //Ip" | tail -1; }
 # expect NAME STATUS CODE [curl args...]: status and the JSON error {"error":{"code":CODE,"message":...}}
 expect() {
@@ -64,7 +78,7 @@ expect() {
 }
 
 # ---- main daemon: the small model ----------------------------------------------------------------
-start main --model small="$m" --max-body 1M --max-pixels 2M --workers 1 --queue 4 || { echo "0 passed, 1 failed"; exit 1; }
+start main --model small="$m" --max-body 1M --max-pixels 2M --workers 1 --queue 4 --max-cells 8 --max-frames 12 || { echo "0 passed, 1 failed"; exit 1; }
 main_pid=$PID M=$U
 check "healthz" '[ "$(req $M/healthz)" = 200 ] && grep -q "\"ok\"" "$tmp/body"'
 check "readyz" '[ "$(req $M/readyz)" = 200 ]'
@@ -112,6 +126,67 @@ check "style from a reference round trips" '[ "$st" = 200 ] && cmp -s "$tmp/body
 st=$(req -H "Content-Type: image/png" --data-binary @"$ref" "$M/v1/style?domain=dog")
 check "style: raw reference body" '[ "$st" = 200 ] && [ "$(sed -n "s/.*\"style\":\(\[[^]]*\]\).*/\1/p" "$tmp/body")" = "$rstyle" ]'
 
+printf 'not an image at all' >"$tmp/text.txt"
+head -c 300 "$src" >"$tmp/trunc.img"
+# ---- strict fields (issue 15) ----------------------------------------------------------------------
+expect "typo'd field" 400 unknown_field -F image=@"$src" -F domain=dog -F sed=2 "$M/v1/translate"
+check "typo: named, with its near match" 'grep -q "unknown field .sed. for /v1/translate (did you mean .seed.?" "$tmp/body"'
+expect "repeated field" 400 repeated_field -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 "$M/v1/translate"
+check "repeated: named" 'grep -q "field .seed. is given more than once" "$tmp/body"'
+expect "field in both form and query" 400 repeated_field -F image=@"$src" -F domain=dog "$M/v1/translate?domain=cat"
+expect "unknown query parameter (raw body)" 400 unknown_field -H "Content-Type: image/jpeg" --data-binary @"$src" "$M/v1/translate?domain=dog&sede=1"
+expect "unknown field on /v1/style" 400 unknown_field -F domain=dog -F seed=1 -F format=png "$M/v1/style"
+
+# ---- /v1/grid ------------------------------------------------------------------------------------
+st=$(req -F image=@"$src" -F domain=dog -F seed=5 -F header=false "$M/v1/grid")
+check "grid 1x1, no header: the bytes of /v1/translate and the CLI" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/png ] && cmp -s "$tmp/body" "$tmp/cli_seed.png" && [ "$(hdr x-grid)" = "rows=1 cols=1 cell=64 x0=0 y0=0" ]'
+st=$(req -F image=@"$src" -F domain=dog -F reference=@"$ref" -F header=0 "$M/v1/grid")
+check "grid 1x1 reference: the bytes of the CLI" '[ "$st" = 200 ] && cmp -s "$tmp/body" "$tmp/cli_ref.png" && [ -z "$(hdr x-seed)" ]'
+"$cli" translate --model "$m" --src "$ref" --domain wild --seed 7 --out "$tmp/cli_ref_wild7.png" >/dev/null
+"$cli" translate --model "$m" --src "$src" --domain wild --seed 7 --out "$tmp/cli_src_wild7.png" >/dev/null
+"$cli" translate --model "$m" --src "$ref" --domain dog --seed 5 --out "$tmp/cli_ref_dog5.png" >/dev/null
+st=$(req -F image=@"$src" -F image=@"$ref" -F domain=dog -F domain=wild -F seed=5 -F seed=7 "$M/v1/grid"); cp "$tmp/body" "$tmp/grid.png"
+check "grid 2 photos x 2 domains x 2 seeds: geometry headers" '[ "$st" = 200 ] && [ "$(hdr x-grid)" = "rows=2 cols=4 cell=64 x0=64 y0=0" ] && [ "$(hdr x-grid-columns)" = "dog;seed=5, dog;seed=7, wild;seed=5, wild;seed=7" ] && [ "$(hdr x-seed)" = 5,7 ]'
+check "grid: 320 x 128 (a header column + 4 cells, 2 rows)" '[ "$(od -An -tu1 -j16 -N8 "$tmp/grid.png" | tr -s " ")" = " 0 0 1 64 0 0 0 128" ]'
+if [ -n "$have_node" ]; then
+  check "grid cells: pixel for pixel what the CLI answers" 'node "$here/png_cells.mjs" "$tmp/grid.png" 64 0 "$tmp/cli_seed.png" 256 0 "$tmp/cli_src_wild7.png" 64 64 "$tmp/cli_ref_dog5.png" 256 64 "$tmp/cli_ref_wild7.png"'
+  check "grid cells: a wrong cell is told apart" '! node "$here/png_cells.mjs" "$tmp/grid.png" 128 0 "$tmp/cli_seed.png" >/dev/null'
+else echo "skip grid pixel check: node not installed"; fi
+st=$(req -F image=@"$src" -F seed=1 -F format=jpeg -F quality=70 "$M/v1/grid")
+check "grid: every domain by default, JPEG" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/jpeg ] && [ "$(head -c 3 "$tmp/body" | od -An -tx1 | tr -d " ")" = ffd8ff ] && [ "$(hdr x-grid-columns)" = "cat;seed=1, dog;seed=1, wild;seed=1" ]'
+st=$(req -F image=@"$src" -F domain=cat "$M/v1/grid")
+check "grid: a random seed, reported" '[ "$st" = 200 ] && hdr x-seed | grep -qx "[0-9][0-9]*"'
+st=$(req -F image=@"$src" -F reference=@"$ref" -F reference=@"$src" -F domain=dog -F domain=cat "$M/v1/grid")
+check "grid: references with a domain each, header row" '[ "$st" = 200 ] && [ "$(hdr x-grid)" = "rows=1 cols=2 cell=64 x0=64 y0=64" ] && [ "$(hdr x-grid-columns)" = "dog;reference=0, cat;reference=1" ]'
+expect "grid over --max-cells" 413 too_many_cells -F image=@"$src" -F image=@"$ref" -F seed=1 -F seed=2 "$M/v1/grid"
+expect "grid: references and seeds" 400 bad_request -F image=@"$src" -F reference=@"$ref" -F seed=1 -F domain=dog "$M/v1/grid"
+expect "grid: references without a domain" 400 missing_field -F image=@"$src" -F reference=@"$ref" "$M/v1/grid"
+expect "grid: unknown field" 400 unknown_field -F image=@"$src" -F domian=dog "$M/v1/grid"
+expect "grid: unknown domain lists the domains" 400 unknown_domain -F image=@"$src" -F domain=horse "$M/v1/grid"
+check "grid: ... cat, dog, wild" 'grep -q "its domains: cat, dog, wild" "$tmp/body"'
+expect "grid: no image" 400 missing_field -F domain=dog "$M/v1/grid"
+expect "grid: wrong method" 405 method_not_allowed "$M/v1/grid"
+
+# ---- /v1/interpolate ----------------------------------------------------------------------------
+st=$(req -F image=@"$src" -F domain=dog -F seed=5 -F reference=@"$ref" -F seed=7 -F frames=5 -F fps=10 "$M/v1/interpolate")
+check "interpolate: video/mp4 (ftyp), frames, fps, seeds" '[ "$st" = 200 ] && [ "$(hdr content-type)" = video/mp4 ] && [ "$(head -c 8 "$tmp/body" | tail -c 4)" = ftyp ] && [ "$(hdr x-frames)" = 5 ] && [ "$(hdr x-fps)" = 10 ] && [ "$(hdr x-seed)" = 5,7 ]'
+st=$(req -F image=@"$src" -F domain=wild -F seed=1 -F "style=$style" -F frames=3 -F format=webp "$M/v1/interpolate")
+check "interpolate: animated WebP (seed to a given style)" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/webp ] && [ "$(head -c 4 "$tmp/body")" = RIFF ] && [ "$(head -c 12 "$tmp/body" | tail -c 4)" = WEBP ] && grep -q ANIM "$tmp/body"'
+st=$(req -H "Accept: image/webp" -F image=@"$src" -F domain=wild -F seed=1 -F seed=2 -F frames=2 "$M/v1/interpolate")
+check "interpolate: Accept: image/webp" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/webp ]'
+st=$(req -H "Content-Type: image/jpeg" --data-binary @"$src" "$M/v1/interpolate?domain=dog&seed=1&seed=2&frames=2&format=webp")
+check "interpolate: raw photo, waypoints as repeated query parameters" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/webp ] && [ "$(hdr x-seed)" = 1,2 ]'
+st=$(req -H "Content-Type: image/jpeg" --data-binary @"$src" "$M/v1/grid?domain=dog&seed=5&header=false")
+check "grid: raw photo and query fields, the bytes of /v1/translate" '[ "$st" = 200 ] && cmp -s "$tmp/body" "$tmp/cli_seed.png"'
+expect "interpolate over --max-frames" 413 too_many_frames -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=13 "$M/v1/interpolate"
+expect "interpolate: one waypoint" 400 missing_field -F image=@"$src" -F domain=dog -F seed=1 "$M/v1/interpolate"
+expect "interpolate: fewer frames than waypoints" 400 bad_field -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F seed=3 -F frames=2 "$M/v1/interpolate"
+expect "interpolate: trailing text after a style" 400 bad_field -F image=@"$src" -F domain=dog -F seed=1 -F "style=$style x" "$M/v1/interpolate"
+expect "interpolate: bad format" 400 bad_field -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F format=gif "$M/v1/interpolate"
+expect "interpolate: repeated frames" 400 repeated_field -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=3 -F frames=4 "$M/v1/interpolate"
+expect "interpolate: reference not an image" 415 unsupported_media_type -F image=@"$src" -F domain=dog -F seed=1 -F reference=@"$tmp/text.txt" "$M/v1/interpolate"
+expect "interpolate: undecodable photo" 422 undecodable_image -F image=@"$tmp/trunc.img" -F domain=dog -F seed=1 -F seed=2 -F frames=2 "$M/v1/interpolate"
+
 # errors: status and JSON body
 printf 'not an image at all' >"$tmp/text.txt"
 head -c 300 "$src" >"$tmp/trunc.img"
@@ -119,6 +194,7 @@ head -c 1500000 /dev/zero >"$tmp/big.bin"
 expect "missing image" 400 missing_field -F domain=dog -F seed=1 "$M/v1/translate"
 expect "missing domain" 400 missing_field -F image=@"$src" "$M/v1/translate"
 expect "unknown domain" 400 unknown_domain -F image=@"$src" -F domain=horse "$M/v1/translate"
+check "unknown domain: the message lists the domains" 'grep -q "has no domain .horse. (its domains: cat, dog, wild" "$tmp/body"' 
 expect "seed and reference" 400 bad_request -F image=@"$src" -F domain=dog -F seed=1 -F reference=@"$ref" "$M/v1/translate"
 expect "psi with reference" 400 bad_request -F image=@"$src" -F domain=dog -F psi=0.5 -F reference=@"$ref" "$M/v1/translate"
 expect "bad seed" 400 bad_field -F image=@"$src" -F domain=dog -F seed=-3 "$M/v1/translate"
@@ -150,6 +226,7 @@ check "metrics: requests by route and status" 'grep -q "^stargan_http_requests_t
 check "metrics: stage histograms, gauges, model info" 'grep -q "^stargan_stage_duration_seconds_bucket{stage=\"generator\",le=\"+Inf\"} [1-9]" "$tmp/body" && grep -q "^stargan_queue_depth 0" "$tmp/body" && grep -q "^stargan_in_flight 0" "$tmp/body" && grep -q "^stargan_rejected_total" "$tmp/body" && grep -q "^stargan_model_info{model=\"small\".*} 1" "$tmp/body"'
 check "metrics content type" 'hdr content-type | grep -q "^text/plain; version=0.0.4"'
 check "access log: one line per request" 'grep -q "^time=[0-9T:.-]*Z id=[0-9a-f]* method=POST path=/v1/translate status=200 bytes=[0-9]* ms=[0-9.]* model=small domain=dog$" "$tmp/main.out" && [ "$(grep -c " status=413 " "$tmp/main.out")" -ge 3 ]'
+check "access log: videos and grids" 'grep -q "path=/v1/interpolate status=200 .* model=small domain=dog$" "$tmp/main.out" && grep -q "path=/v1/grid status=200 .* model=small domain=-$" "$tmp/main.out"'
 req -H "X-Request-Id: client-id-42" "$M/healthz" >/dev/null
 check "client X-Request-Id kept" '[ "$(hdr x-request-id)" = client-id-42 ] && sleep 0.2 && grep -q " id=client-id-42 " "$tmp/main.out"'
 check "--healthcheck probe: healthy" '"$srv" --healthcheck "$M/healthz" 2>/dev/null'
@@ -217,6 +294,9 @@ check "401 says WWW-Authenticate" 'hdr www-authenticate | grep -q "^Bearer"'
 expect "wrong API key" 401 unauthorized -H "Authorization: Bearer key-three" -F image=@"$src" -F domain=dog "$U/v1/translate"
 expect "no API key on metrics" 401 unauthorized "$U/metrics"
 check "API key accepted" '[ "$(req -H "Authorization: Bearer key-two" $U/v1/models)" = 200 ] && [ "$(req -H "Authorization: bearer key-one" -F image=@"$src" -F domain=dog -F seed=5 $U/v1/translate)" = 200 ] && cmp -s "$tmp/body" "$tmp/s1.png"'
+expect "no API key on /v1/grid" 401 unauthorized -F image=@"$src" -F domain=dog "$U/v1/grid"
+expect "no API key on /v1/interpolate" 401 unauthorized -F image=@"$src" -F domain=dog "$U/v1/interpolate"
+check "the page and /openapi.json need no key" '[ "$(req $U/)" = 200 ] && [ "$(req $U/openapi.json)" = 200 ]'
 check "health needs no key" '[ "$(req $U/healthz)" = 200 ] && [ "$(req $U/readyz)" = 200 ]'
 st=$(req -X OPTIONS -H "Origin: https://b.example" -H "Access-Control-Request-Method: POST" -H "Access-Control-Request-Headers: authorization" "$U/v1/translate")
 check "CORS preflight" '[ "$st" = 204 ] && [ "$(hdr access-control-allow-origin)" = https://b.example ] && hdr access-control-allow-methods | grep -q POST && hdr access-control-allow-headers | grep -qi authorization'
@@ -245,14 +325,52 @@ check "bad environment value: exit 2 naming the variable" '[ "$rc" = 2 ] && grep
 check "missing model file: exit 1 with a message" '[ "$rc" = 1 ] && grep -q "missing.safetensors" "$tmp/badmodel.log"'
 
 # ---- the built-in demo model (no --model) --------------------------------------------------------
-start demo || bad "demo daemon"
+# one worker and --max-work 2M (30 frames of 256^2): long work admitted by size, yielding to
+# translations
+start demo --workers 1 --max-work 2M || bad "demo daemon"
+st=$(req "$U/openapi.json")
+check "GET /openapi.json" '[ "$st" = 200 ] && [ "$(hdr content-type)" = application/json ] && grep -q "\"openapi\": \"3.1.0\"" "$tmp/body"'
+expect "work over --max-work alone" 413 too_much_work -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=31 "$U/v1/interpolate"
+curl -s --max-time 120 -o "$tmp/long.mp4" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=24 "$U/v1/interpolate" >"$tmp/long.code" &
+long=$!
+for _ in $(seq 250); do curl -s --max-time 2 "$U/metrics" | grep -q '^stargan_admitted 1$' && break; sleep 0.02; done
+check "metrics: the work admitted and --max-work" 'curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_admitted_pixels 1572864$" && curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_capacity_pixels 2000000$"'
+expect "long work past --max-work while another runs" 503 overloaded -F image=@"$src" -F domain=dog -F seed=3 -F seed=4 -F frames=24 "$U/v1/interpolate"
+check "503 for work says Retry-After" '[ -n "$(hdr retry-after)" ]'
+t0=$(date +%s%N)
+st=$(req -F image=@"$src" -F domain=wild -F seed=1 "$U/v1/translate")
+t1=$(date +%s%N)
+check "a translation during a 24-frame video on 1 worker is answered first" '[ "$st" = 200 ] && kill -0 "$long" 2>/dev/null'
+echo "     (translation took $(( (t1 - t0) / 1000000 )) ms while the video ran)"
+wait "$long"
+check "the video completes, its work returned" '[ "$(cat "$tmp/long.code")" = 200 ] && [ "$(head -c 8 "$tmp/long.mp4" | tail -c 4)" = ftyp ] && sleep 0.2 && curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_admitted_pixels 0$"' 
 req "$U/v1/models" >/dev/null
 check "demo: /v1/models says demo" 'grep -q "\"name\":\"demo\"" "$tmp/body" && grep -q "\"demo\":true" "$tmp/body" && grep -q "\"img_size\":256" "$tmp/body" && grep -q "\"domains\":\[\"cat\",\"dog\",\"wild\"\]" "$tmp/body"'
 check "demo: the log says so loudly" 'grep -q "level=warn.*DEMO" "$tmp/demo.log"'
 st=$(req -F image=@"$src" -F domain=wild -F seed=1 "$U/v1/translate")
 check "demo: translate 256x256" '[ "$st" = 200 ] && [ "$(od -An -tu1 -j16 -N8 "$tmp/body" | tr -s " ")" = " 0 0 1 0 0 0 1 0" ]'
+# SIGTERM during a video: it runs to its end within --grace, then the daemon exits 0
+curl -s --max-time 60 -o "$tmp/term.mp4" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=6 "$U/v1/interpolate" >"$tmp/termv.code" &
+v=$!
+for _ in $(seq 250); do curl -s --max-time 2 "$U/metrics" | grep -q '^stargan_admitted 1$' && break; sleep 0.02; done
 stop "$PID"; rc=$?
+wait "$v"
+check "SIGTERM during a video: the video completes" '[ "$(cat "$tmp/termv.code")" = 200 ] && [ "$(head -c 8 "$tmp/term.mp4" | tail -c 4)" = ftyp ]'
 check "demo: SIGTERM exit 0" '[ "$rc" = 0 ]'
+# ... and past --grace, a video still running is answered 503 stopping, and the daemon exits 0
+start grace --workers 1 --grace 1 || bad "grace daemon"
+curl -s --max-time 60 -o "$tmp/grace.body" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=60 "$U/v1/interpolate" >"$tmp/grace.code" &
+v=$!
+for _ in $(seq 250); do curl -s --max-time 2 "$U/metrics" | grep -q '^stargan_admitted 1$' && break; sleep 0.02; done
+t0=$(date +%s); stop "$PID"; rc=$?; t1=$(date +%s)
+wait "$v"
+check "past --grace: the video is answered 503 stopping, exit 0 within seconds" '[ "$(cat "$tmp/grace.code")" = 503 ] && grep -q "\"code\":\"stopping\"" "$tmp/grace.body" && [ "$rc" = 0 ] && [ $((t1 - t0)) -le 10 ]'
+
+# ---- every answer recorded above against the OpenAPI document -------------------------------------
+if [ -n "$have_validator" ]; then
+  check "OpenAPI: the document is valid and every recorded answer ($(wc -l <"$tmp/answers.tsv")) matches it" \
+    'node "$here/openapi/check.mjs" "$here/../web/openapi.json" "$tmp/answers.tsv" >"$tmp/openapi.log" 2>&1 || { cat "$tmp/openapi.log"; false; }'
+else echo "skip OpenAPI check of the answers: run 'npm ci' in tests/openapi (scripts/install-deps.sh does)"; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

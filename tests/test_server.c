@@ -386,6 +386,252 @@ static void test_queue_shutdown_drops_waiting(void **state) {
     sg_queue_free(&q);
 }
 
+/* A job that yields: it runs `steps` times, requeueing itself after each step; the log records
+ * the order of every run of every job. */
+typedef struct {
+    sg_job job;
+    sg_queue *q;
+    char name;
+    int steps, done;
+    char *log;
+    atomic_int *pos, *started;
+} yield_job;
+
+static void yj_run(sg_job *j, int worker) {
+    (void)worker;
+    yield_job *y = (yield_job *)j;
+    y->log[atomic_fetch_add(y->pos, 1)] = y->name;
+    atomic_store(y->started, 1);
+    usleep(30 * 1000);
+    if (++y->done < y->steps) assert_true(sg_queue_requeue(y->q, j));
+}
+
+static void test_queue_requeue_yields(void **state) {
+    (void)state;
+    sg_queue q;
+    sg_error err;
+    char log[16] = "";
+    atomic_int pos = 0, started = 0;
+    assert_int_equal(sg_queue_init(&q, 1, 1, &err), SG_OK);
+    assert_int_equal(sg_queue_start(&q, &err), SG_OK);
+    yield_job a = {.job = {.run = yj_run, .dropped = tj_dropped},
+                   .q = &q,
+                   .name = 'A',
+                   .steps = 4,
+                   .log = log,
+                   .pos = &pos,
+                   .started = &started};
+    yield_job b = a;
+    b.name = 'B', b.steps = 1;
+    assert_true(sg_queue_reserve(&q));
+    sg_queue_push(&q, &a.job);
+    while (!atomic_load(&started)) usleep(1000);
+    /* a long job holds one slot, not one per step: the second slot is still free */
+    assert_true(sg_queue_reserve(&q));
+    assert_false(sg_queue_reserve(&q));
+    sg_queue_push(&q, &b.job); /* arrives while A's first step runs: runs before A's second */
+    sg_queue_drain_and_stop(&q, 5);
+    assert_string_equal(log, "ABAAA");
+    sg_queue_free(&q);
+}
+
+/* ---- strict fields, media parsing, admission by size ----------------------------------------- */
+static sg_srv_model fake_model;
+static sg_srv_models fake_models = {&fake_model, 1};
+
+static void fake_setup(void) {
+    sg_error err;
+    memset(&fake_model, 0, sizeof fake_model);
+    snprintf(fake_model.name, sizeof fake_model.name, "m");
+    sg_config *c = &fake_model.engine.cfg;
+    c->img_size = 64, c->style_dim = 4, c->latent_dim = 2, c->num_domains = 3, c->max_conv_dim = 64;
+    assert_int_equal(sg_config_set_domains(c, "cat,dog,wild", &err), SG_OK);
+}
+
+/* A form from name=value pairs; a value starting with "@png" is a (tiny, sniffable) PNG file. */
+static char form_body[16384];
+static void make_form(sg_mp_form *f, const char *const *kv, int n) {
+    size_t len = 0;
+    for (int i = 0; i < n; i += 2) {
+        int file = !strncmp(kv[i + 1], "@png", 4);
+        len += (size_t)snprintf(
+            form_body + len, sizeof form_body - len,
+            "--B\r\nContent-Disposition: form-data; name=\"%s\"%s\r\n\r\n%s\r\n", kv[i],
+            file ? "; filename=\"x.png\"" : "", file ? "\x89PNG\r\n\x1a\n...." : kv[i + 1]);
+    }
+    len += (size_t)snprintf(form_body + len, sizeof form_body - len, "--B--\r\n");
+    sg_error err;
+    assert_int_equal(sg_multipart_parse((const uint8_t *)form_body, len, "B", f, &err), SG_OK);
+}
+
+static int parse_translate(const char *const *kv, int n, const char *const *qk,
+                           const char *const *qv, int nq, sg_http_error *e) {
+    sg_mp_form f;
+    make_form(&f, kv, n);
+    sg_task_input in = {.form = &f, .query_keys = qk, .query_values = qv, .n_query = nq};
+    sg_task t;
+    int r = sg_task_parse(&t, SG_TASK_TRANSLATE, &in, &fake_models, 1000000, e);
+    sg_task_free(&t);
+    return r;
+}
+
+static void test_strict_fields(void **state) {
+    (void)state;
+    fake_setup();
+    sg_http_error e = {0};
+    const char *ok[] = {"image", "@png", "domain", "dog", "seed", "2"};
+    assert_int_equal(parse_translate(ok, 6, NULL, NULL, 0, &e), 0);
+    /* a typo is named, with the field it looks like */
+    const char *typo[] = {"image", "@png", "domain", "dog", "sed", "2"};
+    assert_int_equal(parse_translate(typo, 6, NULL, NULL, 0, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.code, "unknown_field");
+    assert_non_null(strstr(e.msg, "'sed'"));
+    assert_non_null(strstr(e.msg, "did you mean 'seed'"));
+    /* repeated in the form */
+    const char *rep[] = {"image", "@png", "domain", "dog", "seed", "2", "seed", "3"};
+    assert_int_equal(parse_translate(rep, 8, NULL, NULL, 0, &e), -1);
+    assert_string_equal(e.code, "repeated_field");
+    assert_non_null(strstr(e.msg, "'seed'"));
+    /* form and query are one set of fields */
+    const char *qk[] = {"domain"}, *qv[] = {"cat"};
+    assert_int_equal(parse_translate(ok, 6, qk, qv, 1, &e), -1);
+    assert_string_equal(e.code, "repeated_field");
+    const char *qk2[] = {"qualty"}, *qv2[] = {"5"};
+    assert_int_equal(parse_translate(ok, 6, qk2, qv2, 1, &e), -1);
+    assert_string_equal(e.code, "unknown_field");
+    assert_non_null(strstr(e.msg, "'quality'"));
+    /* an unknown domain lists the model's */
+    const char *dom[] = {"image", "@png", "domain", "horse"};
+    assert_int_equal(parse_translate(dom, 4, NULL, NULL, 0, &e), -1);
+    assert_string_equal(e.code, "unknown_domain");
+    assert_non_null(strstr(e.msg, "cat, dog, wild"));
+    /* /v1/style refuses translate-only fields */
+    sg_mp_form f;
+    const char *st[] = {"domain", "dog", "seed", "1", "format", "png"};
+    make_form(&f, st, 6);
+    sg_task_input in = {.form = &f};
+    sg_task t;
+    assert_int_equal(sg_task_parse(&t, SG_TASK_STYLE, &in, &fake_models, 1000000, &e), -1);
+    assert_string_equal(e.code, "unknown_field");
+    sg_task_free(&t);
+}
+
+static const sg_media_limits limits = {
+    .max_frames = 10, .max_cells = 6, .max_work = 64 * 64 * 12, .max_pixels = 1000000};
+
+static int parse_media(sg_media *m, sg_media_kind kind, const char *const *kv, int n,
+                       const sg_media_limits *lim, sg_http_error *e) {
+    sg_mp_form f;
+    make_form(&f, kv, n);
+    sg_task_input in = {.form = &f};
+    memset(e, 0, sizeof *e);
+    return sg_media_parse(m, kind, &in, &fake_models, lim, e);
+}
+
+static void test_media_parse(void **state) {
+    (void)state;
+    fake_setup();
+    sg_media m;
+    sg_http_error e;
+    /* waypoints in body order, kinds mixed; work = (frames + references) x 64^2 */
+    const char *iv[] = {"image", "@png",  "domain",    "dog",    "seed", "5",      "reference",
+                        "@png",  "style", "[1,2,3,4]", "frames", "8",    "format", "webp"};
+    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, iv, 14, &limits, &e), 0);
+    assert_int_equal(m.n_cols, 3);
+    assert_int_equal(m.cols[0].mode, SG_STYLE_SEED);
+    assert_int_equal(m.cols[0].seed, 5);
+    assert_int_equal(m.cols[1].mode, SG_STYLE_REF);
+    assert_int_equal(m.cols[2].mode, SG_STYLE_GIVEN);
+    assert_true(m.cols[2].style[3] == 4.0f);
+    assert_int_equal(m.frames, 8);
+    assert_int_equal(m.format, SG_MEDIA_WEBP);
+    assert_int_equal(sg_media_work(&m), (8 + 1) * 64 * 64);
+    assert_string_equal(sg_media_content_type(&m), "image/webp");
+    sg_media_free(&m);
+    /* one waypoint is not an interpolation; frames past --max-frames is 413 */
+    const char *one[] = {"image", "@png", "domain", "dog", "seed", "5"};
+    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, one, 6, &limits, &e), -1);
+    assert_int_equal(e.status, 400);
+    sg_media_free(&m);
+    const char *many[] = {"image", "@png", "domain", "dog",    "seed",
+                          "5",     "seed", "6",      "frames", "11"};
+    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, many, 10, &limits, &e), -1);
+    assert_int_equal(e.status, 413);
+    assert_string_equal(e.code, "too_many_frames");
+    sg_media_free(&m);
+    /* within --max-frames but over --max-work: 413 too_much_work */
+    sg_media_limits small = limits;
+    small.max_work = 64 * 64 * 5;
+    many[9] = "6";
+    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, many, 10, &small, &e), -1);
+    assert_int_equal(e.status, 413);
+    assert_string_equal(e.code, "too_much_work");
+    sg_media_free(&m);
+    /* trailing text after a style array; a repeated single field */
+    const char *trail[] = {"image", "@png", "domain", "dog", "seed", "5", "style", "[1,2,3,4] x"};
+    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, trail, 8, &limits, &e), -1);
+    assert_string_equal(e.code, "bad_field");
+    sg_media_free(&m);
+    const char *twice[] = {"image", "@png", "domain", "dog", "seed", "5",
+                           "seed",  "6",    "fps",    "3",   "fps",  "4"};
+    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, twice, 12, &limits, &e), -1);
+    assert_string_equal(e.code, "repeated_field");
+    sg_media_free(&m);
+
+    /* grid: 2 images x (2 domains x 1 seed) */
+    const char *g[] = {"image", "@png",   "image", "@png", "domain",
+                       "cat",   "domain", "wild",  "seed", "9"};
+    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g, 10, &limits, &e), 0);
+    assert_int_equal(m.n_src, 2);
+    assert_int_equal(m.n_cols, 2);
+    assert_int_equal(m.cols[1].domain, 2);
+    assert_int_equal(m.cols[1].seed, 9);
+    assert_int_equal(sg_media_work(&m), 4 * 64 * 64);
+    char seeds[64], cols[256], grid[64];
+    sg_media_headers(&m, seeds, sizeof seeds, cols, sizeof cols, grid, sizeof grid);
+    assert_string_equal(seeds, "9");
+    assert_string_equal(cols, "cat;seed=9, wild;seed=9");
+    assert_string_equal(grid, "rows=2 cols=2 cell=64 x0=64 y0=0");
+    sg_media_free(&m);
+    /* default columns: every domain; 3 images x 3 domains = 9 cells > --max-cells 6 */
+    const char *g2[] = {"image", "@png", "image", "@png", "image", "@png", "seed", "1"};
+    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g2, 8, &limits, &e), -1);
+    assert_int_equal(e.status, 413);
+    assert_string_equal(e.code, "too_many_cells");
+    sg_media_free(&m);
+    /* references with one domain each, and references without any domain */
+    const char *g3[] = {"image", "@png",   "reference", "@png",   "reference",
+                        "@png",  "domain", "dog",       "domain", "cat"};
+    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g3, 10, &limits, &e), 0);
+    assert_int_equal(m.cols[0].domain, 1);
+    assert_int_equal(m.cols[1].domain, 0);
+    sg_media_free(&m);
+    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g3, 6, &limits, &e), -1);
+    assert_string_equal(e.code, "missing_field");
+    sg_media_free(&m);
+    const char *g4[] = {"image", "@png", "reference", "@png", "seed", "1", "domain", "dog"};
+    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g4, 8, &limits, &e), -1);
+    assert_string_equal(e.code, "bad_request");
+    sg_media_free(&m);
+}
+
+static void test_work_budget(void **state) {
+    (void)state;
+    sg_work_budget b;
+    sg_http_error e;
+    sg_work_init(&b, 100);
+    assert_int_equal(sg_work_admit(&b, 101, &e), -1); /* alone over the limit: never */
+    assert_int_equal(e.status, 413);
+    assert_int_equal(sg_work_admit(&b, 60, &e), 0);
+    assert_int_equal(sg_work_admit(&b, 40, &e), 0);
+    assert_int_equal(sg_work_admit(&b, 1, &e), -1); /* full: later */
+    assert_int_equal(e.status, 503);
+    sg_work_release(&b, 60);
+    assert_int_equal(sg_work_admit(&b, 50, &e), 0);
+    sg_work_free(&b);
+}
+
 /* ---- listen addresses ----------------------------------------------------------------------- */
 static void test_listen_parse(void **state) {
     (void)state;
@@ -418,6 +664,10 @@ int main(void) {
         cmocka_unit_test(test_queue_admission_and_deadline),
         cmocka_unit_test(test_queue_shutdown_drops_waiting),
         cmocka_unit_test(test_listen_parse),
+        cmocka_unit_test(test_queue_requeue_yields),
+        cmocka_unit_test(test_strict_fields),
+        cmocka_unit_test(test_media_parse),
+        cmocka_unit_test(test_work_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

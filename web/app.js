@@ -5,13 +5,14 @@
 
 const api = (new URLSearchParams(location.search).get('api') || '').replace(/\/$/, '');
 const $ = (id) => document.getElementById(id);
-const state = { models: [], photo: null, photoBitmap: null, recent: [], kept: [] };
+const state = { models: [], photo: null, photoBitmap: null, recent: [], kept: [], gridUrl: null, videoUrl: null };
+const KEY = 'stargan-api-key';
 
 const MESSAGES = {
   400: 'Some of the settings were not accepted',
   401: 'This server needs an API key',
   404: 'The server does not know that model',
-  413: 'The photo is too large for this server',
+  413: 'That is more than this server accepts',
   415: 'That file is not a PNG or JPEG photo',
   422: 'The photo could not be read (is the file damaged?)',
   503: 'The server is busy right now; please try again in a moment',
@@ -30,6 +31,42 @@ async function apiError(res) {
   return detail ? `${base}: ${detail}` : `${base}.`;
 }
 
+// ---- API key: asked for when the server answers 401, kept in sessionStorage ------------------
+function apiKey() {
+  try { return sessionStorage.getItem(KEY) || ''; } catch (_) { return ''; }
+}
+
+function askForKey(rejected) {
+  $('key-form').hidden = false;
+  const e = $('key-error');
+  e.textContent = rejected ? 'That key was not accepted.' : '';
+  e.hidden = !rejected;
+  $('api-key').focus();
+}
+
+// fetch with the API key (when one was given); a 401 brings up the key field
+async function apiFetch(path, opts = {}) {
+  const key = apiKey();
+  const headers = { ...(opts.headers || {}) };
+  if (key) headers.Authorization = `Bearer ${key}`;
+  const res = await fetch(`${api}${path}`, { ...opts, headers });
+  if (res.status === 401) askForKey(Boolean(key));
+  return res;
+}
+
+function setupKey() {
+  $('key-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const v = $('api-key').value.trim();
+    if (!v) return;
+    try { sessionStorage.setItem(KEY, v); } catch (_) { /* private mode: not kept */ }
+    $('api-key').value = '';
+    $('key-form').hidden = true;
+    showError('');
+    loadModels();
+  });
+}
+
 // ---- models and domains -------------------------------------------------------------------
 function domainNames(m) {
   return (m.domains || []).map((d) => (typeof d === 'string' ? d : d.name));
@@ -46,7 +83,8 @@ function fillDomains() {
 
 async function loadModels() {
   try {
-    const res = await fetch(`${api}/v1/models`);
+    const res = await apiFetch('/v1/models');
+    if (res.status === 401) return showError('Enter this server\'s API key above to use it.');
     if (!res.ok) throw new Error(await apiError(res));
     const data = await res.json();
     state.models = Array.isArray(data) ? data : data.models || [];
@@ -158,6 +196,9 @@ function busy(on) {
   $('progress').hidden = !on;
   $('submit').disabled = on;
   $('mix-go').disabled = on;
+  $('all-domains').disabled = on;
+  $('video-go').disabled = on;
+  $('mix-video').disabled = on;
   document.body.setAttribute('aria-busy', on ? 'true' : 'false');
 }
 
@@ -172,7 +213,7 @@ async function translate(extra, label) {
   fd.append('format', 'png');
   busy(true);
   try {
-    const res = await fetch(`${api}/v1/translate`, { method: 'POST', body: fd });
+    const res = await apiFetch('/v1/translate', { method: 'POST', body: fd });
     if (!res.ok) throw new Error(await apiError(res));
     const blob = await res.blob();
     const entry = {
@@ -214,7 +255,7 @@ async function styleOf(e) {
   fd.append('domain', e.domain);
   if (e.reference) fd.append('reference', e.reference);
   else { fd.append('seed', e.seed); fd.append('psi', e.psi); }
-  const res = await fetch(`${api}/v1/style`, { method: 'POST', body: fd });
+  const res = await apiFetch('/v1/style', { method: 'POST', body: fd });
   if (!res.ok) throw new Error(await apiError(res));
   return (await res.json()).style;
 }
@@ -244,6 +285,7 @@ function addRecent(e) {
   img.src = e.url;
   img.alt = describe(e);
   const cap = document.createElement('div');
+  cap.className = 'caption';
   cap.textContent = describe(e);
   const actions = document.createElement('div');
   actions.className = 'actions';
@@ -278,9 +320,115 @@ function blend() {
   translate({ style }, `blend ${t.toFixed(2)} of two kept styles`);
 }
 
+// ---- all domains at once (/v1/grid: one photo x every domain, one seed) -------------------------
+async function allDomains() {
+  showError('');
+  if (!state.photo) return showError('Choose a photo first.');
+  if ($('seed').value === '') $('seed').value = randomSeed();
+  const fd = new FormData();
+  fd.append('image', state.photo);
+  fd.append('model', $('model').value);
+  fd.append('fit', $('fit').value);
+  fd.append('seed', $('seed').value);
+  fd.append('psi', $('psi').value);
+  fd.append('header', 'false');
+  fd.append('format', 'png');
+  busy(true);
+  try {
+    const res = await apiFetch('/v1/grid', { method: 'POST', body: fd });
+    if (!res.ok) throw new Error(await apiError(res));
+    const cols = (res.headers.get('X-Grid-Columns') || '').split(',').map((c) => c.trim().split(';')[0]);
+    if (state.gridUrl) URL.revokeObjectURL(state.gridUrl);
+    state.gridUrl = URL.createObjectURL(await res.blob());
+    $('grid').src = state.gridUrl;
+    $('grid-caption').textContent = `${cols.join(' · ')} (seed ${fd.get('seed')}, ψ ${Number(fd.get('psi')).toFixed(2)})`;
+    const a = $('grid-download');
+    a.href = state.gridUrl;
+    a.download = `stargan-all-domains-seed${fd.get('seed')}.png`;
+    $('grid-out').hidden = false;
+  } catch (err) {
+    showError(err.message || String(err));
+  } finally {
+    busy(false);
+  }
+}
+
+// ---- a video through seeds (/v1/interpolate) --------------------------------------------------
+function videoFormat() {
+  return $('vformat').value;
+}
+
+function showVideoError(text) {
+  showError(text);
+  $('video-progress').hidden = true;
+}
+
+// styles: waypoints as style codes (the two kept styles), else the seeds typed in
+async function makeVideo(styles) {
+  showError('');
+  if (!state.photo) return showVideoError('Choose a photo first.');
+  let seeds = [];
+  if (!styles) {
+    if (!$('waypoints').value.trim()) $('waypoints').value = [randomSeed(), randomSeed()].join(', ');
+    seeds = $('waypoints').value.split(/[\s,]+/).filter(Boolean);
+    if (seeds.length < 2 || seeds.some((x) => !/^\d+$/.test(x))) {
+      return showVideoError('Give two or more seeds (whole numbers), separated by commas.');
+    }
+  }
+  const fd = new FormData();
+  fd.append('image', state.photo);
+  fd.append('model', $('model').value);
+  fd.append('domain', $('domain').value);
+  fd.append('fit', $('fit').value);
+  if (styles) styles.forEach((st) => fd.append('style', JSON.stringify(st)));
+  else {
+    seeds.forEach((x) => fd.append('seed', x));
+    fd.append('psi', $('psi').value);
+  }
+  fd.append('frames', $('frames').value || '24');
+  fd.append('format', videoFormat());
+  busy(true);
+  $('video-progress').hidden = false;
+  try {
+    const res = await apiFetch('/v1/interpolate', { method: 'POST', body: fd });
+    if (!res.ok) throw new Error(await apiError(res));
+    const type = res.headers.get('Content-Type') || '';
+    if (state.videoUrl) URL.revokeObjectURL(state.videoUrl);
+    state.videoUrl = URL.createObjectURL(await res.blob());
+    const isWebp = type.startsWith('image/webp');
+    $('video').hidden = isWebp;
+    $('video-webp').hidden = !isWebp;
+    if (isWebp) $('video-webp').src = state.videoUrl;
+    else { $('video').src = state.videoUrl; $('video').play().catch(() => { /* autoplay refused: controls remain */ }); }
+    const through = styles ? 'the two kept styles' : `seeds ${seeds.join(' → ')}`;
+    $('video-caption').textContent = `${fd.get('domain')} · ${through} · ${res.headers.get('X-Frames')} frames at ${res.headers.get('X-Fps')} fps`;
+    const a = $('video-download');
+    a.href = state.videoUrl;
+    a.download = `stargan-${fd.get('domain')}-${styles ? 'kept-styles' : 'seeds-' + seeds.join('-')}.${isWebp ? 'webp' : 'mp4'}`;
+    $('video-out').hidden = false;
+  } catch (err) {
+    showError(err.message || String(err));
+  } finally {
+    busy(false);
+    $('video-progress').hidden = true;
+  }
+}
+
 // ---- wiring -----------------------------------------------------------------------------
 function init() {
   setupDrop();
+  setupKey();
+  // browsers without H.264 get the animated WebP by default
+  if (!document.createElement('video').canPlayType('video/mp4; codecs="avc1.42E01E"')) $('vformat').value = 'webp';
+  $('all-domains').addEventListener('click', allDomains);
+  $('video-go').addEventListener('click', () => makeVideo());
+  $('mix-video').addEventListener('click', () => {
+    makeVideo(state.kept.map((k) => k.style));
+    $('h-video').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  });
+  $('waypoints-random').addEventListener('click', () => {
+    $('waypoints').value = [randomSeed(), randomSeed(), randomSeed()].join(', ');
+  });
   $('model').addEventListener('change', fillDomains);
   $('fit').addEventListener('change', redraw);
   $('psi').addEventListener('input', () => { $('psi-out').textContent = Number($('psi').value).toFixed(2); });

@@ -58,7 +58,7 @@ async function translateFlow(page, url, name) {
   await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 });
   await page.setInputFiles('input[type=file][name=image]', join(fixtures, 'images/afhq/src/cat/flickr_cat_000253.jpg'));
   await page.selectOption('select[name=domain]', 'dog');
-  await page.click('button[type=submit]');
+  await page.click('#submit');
   const ok = await page.waitForFunction(() => {
     const img = document.querySelector('img#result');
     return img && !img.hidden && img.complete && img.naturalWidth > 0;
@@ -91,7 +91,7 @@ async function badFileFlow(page, url) {
   await page.goto(url);
   await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 });
   await page.setInputFiles('input[type=file][name=image]', bad);
-  await page.click('button[type=submit]');
+  await page.click('#submit');
   const shown = await page.waitForFunction(() => {
     const e = document.querySelector('#error');
     return e && !e.hidden && e.textContent.length > 10;
@@ -99,6 +99,132 @@ async function badFileFlow(page, url) {
   const text = await page.locator('#error').textContent();
   check('non-image file shows an error message', shown && /not a (PNG or JPEG )?photo|could not be read/i.test(text), text);
   await page.screenshot({ path: join(outDir, 'error.png'), fullPage: true });
+}
+
+// The recent-results strip: no two of its controls (images, buttons, links) overlap, each stays
+// inside its card, cards do not overlap, and nothing sticks out of the viewport.
+async function layoutCheck(page, width) {
+  const r = await page.evaluate(() => {
+    const box = (el) => { const b = el.getBoundingClientRect(); return { x: b.left, y: b.top, w: b.width, h: b.height, what: el.tagName + ':' + (el.textContent || el.alt || '').slice(0, 20) }; };
+    const cards = [...document.querySelectorAll('#recent li')];
+    return {
+      vw: document.documentElement.clientWidth,
+      cards: cards.map((li) => ({ box: box(li), controls: [...li.querySelectorAll('img, button, a, .caption')].map(box) })),
+    };
+  });
+  const inter = (a, b) => a.x < b.x + b.w - 0.5 && b.x < a.x + a.w - 0.5 && a.y < b.y + b.h - 0.5 && b.y < a.y + a.h - 0.5;
+  const inside = (a, c) => a.x >= c.x - 0.5 && a.y >= c.y - 0.5 && a.x + a.w <= c.x + c.w + 0.5 && a.y + a.h <= c.y + c.h + 0.5;
+  const problems = [];
+  const all = r.cards.flatMap((c) => c.controls);
+  for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) if (inter(all[i], all[j])) problems.push(`${all[i].what} overlaps ${all[j].what}`);
+  r.cards.forEach((c, k) => c.controls.forEach((b) => { if (!inside(b, c.box)) problems.push(`${b.what} outside card ${k}`); }));
+  for (let i = 0; i < r.cards.length; i++) for (let j = i + 1; j < r.cards.length; j++) if (inter(r.cards[i].box, r.cards[j].box)) problems.push(`cards ${i} and ${j} overlap`);
+  all.forEach((b) => { if (b.x + b.w > r.vw + 0.5 || b.x < -0.5) problems.push(`${b.what} outside the ${r.vw}px viewport`); });
+  check(`recent strip at ${width} px: ${r.cards.length} cards, ${all.length} controls, no overlaps`, r.cards.length >= 3 && problems.length === 0, problems.slice(0, 5).join('; '));
+  await page.locator('#h-recent').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(outDir, `recent-${width}.png`), fullPage: true });
+}
+
+async function moreResults(page, n) {
+  for (let i = 0; i < n; i++) {
+    const before = await page.locator('#recent li').count();
+    await page.click('#another');
+    await page.waitForFunction((k) => document.querySelectorAll('#recent li').length > k, before, { timeout: 60000 });
+  }
+}
+
+// one photo in every domain: /v1/grid, three 256-px cells
+async function allDomainsFlow(page) {
+  await page.click('#all-domains');
+  const ok = await page.waitForFunction(() => {
+    const img = document.querySelector('#grid');
+    return !document.querySelector('#grid-out').hidden && img.complete && img.naturalWidth === 768 && img.naturalHeight === 256;
+  }, null, { timeout: 60000 }).then(() => true, () => false);
+  const cap = await page.locator('#grid-caption').textContent();
+  check('all domains: a 3-cell grid, captioned with the domains', ok && /cat · dog · wild/.test(cap), cap + (await page.locator('#error').textContent()));
+  const dl = await page.locator('#grid-download').getAttribute('download');
+  check('all domains: downloadable', /^stargan-all-domains-seed\d+\.png$/.test(dl || ''), dl);
+  await page.locator('#grid-out').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(outDir, 'all-domains.png'), fullPage: true });
+}
+
+// an interpolation through seeds: plays in the page (MP4 in <video>, WebP in <img>), downloadable
+async function videoFlow(page, format) {
+  await page.fill('#waypoints', '1, 2, 3');
+  await page.fill('#frames', '6');
+  await page.selectOption('#vformat', format);
+  await page.click('#video-go');
+  const played = await page.waitForFunction((fmt) => {
+    if (document.querySelector('#video-out').hidden) return false;
+    if (fmt === 'webp') { const i = document.querySelector('#video-webp'); return !i.hidden && i.complete && i.naturalWidth === 256; }
+    const v = document.querySelector('#video');
+    return !v.hidden && v.readyState >= 2 && v.videoWidth === 256 && v.duration > 0.4;
+  }, format, { timeout: 90000 }).then(() => true, () => false);
+  check(`video (${format}): plays in the page`, played, (await page.locator('#error').textContent()));
+  const info = await page.evaluate(async () => {
+    const a = document.querySelector('#video-download');
+    const b = new Uint8Array(await (await fetch(a.href)).arrayBuffer());
+    return { name: a.download, head: String.fromCharCode(...b.slice(0, 12)), size: b.length };
+  });
+  const sig = format === 'webp' ? /^RIFF....WEBP$/s : /^....ftyp/s;
+  check(`video (${format}): downloadable (${info.name}, ${info.size} bytes)`, sig.test(info.head) && info.name.endsWith(`.${format}`), JSON.stringify(info));
+  if (format === 'mp4') { // a frame from the middle for the screenshot
+    await page.evaluate(() => new Promise((r) => {
+      const v = document.querySelector('#video');
+      v.pause();
+      v.addEventListener('seeked', r, { once: true });
+      v.currentTime = v.duration / 2;
+    }));
+  }
+  await page.locator('#h-video').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(outDir, `video-${format}.png`), fullPage: true });
+}
+
+// a video between the two styles kept in the recent strip (style waypoints)
+async function keptVideoFlow(page) {
+  await page.fill('#frames', '4');
+  await page.click('#mix-video');
+  const ok = await page.waitForFunction(() => /the two kept styles · 4 frames/.test(document.querySelector('#video-caption').textContent)
+    && /kept-styles\.(mp4|webp)$/.test(document.querySelector('#video-download').download), null, { timeout: 90000 }).then(() => true, () => false);
+  check('video between the two kept styles', ok, await page.locator('#error').textContent());
+}
+
+// --api-key-file: the page asks for a key on 401, refuses a wrong one, keeps the right one for
+// the session (a reload does not ask again)
+async function keyFlow(browser, serverBin) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const keyFile = join(outDir, 'keys.txt');
+  writeFileSync(keyFile, 'page-test-key\n');
+  const daemon = spawn(serverBin, ['--listen', `127.0.0.1:${port}`, '--api-key-file', keyFile], { stdio: 'ignore' });
+  try {
+    check('keys daemon ready', await waitReady(base, 60000));
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await ctx.newPage();
+    await page.goto(`${base}/`);
+    const asked = await page.waitForSelector('#key-form:not([hidden])', { timeout: 20000 }).then(() => true, () => false);
+    check('401: the page asks for an API key', asked);
+    await page.screenshot({ path: join(outDir, 'api-key.png'), fullPage: true });
+    await page.fill('#api-key', 'wrong-key');
+    await page.click('#key-save');
+    const refused = await page.waitForFunction(() => !document.querySelector('#key-error').hidden, null, { timeout: 20000 }).then(() => true, () => false);
+    check('a wrong key is refused', refused);
+    await page.fill('#api-key', 'page-test-key');
+    await page.click('#key-save');
+    const loaded = await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 }).then(() => true, () => false);
+    check('the right key opens the page', loaded && await page.locator('#key-form').isHidden());
+    await page.setInputFiles('input[type=file][name=image]', join(fixtures, 'images/afhq/src/cat/flickr_cat_000253.jpg'));
+    await page.click('#submit');
+    const ok = await page.waitForFunction(() => { const i = document.querySelector('img#result'); return !i.hidden && i.complete && i.naturalWidth > 0; }, null, { timeout: 60000 }).then(() => true, () => false);
+    check('translate with the key', ok, await page.locator('#error').textContent());
+    await page.reload();
+    const kept = await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 }).then(() => true, () => false);
+    check('the key is kept for the session (a reload does not ask)', kept && await page.locator('#key-form').isHidden()
+      && await page.evaluate(() => sessionStorage.getItem('stargan-api-key')) === 'page-test-key');
+    await ctx.close();
+  } finally {
+    daemon.kill('SIGTERM');
+  }
 }
 
 async function main() {
@@ -117,16 +243,27 @@ async function main() {
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await ctx.newPage();
     const errors = await translateFlow(page, `${base}/`, 'same-origin');
     await blendFlow(page, errors);
+    await moreResults(page, 2);
+    await layoutCheck(page, 1280);
+    await allDomainsFlow(page);
+    const mp4 = await page.evaluate(() => document.createElement('video').canPlayType('video/mp4; codecs="avc1.42E01E"'));
+    if (mp4) await videoFlow(page, 'mp4');
+    else console.log('skip video (mp4): this Chromium has no H.264 decoder');
+    await videoFlow(page, 'webp');
+    await keptVideoFlow(page);
+    check('no console errors after grid and video', errors.length === 0, errors.join(' | '));
     await badFileFlow(await ctx.newPage(), `${base}/`);
     await translateFlow(await ctx.newPage(), `${other}/?api=${encodeURIComponent(base)}`, 'cross-origin');
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const p = await phone.newPage();
-    await p.goto(`${base}/`);
-    await p.screenshot({ path: join(outDir, 'phone.png'), fullPage: true });
+    await translateFlow(p, `${base}/`, 'phone');
+    await moreResults(p, 3);
+    await layoutCheck(p, 390);
+    await keyFlow(browser, serverBin);
   } catch (e) {
     check('browser run', false, String(e));
   } finally {
