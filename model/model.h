@@ -2,8 +2,8 @@
  * the model configuration derived from tensor shapes.
  *
  * The networks never see a file format: they ask an sg_weights for a tensor by full name and
- * expected shape. A source (safetensors mmap, spec-v1 generator, release .ckpt later) implements
- * the small vtable below. */
+ * expected shape. A source (safetensors mmap, torch checkpoint, spec-v1 generator, recorder)
+ * implements the small vtable below. */
 #ifndef SG_MODEL_H
 #define SG_MODEL_H
 
