@@ -59,12 +59,20 @@ sg_status sg_safetensors_get_i64(sg_weights *w, const char *name, int64_t *out, 
  * {'state_dict': ...} file (wing.ckpt) gives `fan.<key>` (layers of a larger FAN ignored).
  * `module.` prefixes are stripped; storages load on the CPU whatever their device tag. Non-F32
  * tensors (counters) are listed but `get` refuses them. Metadata: `format` ("torch-legacy" or
- * "torch-zip") and, for 2- and 3-domain models, `domains` = the releases' female,male or
- * cat,dog,wild. The pickle reader runs no code and refuses anything a state dict does not need. */
+ * "torch-zip") and, for 2- and 3-domain models, `domains` = sg_release_domains(n). The pickle
+ * reader runs no code and refuses anything a state dict does not need. */
 sg_status sg_ckpt_open(const char *path, sg_weights **out, sg_error *err);
 /* Same over size bytes the caller keeps alive (and unchanged) until the source is freed. */
 sg_status sg_ckpt_open_memory(const void *data, size_t size, const char *label, sg_weights **out,
                               sg_error *err);
+
+/* ---- the StarGAN v2 release layout (model/release.c) --------------------------------------- */
+/* Domain names of the two published models, in domain order. */
+#define SG_RELEASE_DOMAINS_CELEBA_HQ "female,male"
+#define SG_RELEASE_DOMAINS_AFHQ      "cat,dog,wild"
+/* The published model's names for a domain count (2: CelebA-HQ, 3: AFHQ), else NULL. A release
+ * checkpoint's `domains` metadata comes from here. */
+const char *sg_release_domains(int num_domains);
 
 /* Spec-v1 deterministic weights (fixtures/README.md): `get` computes the values for any name and
  * shape on demand and keeps them until free. `generator.hpf.filter` is the fixed kernel. */

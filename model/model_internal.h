@@ -47,6 +47,16 @@ bool sg_namemap_get(const sg_namemap *m, const char *key, size_t *value);
 int sg_namemap_put(sg_namemap *m, const char *key, size_t value);
 void sg_namemap_free(sg_namemap *m);
 
+/* ---- the release layout (release.c), for the checkpoint reader ------------------------------ */
+/* The i-th entry of a release checkpoint that is a network (generator, mapping_network,
+ * style_encoder: also its tensors' prefix), NULL past the last. */
+const char *sg_release_net(size_t i);
+/* A {'state_dict': ...} checkpoint (wing.ckpt) is the face network; its tensors get this prefix. */
+#define SG_RELEASE_FAN_ENTRY  "state_dict"
+#define SG_RELEASE_FAN_PREFIX "fan"
+/* A face-network state-dict key (without the prefix) of a layer StarGAN v2's FAN does not have. */
+bool sg_release_fan_ignored(const char *key);
+
 /* ---- safetensors from memory ---------------------------------------------------------------- */
 /* Same as sg_safetensors_open over size bytes the caller keeps alive (and unchanged) until the
  * source is freed; label names the source in messages. */
