@@ -323,19 +323,6 @@ static sg_status ck_tensors_from_root(ck_source *s, const pk_value *root, sg_err
                         s->base.source);
 }
 
-static sg_status ck_index(ck_source *s, sg_error *err) {
-    for (size_t i = 0; i < s->n_t; i++) {
-        int r = sg_namemap_put(&s->by_name, s->t[i].name, i);
-        if (r < 0) return ck_nomem(s, err);
-        if (r > 0) {
-            char nm[SG_MSG_NAME_CAP];
-            return sg_error_set(err, SG_ERR_FORMAT, "%s: tensor %s appears twice", s->base.source,
-                                sg_msg_name(s->t[i].name, nm, sizeof nm));
-        }
-    }
-    return SG_OK;
-}
-
 /* The two releases' domains (release.c); others get domain0.. from the config. Counts the
  * mapping network's per-domain heads as sg_config_derive does (no more than the releases'). */
 static void ck_default_domains(ck_source *s) {
@@ -351,23 +338,18 @@ static void ck_default_domains(ck_source *s) {
 }
 
 /* ---- the sg_weights vtable ------------------------------------------------------------------ */
-static ck_tensor *ck_find(ck_source *s, const char *name) {
+static sg_status ck_find(ck_source *s, const char *name, ck_tensor **t, sg_error *err) {
     size_t i;
-    return name && sg_namemap_get(&s->by_name, name, &i) ? &s->t[i] : NULL;
-}
-
-static sg_status ck_missing(ck_source *s, const char *name, sg_error *err) {
-    char nm[SG_MSG_NAME_CAP];
-    return sg_error_set(err, SG_ERR_MISSING, "%s: tensor %s missing", s->base.source,
-                        sg_msg_name(name ? name : "(null)", nm, sizeof nm));
+    sg_status st = sg_tensor_find(&s->base, &s->by_name, name, &i, err);
+    if (st == SG_OK) *t = &s->t[i];
+    return st;
 }
 
 static sg_status ck_shape(sg_weights *w, const char *name, sg_shape *shape, sg_error *err) {
-    ck_source *s = (ck_source *)w;
-    const ck_tensor *t = ck_find(s, name);
-    if (!t) return ck_missing(s, name, err);
-    *shape = t->shape;
-    return SG_OK;
+    ck_tensor *t;
+    sg_status st = ck_find((ck_source *)w, name, &t, err);
+    if (st == SG_OK) *shape = t->shape;
+    return st;
 }
 
 /* Copies a strided view element by element (the source may be unaligned). */
@@ -418,22 +400,12 @@ static sg_status ck_floats(ck_source *s, ck_tensor *t, const float **data, sg_er
 static sg_status ck_get(sg_weights *w, const char *name, const sg_shape *want, const float **data,
                         sg_error *err) {
     ck_source *s = (ck_source *)w;
-    ck_tensor *t = ck_find(s, name);
-    if (!t) return ck_missing(s, name, err);
-    char nm[SG_MSG_NAME_CAP], a[SG_SHAPE_STR_CAP], b[SG_SHAPE_STR_CAP];
-    sg_msg_name(name, nm, sizeof nm);
-    if (!want || !data)
-        return sg_error_set(err, SG_ERR_ARG, "%s: tensor %s: NULL shape or data", s->base.source,
-                            nm);
-    const char *dtype = pk_storage_types[s->st[t->storage].type].dtype;
-    if (strcmp(dtype, "F32") != 0)
-        return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: dtype %s, expected F32",
-                            s->base.source, nm, dtype);
-    if (!sg_shape_equal(&t->shape, want))
-        return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: shape %s, expected %s",
-                            s->base.source, nm, sg_shape_str(&t->shape, a, sizeof a),
-                            sg_shape_str(want, b, sizeof b));
-    return ck_floats(s, t, data, err);
+    ck_tensor *t;
+    sg_status st = ck_find(s, name, &t, err);
+    if (st == SG_OK)
+        st = sg_tensor_check(w, name, pk_storage_types[s->st[t->storage].type].dtype, &t->shape,
+                             want, data, err);
+    return st == SG_OK ? ck_floats(s, t, data, err) : st;
 }
 
 static void ck_each(sg_weights *w, int (*fn)(void *, const char *, const sg_shape *), void *ctx) {
@@ -499,7 +471,8 @@ static sg_status ck_parse(ck_source *s, sg_error *err) {
         st = ck_legacy_load(s, &a, &root, err);
     }
     if (st == SG_OK) st = ck_tensors_from_root(s, root, err);
-    if (st == SG_OK) st = ck_index(s, err);
+    if (st == SG_OK)
+        st = sg_tensor_index(&s->base, &s->by_name, &s->t[0].name, s->n_t, sizeof s->t[0], err);
     if (st == SG_OK) st = ck_load_storages(s, err);
     if (st == SG_OK) ck_default_domains(s);
     pk_arena_free(&a); /* names and keys were copied out */
