@@ -105,6 +105,31 @@ typedef struct {
 sg_status sg_safetensors_write(const char *path, const sg_named_tensor *t, size_t n,
                                const char *const *meta_kv, size_t n_meta, sg_error *err);
 
+/* ---- zip entries (model/zip_entry.c) -------------------------------------------------------
+ * For the readers of zip-based formats (torch zip checkpoints here, .npz in faces/), over
+ * libzip. label names the file in messages; entries are libzip indices. */
+struct zip; /* libzip's zip_t */
+typedef struct {
+    uint64_t size; /* uncompressed bytes */
+    int stored;    /* not compressed */
+} sg_zip_entry;
+/* Opens size bytes the caller keeps alive (and unchanged) until zip_discard, consistency-checked;
+ * "not a readable zip archive" otherwise. */
+sg_status sg_zip_open_memory(const void *data, size_t size, const char *label, struct zip **out,
+                             sg_error *err);
+/* The sizes of entry idx, once they are plausible: known, not encrypted, compressed within the
+ * archive's archive_size bytes, a stored entry's two sizes equal, at most deflate's expansion. */
+sg_status sg_zip_entry_stat(struct zip *z, int64_t idx, uint64_t archive_size, const char *label,
+                            sg_zip_entry *e, sg_error *err);
+/* Reads exactly n bytes of entry idx and on to its end, so libzip checks the CRC; an entry of
+ * another size is an error. */
+sg_status sg_zip_entry_read(struct zip *z, int64_t idx, const char *label, void *buf, uint64_t n,
+                            sg_error *err);
+/* The whole entry (stat, then read) into a fresh buffer *buf of *n bytes (free() it); an entry
+ * larger than limit is SG_ERR_LIMIT. */
+sg_status sg_zip_entry_load(struct zip *z, int64_t idx, uint64_t archive_size, const char *label,
+                            uint64_t limit, uint8_t **buf, size_t *n, sg_error *err);
+
 /* ---- configuration -------------------------------------------------------------------------- */
 typedef struct {
     int img_size, style_dim, latent_dim, num_domains, max_conv_dim, w_hpf;
