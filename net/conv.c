@@ -12,7 +12,7 @@
  *    im2col's kh·kw×, which matters: im2col is memory-bound (bench/README.md has the rates).
  *  - im2col (everything else: strided convs, few input channels, weights too big for the
  *    workspace, images of 8 columns or fewer, where the padded grid wastes ≥ 20% and the per-call
- *    weight reorder outweighs the GEMMs, bench/README.md round 4):
+ *    weight reorder outweighs the GEMMs: bench/README.md):
  *    build col tiles [K, P] and GEMM them straight into y's columns (ldc = Ho·Wo).
  *
  * Both accumulate onto the bias written just before the GEMM: that one pass replaces BLAS's own

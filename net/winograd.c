@@ -67,7 +67,7 @@ static wino_plan plan_wino(int cin, int h, int w, int cout, size_t cap) {
     p.u = SG_WINO_P * p.ldu;
     int lo = (MIN_TASK_TILES + p.tw - 1) / p.tw, hi = (2 * MIN_TASK_TILES + p.tw - 1) / p.tw;
     /* every task streams all of U: with a big U, one task per thread (smaller U lose more to V
-     * and M outgrowing L2 than they save; bench/README.md, round 4) */
+     * and M outgrowing L2 than they save; bench/README.md) */
     if (p.u >= BIG_U_FLOATS) hi = p.th;
     if (lo > p.th) lo = p.th;
     if (hi > p.th / p.threads) hi = p.th / p.threads; /* every thread gets a task */
