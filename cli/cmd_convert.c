@@ -155,8 +155,8 @@ int cmd_convert(int argc, char **argv) {
         {"--model", "X.ckpt", "release checkpoint (100000_nets_ema.ckpt) or any model file", NULL},
         {"--fan", "wing.ckpt", "face network weights to include", NULL},
         {"--domains", "a,b,..",
-         "domain names (default: female,male for 2 domains, "
-         "cat,dog,wild for 3, else domain0..)",
+         "domain names (default: " SG_RELEASE_DOMAINS_CELEBA_HQ
+         " for 2 domains, " SG_RELEASE_DOMAINS_AFHQ " for 3, else domain0..)",
          NULL},
         {"--out", "M.safetensors", "output model file", NULL},
         {"--help", NULL, "show this help", NULL},

@@ -13,8 +13,8 @@ static const struct {
     sg_config cfg;
     const char *domains;
 } presets[] = {
-    {"afhq", {256, 64, 16, 3, 512, 0, 0, {{0}}}, "cat,dog,wild"},
-    {"celeba_hq", {256, 64, 16, 2, 512, 1, 0, {{0}}}, "female,male"},
+    {"afhq", {256, 64, 16, 3, 512, 0, 0, {{0}}}, SG_RELEASE_DOMAINS_AFHQ},
+    {"celeba_hq", {256, 64, 16, 2, 512, 1, 0, {{0}}}, SG_RELEASE_DOMAINS_CELEBA_HQ},
     {"mini", {64, 16, 8, 2, 64, 1, 0, {{0}}}, "female,male"},
 };
 

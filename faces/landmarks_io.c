@@ -175,54 +175,24 @@ sg_status sg_npy_read_landmarks(const void *data, size_t size, const char *label
     return SG_OK;
 }
 
-/* ---- .npz ----------------------------------------------------------------------------------- */
-/* Reads the whole (bounded) entry; a second read checks the CRC at its end. */
-static sg_status read_entry(zip_t *z, zip_int64_t idx, const char *label, const char *entry,
-                            uint8_t **buf, size_t *len, sg_error *err) {
-    zip_stat_t s;
-    zip_stat_init(&s);
-    if (zip_stat_index(z, (zip_uint64_t)idx, 0, &s) || !(s.valid & ZIP_STAT_SIZE))
-        return sg_error_set(err, SG_ERR_FORMAT, "%s: cannot read entry %s", label, entry);
-    if (s.size > 1u << 20)
-        return sg_error_set(err, SG_ERR_LIMIT, "%s: entry %s is too large", label, entry);
-    zip_file_t *f = zip_fopen_index(z, (zip_uint64_t)idx, 0);
-    *buf = malloc(s.size ? s.size : 1);
-    if (!f || !*buf) {
-        if (f) zip_fclose(f);
-        return sg_error_set(err, f ? SG_ERR_NOMEM : SG_ERR_FORMAT, "%s: cannot read entry %s",
-                            label, entry);
-    }
-    uint8_t extra;
-    zip_int64_t got = zip_fread(f, *buf, s.size), more = zip_fread(f, &extra, 1);
-    int bad = zip_fclose(f) != 0;
-    if (got < 0 || (zip_uint64_t)got != s.size || more != 0 || bad)
-        return sg_error_set(err, SG_ERR_FORMAT, "%s: entry %s is corrupt or truncated", label,
-                            entry);
-    *len = (size_t)s.size;
-    return SG_OK;
-}
+/* ---- .npz: a zip of .npy entries (model/'s zip reader) ------------------------------------- */
+/* An .npy entry larger than this is not the (98, 2) array. */
+#define NPZ_MAX_ENTRY ((uint64_t)1 << 20)
 
 sg_status sg_npz_read_landmarks(const void *data, size_t size, const char *key, const char *label,
                                 double *mean, sg_error *err) {
     if (size >= 6 && memcmp(data, NPY_MAGIC, 6) == 0) /* a bare .npy is accepted too */
         return sg_npy_read_landmarks(data, size, label, mean, err);
-    zip_error_t ze;
-    zip_error_init(&ze);
-    zip_source_t *src = zip_source_buffer_create(data, size, 0, &ze);
-    zip_t *z = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
-    zip_error_fini(&ze);
-    if (!z) {
-        if (src) zip_source_free(src);
-        return sg_error_set(err, SG_ERR_FORMAT, "%s: not a readable .npz (zip) file", label);
-    }
+    zip_t *z;
+    sg_status st = sg_zip_open_memory(data, size, label, &z, err);
+    if (st) return st;
     char entry[64];
     snprintf(entry, sizeof entry, "%s.npy", key);
     zip_int64_t idx = zip_name_locate(z, entry, 0);
     uint8_t *buf = NULL;
     size_t len = 0;
-    sg_status st =
-        idx < 0 ? sg_error_set(err, SG_ERR_MISSING, "%s: no array '%s' in the .npz", label, key)
-                : read_entry(z, idx, label, entry, &buf, &len, err);
+    st = idx < 0 ? sg_error_set(err, SG_ERR_MISSING, "%s: no array '%s' in the .npz", label, key)
+                 : sg_zip_entry_load(z, idx, size, label, NPZ_MAX_ENTRY, &buf, &len, err);
     if (!st) {
         char sub[300];
         snprintf(sub, sizeof sub, "%s:%s", label, entry);

@@ -50,7 +50,7 @@ sg_status sg_image_to_tensor(const sg_image *img, sg_fit fit, int size, sg_tenso
 /* Pillow BILINEAR resize of an RGB image region (x0, y0, cw, ch) to ow×oh. */
 sg_status sg_image_resize(const sg_image *img, int x0, int y0, int cw, int ch, int ow, int oh,
                           sg_image *out, sg_error *err);
-/* (Added.) sg_image_resize is Pillow's img.crop((x0, y0, x0+cw, y0+ch)).resize((ow, oh),
+/* sg_image_resize is Pillow's img.crop((x0, y0, x0+cw, y0+ch)).resize((ow, oh),
  * BILINEAR): the filter never reads outside the region. This is img.resize((ow, oh), BILINEAR,
  * box=(box[0], box[1], box[2], box[3])): a fractional box, and the filter may read source pixels
  * around it (clamped to the image). */

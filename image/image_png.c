@@ -197,8 +197,9 @@ static int png_encode_inner(png_enc *c) {
     if (setjmp(png_jmpbuf(c->png))) return -1;
     const sg_image *img = c->img;
     png_set_write_fn(c->png, c, png_write_mem, png_flush_mem);
-    /* zlib level 2: about half the encode time of the default 6 for ~10% larger files; encoding
-     * is most of a request's overhead outside the networks. Deterministic like any level. */
+    /* zlib level 2: a fraction of the default 6's encode time for slightly larger files
+     * (bench/README.md); encoding is most of a request's overhead outside the networks.
+     * Deterministic like any level. */
     png_set_compression_level(c->png, 2);
     png_set_IHDR(c->png, c->info, (png_uint_32)img->w, (png_uint_32)img->h, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);

@@ -2,7 +2,8 @@
  *
  * A release checkpoint is torch.save of a dict whose entries `generator`, `mapping_network` and
  * `style_encoder` are state dicts (other entries, such as a step counter, a discriminator or
- * optimiser state, are ignored); the face network's wing.ckpt is {'state_dict': ...}. Tensors
+ * optimiser state, are ignored); the face network's wing.ckpt is {'state_dict': ...}. That
+ * layout (entries, prefixes, face-network keys to drop, domain names) is release.c's. Tensors
  * are exposed as `<entry>.<key>` (`fan.<key>` for a state_dict file), without any DataParallel
  * `module.` prefix. Both torch.save formats are read (ckpt_legacy.c, ckpt_zip.c); wherever the
  * storages are tagged (`cuda:0` ...) they load on the CPU.
@@ -245,27 +246,6 @@ static sg_status ck_tensor_args(ck_source *s, const char *nm, const pk_value *v,
     return ck_view_check(s, nm, t, rel, pid->u.pid.view_numel, err);
 }
 
-/* Layers of a larger FAN than the one-hourglass network StarGAN v2 uses (release wing.ckpt
- * holds them; the reference keeps only the keys its model has): m<k>, top_m_<k>,
- * conv_last<k>, bn_end<k>, l<k> for k ≥ 1, and the inter-module bl<k>, al<k>. */
-static bool ck_fan_ignored(const char *key) {
-    static const struct {
-        const char *stem;
-        int min_k;
-    } stems[] = {{"top_m_", 1}, {"conv_last", 1}, {"bn_end", 1}, {"m", 1},
-                 {"l", 1},      {"bl", 0},        {"al", 0}};
-    for (size_t i = 0; i < sizeof stems / sizeof stems[0]; i++) {
-        size_t n = strlen(stems[i].stem);
-        if (strncmp(key, stems[i].stem, n) != 0) continue;
-        const char *p = key + n;
-        long k = 0;
-        if (*p < '0' || *p > '9') continue;
-        while (*p >= '0' && *p <= '9' && k < 100000) k = k * 10 + (*p++ - '0');
-        if (*p == '.' && k >= stems[i].min_k) return true;
-    }
-    return false;
-}
-
 static sg_status ck_tensor_push(ck_source *s, ck_tensor *t, sg_error *err) {
     if (s->n_t == s->cap_t) {
         size_t cap = s->cap_t ? 2 * s->cap_t : 128;
@@ -296,7 +276,7 @@ static sg_status ck_add_item(ck_source *s, const char *prefix, const pk_value *k
     t.name[pl] = '.';
     memcpy(t.name + pl + 1, key, n);
     t.name[pl + 1 + n] = '\0';
-    if (fan && ck_fan_ignored(t.name + pl + 1)) {
+    if (fan && sg_release_fan_ignored(t.name + pl + 1)) {
         free(t.name);
         return SG_OK;
     }
@@ -320,43 +300,31 @@ static sg_status ck_add_state_dict(ck_source *s, const char *prefix, const pk_va
     return SG_OK;
 }
 
-/* The networks inference needs; every other entry of a release checkpoint is ignored. */
+/* The networks inference needs (release.c); every other entry of a checkpoint is ignored. */
 static sg_status ck_tensors_from_root(ck_source *s, const pk_value *root, sg_error *err) {
-    static const char *const nets[] = {"generator", "mapping_network", "style_encoder"};
     if (root->kind != PK_DICT)
         return sg_error_set(err, SG_ERR_FORMAT, "%s: the checkpoint holds %s, not a dict",
                             s->base.source, pk_kind_name(root));
     int found = 0;
     for (size_t i = 0; i + 1 < root->u.seq.n; i += 2)
-        for (size_t k = 0; k < sizeof nets / sizeof nets[0]; k++)
-            if (pk_is_str(root->u.seq.v[i], nets[k])) {
-                sg_status st = ck_add_state_dict(s, nets[k], root->u.seq.v[i + 1], false, err);
+        for (size_t k = 0; sg_release_net(k); k++)
+            if (pk_is_str(root->u.seq.v[i], sg_release_net(k))) {
+                sg_status st =
+                    ck_add_state_dict(s, sg_release_net(k), root->u.seq.v[i + 1], false, err);
                 if (st != SG_OK) return st;
                 found++;
             }
     if (found) return SG_OK;
-    const pk_value *sd = pk_dict_get(root, "state_dict");
-    if (sd) return ck_add_state_dict(s, "fan", sd, true, err);
+    const pk_value *sd = pk_dict_get(root, SG_RELEASE_FAN_ENTRY);
+    if (sd) return ck_add_state_dict(s, SG_RELEASE_FAN_PREFIX, sd, true, err);
     return sg_error_set(err, SG_ERR_FORMAT,
                         "%s: no generator, mapping_network, style_encoder or state_dict entry: "
                         "not a StarGAN v2 checkpoint",
                         s->base.source);
 }
 
-static sg_status ck_index(ck_source *s, sg_error *err) {
-    for (size_t i = 0; i < s->n_t; i++) {
-        int r = sg_namemap_put(&s->by_name, s->t[i].name, i);
-        if (r < 0) return ck_nomem(s, err);
-        if (r > 0) {
-            char nm[SG_MSG_NAME_CAP];
-            return sg_error_set(err, SG_ERR_FORMAT, "%s: tensor %s appears twice", s->base.source,
-                                sg_msg_name(s->t[i].name, nm, sizeof nm));
-        }
-    }
-    return SG_OK;
-}
-
-/* The two releases' domains (CelebA-HQ: 2, AFHQ: 3); others get domain0.. from the config. */
+/* The two releases' domains (release.c); others get domain0.. from the config. Counts the
+ * mapping network's per-domain heads as sg_config_derive does (no more than the releases'). */
 static void ck_default_domains(ck_source *s) {
     char name[64];
     int n = 0;
@@ -366,28 +334,22 @@ static void ck_default_domains(ck_source *s) {
         if (!sg_namemap_get(&s->by_name, name, &i)) break;
         n++;
     }
-    if (n == 2) snprintf(s->domains, sizeof s->domains, "female,male");
-    if (n == 3) snprintf(s->domains, sizeof s->domains, "cat,dog,wild");
+    s->domains = sg_release_domains(n);
 }
 
 /* ---- the sg_weights vtable ------------------------------------------------------------------ */
-static ck_tensor *ck_find(ck_source *s, const char *name) {
+static sg_status ck_find(ck_source *s, const char *name, ck_tensor **t, sg_error *err) {
     size_t i;
-    return name && sg_namemap_get(&s->by_name, name, &i) ? &s->t[i] : NULL;
-}
-
-static sg_status ck_missing(ck_source *s, const char *name, sg_error *err) {
-    char nm[SG_MSG_NAME_CAP];
-    return sg_error_set(err, SG_ERR_MISSING, "%s: tensor %s missing", s->base.source,
-                        sg_msg_name(name ? name : "(null)", nm, sizeof nm));
+    sg_status st = sg_tensor_find(&s->base, &s->by_name, name, &i, err);
+    if (st == SG_OK) *t = &s->t[i];
+    return st;
 }
 
 static sg_status ck_shape(sg_weights *w, const char *name, sg_shape *shape, sg_error *err) {
-    ck_source *s = (ck_source *)w;
-    const ck_tensor *t = ck_find(s, name);
-    if (!t) return ck_missing(s, name, err);
-    *shape = t->shape;
-    return SG_OK;
+    ck_tensor *t;
+    sg_status st = ck_find((ck_source *)w, name, &t, err);
+    if (st == SG_OK) *shape = t->shape;
+    return st;
 }
 
 /* Copies a strided view element by element (the source may be unaligned). */
@@ -438,22 +400,12 @@ static sg_status ck_floats(ck_source *s, ck_tensor *t, const float **data, sg_er
 static sg_status ck_get(sg_weights *w, const char *name, const sg_shape *want, const float **data,
                         sg_error *err) {
     ck_source *s = (ck_source *)w;
-    ck_tensor *t = ck_find(s, name);
-    if (!t) return ck_missing(s, name, err);
-    char nm[SG_MSG_NAME_CAP], a[SG_SHAPE_STR_CAP], b[SG_SHAPE_STR_CAP];
-    sg_msg_name(name, nm, sizeof nm);
-    if (!want || !data)
-        return sg_error_set(err, SG_ERR_ARG, "%s: tensor %s: NULL shape or data", s->base.source,
-                            nm);
-    const char *dtype = pk_storage_types[s->st[t->storage].type].dtype;
-    if (strcmp(dtype, "F32") != 0)
-        return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: dtype %s, expected F32",
-                            s->base.source, nm, dtype);
-    if (!sg_shape_equal(&t->shape, want))
-        return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: shape %s, expected %s",
-                            s->base.source, nm, sg_shape_str(&t->shape, a, sizeof a),
-                            sg_shape_str(want, b, sizeof b));
-    return ck_floats(s, t, data, err);
+    ck_tensor *t;
+    sg_status st = ck_find(s, name, &t, err);
+    if (st == SG_OK)
+        st = sg_tensor_check(w, name, pk_storage_types[s->st[t->storage].type].dtype, &t->shape,
+                             want, data, err);
+    return st == SG_OK ? ck_floats(s, t, data, err) : st;
 }
 
 static void ck_each(sg_weights *w, int (*fn)(void *, const char *, const sg_shape *), void *ctx) {
@@ -464,7 +416,7 @@ static void ck_each(sg_weights *w, int (*fn)(void *, const char *, const sg_shap
 
 static const char *ck_meta(sg_weights *w, const char *key) {
     ck_source *s = (ck_source *)w;
-    if (key && strcmp(key, "domains") == 0) return s->domains[0] ? s->domains : NULL;
+    if (key && strcmp(key, "domains") == 0) return s->domains;
     if (key && strcmp(key, "format") == 0) return s->format;
     return NULL;
 }
@@ -519,7 +471,8 @@ static sg_status ck_parse(ck_source *s, sg_error *err) {
         st = ck_legacy_load(s, &a, &root, err);
     }
     if (st == SG_OK) st = ck_tensors_from_root(s, root, err);
-    if (st == SG_OK) st = ck_index(s, err);
+    if (st == SG_OK)
+        st = sg_tensor_index(&s->base, &s->by_name, &s->t[0].name, s->n_t, sizeof s->t[0], err);
     if (st == SG_OK) st = ck_load_storages(s, err);
     if (st == SG_OK) ck_default_domains(s);
     pk_arena_free(&a); /* names and keys were copied out */

@@ -57,7 +57,7 @@ typedef struct {
     size_t *order; /* used storages with a copy or a count to read, by file offset */
     size_t n_order;
     uint64_t lazy_bytes; /* copies made at get so far (ck_budget) */
-    char domains[64];
+    const char *domains; /* metadata "domains": the release's names, or NULL */
 } ck_source;
 
 /* ---- ckpt.c, for the format readers --------------------------------------------------------- */

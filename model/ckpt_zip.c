@@ -16,8 +16,6 @@
 #include <unistd.h>
 
 #define CK_NO_OFFSET UINT64_MAX
-/* Deflate cannot expand data more than about 1032:1: a bigger claim is a lie (zip bomb). */
-#define CK_MAX_RATIO 1100
 /* data.pkl of a state dict is tens of KB; 256 MB is generous and bounds the allocation. */
 #define CK_MAX_PICKLE ((uint64_t)256 << 20)
 
@@ -132,57 +130,7 @@ static void zc_offsets(ck_source *s, uint64_t n, uint64_t *off) {
     }
 }
 
-/* ---- entries through libzip ----------------------------------------------------------------- */
-static sg_status ck_zip_err(ck_source *s, const char *entry, sg_error *err) {
-    char nm[SG_MSG_NAME_CAP];
-    return sg_error_set(err, SG_ERR_FORMAT, "%s: %s: %s", s->base.source,
-                        sg_msg_name(entry, nm, sizeof nm), zip_strerror(s->zip));
-}
-
-/* Reads exactly n bytes of entry idx, to its end (so libzip checks the CRC). */
-static sg_status ck_entry_read(ck_source *s, zip_int64_t idx, uint8_t *buf, uint64_t n,
-                               sg_error *err) {
-    const char *name = zip_get_name(s->zip, (zip_uint64_t)idx, ZIP_FL_ENC_RAW);
-    zip_file_t *f = zip_fopen_index(s->zip, (zip_uint64_t)idx, 0);
-    if (!f) return ck_zip_err(s, name ? name : "?", err);
-    uint8_t extra;
-    zip_int64_t got = n ? zip_fread(f, buf, n) : 0;
-    zip_int64_t more = got == (zip_int64_t)n ? zip_fread(f, &extra, 1) : 0;
-    sg_status st = SG_OK;
-    if (got < 0 || more < 0) {
-        char nm[SG_MSG_NAME_CAP];
-        st = sg_error_set(err, SG_ERR_FORMAT, "%s: %s: %s", s->base.source,
-                          sg_msg_name(name ? name : "?", nm, sizeof nm), zip_file_strerror(f));
-    } else if (got != (zip_int64_t)n || more != 0) {
-        char nm[SG_MSG_NAME_CAP];
-        st = sg_error_set(err, SG_ERR_FORMAT, "%s: %s: size differs from the directory's",
-                          s->base.source, sg_msg_name(name ? name : "?", nm, sizeof nm));
-    }
-    zip_fclose(f);
-    return st;
-}
-
-/* Stat of an entry, with the sizes we are willing to trust. */
-static sg_status ck_entry_stat(ck_source *s, zip_int64_t idx, const char *name, zip_stat_t *zs,
-                               sg_error *err) {
-    char nm[SG_MSG_NAME_CAP];
-    zip_stat_init(zs);
-    if (zip_stat_index(s->zip, (zip_uint64_t)idx, 0, zs) != 0) return ck_zip_err(s, name, err);
-    const zip_uint64_t need = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
-    if ((zs->valid & need) != need)
-        return sg_error_set(err, SG_ERR_FORMAT, "%s: %s: sizes unknown", s->base.source,
-                            sg_msg_name(name, nm, sizeof nm));
-    if ((zs->valid & ZIP_STAT_ENCRYPTION_METHOD) && zs->encryption_method != ZIP_EM_NONE)
-        return sg_error_set(err, SG_ERR_UNSUPPORTED, "%s: %s is encrypted", s->base.source,
-                            sg_msg_name(name, nm, sizeof nm));
-    bool stored = zs->comp_method == ZIP_CM_STORE;
-    if (zs->comp_size > s->size || (stored && zs->size != zs->comp_size) ||
-        zs->size / CK_MAX_RATIO > zs->comp_size + 4096)
-        return sg_error_set(err, SG_ERR_FORMAT, "%s: %s: implausible sizes", s->base.source,
-                            sg_msg_name(name, nm, sizeof nm));
-    return SG_OK;
-}
-
+/* ---- entries through libzip (zip_entry.c) -------------------------------------------------- */
 sg_status ck_zip_read(ck_source *s, ck_storage *c, sg_error *err) {
     uint64_t bytes = c->numel * (uint64_t)pk_storage_types[c->type].itemsize;
     char nm[SG_MSG_NAME_CAP];
@@ -193,7 +141,7 @@ sg_status ck_zip_read(ck_source *s, ck_storage *c, sg_error *err) {
     if (st != SG_OK) return st;
     c->owned = ck_alloc((size_t)bytes);
     if (!c->owned) return sg_error_set(err, SG_ERR_NOMEM, "%s: out of memory", s->base.source);
-    st = ck_entry_read(s, c->zip_index, c->owned, bytes, err);
+    st = sg_zip_entry_read(s->zip, c->zip_index, s->base.source, c->owned, bytes, err);
     if (st != SG_OK) {
         free(c->owned);
         c->owned = NULL;
@@ -205,18 +153,8 @@ sg_status ck_zip_read(ck_source *s, ck_storage *c, sg_error *err) {
 
 /* ---- the archive ---------------------------------------------------------------------------- */
 static sg_status ck_zip_open(ck_source *s, sg_error *err) {
-    zip_error_t ze;
-    zip_error_init(&ze);
     zc_prefetch(s);
-    zip_source_t *src = zip_source_buffer_create(s->file, s->size, 0, &ze);
-    if (src) s->zip = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
-    sg_status st = SG_OK;
-    if (!s->zip)
-        st = sg_error_set(err, SG_ERR_FORMAT, "%s: not a readable zip archive: %s", s->base.source,
-                          zip_error_strerror(&ze));
-    if (src && !s->zip) zip_source_free(src);
-    zip_error_fini(&ze);
-    return st;
+    return sg_zip_open_memory(s->file, s->size, s->base.source, &s->zip, err);
 }
 
 /* The top folder every entry of a torch archive lives in, with its '/'. */
@@ -250,27 +188,18 @@ static sg_status ck_zip_pickle(ck_source *s, const char *prefix, uint8_t **pkl, 
                             "%s: a zip archive without %sdata.pkl: not a torch checkpoint (a "
                             "download to unpack first?)",
                             s->base.source, sg_msg_name(prefix, pf, sizeof pf));
-    zip_stat_t zs;
-    sg_status st = ck_entry_stat(s, idx, "data.pkl", &zs, err);
-    if (st != SG_OK) return st;
-    if (zs.size > CK_MAX_PICKLE)
-        return sg_error_set(err, SG_ERR_LIMIT, "%s: data.pkl of %llu bytes exceeds the limit",
-                            s->base.source, (unsigned long long)zs.size);
-    *pkl = malloc(zs.size ? (size_t)zs.size : 1);
-    if (!*pkl) return sg_error_set(err, SG_ERR_NOMEM, "%s: out of memory", s->base.source);
-    *n = (size_t)zs.size;
-    return ck_entry_read(s, idx, *pkl, zs.size, err);
+    return sg_zip_entry_load(s->zip, idx, s->size, s->base.source, CK_MAX_PICKLE, pkl, n, err);
 }
 
 /* An optional <prefix>byteorder entry (newer PyTorch) must say "little". */
 static sg_status ck_zip_byteorder(ck_source *s, const char *prefix, sg_error *err) {
     zip_int64_t idx = ck_locate(s, prefix, "byteorder");
     if (idx < 0) return SG_OK;
-    zip_stat_t zs;
+    sg_zip_entry e;
     uint8_t b[16];
-    sg_status st = ck_entry_stat(s, idx, "byteorder", &zs, err);
-    if (st == SG_OK && zs.size == 6) st = ck_entry_read(s, idx, b, 6, err);
-    if (st == SG_OK && (zs.size != 6 || memcmp(b, "little", 6) != 0))
+    sg_status st = sg_zip_entry_stat(s->zip, idx, s->size, s->base.source, &e, err);
+    if (st == SG_OK && e.size == 6) st = sg_zip_entry_read(s->zip, idx, s->base.source, b, 6, err);
+    if (st == SG_OK && (e.size != 6 || memcmp(b, "little", 6) != 0))
         st = sg_error_set(err, SG_ERR_UNSUPPORTED, "%s: byteorder is not little-endian",
                           s->base.source);
     return st;
@@ -287,16 +216,16 @@ static sg_status ck_zip_storage(ck_source *s, const char *prefix, ck_storage *c,
                             "%s: storage %s is referenced but the archive has no %sdata/%s",
                             s->base.source, sg_msg_name(c->key, nm, sizeof nm),
                             sg_msg_name(prefix, pf, sizeof pf), nm);
-    zip_stat_t zs;
-    sg_status st = ck_entry_stat(s, idx, rest, &zs, err);
+    sg_zip_entry e;
+    sg_status st = sg_zip_entry_stat(s->zip, idx, s->size, s->base.source, &e, err);
     if (st != SG_OK) return st;
     uint64_t bytes = c->numel * (uint64_t)pk_storage_types[c->type].itemsize;
-    if (zs.size != bytes)
+    if (e.size != bytes)
         return sg_error_set(err, SG_ERR_FORMAT,
                             "%s: storage %s: entry of %llu bytes, its tensors say %llu",
                             s->base.source, sg_msg_name(c->key, nm, sizeof nm),
-                            (unsigned long long)zs.size, (unsigned long long)bytes);
-    if (zs.comp_method == ZIP_CM_STORE && off[idx] != CK_NO_OFFSET) c->data = s->file + off[idx];
+                            (unsigned long long)e.size, (unsigned long long)bytes);
+    if (e.stored && off[idx] != CK_NO_OFFSET) c->data = s->file + off[idx];
     else c->zip_index = idx;
     return SG_OK;
 }

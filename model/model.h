@@ -2,8 +2,8 @@
  * the model configuration derived from tensor shapes.
  *
  * The networks never see a file format: they ask an sg_weights for a tensor by full name and
- * expected shape. A source (safetensors mmap, spec-v1 generator, release .ckpt later) implements
- * the small vtable below. */
+ * expected shape. A source (safetensors mmap, torch checkpoint, spec-v1 generator, recorder)
+ * implements the small vtable below. */
 #ifndef SG_MODEL_H
 #define SG_MODEL_H
 
@@ -59,12 +59,20 @@ sg_status sg_safetensors_get_i64(sg_weights *w, const char *name, int64_t *out, 
  * {'state_dict': ...} file (wing.ckpt) gives `fan.<key>` (layers of a larger FAN ignored).
  * `module.` prefixes are stripped; storages load on the CPU whatever their device tag. Non-F32
  * tensors (counters) are listed but `get` refuses them. Metadata: `format` ("torch-legacy" or
- * "torch-zip") and, for 2- and 3-domain models, `domains` = the releases' female,male or
- * cat,dog,wild. The pickle reader runs no code and refuses anything a state dict does not need. */
+ * "torch-zip") and, for 2- and 3-domain models, `domains` = sg_release_domains(n). The pickle
+ * reader runs no code and refuses anything a state dict does not need. */
 sg_status sg_ckpt_open(const char *path, sg_weights **out, sg_error *err);
 /* Same over size bytes the caller keeps alive (and unchanged) until the source is freed. */
 sg_status sg_ckpt_open_memory(const void *data, size_t size, const char *label, sg_weights **out,
                               sg_error *err);
+
+/* ---- the StarGAN v2 release layout (model/release.c) --------------------------------------- */
+/* Domain names of the two published models, in domain order. */
+#define SG_RELEASE_DOMAINS_CELEBA_HQ "female,male"
+#define SG_RELEASE_DOMAINS_AFHQ      "cat,dog,wild"
+/* The published model's names for a domain count (2: CelebA-HQ, 3: AFHQ), else NULL. A release
+ * checkpoint's `domains` metadata comes from here. */
+const char *sg_release_domains(int num_domains);
 
 /* Spec-v1 deterministic weights (fixtures/README.md): `get` computes the values for any name and
  * shape on demand and keeps them until free. `generator.hpf.filter` is the fixed kernel. */
@@ -96,6 +104,31 @@ typedef struct {
  * renames, so a failed write never leaves a half file under path. */
 sg_status sg_safetensors_write(const char *path, const sg_named_tensor *t, size_t n,
                                const char *const *meta_kv, size_t n_meta, sg_error *err);
+
+/* ---- zip entries (model/zip_entry.c) -------------------------------------------------------
+ * For the readers of zip-based formats (torch zip checkpoints here, .npz in faces/), over
+ * libzip. label names the file in messages; entries are libzip indices. */
+struct zip; /* libzip's zip_t */
+typedef struct {
+    uint64_t size; /* uncompressed bytes */
+    int stored;    /* not compressed */
+} sg_zip_entry;
+/* Opens size bytes the caller keeps alive (and unchanged) until zip_discard, consistency-checked;
+ * "not a readable zip archive" otherwise. */
+sg_status sg_zip_open_memory(const void *data, size_t size, const char *label, struct zip **out,
+                             sg_error *err);
+/* The sizes of entry idx, once they are plausible: known, not encrypted, compressed within the
+ * archive's archive_size bytes, a stored entry's two sizes equal, at most deflate's expansion. */
+sg_status sg_zip_entry_stat(struct zip *z, int64_t idx, uint64_t archive_size, const char *label,
+                            sg_zip_entry *e, sg_error *err);
+/* Reads exactly n bytes of entry idx and on to its end, so libzip checks the CRC; an entry of
+ * another size is an error. */
+sg_status sg_zip_entry_read(struct zip *z, int64_t idx, const char *label, void *buf, uint64_t n,
+                            sg_error *err);
+/* The whole entry (stat, then read) into a fresh buffer *buf of *n bytes (free() it); an entry
+ * larger than limit is SG_ERR_LIMIT. */
+sg_status sg_zip_entry_load(struct zip *z, int64_t idx, uint64_t archive_size, const char *label,
+                            uint64_t limit, uint8_t **buf, size_t *n, sg_error *err);
 
 /* ---- configuration -------------------------------------------------------------------------- */
 typedef struct {

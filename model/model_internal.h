@@ -47,6 +47,31 @@ bool sg_namemap_get(const sg_namemap *m, const char *key, size_t *value);
 int sg_namemap_put(sg_namemap *m, const char *key, size_t value);
 void sg_namemap_free(sg_namemap *m);
 
+/* ---- tensor lookup, shared by the file sources (safetensors.c, ckpt.c) --------------------- */
+/* Indexes a source's tensors by name: name i is *(char **)((char *)first + i·stride), i.e. the
+ * `name` field of each entry of an array (pass &t[0].name, sizeof t[0]). A name given twice is
+ * an error (which one would be meant?). The map borrows the names. */
+sg_status sg_tensor_index(const sg_weights *w, sg_namemap *m, char *const *first, size_t n,
+                          size_t stride, sg_error *err);
+/* The index of name in m; SG_ERR_MISSING "<source>: tensor <name> missing" when absent. */
+sg_status sg_tensor_find(const sg_weights *w, const sg_namemap *m, const char *name, size_t *index,
+                         sg_error *err);
+/* What every `get` checks before handing out data: want and data given, dtype "F32", shape equal
+ * to want. Messages name the source and the tensor. */
+sg_status sg_tensor_check(const sg_weights *w, const char *name, const char *dtype,
+                          const sg_shape *shape, const sg_shape *want, const float **data,
+                          sg_error *err);
+
+/* ---- the release layout (release.c), for the checkpoint reader ------------------------------ */
+/* The i-th entry of a release checkpoint that is a network (generator, mapping_network,
+ * style_encoder: also its tensors' prefix), NULL past the last. */
+const char *sg_release_net(size_t i);
+/* A {'state_dict': ...} checkpoint (wing.ckpt) is the face network; its tensors get this prefix. */
+#define SG_RELEASE_FAN_ENTRY  "state_dict"
+#define SG_RELEASE_FAN_PREFIX "fan"
+/* A face-network state-dict key (without the prefix) of a layer StarGAN v2's FAN does not have. */
+bool sg_release_fan_ignored(const char *key);
+
 /* ---- safetensors from memory ---------------------------------------------------------------- */
 /* Same as sg_safetensors_open over size bytes the caller keeps alive (and unchanged) until the
  * source is freed; label names the source in messages. */

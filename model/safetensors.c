@@ -186,20 +186,6 @@ static sg_status st_parse_meta(st_source *s, const cJSON *m, sg_error *err) {
     return SG_OK;
 }
 
-/* Indexes the names (a duplicated key in the JSON is an error: which one is meant?). */
-static sg_status st_index(st_source *s, sg_error *err) {
-    for (size_t i = 0; i < s->n; i++) {
-        int r = sg_namemap_put(&s->by_name, s->t[i].name, i);
-        if (r < 0) return sg_error_set(err, SG_ERR_NOMEM, "%s: out of memory", s->base.source);
-        if (r > 0) {
-            char nm[SG_MSG_NAME_CAP];
-            return sg_error_set(err, SG_ERR_FORMAT, "%s: tensor %s appears twice in the header",
-                                s->base.source, sg_msg_name(s->t[i].name, nm, sizeof nm));
-        }
-    }
-    return SG_OK;
-}
-
 static _Thread_local const st_tensor *st_sort_base;
 static int st_cmp_begin(const void *a, const void *b) {
     const st_tensor *x = &st_sort_base[*(const size_t *)a], *y = &st_sort_base[*(const size_t *)b];
@@ -242,7 +228,8 @@ static sg_status st_parse_entries(st_source *s, const cJSON *root, sg_error *err
         if (st != SG_OK) return st;
         if (s->t[s->n].name) s->n++;
     }
-    sg_status st = st_index(s, err);
+    /* a key given twice in the JSON is an error: which one would be meant? */
+    sg_status st = sg_tensor_index(&s->base, &s->by_name, &s->t[0].name, s->n, sizeof s->t[0], err);
     return st == SG_OK ? st_check_overlap(s, err) : st;
 }
 
@@ -294,23 +281,18 @@ static sg_status st_parse(st_source *s, sg_error *err) {
 }
 
 /* ---- the sg_weights vtable ------------------------------------------------------------------ */
-static const st_tensor *st_find(st_source *s, const char *name) {
+static sg_status st_find(st_source *s, const char *name, st_tensor **t, sg_error *err) {
     size_t i;
-    return name && sg_namemap_get(&s->by_name, name, &i) ? &s->t[i] : NULL;
-}
-
-static sg_status st_missing(st_source *s, const char *name, sg_error *err) {
-    char nm[SG_MSG_NAME_CAP];
-    return sg_error_set(err, SG_ERR_MISSING, "%s: tensor %s missing", s->base.source,
-                        sg_msg_name(name ? name : "(null)", nm, sizeof nm));
+    sg_status st = sg_tensor_find(&s->base, &s->by_name, name, &i, err);
+    if (st == SG_OK) *t = &s->t[i];
+    return st;
 }
 
 static sg_status st_shape(sg_weights *w, const char *name, sg_shape *shape, sg_error *err) {
-    st_source *s = (st_source *)w;
-    const st_tensor *t = st_find(s, name);
-    if (!t) return st_missing(s, name, err);
-    *shape = t->shape;
-    return SG_OK;
+    st_tensor *t;
+    sg_status st = st_find((st_source *)w, name, &t, err);
+    if (st == SG_OK) *shape = t->shape;
+    return st;
 }
 
 /* Data of an F32 tensor as float*: in place when aligned, else (a header length that is not a
@@ -333,21 +315,10 @@ static sg_status st_floats(st_source *s, st_tensor *t, const float **data, sg_er
 static sg_status st_get(sg_weights *w, const char *name, const sg_shape *want, const float **data,
                         sg_error *err) {
     st_source *s = (st_source *)w;
-    st_tensor *t = (st_tensor *)st_find(s, name);
-    if (!t) return st_missing(s, name, err);
-    char nm[SG_MSG_NAME_CAP], a[SG_SHAPE_STR_CAP], b[SG_SHAPE_STR_CAP];
-    sg_msg_name(name, nm, sizeof nm);
-    if (!want || !data)
-        return sg_error_set(err, SG_ERR_ARG, "%s: tensor %s: NULL shape or data", s->base.source,
-                            nm);
-    if (strcmp(t->dtype, "F32") != 0)
-        return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: dtype %s, expected F32",
-                            s->base.source, nm, t->dtype);
-    if (!sg_shape_equal(&t->shape, want))
-        return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: shape %s, expected %s",
-                            s->base.source, nm, sg_shape_str(&t->shape, a, sizeof a),
-                            sg_shape_str(want, b, sizeof b));
-    return st_floats(s, t, data, err);
+    st_tensor *t;
+    sg_status st = st_find(s, name, &t, err);
+    if (st == SG_OK) st = sg_tensor_check(w, name, t->dtype, &t->shape, want, data, err);
+    return st == SG_OK ? st_floats(s, t, data, err) : st;
 }
 
 static void st_each(sg_weights *w, int (*fn)(void *, const char *, const sg_shape *), void *ctx) {
@@ -439,8 +410,9 @@ sg_status sg_safetensors_get_i64(sg_weights *w, const char *name, int64_t *out, 
     if (w->get != st_get)
         return sg_error_set(err, SG_ERR_ARG, "%s: not a safetensors source", w->source);
     st_source *s = (st_source *)w;
-    const st_tensor *t = st_find(s, name);
-    if (!t) return st_missing(s, name, err);
+    st_tensor *t;
+    sg_status st = st_find(s, name, &t, err);
+    if (st != SG_OK) return st;
     char nm[SG_MSG_NAME_CAP];
     sg_msg_name(name, nm, sizeof nm);
     if (strcmp(t->dtype, "I64") != 0)

@@ -160,15 +160,9 @@ static sg_status spec_get(sg_weights *w, const char *name, const sg_shape *want,
     size_t i;
     if (!sg_namemap_get(&s->map, name, &i)) return spec_generate(s, name, want, data, err);
     /* asked before: the same data, so every user of a tensor sees one buffer */
-    if (!sg_shape_equal(&s->e[i].shape, want)) {
-        char nm[SG_MSG_NAME_CAP], a[SG_SHAPE_STR_CAP], b[SG_SHAPE_STR_CAP];
-        return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: shape %s, expected %s", w->source,
-                            sg_msg_name(name, nm, sizeof nm),
-                            sg_shape_str(&s->e[i].shape, a, sizeof a),
-                            sg_shape_str(want, b, sizeof b));
-    }
-    *data = s->e[i].data;
-    return SG_OK;
+    sg_status st = sg_tensor_check(w, name, "F32", &s->e[i].shape, want, data, err);
+    if (st == SG_OK) *data = s->e[i].data;
+    return st;
 }
 
 static void spec_each(sg_weights *w, int (*fn)(void *, const char *, const sg_shape *), void *ctx) {

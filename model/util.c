@@ -1,4 +1,5 @@
-/* Shape helpers, the name map, and the sg_weights_get convenience. */
+/* Shape helpers, the name map, the tensor lookup shared by the file sources, file mapping, and
+ * the sg_weights_get convenience. */
 #include "model_internal.h"
 
 #include <errno.h>
@@ -117,6 +118,46 @@ void sg_namemap_free(sg_namemap *m) {
     free(m->slots);
     m->slots = NULL;
     m->cap = m->n = 0;
+}
+
+/* ---- tensor lookup -------------------------------------------------------------------------- */
+sg_status sg_tensor_index(const sg_weights *w, sg_namemap *m, char *const *first, size_t n,
+                          size_t stride, sg_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        const char *name = *(char *const *)(const void *)((const char *)first + i * stride);
+        int r = sg_namemap_put(m, name, i);
+        if (r < 0) return sg_error_set(err, SG_ERR_NOMEM, "%s: out of memory", w->source);
+        if (r > 0) {
+            char nm[SG_MSG_NAME_CAP];
+            return sg_error_set(err, SG_ERR_FORMAT, "%s: tensor %s appears twice", w->source,
+                                sg_msg_name(name, nm, sizeof nm));
+        }
+    }
+    return SG_OK;
+}
+
+sg_status sg_tensor_find(const sg_weights *w, const sg_namemap *m, const char *name, size_t *index,
+                         sg_error *err) {
+    if (name && sg_namemap_get(m, name, index)) return SG_OK;
+    char nm[SG_MSG_NAME_CAP];
+    return sg_error_set(err, SG_ERR_MISSING, "%s: tensor %s missing", w->source,
+                        sg_msg_name(name ? name : "(null)", nm, sizeof nm));
+}
+
+sg_status sg_tensor_check(const sg_weights *w, const char *name, const char *dtype,
+                          const sg_shape *shape, const sg_shape *want, const float **data,
+                          sg_error *err) {
+    char nm[SG_MSG_NAME_CAP], a[SG_SHAPE_STR_CAP], b[SG_SHAPE_STR_CAP];
+    sg_msg_name(name, nm, sizeof nm);
+    if (!want || !data)
+        return sg_error_set(err, SG_ERR_ARG, "%s: tensor %s: NULL shape or data", w->source, nm);
+    if (strcmp(dtype, "F32") != 0)
+        return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: dtype %s, expected F32", w->source,
+                            nm, dtype);
+    if (!sg_shape_equal(shape, want))
+        return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: shape %s, expected %s", w->source,
+                            nm, sg_shape_str(shape, a, sizeof a), sg_shape_str(want, b, sizeof b));
+    return SG_OK;
 }
 
 /* ---- convenience ---------------------------------------------------------------------------- */

@@ -9,11 +9,10 @@
  *    K = Cin, whose B operand
  *    is that band viewed at offset ky·Wp + kx (ldb = band length). The output lands on the padded
  *    width grid in the workspace and is compacted into y. This writes ~1× the input instead of
- *    im2col's kh·kw×, which matters: im2col is memory-bound, and on a 3×3 64→64 layer at 256×256
- *    (2 cores) im2col + sgemm ran at ~65% of the raw sgemm rate, the shifted form at ~88%.
+ *    im2col's kh·kw×, which matters: im2col is memory-bound (bench/README.md has the rates).
  *  - im2col (everything else: strided convs, few input channels, weights too big for the
  *    workspace, images of 8 columns or fewer, where the padded grid wastes ≥ 20% and the per-call
- *    weight reorder outweighs the GEMMs: 256→128 at 4² took 0.90 ms shifted, 0.25 by im2col):
+ *    weight reorder outweighs the GEMMs: bench/README.md):
  *    build col tiles [K, P] and GEMM them straight into y's columns (ldc = Ho·Wo).
  *
  * Both accumulate onto the bias written just before the GEMM: that one pass replaces BLAS's own
@@ -174,8 +173,8 @@ static shift_plan plan_shift(const conv_geom *g, int cout, const sg_workspace *w
 
 /* wr[t, co, c] = w[co, c, t] for tap t = ky·kw + kx: each tap's weights as a plain [Cout, Cin].
  * Per call (nothing kept: memory), so it must be cheap: w is read once, row by row (looping taps
- * outermost re-read all of w once per tap with a stride: 6% of a whole request), output channels
- * split over the pool. Only the fallback: products split by row blocks (the weight-heavy 16², 8²,
+ * outermost re-read all of w once per tap with a stride: bench/README.md), output channels split
+ * over the pool. Only the fallback: products split by row blocks (the weight-heavy 16², 8²,
  * 4² layers) reorder each block's rows inside its GEMM task (sg__gemm_wtaps), so the reordered
  * copy stays in cache instead of a whole-weight pass written out and read back. */
 typedef struct {

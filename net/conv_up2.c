@@ -131,8 +131,8 @@ static void up2_shift(const conv_geom *g, const up2_plan *p, const float *x, con
 }
 
 /* Winograd on the virtually upsampled input where Winograd pays on the output size (as in
- * sg_conv2d): its 36 multiplies per 16 outputs beat the phases' 64 (measured per decoder layer
- * 16→32 … 128→256: 18.6/27/29/48 ms vs 28.6/35/40/49 for the phase GEMMs). */
+ * sg_conv2d): its 36 multiplies per 16 outputs beat the phases' 64 (measured per decoder layer:
+ * bench/README.md). */
 static int up2_wino_pays(const sg_tensor *x, int cout) {
     return sg__wino_pays(x->c, cout, 2 * x->h, 2 * x->w);
 }

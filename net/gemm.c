@@ -1,8 +1,8 @@
 /* GEMM: every conv's matrix product goes through here, split over net/'s pool (one threading
  * model: OpenBLAS runs single-threaded inside our tasks, so no BLAS threads spin against the
  * pool). Per task the product runs on net/'s own register-blocked kernel where it beats
- * OpenBLAS (AVX-512: OpenBLAS is pinned to its Haswell kernel by OPENBLAS_CORETYPE; measured
- * 145–190 vs 85–98 GFLOP/s per thread on the conv shapes), on single-threaded OpenBLAS otherwise. */
+ * OpenBLAS (AVX-512: OpenBLAS is pinned to its Haswell kernel by OPENBLAS_CORETYPE; figures in
+ * bench/README.md), on single-threaded OpenBLAS otherwise. */
 #include "net_internal.h"
 
 #include <cblas.h>

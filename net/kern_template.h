@@ -298,7 +298,7 @@ DEF_KERN(SG_FN(kern_full), SG_MR, SG_NV)
 
 /* The same MR × NV·VL block with A packed as [K][MR] (one sequential stream instead of MR
  * strided rows: the transformed weights come from memory, and MR concurrent strided streams
- * defeated the prefetcher: 12 vs 136 GFLOP/s on a 512→512 32² layer). */
+ * defeated the prefetcher on the 512→512 layers; bench/README.md). */
 static void SG_FN(kern_packed)(int K, const float *Ap, const float *B, int ldb, float *C, int ldc,
                                int nv) {
     VF c[SG_MR][SG_NV];

@@ -131,8 +131,9 @@ void sg_conv2d_up2_pre(const sg_tensor *x, const sg_preact *pre, const float *w,
                        sg_tensor *y, sg_workspace *ws, float *tmp);
 
 /* ---- CPU dispatch --------------------------------------------------------------------------
- * net/'s own kernels (Winograd transforms) come in plain x86-64, AVX2+FMA and AVX-512 builds,
- * chosen once at run time from the CPU (env SG_CPU=plain|avx2|avx512 forces one). */
+ * net/'s own kernels (Winograd transforms, GEMM, norm statistics, pre-activation rows: kern_*.c
+ * over kern_template.h) come in plain x86-64, AVX2+FMA and AVX-512 builds, chosen once at run
+ * time from the CPU (env SG_CPU=plain|avx2|avx512 forces one). */
 int sg_cpu_supports(const char *name); /* "plain", "avx2", "avx512" */
 const char *sg_cpu_path(void);         /* the path in use */
 /* Switches the path (NULL: back to the best). For tests and benchmarks, not thread-safe;
@@ -144,8 +145,8 @@ int sg_cpu_force(const char *name);
  * Callers running several requests at once (the server's workers) bracket each request with
  * enter/leave: while more than one request is in flight every op runs on its caller's thread
  * alone, so W requests on W cores each keep a core busy instead of one holding the pool while the
- * others run beside it (2 workers on 2 cores under load: 4.7 vs 4.3 images/s); a lone request
- * still gets every thread. */
+ * others run beside it (bench/README.md has the measurement); a lone request still gets every
+ * thread. */
 void sg_net_user_enter(void);
 void sg_net_user_leave(void);
 /* The pool for other parts' loops: fn(ctx, task, thread) for every task < ntasks (any order, on
@@ -226,8 +227,9 @@ void sg_resize_bilinear(const sg_tensor *x, sg_tensor *y, int align_corners);
 void sg_concat_channels(const sg_tensor *a, const sg_tensor *b, sg_tensor *y);
 
 /* ---- GEMM ----------------------------------------------------------------------------------- */
-/* C[M, N] = A[M, K] · B[K, N] (+ C when accumulate). Row-major. Thin wrapper over cblas_sgemm so
- * other kernels can be swapped in later. */
+/* C[M, N] = A[M, K] · B[K, N] (+ C when accumulate). Row-major. Split over net/'s pool; each
+ * part runs on net/'s own register-blocked kernel where the CPU path has one (AVX-512), else on
+ * single-threaded OpenBLAS (net/gemm.c). */
 void sg_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
              int ldc, int accumulate);
 

@@ -129,8 +129,8 @@ int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_ten
 /* Winograd from this many output pixels up (3×3, stride 1, pad 1), with ≥ 16 channels in and out */
 #define SG_WINO_MIN_PIXELS (32 * 32)
 /* Whether Winograd beats the direct paths for a stride-1 pad-1 3×3 conv cin → cout with h×w
- * outputs (bench_layers, 2 threads): from 32² up (SG_WINO_MIN_PIXELS), and at 16² where it splits
- * by output channels (512@16 3.5 vs 4.6 ms shifted; the FAN's 256→128@16 0.54 vs 0.68). */
+ * outputs (bench_layers, 2 threads; bench/README.md): from 32² up (SG_WINO_MIN_PIXELS), and at
+ * 16² where it splits by output channels. */
 int sg__wino_pays(int cin, int cout, int h, int w);
 
 /* The kernels for this CPU (SG_CPU=plain|avx2|avx512 forces a supported one), chosen once. */

@@ -59,8 +59,8 @@ static long now_ns(void) {
 
 /* Spin until done() or SPIN_NS pass; returns done(). A network is hundreds of parallel ops with
  * short serial gaps between them: waking a sleeping thread costs a futex call and, on these VMs,
- * an interrupt (~5% of a FAN run in perf), so a thread that just finished waits for the next job
- * awake for a moment; then it sleeps, so an idle daemon costs nothing. */
+ * an interrupt (visible in perf: bench/README.md), so a thread that just finished waits for the
+ * next job awake for a moment; then it sleeps, so an idle daemon costs nothing. */
 static int spin_until(int (*done)(long), long arg) {
     const long t0 = now_ns();
     for (int i = 0;; i++) {

@@ -66,8 +66,8 @@ static wino_plan plan_wino(int cin, int h, int w, int cout, size_t cap) {
     p.ldu = odd_lines((size_t)cout * cin);
     p.u = SG_WINO_P * p.ldu;
     int lo = (MIN_TASK_TILES + p.tw - 1) / p.tw, hi = (2 * MIN_TASK_TILES + p.tw - 1) / p.tw;
-    /* every task streams all of U: with a big U, one task per thread (512→256 up at 64²: 11.9
-     * → 10.6 ms; smaller U lose more to V and M outgrowing L2 than they save) */
+    /* every task streams all of U: with a big U, one task per thread (smaller U lose more to V
+     * and M outgrowing L2 than they save; bench/README.md) */
     if (p.u >= BIG_U_FLOATS) hi = p.th;
     if (lo > p.th) lo = p.th;
     if (hi > p.th / p.threads) hi = p.th / p.threads; /* every thread gets a task */
@@ -215,9 +215,8 @@ static void tile_task(void *ctx, int task, int thread) {
 
 /* U in as many chunks as threads, each a multiple of 64 slots (whole cache lines for the
  * streaming stores). A U too big to come back from L3 (512→512: 36 MiB) is written with
- * non-temporal stores: no read-for-ownership of lines that are only written (512→512 at 32²:
- * 8.2 → 7.2 ms per layer); smaller ones (the FAN's ≤ 4.5 MiB) are read back from the caches,
- * streaming them cost time. */
+ * non-temporal stores: no read-for-ownership of lines that are only written; smaller ones (the
+ * FAN's ≤ 4.5 MiB) are read back from the caches, streaming them cost time (bench/README.md). */
 #define STREAM_U_FLOATS ((size_t)1 << 22) /* 16 MiB */
 static void weight_task(void *ctx, int task, int thread) {
     const wino_ctx *c = ctx;
@@ -249,7 +248,7 @@ typedef struct {
 
 static int co_split_pays(int cin, int cout, int nt, const sg_kernels *k) {
     return cout % CO_BLOCK == 0 && CO_BLOCK % k->mr == 0 && nt % k->vl == 0 && cin >= 16 &&
-           cout >= 2 * nt; /* U at least twice V (FAN 256→128 at 32²: 1.5 vs 1.6 ms by tiles) */
+           cout >= 2 * nt; /* U at least twice V (where it beat the split by tiles) */
 }
 
 static size_t co_plan(co_ctx *o, const wino_plan *p, int cin, int nt) {
