@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../image/video.h"
+#include "../image/image.h"
 #include "cli.h"
 #include "common.h"
 #include "tools.h"

@@ -1,6 +1,6 @@
 /* image/video: H.264 MP4 through libavcodec/libavformat/libswscale, animated WebP through
  * libwebp's animation encoder (libwebpmux). See video.h. */
-#include "video.h"
+#include "image.h"
 
 #include <errno.h>
 #include <libavcodec/avcodec.h>

@@ -12,7 +12,7 @@
 #include <sys/random.h>
 
 #include "server.h"
-#include "../image/video.h"
+#include "../image/image.h"
 
 /* ---- the work budget ------------------------------------------------------------------------ */
 void sg_work_init(sg_work_budget *b, int64_t cap) {

@@ -14,7 +14,6 @@
 #include <webp/demux.h>
 
 #include "../image/image.h"
-#include "../image/video.h"
 
 /* ---- test frames: a smooth gradient with a block that moves with k, so frames differ ---- */
 static sg_image make_frame(int w, int h, int k) {
