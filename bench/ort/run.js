@@ -4,7 +4,9 @@
 // then prints the median of RUNS timed runs after one warm-up, in the format of `stargan bench`.
 // A developer tool (npm onnxruntime-node, installed by bench/setup-peers.sh), never a runtime
 // dependency of the service.
-// usage: node bench/ort/run.js --dir DIR [--runs 5] [--threads 2] [--nets generator,fan]
+// usage: node bench/ort/run.js --dir DIR [--runs 5] [--threads 2] [--nets generator,fan] [--spin 0|1]
+//   --spin: ORT's intra-op threads busy-wait between ops (its default, 1); 0 lets them sleep,
+//   which is what pays on a machine shared with other jobs
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -47,6 +49,7 @@ async function main() {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      extra: {session: {intra_op: {allow_spinning: arg('--spin', '1')}}},
     });
     const feeds = {};
     for (const i of m.inputs)
@@ -66,7 +69,7 @@ async function main() {
       t.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     console.log(`ort ${name} median_ms=${median(t).toFixed(2)} threads=${threads} ` +
-                `max_abs_vs_pytorch=${maxAbs.toExponential(2)} max_ref=${maxRef.toPrecision(3)} onnxruntime=${ort.env.versions.node}`);
+                `max_abs_vs_pytorch=${maxAbs.toExponential(2)} max_ref=${maxRef.toPrecision(3)} spin=${arg('--spin', '1')} onnxruntime=${ort.env.versions.node}`);
     await session.release();
   }
 }
