@@ -71,7 +71,7 @@ def main():
                 continue
             A, B = ms.get((a, net), {}), ms.get((b, net), {})
             r = [A[k] / B[k] for k in A if k in B and B[k] > 0]
-            if not B and not A:
+            if not B:             # the peer has no such figure (ORT: no whole request)
                 continue
             if a == 'stargan-bf16' and not A:
                 cell = 'pending' if a in na else 'n/a'
