@@ -113,7 +113,11 @@ run_peer() {
       "$out" >>"$log"
     grep "^$r $p " "$log" | awk '{ printf "  round %s  %-13s %-16s %9.1f ms\n", $1, $2, $3, $4 }'
   else
-    why=$(grep -v '^ *$' "$err" | head -1)
+    rc=$?
+    # stargan's complaint is its first line (the usage follows); Python's and node's, the last
+    case $p in stargan*) why=$(grep -v '^ *$' "$err" | head -1) ;;
+    *) why=$(grep -v '^ *$' "$err" | tail -1) ;; esac
+    [ -n "$why" ] || why="exited with status $rc"
     case $p in stargan-bf16) grep -qi 'usage\|unknown\|precision' "$err" &&
       why="this stargan has no --precision bf16 ($why)" ;; esac
     echo "  round $r  $p: n/a: $why"
