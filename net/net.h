@@ -139,6 +139,38 @@ const char *sg_cpu_path(void);         /* the path in use */
  * returns -1 when this CPU cannot run it. */
 int sg_cpu_force(const char *name);
 
+/* ---- precision: bf16 products ---------------------------------------------------------------
+ * fp32 (the default) is the exact path above. In bf16 every conv and linear layer multiplies
+ * bf16 values (the fp32 operands rounded to nearest even) into fp32 accumulators; norm
+ * statistics, AdaIN, activations, residual sums, masks and every tensor between the layers stay
+ * fp32. Winograd layers multiply in the transformed domain: the input transform runs in fp32,
+ * its tiles are rounded to bf16, and U (the transformed weights) is converted once, on first use,
+ * and kept. The kernels need AVX512-BF16 (VDPBF16PS); on a CPU without it bf16 is refused
+ * (sg_bf16_weights_init fails with the reason). The depthwise high-pass filter (a fixed kernel,
+ * not a learned layer) stays fp32. */
+typedef enum { SG_PRECISION_FP32 = 0, SG_PRECISION_BF16 } sg_precision;
+const char *sg_precision_name(sg_precision p);          /* "fp32", "bf16" */
+int sg_precision_parse(const char *s, sg_precision *p); /* 0, or -1 for an unknown name */
+/* NULL when this CPU runs the bf16 kernels, else a one-line reason. */
+const char *sg_bf16_unsupported(void);
+/* The instruction path of the bf16 products: "avx512_bf16" (the AMX path, TDPBF16PS, is not
+ * built yet: no CPU with amx_bf16 to test it on), or "none". */
+const char *sg_bf16_path(void);
+
+/* A set of weights converted to bf16 and packed once, keyed by the address of the fp32 weights
+ * the networks pass to the ops (which stay valid for the set's life): the Winograd U of a 3×3
+ * conv in the kernels' pair-panel layout. Entries are added under a lock the first time a layer
+ * runs (engine/ runs every network once at load), then only read, so one set serves any number
+ * of threads. The other GEMMs (1×1, tap-shifted, im2col, upsample phases, linear) convert their
+ * operands chunk by chunk inside the product. */
+typedef struct sg_bf16_weights sg_bf16_weights;
+sg_status sg_bf16_weights_init(sg_bf16_weights **bw, sg_error *err); /* refused without bf16 */
+void sg_bf16_weights_free(sg_bf16_weights *bw);
+size_t sg_bf16_weights_bytes(const sg_bf16_weights *bw); /* packed weights held */
+/* Ops called from this thread from now on run in bf16 with bw's weights (NULL: fp32). Returns
+ * the previous setting (per thread: bracket a request with it and restore). */
+sg_bf16_weights *sg_bf16_use(sg_bf16_weights *bw);
+
 /* ---- threads --------------------------------------------------------------------------------
  * net/'s ops split their work over one pool of (online CPUs, at most 8; SG_THREADS=n) threads.
  * Callers running several requests at once (the server's workers) bracket each request with
