@@ -9,13 +9,17 @@
 #include "cli.h"
 #include "common.h"
 
-/* bf16 bounds (products rounded to bf16, everything else fp32), about 3× the errors measured on
- * the three fixtures (bench/README.md, "bf16"): float outputs as a share of max(1, max|ref|),
- * and the 8-bit generator outputs against the float64 truth. */
+/* bf16 bounds (products rounded to bf16, everything else fp32). Float outputs as a share of
+ * max(1, max|ref|), about twice the largest error measured on the three fixtures; the 8-bit
+ * generator outputs against the float64 truth at PyTorch's bf16 autocast figures on a fixture
+ * photo pair (35.5 dB, mean 2.7 levels; its max, 26 levels, is one pixel: the bound here is
+ * looser, CelebA-HQ reaches 42). Measured figures: bench/README.md, "bf16". */
 #define BF16_MAX         5e-2
 #define BF16_MEAN        5e-3
-#define BF16_PSNR        30.0
-#define BF16_MEAN_LEVELS 3.0
+#define BF16_FAN_MAX     3e-2 /* heatmaps: share of max(1, max|ref|) */
+#define BF16_FAN_MEAN    4e-3
+#define BF16_PSNR        35.5
+#define BF16_MEAN_LEVELS 2.7
 #define BF16_MAX_LEVELS  64
 
 typedef struct {
@@ -181,7 +185,10 @@ static sg_status check_fan(selftest *t, sg_error *err) {
     sg_tensor x = sg_tensor_make((float *)x_src, t->n, 3, S, S);
     sg_tensor hm = sg_arena_tensor(&a, t->n, SG_FAN_OUT, SG_FAN_HM, SG_FAN_HM);
     st = sg_fan_forward(&t->e.fan, &x, &hm, &a, &t->ws, err);
-    if (!st) report_tol(t, "fan_heatmaps", hm.data, want, hm_n, 1e-4, 1e-5);
+    const int bf = t->prec == SG_PRECISION_BF16;
+    if (!st)
+        report_tol(t, "fan_heatmaps", hm.data, want, hm_n, bf ? BF16_FAN_MAX : 1e-4,
+                   bf ? BF16_FAN_MEAN : 1e-5);
     sg_arena_free(&a);
     return st;
 }

@@ -32,6 +32,7 @@ typedef struct {
     sg_fit fit;
     int quality;
     int64_t max_pixels;
+    sg_precision precision;
 } request;
 
 static int check_request(const cli_opt *o, request *r) {
@@ -41,6 +42,10 @@ static int check_request(const cli_opt *o, request *r) {
     const char *seed = cli_get(o, "--seed"), *fit = cli_get(o, "--fit");
     if (!r->model || !r->src || !r->domain || !r->out) {
         fprintf(stderr, "stargan translate: --model, --src, --domain and --out are required\n");
+        return -1;
+    }
+    if (sg_precision_parse(cli_get(o, "--precision"), &r->precision)) {
+        fprintf(stderr, "stargan translate: --precision must be fp32 or bf16\n");
         return -1;
     }
     if (!r->ref == !seed) {
@@ -80,6 +85,7 @@ static sg_status run(const request *r, sg_error *err) {
     sg_status st = sg_engine_open(&e, r->model, r->fan, err);
     if (st) return st;
     if ((r->mean && (st = sg_engine_set_mean_landmarks(&e, r->mean, err))) ||
+        (st = sg_engine_set_precision(&e, r->precision, err)) ||
         (st = sg_run_init(&run, &e, err))) {
         sg_engine_free(&e);
         return st;
@@ -113,6 +119,7 @@ int cmd_translate(int argc, char **argv) {
         {"--fit", "MODE", "crop (centre), stretch, or align (the face; needs --mean)", "crop"},
         {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
         {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
+        {"--precision", "P", "fp32 (exact) or bf16 (bf16 products: AVX512-BF16)", "fp32"},
         CLI_IMAGE_OPTS,
         {0},
     };
@@ -122,7 +129,7 @@ int cmd_translate(int argc, char **argv) {
     if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || check_request(o, &r)) {
         cli_usage("translate",
                   "--model M --src IMG --domain D (--ref IMG | --seed N [--psi P]) --out OUT "
-                  "[--fit crop|stretch|align] [--fan F] [--mean LM.npz]",
+                  "[--fit crop|stretch|align] [--fan F] [--mean LM.npz] [--precision fp32|bf16]",
                   o);
         return cli_get(o, "--help") ? 0 : 2;
     }

@@ -1,0 +1,318 @@
+/* net/'s bf16 path (AVX512-BF16): every conv algorithm and the linear layer in bf16 against a
+ * naive double reference computed on the operands rounded to bf16 here (round to nearest even).
+ * The bf16 results must sit within fp32 summation error of that reference, and much closer to it
+ * than to the fp32 reference (so a kernel that silently ran fp32 fails). The CPU's refusal is
+ * checked by forcing the plain kernel path. On a CPU without avx512_bf16 every test skips and
+ * the binary exits 77 (ctest: Skipped). */
+#include "../net/net.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int skipped;
+
+#define REQUIRE_BF16()                                                                             \
+    do {                                                                                           \
+        if (sg_bf16_unsupported()) {                                                               \
+            print_message("skipped: %s\n", sg_bf16_unsupported());                                 \
+            skipped++;                                                                             \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* bf16 round to nearest even, back to float (no denormals or NaN in these inputs) */
+static float bf(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float *frand(size_t n, uint64_t seed) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    tu_fill_random(p, n, seed, -1.0f, 1.0f);
+    return p;
+}
+
+static float *rounded(const float *x, size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) p[i] = bf(x[i]);
+    return p;
+}
+
+/* y[N, Cout, Ho, Wo] = conv(x, w) + b in double, and sc = Σ|x·w| (the error scale) */
+static void naive_conv(const float *x, const float *w, const float *b, int n, int cin, int h,
+                       int wd, int cout, int k, int stride, int pad, double *y, double *sc) {
+    const int ho = (h + 2 * pad - k) / stride + 1, wo = (wd + 2 * pad - k) / stride + 1;
+    size_t i = 0;
+    for (int s = 0; s < n; s++)
+        for (int co = 0; co < cout; co++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++, i++) {
+                    double acc = b ? b[co] : 0, mag = 0;
+                    for (int ci = 0; ci < cin; ci++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                const int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                                const double p =
+                                    (double)x[(((size_t)s * cin + ci) * h + iy) * wd + ix] *
+                                    w[(((size_t)co * cin + ci) * k + ky) * k + kx];
+                                acc += p, mag += fabs(p);
+                            }
+                    y[i] = acc, sc[i] = mag;
+                }
+}
+
+/* got against the bf16-operand reference rb (within rel·scale) and, as a whole, far closer to it
+ * than the fp32-operand reference rf is */
+static void check_bf16(const char *what, const float *got, const double *rb, const double *rf,
+                       const double *sc, size_t n, double rel) {
+    double e_b = 0, e_f = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double tol = rel * (sc[i] > 1 ? sc[i] : 1);
+        if (!(fabs(got[i] - rb[i]) <= tol)) {
+            print_error("%s: [%zu] got %.9g want %.9g (tol %g)\n", what, i, got[i], rb[i], tol);
+            fail();
+        }
+        e_b += fabs(got[i] - rb[i]), e_f += fabs(rf[i] - rb[i]);
+    }
+    if (!(e_b * 20 < e_f)) {
+        print_error("%s: mean error %g against bf16 operands, fp32 is %g from them\n", what,
+                    e_b / n, e_f / n);
+        fail();
+    }
+}
+
+typedef struct {
+    int n, cin, h, w, cout, k, stride, pad;
+    const char *path; /* which algorithm sg_conv2d takes (for the message) */
+} conv_case;
+
+static void conv_case_check(const conv_case *c, sg_bf16_weights *bw, uint64_t seed) {
+    const int ho = (c->h + 2 * c->pad - c->k) / c->stride + 1;
+    const int wo = (c->w + 2 * c->pad - c->k) / c->stride + 1;
+    const size_t nx = (size_t)c->n * c->cin * c->h * c->w,
+                 nw = (size_t)c->cout * c->cin * c->k * c->k;
+    const size_t ny = (size_t)c->n * c->cout * ho * wo;
+    float *x = frand(nx, seed), *w = frand(nw, seed + 1), *b = frand((size_t)c->cout, seed + 2);
+    float *xr = rounded(x, nx), *wr = rounded(w, nw), *y = malloc(ny * sizeof(float));
+    double *rb = malloc(ny * sizeof(double)), *rf = malloc(ny * sizeof(double));
+    double *sc = malloc(ny * sizeof(double)), *sc2 = malloc(ny * sizeof(double));
+    assert_true(y && rb && rf && sc && sc2);
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, c->n, c->cin, c->h, c->w);
+    sg_tensor ty = sg_tensor_make(y, c->n, c->cout, ho, wo);
+    sg_bf16_weights *old = sg_bf16_use(bw);
+    sg_conv2d(&tx, w, b, c->k, c->k, c->stride, c->pad, &ty, &ws);
+    sg_bf16_use(old);
+    naive_conv(xr, wr, b, c->n, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad, rb, sc);
+    naive_conv(x, w, b, c->n, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad, rf, sc2);
+    char what[160];
+    snprintf(what, sizeof what, "bf16 conv %s n%d cin%d %dx%d cout%d k%d s%d", c->path, c->n,
+             c->cin, c->h, c->w, c->cout, c->k, c->stride);
+    check_bf16(what, y, rb, rf, sc, ny, 1e-5);
+    sg_workspace_free(&ws);
+    free(x), free(w), free(b), free(xr), free(wr), free(y), free(rb), free(rf), free(sc), free(sc2);
+}
+
+static void test_bf16_conv(void **state) {
+    (void)state;
+    REQUIRE_BF16();
+    sg_bf16_weights *bw;
+    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    static const conv_case cases[] = {
+        {1, 16, 12, 12, 24, 1, 1, 0, "1x1"},
+        {2, 3, 17, 19, 16, 3, 1, 1, "im2col, 3 channels"},
+        {1, 32, 16, 16, 40, 3, 1, 1, "tap-shifted"},
+        {1, 17, 8, 8, 9, 3, 1, 1, "im2col 8 columns, odd channels"},
+        {1, 16, 32, 32, 16, 3, 1, 1, "3x3 at 32x32 (Winograd in fp32)"},
+        {1, 64, 64, 64, 64, 3, 1, 1, "3x3 64 channels at 64x64"},
+        {1, 24, 15, 15, 8, 4, 2, 1, "4x4 stride 2"},
+        {1, 520, 4, 4, 33, 3, 1, 1, "K > one packed chunk"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        conv_case_check(&cases[i], bw, 100 + i);
+    sg_bf16_weights_free(bw);
+}
+
+/* the upsample conv (four phases or Winograd on the low-resolution input: direct in bf16) */
+static void test_bf16_conv_up2(void **state) {
+    (void)state;
+    REQUIRE_BF16();
+    sg_bf16_weights *bw;
+    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    const int n = 1, cin = 32, h = 16, w = 16, cout = 24;
+    const size_t nx = (size_t)n * cin * h * w, nw = (size_t)cout * cin * 9;
+    const size_t ny = (size_t)n * cout * 4 * h * w;
+    float *x = frand(nx, 7), *wt = frand(nw, 8), *b = frand(cout, 9), *up = malloc(4 * nx * 4);
+    float *y = malloc(ny * 4), *upr = malloc(4 * nx * 4), *wr = rounded(wt, nw);
+    double *rb = malloc(ny * 8), *rf = malloc(ny * 8), *sc = malloc(ny * 8), *sc2 = malloc(ny * 8);
+    sg_tensor tx = sg_tensor_make(x, n, cin, h, w), tu = sg_tensor_make(up, n, cin, 2 * h, 2 * w);
+    sg_upsample_nearest2(&tx, &tu);
+    for (size_t i = 0; i < 4 * nx; i++) upr[i] = bf(up[i]);
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
+    sg_tensor ty = sg_tensor_make(y, n, cout, 2 * h, 2 * w);
+    sg_bf16_weights *old = sg_bf16_use(bw);
+    sg_conv2d_up2(&tx, wt, b, &ty, &ws);
+    sg_bf16_use(old);
+    naive_conv(upr, wr, b, n, cin, 2 * h, 2 * w, cout, 3, 1, 1, rb, sc);
+    naive_conv(up, wt, b, n, cin, 2 * h, 2 * w, cout, 3, 1, 1, rf, sc2);
+    /* a phase weight is a sum of 1-4 taps rounded to bf16 as one: within bf16 of the taps' sum */
+    double e = 0, ef = 0;
+    for (size_t i = 0; i < ny; i++) e += fabs(y[i] - rf[i]), ef += fabs(rb[i] - rf[i]);
+    if (!(e < 3 * ef && e > ef / 20)) {
+        print_error("bf16 up2: mean error %g, the bf16 operands' %g\n", e / ny, ef / ny);
+        fail();
+    }
+    sg_workspace_free(&ws);
+    sg_bf16_weights_free(bw);
+    free(x), free(wt), free(b), free(up), free(y), free(upr), free(wr), free(rb), free(rf),
+        free(sc), free(sc2);
+}
+
+/* y[n, out] = x · wᵀ + b: one sample and a batch (weights packed once), and an input wider than
+ * the packed layout takes (converted on the fly) */
+static void linear_check(sg_bf16_weights *bw, int n, int in, int out, uint64_t seed) {
+    float *x = frand((size_t)n * in, seed), *w = frand((size_t)out * in, seed + 1);
+    float *b = frand((size_t)out, seed + 2), *y = malloc(sizeof(float) * n * out);
+    double *rb = malloc(sizeof(double) * n * out), *rf = malloc(sizeof(double) * n * out);
+    double *sc = malloc(sizeof(double) * n * out);
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < out; o++) {
+            double a = b[o], f = b[o], m = 0;
+            for (int k = 0; k < in; k++) {
+                const double p = (double)bf(x[(size_t)i * in + k]) * bf(w[(size_t)o * in + k]);
+                a += p, m += fabs(p), f += (double)x[(size_t)i * in + k] * w[(size_t)o * in + k];
+            }
+            rb[(size_t)i * out + o] = a, rf[(size_t)i * out + o] = f, sc[(size_t)i * out + o] = m;
+        }
+    sg_bf16_weights *old = sg_bf16_use(bw);
+    sg_linear(x, n, in, w, b, out, y);
+    sg_linear(x, n, in, w, b, out, y); /* the second call takes the packed weights */
+    sg_bf16_use(old);
+    char what[96];
+    snprintf(what, sizeof what, "bf16 linear n%d in%d out%d", n, in, out);
+    check_bf16(what, y, rb, rf, sc, (size_t)n * out, 1e-5);
+    free(x), free(w), free(b), free(y), free(rb), free(rf), free(sc);
+}
+
+static void test_bf16_linear(void **state) {
+    (void)state;
+    REQUIRE_BF16();
+    sg_bf16_weights *bw;
+    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    linear_check(bw, 1, 512, 1024, 1);
+    linear_check(bw, 37, 16, 13, 2);
+    linear_check(bw, 3, 2101, 20, 3);
+    assert_true(sg_bf16_weights_bytes(bw) > 0);
+    sg_bf16_weights_free(bw);
+}
+
+/* The Winograd-domain products (SG_BF16_WINOGRAD=1 picks them in sg_conv2d): U made once and
+ * kept, the tiles rounded; its error is larger (F(4,3)'s transforms amplify the rounding) but
+ * bounded, by tile rows and by output-channel blocks. */
+static void wino_check(sg_bf16_weights *bw, int cin, int hw, int cout, uint64_t seed) {
+    const size_t nx = (size_t)cin * hw * hw, nw = (size_t)cout * cin * 9,
+                 ny = (size_t)cout * hw * hw;
+    float *x = frand(nx, seed), *w = frand(nw, seed + 1), *y = malloc(ny * 4), *y2 = malloc(ny * 4);
+    double *rf = malloc(ny * 8), *sc = malloc(ny * 8);
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, 1, cin, hw, hw), ty = sg_tensor_make(y, 1, cout, hw, hw);
+    sg_tensor ty2 = sg_tensor_make(y2, 1, cout, hw, hw);
+    sg_bf16_weights *old = sg_bf16_use(bw);
+    const size_t before = sg_bf16_weights_bytes(bw);
+    assert_int_equal(sg_conv2d_winograd(&tx, w, NULL, &ty, &ws), 0);
+    assert_int_equal(sg_bf16_weights_bytes(bw),
+                     before +
+                         (size_t)36 * 2 *
+                             ((cout * cin + 31) / 32 * 32 + ((cout * cin + 31) / 32 % 2 ? 0 : 32)));
+    assert_int_equal(sg_conv2d_winograd(&tx, w, NULL, &ty2, &ws), 0); /* U reused */
+    sg_bf16_use(old);
+    assert_memory_equal(y, y2, ny * 4);
+    naive_conv(x, w, NULL, 1, cin, hw, hw, cout, 3, 1, 1, rf, sc);
+    double e = 0, m = 0;
+    for (size_t i = 0; i < ny; i++) e += fabs(y[i] - rf[i]), m += sc[i];
+    if (!(e / m < 2e-2)) {
+        print_error("bf16 Winograd cin%d %d² cout%d: mean error %g of mean scale %g\n", cin, hw,
+                    cout, e / ny, m / ny);
+        fail();
+    }
+    sg_workspace_free(&ws);
+    free(x), free(w), free(y), free(y2), free(rf), free(sc);
+}
+
+static void test_bf16_winograd(void **state) {
+    (void)state;
+    REQUIRE_BF16();
+    sg_bf16_weights *bw;
+    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    wino_check(bw, 32, 64, 48, 11);  /* tile rows */
+    wino_check(bw, 64, 16, 256, 12); /* output-channel blocks (cout ≥ 2 × tiles) */
+    wino_check(bw, 16, 36, 16, 13);  /* ragged tiles: 9 per row */
+    sg_bf16_weights_free(bw);
+}
+
+/* fp32 after bf16 on the same thread: the exact path's bytes, unchanged */
+static void test_bf16_switch_back(void **state) {
+    (void)state;
+    REQUIRE_BF16();
+    sg_bf16_weights *bw;
+    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    const size_t nx = 32 * 32 * 32, ny = 32 * 32 * 32;
+    float *x = frand(nx, 21), *w = frand(32 * 32 * 9, 22), *y0 = malloc(ny * 4),
+          *y1 = malloc(ny * 4), *y2 = malloc(ny * 4);
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, 1, 32, 32, 32);
+    sg_tensor t0 = sg_tensor_make(y0, 1, 32, 32, 32), t1 = sg_tensor_make(y1, 1, 32, 32, 32),
+              t2 = sg_tensor_make(y2, 1, 32, 32, 32);
+    sg_conv2d(&tx, w, NULL, 3, 3, 1, 1, &t0, &ws);
+    assert_null(sg_bf16_use(bw));
+    sg_conv2d(&tx, w, NULL, 3, 3, 1, 1, &t1, &ws);
+    assert_ptr_equal(sg_bf16_use(NULL), bw);
+    sg_conv2d(&tx, w, NULL, 3, 3, 1, 1, &t2, &ws);
+    assert_memory_equal(y0, y2, ny * 4);
+    assert_true(memcmp(y0, y1, ny * 4) != 0);
+    sg_workspace_free(&ws);
+    sg_bf16_weights_free(bw);
+    free(x), free(w), free(y0), free(y1), free(y2);
+}
+
+/* without the instruction set (forced here by the plain path) bf16 is refused with a reason */
+static void test_bf16_refused(void **state) {
+    (void)state;
+    REQUIRE_BF16();
+    assert_int_equal(sg_cpu_force("plain"), 0);
+    sg_bf16_weights *bw = (sg_bf16_weights *)1;
+    sg_error e = {0};
+    assert_int_equal(sg_bf16_weights_init(&bw, &e), SG_ERR_UNSUPPORTED);
+    assert_null(bw);
+    assert_non_null(strstr(e.msg, "bf16"));
+    assert_string_equal(sg_bf16_path(), "none");
+    assert_int_equal(sg_cpu_force(NULL), 0);
+    assert_string_equal(sg_bf16_path(), "avx512_bf16");
+    sg_precision p;
+    assert_int_equal(sg_precision_parse("bf16", &p), 0);
+    assert_int_equal(p, SG_PRECISION_BF16);
+    assert_int_equal(sg_precision_parse("fp16", &p), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bf16_conv),        cmocka_unit_test(test_bf16_conv_up2),
+        cmocka_unit_test(test_bf16_linear),      cmocka_unit_test(test_bf16_winograd),
+        cmocka_unit_test(test_bf16_switch_back), cmocka_unit_test(test_bf16_refused),
+    };
+    const int fails = cmocka_run_group_tests(tests, NULL, NULL);
+    return fails ? fails : skipped ? 77 : 0;
+}
