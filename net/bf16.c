@@ -27,17 +27,6 @@ const char *sg_bf16_unsupported(void) {
     return NULL;
 }
 
-/* SG_BF16_WINOGRAD=1: bf16 products in the Winograd F(4,3) domain (measured, not the default:
- * 2.5× faster than the direct bf16 GEMMs but far less exact; bench/README.md "bf16"). */
-int sg__bf16_winograd(void) {
-    static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("SG_BF16_WINOGRAD");
-        v = e && *e == '1';
-    }
-    return v;
-}
-
 const char *sg_bf16_path(void) { return sg_bf16_unsupported() ? "none" : "avx512_bf16"; }
 
 /* ---- the weight set: an open-addressed table keyed by the fp32 weights' address ----------- */
@@ -45,12 +34,12 @@ const char *sg_bf16_path(void) { return sg_bf16_unsupported() ? "none" : "avx512
 
 typedef struct {
     const float *w;
-    int kind, cout, cin; /* kind: WINO_U or LINEAR */
-    void *u;             /* WINO_U: 36 positions of ldu bf16; LINEAR: pair panels */
+    int kind, cout, cin; /* kind: LINEAR or WINO2_U */
+    void *u;             /* pair panels (WINO2_U: 16 positions of ldu words) */
     size_t ldu;
 } entry;
 
-enum { WINO_U = 1, LINEAR = 2 };
+enum { LINEAR = 1, WINO2_U = 2 };
 
 struct sg_bf16_weights {
     pthread_mutex_t lock;
@@ -93,25 +82,6 @@ sg_bf16_weights *sg_bf16_use(sg_bf16_weights *bw) {
 
 sg_bf16_weights *sg__bf16_current(void) { return current; }
 
-/* U of w in the pair panels: the avx512 weight transform (8-row panel order), then per position
- * the conversion to bf16 pairs. */
-static uint16_t *make_u(const float *w, int cout, int cin, size_t ldu) {
-    const size_t n = (size_t)cout * cin;
-    float *tmp = aligned_alloc(64, sizeof(float) * (SG_WINO_P * n + 64));
-    uint16_t *u = aligned_alloc(64, sizeof(uint16_t) * (SG_WINO_P * ldu + 64));
-    if (!tmp || !u) {
-        free(tmp), free(u);
-        return NULL;
-    }
-    sg__kernels_avx512.wino_w(w, 0, n, tmp, n, cin, 8, 0);
-    for (int p = 0; p < SG_WINO_P; p++) {
-        sg__bf16_panels(tmp + p * n, cout, cin, u + p * ldu);
-        memset(u + p * ldu + n, 0, (ldu - n) * sizeof(uint16_t));
-    }
-    free(tmp);
-    return u;
-}
-
 /* The entry of (w, kind, shape), made by make() on first sight (bytes: its size). */
 static void *lookup(sg_bf16_weights *bw, const float *w, int kind, int cout, int cin, size_t ldu,
                     size_t bytes, void *(*make)(const float *, int, int, size_t)) {
@@ -138,18 +108,22 @@ static void *lookup(sg_bf16_weights *bw, const float *w, int kind, int cout, int
     return u;
 }
 
-static void *make_u_any(const float *w, int cout, int cin, size_t ldu) {
-    return make_u(w, cout, cin, ldu);
+static void *make_wino2(const float *w, int cout, int cin, size_t ldu) {
+    uint32_t *u = aligned_alloc(64, 16 * ldu * 4);
+    if (u) {
+        memset(u, 0, 16 * ldu * 4);
+        sg__bf16_wino2_weights(w, cout, cin, u, ldu);
+    }
+    return u;
 }
 
-const uint16_t *sg__bf16_wino_u(sg_bf16_weights *bw, const float *w, int cout, int cin,
-                                size_t *ldu) {
+const uint32_t *sg__bf16_wino2_u(sg_bf16_weights *bw, const float *w, int cout, int cin,
+                                 size_t *ldu) {
     if (!bw || cout % 8 || cin % 2) return NULL;
-    /* an odd number of 64-byte lines per position (the transforms' cache sets) */
-    size_t l = ((size_t)cout * cin + 31) / 32 * 32;
-    if ((l / 32) % 2 == 0) l += 32;
+    size_t l = ((size_t)cout * cin / 2 + 15) / 16 * 16; /* whole lines, an odd number of them */
+    if ((l / 16) % 2 == 0) l += 16;
     *ldu = l;
-    return lookup(bw, w, WINO_U, cout, cin, l, SG_WINO_P * l * sizeof(uint16_t), make_u_any);
+    return lookup(bw, w, WINO2_U, cout, cin, l, 16 * l * 4, make_wino2);
 }
 
 static size_t linear_words(int out, int in) {

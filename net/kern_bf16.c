@@ -151,42 +151,6 @@ void sg__bf16_gemm(int M, int N, int K, const float *A, int lda, const float *B,
     }
 }
 
-/* v [rows, n] floats at row stride ld (rows even) → in place [rows/2, n] pair words at the
- * same stride: pair row i overwrites float row i, which was read at pair row i/2 ≤ i; within
- * row 0 each 16-column step writes exactly the floats it has just read. */
-void sg__bf16_pairs_inplace(float *v, int rows, int n, size_t ld) {
-    uint32_t *o = (uint32_t *)v;
-    for (int i = 0; i < rows / 2; i++) {
-        const float *r0 = v + (size_t)(2 * i) * ld, *r1 = r0 + ld;
-        uint32_t *d = o + (size_t)i * ld;
-        int j = 0;
-        for (; j + 16 <= n; j += 16)
-            _mm512_storeu_si512(d + j, pairs16(_mm512_loadu_ps(r0 + j), _mm512_loadu_ps(r1 + j)));
-        if (j < n) {
-            const __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
-            const __m512i w =
-                pairs16(_mm512_maskz_loadu_ps(m, r0 + j), _mm512_maskz_loadu_ps(m, r1 + j));
-            _mm512_mask_storeu_epi32(d + j, m, w);
-        }
-    }
-}
-
-/* u [cout·cin] floats in gemm_packed's panel order for MR = 8 (j = (co/8)·8·cin + ci·8 + co%8)
- * → o in the pair panel order ((co/8)·8·cin + (ci/2)·16 + (co%8)·2 + ci%2), as bf16. */
-void sg__bf16_panels(const float *u, int cout, int cin, uint16_t *o) {
-    for (int p = 0; p < cout / MR; p++) {
-        const float *s = u + (size_t)p * MR * cin;
-        uint32_t *d = (uint32_t *)(o + (size_t)p * MR * cin);
-        for (int ci = 0; ci + 1 < cin; ci += 2) {
-            /* 8 channels of ci and ci + 1: one half vector each */
-            const __m512 lo = _mm512_castps256_ps512(_mm256_loadu_ps(s + (size_t)ci * MR));
-            const __m512 hi = _mm512_castps256_ps512(_mm256_loadu_ps(s + (size_t)(ci + 1) * MR));
-            _mm256_storeu_si256((__m256i *)(d + (size_t)ci / 2 * MR),
-                                _mm512_castsi512_si256(pairs16(lo, hi)));
-        }
-    }
-}
-
 /* A panels of w [M, K] row-major: ap[(i/8)·K2·8 + kp·8 + i%8] = (w[i][2kp], w[i][2kp + 1]),
  * M rounded up to 8 with zero rows, K2 = ceil(K/2). */
 void sg__bf16_pack_a(const float *w, int M, int K, uint32_t *ap) {

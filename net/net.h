@@ -143,11 +143,11 @@ int sg_cpu_force(const char *name);
  * fp32 (the default) is the exact path above. In bf16 every conv and linear layer multiplies
  * bf16 values (the fp32 operands rounded to nearest even) into fp32 accumulators; norm
  * statistics, AdaIN, activations, residual sums, masks and every tensor between the layers stay
- * fp32. Winograd layers multiply in the transformed domain: the input transform runs in fp32,
- * its tiles are rounded to bf16, and U (the transformed weights) is converted once, on first use,
- * and kept. The kernels need AVX512-BF16 (VDPBF16PS); on a CPU without it bf16 is refused
- * (sg_bf16_weights_init fails with the reason). The depthwise high-pass filter (a fixed kernel,
- * not a learned layer) stays fp32. */
+ * fp32. 3×3 convs where Winograd pays run Winograd F(2×2, 3×3) with the transforms in fp32 and
+ * the products in bf16 (F(4,3)'s transforms amplify bf16 rounding several-fold; F(2,3)'s are
+ * ±1 and ½); the other convs are direct GEMMs on bf16 operands. The kernels need AVX512-BF16
+ * (VDPBF16PS); on a CPU without it bf16 is refused (sg_bf16_weights_init fails with the
+ * reason). The depthwise high-pass filter (a fixed kernel, not a learned layer) stays fp32. */
 typedef enum { SG_PRECISION_FP32 = 0, SG_PRECISION_BF16 } sg_precision;
 const char *sg_precision_name(sg_precision p);          /* "fp32", "bf16" */
 int sg_precision_parse(const char *s, sg_precision *p); /* 0, or -1 for an unknown name */
@@ -158,11 +158,12 @@ const char *sg_bf16_unsupported(void);
 const char *sg_bf16_path(void);
 
 /* A set of weights converted to bf16 and packed once, keyed by the address of the fp32 weights
- * the networks pass to the ops (which stay valid for the set's life): the Winograd U of a 3×3
- * conv in the kernels' pair-panel layout. Entries are added under a lock the first time a layer
- * runs (engine/ runs every network once at load), then only read, so one set serves any number
- * of threads. The other GEMMs (1×1, tap-shifted, im2col, upsample phases, linear) convert their
- * operands chunk by chunk inside the product. */
+ * the networks pass to the ops (which stay valid for the set's life): the F(2,3) U of the 3×3
+ * convs and the linear layers' weights, in the kernels' pair-panel layout. Entries are added
+ * under a lock the first time a layer runs (engine/ runs every network once at load), then
+ * only read, so one set serves any number of threads. The other GEMMs (1×1, tap-shifted,
+ * im2col, upsample phases: a small share of the time) convert their operands chunk by chunk
+ * inside the product. */
 typedef struct sg_bf16_weights sg_bf16_weights;
 sg_status sg_bf16_weights_init(sg_bf16_weights **bw, sg_error *err); /* refused without bf16 */
 void sg_bf16_weights_free(sg_bf16_weights *bw);

@@ -141,17 +141,13 @@ extern const sg_kernels sg__kernels_plain, sg__kernels_avx2, sg__kernels_avx512;
  * The calling thread's bf16 weight set (sg_bf16_use), or NULL: fp32. Jobs handed to the pool
  * capture it on the caller's thread. */
 sg_bf16_weights *sg__bf16_current(void);
-/* 1 when SG_BF16_WINOGRAD=1 asks for bf16 products inside the Winograd domain (faster, far less
- * exact: F(4,3)'s transforms amplify the bf16 rounding), else bf16 convs run as direct GEMMs. */
-int sg__bf16_winograd(void);
-/* The bf16 Winograd U of 3×3 weights w [Cout, Cin, 3, 3] from bw (converted on first use):
- * per position p at u + p·ldu, pair panels [Cout/8][Cin/2][8][2]; NULL when it cannot be made
- * (Cout % 8, odd Cin, out of memory: the caller runs fp32). */
-const uint16_t *sg__bf16_wino_u(sg_bf16_weights *bw, const float *w, int cout, int cin,
-                                size_t *ldu);
 /* Linear weights w [out, in] (in ≤ 2048) packed once by sg__bf16_pack_a; NULL when they cannot
  * be (the caller converts on the fly). */
 const uint32_t *sg__bf16_linear_w(sg_bf16_weights *bw, const float *w, int out, int in);
+/* The bf16 F(2×2, 3×3) U of w [Cout, Cin, 3, 3] (kern_wino2_bf16.c's pair panels, 16 positions
+ * of ldu words), made on first use; NULL when it cannot be (odd Cin, Cout % 8, no memory). */
+const uint32_t *sg__bf16_wino2_u(sg_bf16_weights *bw, const float *w, int cout, int cin,
+                                 size_t *ldu);
 /* fp32 → bf16 bits, round to nearest even (denormals to zero and NaN kept quiet, as the
  * AVX512-BF16 conversions do) */
 static inline uint32_t sg__bf16_bits(float f) {
@@ -173,13 +169,15 @@ void sg__bf16_gemm_packed(int M, int N, int K2, const uint32_t *Ap, const uint32
 /* out[kp·ldo + j] = pair (B[2kp][j], B[2kp + 1][j]) (a zero partner past K), B[k][j] =
  * B[k·rs + j·cs]; columns N .. round16(N) written as zeros. */
 void sg__bf16_pack_b(const float *B, size_t rs, size_t cs, int K, int N, uint32_t *out, size_t ldo);
+/* sg_conv2d_winograd's conv (up: on the nearest 2× upsample of x, pre: x read as pre(x)) by
+ * Winograd F(2×2, 3×3) with bf16 products, U from bw; -1 (nothing written) when it cannot run. */
+int sg__wino2_bf16(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                   sg_workspace *ws, int up, const sg_preact *pre, sg_bf16_weights *bw);
+/* U of every (co, ci) of w into u (16 positions of ldu words) */
+void sg__bf16_wino2_weights(const float *w, int cout, int cin, uint32_t *u, size_t ldu);
 /* w [M, K] → pair panels [ceil(M/8)][ceil(K/2)][8] (zero rows and partner past the ends) */
 void sg__bf16_pack_a(const float *w, int M, int K, uint32_t *ap);
 /* y[n, out] += x[n, in] · wᵀ, w packed by sg__bf16_pack_a, in ≤ 2048 */
 void sg__bf16_linear(const float *x, int n, int in, const uint32_t *wp, int out, float *y);
-/* v [rows, n] floats at row stride ld (rows even) → in place [rows/2, n] pair words, same stride */
-void sg__bf16_pairs_inplace(float *v, int rows, int n, size_t ld);
-/* u [Cout·Cin] in gemm_packed's 8-row panel order → o in the pair panel order, as bf16 */
-void sg__bf16_panels(const float *u, int cout, int cin, uint16_t *o);
 
 #endif
