@@ -51,5 +51,34 @@ if [ -x "$server" ]; then
   else grep -q "precision must be fp32 or bf16" "$tmp/srv" && ok "STARGAN_PRECISION=half refused" \
     || bad "STARGAN_PRECISION message"; fi
 fi
+# a bf16 server (the mini model): precision in /v1/models and in the model-info metric, and a
+# translation equal to the CLI's bf16 bytes
+if [ -x "$server" ] && command -v curl >/dev/null; then
+  STARGAN_PRECISION=bf16 "$server" --listen 127.0.0.1:0 --model mini="$tmp/mini.safetensors" \
+    --access-log off >"$tmp/srv.out" 2>"$tmp/srv.log" &
+  pid=$!
+  port=
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/srv.log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.2
+  done
+  if [ -z "$port" ]; then bad "bf16 server start"; cat "$tmp/srv.log"
+  else
+    U="http://127.0.0.1:$port"
+    for _ in $(seq 1 150); do # models load (and bf16 weights pack) after the listen
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/readyz")" = 200 ] && break
+      sleep 0.2
+    done
+    curl -s "$U/v1/models" | grep -q '"precision":"bf16"' && ok "server /v1/models precision" \
+      || bad "server /v1/models precision"
+    curl -s "$U/metrics" | grep -q 'stargan_model_info{.*precision="bf16"' && ok "server metric precision" \
+      || bad "server metric precision"
+    curl -s -F image=@"$src" -F domain=1 -F seed=5 "$U/v1/translate" -o "$tmp/srv.png"
+    cmp -s "$tmp/srv.png" "$tmp/bf16.png" && ok "server bf16 = CLI bf16 bytes" \
+      || bad "server bf16 image differs from the CLI's"
+  fi
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+fi
 [ $fails -eq 0 ] && echo "all bf16 tests passed" || echo "$fails bf16 test(s) failed"
 [ $fails -eq 0 ]
