@@ -304,9 +304,6 @@ static void co_block_task(void *ctx, int task, int thread) {
 int sg__wino_pays(int cin, int cout, int h, int w) {
     if (cin < 16 || cout < 16) return 0;
     if ((size_t)h * w >= SG_WINO_MIN_PIXELS) return 1;
-    /* bf16 (F(2,3)): from 32² only; at 16² the direct bf16 products are as fast and closer
-     * (CelebA-HQ fixture: 0.06 levels mean, 0.2 dB) */
-    if (sg__bf16_current()) return 0;
     const int nt = ((h + TILE - 1) / TILE) * ((w + TILE - 1) / TILE);
     return h * w >= 16 * 16 && co_split_pays(cin, cout, nt, sg__kernels());
 }
