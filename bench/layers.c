@@ -178,7 +178,7 @@ static int profile_model(const char *path, int runs, const char *only, sg_precis
                              e.has_fan ? sg_fan_flops(&e.fan) : 0};
     printf("cpu path %s, precision %s, sgemm %.1f GFLOP/s (M=256 N=4096 K=2304, same run)\n",
            sg_cpu_path(), sg_precision_name(prec), peak);
-    sg_bf16_use(e.bf16); /* the networks run directly below */
+    sg_packed_use(e.packed); /* the networks run directly below */
     for (int k = 0; k < (e.has_fan ? 3 : 2); k++) {
         double t[100];
         if (only && !strstr(names[k], only)) continue;
@@ -200,7 +200,7 @@ static int profile_model(const char *path, int runs, const char *only, sg_precis
         sg_profile_print(stdout, peak);
     }
     printf("arena %zu floats, workspace %zu floats\n", r.arena.cap, r.ws.cap);
-    sg_bf16_use(NULL);
+    sg_packed_use(NULL);
     free(xd), free(yd), free(md);
     sg_run_free(&r);
     sg_engine_free(&e);

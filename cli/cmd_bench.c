@@ -218,12 +218,11 @@ int cmd_bench(int argc, char **argv) {
     }
     printf("precision=%s path=%s\n", sg_precision_name(prec),
            prec == SG_PRECISION_BF16 ? sg_bf16_path() : sg_cpu_path());
-    if (prec == SG_PRECISION_BF16)
-        printf("bf16_pack_ms=%.1f bf16_weights_mb=%.1f\n", sg_now_ms() - tp,
-               sg_bf16_weights_bytes(e.bf16) / 1048576.0);
-    sg_bf16_weights *old = sg_bf16_use(e.bf16); /* the networks run directly below */
+    printf("pack_ms=%.1f packed_weights_mb=%.1f\n", sg_now_ms() - tp,
+           sg_packed_weights_bytes(e.packed) / 1048576.0);
+    sg_packed_weights *old = sg_packed_use(e.packed); /* the networks run directly below */
     st = bench_nets(&e, runs, &err);
-    sg_bf16_use(old);
+    sg_packed_use(old);
     if (!st && cli_get(o, "--src") && cli_get(o, "--ref"))
         st = bench_request(&e, cli_get(o, "--src"), cli_get(o, "--ref"), runs, &err);
     if (!st) bench_sgemm(runs);

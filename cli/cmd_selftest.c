@@ -28,7 +28,7 @@ typedef struct {
     sg_workspace ws;
     int n, fails;
     sg_precision prec;
-    sg_bf16_weights *bw; /* bf16: the weights converted once, in use on this thread */
+    sg_packed_weights *bw; /* bf16: the weights converted once, in use on this thread */
 } selftest;
 
 /* One result line; returns 1 when max ≤ fmax·scale and mean ≤ fmean·scale, scale =
@@ -365,14 +365,14 @@ int cmd_selftest(int argc, char **argv) {
         return 2;
     }
     sg_status st = open_all(&t, pos[0], cli_get(o, "--model"), cli_get(o, "--fan"), &err);
-    if (!st && t.prec == SG_PRECISION_BF16 && !(st = sg_bf16_weights_init(&t.bw, &err)))
-        sg_bf16_use(t.bw);
+    /* fp32 too: the kept Winograd U must give the exact path's results (bytes) */
+    if (!st && !(st = sg_packed_weights_init(&t.bw, t.prec, &err))) sg_packed_use(t.bw);
     if (!st) st = check_styles(&t, &err);
     if (!st) st = check_generator(&t, &err);
     if (!st) st = check_faces(&t, &err);
     if (!st && images) st = check_images(&t, images, &err);
-    sg_bf16_use(NULL);
-    sg_bf16_weights_free(t.bw);
+    sg_packed_use(NULL);
+    sg_packed_weights_free(t.bw);
     if (t.e.w) sg_engine_free(&t.e);
     sg_workspace_free(&t.ws);
     sg_weights_free(t.fx);

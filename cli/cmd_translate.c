@@ -85,7 +85,9 @@ static sg_status run(const request *r, sg_error *err) {
     sg_status st = sg_engine_open(&e, r->model, r->fan, err);
     if (st) return st;
     if ((r->mean && (st = sg_engine_set_mean_landmarks(&e, r->mean, err))) ||
-        (st = sg_engine_set_precision(&e, r->precision, err)) ||
+        (r->precision != SG_PRECISION_FP32 &&
+         (st = sg_engine_set_precision(&e, r->precision, err))) || /* one request: fp32 keeps
+                                                                     * nothing */
         (st = sg_run_init(&run, &e, err))) {
         sg_engine_free(&e);
         return st;

@@ -90,7 +90,7 @@ sg_status sg_engine_set_mean_landmarks(sg_engine *e, const char *path, sg_error 
 }
 
 void sg_engine_free(sg_engine *e) {
-    sg_bf16_weights_free(e->bf16);
+    sg_packed_weights_free(e->packed);
     sg_mapping_free(&e->map);
     sg_style_encoder_free(&e->enc);
     free(e->s_avg);
@@ -272,9 +272,9 @@ static sg_status run_translate_impl(const sg_engine *e, sg_run *r, const sg_imag
  * the calling thread (NULL: fp32), and puts the caller's setting back ------------------------ */
 #define WITH_PRECISION(e, call)                                                                    \
     do {                                                                                           \
-        sg_bf16_weights *old_ = sg_bf16_use((e)->bf16);                                            \
+        sg_packed_weights *old_ = sg_packed_use((e)->packed);                                      \
         sg_status st_ = (call);                                                                    \
-        sg_bf16_use(old_);                                                                         \
+        sg_packed_use(old_);                                                                       \
         return st_;                                                                                \
     } while (0)
 
@@ -312,10 +312,10 @@ static sg_status warm_up(sg_engine *e, sg_error *err) {
     if (!st && (e->cfg.w_hpf <= 0 || e->has_fan))
         st = sg_engine_translate(e, &r, &img, SG_FIT_CROP, s, &out, NULL, err);
     if (!st && e->has_fan && e->cfg.w_hpf <= 0) { /* a FAN the generator does not call */
-        sg_bf16_weights *old = sg_bf16_use(e->bf16);
+        sg_packed_weights *old = sg_packed_use(e->packed);
         double lm[2 * SG_LANDMARKS];
         st = sg_face_landmarks(&e->fan, &img, lm, &r.arena, &r.ws, err);
-        sg_bf16_use(old);
+        sg_packed_use(old);
     }
     sg_image_free(&out);
     free(img.pixels), free(s);
@@ -324,14 +324,13 @@ static sg_status warm_up(sg_engine *e, sg_error *err) {
 }
 
 sg_status sg_engine_set_precision(sg_engine *e, sg_precision p, sg_error *err) {
-    sg_bf16_weights_free(e->bf16);
-    e->bf16 = NULL, e->precision = SG_PRECISION_FP32;
-    if (p == SG_PRECISION_FP32) return SG_OK;
-    sg_status st = sg_bf16_weights_init(&e->bf16, err);
-    if (!st) e->precision = SG_PRECISION_BF16, st = warm_up(e, err);
+    sg_packed_weights_free(e->packed);
+    e->packed = NULL, e->precision = SG_PRECISION_FP32;
+    sg_status st = sg_packed_weights_init(&e->packed, p, err);
+    if (!st) e->precision = p, st = warm_up(e, err);
     if (st) {
-        sg_bf16_weights_free(e->bf16);
-        e->bf16 = NULL, e->precision = SG_PRECISION_FP32;
+        sg_packed_weights_free(e->packed);
+        e->packed = NULL, e->precision = SG_PRECISION_FP32;
     }
     return st;
 }

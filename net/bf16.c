@@ -39,30 +39,32 @@ typedef struct {
     size_t ldu;
 } entry;
 
-enum { LINEAR = 1, WINO2_U = 2 };
+enum { LINEAR = 1, WINO2_U = 2, WINO4_F32 = 3 }; /* WINO4_F32 + 8·(kernel path, mr) */
 
-struct sg_bf16_weights {
+struct sg_packed_weights {
     pthread_mutex_t lock;
     entry *slots;
     size_t bytes, used;
+    int bf16; /* 1: a bf16 set; 0: fp32 (the Winograd U of the tile-row path only) */
 };
 
-sg_status sg_bf16_weights_init(sg_bf16_weights **bw, sg_error *err) {
+sg_status sg_packed_weights_init(sg_packed_weights **bw, sg_precision prec, sg_error *err) {
     *bw = NULL;
-    const char *why = sg_bf16_unsupported();
+    const char *why = prec == SG_PRECISION_BF16 ? sg_bf16_unsupported() : NULL;
     if (why) return sg_error_set(err, SG_ERR_UNSUPPORTED, "bf16: %s", why);
-    sg_bf16_weights *b = calloc(1, sizeof *b);
+    sg_packed_weights *b = calloc(1, sizeof *b);
     if (b) b->slots = calloc(SLOTS, sizeof(entry));
     if (!b || !b->slots) {
         free(b);
         return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
     }
     pthread_mutex_init(&b->lock, NULL);
+    b->bf16 = prec == SG_PRECISION_BF16;
     *bw = b;
     return SG_OK;
 }
 
-void sg_bf16_weights_free(sg_bf16_weights *bw) {
+void sg_packed_weights_free(sg_packed_weights *bw) {
     if (!bw) return;
     for (size_t i = 0; i < SLOTS; i++) free(bw->slots[i].u);
     free(bw->slots);
@@ -70,21 +72,23 @@ void sg_bf16_weights_free(sg_bf16_weights *bw) {
     free(bw);
 }
 
-size_t sg_bf16_weights_bytes(const sg_bf16_weights *bw) { return bw ? bw->bytes : 0; }
+size_t sg_packed_weights_bytes(const sg_packed_weights *bw) { return bw ? bw->bytes : 0; }
 
-static _Thread_local sg_bf16_weights *current;
+static _Thread_local sg_packed_weights *current;
 
-sg_bf16_weights *sg_bf16_use(sg_bf16_weights *bw) {
-    sg_bf16_weights *old = current;
+sg_packed_weights *sg_packed_use(sg_packed_weights *bw) {
+    sg_packed_weights *old = current;
     current = bw;
     return old;
 }
 
-sg_bf16_weights *sg__bf16_current(void) { return current; }
+sg_packed_weights *sg__bf16_current(void) { return current && current->bf16 ? current : NULL; }
+sg_packed_weights *sg__packed_current(void) { return current; }
 
 /* The entry of (w, kind, shape), made by make() on first sight (bytes: its size). */
-static void *lookup(sg_bf16_weights *bw, const float *w, int kind, int cout, int cin, size_t ldu,
-                    size_t bytes, void *(*make)(const float *, int, int, size_t)) {
+static void *lookup(sg_packed_weights *bw, const float *w, int kind, int cout, int cin, size_t ldu,
+                    size_t bytes, void *(*make)(const float *, int, int, size_t, const void *),
+                    const void *ctx) {
     uintptr_t h = (uintptr_t)w ^ (uintptr_t)kind;
     h ^= h >> 17, h *= 0x9E3779B97F4A7C15u, h ^= h >> 29;
     void *u = NULL;
@@ -98,7 +102,7 @@ static void *lookup(sg_bf16_weights *bw, const float *w, int kind, int cout, int
         }
         if (!e->w) {
             if (bw->used * 4 >= SLOTS * 3) break; /* full: converted on the fly instead */
-            if (!(u = make(w, cout, cin, ldu))) break;
+            if (!(u = make(w, cout, cin, ldu, ctx))) break;
             e->w = w, e->kind = kind, e->cout = cout, e->cin = cin, e->u = u, e->ldu = ldu;
             bw->bytes += bytes, bw->used++;
             break;
@@ -108,7 +112,8 @@ static void *lookup(sg_bf16_weights *bw, const float *w, int kind, int cout, int
     return u;
 }
 
-static void *make_wino2(const float *w, int cout, int cin, size_t ldu) {
+static void *make_wino2(const float *w, int cout, int cin, size_t ldu, const void *ctx) {
+    (void)ctx;
     uint32_t *u = aligned_alloc(64, 16 * ldu * 4);
     if (u) {
         memset(u, 0, 16 * ldu * 4);
@@ -117,27 +122,51 @@ static void *make_wino2(const float *w, int cout, int cin, size_t ldu) {
     return u;
 }
 
-const uint32_t *sg__bf16_wino2_u(sg_bf16_weights *bw, const float *w, int cout, int cin,
+const uint32_t *sg__bf16_wino2_u(sg_packed_weights *bw, const float *w, int cout, int cin,
                                  size_t *ldu) {
     if (!bw || cout % 8 || cin % 2) return NULL;
     size_t l = ((size_t)cout * cin / 2 + 15) / 16 * 16; /* whole lines, an odd number of them */
     if ((l / 16) % 2 == 0) l += 16;
     *ldu = l;
-    return lookup(bw, w, WINO2_U, cout, cin, l, 16 * l * 4, make_wino2);
+    return lookup(bw, w, WINO2_U, cout, cin, l, 16 * l * 4, make_wino2, NULL);
+}
+
+/* fp32 F(4,3) U made by the given kernel table's transform: the very values the per-call
+ * transform writes, so the products and the output bytes do not change */
+typedef struct {
+    const sg_kernels *k;
+    int mr;
+} wino4_how;
+
+static void *make_wino4(const float *w, int cout, int cin, size_t ldu, const void *ctx) {
+    const wino4_how *h = ctx;
+    float *u = aligned_alloc(64, (SG_WINO_P * ldu * 4 + 63) / 64 * 64);
+    if (u) h->k->wino_w(w, 0, (size_t)cout * cin, u, ldu, cin, h->mr, 0);
+    return u;
+}
+
+const float *sg__wino4_u(sg_packed_weights *pw, const sg_kernels *k, const float *w, int cout,
+                         int cin, int mr, size_t ldu) {
+    if (!pw || pw->bf16) return NULL;
+    const int path = k == &sg__kernels_avx512 ? 2 : k == &sg__kernels_avx2 ? 1 : 0;
+    const int kind = WINO4_F32 + 8 * (3 * mr + path);
+    const wino4_how how = {k, mr};
+    return lookup(pw, w, kind, cout, cin, ldu, SG_WINO_P * ldu * 4, make_wino4, &how);
 }
 
 static size_t linear_words(int out, int in) {
     return (size_t)(out + 7) / 8 * 8 * (size_t)((in + 1) / 2);
 }
 
-static void *make_linear(const float *w, int out, int in, size_t ldu) {
+static void *make_linear(const float *w, int out, int in, size_t ldu, const void *ctx) {
+    (void)ctx;
     (void)ldu;
     uint32_t *p = aligned_alloc(64, (linear_words(out, in) * 4 + 63) / 64 * 64);
     if (p) sg__bf16_pack_a(w, out, in, p);
     return p;
 }
 
-const uint32_t *sg__bf16_linear_w(sg_bf16_weights *bw, const float *w, int out, int in) {
+const uint32_t *sg__bf16_linear_w(sg_packed_weights *bw, const float *w, int out, int in) {
     if (!bw || in > 2048 || out <= 0 || in <= 0) return NULL;
-    return lookup(bw, w, LINEAR, out, in, 0, linear_words(out, in) * 4, make_linear);
+    return lookup(bw, w, LINEAR, out, in, 0, linear_words(out, in) * 4, make_linear, NULL);
 }

@@ -23,7 +23,7 @@ static void gemm_part(int M, int N, int K, const float *A, int lda, const float 
  * its C block stays in cache across the taps. */
 typedef struct {
     int M, N, K, taps, lda, ldb, ldc, acc, rb, cb, ncol;
-    int bf16; /* the caller's thread runs bf16 (sg_bf16_use) */
+    int bf16; /* the caller's thread runs bf16 (sg_packed_use) */
     const float *A, *B;
     size_t astride;
     const size_t *boff;
@@ -136,7 +136,7 @@ void sg_linear(const float *x, int n, int in, const float *w, const float *b, in
      * own threads it splits the product differently and the last bits of the style mean
      * depended on whether a conv had run in this process before */
     (void)sg__threads();
-    sg_bf16_weights *bw = sg__bf16_current();
+    sg_packed_weights *bw = sg__bf16_current();
     const uint32_t *wp = bw ? sg__bf16_linear_w(bw, w, out, in) : NULL;
     if (wp) sg__bf16_linear(x, n, in, wp, out, y); /* w packed once */
     else if (bw)                                   /* y += x · wᵀ: B[k][j] = w[j·in + k] */

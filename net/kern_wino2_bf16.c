@@ -265,7 +265,7 @@ static size_t slot_floats(const w2 *c) {
 #define SLOT_BYTES ((size_t)768 << 10) /* 384 KiB: 1.8× the input-transform time (bench_layers) */
 
 int sg__wino2_bf16(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
-                   sg_workspace *ws, int up, const sg_preact *pre, sg_bf16_weights *bw) {
+                   sg_workspace *ws, int up, const sg_preact *pre, sg_packed_weights *bw) {
     const int cin = x->c, cout = y->c, h = y->h, wd = y->w;
     if (!ws || !ws->buf || cin % 2 || cout % 8 || (up && (h % 2 || wd % 2))) return -1;
     w2 c = {x->data, b, y->data, pre, up, x->n, cin, cout, h, wd, 0,

@@ -146,7 +146,7 @@ int sg_cpu_force(const char *name);
  * fp32. 3×3 convs where Winograd pays run Winograd F(2×2, 3×3) with the transforms in fp32 and
  * the products in bf16 (F(4,3)'s transforms amplify bf16 rounding several-fold; F(2,3)'s are
  * ±1 and ½); the other convs are direct GEMMs on bf16 operands. The kernels need AVX512-BF16
- * (VDPBF16PS); on a CPU without it bf16 is refused (sg_bf16_weights_init fails with the
+ * (VDPBF16PS); on a CPU without it bf16 is refused (sg_packed_weights_init fails with the
  * reason). The depthwise high-pass filter (a fixed kernel, not a learned layer) stays fp32. */
 typedef enum { SG_PRECISION_FP32 = 0, SG_PRECISION_BF16 } sg_precision;
 const char *sg_precision_name(sg_precision p);          /* "fp32", "bf16" */
@@ -157,20 +157,26 @@ const char *sg_bf16_unsupported(void);
  * built yet: no CPU with amx_bf16 to test it on), or "none". */
 const char *sg_bf16_path(void);
 
-/* A set of weights converted to bf16 and packed once, keyed by the address of the fp32 weights
- * the networks pass to the ops (which stay valid for the set's life): the F(2,3) U of the 3×3
- * convs and the linear layers' weights, in the kernels' pair-panel layout. Entries are added
- * under a lock the first time a layer runs (engine/ runs every network once at load), then
- * only read, so one set serves any number of threads. The other GEMMs (1×1, tap-shifted,
- * im2col, upsample phases: a small share of the time) convert their operands chunk by chunk
- * inside the product. */
-typedef struct sg_bf16_weights sg_bf16_weights;
-sg_status sg_bf16_weights_init(sg_bf16_weights **bw, sg_error *err); /* refused without bf16 */
-void sg_bf16_weights_free(sg_bf16_weights *bw);
-size_t sg_bf16_weights_bytes(const sg_bf16_weights *bw); /* packed weights held */
-/* Ops called from this thread from now on run in bf16 with bw's weights (NULL: fp32). Returns
- * the previous setting (per thread: bracket a request with it and restore). */
-sg_bf16_weights *sg_bf16_use(sg_bf16_weights *bw);
+/* A set of weights converted and packed once, keyed by the address of the fp32 weights the
+ * networks pass to the ops (which stay valid for the set's life). A bf16 set holds the F(2,3)
+ * U of the 3×3 convs and the linear layers' weights in the kernels' pair-panel layout; an fp32
+ * set holds the fp32 Winograd U of the layers split by tile rows (the big-image layers, where
+ * every call transformed the whole U; the channel-split layers transform their slices in cache
+ * and keep nothing), exactly the values the per-call transform makes: the same output bytes.
+ * Entries are added under a lock the first time a layer runs (engine/ runs every network once
+ * at load), then only read, so one set serves any number of threads. The other bf16 GEMMs (1×1,
+ * tap-shifted, im2col, upsample phases: a small share of the time) convert their operands
+ * chunk by chunk inside the product. */
+typedef struct sg_packed_weights sg_packed_weights;
+/* An empty set for prec; bf16 is refused (SG_ERR_UNSUPPORTED, with the reason) without
+ * AVX512-BF16. */
+sg_status sg_packed_weights_init(sg_packed_weights **pw, sg_precision prec, sg_error *err);
+void sg_packed_weights_free(sg_packed_weights *pw);
+size_t sg_packed_weights_bytes(const sg_packed_weights *pw); /* packed weights held */
+/* Ops called from this thread from now on use pw: bf16 products with a bf16 set, kept fp32 U
+ * with an fp32 set, plain fp32 with NULL. Returns the previous setting (per thread: bracket a
+ * request with it and restore). */
+sg_packed_weights *sg_packed_use(sg_packed_weights *bw);
 
 /* ---- threads --------------------------------------------------------------------------------
  * net/'s ops split their work over one pool of (online CPUs, at most 8; SG_THREADS=n) threads.

@@ -138,15 +138,22 @@ const sg_kernels *sg__kernels(void);
 extern const sg_kernels sg__kernels_plain, sg__kernels_avx2, sg__kernels_avx512;
 
 /* ---- bf16 (bf16.c, kern_bf16.c) -------------------------------------------------------------
- * The calling thread's bf16 weight set (sg_bf16_use), or NULL: fp32. Jobs handed to the pool
+ * The calling thread's bf16 weight set (sg_packed_use), or NULL: fp32. Jobs handed to the pool
  * capture it on the caller's thread. */
-sg_bf16_weights *sg__bf16_current(void);
+sg_packed_weights *sg__bf16_current(void);
+/* The calling thread's set whatever its precision (an fp32 set holds Winograd U), or NULL. */
+sg_packed_weights *sg__packed_current(void);
+/* The fp32 F(4,3) U of w as k->wino_w writes it (panel order mr, or 0), 36 positions of ldu
+ * floats, made on first use and kept; NULL without an fp32 set (the caller transforms per
+ * call). */
+const float *sg__wino4_u(sg_packed_weights *pw, const sg_kernels *k, const float *w, int cout,
+                         int cin, int mr, size_t ldu);
 /* Linear weights w [out, in] (in ≤ 2048) packed once by sg__bf16_pack_a; NULL when they cannot
  * be (the caller converts on the fly). */
-const uint32_t *sg__bf16_linear_w(sg_bf16_weights *bw, const float *w, int out, int in);
+const uint32_t *sg__bf16_linear_w(sg_packed_weights *bw, const float *w, int out, int in);
 /* The bf16 F(2×2, 3×3) U of w [Cout, Cin, 3, 3] (kern_wino2_bf16.c's pair panels, 16 positions
  * of ldu words), made on first use; NULL when it cannot be (odd Cin, Cout % 8, no memory). */
-const uint32_t *sg__bf16_wino2_u(sg_bf16_weights *bw, const float *w, int cout, int cin,
+const uint32_t *sg__bf16_wino2_u(sg_packed_weights *bw, const float *w, int cout, int cin,
                                  size_t *ldu);
 /* fp32 → bf16 bits, round to nearest even (denormals to zero and NaN kept quiet, as the
  * AVX512-BF16 conversions do) */
@@ -172,7 +179,7 @@ void sg__bf16_pack_b(const float *B, size_t rs, size_t cs, int K, int N, uint32_
 /* sg_conv2d_winograd's conv (up: on the nearest 2× upsample of x, pre: x read as pre(x)) by
  * Winograd F(2×2, 3×3) with bf16 products, U from bw; -1 (nothing written) when it cannot run. */
 int sg__wino2_bf16(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
-                   sg_workspace *ws, int up, const sg_preact *pre, sg_bf16_weights *bw);
+                   sg_workspace *ws, int up, const sg_preact *pre, sg_packed_weights *bw);
 /* U of every (co, ci) of w into u (16 positions of ldu words) */
 void sg__bf16_wino2_weights(const float *w, int cout, int cin, uint32_t *u, size_t ldu);
 /* w [M, K] → pair panels [ceil(M/8)][ceil(K/2)][8] (zero rows and partner past the ends) */

@@ -39,8 +39,8 @@ static sg_status load_one(sg_srv_model *m, const sg_srv_config *c, sg_error *err
     if (!st && c->mean[0] && m->engine.has_fan)
         st = sg_engine_set_mean_landmarks(&m->engine, c->mean, err);
     sg_precision prec = SG_PRECISION_FP32;
-    if (!st && !sg_precision_parse(c->precision, &prec) && prec != SG_PRECISION_FP32)
-        st = sg_engine_set_precision(&m->engine, prec, err); /* bf16 weights packed here */
+    if (!st && !sg_precision_parse(c->precision, &prec))
+        st = sg_engine_set_precision(&m->engine, prec, err); /* weights packed here, once */
     if (st) return st;
     m->loaded = 1;
     const sg_config *k = &m->engine.cfg;

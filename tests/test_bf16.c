@@ -119,8 +119,8 @@ static void check_wino(const char *what, const float *got, const double *rb, con
 
 /* a set of its own: the set keys weights by address, and a freed case's address comes back */
 static void conv_case_check(const conv_case *c, uint64_t seed) {
-    sg_bf16_weights *bw;
-    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    sg_packed_weights *bw;
+    assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, NULL), SG_OK);
     const int ho = (c->h + 2 * c->pad - c->k) / c->stride + 1;
     const int wo = (c->w + 2 * c->pad - c->k) / c->stride + 1;
     const size_t nx = (size_t)c->n * c->cin * c->h * c->w,
@@ -135,9 +135,9 @@ static void conv_case_check(const conv_case *c, uint64_t seed) {
     assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
     sg_tensor tx = sg_tensor_make(x, c->n, c->cin, c->h, c->w);
     sg_tensor ty = sg_tensor_make(y, c->n, c->cout, ho, wo);
-    sg_bf16_weights *old = sg_bf16_use(bw);
+    sg_packed_weights *old = sg_packed_use(bw);
     sg_conv2d(&tx, w, b, c->k, c->k, c->stride, c->pad, &ty, &ws);
-    sg_bf16_use(old);
+    sg_packed_use(old);
     naive_conv(xr, wr, b, c->n, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad, rb, sc);
     naive_conv(x, w, b, c->n, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad, rf, sc2);
     char what[160];
@@ -146,7 +146,7 @@ static void conv_case_check(const conv_case *c, uint64_t seed) {
     if (c->wino) check_wino(what, y, rb, rf, sc, ny);
     else check_bf16(what, y, rb, rf, sc, ny, 1e-5);
     sg_workspace_free(&ws);
-    sg_bf16_weights_free(bw);
+    sg_packed_weights_free(bw);
     free(x), free(w), free(b), free(xr), free(wr), free(y), free(rb), free(rf), free(sc), free(sc2);
 }
 
@@ -172,7 +172,7 @@ static void test_bf16_conv(void **state) {
 
 /* the upsample conv: four 2×2 phases (direct bf16, 8² → 16²) or Winograd F(2,3) reading the
  * low-resolution rows (32² → 64²) */
-static void up2_check(sg_bf16_weights *bw, int cin, int h, int cout, int wino) {
+static void up2_check(sg_packed_weights *bw, int cin, int h, int cout, int wino) {
     const int n = 1, w = h;
     const size_t nx = (size_t)n * cin * h * w, nw = (size_t)cout * cin * 9;
     const size_t ny = (size_t)n * cout * 4 * h * w;
@@ -185,9 +185,9 @@ static void up2_check(sg_bf16_weights *bw, int cin, int h, int cout, int wino) {
     sg_workspace ws;
     assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
     sg_tensor ty = sg_tensor_make(y, n, cout, 2 * h, 2 * w);
-    sg_bf16_weights *old = sg_bf16_use(bw);
+    sg_packed_weights *old = sg_packed_use(bw);
     sg_conv2d_up2(&tx, wt, b, &ty, &ws);
-    sg_bf16_use(old);
+    sg_packed_use(old);
     naive_conv(upr, wr, b, n, cin, 2 * h, 2 * w, cout, 3, 1, 1, rb, sc);
     naive_conv(up, wt, b, n, cin, 2 * h, 2 * w, cout, 3, 1, 1, rf, sc2);
     if (wino) {
@@ -208,13 +208,13 @@ static void up2_check(sg_bf16_weights *bw, int cin, int h, int cout, int wino) {
 static void test_bf16_conv_up2(void **state) {
     (void)state;
     REQUIRE_BF16();
-    sg_bf16_weights *bw;
-    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    sg_packed_weights *bw;
+    assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, NULL), SG_OK);
     up2_check(bw, 32, 8, 24, 0);
-    sg_bf16_weights_free(bw);
-    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    sg_packed_weights_free(bw);
+    assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, NULL), SG_OK);
     up2_check(bw, 32, 32, 32, 1);
-    sg_bf16_weights_free(bw);
+    sg_packed_weights_free(bw);
 }
 
 /* conv3×3(pre(x)): the instance norm + leaky ReLU applied in the F(2,3) input transform (and
@@ -222,8 +222,8 @@ static void test_bf16_conv_up2(void **state) {
 static void test_bf16_conv_pre(void **state) {
     (void)state;
     REQUIRE_BF16();
-    sg_bf16_weights *bw;
-    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    sg_packed_weights *bw;
+    assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, NULL), SG_OK);
     const int n = 2, cin = 32, h = 32, w = 32, cout = 32;
     const size_t nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * h * w;
     float *x = frand(nx, 31), *wt = frand((size_t)cout * cin * 9, 32), *b = frand(cout, 33);
@@ -238,21 +238,21 @@ static void test_bf16_conv_pre(void **state) {
     double *rb = malloc(ny * 8), *rf = malloc(ny * 8), *sc = malloc(ny * 8), *sc2 = malloc(ny * 8);
     sg_workspace ws;
     assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
-    sg_bf16_weights *old = sg_bf16_use(bw);
+    sg_packed_weights *old = sg_packed_use(bw);
     sg_conv3x3_pre(&tx, &pre, wt, b, &ty, &ws, tmp);
-    sg_bf16_use(old);
+    sg_packed_use(old);
     naive_conv(pr, wr, b, n, cin, h, w, cout, 3, 1, 1, rb, sc);
     naive_conv(px, wt, b, n, cin, h, w, cout, 3, 1, 1, rf, sc2);
     check_wino("bf16 conv3x3_pre", y, rb, rf, sc, ny);
     sg_workspace_free(&ws);
-    sg_bf16_weights_free(bw);
+    sg_packed_weights_free(bw);
     free(x), free(wt), free(b), free(y), free(tmp), free(px), free(pr), free(wr), free(rb),
         free(rf), free(sc), free(sc2);
 }
 
 /* y[n, out] = x · wᵀ + b: one sample and a batch (weights packed once), and an input wider than
  * the packed layout takes (converted on the fly) */
-static void linear_check(sg_bf16_weights *bw, int n, int in, int out, uint64_t seed) {
+static void linear_check(sg_packed_weights *bw, int n, int in, int out, uint64_t seed) {
     float *x = frand((size_t)n * in, seed), *w = frand((size_t)out * in, seed + 1);
     float *b = frand((size_t)out, seed + 2), *y = malloc(sizeof(float) * n * out);
     double *rb = malloc(sizeof(double) * n * out), *rf = malloc(sizeof(double) * n * out);
@@ -266,10 +266,10 @@ static void linear_check(sg_bf16_weights *bw, int n, int in, int out, uint64_t s
             }
             rb[(size_t)i * out + o] = a, rf[(size_t)i * out + o] = f, sc[(size_t)i * out + o] = m;
         }
-    sg_bf16_weights *old = sg_bf16_use(bw);
+    sg_packed_weights *old = sg_packed_use(bw);
     sg_linear(x, n, in, w, b, out, y);
     sg_linear(x, n, in, w, b, out, y); /* the second call takes the packed weights */
-    sg_bf16_use(old);
+    sg_packed_use(old);
     char what[96];
     snprintf(what, sizeof what, "bf16 linear n%d in%d out%d", n, in, out);
     check_bf16(what, y, rb, rf, sc, (size_t)n * out, 1e-5);
@@ -279,21 +279,21 @@ static void linear_check(sg_bf16_weights *bw, int n, int in, int out, uint64_t s
 static void test_bf16_linear(void **state) {
     (void)state;
     REQUIRE_BF16();
-    sg_bf16_weights *bw;
-    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    sg_packed_weights *bw;
+    assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, NULL), SG_OK);
     linear_check(bw, 1, 512, 1024, 1);
     linear_check(bw, 37, 16, 13, 2);
     linear_check(bw, 3, 2101, 20, 3);
-    assert_true(sg_bf16_weights_bytes(bw) > 0);
-    sg_bf16_weights_free(bw);
+    assert_true(sg_packed_weights_bytes(bw) > 0);
+    sg_packed_weights_free(bw);
 }
 
 /* the F(2,3) U is made once per layer and reused: the same bytes twice, no new entry */
 static void test_bf16_weights_once(void **state) {
     (void)state;
     REQUIRE_BF16();
-    sg_bf16_weights *bw;
-    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    sg_packed_weights *bw;
+    assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, NULL), SG_OK);
     const int cin = 32, hw = 32, cout = 48;
     const size_t nx = (size_t)cin * hw * hw, ny = (size_t)cout * hw * hw;
     float *x = frand(nx, 41), *w = frand((size_t)cout * cin * 9, 42);
@@ -302,16 +302,16 @@ static void test_bf16_weights_once(void **state) {
     assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
     sg_tensor tx = sg_tensor_make(x, 1, cin, hw, hw), ty = sg_tensor_make(y, 1, cout, hw, hw);
     sg_tensor ty2 = sg_tensor_make(y2, 1, cout, hw, hw);
-    sg_bf16_weights *old = sg_bf16_use(bw);
+    sg_packed_weights *old = sg_packed_use(bw);
     assert_int_equal(sg_conv2d_winograd(&tx, w, NULL, &ty, &ws), 0);
-    const size_t bytes = sg_bf16_weights_bytes(bw);
+    const size_t bytes = sg_packed_weights_bytes(bw);
     assert_true(bytes >= (size_t)16 * cout * cin * 2); /* 16 positions of bf16 */
     assert_int_equal(sg_conv2d_winograd(&tx, w, NULL, &ty2, &ws), 0);
-    sg_bf16_use(old);
-    assert_int_equal(sg_bf16_weights_bytes(bw), bytes);
+    sg_packed_use(old);
+    assert_int_equal(sg_packed_weights_bytes(bw), bytes);
     assert_memory_equal(y, y2, ny * 4);
     sg_workspace_free(&ws);
-    sg_bf16_weights_free(bw);
+    sg_packed_weights_free(bw);
     free(x), free(w), free(y), free(y2);
 }
 
@@ -319,8 +319,8 @@ static void test_bf16_weights_once(void **state) {
 static void test_bf16_switch_back(void **state) {
     (void)state;
     REQUIRE_BF16();
-    sg_bf16_weights *bw;
-    assert_int_equal(sg_bf16_weights_init(&bw, NULL), SG_OK);
+    sg_packed_weights *bw;
+    assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, NULL), SG_OK);
     const size_t nx = 32 * 32 * 32, ny = 32 * 32 * 32;
     float *x = frand(nx, 21), *w = frand(32 * 32 * 9, 22), *y0 = malloc(ny * 4),
           *y1 = malloc(ny * 4), *y2 = malloc(ny * 4);
@@ -330,15 +330,42 @@ static void test_bf16_switch_back(void **state) {
     sg_tensor t0 = sg_tensor_make(y0, 1, 32, 32, 32), t1 = sg_tensor_make(y1, 1, 32, 32, 32),
               t2 = sg_tensor_make(y2, 1, 32, 32, 32);
     sg_conv2d(&tx, w, NULL, 3, 3, 1, 1, &t0, &ws);
-    assert_null(sg_bf16_use(bw));
+    assert_null(sg_packed_use(bw));
     sg_conv2d(&tx, w, NULL, 3, 3, 1, 1, &t1, &ws);
-    assert_ptr_equal(sg_bf16_use(NULL), bw);
+    assert_ptr_equal(sg_packed_use(NULL), bw);
     sg_conv2d(&tx, w, NULL, 3, 3, 1, 1, &t2, &ws);
     assert_memory_equal(y0, y2, ny * 4);
     assert_true(memcmp(y0, y1, ny * 4) != 0);
     sg_workspace_free(&ws);
-    sg_bf16_weights_free(bw);
+    sg_packed_weights_free(bw);
     free(x), free(w), free(y0), free(y1), free(y2);
+}
+
+/* an fp32 set: the Winograd U of a tile-row layer kept, the exact path's bytes (any CPU) */
+static void test_fp32_kept_u(void **state) {
+    (void)state;
+    sg_packed_weights *pw;
+    assert_int_equal(sg_packed_weights_init(&pw, SG_PRECISION_FP32, NULL), SG_OK);
+    const int n = 2, cin = 64, hw = 64, cout = 64;
+    const size_t nx = (size_t)n * cin * hw * hw, ny = (size_t)n * cout * hw * hw;
+    float *x = frand(nx, 51), *w = frand((size_t)cout * cin * 9, 52), *b = frand(cout, 53);
+    float *y0 = malloc(ny * 4), *y1 = malloc(ny * 4), *y2 = malloc(ny * 4);
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, n, cin, hw, hw);
+    sg_tensor t0 = sg_tensor_make(y0, n, cout, hw, hw), t1 = sg_tensor_make(y1, n, cout, hw, hw),
+              t2 = sg_tensor_make(y2, n, cout, hw, hw);
+    sg_conv2d(&tx, w, b, 3, 3, 1, 1, &t0, &ws);
+    sg_packed_weights *old = sg_packed_use(pw);
+    sg_conv2d(&tx, w, b, 3, 3, 1, 1, &t1, &ws); /* makes U */
+    assert_true(sg_packed_weights_bytes(pw) >= (size_t)36 * cout * cin * 4);
+    sg_conv2d(&tx, w, b, 3, 3, 1, 1, &t2, &ws); /* uses it */
+    sg_packed_use(old);
+    assert_memory_equal(y0, y1, ny * 4);
+    assert_memory_equal(y0, y2, ny * 4);
+    sg_workspace_free(&ws);
+    sg_packed_weights_free(pw);
+    free(x), free(w), free(b), free(y0), free(y1), free(y2);
 }
 
 /* without the instruction set (forced here by the plain path) bf16 is refused with a reason */
@@ -346,9 +373,9 @@ static void test_bf16_refused(void **state) {
     (void)state;
     REQUIRE_BF16();
     assert_int_equal(sg_cpu_force("plain"), 0);
-    sg_bf16_weights *bw = (sg_bf16_weights *)1;
+    sg_packed_weights *bw = (sg_packed_weights *)1;
     sg_error e = {0};
-    assert_int_equal(sg_bf16_weights_init(&bw, &e), SG_ERR_UNSUPPORTED);
+    assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, &e), SG_ERR_UNSUPPORTED);
     assert_null(bw);
     assert_non_null(strstr(e.msg, "bf16"));
     assert_string_equal(sg_bf16_path(), "none");
@@ -364,8 +391,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_conv),         cmocka_unit_test(test_bf16_conv_up2),
         cmocka_unit_test(test_bf16_linear),       cmocka_unit_test(test_bf16_conv_pre),
-        cmocka_unit_test(test_bf16_weights_once), cmocka_unit_test(test_bf16_switch_back),
-        cmocka_unit_test(test_bf16_refused),
+        cmocka_unit_test(test_bf16_weights_once), cmocka_unit_test(test_fp32_kept_u),
+        cmocka_unit_test(test_bf16_switch_back),  cmocka_unit_test(test_bf16_refused),
     };
     const int fails = cmocka_run_group_tests(tests, NULL, NULL);
     return fails ? fails : skipped ? 77 : 0;
