@@ -268,8 +268,8 @@ static sg_status run_translate_impl(const sg_engine *e, sg_run *r, const sg_imag
     return st;
 }
 
-/* ---- precision: every entry point runs its networks with the engine's bf16 weights in use on
- * the calling thread (NULL: fp32), and puts the caller's setting back ------------------------ */
+/* ---- precision: every entry point runs its networks with the engine's packed weights in use on
+ * the calling thread (NULL: plain fp32), and puts the caller's setting back ------------------------ */
 #define WITH_PRECISION(e, call)                                                                    \
     do {                                                                                           \
         sg_packed_weights *old_ = sg_packed_use((e)->packed);                                      \
@@ -296,7 +296,7 @@ sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, 
 }
 
 /* A mid-grey photo through every network the engine has (style encoder, mapping network and
- * mean style, FAN, generator): each layer meets its bf16 weights once, here at load. */
+ * mean style, FAN, generator): each layer's weights are packed once, here at load. */
 static sg_status warm_up(sg_engine *e, sg_error *err) {
     const int S = e->cfg.img_size;
     sg_run r;
