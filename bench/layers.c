@@ -156,11 +156,12 @@ static int run_net(sg_engine *e, sg_run *r, int which, const sg_tensor *x, sg_te
     return sg_style_encoder_forward(&e->enc, x, &dom, s, &r->arena, &r->ws, err);
 }
 
-static int profile_model(const char *path, int runs, const char *only) {
+static int profile_model(const char *path, int runs, const char *only, sg_precision prec) {
     sg_engine e;
     sg_run r;
     sg_error err = {0};
-    if (sg_engine_open(&e, path, NULL, &err) || sg_run_init(&r, &e, &err)) {
+    if (sg_engine_open(&e, path, NULL, &err) || sg_engine_set_precision(&e, prec, &err) ||
+        sg_run_init(&r, &e, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -175,8 +176,9 @@ static int profile_model(const char *path, int runs, const char *only) {
     const char *names[3] = {"generator", "style_encoder", "fan"};
     const double flops[3] = {sg_generator_flops(&e.gen), sg_style_encoder_flops(&e.enc),
                              e.has_fan ? sg_fan_flops(&e.fan) : 0};
-    printf("cpu path %s, sgemm %.1f GFLOP/s (M=256 N=4096 K=2304, same run)\n", sg_cpu_path(),
-           peak);
+    printf("cpu path %s, precision %s, sgemm %.1f GFLOP/s (M=256 N=4096 K=2304, same run)\n",
+           sg_cpu_path(), sg_precision_name(prec), peak);
+    sg_packed_use(e.packed); /* the networks run directly below */
     for (int k = 0; k < (e.has_fan ? 3 : 2); k++) {
         double t[100];
         if (only && !strstr(names[k], only)) continue;
@@ -198,6 +200,7 @@ static int profile_model(const char *path, int runs, const char *only) {
         sg_profile_print(stdout, peak);
     }
     printf("arena %zu floats, workspace %zu floats\n", r.arena.cap, r.ws.cap);
+    sg_packed_use(NULL);
     free(xd), free(yd), free(md);
     sg_run_free(&r);
     sg_engine_free(&e);
@@ -209,14 +212,19 @@ int main(int argc, char **argv) {
     const char *model = NULL;
     size_t wsf = (size_t)24 << 20; /* floats: generous, to see each algorithm unconstrained */
     const char *only = NULL;
+    sg_precision prec = SG_PRECISION_FP32;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--ws")) wsf = (size_t)atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+        else if (!strcmp(argv[i], "--precision") && sg_precision_parse(argv[i + 1], &prec)) {
+            fprintf(stderr, "--precision must be fp32 or bf16\n");
+            return 2;
+        }
     }
     if (runs < 1 || runs > 100) runs = 5;
-    if (model) return profile_model(model, runs, only);
+    if (model) return profile_model(model, runs, only, prec);
     sg_workspace ws;
     if (sg_workspace_init(&ws, wsf, NULL)) return 1;
     printf("cpu path: %s, workspace %zu floats, median of %d\n", sg_cpu_path(), wsf, runs);

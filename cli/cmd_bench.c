@@ -188,6 +188,7 @@ int cmd_bench(int argc, char **argv) {
          "(decode, style, faces, generator, PNG encode): request_ms=",
          NULL},
         {"--ref", "IMG", "reference photo for --src", NULL},
+        {"--precision", "P", "fp32 (exact) or bf16 (bf16 products: AVX512-BF16)", "fp32"},
         {"--help", NULL, "show this help", NULL},
         {0},
     };
@@ -197,14 +198,31 @@ int cmd_bench(int argc, char **argv) {
     if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") ||
         (!cli_get(o, "--model") && !cli_get(o, "--config")) ||
         (runs = atoi(cli_get(o, "--runs"))) < 1 || runs > 1000) {
-        cli_usage("bench", "--model M [--runs N]", o);
+        cli_usage("bench", "--model M [--runs N] [--precision fp32|bf16]", o);
         return cli_get(o, "--help") ? 0 : 2;
     }
     sg_error err = {0};
     sg_engine e;
+    sg_precision prec;
+    if (sg_precision_parse(cli_get(o, "--precision"), &prec)) {
+        fprintf(stderr, "stargan bench: --precision must be fp32 or bf16\n");
+        return 2;
+    }
     if (cli_open_engine(cli_get(o, "--model"), cli_get(o, "--config"), &e, &err))
         return cli_fail(&err);
-    sg_status st = bench_nets(&e, runs, &err);
+    const double tp = sg_now_ms();
+    sg_status st = sg_engine_set_precision(&e, prec, &err);
+    if (st) {
+        sg_engine_free(&e);
+        return cli_fail(&err);
+    }
+    printf("precision=%s path=%s\n", sg_precision_name(prec),
+           prec == SG_PRECISION_BF16 ? sg_bf16_path() : sg_cpu_path());
+    printf("pack_ms=%.1f packed_weights_mb=%.1f\n", sg_now_ms() - tp,
+           sg_packed_weights_bytes(e.packed) / 1048576.0);
+    sg_packed_weights *old = sg_packed_use(e.packed); /* the networks run directly below */
+    st = bench_nets(&e, runs, &err);
+    sg_packed_use(old);
     if (!st && cli_get(o, "--src") && cli_get(o, "--ref"))
         st = bench_request(&e, cli_get(o, "--src"), cli_get(o, "--ref"), runs, &err);
     if (!st) bench_sgemm(runs);

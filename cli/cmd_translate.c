@@ -39,6 +39,7 @@ typedef struct {
     sg_fit fit;
     int quality;
     int64_t max_pixels;
+    sg_precision precision;
 } request;
 
 static int check_request(const cli_opt *o, request *r) {
@@ -67,6 +68,10 @@ static int check_request(const cli_opt *o, request *r) {
                                                               : SG_FORMAT_UNKNOWN;
     if (r->format == SG_FORMAT_UNKNOWN) {
         fprintf(stderr, "stargan translate: --format must be png or jpg\n");
+        return -1;
+    }
+    if (sg_precision_parse(cli_get(o, "--precision"), &r->precision)) {
+        fprintf(stderr, "stargan translate: --precision must be fp32 or bf16\n");
         return -1;
     }
     if (!r->ref == !seed) {
@@ -148,6 +153,9 @@ static sg_status run(request *r, int *failed, sg_error *err) {
     sg_status st = sg_engine_open(&e, r->model, r->fan, err);
     if (st) return st;
     if ((r->mean && (st = sg_engine_set_mean_landmarks(&e, r->mean, err))) ||
+        (r->precision != SG_PRECISION_FP32 &&
+         (st = sg_engine_set_precision(&e, r->precision, err))) || /* one request: fp32 keeps
+                                                                     * nothing */
         (st = sg_run_init(&run, &e, err))) {
         sg_engine_free(&e);
         return st;
@@ -211,6 +219,7 @@ int cmd_translate(int argc, char **argv) {
         {"--fit", "MODE", "crop (centre), stretch, or align (the face; needs --mean)", "crop"},
         {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
         {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
+        {"--precision", "P", "fp32 (exact) or bf16 (bf16 products: AVX512-BF16)", "fp32"},
         CLI_IMAGE_OPTS,
         {0},
     };
@@ -227,7 +236,7 @@ int cmd_translate(int argc, char **argv) {
             "translate",
             "--model M (--src IMG --out OUT | --src-dir D|--src IMG... --out-dir O) --domain D "
             "(--ref IMG | --seed N [--psi P]) [--fit crop|stretch|align] [--fan F] "
-            "[--mean LM.npz]",
+            "[--mean LM.npz] [--precision fp32|bf16]",
             o);
         cli_list_free(&r.srcs);
         return cli_get(o, "--help") ? 0 : 2;

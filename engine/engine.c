@@ -90,6 +90,7 @@ sg_status sg_engine_set_mean_landmarks(sg_engine *e, const char *path, sg_error 
 }
 
 void sg_engine_free(sg_engine *e) {
+    sg_packed_weights_free(e->packed);
     sg_mapping_free(&e->map);
     sg_style_encoder_free(&e->enc);
     free(e->s_avg);
@@ -138,8 +139,8 @@ static sg_status check_domain(const sg_engine *e, int y, sg_error *err) {
     return SG_OK;
 }
 
-sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, sg_image *aligned,
-                          sg_error *err) {
+static sg_status run_align_impl(const sg_engine *e, sg_run *r, const sg_image *photo,
+                                sg_image *aligned, sg_error *err) {
     const int S = e->cfg.img_size;
     memset(aligned, 0, sizeof *aligned);
     if (!e->has_fan)
@@ -165,13 +166,13 @@ static sg_status fit_photo(const sg_engine *e, sg_run *r, const sg_image *photo,
     *use = photo;
     memset(aligned, 0, sizeof *aligned);
     if (*fit != SG_FIT_ALIGN) return SG_OK;
-    sg_status st = sg_engine_align(e, r, photo, aligned, err);
+    sg_status st = run_align_impl(e, r, photo, aligned, err);
     *use = aligned, *fit = SG_FIT_STRETCH;
     return st;
 }
 
-sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit, int y,
-                              float *s, sg_error *err) {
+static sg_status run_style_ref_impl(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit,
+                                    int y, float *s, sg_error *err) {
     sg_status st = check_domain(e, y, err);
     if (st) return st;
     const int S = e->cfg.img_size;
@@ -202,8 +203,8 @@ static sg_status style_mean(sg_engine *e, int y, const float **avg, sg_error *er
     return st;
 }
 
-sg_status sg_engine_style_latent(sg_engine *e, uint64_t seed, int y, float psi, float *s,
-                                 sg_error *err) {
+static sg_status run_style_latent_impl(sg_engine *e, uint64_t seed, int y, float psi, float *s,
+                                       sg_error *err) {
     sg_status st = check_domain(e, y, err);
     if (st) return st;
     if (!(psi >= 0.0f && psi <= 1.0f))
@@ -236,8 +237,8 @@ static sg_status face_masks(const sg_engine *e, sg_run *r, const sg_tensor *x, s
     return st;
 }
 
-sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
-                              const float *s, sg_image *out, sg_timing *t, sg_error *err) {
+static sg_status run_translate_impl(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
+                                    const float *s, sg_image *out, sg_timing *t, sg_error *err) {
     const int S = e->cfg.img_size, hpf = e->cfg.w_hpf > 0;
     if (hpf && !e->has_fan)
         return sg_error_set(err, SG_ERR_MISSING,
@@ -264,5 +265,72 @@ sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src
     if (!st) st = sg_image_from_tensor(&y, 0, out, err);
     sg_arena_reset(&r->arena, mark);
     sg_image_free(&aligned);
+    return st;
+}
+
+/* ---- precision: every entry point runs its networks with the engine's packed weights in use on
+ * the calling thread (NULL: plain fp32), and puts the caller's setting back ------------------------ */
+#define WITH_PRECISION(e, call)                                                                    \
+    do {                                                                                           \
+        sg_packed_weights *old_ = sg_packed_use((e)->packed);                                      \
+        sg_status st_ = (call);                                                                    \
+        sg_packed_use(old_);                                                                       \
+        return st_;                                                                                \
+    } while (0)
+
+sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit, int y,
+                              float *s, sg_error *err) {
+    WITH_PRECISION(e, run_style_ref_impl(e, r, ref, fit, y, s, err));
+}
+sg_status sg_engine_style_latent(sg_engine *e, uint64_t seed, int y, float psi, float *s,
+                                 sg_error *err) {
+    WITH_PRECISION(e, run_style_latent_impl(e, seed, y, psi, s, err));
+}
+sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
+                              const float *s, sg_image *out, sg_timing *t, sg_error *err) {
+    WITH_PRECISION(e, run_translate_impl(e, r, src, fit, s, out, t, err));
+}
+sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, sg_image *aligned,
+                          sg_error *err) {
+    WITH_PRECISION(e, run_align_impl(e, r, photo, aligned, err));
+}
+
+/* A mid-grey photo through every network the engine has (style encoder, mapping network and
+ * mean style, FAN, generator): each layer's weights are packed once, here at load. */
+static sg_status warm_up(sg_engine *e, sg_error *err) {
+    const int S = e->cfg.img_size;
+    sg_run r;
+    sg_image img = {0}, out = {0};
+    sg_status st = sg_run_init(&r, e, err);
+    if (st) return st;
+    img.w = img.h = S, img.pixels = malloc((size_t)3 * S * S);
+    float *s = malloc(sizeof(float) * (size_t)e->cfg.style_dim);
+    if (!img.pixels || !s) st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    else memset(img.pixels, 128, (size_t)3 * S * S);
+    if (!st) st = sg_engine_style_ref(e, &r, &img, SG_FIT_CROP, 0, s, err);
+    if (!st) st = sg_engine_style_latent(e, 1, 0, 1.0f, s, err);
+    if (!st && (e->cfg.w_hpf <= 0 || e->has_fan))
+        st = sg_engine_translate(e, &r, &img, SG_FIT_CROP, s, &out, NULL, err);
+    if (!st && e->has_fan && e->cfg.w_hpf <= 0) { /* a FAN the generator does not call */
+        sg_packed_weights *old = sg_packed_use(e->packed);
+        double lm[2 * SG_LANDMARKS];
+        st = sg_face_landmarks(&e->fan, &img, lm, &r.arena, &r.ws, err);
+        sg_packed_use(old);
+    }
+    sg_image_free(&out);
+    free(img.pixels), free(s);
+    sg_run_free(&r);
+    return st;
+}
+
+sg_status sg_engine_set_precision(sg_engine *e, sg_precision p, sg_error *err) {
+    sg_packed_weights_free(e->packed);
+    e->packed = NULL, e->precision = SG_PRECISION_FP32;
+    sg_status st = sg_packed_weights_init(&e->packed, p, err);
+    if (!st) e->precision = p, st = warm_up(e, err);
+    if (st) {
+        sg_packed_weights_free(e->packed);
+        e->packed = NULL, e->precision = SG_PRECISION_FP32;
+    }
     return st;
 }

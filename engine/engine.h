@@ -30,6 +30,8 @@ typedef struct {
     float *s_avg;                     /* [num_domains, style_dim] */
     uint8_t *s_avg_ready;
     pthread_mutex_t s_avg_lock;
+    sg_precision precision;    /* SG_PRECISION_FP32 unless sg_engine_set_precision chose bf16 */
+    sg_packed_weights *packed; /* weights converted / transformed once (net.h), or NULL */
 } sg_engine;
 
 typedef struct {
@@ -57,6 +59,13 @@ sg_status sg_engine_set_fan(sg_engine *e, sg_weights *fan_w, sg_error *err);
 /* Loads the mean CelebA-HQ landmarks (celeba_lm_mean.npz) that SG_FIT_ALIGN aligns onto. */
 sg_status sg_engine_set_mean_landmarks(sg_engine *e, const char *path, sg_error *err);
 void sg_engine_free(sg_engine *e);
+/* Precision of every network run through this engine, with its weights packed now (net.h
+ * sg_packed_weights), by running each network one time on a grey photo (call it after
+ * sg_engine_set_fan): fp32 keeps the Winograd U of the large layers (the same bytes as an engine
+ * without this call, which transforms them per call), bf16 converts every layer's weights and
+ * is refused with a one-line reason on a CPU without AVX512-BF16 (the engine then stays fp32
+ * without packed weights). */
+sg_status sg_engine_set_precision(sg_engine *e, sg_precision p, sg_error *err);
 
 /* A run state sized for this engine's networks on one image (the FAN, masks and alignment
  * included when the engine has a face network). */

@@ -7,11 +7,12 @@
 
 #include <cblas.h>
 
-/* C[M, N] (+)= A[M, K] · B[K, N] on the calling thread. */
+/* C[M, N] (+)= A[M, K] · B[K, N] on the calling thread; bf16: bf16 products (kern_bf16.c). */
 static void gemm_part(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                      float *C, int ldc, int acc) {
+                      float *C, int ldc, int acc, int bf16) {
     const sg_kernels *k = sg__kernels();
-    if (k->own_gemm) k->gemm(M, N, K, A, lda, B, ldb, C, ldc, acc);
+    if (bf16) sg__bf16_gemm(M, N, K, A, lda, B, (size_t)ldb, 1, C, ldc, acc);
+    else if (k->own_gemm) k->gemm(M, N, K, A, lda, B, ldb, C, ldc, acc);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb,
                     acc ? 1.0f : 0.0f, C, ldc);
@@ -22,6 +23,7 @@ static void gemm_part(int M, int N, int K, const float *A, int lda, const float 
  * its C block stays in cache across the taps. */
 typedef struct {
     int M, N, K, taps, lda, ldb, ldc, acc, rb, cb, ncol;
+    int bf16; /* the caller's thread runs bf16 (sg_packed_use) */
     const float *A, *B;
     size_t astride;
     const size_t *boff;
@@ -36,7 +38,7 @@ static void gemm_task(void *ctx, int task, int thread) {
     for (int t = 0; t < j->taps; t++)
         gemm_part(m, n, j->K, j->A + t * j->astride + (size_t)i0 * j->lda, j->lda,
                   j->B + (j->boff ? j->boff[t] : 0) + j0, j->ldb, j->C + (size_t)i0 * j->ldc + j0,
-                  j->ldc, j->acc || t > 0);
+                  j->ldc, j->acc || t > 0, j->bf16);
 }
 
 static int round_up(int v, int m) { return (v + m - 1) / m * m; }
@@ -68,7 +70,8 @@ void sg__gemm_taps(int M, int N, int K, int taps, const float *A, size_t astride
                 for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
         return;
     }
-    gemm_job j = {M, N, K, taps, lda, ldb, ldc, acc, 0, 0, 0, A, B, astride, boff, C};
+    gemm_job j = {M, N, K,       taps, lda, ldb, ldc, acc, 0, 0, 0, NULL != sg__bf16_current(),
+                  A, B, astride, boff, C};
     plan_split(&j);
     sg__parallel((M + j.rb - 1) / j.rb * j.ncol, gemm_task, &j);
 }
@@ -96,13 +99,17 @@ static void wtaps_task(void *ctx, int task, int thread) {
     }
     for (int t = 0; t < taps; t++)
         gemm_part(m, j->g.N, K, a + (size_t)t * m * K, K, j->g.B + (j->g.boff ? j->g.boff[t] : 0),
-                  j->g.ldb, j->g.C + (size_t)i0 * j->g.ldc, j->g.ldc, j->g.acc || t > 0);
+                  j->g.ldb, j->g.C + (size_t)i0 * j->g.ldc, j->g.ldc, j->g.acc || t > 0, j->g.bf16);
 }
 
 int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch, const float *B,
                    int ldb, const size_t *boff, float *C, int ldc, int acc) {
     if (M <= 0 || N <= 0 || K <= 0) return -1;
-    wtaps_job j = {{M, N, K, taps, K, ldb, ldc, acc, 0, 0, 0, NULL, B, 0, boff, C}, w, scratch, 0};
+    wtaps_job j = {
+        {M, N, K, taps, K, ldb, ldc, acc, 0, 0, 0, NULL != sg__bf16_current(), NULL, B, 0, boff, C},
+        w,
+        scratch,
+        0};
     plan_split(&j.g);
     const int blocks = (M + j.g.rb - 1) / j.g.rb;
     if (j.g.ncol != 1 || (blocks > 1 && (size_t)sg__threads() * j.g.rb > (size_t)M)) return -1;
@@ -129,7 +136,13 @@ void sg_linear(const float *x, int n, int in, const float *w, const float *b, in
      * own threads it splits the product differently and the last bits of the style mean
      * depended on whether a conv had run in this process before */
     (void)sg__threads();
-    if (n == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 1.0f, y, 1);
+    sg_packed_weights *bw = sg__bf16_current();
+    const uint32_t *wp = bw ? sg__bf16_linear_w(bw, w, out, in) : NULL;
+    if (wp) sg__bf16_linear(x, n, in, wp, out, y); /* w packed once */
+    else if (bw)                                   /* y += x · wᵀ: B[k][j] = w[j·in + k] */
+        sg__bf16_gemm(n, out, in, x, in, w, 1, (size_t)in, y, out, 1);
+    else if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 1.0f, y, 1);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f,
                     y, out);

@@ -140,6 +140,45 @@ const char *sg_cpu_path(void);         /* the path in use */
  * returns -1 when this CPU cannot run it. */
 int sg_cpu_force(const char *name);
 
+/* ---- precision: bf16 products ---------------------------------------------------------------
+ * fp32 (the default) is the exact path above. In bf16 every conv and linear layer multiplies
+ * bf16 values (the fp32 operands rounded to nearest even) into fp32 accumulators; norm
+ * statistics, AdaIN, activations, residual sums, masks and every tensor between the layers stay
+ * fp32. 3×3 convs where Winograd pays run Winograd F(2×2, 3×3) with the transforms in fp32 and
+ * the products in bf16 (F(4,3)'s transforms amplify bf16 rounding several-fold; F(2,3)'s are
+ * ±1 and ½); the other convs are direct GEMMs on bf16 operands. The kernels need AVX512-BF16
+ * (VDPBF16PS); on a CPU without it bf16 is refused (sg_packed_weights_init fails with the
+ * reason). The depthwise high-pass filter (a fixed kernel, not a learned layer) stays fp32. */
+typedef enum { SG_PRECISION_FP32 = 0, SG_PRECISION_BF16 } sg_precision;
+const char *sg_precision_name(sg_precision p);          /* "fp32", "bf16" */
+int sg_precision_parse(const char *s, sg_precision *p); /* 0, or -1 for an unknown name */
+/* NULL when this CPU runs the bf16 kernels, else a one-line reason. */
+const char *sg_bf16_unsupported(void);
+/* The instruction path of the bf16 products: "avx512_bf16" (the AMX path, TDPBF16PS, is not
+ * built yet: no CPU with amx_bf16 to test it on), or "none". */
+const char *sg_bf16_path(void);
+
+/* A set of weights converted and packed once, keyed by the address of the fp32 weights the
+ * networks pass to the ops (which stay valid for the set's life). A bf16 set holds the F(2,3)
+ * U of the 3×3 convs and the linear layers' weights in the kernels' pair-panel layout; an fp32
+ * set holds the fp32 Winograd U of the layers split by tile rows (the big-image layers, where
+ * every call transformed the whole U; the channel-split layers transform their slices in cache
+ * and keep nothing), exactly the values the per-call transform makes: the same output bytes.
+ * Entries are added under a lock the first time a layer runs (engine/ runs every network once
+ * at load), then only read, so one set serves any number of threads. The other bf16 GEMMs (1×1,
+ * tap-shifted, im2col, upsample phases: a small share of the time) convert their operands
+ * chunk by chunk inside the product. */
+typedef struct sg_packed_weights sg_packed_weights;
+/* An empty set for prec; bf16 is refused (SG_ERR_UNSUPPORTED, with the reason) without
+ * AVX512-BF16. */
+sg_status sg_packed_weights_init(sg_packed_weights **pw, sg_precision prec, sg_error *err);
+void sg_packed_weights_free(sg_packed_weights *pw);
+size_t sg_packed_weights_bytes(const sg_packed_weights *pw); /* packed weights held */
+/* Ops called from this thread from now on use pw: bf16 products with a bf16 set, kept fp32 U
+ * with an fp32 set, plain fp32 with NULL. Returns the previous setting (per thread: bracket a
+ * request with it and restore). */
+sg_packed_weights *sg_packed_use(sg_packed_weights *bw);
+
 /* ---- threads --------------------------------------------------------------------------------
  * net/'s ops split their work over one pool of (online CPUs, at most 8; SG_THREADS=n) threads.
  * Callers running several requests at once (the server's workers) bracket each request with

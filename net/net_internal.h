@@ -137,4 +137,54 @@ int sg__wino_pays(int cin, int cout, int h, int w);
 const sg_kernels *sg__kernels(void);
 extern const sg_kernels sg__kernels_plain, sg__kernels_avx2, sg__kernels_avx512;
 
+/* ---- bf16 (bf16.c, kern_bf16.c) -------------------------------------------------------------
+ * The calling thread's bf16 weight set (sg_packed_use), or NULL: fp32. Jobs handed to the pool
+ * capture it on the caller's thread. */
+sg_packed_weights *sg__bf16_current(void);
+/* The calling thread's set whatever its precision (an fp32 set holds Winograd U), or NULL. */
+sg_packed_weights *sg__packed_current(void);
+/* The fp32 F(4,3) U of w as k->wino_w writes it (panel order mr, or 0), 36 positions of ldu
+ * floats, made on first use and kept; NULL without an fp32 set (the caller transforms per
+ * call). */
+const float *sg__wino4_u(sg_packed_weights *pw, const sg_kernels *k, const float *w, int cout,
+                         int cin, int mr, size_t ldu);
+/* Linear weights w [out, in] (in ≤ 2048) packed once by sg__bf16_pack_a; NULL when they cannot
+ * be (the caller converts on the fly). */
+const uint32_t *sg__bf16_linear_w(sg_packed_weights *bw, const float *w, int out, int in);
+/* The bf16 F(2×2, 3×3) U of w [Cout, Cin, 3, 3] (kern_wino2_bf16.c's pair panels, 16 positions
+ * of ldu words), made on first use; NULL when it cannot be (odd Cin, Cout % 8, no memory). */
+const uint32_t *sg__bf16_wino2_u(sg_packed_weights *bw, const float *w, int cout, int cin,
+                                 size_t *ldu);
+/* fp32 → bf16 bits, round to nearest even (denormals to zero and NaN kept quiet, as the
+ * AVX512-BF16 conversions do) */
+static inline uint32_t sg__bf16_bits(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    if ((u & 0x7F800000u) == 0) return (u >> 16) & 0x8000u;
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (u >> 16) | 0x40u;
+    return (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+}
+/* kern_bf16.c (AVX512-BF16; call only when sg_bf16_unsupported() is NULL):
+ * C[M, N] (+)= A[M, K] · B[K, N], A row-major (lda), B[k][j] = B[k·rs + j·cs], bf16 products
+ * with both operands converted on the fly; single-threaded. */
+void sg__bf16_gemm(int M, int N, int K, const float *A, int lda, const float *B, size_t rs,
+                   size_t cs, float *C, int ldc, int acc);
+/* C[M, N] (+)= Ap · Bp: Ap in pair panels [M/8][K2][8] (32-bit words of two bf16, M % 8 == 0),
+ * Bp [K2][ldb] pair words (row k2 = rows 2·k2, 2·k2 + 1 of B); any N. */
+void sg__bf16_gemm_packed(int M, int N, int K2, const uint32_t *Ap, const uint32_t *Bp, size_t ldb,
+                          float *C, int ldc, int acc);
+/* out[kp·ldo + j] = pair (B[2kp][j], B[2kp + 1][j]) (a zero partner past K), B[k][j] =
+ * B[k·rs + j·cs]; columns N .. round16(N) written as zeros. */
+void sg__bf16_pack_b(const float *B, size_t rs, size_t cs, int K, int N, uint32_t *out, size_t ldo);
+/* sg_conv2d_winograd's conv (up: on the nearest 2× upsample of x, pre: x read as pre(x)) by
+ * Winograd F(2×2, 3×3) with bf16 products, U from bw; -1 (nothing written) when it cannot run. */
+int sg__wino2_bf16(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                   sg_workspace *ws, int up, const sg_preact *pre, sg_packed_weights *bw);
+/* U of every (co, ci) of w into u (16 positions of ldu words) */
+void sg__bf16_wino2_weights(const float *w, int cout, int cin, uint32_t *u, size_t ldu);
+/* w [M, K] → pair panels [ceil(M/8)][ceil(K/2)][8] (zero rows and partner past the ends) */
+void sg__bf16_pack_a(const float *w, int M, int K, uint32_t *ap);
+/* y[n, out] += x[n, in] · wᵀ, w packed by sg__bf16_pack_a, in ≤ 2048 */
+void sg__bf16_linear(const float *x, int n, int in, const uint32_t *wp, int out, float *y);
+
 #endif

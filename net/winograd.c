@@ -331,6 +331,8 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
                          sg_workspace *ws, int up, const sg_preact *pre) {
     const int cin = x->c, cout = y->c, h = y->h, wd = y->w;
     if (!ws || !ws->buf || (up && (h % 2 || wd % 2))) return -1;
+    sg_packed_weights *bw = sg__bf16_current(); /* bf16: F(2×2, 3×3), kern_wino2_bf16.c */
+    if (bw) return sg__wino2_bf16(x, w, b, y, ws, up, pre, bw);
     const sg_kernels *k = sg__kernels();
     wino_plan p = plan_wino(cin, h, wd, cout, (size_t)-1); /* th, tw, lrow, threads */
     wino_ctx c = {&p,      k, cin, cout,    h,       wd,   0,  up, cout % k->mr == 0,
@@ -344,7 +346,12 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
     p = plan_wino(cin, h, wd, cout, ws->cap);
     if (!p.rpt) return -1;
     c.tasks_per_sample = (p.th + p.rpt - 1) / p.rpt, c.slots = ws->buf + p.u;
-    sg__parallel(p.threads, weight_task, &c);
+    /* an fp32 weight set (the server's engines): U transformed once per layer and kept, the
+     * same values, so the same bytes; else per call into the workspace */
+    const float *kept =
+        sg__wino4_u(sg__packed_current(), k, w, cout, cin, c.packed ? k->mr : 0, p.ldu);
+    if (kept) c.u = (float *)kept;
+    else sg__parallel(p.threads, weight_task, &c);
     sg__prof_add(SG_PROF_WINO_W, t0, 0);
     sg__parallel(x->n * c.tasks_per_sample, tile_task, &c);
     sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0, 2.0 * 9 * cout * cin * (double)h * wd * x->n);

@@ -70,6 +70,9 @@ static const opt opts[] = {
     {"--api-key-file", "PATH", "",
      "file of bearer tokens, one a line: required on every route but /healthz, /readyz", K_STR,
      F(api_key_file), 0, 0},
+    {"--precision", "fp32|bf16", "fp32",
+     "products of every conv and linear layer: fp32 (exact) or bf16 (needs AVX512-BF16)", K_STR,
+     F(precision), 0, 0},
     {"--access-log", "PATH", "-", "access log: - (stdout), off, or a file", K_STR, F(access_log), 0,
      0},
     {"--healthcheck", "[URL]", NULL,
@@ -249,6 +252,10 @@ sg_status sg_srv_config_load(sg_srv_config *c, int argc, char **argv, sg_error *
     defaults(c);
     sg_status st = load_env(c, err);
     if (!st) st = load_argv(c, argc, argv, err);
+    sg_precision p;
+    if (!st && sg_precision_parse(c->precision, &p))
+        st = sg_error_set(err, SG_ERR_ARG, "--precision must be fp32 or bf16, not '%s'",
+                          c->precision);
     return st;
 }
 

@@ -39,13 +39,19 @@ static sg_status load_one(sg_srv_model *m, const sg_srv_config *c, sg_error *err
     /* mean landmarks are only of use (and only loaded) where there is a face network */
     if (!st && c->mean[0] && m->engine.has_fan)
         st = sg_engine_set_mean_landmarks(&m->engine, c->mean, err);
+    sg_precision prec = SG_PRECISION_FP32;
+    if (!st && !sg_precision_parse(c->precision, &prec))
+        st = sg_engine_set_precision(&m->engine, prec, err); /* weights packed here, once */
     if (st) return st;
     m->loaded = 1;
     const sg_config *k = &m->engine.cfg;
-    sg_log_msg("info", "model %s loaded in %.0f ms: %d px, %d domains, style %d, latent %d%s%s",
+    sg_log_msg("info",
+               "model %s loaded in %.0f ms: %d px, %d domains, style %d, latent %d%s%s, "
+               "precision %s",
                m->name, sg_now_ms() - t0, k->img_size, k->num_domains, k->style_dim, k->latent_dim,
                k->w_hpf > 0 ? ", face masks" : "",
-               sg_srv_model_has_faces(m) ? ", face network" : "");
+               sg_srv_model_has_faces(m) ? ", face network" : "",
+               sg_precision_name(m->engine.precision));
     return SG_OK;
 }
 
@@ -107,6 +113,7 @@ static cJSON *model_json(const sg_srv_model *m, int is_default) {
     cJSON_AddNumberToObject(o, "max_conv_dim", k->max_conv_dim);
     cJSON_AddBoolToObject(o, "face_masks", k->w_hpf > 0);
     cJSON_AddBoolToObject(o, "face_network", sg_srv_model_has_faces(m));
+    cJSON_AddStringToObject(o, "precision", sg_precision_name(m->engine.precision));
     cJSON_AddItemToArray(fits, cJSON_CreateString("crop"));
     cJSON_AddItemToArray(fits, cJSON_CreateString("stretch"));
     if (sg_srv_model_can_align(m)) cJSON_AddItemToArray(fits, cJSON_CreateString("align"));
@@ -157,9 +164,10 @@ sg_status sg_srv_models_metrics(const sg_srv_models *ms, sg_buf *o) {
         sg_buf_printf(o, ",img_size=\"%d\",style_dim=\"%d\",latent_dim=\"%d\",", k->img_size,
                       k->style_dim, k->latent_dim);
         label(o, "domains", domains);
-        sg_buf_printf(o, ",demo=\"%s\",face_masks=\"%s\",face_network=\"%s\"} 1\n",
+        sg_buf_printf(o, ",demo=\"%s\",face_masks=\"%s\",face_network=\"%s\",precision=\"%s\"} 1\n",
                       m->demo ? "true" : "false", k->w_hpf > 0 ? "true" : "false",
-                      sg_srv_model_has_faces(m) ? "true" : "false");
+                      sg_srv_model_has_faces(m) ? "true" : "false",
+                      sg_precision_name(m->engine.precision));
     }
     return SG_OK;
 }

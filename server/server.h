@@ -69,6 +69,7 @@ typedef struct {
     char access_log[SG_SRV_PATH]; /* "-" = stdout, "off", or a file */
     int help;
     char healthcheck[512]; /* --healthcheck [URL]: probe and exit */
+    char precision[8];     /* "fp32" or "bf16" (checked at load) */
 } sg_srv_config;
 
 /* Defaults, then STARGAN_* environment variables, then argv (flags win). Errors name the flag
