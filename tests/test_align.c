@@ -431,5 +431,5 @@ int main(void) {
         cmocka_unit_test(align_fixture),  cmocka_unit_test(npz_hostile),
         cmocka_unit_test(json_hostile),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

@@ -367,5 +367,5 @@ int main(void) {
         cmocka_unit_test(masks_by_hand), cmocka_unit_test(landmarks_by_hand),
         cmocka_unit_test(fan_errors),    cmocka_unit_test(engine_face_path),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

@@ -153,5 +153,5 @@ int main(void) {
         cmocka_unit_test(generator_celeba), cmocka_unit_test(other_configs),
         cmocka_unit_test(bad_inputs),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

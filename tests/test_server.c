@@ -419,5 +419,5 @@ int main(void) {
         cmocka_unit_test(test_queue_shutdown_drops_waiting),
         cmocka_unit_test(test_listen_parse),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

@@ -168,5 +168,5 @@ int main(void) {
         cmocka_unit_test(sampler_pinned),   cmocka_unit_test(sampler_statistics),
         cmocka_unit_test(truncate_by_hand), cmocka_unit_test(style_mean_matches_draws),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

@@ -7,6 +7,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+/* Skips that ctest can see. cmocka's skip() marks the test SKIPPED but leaves the exit status at
+ * 0, so ctest would say "Passed" for a binary that checked nothing; every test binary counts
+ * its skips here (skip() is redefined to count, so no skip goes unseen) and ends with
+ * TU_RUN_TESTS, whose exit status ctest reads: 1 when a test failed, else 77 (SKIP_RETURN_CODE:
+ * ctest says "Skipped") when one was skipped, else 0. */
+extern int tu_skips;
+#undef skip
+#define skip() (tu_skips++, _skip(__FILE__, __LINE__))
+int tu_exit_status(int failed);
+#define TU_RUN_TESTS(tests, setup, teardown)                                                       \
+    tu_exit_status(cmocka_run_group_tests(tests, setup, teardown))
+
 /* The fixtures folder (env SG_FIXTURES overrides the build-time path), or NULL when absent. */
 const char *tu_fixtures(void);
 /* Builds "<fixtures>/<rel>" into a static buffer; NULL when fixtures are absent. */
