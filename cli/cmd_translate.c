@@ -39,10 +39,12 @@ static int check_request(const cli_opt *o, request *r) {
     r->domain = cli_get(o, "--domain"), r->ref = cli_get(o, "--ref"), r->out = cli_get(o, "--out");
     r->fan = cli_get(o, "--fan"), r->mean = cli_get(o, "--mean");
     const char *seed = cli_get(o, "--seed"), *fit = cli_get(o, "--fit");
-    if (!r->model || !r->src || !r->domain || !r->out) {
-        fprintf(stderr, "stargan translate: --model, --src, --domain and --out are required\n");
-        return -1;
-    }
+    const char *need[] = {"--model", "--src", "--domain", "--out"};
+    for (int i = 0; i < 4; i++)
+        if (!cli_get(o, need[i])) {
+            fprintf(stderr, "stargan translate: %s is required\n", need[i]);
+            return -1;
+        }
     if (!r->ref == !seed) {
         fprintf(stderr, "stargan translate: give exactly one of --ref IMG or --seed N\n");
         return -1;
@@ -119,13 +121,15 @@ int cmd_translate(int argc, char **argv) {
     const char *pos[1];
     int np;
     request r = {0};
-    if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || check_request(o, &r)) {
+    if (cli_parse(argc, argv, o, pos, 0, &np)) return cli_usage_error("translate", NULL);
+    if (cli_get(o, "--help")) {
         cli_usage("translate",
                   "--model M --src IMG --domain D (--ref IMG | --seed N [--psi P]) --out OUT "
                   "[--fit crop|stretch|align] [--fan F] [--mean LM.npz]",
                   o);
-        return cli_get(o, "--help") ? 0 : 2;
+        return 0;
     }
+    if (check_request(o, &r)) return cli_usage_error("translate", NULL);
     sg_error err = {0};
     if (run(&r, &err)) return cli_fail(&err);
     return 0;
