@@ -63,6 +63,10 @@ expect() {
 # ---- main daemon: the small model ----------------------------------------------------------------
 start main --model small="$m" --max-body 1M --max-pixels 2M --workers 1 --queue 4 || { echo "0 passed, 1 failed"; exit 1; }
 main_pid=$PID M=$U
+# the log names the address bound (port 0: the port picked); a busy port is named with the reason
+check "log: the bound address" 'grep -q "listening on http://127.0.0.1:${M##*:}/\"" "$tmp/main.log" && [ "${M##*:}" -gt 0 ]'
+"$srv" --listen "127.0.0.1:${M##*:}" >/dev/null 2>"$tmp/busy.log"; rc=$?
+check "busy port: exit 1 naming the port and the reason" '[ "$rc" = 1 ] && grep -q "cannot listen on 127.0.0.1:${M##*:}: Address already in use" "$tmp/busy.log" && ! grep -q "port 0" "$tmp/busy.log"'
 check "healthz" '[ "$(req $M/healthz)" = 200 ] && grep -q "\"ok\"" "$tmp/body"'
 check "readyz" '[ "$(req $M/readyz)" = 200 ]'
 req "$M/v1/models" >/dev/null
