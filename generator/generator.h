@@ -76,5 +76,4 @@ sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const 
                                const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
                                sg_error *err);
 
-
 #endif
