@@ -252,6 +252,12 @@ check "demo: /v1/models says demo" 'grep -q "\"name\":\"demo\"" "$tmp/body" && g
 check "demo: the log says so loudly" 'grep -q "level=warn.*DEMO" "$tmp/demo.log"'
 st=$(req -F image=@"$src" -F domain=wild -F seed=1 "$U/v1/translate")
 check "demo: translate 256x256" '[ "$st" = 200 ] && [ "$(od -An -tu1 -j16 -N8 "$tmp/body" | tr -s " ")" = " 0 0 1 0 0 0 1 0" ]'
+# the demo model is `stargan make-model --config afhq` (README): the CLI gives the same bytes
+cp "$tmp/body" "$tmp/demo_srv.png"
+"$cli" make-model --config afhq --out "$tmp/afhq.safetensors" >/dev/null &&
+  "$cli" translate --model "$tmp/afhq.safetensors" --src "$src" --domain wild --seed 1 --out "$tmp/demo_cli.png"
+check "demo: the same bytes as stargan translate on make-model --config afhq" 'cmp -s "$tmp/demo_srv.png" "$tmp/demo_cli.png"'
+rm -f "$tmp/afhq.safetensors"
 stop "$PID"; rc=$?
 check "demo: SIGTERM exit 0" '[ "$rc" = 0 ]'
 
