@@ -18,10 +18,12 @@ static int check_align(const cli_opt *o, align_req *r) {
     r->fan = cli_get(o, "--fan"), r->landmarks = cli_get(o, "--landmarks");
     char *end;
     long size = strtol(cli_get(o, "--size"), &end, 10);
-    if (!r->src || !r->out || !r->mean) {
-        fprintf(stderr, "stargan align: --src, --out and --mean are required\n");
-        return -1;
-    }
+    const char *need[] = {"--src", "--out", "--mean"};
+    for (int i = 0; i < 3; i++)
+        if (!cli_get(o, need[i])) {
+            fprintf(stderr, "stargan align: %s is required\n", need[i]);
+            return -1;
+        }
     if (!r->fan == !r->landmarks) {
         fprintf(stderr, "stargan align: give exactly one of --fan F or --landmarks L.json\n");
         return -1;
@@ -84,11 +86,13 @@ int cmd_align(int argc, char **argv) {
     const char *pos[1];
     int np;
     align_req r = {0};
-    if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || check_align(o, &r)) {
+    if (cli_parse(argc, argv, o, pos, 0, &np)) return cli_usage_error("align", NULL);
+    if (cli_get(o, "--help")) {
         cli_usage("align",
                   "--src IMG --out OUT --mean LM.npz (--fan F | --landmarks L.json) [--size S]", o);
-        return cli_get(o, "--help") ? 0 : 2;
+        return 0;
     }
+    if (check_align(o, &r)) return cli_usage_error("align", NULL);
     sg_error err = {0};
     if (run_align(&r, &err)) return cli_fail(&err);
     return 0;

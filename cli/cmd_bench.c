@@ -194,13 +194,17 @@ int cmd_bench(int argc, char **argv) {
     };
     const char *pos[1];
     int np;
-    int runs = atoi(cli_get(o, "--runs") ? cli_get(o, "--runs") : "5");
-    if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") ||
-        (!cli_get(o, "--model") && !cli_get(o, "--config")) ||
-        (runs = atoi(cli_get(o, "--runs"))) < 1 || runs > 1000) {
-        cli_usage("bench", "--model M [--runs N] [--precision fp32|bf16]", o);
-        return cli_get(o, "--help") ? 0 : 2;
-    }
+    if (cli_parse(argc, argv, o, pos, 0, &np)) return cli_usage_error("bench", NULL);
+    if (cli_get(o, "--help"))
+        return cli_usage("bench", "--model M [--runs N] [--precision fp32|bf16]", o), 0;
+    if (!cli_get(o, "--model") && !cli_get(o, "--config"))
+        return cli_usage_error("bench", "--model is required (or --config NAME)");
+    char *end;
+    long runs = strtol(cli_get(o, "--runs"), &end, 10);
+    if (*end || runs < 1 || runs > 1000)
+        return cli_usage_error("bench", "--runs must be a number in 1..1000");
+    if (!cli_get(o, "--src") != !cli_get(o, "--ref"))
+        return cli_usage_error("bench", "--src and --ref go together");
     sg_error err = {0};
     sg_engine e;
     sg_precision prec;
@@ -221,11 +225,11 @@ int cmd_bench(int argc, char **argv) {
     printf("pack_ms=%.1f packed_weights_mb=%.1f\n", sg_now_ms() - tp,
            sg_packed_weights_bytes(e.packed) / 1048576.0);
     sg_packed_weights *old = sg_packed_use(e.packed); /* the networks run directly below */
-    st = bench_nets(&e, runs, &err);
+    st = bench_nets(&e, (int)runs, &err);
     sg_packed_use(old);
-    if (!st && cli_get(o, "--src") && cli_get(o, "--ref"))
-        st = bench_request(&e, cli_get(o, "--src"), cli_get(o, "--ref"), runs, &err);
-    if (!st) bench_sgemm(runs);
+    if (!st && cli_get(o, "--src"))
+        st = bench_request(&e, cli_get(o, "--src"), cli_get(o, "--ref"), (int)runs, &err);
+    if (!st) bench_sgemm((int)runs);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak_rss_mb=%ld\n", ru.ru_maxrss / 1024);

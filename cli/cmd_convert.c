@@ -164,15 +164,18 @@ int cmd_convert(int argc, char **argv) {
     };
     const char *pos[1];
     int np;
-    if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || !cli_get(o, "--out") ||
-        (!cli_get(o, "--model") && !cli_get(o, "--fan"))) {
+    if (cli_parse(argc, argv, o, pos, 0, &np)) return cli_usage_error("convert", NULL);
+    if (cli_get(o, "--help")) {
         cli_usage(
             "convert",
             "--model X.ckpt [--fan wing.ckpt] [--domains a,b,..] --out M.safetensors\n"
             "       stargan convert --fan wing.ckpt --out F.safetensors   (face network only)",
             o);
-        return cli_get(o, "--help") ? 0 : 2;
+        return 0;
     }
+    if (!cli_get(o, "--model") && !cli_get(o, "--fan"))
+        return cli_usage_error("convert", "--model or --fan is required");
+    if (!cli_get(o, "--out")) return cli_usage_error("convert", "--out is required");
     convert c = {.model = cli_get(o, "--model"),
                  .fan = cli_get(o, "--fan"),
                  .domains = cli_get(o, "--domains"),

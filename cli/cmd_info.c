@@ -31,11 +31,10 @@ int cmd_info(int argc, char **argv) {
     };
     const char *pos[1];
     int np;
-    if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") ||
-        (!cli_get(o, "--model") && !cli_get(o, "--config"))) {
-        cli_usage("info", "--model M", o);
-        return cli_get(o, "--help") ? 0 : 2;
-    }
+    if (cli_parse(argc, argv, o, pos, 0, &np)) return cli_usage_error("info", NULL);
+    if (cli_get(o, "--help")) return cli_usage("info", "--model M", o), 0;
+    if (!cli_get(o, "--model") && !cli_get(o, "--config"))
+        return cli_usage_error("info", "--model is required (or --config NAME)");
     sg_error err = {0};
     sg_engine e;
     if (cli_open_engine(cli_get(o, "--model"), cli_get(o, "--config"), &e, &err))

@@ -69,17 +69,18 @@ int cmd_make_model(int argc, char **argv) {
     int np;
     sg_config cfg;
     sg_error err = {0};
-    if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || !cli_get(o, "--out")) {
-        cli_usage("make-model", "[--config NAME] [overrides] --out M.safetensors", o);
-        return cli_get(o, "--help") ? 0 : 2;
-    }
-    if (cli_preset(cli_get(o, "--config"), &cfg, &err)) return cli_fail(&err);
+    if (cli_parse(argc, argv, o, pos, 0, &np)) return cli_usage_error("make-model", NULL);
+    if (cli_get(o, "--help"))
+        return cli_usage("make-model", "[--config NAME] [overrides] --out M.safetensors", o), 0;
+    if (!cli_get(o, "--out")) return cli_usage_error("make-model", "--out is required");
+    if (cli_preset(cli_get(o, "--config"), &cfg, &err))
+        return cli_usage_error("make-model", "%s", err.msg);
     int nd = cfg.num_domains;
     if (override(o, "--img-size", &cfg.img_size) || override(o, "--style-dim", &cfg.style_dim) ||
         override(o, "--latent-dim", &cfg.latent_dim) ||
         override(o, "--num-domains", &cfg.num_domains) ||
         override(o, "--max-conv-dim", &cfg.max_conv_dim) || override(o, "--w-hpf", &cfg.w_hpf))
-        return 2;
+        return cli_usage_error("make-model", NULL);
     const char *domains = cli_get(o, "--domains");
     if ((domains || cfg.num_domains != nd) && sg_config_set_domains(&cfg, domains, &err))
         return cli_fail(&err);

@@ -496,13 +496,15 @@ int cmd_sample(int argc, char **argv) {
     const char *pos[1];
     int np;
     options o = {0};
-    if (cli_parse(argc, argv, t, pos, 0, &np) || cli_get(t, "--help") || check_options(t, &o)) {
+    if (cli_parse(argc, argv, t, pos, 0, &np)) return cli_usage_error("sample", NULL);
+    if (cli_get(t, "--help")) {
         cli_usage("sample",
                   "--model M --src-dir S --ref-dir R --out-dir O [--outputs LIST] [--seeds N] "
                   "[--frames F] [--fps N] [--video mp4|webp]",
                   t);
-        return cli_get(t, "--help") ? 0 : 2;
+        return 0;
     }
+    if (check_options(t, &o)) return cli_usage_error("sample", NULL);
     sampler s = {0};
     s.o = &o;
     sg_error err = {0};

@@ -351,11 +351,14 @@ int cmd_selftest(int argc, char **argv) {
     };
     const char *pos[1];
     int np;
-    if (cli_parse(argc, argv, o, pos, 1, &np) || cli_get(o, "--help") || np != 1) {
+    if (cli_parse(argc, argv, o, pos, 1, &np)) return cli_usage_error("selftest", NULL);
+    if (cli_get(o, "--help")) {
         cli_usage("selftest",
                   "FIXTURE.io.safetensors [--model M] [--fan F] [--images DIR] [--precision P]", o);
-        return cli_get(o, "--help") ? 0 : 2;
+        return 0;
     }
+    if (np != 1)
+        return cli_usage_error("selftest", "a fixture file FIXTURE.io.safetensors is required");
     selftest t = {0};
     sg_error err = {0};
     const char *images = cli_get(o, "--images");

@@ -49,9 +49,18 @@ static int check_request(const cli_opt *o, request *r) {
     r->src_dir = cli_get(o, "--src-dir"), r->out_dir = cli_get(o, "--out-dir");
     const char *seed = cli_get(o, "--seed"), *fit = cli_get(o, "--fit");
     r->batch = r->out_dir != NULL;
-    if (!r->model || !r->domain || (!r->src && !r->src_dir) || (!r->out && !r->out_dir)) {
-        fprintf(stderr, "stargan translate: --model, --src (or --src-dir), --domain and --out "
-                        "(or --out-dir) are required\n");
+    const char *need[] = {"--model", "--domain"};
+    for (int i = 0; i < 2; i++)
+        if (!cli_get(o, need[i])) {
+            fprintf(stderr, "stargan translate: %s is required\n", need[i]);
+            return -1;
+        }
+    if (!r->src && !r->src_dir) {
+        fprintf(stderr, "stargan translate: --src (or --src-dir) is required\n");
+        return -1;
+    }
+    if (!r->out && !r->out_dir) {
+        fprintf(stderr, "stargan translate: --out (or --out-dir) is required\n");
         return -1;
     }
     if (r->out && r->out_dir) {
@@ -231,7 +240,8 @@ int cmd_translate(int argc, char **argv) {
     for (int i = 0; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--src") && cli_list_add(&r.srcs, argv[++i], &err))
             return cli_fail(&err);
-    if (cli_parse(argc, argv, o, pos, 0, &np) || cli_get(o, "--help") || check_request(o, &r)) {
+    int bad = cli_parse(argc, argv, o, pos, 0, &np);
+    if (!bad && cli_get(o, "--help")) {
         cli_usage(
             "translate",
             "--model M (--src IMG --out OUT | --src-dir D|--src IMG... --out-dir O) --domain D "
@@ -239,7 +249,11 @@ int cmd_translate(int argc, char **argv) {
             "[--mean LM.npz] [--precision fp32|bf16]",
             o);
         cli_list_free(&r.srcs);
-        return cli_get(o, "--help") ? 0 : 2;
+        return 0;
+    }
+    if (bad || check_request(o, &r)) {
+        cli_list_free(&r.srcs);
+        return cli_usage_error("translate", NULL);
     }
     sg_status st = run(&r, &failed, &err);
     cli_list_free(&r.srcs);

@@ -101,22 +101,27 @@ void sg_engine_free(sg_engine *e) {
     memset(e, 0, sizeof *e);
 }
 
-/* Arena floats of one translate: input and output images, heatmaps and masks, then the largest
- * network scratch (the stages run one after another, each resetting what it used). */
+static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; } /* as the arena does */
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Arena floats of the largest call on a run state. The calls and their stages run one after
+ * another, each giving back what it used: --fit align (landmarks, then the warp) before the
+ * rest; the style encoder on the reference [1, 3, S, S]; a translate holds the input and output
+ * [1, 3, S, S] and, with face masks, the two masks [1, 1, 256, 256] under the FAN's heatmaps and
+ * the masks' scratch, then under the generator. */
 static size_t run_plan(const sg_engine *e) {
-    const size_t S = (size_t)e->cfg.img_size;
-    size_t scratch = sg_generator_plan(&e->gen, 1), t;
-    if ((t = sg_style_encoder_plan(&e->enc, 1)) > scratch) scratch = t;
-    size_t fixed = 2 * 3 * S * S + 64;
+    const size_t S = (size_t)e->cfg.img_size, img = round16(3 * S * S);
+    size_t plan = img + sg_style_encoder_plan(&e->enc, 1), gen = sg_generator_plan(&e->gen, 1);
     if (e->has_fan) {
-        fixed += (size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM +
-                 2 * (size_t)SG_MASK_SIDE * SG_MASK_SIDE + 64;
-        if ((t = sg_fan_plan(&e->fan)) > scratch) scratch = t;
-        if ((t = sg_masks_plan()) > scratch) scratch = t;
-        if ((t = sg_face_landmarks_plan(&e->fan, (int)S)) > scratch) scratch = t;
-        if ((t = sg_align_plan((int)S)) > scratch) scratch = t;
+        plan = max_size(plan, sg_face_landmarks_plan(&e->fan, (int)S));
+        plan = max_size(plan, sg_align_plan((int)S));
+        if (e->cfg.w_hpf > 0) {
+            const size_t hm = round16((size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM);
+            const size_t faces = hm + max_size(sg_fan_plan(&e->fan), sg_masks_plan());
+            gen = 2 * round16((size_t)SG_MASK_SIDE * SG_MASK_SIDE) + max_size(faces, gen);
+        }
     }
-    return fixed + scratch;
+    return max_size(plan, 2 * img + gen);
 }
 
 sg_status sg_run_init(sg_run *r, const sg_engine *e, sg_error *err) {

@@ -287,7 +287,8 @@ static void warp(const float *P, int S, const double *minv, uint8_t *out) {
 /* ---- the whole step ------------------------------------------------------------------------- */
 size_t sg_align_plan(int side) {
     const size_t s2 = (size_t)side * side;
-    return 2 * 3 * 4 * s2 + 2 * 3 * s2 + 4 * SLACK; /* P, B [3, 2S, 2S]; small, tmp [3, S, S] */
+    /* P, B [3, 2S, 2S]; small [3, S, S]; tmp [S, S] (one plane at a time) */
+    return 2 * 3 * 4 * s2 + 3 * s2 + s2 + 4 * SLACK;
 }
 
 /* P = padded photo with its border blended into the blurred background */

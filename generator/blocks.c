@@ -82,9 +82,11 @@ size_t sg_adainblk_scratch(const sg_adainblk *b, int n, int h) {
     int ho = b->upsample ? 2 * h : h;
     size_t plane = (size_t)n * (size_t)h * (size_t)h, oplane = (size_t)n * (size_t)ho * (size_t)ho;
     size_t fc = (size_t)n * 2 * (size_t)(b->in + b->out);
-    /* gb1, gb2; t1 [in, h]; t3 [out, ho]; shortcut [out, h]; norm coefficients 4 [N·(in + out)] */
-    return fc + plane * (size_t)b->in + oplane * (size_t)b->out + plane * (size_t)b->out +
-           4 * (size_t)n * (b->in + b->out) + 6 * 16;
+    /* gb1, gb2; t1 [in, h]; t3 [out, ho]; the learned shortcut [out, h] when the block has
+     * one (not with w_hpf > 0); norm coefficients 4 [N·(in + out)] */
+    const size_t sc = b->sc_w ? plane * (size_t)b->out + 16 : 0;
+    return fc + plane * (size_t)b->in + oplane * (size_t)b->out + sc +
+           4 * (size_t)n * (b->in + b->out) + 5 * 16;
 }
 
 static double conv_flops(int cin, int cout, int k, int h) {

@@ -78,39 +78,39 @@ static size_t max_boundary(const sg_generator *g) {
     return m;
 }
 
-/* Floats of the high-pass skips (w_hpf > 0): each encode input at side 32/64/128, kept until the
- * decoder reaches that side; and the largest mask pass (resized mask, product, high-pass) at a
- * decoder output of one of those sides. */
-static void plan_skips(const sg_generator *g, int n, size_t *skips, size_t *mask) {
-    *skips = *mask = 0;
-    if (g->cfg.w_hpf <= 0) return;
-    int seen[3] = {0};
-    for (int i = 0; i < g->cfg.n_encode; i++) {
-        int h = enc_side(g, i), slot = skip_slot(h);
-        if (slot < 0 || seen[slot]) continue;
-        seen[slot] = 1;
-        size_t plane = (size_t)n * h * h, v = plane * (size_t)g->encode[i].in + 16;
-        *skips += v;
-        size_t m = 2 * (v - 16) + plane + 3 * 16;
-        if (m > *mask) *mask = m;
-    }
-}
+static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; } /* as the arena does */
 
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* The forward's allocations in their order: the two ping-pong buffers, then each block's
+ * scratch on top of the high-pass skips taken so far (w_hpf > 0: the input of the first encode
+ * block at side 32, 64 and 128, kept to the end), and after a decode block whose output has a
+ * skip's side and channels, the mask pass (resized mask [N, 1, H, W], product and high-pass
+ * [N, C, H, W]). The peak of that sequence, not the sum of the largest parts: the largest block
+ * scratch (at full resolution) runs before any skip is taken. */
 size_t sg_generator_plan(const sg_generator *g, int n) {
-    size_t act = max_boundary(g) * (size_t)n, scratch = 0;
+    const int masks = g->cfg.w_hpf > 0;
+    size_t live = 0, top = 0;
+    int skip_c[3] = {0}; /* channels of the skip at side 32, 64, 128 (0: none) */
     for (int i = 0; i < g->cfg.n_encode; i++) {
-        size_t s = sg_resblk_scratch(&g->encode[i], n, enc_side(g, i));
-        if (s > scratch) scratch = s;
+        const int h = enc_side(g, i), slot = masks ? skip_slot(h) : -1;
+        if (slot >= 0 && !skip_c[slot]) {
+            skip_c[slot] = g->encode[i].in;
+            live += round16((size_t)n * h * h * (size_t)g->encode[i].in);
+        }
+        top = max_size(top, live + sg_resblk_scratch(&g->encode[i], n, h));
     }
     for (int j = 0; j < g->cfg.n_decode; j++) {
-        int h = enc_side(g, g->cfg.n_encode - j); /* input side of decode j */
-        size_t s = sg_adainblk_scratch(&g->decode[j], n, h);
-        if (s > scratch) scratch = s;
+        const sg_adainblk *b = &g->decode[j];
+        const int h = enc_side(g, g->cfg.n_encode - j), ho = b->upsample ? 2 * h : h;
+        top = max_size(top, live + sg_adainblk_scratch(b, n, h));
+        const int slot = masks ? skip_slot(ho) : -1;
+        if (slot >= 0 && skip_c[slot] == b->out) {
+            const size_t plane = (size_t)n * ho * ho;
+            top = max_size(top, live + round16(plane) + 2 * round16(plane * (size_t)b->out));
+        }
     }
-    size_t skips, mask;
-    plan_skips(g, n, &skips, &mask);
-    if (mask > scratch) scratch = mask;
-    return 2 * act + skips + scratch + 16 * 16;
+    return 2 * round16(max_boundary(g) * (size_t)n) + top;
 }
 
 double sg_generator_flops(const sg_generator *g) {

@@ -275,6 +275,10 @@ static int wino_pays(const conv_geom *g, int cout) {
 sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, int kh, int kw,
                             int stride, int pad, sg_tensor *y, sg_workspace *ws,
                             sg_conv_algo want) {
+    SG_ASSERT(x->data && y->data && w && x->data != y->data);
+    SG_ASSERT(kh > 0 && kw > 0 && stride > 0 && pad >= 0);
+    SG_ASSERT(y->n == x->n && y->h == conv_out(x->h, kh, stride, pad) &&
+              y->w == conv_out(x->w, kw, stride, pad));
     conv_geom g = {x->c,
                    x->h,
                    x->w,
@@ -358,6 +362,9 @@ static void dw_plane(void *ctx, int plane, int thread) {
 
 void sg_conv2d_depthwise(const sg_tensor *x, const float *w, int shared, int kh, int kw, int pad,
                          sg_tensor *y) {
+    SG_ASSERT(x->data && y->data && w && x->data != y->data);
+    SG_ASSERT(y->n == x->n && y->c == x->c && y->h == x->h + 2 * pad - kh + 1 &&
+              y->w == x->w + 2 * pad - kw + 1);
     const double t0 = sg__prof_now();
     dw_job j = {x, w, y, shared, kh, kw, pad};
     sg__parallel(x->n * x->c, dw_plane, &j);

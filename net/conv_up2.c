@@ -139,6 +139,8 @@ static int up2_wino_pays(const sg_tensor *x, int cout) {
 
 void sg_conv2d_up2_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
                        sg_tensor *y, sg_workspace *ws, float *tmp) {
+    SG_ASSERT(y->n == x->n && y->h == 2 * x->h && y->w == 2 * x->w && y->data != x->data);
+    SG_ASSERT(tmp && tmp != y->data);
     if (up2_wino_pays(x, y->c) && sg__conv_winograd(x, w, b, y, ws, 1, pre) == 0) return;
     sg_preact_apply(x, pre, tmp); /* the activation commutes with the nearest upsample */
     sg_tensor t = sg_tensor_make(tmp, x->n, x->c, x->h, x->w);
@@ -147,6 +149,8 @@ void sg_conv2d_up2_pre(const sg_tensor *x, const sg_preact *pre, const float *w,
 
 void sg_conv2d_up2(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
                    sg_workspace *ws) {
+    SG_ASSERT(x->data && y->data && w && x->data != y->data);
+    SG_ASSERT(y->n == x->n && y->h == 2 * x->h && y->w == 2 * x->w);
     if (up2_wino_pays(x, y->c) && sg__conv_winograd(x, w, b, y, ws, 1, NULL) == 0) return;
     /* the band geometry of a 3×3 pad-1 conv on x itself: rows i0 - 1 ... i0 + R, width W + 2 */
     const conv_geom g = {x->c, x->h, x->w, 3, 3, 1, 1, x->h, x->w};

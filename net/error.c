@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 sg_status sg_error_set(sg_error *e, sg_status status, const char *fmt, ...) {
     if (e) {
@@ -28,4 +29,11 @@ const char *sg_status_name(sg_status s) {
     case SG_ERR_UNSUPPORTED: return "unsupported";
     }
     return "unknown status";
+}
+
+/* Debug builds only (SG_ASSERT): a broken invariant is a bug, not an input error. */
+void sg_assert_fail(const char *cond, const char *file, int line, const char *func) {
+    fprintf(stderr, "internal check failed: %s (%s, %s:%d)\n", cond, func, file, line);
+    fflush(stderr);
+    abort();
 }

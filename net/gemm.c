@@ -121,6 +121,7 @@ int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch
 /* C[M, N] = A[M, K] · B[K, N] (+ C when accumulate), all row-major with leading dimensions. */
 void sg_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
              int ldc, int accumulate) {
+    SG_ASSERT(M >= 0 && N >= 0 && K >= 0 && lda >= K && ldb >= N && ldc >= N);
     sg__gemm_taps(M, N, K, 1, A, 0, lda, B, ldb, NULL, C, ldc, accumulate);
 }
 
@@ -128,6 +129,7 @@ void sg_gemm(int M, int N, int K, const float *A, int lda, const float *B, int l
  * it. One sample (the style/mapping MLPs) is a matrix-vector product. */
 void sg_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y) {
     if (n <= 0 || out <= 0) return;
+    SG_ASSERT(x != y && w && in >= 0);
     const double t0 = sg__prof_now();
     for (int i = 0; i < n; i++)
         for (int o = 0; o < out; o++) y[(size_t)i * out + o] = b ? b[o] : 0.0f;

@@ -33,6 +33,19 @@ sg_status sg_error_set(sg_error *e, sg_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *sg_status_name(sg_status s);
 
+/* ---- debug checks ---------------------------------------------------------------------------
+ * SG_ASSERT(cond): an invariant the code relies on, not a property of input (the shapes an op's
+ * header promises its caller passes, a queue's counts). Checked in Debug builds, where a failed
+ * check is a bug: it prints the condition and where, then aborts. Compiled out under NDEBUG
+ * (Release), cond unevaluated. Bad input is never asserted: it stays a returned error. */
+#ifdef NDEBUG
+#define SG_ASSERT(cond) ((void)sizeof(!(cond)))
+#else
+#define SG_ASSERT(cond) ((cond) ? (void)0 : sg_assert_fail(#cond, __FILE__, __LINE__, __func__))
+#endif
+void sg_assert_fail(const char *cond, const char *file, int line, const char *func)
+    __attribute__((noreturn));
+
 /* ---- tensors -------------------------------------------------------------------------------- */
 /* A view: data is owned elsewhere (arena, mmap, caller). Layout [N, C, H, W], row-major. */
 typedef struct {
@@ -65,7 +78,10 @@ float *sg_arena_alloc(sg_arena *a, size_t floats); /* 64-byte aligned */
 /* allocates a tensor; t->data is NULL when out of room */
 sg_tensor sg_arena_tensor(sg_arena *a, int n, int c, int h, int w);
 static inline size_t sg_arena_mark(const sg_arena *a) { return a->top; }
-static inline void sg_arena_reset(sg_arena *a, size_t mark) { a->top = mark; }
+static inline void sg_arena_reset(sg_arena *a, size_t mark) {
+    SG_ASSERT(mark <= a->top); /* a mark taken before, never one from a later allocation */
+    a->top = mark;
+}
 
 /* ---- conv ----------------------------------------------------------------------------------- */
 /* Workspace for conv tiles: a fixed, reused buffer; cap bounds memory whatever the layer size.

@@ -51,6 +51,9 @@ static void norm_task(void *ctx, int task, int thread) {
 
 /* planes in parallel (tiny planes: serial, the pool's hand-off would cost more) */
 static void norm_run(norm_job *j) {
+    SG_ASSERT(j->x->data && j->x->h > 0 && j->x->w > 0);
+    SG_ASSERT(j->kind != 1 || j->gamma); /* AdaIN: gb [N, 2C] */
+    SG_ASSERT(j->kind != 2 || (j->mean && j->var));
     const double t0 = sg__prof_now();
     const int planes = j->x->n * j->x->c;
     if ((size_t)j->x->h * j->x->w * planes >= 65536) sg__parallel(planes, norm_task, j);

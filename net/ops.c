@@ -58,6 +58,8 @@ void sg_add_scale(float *y, const float *x, size_t n, float s) { ew_run(y, x, n,
 
 /* y[n, c, p] = a[n, c, p] · b[n, 0, p]: a per-pixel mask applied to every channel. y may be a. */
 void sg_mul_channel_broadcast(const sg_tensor *a, const sg_tensor *b, sg_tensor *y) {
+    SG_ASSERT(b->n == a->n && b->c == 1 && b->h == a->h && b->w == a->w);
+    SG_ASSERT(y->n == a->n && y->c == a->c && y->h == a->h && y->w == a->w);
     const double t0_ = sg__prof_now();
     const size_t hw = (size_t)a->h * a->w;
     for (int n = 0; n < a->n; n++) {
@@ -87,6 +89,7 @@ static void pre_plane(void *ctx, int k, int thread) {
 }
 
 void sg_preact_apply(const sg_tensor *x, const sg_preact *pre, float *out) {
+    SG_ASSERT(x->data && pre && out);
     const double t0 = sg__prof_now();
     const int planes = x->n * x->c;
     pre_job j = {x->data, pre, out, (size_t)x->h * x->w};

@@ -86,7 +86,9 @@ static void *worker(void *arg) {
         }
         seen = atomic_load(&pool.generation);
         drain(id);
-        if (atomic_fetch_sub(&pool.running, 1) == 1) { /* the last one out tells the caller */
+        const int was = atomic_fetch_sub(&pool.running, 1);
+        SG_ASSERT(was >= 1); /* every worker is counted in once per job */
+        if (was == 1) {      /* the last one out tells the caller */
             pthread_mutex_lock(&pool.lock);
             pthread_cond_signal(&pool.done);
             pthread_mutex_unlock(&pool.lock);
@@ -120,6 +122,7 @@ int sg__threads(void) {
 }
 
 void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx) {
+    SG_ASSERT(ntasks >= 0 && fn);
     const int nt = sg__threads();
     /* several requests in flight: each runs on its own thread alone (see sg_net_user_enter) */
     if (nt == 1 || ntasks < 2 || atomic_load(&pool.users) > 1 ||
@@ -142,11 +145,17 @@ void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void 
         while (!job_done(0)) pthread_cond_wait(&pool.done, &pool.lock);
         pthread_mutex_unlock(&pool.lock);
     }
+    /* every task was taken (each thread leaves drain() only when next has passed ntasks) */
+    SG_ASSERT(atomic_load(&pool.next) >= ntasks && atomic_load(&pool.running) == 0);
     atomic_flag_clear(&pool.busy);
 }
 
 void sg_net_user_enter(void) { atomic_fetch_add(&pool.users, 1); }
-void sg_net_user_leave(void) { atomic_fetch_sub(&pool.users, 1); }
+void sg_net_user_leave(void) {
+    const int was = atomic_fetch_sub(&pool.users, 1);
+    SG_ASSERT(was >= 1); /* a leave without its enter */
+    (void)was;
+}
 
 int sg_net_threads(void) { return sg__threads(); }
 void sg_net_parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx) {

@@ -23,6 +23,8 @@ static void pool_plane(void *ctx, int plane, int thread) {
 
 /* planes on the pool when there is enough to split (memory-bound) */
 void sg_avg_pool2(const sg_tensor *x, sg_tensor *y) {
+    SG_ASSERT(x->h % 2 == 0 && x->w % 2 == 0 && x->data != y->data);
+    SG_ASSERT(y->n == x->n && y->c == x->c && y->h == x->h / 2 && y->w == x->w / 2);
     const double t0_ = sg__prof_now();
     const sg_tensor *xy[2] = {x, y};
     const int planes = x->n * x->c;
@@ -34,6 +36,8 @@ void sg_avg_pool2(const sg_tensor *x, sg_tensor *y) {
 
 /* Each input row becomes two identical output rows of doubled pixels. */
 void sg_upsample_nearest2(const sg_tensor *x, sg_tensor *y) {
+    SG_ASSERT(y->n == x->n && y->c == x->c && y->h == 2 * x->h && y->w == 2 * x->w);
+    SG_ASSERT(x->data != y->data);
     const double t0_ = sg__prof_now();
     const int H = x->h, W = x->w, Wo = 2 * W;
     const size_t planes = (size_t)x->n * x->c;
@@ -67,6 +71,7 @@ static void bilinear_src(int i, int in, int out, int align_corners, int *i0, int
 
 /* Separable: per output row, blend the two source rows' horizontal interpolations. */
 void sg_resize_bilinear(const sg_tensor *x, sg_tensor *y, int align_corners) {
+    SG_ASSERT(y->n == x->n && y->c == x->c && x->h > 0 && x->w > 0 && x->data != y->data);
     const double t0_ = sg__prof_now();
     const int H = x->h, W = x->w, Ho = y->h, Wo = y->w;
     const size_t planes = (size_t)x->n * x->c;
@@ -94,6 +99,8 @@ void sg_resize_bilinear(const sg_tensor *x, sg_tensor *y, int align_corners) {
 
 /* Per sample the channel blocks are contiguous, so two memcpys. */
 void sg_concat_channels(const sg_tensor *a, const sg_tensor *b, sg_tensor *y) {
+    SG_ASSERT(b->n == a->n && b->h == a->h && b->w == a->w);
+    SG_ASSERT(y->n == a->n && y->c == a->c + b->c && y->h == a->h && y->w == a->w);
     const double t0_ = sg__prof_now();
     const size_t hw = (size_t)a->h * a->w, sa = (size_t)a->c * hw, sb = (size_t)b->c * hw;
     for (int n = 0; n < a->n; n++) {

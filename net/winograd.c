@@ -365,6 +365,7 @@ int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_ten
 
 int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
                        sg_workspace *ws) {
+    SG_ASSERT(x->data && y->data && w && x->data != y->data && y->n == x->n);
     if (x->h != y->h || x->w != y->w) return -1;
     return conv_winograd(x, w, b, y, ws, 0, NULL);
 }
@@ -373,6 +374,8 @@ int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_te
  * else pre(x) materialised into tmp (or in place) and sg_conv2d. */
 void sg_conv3x3_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
                     sg_tensor *y, sg_workspace *ws, float *tmp) {
+    SG_ASSERT(y->n == x->n && y->h == x->h && y->w == x->w && y->data != x->data);
+    SG_ASSERT(tmp && tmp != y->data);
     const int pays = x->h == y->h && x->w == y->w && sg__wino_pays(x->c, y->c, y->h, y->w);
     if (pays && conv_winograd(x, w, b, y, ws, 0, pre) == 0) return;
     sg_preact_apply(x, pre, tmp);

@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
-# Installs what building and testing the project needs (Debian 12). Run as root.
-#   SG_NO_BROWSER=1  skip Chromium, node, the test npm packages (browser test, OpenAPI validator,
-#                    Kubernetes schemas) and the deployment-test tools (haproxy, kubectl):
-#                    build and unit tests only
+# Installs what the project needs (Debian 12). Run as root.
+#   scripts/install-deps.sh          building and running: compiler, cmake, the libraries
+#   scripts/install-deps.sh --test   also what the tests need: cmocka, curl, clang (fuzz targets),
+#                                    clang-format (CI's style check), wrk (bench/load.sh), HAProxy
+#                                    and kubectl (deployment tests), Chromium, node and the tests'
+#                                    npm packages (playwright-core, which downloads no browser; the
+#                                    OpenAPI validator; the Kubernetes API schemas)
+#   SG_NO_BROWSER=1                  leave out Chromium, node and the npm packages (as the Dockerfile)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd "$(dirname "$0")/.."
+test=0
+for a in "$@"; do
+  case $a in
+    --test) test=1 ;;
+    *) echo "usage: scripts/install-deps.sh [--test]" >&2; exit 2 ;;
+  esac
+done
 pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev
-      libcjson-dev libcmocka-dev libzip-dev libmicrohttpd-dev libcurl4-openssl-dev curl clang
-      clang-format wrk libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libwebp-dev)
-if [ -z "${SG_NO_BROWSER:-}" ]; then
-  pkgs+=(chromium)
-  command -v node >/dev/null || pkgs+=(nodejs npm)
-  # deployment tests: HAProxy for the rolling restart, kubectl (Debian's kubernetes-client, when
-  # no kubectl is installed) for the Kubernetes manifests
-  pkgs+=(haproxy)
+      libcjson-dev libzip-dev libmicrohttpd-dev
+      libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libwebp-dev)
+browser=0
+if [ $test = 1 ]; then
+  pkgs+=(libcmocka-dev libcurl4-openssl-dev curl clang clang-format wrk haproxy)
+  # kubectl: Debian's kubernetes-client, unless one is installed already
   command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
+  if [ -z "${SG_NO_BROWSER:-}" ]; then
+    browser=1
+    pkgs+=(chromium)
+    command -v node >/dev/null || pkgs+=(nodejs npm)
+  fi
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -23,16 +37,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-# the OpenAPI validator (tests/openapi: openapi_document, and server_integration's check of answers)
-if [ -z "${SG_NO_BROWSER:-}" ] && [ -f tests/openapi/package.json ] &&
-   [ ! -d tests/openapi/node_modules/@seriousme/openapi-schema-validator ]; then
-  (cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)
-fi
-# playwright-core for the browser test (uses the system chromium; downloads no browser)
-if [ -z "${SG_NO_BROWSER:-}" ] && [ ! -d tests/web/node_modules/playwright-core ]; then
-  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
-fi
-# the Kubernetes API schemas (kubernetes-models) for the manifest validation
-if [ -z "${SG_NO_BROWSER:-}" ] && [ ! -d tests/k8s/node_modules/kubernetes-models ]; then
-  (cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
+npm_ci() { # DIR MARKER: npm ci in DIR unless DIR/node_modules/MARKER exists
+  [ -d "$1/node_modules/$2" ] || (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+}
+if [ $browser = 1 ]; then
+  npm_ci tests/web playwright-core                        # the browser test
+  npm_ci tests/openapi @seriousme/openapi-schema-validator # the OpenAPI document and answers
+  npm_ci tests/k8s kubernetes-models                       # the Kubernetes manifests
 fi

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Sets up (dependencies when run as root, build) and runs the HTTP service, stargan-server, on
-# http://127.0.0.1:8080 (STARGAN_LISTEN or --listen to change). Arguments go to stargan-server.
+# Builds and runs the HTTP service, stargan-server (after scripts/install-deps.sh). Arguments go
+# to stargan-server (--listen HOST:PORT or STARGAN_LISTEN, default 127.0.0.1:8080); it logs the
+# address it is listening on ("listening on http://..."): open that for the web page.
 # The model: --model/STARGAN_MODEL when given, else models/model.safetensors when present, else
 # the built-in demo model (spec-v1 weights: its pictures are noise until real weights are named).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" = 0 ]; then SG_NO_BROWSER=1 scripts/install-deps.sh; fi
-SG_TARGETS="stargan stargan-server" scripts/build.sh >/dev/null
+SG_TARGETS="stargan stargan-server" scripts/build.sh >&2 # stdout stays the access log
 args=("$@")
 if [ -z "${STARGAN_MODEL:-}" ] && [[ " $* " != *" --model "* ]] && [ -f models/model.safetensors ]; then
   args=(--model "model=models/model.safetensors" "${args[@]}")
 fi
-echo "stargan-server: open http://${STARGAN_LISTEN:-127.0.0.1:8080}/ (Ctrl-C stops it)" >&2
+echo "stargan-server: starting (Ctrl-C stops it); open the address it logs as \"listening on\"" >&2
 exec build/stargan-server "${args[@]}"

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Builds the project (scripts/build.sh, the same step as the Dockerfile's) and runs every test
-# (ctest). Fixtures are read from ../shared/fixtures (override with SG_FIXTURES=...); tests that
-# need them, or a browser (tests/web), report "skipped" when those are absent.
+# (ctest). As root it first adds what only the tests need (scripts/install-deps.sh --test:
+# cmocka, curl, Chromium, ...; SG_NO_BROWSER=1 leaves the browser out). Fixtures are read from
+# ../shared/fixtures (override with SG_FIXTURES=...); tests that need them, or a browser
+# (tests/web), report "Skipped" when those are absent (ctest's summary lists them).
+#   scripts/test.sh [ctest args]                                   Release, in build/
+#   SG_BUILD_TYPE=Debug SG_BUILD_DIR=build-debug scripts/test.sh   Debug: -O0 -g, SG_ASSERT on
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fix="${SG_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
-SG_BUILD_DIR=build scripts/build.sh -DSG_FIXTURES="$fix"
-cd build && ctest --output-on-failure "$@"
+dir=${SG_BUILD_DIR:-build}
+if [ "$(id -u)" = 0 ]; then scripts/install-deps.sh --test; fi
+if ! pkg-config --exists cmocka; then
+  echo "test.sh: the unit tests need cmocka: run scripts/install-deps.sh --test (as root)" >&2
+  exit 1
+fi
+SG_BUILD_DIR="$dir" scripts/build.sh -DSG_FIXTURES="$fix"
+cd "$dir" && ctest --output-on-failure "$@"

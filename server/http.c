@@ -8,13 +8,16 @@
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -692,6 +695,44 @@ sg_status sg_srv_parse_listen(const char *listen, struct sockaddr_storage *sa, u
     return SG_OK;
 }
 
+/* The listening socket, bound and listening here rather than in MHD: a failure then names the
+ * address asked for and the reason ("127.0.0.1:9012: Address already in use"; MHD's own message
+ * says "port 0" whenever it is handed a socket address), and the address logged is the one
+ * bound (the port the kernel picked for port 0). MHD owns the socket once it starts. */
+static sg_status bind_listen(const char *listen_arg, const struct sockaddr_storage *sa,
+                             unsigned salen, int *fd_out, char *url, size_t url_cap,
+                             sg_error *err) {
+    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+    if (fd < 0)
+        return sg_error_set(err, SG_ERR_IO, "cannot listen on %s: %s", listen_arg, strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (sa->ss_family == AF_INET6) /* as MHD does without MHD_USE_DUAL_STACK */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    struct sockaddr_storage got;
+    socklen_t gl = sizeof got;
+    if (bind(fd, (const struct sockaddr *)sa, salen) || listen(fd, SOMAXCONN) ||
+        getsockname(fd, (struct sockaddr *)&got, &gl)) {
+        int e = errno;
+        close(fd);
+        return sg_error_set(err, SG_ERR_IO, "cannot listen on %s: %s", listen_arg, strerror(e));
+    }
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (got.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&got;
+        inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof host);
+        port = ntohs(a6->sin6_port);
+        snprintf(url, url_cap, "http://[%s]:%u/", host, port);
+    } else {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)&got;
+        inet_ntop(AF_INET, &a4->sin_addr, host, sizeof host);
+        port = ntohs(a4->sin_port);
+        snprintf(url, url_cap, "http://%s:%u/", host, port);
+    }
+    *fd_out = fd;
+    return SG_OK;
+}
+
 static sg_status load_keys(sg_server *s, sg_error *err) {
     if (!s->cfg.api_key_file[0]) return SG_OK;
     FILE *f = fopen(s->cfg.api_key_file, "r");
@@ -730,24 +771,22 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     unsigned salen;
     sg_status st = load_keys(s, err);
     if (!st) st = sg_srv_parse_listen(c->listen, &sa, &salen, err);
+    int fd = -1;
+    char url[INET6_ADDRSTRLEN + 32];
+    if (!st) st = bind_listen(c->listen, &sa, salen, &fd, url, sizeof url, err);
     if (st) return st;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
                             mhd_log, NULL, /* first, to catch all */
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(c->client_timeout_s + 0.5),
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_END);
-    if (!s->d)
-        return sg_error_set(err, SG_ERR_IO, "cannot listen on %s (in use, or not a local address?)",
-                            c->listen);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    const char *colon = strrchr(c->listen, ':');
-    int hl = colon ? (int)(colon - c->listen) : 0;
-    sg_log_msg("info", "listening on http://%.*s:%u", hl, hl ? c->listen : "0.0.0.0",
-               info ? (unsigned)info->port : 0u);
+                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
+                            on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)(c->client_timeout_s + 0.5), MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)c->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)256 * 1024, MHD_OPTION_END);
+    if (!s->d) /* the socket is left open: MHD may have closed it already, and the process ends */
+        return sg_error_set(err, SG_ERR_IO, "cannot start the HTTP daemon on %s", c->listen);
+    sg_log_msg("info", "listening on %s", url);
     return SG_OK;
 }
 

@@ -35,6 +35,7 @@ sg_status sg_queue_init(sg_queue *q, int workers, int cap, sg_error *err) {
 /* Removes and returns the head, or NULL. Caller holds mu. */
 static sg_job *pop_locked(sg_queue *q) {
     sg_job *j = q->head;
+    SG_ASSERT(!j == !q->tail && !j == (q->waiting == 0));
     if (j) {
         q->head = j->next;
         if (!q->head) q->tail = NULL;
@@ -43,8 +44,19 @@ static sg_job *pop_locked(sg_queue *q) {
     return j;
 }
 
+/* The counts' invariants (caller holds mu): every waiting or running job was admitted, no more
+ * run than there are workers, admissions stay within workers + queue. */
+static void check_locked(const sg_queue *q) {
+    SG_ASSERT(q->waiting >= 0 && q->running >= 0 && q->running <= q->workers);
+    SG_ASSERT(q->waiting + q->running <= q->admitted);
+    SG_ASSERT(q->admitted <= q->workers + q->cap);
+    (void)q;
+}
+
 static void finish_locked(sg_queue *q) {
+    SG_ASSERT(q->admitted > 0); /* one finish per admission */
     q->admitted--;
+    check_locked(q);
     if (q->admitted == 0) pthread_cond_broadcast(&q->idle);
 }
 
@@ -58,6 +70,7 @@ static void *worker_main(void *p) {
         sg_job *j = pop_locked(q);
         if (!j) break; /* stopping and empty */
         q->running++;
+        check_locked(q);
         int late =
             j->deadline_ms > 0 && sg_now_ms() > j->deadline_ms; /* before the reaper saw it */
         if (late) q->expired++;
@@ -156,6 +169,7 @@ int sg_queue_reserve(sg_queue *q) {
     int ok = !q->stopping && !q->draining && q->admitted < q->workers + q->cap;
     if (ok) q->admitted++;
     else q->rejected++;
+    check_locked(q);
     pthread_mutex_unlock(&q->mu);
     return ok;
 }
@@ -173,6 +187,7 @@ void sg_queue_push(sg_queue *q, sg_job *j) {
     else q->head = j;
     q->tail = j;
     q->waiting++;
+    check_locked(q); /* pushed jobs were reserved first */
     pthread_cond_signal(&q->work);
     if (j->deadline_ms > 0) pthread_cond_signal(&q->reap);
     pthread_mutex_unlock(&q->mu);

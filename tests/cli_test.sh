@@ -1,14 +1,57 @@
 #!/usr/bin/env bash
 # End-to-end tests of the stargan command: selftest on every fixture (and preprocessing of the
-# fixture photos), make-model → info → translate round trips, and error exits.
-# usage: cli_test.sh STARGAN FIXTURES TMPDIR      (exit 77 = skipped when fixtures are absent)
+# fixture photos), make-model → info → translate round trips, usage errors and error exits.
+# usage: cli_test.sh STARGAN FIXTURES TMPDIR
+# Exit 77 (skipped) when fixtures are absent and the usage checks before them passed.
 set -u
 bin=$1 fix=$2 tmp=$3
-if [ ! -f "$fix/README.md" ]; then echo "skipped: fixtures not found at $fix"; exit 77; fi
 rm -rf "$tmp" && mkdir -p "$tmp"
 pass=0 fail=0
 ok()   { pass=$((pass + 1)); echo "ok   $1"; }
 bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
+
+# usage errors (no fixtures needed): exit 2, nothing on stdout, exactly two lines on stderr: what
+# is wrong ("stargan CMD: ...", matching PATTERN), then the pointer to --help
+expect_usage() {
+  local pat=$1; shift
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ $rc = 2 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" = 2 ] &&
+     head -1 "$tmp/err" | grep -q -- "^stargan $pat" &&
+     sed -n 2p "$tmp/err" | grep -q -- "Run 'stargan .*--help'"; then ok "usage: stargan $*"
+  else bad "usage: stargan $* (rc=$rc)"; cat "$tmp/out" "$tmp/err"; fi
+}
+expect_usage "info: --model is required" info
+expect_usage "bench: --model is required" bench --runs 1
+expect_usage "bench: --runs must be" bench --config mini --runs 0
+expect_usage "info: unknown option '--modle'" info --modle x
+expect_usage "info: option --model needs a value" info --model
+expect_usage "translate: --model is required" translate
+expect_usage "translate: --domain is required" translate --model m --src s --out o.png
+expect_usage "translate: give exactly one of --ref" translate --model m --src s --domain 0 --out o.png
+expect_usage "translate: --out must end in" translate --model m --src s --domain 0 --seed 1 --out o.gif
+expect_usage "selftest: a fixture file" selftest
+expect_usage "selftest: unexpected argument 'b'" selftest a b
+expect_usage "make-model: --out is required" make-model
+expect_usage "make-model: unknown configuration 'foo'" make-model --config foo --out x
+expect_usage "make-model: --img-size must be" make-model --img-size -3 --out x
+expect_usage "convert: --model or --fan is required" convert --out x
+expect_usage "align: --out is required" align --src a
+"$bin" transalte >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && [ "$(head -1 "$tmp/err")" = "stargan: unknown command 'transalte'" ] &&
+  [ "$(wc -l <"$tmp/err")" = 2 ] && ok "usage: unknown command" || bad "usage: unknown command (rc=$rc)"
+# --help: the full help on stdout, exit 0
+for c in translate info selftest bench make-model convert align; do
+  "$bin" $c --help >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ ! -s "$tmp/err" ] && head -1 "$tmp/out" | grep -q "^usage: stargan $c " &&
+     [ "$(grep -c -- '^  --' "$tmp/out")" -ge 2 ]; then ok "$c --help"; else bad "$c --help (rc=$rc)"; fi
+done
+"$bin" --help >"$tmp/out" 2>&1 && grep -q "^  translate " "$tmp/out" && ok "--help" || bad "--help"
+
+if [ ! -f "$fix/README.md" ]; then
+  echo "$pass passed, $fail failed"
+  [ $fail -eq 0 ] || exit 1
+  echo "skipped: fixtures not found at $fix"; exit 77
+fi
 # expect_ok NAME CMD...: exit 0
 expect_ok() { local n=$1; shift; if "$@" >"$tmp/out" 2>&1; then ok "$n"; else bad "$n"; cat "$tmp/out"; fi; }
 # expect_err NAME PATTERN CMD...: non-zero exit, one line on stderr matching PATTERN, no crash

@@ -80,6 +80,10 @@ expect() {
 # ---- main daemon: the small model ----------------------------------------------------------------
 start main --model small="$m" --max-body 1M --max-pixels 2M --workers 1 --queue 4 --max-cells 8 --max-frames 12 || { echo "0 passed, 1 failed"; exit 1; }
 main_pid=$PID M=$U
+# the log names the address bound (port 0: the port picked); a busy port is named with the reason
+check "log: the bound address" 'grep -q "listening on http://127.0.0.1:${M##*:}/\"" "$tmp/main.log" && [ "${M##*:}" -gt 0 ]'
+"$srv" --listen "127.0.0.1:${M##*:}" >/dev/null 2>"$tmp/busy.log"; rc=$?
+check "busy port: exit 1 naming the port and the reason" '[ "$rc" = 1 ] && grep -q "cannot listen on 127.0.0.1:${M##*:}: Address already in use" "$tmp/busy.log" && ! grep -q "port 0" "$tmp/busy.log"'
 check "healthz" '[ "$(req $M/healthz)" = 200 ] && grep -q "\"ok\"" "$tmp/body"'
 check "readyz" '[ "$(req $M/readyz)" = 200 ]'
 req "$M/v1/models" >/dev/null
@@ -349,6 +353,12 @@ check "demo: /v1/models says demo" 'grep -q "\"name\":\"demo\"" "$tmp/body" && g
 check "demo: the log says so loudly" 'grep -q "level=warn.*DEMO" "$tmp/demo.log"'
 st=$(req -F image=@"$src" -F domain=wild -F seed=1 "$U/v1/translate")
 check "demo: translate 256x256" '[ "$st" = 200 ] && [ "$(od -An -tu1 -j16 -N8 "$tmp/body" | tr -s " ")" = " 0 0 1 0 0 0 1 0" ]'
+# the demo model is `stargan make-model --config afhq` (README): the CLI gives the same bytes
+cp "$tmp/body" "$tmp/demo_srv.png"
+"$cli" make-model --config afhq --out "$tmp/afhq.safetensors" >/dev/null &&
+  "$cli" translate --model "$tmp/afhq.safetensors" --src "$src" --domain wild --seed 1 --out "$tmp/demo_cli.png"
+check "demo: the same bytes as stargan translate on make-model --config afhq" 'cmp -s "$tmp/demo_srv.png" "$tmp/demo_cli.png"'
+rm -f "$tmp/afhq.safetensors"
 # SIGTERM during a video: it runs to its end within --grace, then the daemon exits 0
 curl -s --max-time 60 -o "$tmp/term.mp4" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=6 "$U/v1/interpolate" >"$tmp/termv.code" &
 v=$!

@@ -19,6 +19,5 @@ static void test_amx_bf16(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_amx_bf16)};
-    const int fails = cmocka_run_group_tests(tests, NULL, NULL);
-    return fails ? fails : 77;
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

@@ -957,5 +957,5 @@ int main(void) {
         cmocka_unit_test(test_fixture_mutations),
     };
     /* clang-format on */
-    return cmocka_run_group_tests(tests, setup_tmp, NULL);
+    return TU_RUN_TESTS(tests, setup_tmp, NULL);
 }

@@ -41,8 +41,7 @@ static void fan_fixture(const char *config) {
         tu_assert_close("fan_heatmaps", hm, want, nh, 1e-4 * scale, 1e-5 * scale);
     }
     sg_cpu_force(NULL);
-    assert_true(a.peak <= a.cap);
-    assert_int_equal(a.top, 0);
+    tu_assert_plan("fan", &a, sg_fan_plan(&f.e.fan), TU_PLAN_SLACK);
     assert_true(sg_fan_flops(&f.e.fan) > 17e9 && sg_fan_flops(&f.e.fan) < 18e9);
     free(hm);
     sg_arena_free(&a);
@@ -78,7 +77,7 @@ static void masks_landmarks_fixture(const char *config) {
     assert_int_equal(sg_masks_from_heatmaps(&hm, masks, &a, &err), SG_OK);
     tu_assert_fixture_match("mask_0", masks[0].data, want0, (size_t)n * M * M);
     tu_assert_fixture_match("mask_1", masks[1].data, want1, (size_t)n * M * M);
-    assert_true(a.peak <= a.cap);
+    tu_assert_plan("masks", &a, sg_masks_plan(), TU_PLAN_SLACK);
     double *lm = malloc(nl * sizeof(double));
     assert_int_equal(sg_landmarks_from_heatmaps(&hm, f.e.cfg.img_size, lm, &err), SG_OK);
     for (size_t i = 0; i < nl; i++) assert_true((float)lm[i] == want_lm[i]); /* exactly */
@@ -339,7 +338,7 @@ static void engine_face_path(void **st) {
     sg_timing t = {0};
     assert_int_equal(sg_engine_translate(&e, &run, &src, SG_FIT_CROP, s, &out, &t, &err), SG_OK);
     assert_true(out.w == 64 && out.h == 64 && t.faces_ms > 0 && t.generator_ms > 0);
-    assert_true(run.arena.peak <= run.arena.cap && run.arena.top == 0);
+    tu_assert_plan("translate run", &run.arena, run.arena.cap, TU_PLAN_SLACK);
     /* alignment needs the mean landmarks */
     assert_int_equal(sg_engine_translate(&e, &run, &src, SG_FIT_ALIGN, s, &out2, &t, &err),
                      SG_ERR_ARG);
@@ -367,5 +366,5 @@ int main(void) {
         cmocka_unit_test(masks_by_hand), cmocka_unit_test(landmarks_by_hand),
         cmocka_unit_test(fan_errors),    cmocka_unit_test(engine_face_path),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

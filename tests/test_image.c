@@ -699,5 +699,5 @@ int main(void) {
         cmocka_unit_test(test_sniff_and_paths),     cmocka_unit_test(test_errors),
         cmocka_unit_test(test_tensor_conversions),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

@@ -816,5 +816,5 @@ int main(void) {
         cmocka_unit_test(test_config_derive_small),
         cmocka_unit_test(test_config_domains),
     };
-    return cmocka_run_group_tests(tests, setup_tmp, NULL);
+    return TU_RUN_TESTS(tests, setup_tmp, NULL);
 }

@@ -588,7 +588,7 @@ static void test_conv_winograd(void **state) {
     uint64_t seed = 900;
     for (int pi = 0; pi < 3; pi++) {
         if (sg_cpu_force(paths[pi])) {
-            print_message("cpu path %s not supported here: skipped\n", paths[pi]);
+            print_message("cpu path %s: this CPU cannot run it (not tested)\n", paths[pi]);
             continue;
         }
         double worst = 0;
@@ -1089,6 +1089,39 @@ static void test_concat_channels(void **state) {
     assert_floats("concat", y, want, 12, 0);
 }
 
+/* Debug builds check the shapes an op's header promises (SG_ASSERT); Release compiles the checks
+ * out. Each case is harmless when unchecked (an extra sample in y is never touched). */
+static void bad_conv_batch(void *ctx) {
+    (void)ctx;
+    float x[2 * 4 * 4] = {0}, w[2 * 2 * 9] = {0}, y[3 * 2 * 4 * 4];
+    sg_tensor xt = sg_tensor_make(x, 1, 2, 4, 4), yt = sg_tensor_make(y, 2, 2, 4, 4);
+    sg_workspace ws;
+    if (sg_workspace_init(&ws, 4096, NULL)) return;
+    sg_conv2d(&xt, w, NULL, 3, 3, 1, 1, &yt, &ws);
+    sg_workspace_free(&ws);
+}
+static void bad_mask_channels(void *ctx) {
+    (void)ctx;
+    float a[2 * 4] = {0}, m[2 * 4] = {0}, y[2 * 4];
+    sg_tensor at = sg_tensor_make(a, 1, 2, 2, 2), mt = sg_tensor_make(m, 1, 2, 2, 2),
+              yt = sg_tensor_make(y, 1, 2, 2, 2);
+    sg_mul_channel_broadcast(&at, &mt, &yt);
+}
+static void bad_arena_mark(void *ctx) {
+    sg_arena *a = ctx;
+    sg_arena_reset(a, a->top + 16);
+}
+static void test_debug_checks(void **state) {
+    (void)state;
+    tu_expect_check_fails(bad_conv_batch, NULL, "y->n == x->n");
+    tu_expect_check_fails(bad_mask_channels, NULL, "b->c == 1");
+    sg_arena a;
+    sg_error err = {0};
+    assert_int_equal(sg_arena_init(&a, 64, &err), SG_OK);
+    tu_expect_check_fails(bad_arena_mark, &a, "mark <= a->top");
+    sg_arena_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error),
@@ -1114,6 +1147,7 @@ int main(void) {
         cmocka_unit_test(test_upsample_nearest2),
         cmocka_unit_test(test_resize_bilinear),
         cmocka_unit_test(test_concat_channels),
+        cmocka_unit_test(test_debug_checks),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

@@ -632,6 +632,17 @@ static void test_work_budget(void **state) {
     sg_work_free(&b);
 }
 
+/* Debug builds check the queue's counts (SG_ASSERT): a release without its reservation. */
+static void release_unreserved(void *ctx) { sg_queue_release(ctx); }
+static void test_queue_checks(void **state) {
+    (void)state;
+    sg_queue q;
+    sg_error err;
+    assert_int_equal(sg_queue_init(&q, 1, 1, &err), SG_OK);
+    tu_expect_check_fails(release_unreserved, &q, "q->admitted > 0");
+    sg_queue_free(&q);
+}
+
 /* ---- listen addresses ----------------------------------------------------------------------- */
 static void test_listen_parse(void **state) {
     (void)state;
@@ -663,11 +674,12 @@ int main(void) {
         cmocka_unit_test(test_log_value),
         cmocka_unit_test(test_queue_admission_and_deadline),
         cmocka_unit_test(test_queue_shutdown_drops_waiting),
+        cmocka_unit_test(test_queue_checks),
         cmocka_unit_test(test_listen_parse),
         cmocka_unit_test(test_queue_requeue_yields),
         cmocka_unit_test(test_strict_fields),
         cmocka_unit_test(test_media_parse),
         cmocka_unit_test(test_work_budget),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

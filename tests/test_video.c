@@ -536,5 +536,5 @@ int main(void) {
         cmocka_unit_test(test_blit_fill_clip),
         cmocka_unit_test(test_fit_is_the_tensor),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(tests, NULL, NULL);
 }

@@ -4,7 +4,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int tu_skips;
+
+int tu_exit_status(int failed) {
+    if (failed) return 1; /* never 77, and never a count that wraps to 0 */
+    if (tu_skips) {
+        printf("%d test(s) skipped: exit status 77 (ctest: Skipped)\n", tu_skips);
+        return 77;
+    }
+    return 0;
+}
 
 const char *tu_fixtures(void) {
     static char dir[1024];
@@ -86,4 +100,44 @@ tu_name *tu_read_names(const char *config, size_t *count) {
     fclose(f);
     *count = n;
     return e;
+}
+
+void tu_expect_check_fails(void (*fn)(void *), void *ctx, const char *want) {
+    char path[] = "/tmp/sg_check_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd, 2);
+        fn(ctx);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char msg[1024] = "";
+    ssize_t got = pread(fd, msg, sizeof msg - 1, 0);
+    msg[got > 0 ? got : 0] = 0;
+    close(fd);
+    unlink(path);
+#ifdef NDEBUG
+    (void)want;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail_msg("Release child: %s", msg);
+#else
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT || !strstr(msg, want) ||
+        !strstr(msg, "internal check failed"))
+        fail_msg("wanted a failed check naming '%s', child status 0x%x: %s", want, status, msg);
+    print_message("%s", msg);
+#endif
+}
+
+void tu_assert_plan(const char *what, const sg_arena *a, size_t planned, size_t slack) {
+    print_message(
+        "%s plan: %zu floats planned, peak %zu (%+.3f%%), top %zu\n", what, planned, a->peak,
+        planned ? 100.0 * ((double)planned - (double)a->peak) / (double)a->peak : 0.0, a->top);
+    if (a->top != 0) fail_msg("%s: %zu floats still allocated after the pass", what, a->top);
+    if (planned > a->peak && planned - a->peak > slack)
+        fail_msg("%s: plan %zu is %zu floats over the peak %zu (slack %zu)", what, planned,
+                 planned - a->peak, a->peak, slack);
 }

@@ -7,6 +7,20 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../net/net.h"
+
+/* Skips that ctest can see. cmocka's skip() marks the test SKIPPED but leaves the exit status at
+ * 0, so ctest would say "Passed" for a binary that checked nothing; every test binary counts
+ * its skips here (skip() is redefined to count, so no skip goes unseen) and ends with
+ * TU_RUN_TESTS, whose exit status ctest reads: 1 when a test failed, else 77 (SKIP_RETURN_CODE:
+ * ctest says "Skipped") when one was skipped, else 0. */
+extern int tu_skips;
+#undef skip
+#define skip() (tu_skips++, _skip(__FILE__, __LINE__))
+int tu_exit_status(int failed);
+#define TU_RUN_TESTS(tests, setup, teardown)                                                       \
+    tu_exit_status(cmocka_run_group_tests(tests, setup, teardown))
+
 /* The fixtures folder (env SG_FIXTURES overrides the build-time path), or NULL when absent. */
 const char *tu_fixtures(void);
 /* Builds "<fixtures>/<rel>" into a static buffer; NULL when fixtures are absent. */
@@ -20,6 +34,19 @@ const char *tu_fixture_path(const char *rel);
             skip();                                                                                \
         }                                                                                          \
     } while (0)
+
+/* Runs fn(ctx) in a child process. Debug builds: asserts the child dies of a failed SG_ASSERT
+ * (SIGABRT, "internal check failed" and want on stderr). Release (NDEBUG): asserts it returns
+ * normally, the check compiled out; fn must then be harmless. */
+void tu_expect_check_fails(void (*fn)(void *), void *ctx, const char *want);
+
+/* A network's activation plan checked after its forward passes on arena a (initialised with
+ * planned floats): the arena is empty again (every stage gave back what it took) and the plan is
+ * the peak up to slack floats. Plans mirror the allocations in order and count 16 floats of
+ * alignment per allocation (the arena rounds each up to 16), so they are over the peak by less
+ * than 16 floats per allocation of the largest stage: TU_PLAN_SLACK bounds that. */
+void tu_assert_plan(const char *what, const sg_arena *a, size_t planned, size_t slack);
+#define TU_PLAN_SLACK ((size_t)1024)
 
 /* Deterministic uniform floats in [lo, hi) (xorshift, seeded). */
 void tu_fill_random(float *x, size_t n, uint64_t seed, float lo, float hi);
