@@ -253,7 +253,9 @@ static sg_status ck_zip_pickle(ck_source *s, const char *prefix, uint8_t **pkl, 
     zip_stat_t zs;
     sg_status st = ck_entry_stat(s, idx, "data.pkl", &zs, err);
     if (st != SG_OK) return st;
-    if (zs.size > CK_MAX_PICKLE)
+    /* a compressed data.pkl may not unpack to more than the file's own size (and 1 MiB): real
+     * ones are a small part of it, and so the reader's memory stays a multiple of the file */
+    if (zs.size > CK_MAX_PICKLE || zs.size > (uint64_t)s->size + ((uint64_t)1 << 20))
         return sg_error_set(err, SG_ERR_LIMIT, "%s: data.pkl of %llu bytes exceeds the limit",
                             s->base.source, (unsigned long long)zs.size);
     *pkl = malloc(zs.size ? (size_t)zs.size : 1);
