@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include "faces.h"
@@ -235,8 +236,13 @@ sg_status sg_npz_read_landmarks(const void *data, size_t size, const char *key, 
 
 /* ---- files ---------------------------------------------------------------------------------- */
 static sg_status slurp(const char *path, size_t limit, char **out, size_t *len, sg_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sg_error_set(err, SG_ERR_IO, "%s: cannot open", path);
+    int fd = sg_file_open_regular(path, NULL, err); /* a FIFO is refused, not waited on */
+    if (fd < 0) return err ? err->status : SG_ERR_IO;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return sg_error_set(err, SG_ERR_IO, "%s: cannot open", path);
+    }
     char *buf = malloc(limit + 1);
     size_t n = buf ? fread(buf, 1, limit + 1, f) : 0;
     int bad = ferror(f);

@@ -23,21 +23,22 @@
 #define RETRY_AFTER "1"
 /* bytes past --max-body that are still read (and dropped) so the client sees the 413 */
 #define DISCARD_SLACK ((int64_t)1 << 20)
-#define MAX_KEYS      256
+#define MAX_KEYS      65536
+#define MAX_KEY_LEN   4096
 
 struct sg_server {
     sg_srv_config cfg;
     struct MHD_Daemon *d;
-    sg_srv_models models;
+    /* the current generation of models (guarded by gen_mu; each request holds the one it started
+     * on) */
+    pthread_mutex_t gen_mu;
+    sg_srv_gen *gen;
     sg_queue queue;
     int queue_ok;
     sg_metrics metrics;
-    sg_run *runs; /* [worker][model] */
-    int n_runs;
-    char *keys[MAX_KEYS];
-    int n_keys;
-    char *models_json;
-    sg_buf model_info;
+    char **keys;
+    int n_keys, cap_keys;
+    atomic_long reloads_ok, reloads_failed;
     atomic_int ready, stopping;
     atomic_ulong next_id;
     uint32_t id_prefix;
@@ -61,6 +62,7 @@ typedef struct {
     size_t discarded;
     sg_http_error early; /* answered once the upload has been read */
     sg_job job;
+    sg_srv_gen *gen; /* the models this request runs on (a reference), from its parse on */
     sg_task task;
     int counted_active;
     atomic_int done; /* 1 ran, 2 expired, 3 dropped at shutdown */
@@ -172,6 +174,25 @@ static int queue_has_room(sg_server *s) {
     return admitted < s->cfg.workers + s->cfg.queue;
 }
 
+/* The current generation, with a reference for the caller. */
+static sg_srv_gen *gen_get(sg_server *s) {
+    pthread_mutex_lock(&s->gen_mu);
+    sg_srv_gen *g = s->gen;
+    if (g) sg_srv_gen_acquire(g);
+    pthread_mutex_unlock(&s->gen_mu);
+    return g;
+}
+
+static sg_status render_reloads(sg_server *s, sg_buf *o) {
+    sg_buf_printf(o,
+                  "# HELP stargan_model_reloads_total Model reloads (SIGHUP), by result.\n"
+                  "# TYPE stargan_model_reloads_total counter\n"
+                  "stargan_model_reloads_total{result=\"ok\"} %ld\n"
+                  "stargan_model_reloads_total{result=\"failed\"} %ld\n",
+                  atomic_load(&s->reloads_ok), atomic_load(&s->reloads_failed));
+    return o->data ? SG_OK : SG_ERR_NOMEM;
+}
+
 static enum MHD_Result route_readyz(req *r) {
     sg_server *s = r->s;
     if (atomic_load(&s->stopping)) return fail(r, 503, "stopping", "shutting down", NULL);
@@ -191,9 +212,14 @@ static enum MHD_Result route_metrics(req *r) {
     g.ready = atomic_load(&s->ready) && !atomic_load(&s->stopping) && g.admitted < g.capacity;
     sg_buf out;
     sg_buf_init(&out, 0);
-    if (sg_metrics_render(&s->metrics, &g,
-                          atomic_load(&s->ready) ? sg_buf_str(&s->model_info) : NULL, &out))
+    sg_srv_gen *gen = atomic_load(&s->ready) ? gen_get(s) : NULL;
+    sg_status st = sg_metrics_render(&s->metrics, &g, gen ? sg_buf_str(&gen->metrics) : NULL, &out);
+    sg_srv_gen_release(gen);
+    if (!st) st = render_reloads(s, &out);
+    if (st) {
+        sg_buf_free(&out);
         return fail(r, 500, "internal", "cannot render metrics", NULL);
+    }
     size_t n;
     char *text = sg_buf_take(&out, &n);
     return respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, NULL);
@@ -205,9 +231,13 @@ static enum MHD_Result route_get(req *r) {
         return respond_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", NULL);
     case SG_ROUTE_READYZ: return route_readyz(r);
     case SG_ROUTE_METRICS: return route_metrics(r);
-    case SG_ROUTE_MODELS:
+    case SG_ROUTE_MODELS: {
         if (!atomic_load(&r->s->ready)) return fail(r, 503, "loading", "models are loading", NULL);
-        return respond_text(r, 200, "application/json", r->s->models_json, NULL);
+        sg_srv_gen *g = gen_get(r->s);
+        enum MHD_Result ret = respond_text(r, 200, "application/json", g->json, NULL);
+        sg_srv_gen_release(g);
+        return ret;
+    }
     default: return fail(r, 404, "not_found", "no such route", NULL);
     }
 }
@@ -356,8 +386,8 @@ static void job_run(sg_job *j, int worker) {
     req *r = (req *)((char *)j - offsetof(req, job));
     sg_server *s = r->s;
     r->task.stage_ms[SG_STAGE_QUEUE] = sg_now_ms() - j->enqueued_ms;
-    int m = (int)(r->task.model - s->models.m);
-    sg_task_run(&r->task, &s->runs[(size_t)worker * (size_t)s->models.n + (size_t)m]);
+    (void)s;
+    sg_task_run(&r->task, sg_srv_gen_run(r->gen, worker, r->task.model));
     job_finish(r, 1);
 }
 
@@ -392,7 +422,8 @@ static enum MHD_Result complete_post(req *r) {
                         .raw_field = kind == SG_TASK_STYLE ? "reference" : "image"};
     if (r->body_kind == BODY_RAW) in.raw_image = r->body.data, in.raw_len = r->body.len;
     sg_http_error e = {0};
-    int bad = sg_task_parse(&r->task, kind, &in, &s->models, s->cfg.max_pixels, &e);
+    r->gen = gen_get(s); /* held until the request completes: a reload cannot free its model */
+    int bad = sg_task_parse(&r->task, kind, &in, &r->gen->models, s->cfg.max_pixels, &e);
     if (r->task.model) snprintf(r->model, sizeof r->model, "%s", r->task.model->name);
     if (r->task.model && r->task.domain >= 0 && !bad)
         snprintf(r->domain, sizeof r->domain, "%s",
@@ -533,6 +564,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sg_metrics_request(&s->metrics, r->route, status, sg_now_ms() - r->t0);
     if (r->counted_active) active_add(s, -1);
     sg_task_free(&r->task);
+    sg_srv_gen_release(r->gen); /* may free a generation a reload replaced */
     sg_buf_free(&r->body);
     free(r);
 }
@@ -582,23 +614,58 @@ sg_status sg_srv_parse_listen(const char *listen, struct sockaddr_storage *sa, u
     return SG_OK;
 }
 
+static int grow_keys(sg_server *s) {
+    int c = s->cap_keys ? 2 * s->cap_keys : 16;
+    char **k = realloc(s->keys, (size_t)c * sizeof *k);
+    if (!k) return -1;
+    s->keys = k;
+    s->cap_keys = c;
+    return 0;
+}
+
+/* One key a line, any length up to MAX_KEY_LEN (read whole: a long line is one key, never two);
+ * every key is kept (up to MAX_KEYS, past which the file is refused rather than cut short). */
 static sg_status load_keys(sg_server *s, sg_error *err) {
     if (!s->cfg.api_key_file[0]) return SG_OK;
-    FILE *f = fopen(s->cfg.api_key_file, "r");
-    if (!f)
-        return sg_error_set(err, SG_ERR_IO, "--api-key-file %s: %s", s->cfg.api_key_file,
-                            strerror(errno));
-    char line[1024];
-    while (fgets(line, sizeof line, f) && s->n_keys < MAX_KEYS) {
-        char *p = line, *e;
-        while (isspace((unsigned char)*p)) p++;
-        for (e = p + strlen(p); e > p && isspace((unsigned char)e[-1]);) *--e = 0;
-        if (*p && *p != '#' && !(s->keys[s->n_keys] = strdup(p))) break;
-        if (*p && *p != '#') s->n_keys++;
+    const char *path = s->cfg.api_key_file;
+    sg_error e2;
+    int fd = sg_file_open_regular(path, NULL, &e2);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return sg_error_set(err, SG_ERR_IO, "--api-key-file %s",
+                            fd >= 0 ? strerror(errno) : e2.msg);
     }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0;
+    sg_status st = SG_OK;
+    while (!st && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        char *p = line, *e = line + len;
+        while (p < e && isspace((unsigned char)*p)) p++;
+        while (e > p && isspace((unsigned char)e[-1])) *--e = 0;
+        if (p == e || *p == '#') continue;
+        if (memchr(p, 0, (size_t)(e - p)) || e - p > MAX_KEY_LEN)
+            st = sg_error_set(err, SG_ERR_ARG,
+                              "--api-key-file %s: line %d is not a key (NUL bytes, or over %d "
+                              "bytes)",
+                              path, lineno, MAX_KEY_LEN);
+        else if (s->n_keys == MAX_KEYS)
+            st = sg_error_set(err, SG_ERR_LIMIT, "--api-key-file %s: more than %d keys", path,
+                              MAX_KEYS);
+        else if (s->n_keys == s->cap_keys && grow_keys(s))
+            st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+        else if (!(s->keys[s->n_keys] = strdup(p)))
+            st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+        else s->n_keys++;
+    }
+    free(line);
+    if (!st && ferror(f)) st = sg_error_set(err, SG_ERR_IO, "--api-key-file %s: read error", path);
     fclose(f);
-    if (!s->n_keys)
-        return sg_error_set(err, SG_ERR_ARG, "--api-key-file %s holds no key", s->cfg.api_key_file);
+    if (st) return st;
+    if (!s->n_keys) return sg_error_set(err, SG_ERR_ARG, "--api-key-file %s holds no key", path);
     sg_log_msg("info", "API keys required (%d loaded) on every route but /healthz and /readyz",
                s->n_keys);
     return SG_OK;
@@ -610,9 +677,9 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     *out = s;
     s->cfg = *c;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->gen_mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     sg_metrics_init(&s->metrics);
-    sg_buf_init(&s->model_info, 0);
     if (getrandom(&s->id_prefix, sizeof s->id_prefix, 0) != sizeof s->id_prefix)
         s->id_prefix = (uint32_t)getpid();
     struct sockaddr_storage sa;
@@ -641,25 +708,43 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
 }
 
 sg_status sg_server_load(sg_server *s, sg_error *err) {
-    sg_status st = sg_srv_models_load(&s->models, &s->cfg, err);
+    sg_srv_gen *g;
+    sg_status st = sg_srv_gen_load(&g, &s->cfg, 1, err);
     if (st) return st;
-    s->n_runs = s->cfg.workers * s->models.n;
-    s->runs = calloc((size_t)s->n_runs, sizeof *s->runs);
-    if (!s->runs) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < s->n_runs; i++)
-        if ((st = sg_run_init(&s->runs[i], &s->models.m[i % s->models.n].engine, err))) {
-            s->n_runs = i;
-            return st;
-        }
-    s->models_json = sg_srv_models_json(&s->models);
-    if (!s->models_json || sg_srv_models_metrics(&s->models, &s->model_info))
-        return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    s->gen = g; /* no request reads it before ready is set */
     if ((st = sg_queue_init(&s->queue, s->cfg.workers, s->cfg.queue, err))) return st;
     s->queue_ok = 1;
     if ((st = sg_queue_start(&s->queue, err))) return st;
     atomic_store(&s->ready, 1);
-    sg_log_msg("info", "ready: %d model(s), %d worker(s), queue %d, timeout %gs", s->models.n,
+    sg_log_msg("info", "ready: %d model(s), %d worker(s), queue %d, timeout %gs", g->models.n,
                s->cfg.workers, s->cfg.queue, s->cfg.timeout_s);
+    return SG_OK;
+}
+
+sg_status sg_server_reload(sg_server *s, sg_error *err) {
+    if (!atomic_load(&s->ready) || atomic_load(&s->stopping))
+        return sg_error_set(err, SG_ERR_ARG, "not serving yet (or stopping): nothing reloaded");
+    double t0 = sg_now_ms();
+    int id = s->gen->id + 1; /* only this thread replaces s->gen */
+    sg_log_msg("info", "reloading the model files (generation %d) beside the current ones", id);
+    sg_srv_gen *g;
+    sg_status st = sg_srv_gen_load(&g, &s->cfg, id, err);
+    if (st) {
+        atomic_fetch_add(&s->reloads_failed, 1);
+        sg_log_msg("error", "reload failed, still serving generation %d: %s", id - 1, err->msg);
+        return st;
+    }
+    pthread_mutex_lock(&s->gen_mu);
+    sg_srv_gen *old = s->gen;
+    s->gen = g;
+    pthread_mutex_unlock(&s->gen_mu);
+    int held = atomic_load(&old->refs) - 1;
+    sg_srv_gen_release(old); /* freed now, or by the last request still running on it */
+    atomic_fetch_add(&s->reloads_ok, 1);
+    sg_log_msg("info",
+               "reloaded in %.0f ms: generation %d serves new requests; generation %d is freed "
+               "when its %d in-flight request(s) end",
+               sg_now_ms() - t0, id, id - 1, held > 0 ? held : 0);
     return SG_OK;
 }
 
@@ -694,14 +779,12 @@ void sg_server_free(sg_server *s) {
     if (!s) return;
     if (s->d) sg_server_stop(s);
     if (s->queue_ok) sg_queue_free(&s->queue);
-    for (int i = 0; i < s->n_runs; i++) sg_run_free(&s->runs[i]);
-    free(s->runs);
-    sg_srv_models_free(&s->models);
+    sg_srv_gen_release(s->gen); /* every request has completed: the last reference */
     for (int i = 0; i < s->n_keys; i++) free(s->keys[i]);
-    free(s->models_json);
-    sg_buf_free(&s->model_info);
+    free(s->keys);
     sg_metrics_free(&s->metrics);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->gen_mu);
     free(s);
 }

@@ -29,6 +29,14 @@ static int healthcheck(const sg_srv_config *c) {
     return rc;
 }
 
+/* SIGHUP: reload the model files; the server keeps serving throughout, and keeps its current
+ * models when the new files do not load (sg_server_reload logs either way). */
+static void on_sighup(sg_server *s) {
+    sg_error err = {0};
+    sg_log_msg("info", "received SIGHUP");
+    sg_server_reload(s, &err);
+}
+
 int main(int argc, char **argv) {
     sg_srv_config cfg;
     sg_error err = {0};
@@ -45,6 +53,7 @@ int main(int argc, char **argv) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     if (sg_log_open(cfg.access_log, &err)) {
@@ -59,7 +68,7 @@ int main(int argc, char **argv) {
     } else {
         sigdelset(&set, SIGPIPE);
         int sig = 0;
-        sigwait(&set, &sig);
+        while (sigwait(&set, &sig) == 0 && sig == SIGHUP) on_sighup(s);
         sg_log_msg("info", "received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }
     sg_server_free(s);

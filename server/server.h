@@ -14,6 +14,7 @@
 #define SG_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -222,6 +223,10 @@ typedef struct {
     int demo;
     sg_engine engine;
     int loaded;
+    /* the files as read (the server holds private copies: later changes reach it only through a
+     * reload); fan_file.size < 0 when there is no --fan */
+    sg_file_info file, fan_file;
+    double loaded_at; /* wall clock, seconds since the epoch */
 } sg_srv_model;
 
 typedef struct {
@@ -241,6 +246,28 @@ int sg_srv_model_can_align(const sg_srv_model *m);
 char *sg_srv_models_json(const sg_srv_models *ms);
 /* stargan_model_info sample lines for /metrics. */
 sg_status sg_srv_models_metrics(const sg_srv_models *ms, sg_buf *out);
+
+/* A generation: one complete set of loaded models with each worker's run states, shared by the
+ * requests that started on it. SIGHUP loads a new one beside the current one; requests switch to
+ * it at once; the old one is freed by whoever drops its last reference (the server's own, or
+ * the last request that started on it). */
+typedef struct {
+    atomic_int refs;
+    int id; /* 1 at startup, +1 per successful reload */
+    sg_srv_models models;
+    sg_run *runs; /* [worker][model] */
+    int n_runs;
+    char *json;     /* the /v1/models document */
+    sg_buf metrics; /* stargan_model_info lines */
+} sg_srv_gen;
+
+/* Loads every model of c with `workers` run states each; *out has one reference. */
+sg_status sg_srv_gen_load(sg_srv_gen **out, const sg_srv_config *c, int id, sg_error *err);
+void sg_srv_gen_acquire(sg_srv_gen *g);
+/* Drops a reference; the last one frees the generation. */
+void sg_srv_gen_release(sg_srv_gen *g);
+/* The run state of worker w for model m (an element of g->models.m). */
+sg_run *sg_srv_gen_run(sg_srv_gen *g, int worker, const sg_srv_model *m);
 
 /* ---- task ----------------------------------------------------------------------------------- */
 /* An HTTP-level failure: status, a stable code ("bad_request", ...) and a message. */
@@ -308,6 +335,10 @@ typedef struct sg_server sg_server;
 sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err);
 /* Loads models, starts workers, and opens the inference routes. */
 sg_status sg_server_load(sg_server *s, sg_error *err);
+/* SIGHUP: loads the model files again beside the current models and switches new requests to
+ * them; in-flight requests finish on the old ones, which are freed after. A failure (a file
+ * that does not load) is logged and returned, and the current models keep serving. */
+sg_status sg_server_reload(sg_server *s, sg_error *err);
 /* Graceful stop: stop accepting, finish in-flight and queued work within the grace time. */
 void sg_server_stop(sg_server *s);
 void sg_server_free(sg_server *s);

@@ -58,6 +58,16 @@ expect_err "psi range" "psi" "$bin" translate --model "$m" --src "$src" --domain
 expect_err "output format" "out" "$bin" translate --model "$m" --src "$src" --domain 0 --seed 1 --out "$tmp/e.gif"
 expect_err "unknown option" "unknown option" "$bin" info --modle "$m"
 
+# every reader refuses what is not a regular file at once, with a one-line reason (a FIFO
+# without a writer used to block forever)
+mkfifo "$tmp/fifo"
+expect_err "info --model FIFO" "is a FIFO, not a regular file" timeout 20 "$bin" info --model "$tmp/fifo"
+expect_err "translate --src FIFO" "is a FIFO, not a regular file" timeout 20 "$bin" translate --model "$m" --src "$tmp/fifo" --domain 0 --seed 1 --out "$tmp/e.png"
+expect_err "translate --ref FIFO" "is a FIFO, not a regular file" timeout 20 "$bin" translate --model "$m" --src "$src" --domain 0 --ref "$tmp/fifo" --out "$tmp/e.png"
+expect_err "align --mean FIFO" "is a FIFO, not a regular file" timeout 20 "$bin" align --src "$src" --out "$tmp/e.png" --mean "$tmp/fifo" --landmarks "$tmp/fifo"
+expect_err "info --model directory" "is a directory, not a regular file" timeout 20 "$bin" info --model "$tmp"
+rm -f "$tmp/fifo"
+
 # a parser's memory is bounded by its input (issue 12): a 20 MB legacy checkpoint of one-byte
 # opcodes is refused with the bound's message under a ulimit -v of the baseline (a small model's
 # info fits in 100 MiB) plus 4x the file. (Sanitizer builds reserve huge shadow mappings: there
