@@ -39,6 +39,9 @@ struct sg_server {
     char **keys;
     int n_keys, cap_keys;
     atomic_long reloads_ok, reloads_failed;
+    sg_watchdog wd; /* deadlines for slow clients */
+    int wd_ok;
+    atomic_long uploads_refused;
     atomic_int ready, stopping;
     atomic_ulong next_id;
     uint32_t id_prefix;
@@ -63,6 +66,8 @@ typedef struct {
     sg_http_error early; /* answered once the upload has been read */
     sg_job job;
     sg_srv_gen *gen; /* the models this request runs on (a reference), from its parse on */
+    sg_conn *wc;     /* the connection's watchdog entry (NULL: untracked) */
+    int rejected;    /* answered 503 "overloaded": counted once the answer is sent */
     sg_task task;
     int counted_active;
     atomic_int done; /* 1 ran, 2 expired, 3 dropped at shutdown */
@@ -184,6 +189,24 @@ static sg_srv_gen *gen_get(sg_server *s) {
 }
 
 static sg_status render_reloads(sg_server *s, sg_buf *o) {
+    int open = 0, uploads = 0;
+    long dh = 0, db = 0;
+    sg_watchdog_stats(&s->wd, &open, &uploads, &dh, &db);
+    sg_buf_printf(o,
+                  "# HELP stargan_connections Open client connections.\n"
+                  "# TYPE stargan_connections gauge\nstargan_connections %d\n"
+                  "# HELP stargan_uploads Connections holding an upload slot (--max-connections).\n"
+                  "# TYPE stargan_uploads gauge\nstargan_uploads %d\n"
+                  "# HELP stargan_uploads_refused_total Uploads answered 503 because every upload "
+                  "slot was taken.\n"
+                  "# TYPE stargan_uploads_refused_total counter\nstargan_uploads_refused_total "
+                  "%ld\n"
+                  "# HELP stargan_slow_clients_dropped_total Connections dropped past a deadline: "
+                  "headers (--header-timeout) or body (--body-min-rate).\n"
+                  "# TYPE stargan_slow_clients_dropped_total counter\n"
+                  "stargan_slow_clients_dropped_total{phase=\"headers\"} %ld\n"
+                  "stargan_slow_clients_dropped_total{phase=\"body\"} %ld\n",
+                  open, uploads, atomic_load(&s->uploads_refused), dh, db);
     sg_buf_printf(o,
                   "# HELP stargan_model_reloads_total Model reloads (SIGHUP), by result.\n"
                   "# TYPE stargan_model_reloads_total counter\n"
@@ -347,9 +370,14 @@ static enum MHD_Result begin_post(req *r) {
     if (atomic_load(&s->stopping)) sg_http_fail(&r->early, 503, "stopping", "shutting down");
     else if (!atomic_load(&s->ready)) sg_http_fail(&r->early, 503, "loading", "models are loading");
     else if (!queue_has_room(s)) {
-        sg_metrics_count_rejected(&s->metrics);
+        r->rejected = 1;
         sg_http_fail(&r->early, 503, "overloaded", "workers and queue are full; retry later");
+    } else if (!sg_watchdog_take_upload(&s->wd, r->wc, s->cfg.max_connections)) {
+        atomic_fetch_add(&s->uploads_refused, 1);
+        sg_http_fail(&r->early, 503, "busy",
+                     "every upload slot (--max-connections) is taken; retry later");
     } else body_setup(r);
+    sg_watchdog_phase(&s->wd, r->wc, SG_CONN_BODY);
     if (r->early.status && early_answer_safe(r)) return respond_error(r, &r->early, NULL);
     return MHD_YES;
 }
@@ -357,6 +385,7 @@ static enum MHD_Result begin_post(req *r) {
 /* Upload bytes: into the bounded body; past the limit they are discarded (up to --max-body +
  * DISCARD_SLACK more, then the connection is dropped) so the client can still read the 413. */
 static enum MHD_Result receive(req *r, const char *data, size_t n) {
+    sg_watchdog_body(&r->s->wd, r->wc, n);
     if (r->early.status || r->overflow) {
         r->discarded += n;
         return r->discarded > (size_t)(r->s->cfg.max_body + DISCARD_SLACK) ? MHD_NO : MHD_YES;
@@ -430,7 +459,7 @@ static enum MHD_Result complete_post(req *r) {
                  r->task.model->engine.cfg.domains[r->task.domain]);
     if (bad) return respond_error(r, &e, NULL);
     if (!sg_queue_reserve(&s->queue)) {
-        sg_metrics_count_rejected(&s->metrics);
+        r->rejected = 1;
         return fail(r, 503, atomic_load(&s->stopping) ? "stopping" : "overloaded",
                     "workers and queue are full; retry later", NULL);
     }
@@ -538,6 +567,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) {
         if (!(r = req_new(cls, conn, url, method))) return MHD_NO;
         *con_cls = r;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->wc = ci ? ci->socket_context : NULL;
+        /* the headers are in; an upload's body deadline starts in begin_post */
+        sg_watchdog_phase(&r->s->wd, r->wc, SG_CONN_BUSY);
         return begin(r);
     }
     if (*upload_size) {
@@ -546,14 +580,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ret;
     }
     if (atomic_load(&r->done)) return answer_task(r);
-    if (r->status) return MHD_YES; /* answered early; MHD is finishing */
+    sg_watchdog_phase(&r->s->wd, r->wc, SG_CONN_BUSY); /* the whole body is in */
+    if (r->status) return MHD_YES;                     /* answered early; MHD is finishing */
     return complete_post(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode why) {
-    (void)conn;
-    (void)why; /* a queued answer is logged with its status even if sending it failed */
+    (void)conn; /* a queued answer is logged with its status even if sending it failed */
     sg_server *s = cls;
     req *r = *con_cls;
     if (!r) return;
@@ -562,11 +596,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sg_access a = {r->t0, r->id, r->method, r->path, r->model, r->domain, status, r->bytes};
     sg_log_access(&a);
     sg_metrics_request(&s->metrics, r->route, status, sg_now_ms() - r->t0);
+    /* "answered 503": a client that hung up before its answer was sent is not counted */
+    if (r->rejected && status == 503 && why == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        sg_metrics_count_rejected(&s->metrics);
+    sg_watchdog_phase(&s->wd, r->wc, SG_CONN_HEADERS); /* keep-alive: the next request's */
     if (r->counted_active) active_add(s, -1);
     sg_task_free(&r->task);
     sg_srv_gen_release(r->gen); /* may free a generation a reload replaced */
     sg_buf_free(&r->body);
     free(r);
+}
+
+/* Every connection is tracked by the watchdog from its accept to its close. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    sg_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? sg_watchdog_open(&s->wd, ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        sg_watchdog_close(&s->wd, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -687,15 +739,19 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     sg_status st = load_keys(s, err);
     if (!st) st = sg_srv_parse_listen(c->listen, &sa, &salen, err);
     if (st) return st;
+    sg_watchdog_init(&s->wd, c->header_timeout_s, (double)c->body_min_rate, c->body_grace_s);
+    s->wd_ok = 1;
+    if ((st = sg_watchdog_start(&s->wd, err))) return st;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-                            mhd_log, NULL, /* first, to catch all */
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(c->client_timeout_s + 0.5),
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, /* first, to catch all */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(c->client_timeout_s + 0.5), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(c->max_connections + c->reserved_connections),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_END);
     if (!s->d)
         return sg_error_set(err, SG_ERR_IO, "cannot listen on %s (in use, or not a local address?)",
                             c->listen);
@@ -779,7 +835,8 @@ void sg_server_free(sg_server *s) {
     if (!s) return;
     if (s->d) sg_server_stop(s);
     if (s->queue_ok) sg_queue_free(&s->queue);
-    sg_srv_gen_release(s->gen); /* every request has completed: the last reference */
+    sg_srv_gen_release(s->gen);             /* every request has completed: the last reference */
+    if (s->wd_ok) sg_watchdog_free(&s->wd); /* after MHD: no connection is left to close */
     for (int i = 0; i < s->n_keys; i++) free(s->keys[i]);
     free(s->keys);
     sg_metrics_free(&s->metrics);

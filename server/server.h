@@ -58,7 +58,11 @@ typedef struct {
     int64_t max_body, max_pixels;
     double timeout_s;        /* a request may wait + run this long (0: no limit) */
     double client_timeout_s; /* idle connection / stalled upload */
-    double grace_s;          /* shutdown: time to finish in-flight and queued work */
+    double header_timeout_s; /* headers complete within this of the connection / last answer */
+    int64_t body_min_rate;   /* bytes/s an upload must average once body_grace_s has passed */
+    double body_grace_s;
+    int reserved_connections; /* beyond max_connections, for requests that are not uploads */
+    double grace_s;           /* shutdown: time to finish in-flight and queued work */
     int max_connections;
     char cors_origin[512];
     char api_key_file[SG_SRV_PATH];
@@ -141,6 +145,56 @@ void sg_queue_stats(sg_queue *q, int *waiting, int *running, int *admitted, long
  * (dropped(j, 1)), waits for running jobs and joins the threads. */
 void sg_queue_drain_and_stop(sg_queue *q, double timeout_s);
 void sg_queue_free(sg_queue *q);
+
+/* ---- watchdog: deadlines for slow clients ---------------------------------------------------
+ * libmicrohttpd's own timeout counts idle time only, so a client sending a byte a second holds
+ * its connection forever. The watchdog tracks each connection's phase and, past its deadline,
+ * shuts the socket down (the event loop then closes it): headers must be complete within
+ * header_s; an upload must average min_rate bytes/s once grace_s has passed. A connection is
+ * only shut down under the lock its close notification takes, so its descriptor is still its
+ * own. */
+typedef enum { SG_CONN_HEADERS, SG_CONN_BODY, SG_CONN_BUSY } sg_conn_phase;
+
+typedef struct sg_conn sg_conn;
+struct sg_conn {
+    sg_conn *prev, *next;
+    int fd;
+    sg_conn_phase phase;
+    int upload;      /* holds an upload slot (a POST from its headers to its answer) */
+    int dropped;     /* shut down by the watchdog */
+    double since_ms; /* start of the phase */
+    uint64_t body_bytes;
+};
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sg_conn *head;
+    int n, uploads;
+    double header_s, grace_s;
+    double min_rate; /* bytes/s, 0: none */
+    int stop, started;
+    pthread_t thread;
+    long dropped_headers, dropped_body;
+} sg_watchdog;
+
+void sg_watchdog_init(sg_watchdog *w, double header_s, double min_rate, double grace_s);
+sg_status sg_watchdog_start(sg_watchdog *w, sg_error *err);
+void sg_watchdog_stop(sg_watchdog *w);
+void sg_watchdog_free(sg_watchdog *w);
+sg_conn *sg_watchdog_open(sg_watchdog *w, int fd);
+void sg_watchdog_close(sg_watchdog *w, sg_conn *c);
+/* Starts a phase (HEADERS after an answer, BODY for an upload, BUSY while it is answered). */
+void sg_watchdog_phase(sg_watchdog *w, sg_conn *c, sg_conn_phase p);
+/* Takes an upload slot when fewer than max are held (1), else 0. Released by the next
+ * SG_CONN_HEADERS phase or the close. */
+int sg_watchdog_take_upload(sg_watchdog *w, sg_conn *c, int max);
+void sg_watchdog_body(sg_watchdog *w, sg_conn *c, size_t n);
+/* One pass over the connections at time now_ms (the thread runs it every 100 ms); returns how
+ * many it shut down. */
+int sg_watchdog_scan(sg_watchdog *w, double now_ms);
+void sg_watchdog_stats(sg_watchdog *w, int *open, int *uploads, long *dropped_headers,
+                       long *dropped_body);
 
 /* ---- metrics -------------------------------------------------------------------------------- */
 typedef enum {

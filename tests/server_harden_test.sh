@@ -113,5 +113,44 @@ check "the 300th key is kept" '[ "$(req -H "Authorization: Bearer key-300" $K/v1
 check "log: 301 keys" 'grep -q "(301 loaded)" "$tmp/keys.log"'
 stop $PID
 
+# ---- slow clients: deadlines, and the probes answered while every upload slot is held -----------------
+# slow NAME MODE: a client on $PORT sending one byte a second for at most 40 s (MODE headers: an
+# unfinished header line; body: complete headers, then the body); writes its lifetime in s to
+# $tmp/slow.NAME when the server drops it (or 99 when it never does)
+slow() {
+  ( trap '' PIPE
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || exit 1
+    if [ "$2" = body ]; then
+      printf 'POST /v1/translate?domain=1 HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n' >&3
+    else
+      printf 'GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ' >&3
+    fi
+    t0=$SECONDS life=99
+    for _ in $(seq 40); do
+      printf 'a' >&3 2>/dev/null || { life=$((SECONDS - t0)); break; }
+      sleep 1
+    done
+    echo $life >"$tmp/slow.$1" ) &
+  slowpids+=($!)
+}
+# the issue's case, with the default deadlines (but a longer --body-grace, so the slots are
+# surely held while the probes are tried): 8 one-byte-a-second senders (4 stuck in their
+# headers, 4 in their bodies) against --max-connections 4 --client-timeout 5
+start slowd --model m="$tmp/a.safetensors" --workers 1 --max-connections 4 --client-timeout 5 --body-grace 12 || bad "slow daemon"
+S=$U slowpids=()
+for i in 1 2 3 4; do slow h$i headers; slow b$i body; done
+sleep 3
+check "uploads hold their slots" '[ "$(req $S/metrics)" = 200 ] && grep -q "^stargan_uploads 4$" "$tmp/body"'
+check "healthz answers while every upload slot is held" '[ "$(curl -s -o /dev/null -w "%{http_code}" --max-time 2 $S/healthz)" = 200 ]'
+check "readyz too" '[ "$(curl -s -o /dev/null -w "%{http_code}" --max-time 2 $S/readyz)" = 200 ]'
+expect "a fifth upload: 503 busy, at once" 503 busy --max-time 5 -H 'Expect: 100-continue' -F image=@"$src" -F domain=1 "$S/v1/translate"
+wait "${slowpids[@]}"
+check "slow headers dropped within 20 s (default --header-timeout 10)" 'for i in 1 2 3 4; do [ "$(cat $tmp/slow.h$i)" -lt 20 ] || exit 1; done'
+check "slow bodies dropped within 20 s (--body-min-rate 1K after 12 s)" 'for i in 1 2 3 4; do [ "$(cat $tmp/slow.b$i)" -lt 20 ] || exit 1; done'
+req "$S/metrics" >/dev/null
+check "metrics: drops by phase, refused upload" 'grep -q "^stargan_slow_clients_dropped_total{phase=\"headers\"} 4$" "$tmp/body" && grep -q "^stargan_slow_clients_dropped_total{phase=\"body\"} 4$" "$tmp/body" && grep -q "^stargan_uploads_refused_total 1$" "$tmp/body" && grep -q "^stargan_uploads 0$" "$tmp/body"'
+check "a normal upload after them: 200" '[ "$(req -F image=@"$src" -F domain=1 -F seed=1 $S/v1/translate)" = 200 ]'
+stop $PID
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
