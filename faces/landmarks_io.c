@@ -273,7 +273,14 @@ sg_status sg_landmarks_parse_json(const char *text, size_t len, const char *labe
                                   sg_error *err) {
     if (len > SG_LANDMARKS_JSON_MAX)
         return sg_error_set(err, SG_ERR_LIMIT, "%s: landmarks file too large", label);
-    cJSON *j = cJSON_ParseWithLength(text, len);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    while (j && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (j && end < text + len) { /* text after the array: not what was meant */
+        cJSON_Delete(j);
+        return sg_error_set(err, SG_ERR_FORMAT, "%s: text after the JSON array", label);
+    }
     sg_status st = SG_OK;
     int n = cJSON_IsArray(j) ? cJSON_GetArraySize(j) : -1;
     if (n != SG_LANDMARKS)

@@ -58,6 +58,11 @@ expect_err "psi range" "psi" "$bin" translate --model "$m" --src "$src" --domain
 expect_err "output format" "out" "$bin" translate --model "$m" --src "$src" --domain 0 --seed 1 --out "$tmp/e.gif"
 expect_err "unknown option" "unknown option" "$bin" info --modle "$m"
 
+# landmark JSON: 98 pairs, nothing after them
+expect_ok "align --landmarks" "$bin" align --src "$fix/align/src.png" --out "$tmp/al.png" --mean "$fix/align/lm_mean.npz" --landmarks "$fix/align/landmarks.json"
+{ cat "$fix/align/landmarks.json"; printf ' xyz'; } >"$tmp/lm_trail.json"
+expect_err "landmarks with trailing text" "text after the JSON array" "$bin" align --src "$fix/align/src.png" --out "$tmp/al.png" --mean "$fix/align/lm_mean.npz" --landmarks "$tmp/lm_trail.json"
+
 # every reader refuses what is not a regular file at once, with a one-line reason (a FIFO
 # without a writer used to block forever)
 mkfifo "$tmp/fifo"

@@ -102,6 +102,26 @@ check "server --api-key-file FIFO: refused at once" '[ $rc = 1 ] && grep -q "is 
 timeout 20 "$srv" --listen 127.0.0.1:0 --model m="$tmp/tmpdir-none" >/dev/null 2>"$tmp/fifo.log"; rc=$?
 check "server --model missing: one line" '[ $rc = 1 ] && [ "$(grep -c level=error "$tmp/fifo.log")" = 1 ] && grep -q "cannot open" "$tmp/fifo.log"'
 
+# ---- one number grammar; no trailing text ----------------------------------------------------------
+start fields --model m="$tmp/a.safetensors" --workers 1 || bad "fields daemon"
+D=$U
+# as query parameters over a raw body (curl -F trims the spaces these cases need); %20 = ' '
+raw=(-H 'Content-Type: image/jpeg' --data-binary @"$src")
+for v in 0x1 %200.5 0.5%20 %2B0.5 .5 inf nan 1e 0.5x; do
+  expect "psi='$v' refused" 400 bad_field "${raw[@]}" "$D/v1/translate?domain=1&seed=1&psi=$v"
+done
+for v in %201 1.0 1e3 -1 0x10 01; do
+  expect "seed='$v' refused" 400 bad_field "${raw[@]}" "$D/v1/translate?domain=1&seed=$v"
+done
+expect "quality=' 80' refused" 400 bad_field "${raw[@]}" "$D/v1/translate?domain=1&seed=1&format=jpeg&quality=%2080"
+check "psi=0.5, psi=5e-1, psi=1, psi=0 accepted" 'for v in 0.5 5e-1 1 0; do [ "$(req -F image=@"$src" -F domain=1 -F seed=1 -F psi=$v $D/v1/translate)" = 200 ] || exit 1; done'
+req -F domain=1 -F seed=3 "$D/v1/style" >/dev/null
+style=$(sed 's/.*"style":\(\[[^]]*\]\).*/\1/' "$tmp/body")
+check "style array accepted (trailing spaces too)" '[ "$(req -F image=@"$src" -F domain=1 -F "style=$style  " $D/v1/translate)" = 200 ]'
+expect "style array with trailing text refused" 400 bad_field -F image=@"$src" -F domain=1 -F "style=$style xyz" "$D/v1/translate"
+expect "two style arrays refused" 400 bad_field -F image=@"$src" -F domain=1 -F "style=$style$style" "$D/v1/translate"
+stop $PID
+
 # ---- API key files: a long key is one key; every key counts --------------------------------------------
 long=$(head -c 1500 /dev/zero | tr '\0' k)
 { echo "# keys"; echo "$long"; for i in $(seq 300); do echo "key-$i"; done; } >"$tmp/keys"
