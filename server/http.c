@@ -68,6 +68,7 @@ typedef struct {
     sg_srv_gen *gen; /* the models this request runs on (a reference), from its parse on */
     sg_conn *wc;     /* the connection's watchdog entry (NULL: untracked) */
     int rejected;    /* answered 503 "overloaded": counted once the answer is sent */
+    int deferred;    /* a GET/HEAD/OPTIONS answered on the next call, keeping the connection */
     sg_task task;
     int counted_active;
     atomic_int done; /* 1 ran, 2 expired, 3 dropped at shutdown */
@@ -572,6 +573,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->wc = ci ? ci->socket_context : NULL;
         /* the headers are in; an upload's body deadline starts in begin_post */
         sg_watchdog_phase(&r->s->wd, r->wc, SG_CONN_BUSY);
+        /* libmicrohttpd closes a connection whose answer was queued before the request was
+         * complete: GETs (probes, /metrics scrapes) are answered on the next call instead, so
+         * they keep the connection alive */
+        if (!strcmp(method, "GET") || !strcmp(method, "HEAD") || !strcmp(method, "OPTIONS")) {
+            r->deferred = 1;
+            return MHD_YES;
+        }
+        return begin(r);
+    }
+    if (r->deferred) {
+        if (*upload_size) { /* a body on a GET: dropped, within the same bound as a 413's */
+            r->discarded += *upload_size;
+            *upload_size = 0;
+            return r->discarded > (size_t)(r->s->cfg.max_body + DISCARD_SLACK) ? MHD_NO : MHD_YES;
+        }
+        r->deferred = 0;
         return begin(r);
     }
     if (*upload_size) {

@@ -120,6 +120,8 @@ style=$(sed 's/.*"style":\(\[[^]]*\]\).*/\1/' "$tmp/body")
 check "style array accepted (trailing spaces too)" '[ "$(req -F image=@"$src" -F domain=1 -F "style=$style  " $D/v1/translate)" = 200 ]'
 expect "style array with trailing text refused" 400 bad_field -F image=@"$src" -F domain=1 -F "style=$style xyz" "$D/v1/translate"
 expect "two style arrays refused" 400 bad_field -F image=@"$src" -F domain=1 -F "style=$style$style" "$D/v1/translate"
+curl -sv --max-time 10 "$D/healthz" "$D/metrics" "$D/readyz" -o /dev/null -o /dev/null -o /dev/null 2>"$tmp/ka" >/dev/null
+check "GETs keep the connection alive (probes, scrapes)" '[ "$(grep -c "Re-using existing connection" "$tmp/ka")" = 2 ] && ! grep -qi "^< connection: close" "$tmp/ka"'
 stop $PID
 
 # ---- API key files: a long key is one key; every key counts --------------------------------------------
