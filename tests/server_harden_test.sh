@@ -174,5 +174,27 @@ check "metrics: drops by phase, refused upload" 'grep -q "^stargan_slow_clients_
 check "a normal upload after them: 200" '[ "$(req -F image=@"$src" -F domain=1 -F seed=1 $S/v1/translate)" = 200 ]'
 stop $PID
 
+# ---- stargan_rejected_total counts 503s answered, not clients that hung up ---------------------------
+# One worker, no queue, a 512-px model (slow enough to hold the worker): while it runs, a client
+# sends headers and part of a body, then hangs up (the 503 would only be sent once the body is
+# in), and another asks with Expect: 100-continue (answered 503 at once). Counted: the second.
+"$cli" make-model --config afhq --img-size 512 --max-conv-dim 64 --style-dim 16 --latent-dim 8 --out "$tmp/big.safetensors" >/dev/null
+start rej --model m="$tmp/big.safetensors" --workers 1 --queue 0 || bad "rejected daemon"
+R=$U got=
+for attempt in 1 2 3 4 5; do
+  curl -s --max-time 30 -o /dev/null -F image=@"$src" -F domain=1 -F seed=1 "$R/v1/translate" & busy=$!
+  sleep 0.05
+  ( exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+    printf 'POST /v1/translate?domain=1 HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\nabc' >&3
+    sleep 0.05 )
+  st=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' -H 'Expect: 100-continue' -F image=@"$src" -F domain=1 "$R/v1/translate")
+  wait $busy
+  [ "$st" = 503 ] && got=$attempt && break
+done
+req "$R/metrics" >/dev/null
+check "rejected_total counts the 503 answered, not the hang-up (attempt ${got:-none})" \
+  '[ -n "$got" ] && grep -q "^stargan_rejected_total 1$" "$tmp/body" && grep -q "status=499" "$tmp/rej.out"'
+stop $PID
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
