@@ -10,15 +10,19 @@ double sg_now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_path,
-                         sg_error *err) {
+/* model_info NULL: the files are mapped (sg_model_open); else read into private memory
+ * (sg_model_load) and described in model_info / fan_info. */
+static sg_status engine_open(sg_engine *e, const char *model_path, const char *fan_path,
+                             sg_file_info *model_info, sg_file_info *fan_info, sg_error *err) {
     memset(e, 0, sizeof *e);
     sg_weights *w = NULL, *fan = NULL;
     sg_config cfg;
-    sg_status st = sg_model_open(model_path, &w, err);
+    sg_status st = model_info ? sg_model_load(model_path, &w, model_info, err)
+                              : sg_model_open(model_path, &w, err);
     if (st) return st;
     if ((st = sg_config_derive(w, &cfg, err)) ||
-        (fan_path && (st = sg_model_open(fan_path, &fan, err)))) {
+        (fan_path && (st = model_info ? sg_model_load(fan_path, &fan, fan_info, err)
+                                      : sg_model_open(fan_path, &fan, err)))) {
         sg_weights_free(w);
         return st;
     }
@@ -38,6 +42,18 @@ sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_p
                             model_path, cfg.w_hpf);
     }
     return SG_OK;
+}
+
+sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_path,
+                         sg_error *err) {
+    return engine_open(e, model_path, fan_path, NULL, NULL, err);
+}
+
+sg_status sg_engine_load(sg_engine *e, const char *model_path, const char *fan_path,
+                         sg_file_info *model_info, sg_file_info *fan_info, sg_error *err) {
+    sg_file_info mi, fi;
+    return engine_open(e, model_path, fan_path, model_info ? model_info : &mi,
+                       fan_info ? fan_info : &fi, err);
 }
 
 /* The face network from the model itself, when the configuration calls for it and the source

@@ -49,6 +49,11 @@ typedef struct {
  * file or wing.ckpt); otherwise they are looked for in the model itself. A model that needs face
  * masks (w_hpf > 0) and has no face network either way is refused here. */
 sg_status sg_engine_open(sg_engine *e, const char *model_path, const char *fan_path, sg_error *err);
+/* Same with the files read into private memory at once (sg_model_load), for a process that
+ * outlives its files: replacing or truncating them later changes nothing. model_info and
+ * fan_info (may be NULL) receive the files' size and mtime as read. */
+sg_status sg_engine_load(sg_engine *e, const char *model_path, const char *fan_path,
+                         sg_file_info *model_info, sg_file_info *fan_info, sg_error *err);
 /* Same from an already-open source (owned by the engine from then on, even on failure). The
  * face network is bound from w when w_hpf > 0 or cfg->has_fan, if w has it (a source without
  * it is not an error here: translate refuses later; sg_engine_open refuses at once). */

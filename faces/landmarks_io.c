@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include "faces.h"
@@ -205,8 +206,13 @@ sg_status sg_npz_read_landmarks(const void *data, size_t size, const char *key, 
 
 /* ---- files ---------------------------------------------------------------------------------- */
 static sg_status slurp(const char *path, size_t limit, char **out, size_t *len, sg_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sg_error_set(err, SG_ERR_IO, "%s: cannot open", path);
+    int fd = sg_file_open_regular(path, NULL, err); /* a FIFO is refused, not waited on */
+    if (fd < 0) return err ? err->status : SG_ERR_IO;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return sg_error_set(err, SG_ERR_IO, "%s: cannot open", path);
+    }
     char *buf = malloc(limit + 1);
     size_t n = buf ? fread(buf, 1, limit + 1, f) : 0;
     int bad = ferror(f);
@@ -237,7 +243,14 @@ sg_status sg_landmarks_parse_json(const char *text, size_t len, const char *labe
                                   sg_error *err) {
     if (len > SG_LANDMARKS_JSON_MAX)
         return sg_error_set(err, SG_ERR_LIMIT, "%s: landmarks file too large", label);
-    cJSON *j = cJSON_ParseWithLength(text, len);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    while (j && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (j && end < text + len) { /* text after the array: not what was meant */
+        cJSON_Delete(j);
+        return sg_error_set(err, SG_ERR_FORMAT, "%s: text after the JSON array", label);
+    }
     sg_status st = SG_OK;
     int n = cJSON_IsArray(j) ? cJSON_GetArraySize(j) : -1;
     if (n != SG_LANDMARKS)

@@ -77,19 +77,20 @@ sg_status sg_image_decode(const uint8_t *data, size_t len, int64_t max_pixels, i
 
 /* Reads a whole file into a malloc'd buffer, refusing files over SG_IMAGE_MAX_FILE_BYTES. */
 static sg_status read_file(const char *path, uint8_t **buf, size_t *len, sg_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sg_error_set(err, SG_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return sg_error_set(err, SG_ERR_IO, "%s: not a regular file", path);
+    sg_file_info st;
+    int fd = sg_file_open_regular(path, &st, err); /* a FIFO is refused, not waited on */
+    if (fd < 0) return err ? err->status : SG_ERR_IO;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return sg_error_set(err, SG_ERR_NOMEM, "%s: %s", path, strerror(errno));
     }
-    if ((uint64_t)st.st_size > SG_IMAGE_MAX_FILE_BYTES) {
+    if ((uint64_t)st.size > SG_IMAGE_MAX_FILE_BYTES) {
         fclose(f);
         return sg_error_set(err, SG_ERR_LIMIT, "%s: %lld bytes exceeds the %zu byte limit", path,
-                            (long long)st.st_size, SG_IMAGE_MAX_FILE_BYTES);
+                            (long long)st.size, SG_IMAGE_MAX_FILE_BYTES);
     }
-    size_t n = (size_t)st.st_size;
+    size_t n = (size_t)st.size;
     *buf = malloc(n ? n : 1);
     if (!*buf) {
         fclose(f);

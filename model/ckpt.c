@@ -458,7 +458,7 @@ static ck_source *ck_new(const char *label) {
 
 /* ---- opening -------------------------------------------------------------------------------- */
 static sg_status ck_parse(ck_source *s, sg_error *err) {
-    pk_arena a = {0};
+    pk_arena a = {.limit = pk_file_limit(s->size)}; /* bounded by the file, not the opcodes */
     pk_value *root = NULL;
     uint8_t *pkl = NULL;
     sg_status st;

@@ -188,7 +188,11 @@ static sg_status ck_zip_pickle(ck_source *s, const char *prefix, uint8_t **pkl, 
                             "%s: a zip archive without %sdata.pkl: not a torch checkpoint (a "
                             "download to unpack first?)",
                             s->base.source, sg_msg_name(prefix, pf, sizeof pf));
-    return sg_zip_entry_load(s->zip, idx, s->size, s->base.source, CK_MAX_PICKLE, pkl, n, err);
+    /* a compressed data.pkl may not unpack to more than the file's own size (and 1 MiB): real
+     * ones are a small part of it, and so the reader's memory stays a multiple of the file */
+    uint64_t limit = (uint64_t)s->size + ((uint64_t)1 << 20);
+    if (limit > CK_MAX_PICKLE) limit = CK_MAX_PICKLE;
+    return sg_zip_entry_load(s->zip, idx, s->size, s->base.source, limit, pkl, n, err);
 }
 
 /* An optional <prefix>byteorder entry (newer PyTorch) must say "little". */

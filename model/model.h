@@ -147,7 +147,12 @@ sg_status sg_config_set_domains(sg_config *cfg, const char *csv, sg_error *err);
 /* Domain index from a name or a decimal index; -1 when unknown. */
 int sg_config_domain(const sg_config *cfg, const char *name_or_index);
 
-/* Opens a model by path, choosing the source by content: safetensors or a torch checkpoint. */
+/* Opens a model by path, choosing the source by content: safetensors or a torch checkpoint.
+ * The file is memory-mapped: it must not change while the source is in use (the CLI's case). */
 sg_status sg_model_open(const char *path, sg_weights **out, sg_error *err);
+/* Same over a private copy of the file read at once (sg_file_read_private; info receives the
+ * file's size and mtime as read, may be NULL): replacing or truncating the file afterwards
+ * changes nothing for this source. For a long-running process (the server). */
+sg_status sg_model_load(const char *path, sg_weights **out, sg_file_info *info, sg_error *err);
 
 #endif

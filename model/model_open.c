@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
@@ -26,21 +28,100 @@ static bool looks_torch(const unsigned char *h, size_t n) {
            (n >= 2 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5);
 }
 
+/* The reader for these first bytes (and the name's extension), or NULL. */
+typedef enum { MODEL_UNKNOWN, MODEL_SAFETENSORS, MODEL_TORCH } model_kind;
+
+static model_kind model_kind_of(const char *path, const unsigned char *head, size_t n) {
+    /* a .safetensors name gets the reader's precise diagnosis even when the content is broken */
+    if (looks_safetensors(head, n) || ends_with(path, ".safetensors")) return MODEL_SAFETENSORS;
+    /* likewise a checkpoint's name gets the checkpoint reader's diagnosis */
+    if (looks_torch(head, n) || ends_with(path, ".ckpt") || ends_with(path, ".pth") ||
+        ends_with(path, ".pt"))
+        return MODEL_TORCH;
+    return MODEL_UNKNOWN;
+}
+
+static sg_status not_a_model(const char *path, sg_error *err) {
+    return sg_error_set(err, SG_ERR_FORMAT,
+                        "%s: not a safetensors model file nor a torch checkpoint", path);
+}
+
 sg_status sg_model_open(const char *path, sg_weights **out, sg_error *err) {
     if (!path || !out) return sg_error_set(err, SG_ERR_ARG, "sg_model_open: NULL argument");
     *out = NULL;
     unsigned char head[16];
-    FILE *f = fopen(path, "rb");
-    if (!f) return sg_error_set(err, SG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t n = fread(head, 1, sizeof head, f);
-    fclose(f);
-    /* a .safetensors name gets the reader's precise diagnosis even when the content is broken */
-    if (looks_safetensors(head, n) || ends_with(path, ".safetensors"))
-        return sg_safetensors_open(path, out, err);
-    /* likewise a checkpoint's name gets the checkpoint reader's diagnosis */
-    if (looks_torch(head, n) || ends_with(path, ".ckpt") || ends_with(path, ".pth") ||
-        ends_with(path, ".pt"))
-        return sg_ckpt_open(path, out, err);
-    return sg_error_set(err, SG_ERR_FORMAT,
-                        "%s: not a safetensors model file nor a torch checkpoint", path);
+    int fd = sg_file_open_regular(path, NULL, err);
+    if (fd < 0) return err ? err->status : SG_ERR_IO;
+    ssize_t k = read(fd, head, sizeof head);
+    close(fd);
+    switch (model_kind_of(path, head, k > 0 ? (size_t)k : 0)) {
+    case MODEL_SAFETENSORS: return sg_safetensors_open(path, out, err);
+    case MODEL_TORCH: return sg_ckpt_open(path, out, err);
+    default: return not_a_model(path, err);
+    }
+}
+
+/* ---- private copies: a source over a file read into memory, which it owns ------------------- */
+typedef struct {
+    sg_weights base;
+    sg_weights *inner;
+    uint8_t *data;
+    size_t size;
+} owned_source;
+
+static sg_status own_shape(sg_weights *w, const char *name, sg_shape *shape, sg_error *err) {
+    sg_weights *in = ((owned_source *)w)->inner;
+    return in->shape(in, name, shape, err);
+}
+static sg_status own_get(sg_weights *w, const char *name, const sg_shape *want, const float **data,
+                         sg_error *err) {
+    sg_weights *in = ((owned_source *)w)->inner;
+    return in->get(in, name, want, data, err);
+}
+static void own_each(sg_weights *w, int (*fn)(void *, const char *, const sg_shape *), void *ctx) {
+    sg_weights *in = ((owned_source *)w)->inner;
+    in->each(in, fn, ctx);
+}
+static const char *own_meta(sg_weights *w, const char *key) {
+    sg_weights *in = ((owned_source *)w)->inner;
+    return in->meta(in, key);
+}
+static void own_free(sg_weights *w) {
+    owned_source *o = (owned_source *)w;
+    sg_weights_free(o->inner);
+    sg_file_private_free(o->data, o->size);
+    free(o);
+}
+
+sg_status sg_model_load(const char *path, sg_weights **out, sg_file_info *info, sg_error *err) {
+    if (!path || !out) return sg_error_set(err, SG_ERR_ARG, "sg_model_load: NULL argument");
+    *out = NULL;
+    uint8_t *data;
+    size_t size;
+    sg_status st = sg_file_read_private(path, 0, &data, &size, info, err);
+    if (st) return st;
+    owned_source *o = calloc(1, sizeof *o);
+    if (!o) {
+        sg_file_private_free(data, size);
+        return sg_error_set(err, SG_ERR_NOMEM, "%s: out of memory", path);
+    }
+    o->data = data;
+    o->size = size;
+    switch (model_kind_of(path, data ? data : (const uint8_t *)"", size < 16 ? size : 16)) {
+    case MODEL_SAFETENSORS:
+        st = sg_safetensors_open_memory(data, size, path, &o->inner, err);
+        break;
+    case MODEL_TORCH: st = sg_ckpt_open_memory(data, size, path, &o->inner, err); break;
+    default: st = not_a_model(path, err);
+    }
+    if (st) {
+        sg_file_private_free(data, size);
+        free(o);
+        return st;
+    }
+    o->base = (sg_weights){
+        .shape = own_shape, .get = own_get, .each = own_each, .meta = own_meta, .free = own_free};
+    snprintf(o->base.source, sizeof o->base.source, "%s", o->inner->source);
+    *out = &o->base;
+    return SG_OK;
 }

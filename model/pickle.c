@@ -59,12 +59,30 @@ static sg_status pk_unsup(pk_vm *vm, const char *what) {
 }
 
 static sg_status pk_nomem(pk_vm *vm) {
+    if (vm->a->over)
+        return sg_error_set(vm->err, SG_ERR_LIMIT,
+                            "%s: the pickle needs more than %zu bytes of memory (its limit: twice "
+                            "the file's size and 1 MiB)",
+                            vm->label, vm->a->limit);
     return sg_error_set(vm->err, SG_ERR_NOMEM, "%s: out of memory reading the pickle", vm->label);
+}
+
+/* Accounts n more bytes of the reader's memory; false (and a->over) past the limit. */
+static bool pk_charge(pk_arena *a, size_t n) {
+    size_t limit = a->limit ? a->limit : PK_DEFAULT_LIMIT;
+    if (n > limit || a->bytes > limit - n) {
+        a->limit = limit;
+        a->over = true;
+        return false;
+    }
+    a->bytes += n;
+    return true;
 }
 
 /* ---- arena and containers ------------------------------------------------------------------- */
 static pk_value *pk_new(pk_arena *a, pk_kind kind) {
     if (!a->blocks || a->blocks->used == PK_BLOCK) {
+        if (!pk_charge(a, sizeof(pk_block))) return NULL;
         pk_block *b = malloc(sizeof *b);
         if (!b) return NULL;
         b->next = a->blocks;
@@ -93,10 +111,11 @@ void pk_arena_free(pk_arena *a) {
 
 /* Grows *arr (of elem-sized items, capacity *cap) to hold need items; false when out of
  * memory. Doubling keeps the total work linear in the pickle's length. */
-static bool pk_grow(void **arr, size_t *cap, size_t need, size_t elem) {
+static bool pk_grow(pk_arena *a, void **arr, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return true;
     size_t c = *cap ? *cap : 8;
     while (c < need) c *= 2;
+    if (!pk_charge(a, (c - *cap) * elem)) return false;
     void *p = realloc(*arr, c * elem);
     if (!p) return false;
     *arr = p;
@@ -115,7 +134,7 @@ static sg_status pk_add(pk_vm *vm, pk_value *c, pk_value *child) {
         snprintf(m, sizeof m, "containers nested deeper than %d", PK_MAX_DEPTH);
         return pk_unsup(vm, m);
     }
-    if (!pk_grow((void **)&c->u.seq.v, &c->u.seq.cap, c->u.seq.n + 1, sizeof *c->u.seq.v))
+    if (!pk_grow(vm->a, (void **)&c->u.seq.v, &c->u.seq.cap, c->u.seq.n + 1, sizeof *c->u.seq.v))
         return pk_nomem(vm);
     c->u.seq.v[c->u.seq.n++] = child;
     return SG_OK;
@@ -126,7 +145,8 @@ static size_t pk_floor(const pk_vm *vm) { return vm->n_marks ? vm->marks[vm->n_m
 
 static sg_status pk_push(pk_vm *vm, pk_value *v) {
     if (!v) return pk_nomem(vm);
-    if (!pk_grow((void **)&vm->stack, &vm->cap, vm->sp + 1, sizeof *vm->stack)) return pk_nomem(vm);
+    if (!pk_grow(vm->a, (void **)&vm->stack, &vm->cap, vm->sp + 1, sizeof *vm->stack))
+        return pk_nomem(vm);
     vm->stack[vm->sp++] = v;
     return SG_OK;
 }
@@ -370,7 +390,7 @@ static sg_status op_persid(pk_vm *vm) {
     if (st != SG_OK) return st;
     pk_arena *a = vm->a;
     pk_value *v = pk_new(a, PK_PERSID);
-    if (!v || !pk_grow((void **)&a->pids, &a->cap_pids, a->n_pids + 1, sizeof *a->pids))
+    if (!v || !pk_grow(a, (void **)&a->pids, &a->cap_pids, a->n_pids + 1, sizeof *a->pids))
         return pk_nomem(vm);
     v->u.pid.id = id;
     v->depth = id->depth + 1;
@@ -390,7 +410,7 @@ static sg_status op_put(pk_vm *vm, uint64_t idx) {
         return pk_unsup(vm, m);
     }
     if (idx == vm->n_memo) {
-        if (!pk_grow((void **)&vm->memo, &vm->cap_memo, vm->n_memo + 1, sizeof *vm->memo))
+        if (!pk_grow(vm->a, (void **)&vm->memo, &vm->cap_memo, vm->n_memo + 1, sizeof *vm->memo))
             return pk_nomem(vm);
         vm->n_memo++;
     }
@@ -600,6 +620,7 @@ sg_status pk_load(pk_arena *a, const uint8_t *p, size_t n, const char *label, si
     }
     free(vm.stack);
     free(vm.memo);
+    a->bytes -= (vm.cap + vm.cap_memo) * sizeof(pk_value *); /* charged by pk_grow */
     if (st == SG_OK && used) *used = vm.pos;
     return st;
 }

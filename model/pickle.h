@@ -76,12 +76,27 @@ struct pk_value {
     } u;
 };
 
+/* The reader's memory (values, containers, stack, memo) when the caller sets no limit. */
+#define PK_DEFAULT_LIMIT ((size_t)64 << 20)
+
 typedef struct pk_block pk_block;
 typedef struct {
     pk_block *blocks;
     pk_value **pids; /* every PERSID made, in order */
     size_t n_pids, cap_pids;
+    /* every byte the reader allocates is counted against limit (0: PK_DEFAULT_LIMIT); past it
+     * the load fails with SG_ERR_LIMIT. A pickle of one-byte opcodes makes a 48-byte value per
+     * byte, so "proportional to the pickle" alone is not a bound worth having: callers set one
+     * from the file's size (pk_file_limit). */
+    size_t limit, bytes;
+    bool over;
 } pk_arena;
+
+/* The memory limit for the pickles of a file of file_size bytes: twice its size and 1 MiB. */
+static inline size_t pk_file_limit(size_t file_size) {
+    return file_size > (SIZE_MAX - ((size_t)1 << 20)) / 2 ? SIZE_MAX
+                                                          : 2 * file_size + ((size_t)1 << 20);
+}
 
 /* Runs one pickle of p[0..n) up to its STOP; *out is the result, *used the bytes consumed.
  * label names the source in messages, base is p's offset in it (for byte positions). */

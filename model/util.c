@@ -179,21 +179,17 @@ sg_status sg_file_map(const char *path, const uint8_t **data, size_t *size, int 
                       sg_error *err) {
     *data = NULL;
     *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sg_error_set(err, SG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
+    sg_file_info sb;
+    int fd = sg_file_open_regular(path, &sb, err); /* a FIFO is refused, not waited on */
+    if (fd < 0) return err ? err->status : SG_ERR_IO;
     sg_status st = SG_OK;
-    if (fstat(fd, &sb) != 0) {
-        st = sg_error_set(err, SG_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    } else if (!S_ISREG(sb.st_mode)) {
-        st = sg_error_set(err, SG_ERR_IO, "%s: not a regular file", path);
-    } else if (sb.st_size > 0) { /* mmap of 0 bytes fails; the parsers report the truncation */
-        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (sb.size > 0) { /* mmap of 0 bytes fails; the parsers report the truncation */
+        void *p = mmap(NULL, (size_t)sb.size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
             st = sg_error_set(err, SG_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
         } else {
             *data = p;
-            *size = (size_t)sb.st_size;
+            *size = (size_t)sb.size;
         }
     }
     if (st == SG_OK && fd_out) *fd_out = fd;

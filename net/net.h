@@ -46,6 +46,25 @@ const char *sg_status_name(sg_status s);
 void sg_assert_fail(const char *cond, const char *file, int line, const char *func)
     __attribute__((noreturn));
 
+/* ---- files (net/file.c): every reader of the project opens its inputs through these -------- */
+typedef struct {
+    int64_t size;     /* bytes */
+    int64_t mtime_ns; /* modification time, ns since the epoch */
+    uint64_t dev, ino;
+} sg_file_info;
+
+/* Opens path read-only when it is a regular file; -1 with a one-line reason otherwise. A FIFO,
+ * device or directory is refused at once (opened non-blocking, so a FIFO without a writer cannot
+ * hang the reader). info may be NULL. */
+int sg_file_open_regular(const char *path, sg_file_info *info, sg_error *err);
+/* Reads a whole regular file of at most max bytes (0: no limit) into private memory (anonymous
+ * pages, 64-byte aligned; NULL for an empty file), so later changes to the file, truncation
+ * included, cannot reach what was read. A file whose size or mtime changes while it is read is
+ * refused (SG_ERR_IO, "changed while being read"). Free with sg_file_private_free. */
+sg_status sg_file_read_private(const char *path, uint64_t max, uint8_t **data, size_t *size,
+                               sg_file_info *info, sg_error *err);
+void sg_file_private_free(uint8_t *data, size_t size);
+
 /* ---- tensors -------------------------------------------------------------------------------- */
 /* A view: data is owned elsewhere (arena, mmap, caller). Layout [N, C, H, W], row-major. */
 typedef struct {

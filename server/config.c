@@ -56,14 +56,30 @@ static const opt opts[] = {
     {"--client-timeout", "SECONDS", "30",
      "idle or stalled client connections are closed after this", K_SECONDS, F(client_timeout_s), 0,
      0},
+    {"--header-timeout", "SECONDS", "10",
+     "a request's headers must arrive within this (from the connection, or the previous answer); "
+     "slower clients are dropped",
+     K_SECONDS, F(header_timeout_s), 0, 0},
+    {"--body-min-rate", "BYTES", "1K",
+     "after --body-grace, an upload must have averaged this many bytes a second, or it is "
+     "dropped (0 = no minimum)",
+     K_BYTES, F(body_min_rate), 0, 0},
+    {"--body-grace", "SECONDS", "5", "time an upload may take before --body-min-rate applies",
+     K_SECONDS, F(body_grace_s), 0, 0},
+    {"--reserved-connections", "N", "8",
+     "connections beyond --max-connections that uploads may not take: probes, /metrics and "
+     "other GETs still get through while every upload slot is held",
+     K_INT, F(reserved_connections), 0, 65536},
     {"--grace", "SECONDS", "30", "on SIGTERM/SIGINT: time to finish in-flight and queued work",
      K_SECONDS, F(grace_s), 0, 0},
     {"--drain-delay", "SECONDS", "5",
      "on SIGTERM: /readyz says 503 and serving goes on this long, so balancers stop routing here; "
      "then the --grace stop (0 = none)",
      K_SECONDS, F(drain_delay_s), 0, 0},
-    {"--max-connections", "N", "64", "concurrent client connections", K_INT, F(max_connections), 1,
-     65536},
+    {"--max-connections", "N", "64",
+     "concurrent uploads (POST bodies; memory bound: this x --max-body); GETs may also use "
+     "--reserved-connections more",
+     K_INT, F(max_connections), 1, 65536},
     {"--cors-origin", "ORIGINS", "",
      "allowed browser origins: * or a comma-separated list (empty = no CORS)", K_STR,
      F(cors_origin), 0, 0},

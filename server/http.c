@@ -26,22 +26,26 @@
 #define RETRY_AFTER "1"
 /* bytes past --max-body that are still read (and dropped) so the client sees the 413 */
 #define DISCARD_SLACK ((int64_t)1 << 20)
-#define MAX_KEYS      256
+#define MAX_KEYS      65536
+#define MAX_KEY_LEN   4096
 
 struct sg_server {
     sg_srv_config cfg;
     struct MHD_Daemon *d;
-    sg_srv_models models;
+    /* the current generation of models (guarded by gen_mu; each request holds the one it started
+     * on) */
+    pthread_mutex_t gen_mu;
+    sg_srv_gen *gen;
     sg_queue queue;
     int queue_ok;
     sg_metrics metrics;
+    char **keys;
+    int n_keys, cap_keys;
+    atomic_long reloads_ok, reloads_failed;
+    sg_watchdog wd; /* deadlines for slow clients */
+    int wd_ok;
+    atomic_long uploads_refused;
     sg_work_budget work; /* long requests (media.c) */
-    sg_run *runs;        /* [worker][model] */
-    int n_runs;
-    char *keys[MAX_KEYS];
-    int n_keys;
-    char *models_json;
-    sg_buf model_info;
     atomic_int ready, stopping, draining;
     atomic_ulong next_id;
     uint32_t id_prefix;
@@ -65,6 +69,10 @@ typedef struct {
     size_t discarded;
     sg_http_error early; /* answered once the upload has been read */
     sg_job job;
+    sg_srv_gen *gen; /* the models this request runs on (a reference), from its parse on */
+    sg_conn *wc;     /* the connection's watchdog entry (NULL: untracked) */
+    int rejected;    /* answered 503 "overloaded": counted once the answer is sent */
+    int deferred;    /* a GET/HEAD/OPTIONS answered on the next call, keeping the connection */
     sg_task task;
     int is_media;
     sg_media media;
@@ -187,6 +195,43 @@ static int queue_has_room(sg_server *s) {
     return admitted < s->cfg.workers + s->cfg.queue;
 }
 
+/* The current generation, with a reference for the caller. */
+static sg_srv_gen *gen_get(sg_server *s) {
+    pthread_mutex_lock(&s->gen_mu);
+    sg_srv_gen *g = s->gen;
+    if (g) sg_srv_gen_acquire(g);
+    pthread_mutex_unlock(&s->gen_mu);
+    return g;
+}
+
+static sg_status render_reloads(sg_server *s, sg_buf *o) {
+    int open = 0, uploads = 0;
+    long dh = 0, db = 0;
+    sg_watchdog_stats(&s->wd, &open, &uploads, &dh, &db);
+    sg_buf_printf(o,
+                  "# HELP stargan_connections Open client connections.\n"
+                  "# TYPE stargan_connections gauge\nstargan_connections %d\n"
+                  "# HELP stargan_uploads Connections holding an upload slot (--max-connections).\n"
+                  "# TYPE stargan_uploads gauge\nstargan_uploads %d\n"
+                  "# HELP stargan_uploads_refused_total Uploads answered 503 because every upload "
+                  "slot was taken.\n"
+                  "# TYPE stargan_uploads_refused_total counter\nstargan_uploads_refused_total "
+                  "%ld\n"
+                  "# HELP stargan_slow_clients_dropped_total Connections dropped past a deadline: "
+                  "headers (--header-timeout) or body (--body-min-rate).\n"
+                  "# TYPE stargan_slow_clients_dropped_total counter\n"
+                  "stargan_slow_clients_dropped_total{phase=\"headers\"} %ld\n"
+                  "stargan_slow_clients_dropped_total{phase=\"body\"} %ld\n",
+                  open, uploads, atomic_load(&s->uploads_refused), dh, db);
+    sg_buf_printf(o,
+                  "# HELP stargan_model_reloads_total Model reloads (SIGHUP), by result.\n"
+                  "# TYPE stargan_model_reloads_total counter\n"
+                  "stargan_model_reloads_total{result=\"ok\"} %ld\n"
+                  "stargan_model_reloads_total{result=\"failed\"} %ld\n",
+                  atomic_load(&s->reloads_ok), atomic_load(&s->reloads_failed));
+    return o->data ? SG_OK : SG_ERR_NOMEM;
+}
+
 static enum MHD_Result route_readyz(req *r) {
     sg_server *s = r->s;
     if (atomic_load(&s->stopping)) return fail(r, 503, "stopping", "shutting down", NULL);
@@ -208,9 +253,14 @@ static enum MHD_Result route_metrics(req *r) {
               g.admitted < g.capacity;
     sg_buf out;
     sg_buf_init(&out, 0);
-    if (sg_metrics_render(&s->metrics, &g,
-                          atomic_load(&s->ready) ? sg_buf_str(&s->model_info) : NULL, &out))
+    sg_srv_gen *gen = atomic_load(&s->ready) ? gen_get(s) : NULL;
+    sg_status st = sg_metrics_render(&s->metrics, &g, gen ? sg_buf_str(&gen->metrics) : NULL, &out);
+    sg_srv_gen_release(gen);
+    if (!st) st = render_reloads(s, &out);
+    if (st) {
+        sg_buf_free(&out);
         return fail(r, 500, "internal", "cannot render metrics", NULL);
+    }
     pthread_mutex_lock(&s->work.mu);
     long long used = (long long)s->work.used, cap = (long long)s->work.cap;
     pthread_mutex_unlock(&s->work.mu);
@@ -232,9 +282,13 @@ static enum MHD_Result route_get(req *r) {
         return respond_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", NULL);
     case SG_ROUTE_READYZ: return route_readyz(r);
     case SG_ROUTE_METRICS: return route_metrics(r);
-    case SG_ROUTE_MODELS:
+    case SG_ROUTE_MODELS: {
         if (!atomic_load(&r->s->ready)) return fail(r, 503, "loading", "models are loading", NULL);
-        return respond_text(r, 200, "application/json", r->s->models_json, NULL);
+        sg_srv_gen *g = gen_get(r->s);
+        enum MHD_Result ret = respond_text(r, 200, "application/json", g->json, NULL);
+        sg_srv_gen_release(g);
+        return ret;
+    }
     default: return fail(r, 404, "not_found", "no such route", NULL);
     }
 }
@@ -344,9 +398,14 @@ static enum MHD_Result begin_post(req *r) {
     if (atomic_load(&s->stopping)) sg_http_fail(&r->early, 503, "stopping", "shutting down");
     else if (!atomic_load(&s->ready)) sg_http_fail(&r->early, 503, "loading", "models are loading");
     else if (!queue_has_room(s)) {
-        sg_metrics_count_rejected(&s->metrics);
+        r->rejected = 1;
         sg_http_fail(&r->early, 503, "overloaded", "workers and queue are full; retry later");
+    } else if (!sg_watchdog_take_upload(&s->wd, r->wc, s->cfg.max_connections)) {
+        atomic_fetch_add(&s->uploads_refused, 1);
+        sg_http_fail(&r->early, 503, "busy",
+                     "every upload slot (--max-connections) is taken; retry later");
     } else body_setup(r);
+    sg_watchdog_phase(&s->wd, r->wc, SG_CONN_BODY);
     if (r->early.status && early_answer_safe(r)) return respond_error(r, &r->early, NULL);
     return MHD_YES;
 }
@@ -354,6 +413,7 @@ static enum MHD_Result begin_post(req *r) {
 /* Upload bytes: into the bounded body; past the limit they are discarded (up to --max-body +
  * DISCARD_SLACK more, then the connection is dropped) so the client can still read the 413. */
 static enum MHD_Result receive(req *r, const char *data, size_t n) {
+    sg_watchdog_body(&r->s->wd, r->wc, n);
     if (r->early.status || r->overflow) {
         r->discarded += n;
         return r->discarded > (size_t)(r->s->cfg.max_body + DISCARD_SLACK) ? MHD_NO : MHD_YES;
@@ -396,16 +456,15 @@ static void job_run(sg_job *j, int worker) {
         if (md->step == 0)
             md->stage_ms[SG_STAGE_QUEUE] = r->task.stage_ms[SG_STAGE_QUEUE] =
                 sg_now_ms() - j->enqueued_ms;
-        int m = (int)(md->model - s->models.m);
-        int more = sg_media_step(md, &s->runs[(size_t)worker * (size_t)s->models.n + (size_t)m]);
+        int more = sg_media_step(md, sg_srv_gen_run(r->gen, worker, md->model));
         j->deadline_ms = 0; /* --timeout bounds the wait for a first worker only */
         if (!more) job_finish(r, 1);
         else if (!sg_queue_requeue(&s->queue, j)) job_finish(r, 3);
         return;
     }
     r->task.stage_ms[SG_STAGE_QUEUE] = sg_now_ms() - j->enqueued_ms;
-    int m = (int)(r->task.model - s->models.m);
-    sg_task_run(&r->task, &s->runs[(size_t)worker * (size_t)s->models.n + (size_t)m]);
+    (void)s;
+    sg_task_run(&r->task, sg_srv_gen_run(r->gen, worker, r->task.model));
     job_finish(r, 1);
 }
 
@@ -446,6 +505,7 @@ static enum MHD_Result complete_post(req *r) {
                         .n_query = r->nq};
     if (r->body_kind == BODY_RAW) in.raw_image = r->body.data, in.raw_len = r->body.len;
     sg_http_error e = {0};
+    r->gen = gen_get(s); /* held until the request completes: a reload cannot free its model */
     int bad;
     if (r->route == SG_ROUTE_INTERPOLATE || r->route == SG_ROUTE_GRID) {
         sg_media_limits lim = {s->cfg.max_frames, s->cfg.max_cells, s->cfg.max_work,
@@ -453,7 +513,7 @@ static enum MHD_Result complete_post(req *r) {
         r->is_media = 1;
         bad = sg_media_parse(&r->media,
                              r->route == SG_ROUTE_GRID ? SG_MEDIA_GRID : SG_MEDIA_INTERPOLATE, &in,
-                             &s->models, &lim, &e);
+                             &r->gen->models, &lim, &e);
         if (r->media.model) snprintf(r->model, sizeof r->model, "%s", r->media.model->name);
         if (!bad && r->route == SG_ROUTE_INTERPOLATE) /* a grid's domains go unlogged */
             snprintf(r->domain, sizeof r->domain, "%s",
@@ -462,7 +522,7 @@ static enum MHD_Result complete_post(req *r) {
         else if (!bad) r->work = sg_media_work(&r->media);
         if (bad && e.status == 503) sg_metrics_count_rejected(&s->metrics);
     } else {
-        bad = sg_task_parse(&r->task, kind, &in, &s->models, s->cfg.max_pixels, &e);
+        bad = sg_task_parse(&r->task, kind, &in, &r->gen->models, s->cfg.max_pixels, &e);
         if (r->task.model) snprintf(r->model, sizeof r->model, "%s", r->task.model->name);
         if (r->task.model && r->task.domain >= 0 && !bad)
             snprintf(r->domain, sizeof r->domain, "%s",
@@ -470,7 +530,7 @@ static enum MHD_Result complete_post(req *r) {
     }
     if (bad) return respond_error(r, &e, NULL);
     if (!sg_queue_reserve(&s->queue)) {
-        sg_metrics_count_rejected(&s->metrics);
+        r->rejected = 1;
         return fail(r, 503, atomic_load(&s->stopping) ? "stopping" : "overloaded",
                     "workers and queue are full; retry later", NULL);
     }
@@ -618,6 +678,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) {
         if (!(r = req_new(cls, conn, url, method))) return MHD_NO;
         *con_cls = r;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->wc = ci ? ci->socket_context : NULL;
+        /* the headers are in; an upload's body deadline starts in begin_post */
+        sg_watchdog_phase(&r->s->wd, r->wc, SG_CONN_BUSY);
+        /* libmicrohttpd closes a connection whose answer was queued before the request was
+         * complete: GETs (probes, /metrics scrapes) are answered on the next call instead, so
+         * they keep the connection alive */
+        if (!strcmp(method, "GET") || !strcmp(method, "HEAD") || !strcmp(method, "OPTIONS")) {
+            r->deferred = 1;
+            return MHD_YES;
+        }
+        return begin(r);
+    }
+    if (r->deferred) {
+        if (*upload_size) { /* a body on a GET: dropped, within the same bound as a 413's */
+            r->discarded += *upload_size;
+            *upload_size = 0;
+            return r->discarded > (size_t)(r->s->cfg.max_body + DISCARD_SLACK) ? MHD_NO : MHD_YES;
+        }
+        r->deferred = 0;
         return begin(r);
     }
     if (*upload_size) {
@@ -626,14 +707,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ret;
     }
     if (atomic_load(&r->done)) return answer_task(r);
-    if (r->status) return MHD_YES; /* answered early; MHD is finishing */
+    sg_watchdog_phase(&r->s->wd, r->wc, SG_CONN_BUSY); /* the whole body is in */
+    if (r->status) return MHD_YES;                     /* answered early; MHD is finishing */
     return complete_post(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode why) {
-    (void)conn;
-    (void)why; /* a queued answer is logged with its status even if sending it failed */
+    (void)conn; /* a queued answer is logged with its status even if sending it failed */
     sg_server *s = cls;
     req *r = *con_cls;
     if (!r) return;
@@ -642,12 +723,31 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sg_access a = {r->t0, r->id, r->method, r->path, r->model, r->domain, status, r->bytes};
     sg_log_access(&a);
     sg_metrics_request(&s->metrics, r->route, status, sg_now_ms() - r->t0);
+    /* "answered 503": a client that hung up before its answer was sent is not counted */
+    if (r->rejected && status == 503 && why == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        sg_metrics_count_rejected(&s->metrics);
+    sg_watchdog_phase(&s->wd, r->wc, SG_CONN_HEADERS); /* keep-alive: the next request's */
     if (r->counted_active) active_add(s, -1);
     if (r->work) sg_work_release(&s->work, r->work);
     if (r->is_media) sg_media_free(&r->media);
     sg_task_free(&r->task);
+    sg_srv_gen_release(r->gen); /* may free a generation a reload replaced */
     sg_buf_free(&r->body);
     free(r);
+}
+
+/* Every connection is tracked by the watchdog from its accept to its close. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    sg_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? sg_watchdog_open(&s->wd, ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        sg_watchdog_close(&s->wd, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -733,23 +833,58 @@ static sg_status bind_listen(const char *listen_arg, const struct sockaddr_stora
     return SG_OK;
 }
 
+static int grow_keys(sg_server *s) {
+    int c = s->cap_keys ? 2 * s->cap_keys : 16;
+    char **k = realloc(s->keys, (size_t)c * sizeof *k);
+    if (!k) return -1;
+    s->keys = k;
+    s->cap_keys = c;
+    return 0;
+}
+
+/* One key a line, any length up to MAX_KEY_LEN (read whole: a long line is one key, never two);
+ * every key is kept (up to MAX_KEYS, past which the file is refused rather than cut short). */
 static sg_status load_keys(sg_server *s, sg_error *err) {
     if (!s->cfg.api_key_file[0]) return SG_OK;
-    FILE *f = fopen(s->cfg.api_key_file, "r");
-    if (!f)
-        return sg_error_set(err, SG_ERR_IO, "--api-key-file %s: %s", s->cfg.api_key_file,
-                            strerror(errno));
-    char line[1024];
-    while (fgets(line, sizeof line, f) && s->n_keys < MAX_KEYS) {
-        char *p = line, *e;
-        while (isspace((unsigned char)*p)) p++;
-        for (e = p + strlen(p); e > p && isspace((unsigned char)e[-1]);) *--e = 0;
-        if (*p && *p != '#' && !(s->keys[s->n_keys] = strdup(p))) break;
-        if (*p && *p != '#') s->n_keys++;
+    const char *path = s->cfg.api_key_file;
+    sg_error e2;
+    int fd = sg_file_open_regular(path, NULL, &e2);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return sg_error_set(err, SG_ERR_IO, "--api-key-file %s",
+                            fd >= 0 ? strerror(errno) : e2.msg);
     }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0;
+    sg_status st = SG_OK;
+    while (!st && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        char *p = line, *e = line + len;
+        while (p < e && isspace((unsigned char)*p)) p++;
+        while (e > p && isspace((unsigned char)e[-1])) *--e = 0;
+        if (p == e || *p == '#') continue;
+        if (memchr(p, 0, (size_t)(e - p)) || e - p > MAX_KEY_LEN)
+            st = sg_error_set(err, SG_ERR_ARG,
+                              "--api-key-file %s: line %d is not a key (NUL bytes, or over %d "
+                              "bytes)",
+                              path, lineno, MAX_KEY_LEN);
+        else if (s->n_keys == MAX_KEYS)
+            st = sg_error_set(err, SG_ERR_LIMIT, "--api-key-file %s: more than %d keys", path,
+                              MAX_KEYS);
+        else if (s->n_keys == s->cap_keys && grow_keys(s))
+            st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+        else if (!(s->keys[s->n_keys] = strdup(p)))
+            st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+        else s->n_keys++;
+    }
+    free(line);
+    if (!st && ferror(f)) st = sg_error_set(err, SG_ERR_IO, "--api-key-file %s: read error", path);
     fclose(f);
-    if (!s->n_keys)
-        return sg_error_set(err, SG_ERR_ARG, "--api-key-file %s holds no key", s->cfg.api_key_file);
+    if (st) return st;
+    if (!s->n_keys) return sg_error_set(err, SG_ERR_ARG, "--api-key-file %s holds no key", path);
     sg_log_msg("info", "API keys required (%d loaded) on every route but /healthz and /readyz",
                s->n_keys);
     return SG_OK;
@@ -761,10 +896,10 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     *out = s;
     s->cfg = *c;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->gen_mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     sg_metrics_init(&s->metrics);
     sg_work_init(&s->work, c->max_work);
-    sg_buf_init(&s->model_info, 0);
     if (getrandom(&s->id_prefix, sizeof s->id_prefix, 0) != sizeof s->id_prefix)
         s->id_prefix = (uint32_t)getpid();
     struct sockaddr_storage sa;
@@ -775,15 +910,19 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     char url[INET6_ADDRSTRLEN + 32];
     if (!st) st = bind_listen(c->listen, &sa, salen, &fd, url, sizeof url, err);
     if (st) return st;
+    sg_watchdog_init(&s->wd, c->header_timeout_s, (double)c->body_min_rate, c->body_grace_s);
+    s->wd_ok = 1;
+    if ((st = sg_watchdog_start(&s->wd, err))) return st;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
                             mhd_log, NULL, /* first, to catch all */
                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
-                            on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)(c->client_timeout_s + 0.5), MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)c->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)256 * 1024, MHD_OPTION_END);
+                            on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(c->client_timeout_s + 0.5),
+                            MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)(c->max_connections + c->reserved_connections),
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_END);
     if (!s->d) /* the socket is left open: MHD may have closed it already, and the process ends */
         return sg_error_set(err, SG_ERR_IO, "cannot start the HTTP daemon on %s", c->listen);
     sg_log_msg("info", "listening on %s", url);
@@ -791,25 +930,43 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
 }
 
 sg_status sg_server_load(sg_server *s, sg_error *err) {
-    sg_status st = sg_srv_models_load(&s->models, &s->cfg, err);
+    sg_srv_gen *g;
+    sg_status st = sg_srv_gen_load(&g, &s->cfg, 1, err);
     if (st) return st;
-    s->n_runs = s->cfg.workers * s->models.n;
-    s->runs = calloc((size_t)s->n_runs, sizeof *s->runs);
-    if (!s->runs) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < s->n_runs; i++)
-        if ((st = sg_run_init(&s->runs[i], &s->models.m[i % s->models.n].engine, err))) {
-            s->n_runs = i;
-            return st;
-        }
-    s->models_json = sg_srv_models_json(&s->models);
-    if (!s->models_json || sg_srv_models_metrics(&s->models, &s->model_info))
-        return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    s->gen = g; /* no request reads it before ready is set */
     if ((st = sg_queue_init(&s->queue, s->cfg.workers, s->cfg.queue, err))) return st;
     s->queue_ok = 1;
     if ((st = sg_queue_start(&s->queue, err))) return st;
     atomic_store(&s->ready, 1);
-    sg_log_msg("info", "ready: %d model(s), %d worker(s), queue %d, timeout %gs", s->models.n,
+    sg_log_msg("info", "ready: %d model(s), %d worker(s), queue %d, timeout %gs", g->models.n,
                s->cfg.workers, s->cfg.queue, s->cfg.timeout_s);
+    return SG_OK;
+}
+
+sg_status sg_server_reload(sg_server *s, sg_error *err) {
+    if (!atomic_load(&s->ready) || atomic_load(&s->stopping))
+        return sg_error_set(err, SG_ERR_ARG, "not serving yet (or stopping): nothing reloaded");
+    double t0 = sg_now_ms();
+    int id = s->gen->id + 1; /* only this thread replaces s->gen */
+    sg_log_msg("info", "reloading the model files (generation %d) beside the current ones", id);
+    sg_srv_gen *g;
+    sg_status st = sg_srv_gen_load(&g, &s->cfg, id, err);
+    if (st) {
+        atomic_fetch_add(&s->reloads_failed, 1);
+        sg_log_msg("error", "reload failed, still serving generation %d: %s", id - 1, err->msg);
+        return st;
+    }
+    pthread_mutex_lock(&s->gen_mu);
+    sg_srv_gen *old = s->gen;
+    s->gen = g;
+    pthread_mutex_unlock(&s->gen_mu);
+    int held = atomic_load(&old->refs) - 1;
+    sg_srv_gen_release(old); /* freed now, or by the last request still running on it */
+    atomic_fetch_add(&s->reloads_ok, 1);
+    sg_log_msg("info",
+               "reloaded in %.0f ms: generation %d serves new requests; generation %d is freed "
+               "when its %d in-flight request(s) end",
+               sg_now_ms() - t0, id, id - 1, held > 0 ? held : 0);
     return SG_OK;
 }
 
@@ -850,15 +1007,14 @@ void sg_server_free(sg_server *s) {
     if (!s) return;
     if (s->d) sg_server_stop(s);
     if (s->queue_ok) sg_queue_free(&s->queue);
-    for (int i = 0; i < s->n_runs; i++) sg_run_free(&s->runs[i]);
-    free(s->runs);
-    sg_srv_models_free(&s->models);
+    sg_srv_gen_release(s->gen);             /* every request has completed: the last reference */
+    if (s->wd_ok) sg_watchdog_free(&s->wd); /* after MHD: no connection is left to close */
     for (int i = 0; i < s->n_keys; i++) free(s->keys[i]);
-    free(s->models_json);
-    sg_buf_free(&s->model_info);
+    free(s->keys);
     sg_metrics_free(&s->metrics);
     sg_work_free(&s->work);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->gen_mu);
     free(s);
 }

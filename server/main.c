@@ -49,6 +49,14 @@ static void drain(sg_server *s, const sg_srv_config *c, const sigset_t *set) {
     }
 }
 
+/* SIGHUP: reload the model files; the server keeps serving throughout, and keeps its current
+ * models when the new files do not load (sg_server_reload logs either way). */
+static void on_sighup(sg_server *s) {
+    sg_error err = {0};
+    sg_log_msg("info", "received SIGHUP");
+    sg_server_reload(s, &err);
+}
+
 int main(int argc, char **argv) {
     sg_srv_config cfg;
     sg_error err = {0};
@@ -65,6 +73,7 @@ int main(int argc, char **argv) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     if (sg_log_open(cfg.access_log, &err)) {
@@ -79,7 +88,7 @@ int main(int argc, char **argv) {
     } else {
         sigdelset(&set, SIGPIPE);
         int sig = 0;
-        sigwait(&set, &sig);
+        while (sigwait(&set, &sig) == 0 && sig == SIGHUP) on_sighup(s);
         sg_log_msg("info", "received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         if (sig == SIGTERM) drain(s, &cfg, &set); /* SIGINT (Ctrl-C) stops without the delay */
     }

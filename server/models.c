@@ -5,8 +5,11 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server.h"
+
+static char *models_json(const sg_srv_models *ms, int generation);
 
 /* The AFHQ configuration (fixtures/README.md): 256 px, style 64, latent 16, no face masks. */
 static sg_status demo_engine(sg_engine *e, sg_error *err) {
@@ -28,22 +31,31 @@ static sg_status demo_engine(sg_engine *e, sg_error *err) {
 static sg_status load_one(sg_srv_model *m, const sg_srv_config *c, sg_error *err) {
     double t0 = sg_now_ms();
     sg_status st;
+    m->file.size = m->fan_file.size = -1;
     if (m->demo) {
         sg_log_msg("warn", "no --model given: serving the built-in DEMO model (spec-v1 weights, "
                            "AFHQ layout, domains cat/dog/wild). Its output is NOISE until real "
                            "weights are named with --model NAME=PATH or STARGAN_MODEL");
         st = demo_engine(&m->engine, err);
     } else {
-        st = sg_engine_open(&m->engine, m->path, c->fan[0] ? c->fan : NULL, err);
+        /* private copies, not mappings: a file replaced or truncated under the server changes
+         * nothing until a reload (SIGHUP), and cannot kill it with SIGBUS */
+        st = sg_engine_load(&m->engine, m->path, c->fan[0] ? c->fan : NULL, &m->file,
+                            c->fan[0] ? &m->fan_file : NULL, err);
     }
     /* mean landmarks are only of use (and only loaded) where there is a face network */
-    if (!st && c->mean[0] && m->engine.has_fan)
-        st = sg_engine_set_mean_landmarks(&m->engine, c->mean, err);
+    if (!st && c->mean[0] && m->engine.has_fan &&
+        (st = sg_engine_set_mean_landmarks(&m->engine, c->mean, err)))
+        sg_engine_free(&m->engine);
     sg_precision prec = SG_PRECISION_FP32;
-    if (!st && !sg_precision_parse(c->precision, &prec))
-        st = sg_engine_set_precision(&m->engine, prec, err); /* weights packed here, once */
+    if (!st && !sg_precision_parse(c->precision, &prec) &&
+        (st = sg_engine_set_precision(&m->engine, prec, err))) /* weights packed here, once */
+        sg_engine_free(&m->engine);
     if (st) return st;
     m->loaded = 1;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    m->loaded_at = (double)now.tv_sec + now.tv_nsec / 1e9;
     const sg_config *k = &m->engine.cfg;
     sg_log_msg("info",
                "model %s loaded in %.0f ms: %d px, %d domains, style %d, latent %d%s%s, "
@@ -98,6 +110,27 @@ int sg_srv_model_can_align(const sg_srv_model *m) {
     return m->engine.has_fan && m->engine.has_mean_lm;
 }
 
+/* UTC, ISO 8601 with milliseconds */
+static void iso_time(double t, char *out, size_t cap) {
+    time_t sec = (time_t)t;
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, cap, "%s.%03dZ", base, (int)((t - (double)sec) * 1000) % 1000);
+}
+
+static cJSON *file_json(const char *path, const sg_file_info *f) {
+    cJSON *o = cJSON_CreateObject();
+    if (path) cJSON_AddStringToObject(o, "path", path);
+    cJSON_AddNumberToObject(o, "size", (double)f->size);
+    char when[40];
+    iso_time((double)(f->mtime_ns / 1000000000) + (double)(f->mtime_ns % 1000000000) / 1e9, when,
+             sizeof when);
+    cJSON_AddStringToObject(o, "mtime", when);
+    return o;
+}
+
 static cJSON *model_json(const sg_srv_model *m, int is_default) {
     const sg_config *k = &m->engine.cfg;
     cJSON *o = cJSON_CreateObject(), *d = cJSON_CreateArray(), *fits = cJSON_CreateArray();
@@ -118,10 +151,17 @@ static cJSON *model_json(const sg_srv_model *m, int is_default) {
     cJSON_AddItemToArray(fits, cJSON_CreateString("stretch"));
     if (sg_srv_model_can_align(m)) cJSON_AddItemToArray(fits, cJSON_CreateString("align"));
     cJSON_AddItemToObject(o, "fits", fits);
+    if (m->file.size >= 0) cJSON_AddItemToObject(o, "file", file_json(m->path, &m->file));
+    if (m->fan_file.size >= 0) cJSON_AddItemToObject(o, "fan_file", file_json(NULL, &m->fan_file));
+    char when[40];
+    iso_time(m->loaded_at, when, sizeof when);
+    cJSON_AddStringToObject(o, "loaded_at", when);
     return o;
 }
 
-char *sg_srv_models_json(const sg_srv_models *ms) {
+char *sg_srv_models_json(const sg_srv_models *ms) { return models_json(ms, 0); }
+
+static char *models_json(const sg_srv_models *ms, int generation) {
     cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
     int demo = 0;
     for (int i = 0; i < ms->n; i++) {
@@ -130,6 +170,7 @@ char *sg_srv_models_json(const sg_srv_models *ms) {
     }
     cJSON_AddItemToObject(root, "models", arr);
     cJSON_AddBoolToObject(root, "demo", demo);
+    if (generation) cJSON_AddNumberToObject(root, "generation", generation);
     if (demo)
         cJSON_AddStringToObject(root, "note",
                                 "demo model: deterministic spec-v1 weights, the output is "
@@ -170,4 +211,50 @@ sg_status sg_srv_models_metrics(const sg_srv_models *ms, sg_buf *o) {
                       sg_precision_name(m->engine.precision));
     }
     return SG_OK;
+}
+
+/* ---- generations ---------------------------------------------------------------------------- */
+static void gen_free(sg_srv_gen *g) {
+    for (int i = 0; i < g->n_runs; i++) sg_run_free(&g->runs[i]);
+    free(g->runs);
+    sg_srv_models_free(&g->models);
+    free(g->json);
+    sg_buf_free(&g->metrics);
+    free(g);
+}
+
+sg_status sg_srv_gen_load(sg_srv_gen **out, const sg_srv_config *c, int id, sg_error *err) {
+    *out = NULL;
+    sg_srv_gen *g = calloc(1, sizeof *g);
+    if (!g) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    atomic_init(&g->refs, 1);
+    g->id = id;
+    sg_buf_init(&g->metrics, 0);
+    sg_status st = sg_srv_models_load(&g->models, c, err);
+    int n = c->workers * g->models.n;
+    if (!st && !(g->runs = calloc((size_t)(n ? n : 1), sizeof *g->runs)))
+        st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    for (int i = 0; !st && i < n; i++) {
+        st = sg_run_init(&g->runs[i], &g->models.m[i % g->models.n].engine, err);
+        if (!st) g->n_runs = i + 1;
+    }
+    if (!st && (!(g->json = models_json(&g->models, id)) ||
+                sg_srv_models_metrics(&g->models, &g->metrics)))
+        st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    if (st) {
+        gen_free(g);
+        return st;
+    }
+    *out = g;
+    return SG_OK;
+}
+
+void sg_srv_gen_acquire(sg_srv_gen *g) { atomic_fetch_add(&g->refs, 1); }
+
+void sg_srv_gen_release(sg_srv_gen *g) {
+    if (g && atomic_fetch_sub(&g->refs, 1) == 1) gen_free(g);
+}
+
+sg_run *sg_srv_gen_run(sg_srv_gen *g, int worker, const sg_srv_model *m) {
+    return &g->runs[(size_t)worker * (size_t)g->models.n + (size_t)(m - g->models.m)];
 }

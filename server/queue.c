@@ -96,10 +96,11 @@ static void abstime_ms(double ms, struct timespec *ts) {
     if (ts->tv_nsec >= 1000000000L) ts->tv_nsec = 999999999L;
 }
 
-/* Unlinks every waiting job whose deadline passed into a list (caller holds mu). */
-static sg_job *expire_locked(sg_queue *q, double now, double *next_deadline) {
+/* Unlinks every waiting job whose deadline passed into a list, counted in *n (caller holds mu). */
+static sg_job *expire_locked(sg_queue *q, double now, double *next_deadline, int *n) {
     sg_job *expired = NULL, **pp = &q->head, *prev = NULL;
     *next_deadline = 0;
+    *n = 0;
     while (*pp) {
         sg_job *j = *pp;
         if (j->deadline_ms > 0 && j->deadline_ms <= now) {
@@ -108,6 +109,7 @@ static sg_job *expire_locked(sg_queue *q, double now, double *next_deadline) {
             q->expired++;
             j->next = expired;
             expired = j;
+            (*n)++;
             continue;
         }
         if (j->deadline_ms > 0 && (*next_deadline == 0 || j->deadline_ms < *next_deadline))
@@ -124,15 +126,19 @@ static void *reaper_main(void *p) {
     pthread_mutex_lock(&q->mu);
     while (!q->stopping) {
         double next;
-        sg_job *expired = expire_locked(q, sg_now_ms(), &next);
+        int n_expired;
+        sg_job *expired = expire_locked(q, sg_now_ms(), &next, &n_expired);
         if (expired) { /* answer outside the lock: dropped() resumes a connection */
             pthread_mutex_unlock(&q->mu);
+            /* a job is gone once dropped() returns (its connection may complete and free it at
+             * once): the link is read before, and the slots are released by count, not by a
+             * second walk over the list */
             for (sg_job *j = expired, *n; j; j = n) {
                 n = j->next;
                 j->dropped(j, 0);
             }
             pthread_mutex_lock(&q->mu);
-            for (sg_job *j = expired; j; j = j->next) finish_locked(q);
+            for (int i = 0; i < n_expired; i++) finish_locked(q);
             continue;
         }
         if (next > 0) {

@@ -16,6 +16,7 @@
 #define SG_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -61,8 +62,12 @@ typedef struct {
     int64_t max_work;          /* pixels of frames and cells admitted at once (media.c) */
     double timeout_s;          /* a request may wait + run this long (0: no limit) */
     double client_timeout_s;   /* idle connection / stalled upload */
-    double grace_s;            /* shutdown: time to finish in-flight and queued work */
-    double drain_delay_s;      /* SIGTERM: not ready, still serving, this long before the stop */
+    double header_timeout_s;   /* headers complete within this of the connection / last answer */
+    int64_t body_min_rate;     /* bytes/s an upload must average once body_grace_s has passed */
+    double body_grace_s;
+    int reserved_connections; /* beyond max_connections, for requests that are not uploads */
+    double grace_s;           /* shutdown: time to finish in-flight and queued work */
+    double drain_delay_s;     /* SIGTERM: not ready, still serving, this long before the stop */
     int max_connections;
     char cors_origin[512];
     char api_key_file[SG_SRV_PATH];
@@ -151,6 +156,56 @@ void sg_queue_stats(sg_queue *q, int *waiting, int *running, int *admitted, long
 void sg_queue_drain_and_stop(sg_queue *q, double timeout_s);
 void sg_queue_free(sg_queue *q);
 
+/* ---- watchdog: deadlines for slow clients ---------------------------------------------------
+ * libmicrohttpd's own timeout counts idle time only, so a client sending a byte a second holds
+ * its connection forever. The watchdog tracks each connection's phase and, past its deadline,
+ * shuts the socket down (the event loop then closes it): headers must be complete within
+ * header_s; an upload must average min_rate bytes/s once grace_s has passed. A connection is
+ * only shut down under the lock its close notification takes, so its descriptor is still its
+ * own. */
+typedef enum { SG_CONN_HEADERS, SG_CONN_BODY, SG_CONN_BUSY } sg_conn_phase;
+
+typedef struct sg_conn sg_conn;
+struct sg_conn {
+    sg_conn *prev, *next;
+    int fd;
+    sg_conn_phase phase;
+    int upload;      /* holds an upload slot (a POST from its headers to its answer) */
+    int dropped;     /* shut down by the watchdog */
+    double since_ms; /* start of the phase */
+    uint64_t body_bytes;
+};
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sg_conn *head;
+    int n, uploads;
+    double header_s, grace_s;
+    double min_rate; /* bytes/s, 0: none */
+    int stop, started;
+    pthread_t thread;
+    long dropped_headers, dropped_body;
+} sg_watchdog;
+
+void sg_watchdog_init(sg_watchdog *w, double header_s, double min_rate, double grace_s);
+sg_status sg_watchdog_start(sg_watchdog *w, sg_error *err);
+void sg_watchdog_stop(sg_watchdog *w);
+void sg_watchdog_free(sg_watchdog *w);
+sg_conn *sg_watchdog_open(sg_watchdog *w, int fd);
+void sg_watchdog_close(sg_watchdog *w, sg_conn *c);
+/* Starts a phase (HEADERS after an answer, BODY for an upload, BUSY while it is answered). */
+void sg_watchdog_phase(sg_watchdog *w, sg_conn *c, sg_conn_phase p);
+/* Takes an upload slot when fewer than max are held (1), else 0. Released by the next
+ * SG_CONN_HEADERS phase or the close. */
+int sg_watchdog_take_upload(sg_watchdog *w, sg_conn *c, int max);
+void sg_watchdog_body(sg_watchdog *w, sg_conn *c, size_t n);
+/* One pass over the connections at time now_ms (the thread runs it every 100 ms); returns how
+ * many it shut down. */
+int sg_watchdog_scan(sg_watchdog *w, double now_ms);
+void sg_watchdog_stats(sg_watchdog *w, int *open, int *uploads, long *dropped_headers,
+                       long *dropped_body);
+
 /* ---- metrics -------------------------------------------------------------------------------- */
 typedef enum {
     SG_ROUTE_TRANSLATE,
@@ -234,6 +289,10 @@ typedef struct {
     int demo;
     sg_engine engine;
     int loaded;
+    /* the files as read (the server holds private copies: later changes reach it only through a
+     * reload); fan_file.size < 0 when there is no --fan */
+    sg_file_info file, fan_file;
+    double loaded_at; /* wall clock, seconds since the epoch */
 } sg_srv_model;
 
 typedef struct {
@@ -253,6 +312,28 @@ int sg_srv_model_can_align(const sg_srv_model *m);
 char *sg_srv_models_json(const sg_srv_models *ms);
 /* stargan_model_info sample lines for /metrics. */
 sg_status sg_srv_models_metrics(const sg_srv_models *ms, sg_buf *out);
+
+/* A generation: one complete set of loaded models with each worker's run states, shared by the
+ * requests that started on it. SIGHUP loads a new one beside the current one; requests switch to
+ * it at once; the old one is freed by whoever drops its last reference (the server's own, or
+ * the last request that started on it). */
+typedef struct {
+    atomic_int refs;
+    int id; /* 1 at startup, +1 per successful reload */
+    sg_srv_models models;
+    sg_run *runs; /* [worker][model] */
+    int n_runs;
+    char *json;     /* the /v1/models document */
+    sg_buf metrics; /* stargan_model_info lines */
+} sg_srv_gen;
+
+/* Loads every model of c with `workers` run states each; *out has one reference. */
+sg_status sg_srv_gen_load(sg_srv_gen **out, const sg_srv_config *c, int id, sg_error *err);
+void sg_srv_gen_acquire(sg_srv_gen *g);
+/* Drops a reference; the last one frees the generation. */
+void sg_srv_gen_release(sg_srv_gen *g);
+/* The run state of worker w for model m (an element of g->models.m). */
+sg_run *sg_srv_gen_run(sg_srv_gen *g, int worker, const sg_srv_model *m);
 
 /* ---- task ----------------------------------------------------------------------------------- */
 /* An HTTP-level failure: status, a stable code ("bad_request", ...) and a message. */
@@ -421,6 +502,10 @@ sg_status sg_server_load(sg_server *s, sg_error *err);
 /* Draining (before a graceful stop): /readyz answers 503 and responses close their connections,
  * so balancers route elsewhere, while every request is still accepted and served. */
 void sg_server_drain(sg_server *s);
+/* SIGHUP: loads the model files again beside the current models and switches new requests to
+ * them; in-flight requests finish on the old ones, which are freed after. A failure (a file
+ * that does not load) is logged and returned, and the current models keep serving. */
+sg_status sg_server_reload(sg_server *s, sg_error *err);
 /* Graceful stop: stop accepting, finish in-flight and queued work within the grace time. */
 void sg_server_stop(sg_server *s);
 void sg_server_free(sg_server *s);

@@ -70,11 +70,45 @@ static int image_field(const sg_task_input *in, const char *name, const uint8_t 
     return 1;
 }
 
+/* One number grammar for every numeric field: JSON's, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+ * the whole field, nothing else (no spaces, '+', hex, inf or nan, which strtod would take).
+ * Returns the length of its integer part's digits when the number is an integer (no fraction,
+ * no exponent), 0 when it has a fraction or an exponent, -1 when it is not a number. */
+static int number_syntax(const char *s) {
+    const char *p = s;
+    if (*p == '-') p++;
+    const char *digits = p;
+    if (*p == '0') p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9') p++;
+    else return -1;
+    int n = (int)(p - digits), integer = 1;
+    if (*p == '.') {
+        if (!(*++p >= '0' && *p <= '9')) return -1;
+        while (*p >= '0' && *p <= '9') p++;
+        integer = 0;
+    }
+    if (*p == 'e' || *p == 'E') {
+        if (*++p == '+' || *p == '-') p++;
+        if (!(*p >= '0' && *p <= '9')) return -1;
+        while (*p >= '0' && *p <= '9') p++;
+        integer = 0;
+    }
+    return *p ? -1 : integer ? n : 0;
+}
+
+static int parse_number(const char *s, double *v) {
+    if (number_syntax(s) < 0) return -1;
+    *v = strtod(s, NULL);
+    return isfinite(*v) ? 0 : -1;
+}
+
+/* A non-negative integer in the same grammar (its integer form, no sign). */
 static int parse_u64(const char *s, uint64_t *v) {
-    char *end;
+    if (s[0] == '-' || number_syntax(s) <= 0) return -1;
     errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || !*s || *end || s[0] == '-' || s[0] == '+' || s[0] == ' ') return -1;
+    unsigned long long x = strtoull(s, NULL, 10);
+    if (errno) return -1;
     *v = x;
     return 0;
 }
@@ -88,7 +122,7 @@ static uint64_t random_seed(void) {
 
 static int parse_style(sg_task *t, const char *json, sg_http_error *e) {
     int dim = t->model->engine.cfg.style_dim;
-    cJSON *a = cJSON_Parse(json);
+    cJSON *a = cJSON_ParseWithOpts(json, NULL, 1); /* nothing but spaces after the array */
     int ok = cJSON_IsArray(a) && cJSON_GetArraySize(a) == dim;
     t->style = ok ? calloc((size_t)dim, sizeof(float)) : NULL;
     for (int i = 0; ok && t->style && i < dim; i++) {
@@ -187,9 +221,8 @@ static int parse_style_source(sg_task *t, const sg_task_input *in, sg_http_error
         if (has_seed && parse_u64(seed, &t->seed))
             r = sg_http_fail(e, 400, "bad_field", "seed must be a non-negative integer");
         if (!has_seed) t->seed = random_seed(), t->seed_random = 1;
-        char *end;
-        double p = has_psi ? strtod(psi, &end) : 1.0;
-        if (!r && has_psi && (!*psi || *end || !(p >= 0.0 && p <= 1.0)))
+        double p = 1.0;
+        if (!r && has_psi && (parse_number(psi, &p) || !(p >= 0.0 && p <= 1.0)))
             r = sg_http_fail(e, 400, "bad_field", "psi must be a number in [0, 1]");
         t->psi = (float)p;
     }
@@ -204,9 +237,8 @@ static int parse_output(sg_task *t, const sg_task_input *in, sg_http_error *e) {
     int r = field(in, "quality", q, sizeof q, e);
     if (r < 0) return -1;
     if (r) {
-        char *end;
-        long v = strtol(q, &end, 10);
-        if (!*q || *end || v < 1 || v > 100)
+        uint64_t v = 0;
+        if (parse_u64(q, &v) || v < 1 || v > 100)
             return sg_http_fail(e, 400, "bad_field", "quality must be an integer in 1..100");
         t->quality = (int)v;
     }

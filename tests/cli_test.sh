@@ -101,5 +101,35 @@ expect_err "psi range" "psi" "$bin" translate --model "$m" --src "$src" --domain
 expect_err "output format" "out" "$bin" translate --model "$m" --src "$src" --domain 0 --seed 1 --out "$tmp/e.gif"
 expect_err "unknown option" "unknown option" "$bin" info --modle "$m"
 
+# landmark JSON: 98 pairs, nothing after them
+expect_ok "align --landmarks" "$bin" align --src "$fix/align/src.png" --out "$tmp/al.png" --mean "$fix/align/lm_mean.npz" --landmarks "$fix/align/landmarks.json"
+{ cat "$fix/align/landmarks.json"; printf ' xyz'; } >"$tmp/lm_trail.json"
+expect_err "landmarks with trailing text" "text after the JSON array" "$bin" align --src "$fix/align/src.png" --out "$tmp/al.png" --mean "$fix/align/lm_mean.npz" --landmarks "$tmp/lm_trail.json"
+
+# every reader refuses what is not a regular file at once, with a one-line reason (a FIFO
+# without a writer used to block forever)
+mkfifo "$tmp/fifo"
+expect_err "info --model FIFO" "is a FIFO, not a regular file" timeout 20 "$bin" info --model "$tmp/fifo"
+expect_err "translate --src FIFO" "is a FIFO, not a regular file" timeout 20 "$bin" translate --model "$m" --src "$tmp/fifo" --domain 0 --seed 1 --out "$tmp/e.png"
+expect_err "translate --ref FIFO" "is a FIFO, not a regular file" timeout 20 "$bin" translate --model "$m" --src "$src" --domain 0 --ref "$tmp/fifo" --out "$tmp/e.png"
+expect_err "align --mean FIFO" "is a FIFO, not a regular file" timeout 20 "$bin" align --src "$src" --out "$tmp/e.png" --mean "$tmp/fifo" --landmarks "$tmp/fifo"
+expect_err "info --model directory" "is a directory, not a regular file" timeout 20 "$bin" info --model "$tmp"
+rm -f "$tmp/fifo"
+
+# a parser's memory is bounded by its input (issue 12): a 20 MB legacy checkpoint of one-byte
+# opcodes is refused with the bound's message under a ulimit -v of the baseline (a small model's
+# info fits in 100 MiB) plus 4x the file. (Sanitizer builds reserve huge shadow mappings: there
+# the limit cannot be set, and the bound alone is checked.) OpenBLAS threads are off so its
+# shutdown does not spin on a failing allocation.
+{ printf '\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x2e\x80\x02M\xe9\x03.\x80\x02}.\x80\x02'
+  head -c 20000000 /dev/zero | tr '\0' N; printf '.'; } >"$tmp/flood.ckpt"
+if [ -n "${SG_SANITIZER:-}" ]; then
+  expect_err "pickle flood bounded" "bytes of memory" "$bin" info --model "$tmp/flood.ckpt"
+else
+  expect_err "pickle flood under ulimit -v" "bytes of memory" \
+    bash -c 'ulimit -v $((102400 + 4 * 20000000 / 1024)) && OPENBLAS_NUM_THREADS=1 exec timeout 60 "$0" info --model "$1"' "$bin" "$tmp/flood.ckpt"
+fi
+rm -f "$tmp/flood.ckpt"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -426,6 +426,22 @@ static void expect_raw(const char *what, const char *bytes, size_t n, sg_status 
 }
 #define RAW(what, lit, want, sub) expect_raw(what, lit, sizeof lit - 1, want, sub)
 
+/* A pickle of one-byte opcodes that each make a value (issue 12: 20 MB of N drove the reader to
+ * 1.1 GB): the reader's memory is bounded by twice the file and 1 MiB, whatever the opcodes. */
+static void test_pickle_memory_bounded(void **state) {
+    (void)state;
+    const char *ops[] = {"N", "K\x01", "]"}; /* None, a small int, an empty list */
+    for (size_t k = 0; k < sizeof ops / sizeof *ops; k++) {
+        buf m = {0};
+        b_bytes(&m, "\x80\x02", 2);
+        size_t len = strlen(ops[k]), reps = ((size_t)4 << 20) / len;
+        for (size_t i = 0; i < reps; i++) b_bytes(&m, ops[k], len);
+        b_op(&m, '.');
+        expect_pickle_error("opcode flood", &m, SG_ERR_LIMIT, "bytes of memory");
+        free(m.p);
+    }
+}
+
 static void test_hostile_globals(void **state) {
     (void)state;
     buf m = {0};
@@ -952,6 +968,7 @@ int main(void) {
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_fixture_legacy),
         cmocka_unit_test(test_fixture_zip),
+        cmocka_unit_test(test_pickle_memory_bounded),
         cmocka_unit_test(test_fixture_wing),
         cmocka_unit_test(test_fixture_config),
         cmocka_unit_test(test_fixture_mutations),
