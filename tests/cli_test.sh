@@ -116,20 +116,45 @@ expect_err "align --mean FIFO" "is a FIFO, not a regular file" timeout 20 "$bin"
 expect_err "info --model directory" "is a directory, not a regular file" timeout 20 "$bin" info --model "$tmp"
 rm -f "$tmp/fifo"
 
-# a parser's memory is bounded by its input (issue 12): a 20 MB legacy checkpoint of one-byte
-# opcodes is refused with the bound's message under a ulimit -v of the baseline (a small model's
-# info fits in 100 MiB) plus 4x the file. (Sanitizer builds reserve huge shadow mappings: there
-# the limit cannot be set, and the bound alone is checked.) OpenBLAS threads are off so its
-# shutdown does not spin on a failing allocation.
+# a parser's memory is bounded by its input (issue 12). The baseline is measured: the smallest
+# ulimit -v (KiB, to 4 MiB) under which `info` opens the small model (the binary's libraries,
+# FFmpeg's among them, take most of it). Then a 20 MB legacy checkpoint of one-byte opcodes is
+# refused with the pickle bound's message under the baseline plus 4x the file, and a 4 MB
+# safetensors header of 2 M values is parsed (then refused for its rank) under the baseline plus
+# the stated 50x its length. (Sanitizer builds reserve huge shadow mappings: there the limit
+# cannot be set, and the messages alone are checked.) OpenBLAS threads are off so its shutdown
+# does not spin on a failing allocation.
+under_vlimit() { # KIB CMD...: CMD under ulimit -v KIB
+  local kib=$1
+  shift
+  bash -c 'ulimit -v "$0" && OPENBLAS_NUM_THREADS=1 exec timeout 60 "$@"' "$kib" "$@"
+}
+vbase() {
+  local lo=16384 hi=4194304 mid
+  while [ $((hi - lo)) -gt 4096 ]; do
+    mid=$(((lo + hi) / 2))
+    if under_vlimit "$mid" "$bin" info --model "$m" >/dev/null 2>&1; then hi=$mid; else lo=$mid; fi
+  done
+  echo "$hi"
+}
 { printf '\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x2e\x80\x02M\xe9\x03.\x80\x02}.\x80\x02'
   head -c 20000000 /dev/zero | tr '\0' N; printf '.'; } >"$tmp/flood.ckpt"
+python3 -c 'import struct, sys
+h = ("{\"t\":{\"dtype\":\"F32\",\"shape\":[" + ",".join(["0"] * 2000000) + "],\"data_offsets\":[0,0]}}").encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h)' "$tmp/flood.safetensors"
+hlen=$(($(stat -c %s "$tmp/flood.safetensors") - 8))
 if [ -n "${SG_SANITIZER:-}" ]; then
   expect_err "pickle flood bounded" "bytes of memory" "$bin" info --model "$tmp/flood.ckpt"
+  expect_err "safetensors header flood parsed" "2000000 dims" "$bin" info --model "$tmp/flood.safetensors"
 else
-  expect_err "pickle flood under ulimit -v" "bytes of memory" \
-    bash -c 'ulimit -v $((102400 + 4 * 20000000 / 1024)) && OPENBLAS_NUM_THREADS=1 exec timeout 60 "$0" info --model "$1"' "$bin" "$tmp/flood.ckpt"
+  base=$(vbase)
+  echo "info baseline: ulimit -v $base KiB"
+  expect_err "pickle flood under ulimit -v (baseline + 4x the file)" "bytes of memory" \
+    under_vlimit $((base + 4 * 20000000 / 1024)) "$bin" info --model "$tmp/flood.ckpt"
+  expect_err "safetensors header flood under ulimit -v (baseline + 50x the header)" "2000000 dims" \
+    under_vlimit $((base + 50 * hlen / 1024)) "$bin" info --model "$tmp/flood.safetensors"
 fi
-rm -f "$tmp/flood.ckpt"
+rm -f "$tmp/flood.ckpt" "$tmp/flood.safetensors"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
