@@ -221,6 +221,11 @@ mem=${SG_CONTAINER_MEMORY:-640m}
 NO_TMPFS=1 run "$name-mem" --memory "$mem" --memory-swap "$mem"
 if healthy "$name-mem"; then
   limit=$(docker exec "$name-mem" sh -c 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes')
+  # healthy is alive; the models may still be loading (and packing their weights): wait for ready
+  for _ in $(seq 240); do
+    [ "$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$U/readyz")" = 200 ] && break
+    sleep 0.5
+  done
   codes=
   for s in 1 2 3; do   # reference-guided and latent-guided, the heaviest paths
     codes+=$(curl -s --max-time 120 -o /dev/null -w '%{http_code} ' -F image=@"$src" -F domain=dog -F seed=$s "$U/v1/translate")
