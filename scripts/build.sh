@@ -3,7 +3,7 @@
 # and docker/Dockerfile, so CI exercises the container's build even without Docker.
 #   scripts/build.sh                          everything, into build/ (Release)
 #   SG_BUILD_DIR=out SG_TARGETS="stargan stargan-server" scripts/build.sh
-#   SG_BUILD_TYPE=Debug SG_BUILD_DIR=build-debug scripts/build.sh   (-O0 -g, SG_ASSERT checks on)
+#   SG_BUILD_TYPE=Debug SG_BUILD_DIR=build-debug scripts/build.sh   (-Og -g, SG_ASSERT checks on)
 # Extra arguments go to cmake's configure step (e.g. -DSG_FIXTURES=...).
 set -euo pipefail
 cd "$(dirname "$0")/.."

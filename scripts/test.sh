@@ -5,7 +5,7 @@
 # ../shared/fixtures (override with SG_FIXTURES=...); tests that need them, or a browser
 # (tests/web), report "Skipped" when those are absent (ctest's summary lists them).
 #   scripts/test.sh [ctest args]                                   Release, in build/
-#   SG_BUILD_TYPE=Debug SG_BUILD_DIR=build-debug scripts/test.sh   Debug: -O0 -g, SG_ASSERT on
+#   SG_BUILD_TYPE=Debug SG_BUILD_DIR=build-debug scripts/test.sh   Debug: -Og -g, SG_ASSERT on
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fix="${SG_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
