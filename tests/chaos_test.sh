@@ -42,7 +42,7 @@ client() {
     badimage) args=(-F image=@"$tmp/bad.jpg" -F domain=1 "$U/v1/translate") ;;
     baddomain) args=(-F image=@"$src" -F domain=horse "$U/v1/translate") ;;
     nomodel) args=(-F image=@"$src" -F domain=1 -F model=none "$U/v1/translate") ;;
-    hangup) args=(--max-time 0.$((RANDOM % 3 + 1)) -F image=@"$src" -F domain=1 "$U/v1/style") ;;
+    hangup) args=(--max-time 0.$((RANDOM % 3 + 1)) -F reference=@"$src" -F domain=1 "$U/v1/style") ;;
   esac
   curl -s --max-time 30 -o "$tmp/st/$kind.$n.body" -w '%{http_code}' "${args[@]}" >"$tmp/st/$kind.$n" 2>/dev/null
   sed -n 's/^{"error":{"code":"\([a-z_]*\)".*/\1/p' "$tmp/st/$kind.$n.body" >"$tmp/st/$kind.$n.code" 2>/dev/null
@@ -71,6 +71,8 @@ done
 wait "${cpids[@]}"
 echo "clients done after $((SECONDS - t0)) s"
 check "bounded: clients done within 45 s" '[ $((SECONDS - t0)) -lt 45 ]'
+# the reload may still be loading (sanitizer builds load ~10x slower): wait for it, bounded
+for _ in $(seq 120); do grep -q "reloaded in .* generation 2\|reload failed" "$tmp/daemon.log" && break; sleep 0.5; done
 check "the reload happened" 'grep -q "reloaded in .* generation 2" "$tmp/daemon.log"'
 curl -s --max-time 10 "$U/metrics" >"$tmp/metrics"
 kill -TERM $pid
