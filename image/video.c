@@ -32,6 +32,7 @@ struct sg_video {
     AVIOContext *mem_io;
     struct SwsContext *sws;
     AVFrame *frame;
+    AVFrame *rgb; /* [h, w, 3] staging: padded and aligned as libswscale's SIMD reads need */
     AVPacket *pkt;
     /* WebP */
     WebPAnimEncoder *anim;
@@ -106,7 +107,8 @@ static sg_status mp4_open(sg_video *v, sg_error *err) {
     int r = avformat_alloc_output_context2(&v->fc, NULL, "mp4", NULL);
     if (r < 0) return av_fail(err, SG_ERR_UNSUPPORTED, "mp4 muxer", r);
     if (!(v->st = avformat_new_stream(v->fc, NULL)) || !(v->cc = avcodec_alloc_context3(codec)) ||
-        !(v->frame = av_frame_alloc()) || !(v->pkt = av_packet_alloc()))
+        !(v->frame = av_frame_alloc()) || !(v->rgb = av_frame_alloc()) ||
+        !(v->pkt = av_packet_alloc()))
         return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
     AVCodecContext *cc = v->cc;
     cc->width = v->w, cc->height = v->h;
@@ -160,6 +162,9 @@ static sg_status mp4_open(sg_video *v, sg_error *err) {
     v->frame->format = AV_PIX_FMT_YUV420P;
     v->frame->width = v->w, v->frame->height = v->h;
     if ((r = av_frame_get_buffer(v->frame, 0)) < 0) return av_fail(err, SG_ERR_NOMEM, "frame", r);
+    v->rgb->format = AV_PIX_FMT_RGB24;
+    v->rgb->width = v->w, v->rgb->height = v->h;
+    if ((r = av_frame_get_buffer(v->rgb, 0)) < 0) return av_fail(err, SG_ERR_NOMEM, "frame", r);
     return SG_OK;
 }
 
@@ -184,9 +189,13 @@ static sg_status mp4_encode(sg_video *v, AVFrame *frame, sg_error *err) {
 static sg_status mp4_add(sg_video *v, const sg_image *rgb, sg_error *err) {
     int r = av_frame_make_writable(v->frame);
     if (r < 0) return av_fail(err, SG_ERR_NOMEM, "frame", r);
-    const uint8_t *planes[1] = {rgb->pixels};
-    const int strides[1] = {3 * rgb->w};
-    sws_scale(v->sws, planes, strides, 0, v->h, v->frame->data, v->frame->linesize);
+    /* libswscale's vector code reads past the end of a row; straight from rgb->pixels that ran
+     * off the end of the allocation (a SEGV under TSan's allocator). Copy into padded rows. */
+    for (int y = 0; y < v->h; y++)
+        memcpy(v->rgb->data[0] + (size_t)y * v->rgb->linesize[0],
+               rgb->pixels + (size_t)y * 3 * rgb->w, (size_t)3 * v->w);
+    const uint8_t *const *planes = (const uint8_t *const *)v->rgb->data;
+    sws_scale(v->sws, planes, v->rgb->linesize, 0, v->h, v->frame->data, v->frame->linesize);
     v->frame->pts = v->frames;
     return mp4_encode(v, v->frame, err);
 }
@@ -435,6 +444,7 @@ void sg_video_free(sg_video *v) {
     avcodec_free_context(&v->cc);
     sws_freeContext(v->sws);
     av_frame_free(&v->frame);
+    av_frame_free(&v->rgb);
     av_packet_free(&v->pkt);
     if (v->anim) WebPAnimEncoderDelete(v->anim);
     if (v->part) unlink(v->part); /* unfinished (or failed) */
