@@ -1,14 +1,12 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # bf16 end to end (stargan selftest/translate/bench --precision, stargan-server --precision):
 # every fixture passes selftest in bf16 under the bf16 bounds, --precision fp32 gives the
 # default's bytes, bf16 gives a different but valid image. Exit 77 (ctest: Skipped) when the CPU
 # has no AVX512-BF16 or the fixtures are absent.
 bin="$1" server="$2" fix="$3" tmp="$4"
 [ -f "$fix/mini.io.safetensors" ] || { echo "skipped: fixtures not found"; exit 77; }
+. "$(dirname "$0")/lib.sh" # ok / bad / start / stop / finish
 mkdir -p "$tmp"
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
 
 if ! "$bin" bench --config mini --runs 1 --precision bf16 >"$tmp/bench" 2>&1; then
   if grep -q "no AVX512-BF16" "$tmp/bench"; then
@@ -53,23 +51,11 @@ if [ -x "$server" ]; then
 fi
 # a bf16 server (the mini model): precision in /v1/models and in the model-info metric, and a
 # translation equal to the CLI's bf16 bytes
-if [ -x "$server" ] && command -v curl >/dev/null; then
-  STARGAN_PRECISION=bf16 "$server" --listen 127.0.0.1:0 --model mini="$tmp/mini.safetensors" \
-    --access-log off >"$tmp/srv.out" 2>"$tmp/srv.log" &
-  pid=$!
-  port=
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/srv.log" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.2
-  done
-  if [ -z "$port" ]; then bad "bf16 server start"; cat "$tmp/srv.log"
-  else
-    U="http://127.0.0.1:$port"
-    for _ in $(seq 1 150); do # models load (and bf16 weights pack) after the listen
-      [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/readyz")" = 200 ] && break
-      sleep 0.2
-    done
+if ! command -v curl >/dev/null; then echo "skip the bf16 server checks: curl not installed"
+else
+  srv=$server
+  export STARGAN_PRECISION=bf16 # the environment's spelling of --precision
+  if start srv --model mini="$tmp/mini.safetensors" --access-log off; then
     curl -s "$U/v1/models" | grep -q '"precision":"bf16"' && ok "server /v1/models precision" \
       || bad "server /v1/models precision"
     curl -s "$U/metrics" | grep -q 'stargan_model_info{.*precision="bf16"' && ok "server metric precision" \
@@ -77,8 +63,8 @@ if [ -x "$server" ] && command -v curl >/dev/null; then
     curl -s -F image=@"$src" -F domain=1 -F seed=5 "$U/v1/translate" -o "$tmp/srv.png"
     cmp -s "$tmp/srv.png" "$tmp/bf16.png" && ok "server bf16 = CLI bf16 bytes" \
       || bad "server bf16 image differs from the CLI's"
-  fi
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    stop "$PID"
+  else bad "bf16 server start"; fi
+  unset STARGAN_PRECISION
 fi
-[ $fails -eq 0 ] && echo "all bf16 tests passed" || echo "$fails bf16 test(s) failed"
-[ $fails -eq 0 ]
+finish

@@ -9,29 +9,18 @@
 set -u
 srv=$1 cli=$2 tmp=$3
 here=$(cd "$(dirname "$0")" && pwd)
-command -v curl >/dev/null || { echo "skipped: curl not installed"; exit 77; }
+. "$here/lib.sh" # ok / bad / check / finish / start, daemons killed on exit
+need curl
 rm -rf "$tmp" && mkdir -p "$tmp/st"
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 src="$here/data/images/jpg_exif_6.jpg"
 "$cli" make-model --config afhq --img-size 64 --max-conv-dim 64 --style-dim 16 --latent-dim 8 --out "$tmp/m.safetensors" >/dev/null \
   || { echo "0 passed, 1 failed"; exit 1; }
 printf 'not an image' >"$tmp/bad.jpg"
 
-"$srv" --listen 127.0.0.1:0 --model m="$tmp/m.safetensors" --workers 1 --queue 6 --timeout 0.3 \
-  --max-connections 12 --header-timeout 3 --body-grace 2 --grace 10 >"$tmp/access.log" 2>"$tmp/daemon.log" &
-pid=$!
-trap 'kill -9 $pid 2>/dev/null' EXIT
-U=
-for _ in $(seq 300); do
-  port=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/daemon.log" | head -1)
-  [ -n "$port" ] && U="http://127.0.0.1:$port" &&
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$U/readyz")" = 200 ] && break
-  sleep 0.1
-done
-[ -n "$U" ] || { cat "$tmp/daemon.log"; echo "0 passed, 1 failed"; exit 1; }
+# the daemon's log: $tmp/daemon.log (access log: $tmp/daemon.out)
+start daemon --model m="$tmp/m.safetensors" --workers 1 --queue 6 --timeout 0.3 \
+  --max-connections 12 --header-timeout 3 --body-grace 2 --grace 10 || { echo "0 passed, 1 failed"; exit 1; }
+pid=$PID
 
 # client KIND N: one request; its status (000: no answer) and error code go to $tmp/st/KIND.N
 client() {
@@ -51,7 +40,7 @@ client() {
 # slow MODE N: one byte a second for at most 15 s on an unfinished request
 slow() {
   ( trap '' PIPE
-    exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 0
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || exit 0
     [ "$1" = body ] && printf 'POST /v1/style?domain=1 HTTP/1.1\r\nHost: c\r\nContent-Type: image/png\r\nContent-Length: 50000\r\n\r\n' >&3
     [ "$1" = headers ] && printf 'GET /healthz HTTP/1.1\r\nHost: c\r\nX-Slow: ' >&3
     for _ in $(seq 15); do printf 'a' >&3 2>/dev/null || break; sleep 1; done ) &
@@ -104,5 +93,4 @@ expired=$(sed -n 's/^stargan_expired_total //p' "$tmp/metrics")
 check "metrics: expired >= translate timeouts seen ($timeouts; style hang-ups may add)" '[ "${expired:-0}" -ge "$timeouts" ] && [ "${expired:-0}" -le $((timeouts + 9)) ]'
 check "slow clients dropped by the watchdog" 'grep -q "^stargan_slow_clients_dropped_total{phase=\"headers\"} 2$" "$tmp/metrics" && grep -q "^stargan_slow_clients_dropped_total{phase=\"body\"} 2$" "$tmp/metrics"'
 check "no error in the daemon log" '! grep -q "level=error" "$tmp/daemon.log"'
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

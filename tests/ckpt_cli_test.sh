@@ -10,12 +10,8 @@ data="$(cd "$(dirname "$0")" && pwd)/data/ckpt"
 if [ ! -f "$fix/README.md" ] || [ ! -d "$fix/ckpt" ]; then
   echo "skipped: fixtures not found at $fix"; exit 77
 fi
+. "$(dirname "$0")/lib.sh" # ok / bad / expect_ok / finish
 rm -rf "$tmp" && mkdir -p "$tmp"
-pass=0 fail=0
-ok()   { pass=$((pass + 1)); echo "ok   $1"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
-# expect_ok NAME CMD...: exit 0
-expect_ok() { local n=$1; shift; if "$@" >"$tmp/out" 2>&1; then ok "$n"; else bad "$n"; cat "$tmp/out"; fi; }
 # expect_err NAME PATTERN CMD...: non-zero exit without a crash, exactly one line on stderr,
 # matching PATTERN
 expect_err() {
@@ -24,8 +20,8 @@ expect_err() {
   if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
      grep -q -- "$pat" "$tmp/err"; then ok "$n"; else bad "$n (rc=$rc)"; cat "$tmp/err"; fi
 }
-# check NAME CMD...: ok when CMD succeeds, else FAIL and the last output
-check() { local n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; cat "$tmp/out"; fi; }
+# holds NAME CMD...: ok when CMD succeeds, else FAIL and the last output
+holds() { local n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; cat "$tmp/out"; fi; }
 has() { grep -q -- "$1" "$tmp/out"; } # has PATTERN: the last output holds it
 # selftest_ok NAME ARGS...: selftest passes with every network output ok
 selftest_ok() {
@@ -44,20 +40,20 @@ selftest_ok "selftest zip ckpt" --model "$zipck"
 selftest_ok "selftest ckpt + wing" --model "$legacy" --fan "$wing"
 
 expect_ok "info legacy ckpt" "$bin" info --model "$legacy"
-check "info ckpt content" eval 'has "domains      0=female 1=male" && has "img_size     64"'
+holds "info ckpt content" eval 'has "domains      0=female 1=male" && has "img_size     64"'
 expect_ok "info zip ckpt" "$bin" info --model "$zipck"
 
 m="$tmp/mini.safetensors"
 expect_ok "convert" "$bin" convert --model "$legacy" --fan "$wing" --out "$m"
-check "convert counts" has "wrote .*: 417 tensors (281 of the face network)"
+holds "convert counts" has "wrote .*: 417 tensors (281 of the face network)"
 selftest_ok "selftest converted" --model "$m"
 expect_ok "info converted" "$bin" info --model "$m"
-check "converted keeps fan and domains" eval 'has "face network present" && has "0=female 1=male"'
+holds "converted keeps fan and domains" eval 'has "face network present" && has "0=female 1=male"'
 expect_ok "convert zip, domains" "$bin" convert --model "$zipck" --domains woman,man --out "$tmp/d.safetensors"
 expect_ok "info domains" "$bin" info --model "$tmp/d.safetensors"
-check "domains metadata" has "0=woman 1=man"
+holds "domains metadata" has "0=woman 1=man"
 expect_ok "convert fan only" "$bin" convert --fan "$wing" --out "$tmp/fan.safetensors"
-check "fan only counts" has "281 tensors (281 of the face network)"
+holds "fan only counts" has "281 tensors (281 of the face network)"
 selftest_ok "selftest with converted fan" --model "$legacy" --fan "$tmp/fan.safetensors"
 
 # errors: one line, non-zero exit, no crash, no output file left behind
@@ -73,13 +69,12 @@ expect_err "wing as a model" "mapping_network" "$bin" info --model "$wing"
 expect_err "model as a fan" "no face network" "$bin" convert --fan "$legacy" --out "$tmp/x.safetensors"
 expect_err "convert bad domains" "domain names" "$bin" convert --model "$legacy" --domains a,b,c --out "$tmp/x.safetensors"
 # shellcheck disable=SC2016 # expanded by eval
-check "no partial output" eval '[ ! -e "$tmp/x.safetensors" ] && [ ! -e "$tmp/x.safetensors.tmp" ]'
+holds "no partial output" eval '[ ! -e "$tmp/x.safetensors" ] && [ ! -e "$tmp/x.safetensors.tmp" ]'
 printf '\x80\x02garbage' >"$tmp/garbage.bin"
 expect_err "garbage pickle" "garbage.bin" "$bin" info --model "$tmp/garbage.bin"
 "$bin" convert --out "$tmp/x.safetensors" >"$tmp/out" 2>&1
 rc=$?
 # shellcheck disable=SC2016
-check "convert usage" eval '[ $rc -eq 2 ] && [ "$(head -1 "$tmp/out")" = "stargan convert: --model or --fan is required" ]'
+holds "convert usage" eval '[ $rc -eq 2 ] && [ "$(head -1 "$tmp/out")" = "stargan convert: --model or --fan is required" ]'
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -5,10 +5,8 @@
 # Exit 77 (skipped) when fixtures are absent and the usage checks before them passed.
 set -u
 bin=$1 fix=$2 tmp=$3
+. "$(dirname "$0")/lib.sh" # ok / bad / expect_ok / finish
 rm -rf "$tmp" && mkdir -p "$tmp"
-pass=0 fail=0
-ok()   { pass=$((pass + 1)); echo "ok   $1"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # usage errors (no fixtures needed): exit 2, nothing on stdout, exactly two lines on stderr: what
 # is wrong ("stargan CMD: ...", matching PATTERN), then the pointer to --help
@@ -53,7 +51,6 @@ if [ ! -f "$fix/README.md" ]; then
   echo "skipped: fixtures not found at $fix"; exit 77
 fi
 # expect_ok NAME CMD...: exit 0
-expect_ok() { local n=$1; shift; if "$@" >"$tmp/out" 2>&1; then ok "$n"; else bad "$n"; cat "$tmp/out"; fi; }
 # expect_err NAME PATTERN CMD...: non-zero exit, one line on stderr matching PATTERN, no crash
 expect_err() {
   local n=$1 pat=$2; shift 2
@@ -156,5 +153,4 @@ else
 fi
 rm -f "$tmp/flood.ckpt" "$tmp/flood.safetensors"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -15,17 +15,10 @@
 set -u
 srv=$1 cli=$2 tmp=$3 fix=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
-command -v haproxy >/dev/null || { echo "skipped: haproxy not installed (apt-get install haproxy)"; exit 77; }
-command -v curl >/dev/null || { echo "skipped: curl not installed"; exit 77; }
+. "$here/lib.sh" # ok / bad / check / finish, daemons killed on exit
+need haproxy "apt-get install haproxy"
+need curl
 rm -rf "$tmp" && mkdir -p "$tmp"
-pass=0 fail=0
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; }
-trap cleanup EXIT
-ok()  { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
 
 DRAIN=${SG_DRAIN_DELAY:-5}   # the server's default: what a Kubernetes rollout would use
 N=3 CLIENTS=4

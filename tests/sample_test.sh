@@ -7,11 +7,8 @@ set -u
 bin=$1 probe=$2 fix=$3 tmp=$4
 img="$fix/images/afhq"
 if [ ! -d "$img/src" ]; then echo "skipped: fixture photos not found at $img"; exit 77; fi
+. "$(dirname "$0")/lib.sh" # ok / bad / expect_ok / finish
 rm -rf "$tmp" && mkdir -p "$tmp"
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { local n=$1; shift; if "$@" >"$tmp/out" 2>&1; then ok "$n"; else bad "$n"; cat "$tmp/out"; fi; }
 # expect_err NAME PATTERN CMD...: exit 1 (not a crash), PATTERN on stderr
 expect_err() {
   local n=$1 pat=$2; shift 2
@@ -22,7 +19,7 @@ expect_err() {
 S=64 M=8   # image size; the video's margin beside the reference column (S/8)
 
 m="$tmp/m.safetensors"
-check "make-model" "$bin" make-model --config afhq --img-size $S --max-conv-dim 64 --style-dim 16 \
+expect_ok "make-model" "$bin" make-model --config afhq --img-size $S --max-conv-dim 64 --style-dim 16 \
   --latent-dim 8 --out "$m"
 
 # sources: 2 (cat, dog); references: 3 (cat, dog, wild), one folder per domain
@@ -33,7 +30,7 @@ srcs=("$tmp/src/cat/"*.jpg "$tmp/src/dog/"*.jpg)
 refs=("$tmp/ref/cat/"*.jpg "$tmp/ref/dog/"*.jpg "$tmp/ref/wild/"*.jpg)
 refdom=(cat dog wild)
 o="$tmp/o"
-check "sample" "$bin" sample --model "$m" --src-dir "$tmp/src" --ref-dir "$tmp/ref" --out-dir "$o" \
+expect_ok "sample" "$bin" sample --model "$m" --src-dir "$tmp/src" --ref-dir "$tmp/ref" --out-dir "$o" \
   --seeds 2 --seed 5 --frames 3 --fps 10
 [ ! -s "$tmp/out" ] && ok "sample is quiet off a terminal" || { bad "sample is quiet off a terminal"; cat "$tmp/out"; }
 for f in reference.png latent.png video_ref.mp4 video_latent.mp4; do
@@ -49,7 +46,7 @@ for i in 0 1; do
   for j in 0 1 2; do
     "$bin" translate --model "$m" --src "${srcs[$i]}" --ref "${refs[$j]}" --domain "${refdom[$j]}" \
       --out "$tmp/cell.png" 2>"$tmp/err" || cat "$tmp/err"
-    check "reference cell ($i, $j) = translate" "$probe" region "$o/reference.png" $(((j + 1) * S)) $(((i + 1) * S)) "$tmp/cell.png"
+    expect_ok "reference cell ($i, $j) = translate" "$probe" region "$o/reference.png" $(((j + 1) * S)) $(((i + 1) * S)) "$tmp/cell.png"
   done
 done
 # latent cells: column 1 + domain·seeds + k is seed 5 + k in that domain
@@ -57,7 +54,7 @@ for spec in "0 cat 0" "1 dog 1" "0 wild 1"; do
   set -- $spec; i=$1 d=$2 k=$3
   case $d in cat) y=0 ;; dog) y=1 ;; wild) y=2 ;; esac
   "$bin" translate --model "$m" --src "${srcs[$i]}" --seed $((5 + k)) --domain $d --out "$tmp/cell.png"
-  check "latent cell ($i, $d, seed $((5 + k))) = translate" "$probe" region "$o/latent.png" $(((1 + y * 2 + k) * S)) $((i * S)) "$tmp/cell.png"
+  expect_ok "latent cell ($i, $d, seed $((5 + k))) = translate" "$probe" region "$o/latent.png" $(((1 + y * 2 + k) * S)) $((i * S)) "$tmp/cell.png"
 done
 
 # videos: 3 references → 2 segments of 3 frames, 6 latent codes → 5 segments
@@ -68,7 +65,7 @@ grep -q "^frames 15 size $((2 * S))x$((2 * S)) duration_ms 1500$" "$tmp/v" && ok
 
 # WebP: the same timeline (repeated frames merge, the duration stays)
 o2="$tmp/o2"
-check "sample --video webp" "$bin" sample --model "$m" --src-dir "$tmp/src" --ref-dir "$tmp/ref" \
+expect_ok "sample --video webp" "$bin" sample --model "$m" --src-dir "$tmp/src" --ref-dir "$tmp/ref" \
   --out-dir "$o2" --outputs video_ref,video_latent --video webp --seeds 1 --frames 3 --fps 10
 "$probe" video "$o2/video_ref.webp" >"$tmp/v" 2>&1
 grep -q "size $((S + M + 2 * S))x$((2 * S)) duration_ms 600$" "$tmp/v" && ok "video_ref.webp size and duration" || { bad "video_ref.webp size and duration"; cat "$tmp/v"; }
@@ -77,7 +74,7 @@ grep -q "size $((2 * S))x$((2 * S)) duration_ms 600$" "$tmp/v" && ok "video_late
 [ ! -e "$o2/reference.png" ] && ok "--outputs picks" || bad "--outputs picks"
 # photos directly in --src-dir count as sources; a single reference gives a still video
 mkdir -p "$tmp/flat" "$tmp/oneref/dog"; cp "${srcs[0]}" "$tmp/flat/"; cp "${refs[1]}" "$tmp/oneref/dog/"
-check "sample flat sources, one reference" "$bin" sample --model "$m" --src-dir "$tmp/flat" \
+expect_ok "sample flat sources, one reference" "$bin" sample --model "$m" --src-dir "$tmp/flat" \
   --ref-dir "$tmp/oneref" --out-dir "$tmp/o3" --outputs reference,video_ref --frames 2
 "$probe" video "$tmp/o3/video_ref.mp4" | grep -q "^frames 2 size $((2 * S + M))x$((2 * S)) " && ok "one-reference video" || bad "one-reference video"
 
@@ -96,14 +93,14 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$tmp/nsq"; cp "$here/data/images/jpg_exif_6.jpg" "$tmp/nsq/"
 for fit in crop stretch; do
-  check "sample --fit $fit, non-square" "$bin" sample --model "$m" --src-dir "$tmp/nsq" --ref-dir "$tmp/oneref" \
+  expect_ok "sample --fit $fit, non-square" "$bin" sample --model "$m" --src-dir "$tmp/nsq" --ref-dir "$tmp/oneref" \
     --out-dir "$tmp/o-$fit" --outputs reference --fit $fit
   "$bin" translate --model "$m" --src "$tmp/nsq/jpg_exif_6.jpg" --ref "${refs[1]}" --domain dog --fit $fit --out "$tmp/cell.png"
-  check "--fit $fit cell = translate" "$probe" region "$tmp/o-$fit/reference.png" $S $S "$tmp/cell.png"
+  expect_ok "--fit $fit cell = translate" "$probe" region "$tmp/o-$fit/reference.png" $S $S "$tmp/cell.png"
 done
 cmp -s "$tmp/o-crop/reference.png" "$tmp/o-stretch/reference.png" && bad "crop and stretch differ" || ok "crop and stretch differ"
 # grids as JPEG
-check "sample --format jpg" "$bin" sample --model "$m" --src-dir "$tmp/flat" --ref-dir "$tmp/oneref" \
+expect_ok "sample --format jpg" "$bin" sample --model "$m" --src-dir "$tmp/flat" --ref-dir "$tmp/oneref" \
   --out-dir "$tmp/o4" --outputs reference,latent --seeds 1 --format jpg --quality 80
 [ "$(head -c 3 "$tmp/o4/reference.jpg" | od -An -tx1 | tr -d ' ')" = ffd8ff ] && [ -s "$tmp/o4/latent.jpg" ] \
   && ok "grids written as JPEG" || bad "grids written as JPEG"
@@ -111,25 +108,25 @@ check "sample --format jpg" "$bin" sample --model "$m" --src-dir "$tmp/flat" --r
 # still translate's, masks and all
 c="$fix/images/celeba_hq"
 mkdir -p "$tmp/fsrc" "$tmp/fref/male"; cp "$c/src/female/"*.jpg "$tmp/fsrc/"; cp "$c/ref/male/"*.jpg "$tmp/fref/male/"
-check "make-model mini" "$bin" make-model --config mini --out "$tmp/mini.safetensors"
-check "sample, face masks" "$bin" sample --model "$tmp/mini.safetensors" --src-dir "$tmp/fsrc" \
+expect_ok "make-model mini" "$bin" make-model --config mini --out "$tmp/mini.safetensors"
+expect_ok "sample, face masks" "$bin" sample --model "$tmp/mini.safetensors" --src-dir "$tmp/fsrc" \
   --ref-dir "$tmp/fref" --out-dir "$tmp/o5" --outputs reference
 "$bin" translate --model "$tmp/mini.safetensors" --src "$tmp/fsrc/"*.jpg --ref "$tmp/fref/male/"*.jpg \
   --domain male --out "$tmp/cell.png"
-check "face-mask cell = translate" "$probe" region "$tmp/o5/reference.png" 64 64 "$tmp/cell.png"
+expect_ok "face-mask cell = translate" "$probe" region "$tmp/o5/reference.png" 64 64 "$tmp/cell.png"
 # --fit align: the grid's photos and cells as translate --fit align makes them
 lm="$fix/align/lm_mean.npz"
 mkdir -p "$tmp/asrc"; cp "$fix/align/src.png" "$tmp/asrc/"
-check "sample --fit align" "$bin" sample --model "$tmp/mini.safetensors" --src-dir "$tmp/asrc" \
+expect_ok "sample --fit align" "$bin" sample --model "$tmp/mini.safetensors" --src-dir "$tmp/asrc" \
   --ref-dir "$tmp/fref" --out-dir "$tmp/o6" --outputs reference --fit align --mean "$lm"
 "$bin" translate --model "$tmp/mini.safetensors" --src "$tmp/asrc/src.png" --ref "$tmp/fref/male/"*.jpg \
   --domain male --fit align --mean "$lm" --out "$tmp/cell.png"
-check "aligned cell = translate --fit align" "$probe" region "$tmp/o6/reference.png" 64 64 "$tmp/cell.png"
+expect_ok "aligned cell = translate --fit align" "$probe" region "$tmp/o6/reference.png" 64 64 "$tmp/cell.png"
 expect_err "--fit align needs --mean" "needs --mean" "$bin" sample --model "$tmp/mini.safetensors" \
   --src-dir "$tmp/asrc" --ref-dir "$tmp/fref" --out-dir "$tmp/o7" --fit align
 
 # segments too short to reach their target (--frames 2): one more frame rests on the last style
-check "sample --frames 2" "$bin" sample --model "$m" --src-dir "$tmp/flat" --ref-dir "$tmp/ref" \
+expect_ok "sample --frames 2" "$bin" sample --model "$m" --src-dir "$tmp/flat" --ref-dir "$tmp/ref" \
   --out-dir "$tmp/o8" --outputs video_ref --frames 2 --fps 10
 "$probe" video "$tmp/o8/video_ref.mp4" | grep -q "^frames 5 size $((S + M + S))x$((2 * S)) duration_ms 500$" \
   && ok "short segments end on the last style" || bad "short segments end on the last style"
@@ -143,7 +140,7 @@ expect_err "references outside domain folders" "folder named by their domain" \
   "$bin" sample --model "$m" --src-dir "$tmp/src" --ref-dir "$tmp/flat" --out-dir "$tmp/e2"
 expect_err "no --ref-dir for reference outputs" "need --ref-dir" \
   "$bin" sample --model "$m" --src-dir "$tmp/src" --out-dir "$tmp/e3"
-check "latent outputs without --ref-dir" "$bin" sample --model "$m" --src-dir "$tmp/flat" --out-dir "$tmp/e4" \
+expect_ok "latent outputs without --ref-dir" "$bin" sample --model "$m" --src-dir "$tmp/flat" --out-dir "$tmp/e4" \
   --outputs latent --seeds 1
 mkdir -p "$tmp/badsrc/cat"; printf 'not a photo' >"$tmp/badsrc/cat/x.jpg"
 expect_err "undecodable source named" "x.jpg" \
@@ -166,7 +163,7 @@ for f in "${srcs[@]}" "${refs[2]}"; do
   "$bin" translate --model "$m" --src "$f" --domain wild --seed 9 --out "$tmp/one.png"
   cmp -s "$tmp/one.png" "$tmp/bo/$b.png" && ok "batch output $b = translate" || bad "batch output $b = translate"
 done
-check "batch of several --src, jpg, reference-guided" "$bin" translate --model "$m" --src "${srcs[0]}" --src "${srcs[1]}" \
+expect_ok "batch of several --src, jpg, reference-guided" "$bin" translate --model "$m" --src "${srcs[0]}" --src "${srcs[1]}" \
   --ref "${refs[0]}" --domain cat --out-dir "$tmp/bo2" --format jpg
 [ "$(ls "$tmp/bo2" | wc -l)" = 2 ] && [ -s "$tmp/bo2/$(basename "${srcs[1]}" .jpg).jpg" ] && ok "several --src written" || bad "several --src written"
 cp "${srcs[0]}" "$tmp/clash.jpg"; cp "${srcs[1]}" "$tmp/clash.png" 2>/dev/null
@@ -175,5 +172,4 @@ expect_err "batch output clash" "both be written" "$bin" translate --model "$m" 
 expect_err "several photos need --out-dir" "out-dir" "$bin" translate --model "$m" --src "${srcs[0]}" \
   --src "${srcs[1]}" --domain cat --seed 1 --out "$tmp/x.png"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

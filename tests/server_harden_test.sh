@@ -9,45 +9,10 @@
 set -u
 srv=$1 cli=$2 tmp=$3
 here=$(cd "$(dirname "$0")" && pwd)
-command -v curl >/dev/null || { echo "skipped: curl not installed"; exit 77; }
+. "$here/lib.sh" # ok / bad / check / finish, start / stop / req / hdr / expect / wait_log
+need curl
 rm -rf "$tmp" && mkdir -p "$tmp"
-pass=0 fail=0
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; }
-trap cleanup EXIT
-ok()  { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 src="$here/data/images/jpg_exif_6.jpg"
-
-# start NAME [ARGS...]: a daemon on a free port; sets PID, U (base URL), PORT. Waits for /readyz.
-start() {
-  local name=$1; shift
-  "$srv" --listen 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
-  PID=$!; pids+=("$PID"); U=
-  for _ in $(seq 600); do
-    PORT=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/$name.log" | head -1)
-    if [ -n "$PORT" ]; then
-      U="http://127.0.0.1:$PORT"
-      [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$U/readyz")" = 200 ] && return 0
-    fi
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "daemon $name did not become ready:"; cat "$tmp/$name.log"; return 1
-}
-stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
-req() { curl -s --max-time 60 -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' "$@"; }
-hdr() { tr -d '\r' <"$tmp/hdr" | sed -n "s/^$1: //Ip" | tail -1; }
-expect() {
-  local n=$1 st=$2 code=$3; shift 3
-  local got; got=$(req "$@")
-  if [ "$got" = "$st" ] && grep -q "^{\"error\":{\"code\":\"$code\",\"message\":\".*\"}}$" "$tmp/body" &&
-     [ "$(hdr content-type)" = application/json ]; then ok "$n ($st $code)"
-  else bad "$n: want $st $code, got $got $(head -c 300 "$tmp/body")"; fi
-}
-# wait_log NAME PATTERN: up to 60 s for a line in the daemon's log
-wait_log() { for _ in $(seq 600); do grep -q -- "$2" "$tmp/$1.log" && return 0; sleep 0.1; done; return 1; }
 
 small() { "$cli" make-model --config afhq --img-size 64 --max-conv-dim 64 --style-dim 16 --latent-dim 8 "$@" >/dev/null; }
 small --out "$tmp/a.safetensors" || { echo "0 passed, 1 failed"; exit 1; }
@@ -196,5 +161,4 @@ check "rejected_total counts the 503 answered, not the hang-up (attempt ${got:-n
   '[ -n "$got" ] && grep -q "^stargan_rejected_total 1$" "$tmp/body" && grep -q "status=499" "$tmp/rej.out"'
 stop $PID
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

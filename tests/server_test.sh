@@ -13,15 +13,9 @@ set -u
 export STARGAN_DRAIN_DELAY=0
 srv=$1 cli=$2 fix=$3 tmp=$4
 here=$(cd "$(dirname "$0")" && pwd)
-command -v curl >/dev/null || { echo "skipped: curl not installed"; exit 77; }
+. "$here/lib.sh" # ok / bad / check / finish, start / stop / hdr / expect, daemons killed on exit
+need curl
 rm -rf "$tmp" && mkdir -p "$tmp"
-pass=0 fail=0
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; }
-trap cleanup EXIT
-ok()  { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 
 if [ -f "$fix/images/afhq/src/cat/flickr_cat_000253.jpg" ]; then
   src="$fix/images/afhq/src/cat/flickr_cat_000253.jpg" ref="$fix/images/afhq/ref/dog/pixabay_dog_000121.jpg"
@@ -32,27 +26,8 @@ m="$tmp/m.safetensors"
 "$cli" make-model --config afhq --img-size 64 --max-conv-dim 64 --style-dim 16 --latent-dim 8 --out "$m" >/dev/null \
   || { echo "cannot make the test model"; echo "0 passed, 1 failed"; exit 1; }
 
-# start NAME [ARGS...]: a daemon on a free port (port 0; the port is read from its log); sets
-# PID and U (base URL). Waits until /readyz says 200 (at most 60 s).
-start() {
-  local name=$1; shift
-  "$srv" --listen 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
-  PID=$!; pids+=("$PID"); U=
-  for _ in $(seq 600); do
-    local port; port=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/$name.log" | head -1)
-    if [ -n "$port" ]; then
-      U="http://127.0.0.1:$port"
-      [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$U/readyz")" = 200 ] && return 0
-    fi
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "daemon $name did not become ready:"; cat "$tmp/$name.log"; return 1
-}
-stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
-
-# req [curl args...]: the status code; body in $tmp/body, headers in $tmp/hdr. Every answer is
-# also recorded in $tmp/answers.tsv (method, URL, status, content type, a copy of a JSON body)
+# req [curl args...] (lib.sh's, extended): the status code; body in $tmp/body, headers in
+# $tmp/hdr. Every answer is also recorded in $tmp/answers.tsv (method, URL, status, content type, a copy of a JSON body)
 # for the OpenAPI check at the end.
 mkdir -p "$tmp/answers"
 req() {
@@ -67,15 +42,6 @@ req() {
 # node for the pixel and OpenAPI checks (skipped, and said so, without node or tests/openapi's packages)
 have_node=; command -v node >/dev/null && have_node=1
 have_validator=; [ -n "$have_node" ] && [ -d "$here/openapi/node_modules/@seriousme/openapi-schema-validator" ] && have_validator=1
-hdr() { tr -d '\r' <"$tmp/hdr" | sed -n "s/^$1: //Ip" | tail -1; }
-# expect NAME STATUS CODE [curl args...]: status and the JSON error {"error":{"code":CODE,"message":...}}
-expect() {
-  local n=$1 st=$2 code=$3; shift 3
-  local got; got=$(req "$@")
-  if [ "$got" = "$st" ] && grep -q "^{\"error\":{\"code\":\"$code\",\"message\":\".*\"}}$" "$tmp/body" &&
-     [ "$(hdr content-type)" = application/json ]; then ok "$n ($st $code)"
-  else bad "$n: want $st $code, got $got $(head -c 300 "$tmp/body")"; fi
-}
 
 # ---- main daemon: the small model ----------------------------------------------------------------
 start main --model small="$m" --max-body 1M --max-pixels 2M --workers 1 --queue 4 --max-cells 8 --max-frames 12 || { echo "0 passed, 1 failed"; exit 1; }
@@ -385,5 +351,4 @@ if [ -n "$have_validator" ]; then
     'node "$here/openapi/check.mjs" "$here/../web/openapi.json" "$tmp/answers.tsv" >"$tmp/openapi.log" 2>&1 || { cat "$tmp/openapi.log"; false; }'
 else echo "skip OpenAPI check of the answers: run 'npm ci' in tests/openapi (scripts/install-deps.sh does)"; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
