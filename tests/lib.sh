@@ -49,7 +49,7 @@ start() {
     "$srv" --listen 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
     PID=$!
     pids+=("$PID")
-    U= PORT=
+    U='' PORT=''
     for _ in $(seq 600); do
         PORT=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/$name.log" | head -1)
         if [ -n "$PORT" ]; then
