@@ -9,7 +9,9 @@
  * an odd K ends with a zero partner. A block of 8 rows × 32 columns of C stays in 16 registers
  * over the whole K loop (the fp32 kernels' shape, at twice the multiplies per instruction). */
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net_internal.h"
@@ -123,26 +125,72 @@ void sg__bf16_gemm_packed(int M, int N, int K2, const uint32_t *Ap, const uint32
                  N - j < 32 ? N - j : 32, acc);
 }
 
-/* C[M, N] (+)= A[M, K] · B[K, N] in bf16 products, A row-major (lda), B[k][j] = B[k·rs + j·cs],
- * both converted on the fly chunk by chunk (KC × NC of B, MR × KC of A, on the stack). */
+/* Per-thread panels of A for one KC chunk: grown to the largest M seen and freed when the
+ * thread ends (one allocation per thread, not one per product). NULL when it cannot grow. */
+typedef struct {
+    uint32_t *p;
+    size_t cap;
+} a_buf;
+static pthread_key_t a_key;
+static pthread_once_t a_once = PTHREAD_ONCE_INIT;
+static void a_free(void *v) {
+    a_buf *b = v;
+    free(b->p);
+    free(b);
+}
+static void a_init(void) {
+    if (pthread_key_create(&a_key, a_free)) a_key = (pthread_key_t)-1;
+}
+static uint32_t *a_chunk(int M) {
+    pthread_once(&a_once, a_init);
+    if (a_key == (pthread_key_t)-1) return NULL;
+    a_buf *b = pthread_getspecific(a_key);
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        if (pthread_setspecific(a_key, b)) {
+            free(b);
+            return NULL;
+        }
+    }
+    const size_t need = (size_t)(M + MR - 1) / MR * MR * (KC / 2);
+    if (need > b->cap) {
+        uint32_t *p = aligned_alloc(64, need * 4);
+        if (!p) return NULL;
+        free(b->p);
+        b->p = p, b->cap = need;
+    }
+    return b->p;
+}
+
+/* C[M, N] (+)= A[M, K] · B[K, N] in bf16 products, A row-major (lda), B[k][j] = B[k·rs +
+ * j·cs], both converted on the fly: per KC chunk of K, every row panel of A once (per-thread
+ * buffer; without it, per column chunk on the stack), then B in KC × NC chunks on the stack.
+ * Packing A inside the column loop redid it N/NC times: 512 times for a 1×1 conv at 256². */
 void sg__bf16_gemm(int M, int N, int K, const float *A, int lda, const float *B, size_t rs,
                    size_t cs, float *C, int ldc, int acc) {
     uint32_t bp[KC / 2 * NC] __attribute__((aligned(64)));
-    uint32_t ap[KC / 2 * MR] __attribute__((aligned(64)));
+    uint32_t ap1[KC / 2 * MR] __attribute__((aligned(64)));
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (!acc)
             for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
         return;
     }
-    for (int j0 = 0; j0 < N; j0 += NC) {
-        const int n = N - j0 < NC ? N - j0 : NC;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            const int kc = K - k0 < KC ? K - k0 : KC, k2 = (kc + 1) / 2;
+    uint32_t *apm = a_chunk(M);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        const int kc = K - k0 < KC ? K - k0 : KC, k2 = (kc + 1) / 2;
+        if (apm)
+            for (int i = 0; i < M; i += MR)
+                pack_a(A + (size_t)i * lda + k0, lda, M - i < MR ? M - i : MR, kc,
+                       apm + (size_t)i / MR * k2 * MR);
+        for (int j0 = 0; j0 < N; j0 += NC) {
+            const int n = N - j0 < NC ? N - j0 : NC;
             sg__bf16_pack_b(B + (size_t)k0 * rs + (size_t)j0 * cs, rs, cs, kc, n, bp, NC);
             for (int i = 0; i < M; i += MR) {
                 const int m = M - i < MR ? M - i : MR;
-                pack_a(A + (size_t)i * lda + k0, lda, m, kc, ap);
+                const uint32_t *ap = ap1;
+                if (apm) ap = apm + (size_t)i / MR * k2 * MR;
+                else pack_a(A + (size_t)i * lda + k0, lda, m, kc, ap1);
                 for (int j = 0; j < n; j += 32)
                     kern(k2, ap, bp + j, NC, C + (size_t)i * ldc + j0 + j, ldc, m,
                          n - j < 32 ? n - j : 32, acc || k0 > 0);

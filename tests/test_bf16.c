@@ -158,6 +158,8 @@ static void test_bf16_conv(void **state) {
         {1, 17, 8, 8, 9, 3, 1, 1, "im2col 8 columns, odd channels", 0},
         {1, 24, 15, 15, 8, 4, 2, 1, "4x4 stride 2", 0},
         {1, 520, 4, 4, 33, 3, 1, 1, "K > one packed chunk", 0},
+        {1, 300, 20, 20, 44, 1, 1, 0, "1x1: K over one chunk, columns over several, ragged rows",
+         0},
         {1, 16, 32, 32, 16, 3, 1, 1, "Winograd F(2,3)", 1},
         {2, 64, 64, 64, 64, 3, 1, 1, "Winograd F(2,3), 2 samples", 1},
         {1, 32, 36, 34, 24, 3, 1, 1, "Winograd F(2,3), ragged tiles", 1},
