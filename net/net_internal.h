@@ -92,9 +92,11 @@ typedef struct {
      * larger than the caches: no read-for-ownership of lines that are only written). */
     void (*wino_w)(const float *w, size_t k0, size_t count, float *u, size_t ldu, int cin, int mr,
                    int stream);
-    /* C[M, N] = A · B with A packed in mr-row panels [M/mr][K][mr]; M % mr == 0, N % vl == 0. */
+    /* C[M, N] (+)= A · B with A packed in mr-row panels [M/mr][K][mr]; M % mr == 0, N % vl == 0;
+     * acc: C += (the sum continues in the same order, so K split into blocks gives the bytes of
+     * one call). */
     void (*gemm_packed)(int M, int N, int K, const float *Ap, const float *B, int ldb, float *C,
-                        int ldc);
+                        int ldc, int acc);
     int mr, vl; /* gemm_packed's panel height and vector width (floats) */
     /* C[M, N] = A[M, K] · B[K, N] (+ C when acc), row-major with leading dimensions:
      * register-blocked, single-threaded (the Winograd products and sg_gemm's per-thread parts;

@@ -171,7 +171,7 @@ static void output_task(const wino_ctx *c, const wino_slot *s, float *y, int tr0
 static void packed_ragged(const wino_ctx *c, const float *u, const float *v, int ldv, int nt,
                           float *m) {
     const int vl = c->k->vl, whole = nt / vl * vl;
-    if (whole) c->k->gemm_packed(c->cout, whole, c->cin, u, v, ldv, m, ldv);
+    if (whole) c->k->gemm_packed(c->cout, whole, c->cin, u, v, ldv, m, ldv, 0);
     float out[64]; /* mr ≤ 64 */
     for (int j = whole; j < nt; j++)
         for (int i = 0; i < c->cout;
@@ -201,7 +201,7 @@ static void tile_task(void *ctx, int task, int thread) {
         const float *u = c->u + q * p->ldu, *v = s.v + q * p->ldv;
         float *m = s.m + q * p->ldm;
         if (c->packed && nt % c->k->vl == 0)
-            c->k->gemm_packed(c->cout, nt, c->cin, u, v, p->nt, m, p->nt);
+            c->k->gemm_packed(c->cout, nt, c->cin, u, v, p->nt, m, p->nt, 0);
         else if (c->packed) /* a ragged last task: unpack-free fallback, column by column */
             packed_ragged(c, u, v, p->nt, nt, m);
         else c->k->gemm(c->cout, nt, c->cin, u, c->cin, v, p->nt, m, p->nt, 0);
@@ -275,22 +275,45 @@ static void co_input_task(void *ctx, int task, int thread) {
     }
 }
 
-/* output channels [task·CO_BLOCK, …): their U, the 36 products, the output transform */
+/* Input channels per step of a block: the step's U slice [36, CO_BLOCK·kb], its V rows
+ * [36, kb, T] and the block's M [36, CO_BLOCK, T] fit in 768 KiB together, so the products read
+ * U from L2 right after the transform wrote it (all of a 512-channel block's U is 2.4 MiB). */
+static int co_step(int cin, int nt) {
+    const int per_pos = 196608 / SG_WINO_P; /* floats per position */
+    int kb = (per_pos - CO_BLOCK * nt) / (CO_BLOCK + nt);
+    kb = kb / 8 * 8;
+    if (kb < 8) kb = 8;
+    return kb < cin ? kb : cin;
+}
+
+/* output channels [task·CO_BLOCK, …): their U, the 36 products, the output transform. U is made
+ * kb input channels at a time and each step's products accumulate into M (the same sums in the
+ * same order as one product over every channel: the same bytes). */
 static void co_block_task(void *ctx, int task, int thread) {
     const co_ctx *o = ctx;
     const wino_ctx *c = o->c;
     const wino_plan *p = c->p;
-    const int c0 = task * CO_BLOCK, prof = thread == 0;
+    const int c0 = task * CO_BLOCK, prof = thread == 0, mr = c->k->mr;
     float *u = o->slots + (size_t)thread * o->slot, *m = u + SG_WINO_P * o->ldub;
-    double t0 = prof ? sg__prof_now() : 0;
-    c->k->wino_w(c->wt, (size_t)c0 * c->cin, (size_t)CO_BLOCK * c->cin, u, o->ldub, c->cin,
-                 c->k->mr, 0);
-    if (prof) sg__prof_add(SG_PROF_WINO_W, t0, 0), t0 = sg__prof_now();
-    for (int q = 0; q < SG_WINO_P; q++)
-        c->k->gemm_packed(CO_BLOCK, o->nt, c->cin, u + q * o->ldub, o->v + q * o->ldv, o->nt,
-                          m + q * o->ldmb, o->nt);
+    const int kb = co_step(c->cin, o->nt);
+    const size_t ldu = odd_lines((size_t)CO_BLOCK * kb); /* ≤ o->ldub */
+    double t0 = prof ? sg__prof_now() : 0, tw = 0;
+    for (int ci0 = 0; ci0 < c->cin; ci0 += kb) {
+        const int n = c->cin - ci0 < kb ? c->cin - ci0 : kb;
+        const double t1 = prof ? sg__prof_now() : 0;
+        /* panel i's slots for channels ci0 .. ci0 + n - 1 are contiguous in the packed order */
+        for (int i = 0; i < CO_BLOCK / mr; i++)
+            c->k->wino_w(c->wt, ((size_t)c0 + (size_t)i * mr) * c->cin + (size_t)ci0 * mr,
+                         (size_t)n * mr, u + (size_t)i * n * mr, ldu, c->cin, mr, 0);
+        if (prof) tw += sg__prof_now() - t1;
+        for (int q = 0; q < SG_WINO_P; q++)
+            c->k->gemm_packed(CO_BLOCK, o->nt, n, u + q * ldu,
+                              o->v + q * o->ldv + (size_t)ci0 * o->nt, o->nt, m + q * o->ldmb,
+                              o->nt, ci0 > 0);
+    }
     if (prof) {
-        sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * SG_WINO_P * CO_BLOCK * c->cin * o->nt);
+        sg__prof_add(SG_PROF_WINO_W, sg__prof_now() - tw, 0);
+        sg__prof_add(SG_PROF_WINO_GEMM, t0 + tw, 2.0 * SG_WINO_P * CO_BLOCK * c->cin * o->nt);
         t0 = sg__prof_now();
     }
     const size_t plane = (size_t)c->h * c->w;

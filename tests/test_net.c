@@ -438,14 +438,17 @@ static void test_conv_large_tiled(void **state) {
     conv_large_check(&shifted, SG_CONV_WINOGRAD, 10); /* many tasks over both threads */
     const conv_case wino_odd = {1, 24, 255, 250, 40, 3, 3, 1, 1, 1}; /* partial edge tiles */
     conv_large_check(&wino_odd, SG_CONV_WINOGRAD, 11);
-    /* 512 → 512 at 32² (split by output-channel blocks) and 512 → 256 at 64² (by tile rows, its
-     * 18 MiB U written with streaming stores), on every CPU path */
+    /* 512 → 512 at 32² and 16² (split by output-channel blocks: U made and multiplied a step of
+     * input channels at a time; 16 tiles at 16², the one-vector product) and 512 → 256 at 64²
+     * (by tile rows, its 18 MiB U written with streaming stores), on every CPU path */
     static const char *paths[] = {"plain", "avx2", "avx512"};
     const conv_case wide = {1, 512, 32, 32, 512, 3, 3, 1, 1, 1};
+    const conv_case wide16 = {1, 512, 16, 16, 512, 3, 3, 1, 1, 1};
     const conv_case wide64 = {1, 512, 64, 64, 256, 3, 3, 1, 1, 1};
     for (int pi = 0; pi < 3; pi++)
         if (!sg_cpu_force(paths[pi])) {
             conv_large_check_ws(&wide, SG_CONV_WINOGRAD, (size_t)12 << 20, 12 + pi);
+            conv_large_check_ws(&wide16, SG_CONV_WINOGRAD, (size_t)12 << 20, 18 + pi);
             conv_large_check_ws(&wide64, SG_CONV_WINOGRAD, (size_t)12 << 20, 15 + pi);
         }
     sg_cpu_force(NULL);
