@@ -405,22 +405,21 @@ static void SG_FN(gemm_packed)(int M, int N, int K, const float *Ap, const float
                                float *C, int ldc, int acc) {
     const int w = SG_NV * SG_VL, nfull = N / w * w, nv = (N - nfull) / SG_VL;
     for (int i = 0; i < M; i += SG_MR) {
-        for (int j = 0; j < nfull; j += w) {
-            SG_FN(kern_packed)
-            (K, Ap + (size_t)i * K, B + j, ldb, C + (size_t)i * ldc + j, ldc, SG_NV, acc);
-        }
+        const float *a = Ap + (size_t)i * K;
+        float *c = C + (size_t)i * ldc;
+        for (int j = 0; j < nfull; j += w)
+            SG_FN(kern_packed)(K, a, B + j, ldb, c + j, ldc, SG_NV, acc);
     }
     if (!nv) return;
+    const float *b = B + nfull;
     int i = 0;
-    if (nv == 1) {
-        for (; i + 2 * SG_MR <= M; i += 2 * SG_MR) {
-            SG_FN(kern_v1x2)
-            (K, Ap + (size_t)i * K, B + nfull, ldb, C + (size_t)i * ldc + nfull, ldc, acc);
-        }
+    for (; nv == 1 && i + 2 * SG_MR <= M; i += 2 * SG_MR) {
+        float *c = C + (size_t)i * ldc + nfull;
+        SG_FN(kern_v1x2)(K, Ap + (size_t)i * K, b, ldb, c, ldc, acc);
     }
     for (; i < M; i += SG_MR) {
-        SG_FN(kern_packed)
-        (K, Ap + (size_t)i * K, B + nfull, ldb, C + (size_t)i * ldc + nfull, ldc, nv, acc);
+        float *c = C + (size_t)i * ldc + nfull;
+        SG_FN(kern_packed)(K, Ap + (size_t)i * K, b, ldb, c, ldc, nv, acc);
     }
 }
 
