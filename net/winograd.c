@@ -278,10 +278,9 @@ static void co_input_task(void *ctx, int task, int thread) {
 /* Input channels per step of a block: the step's U slice [36, CO_BLOCK·kb], its V rows
  * [36, kb, T] and the block's M [36, CO_BLOCK, T] fit in 768 KiB together, so the products read
  * U from L2 right after the transform wrote it (all of a 512-channel block's U is 2.4 MiB).
- * Measured with bench_layers (bench/README.md): 512 channels at 16² (T = 16) 17% quicker; at
- * 32² (T = 64) no better, so one step there. */
+ * That paid at 16² (T = 16); from 64 tiles (32²) up, M re-read per step cost what the steps
+ * saved, so one step there (bench_layers, bench/README.md). */
 static int co_step(int cin, int nt) {
-    /* from 64 tiles (32²) up, M re-read per step cost what the steps saved: one step */
     if (nt > 32) return cin;
     const int per_pos = 196608 / SG_WINO_P; /* floats per position */
     int kb = (per_pos - CO_BLOCK * nt) / (CO_BLOCK + nt);
