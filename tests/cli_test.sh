@@ -50,7 +50,6 @@ if [ ! -f "$fix/README.md" ]; then
   [ $fail -eq 0 ] || exit 1
   echo "skipped: fixtures not found at $fix"; exit 77
 fi
-# expect_ok NAME CMD...: exit 0
 # expect_err NAME PATTERN CMD...: non-zero exit, one line on stderr matching PATTERN, no crash
 expect_err() {
   local n=$1 pat=$2; shift 2
