@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 #include <pthread.h>
@@ -191,9 +192,8 @@ static sg_status mp4_add(sg_video *v, const sg_image *rgb, sg_error *err) {
     if (r < 0) return av_fail(err, SG_ERR_NOMEM, "frame", r);
     /* libswscale's vector code reads past the end of a row; straight from rgb->pixels that ran
      * off the end of the allocation (a SEGV under TSan's allocator). Copy into padded rows. */
-    for (int y = 0; y < v->h; y++)
-        memcpy(v->rgb->data[0] + (size_t)y * v->rgb->linesize[0],
-               rgb->pixels + (size_t)y * 3 * rgb->w, (size_t)3 * v->w);
+    av_image_copy_plane(v->rgb->data[0], v->rgb->linesize[0], rgb->pixels, 3 * rgb->w, 3 * v->w,
+                        v->h);
     const uint8_t *const *planes = (const uint8_t *const *)v->rgb->data;
     sws_scale(v->sws, planes, v->rgb->linesize, 0, v->h, v->frame->data, v->frame->linesize);
     v->frame->pts = v->frames;
