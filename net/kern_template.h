@@ -205,65 +205,79 @@ static void SG_FN(wino_out)(const float *m, size_t ldm, int nr, int tw, float bi
 }
 
 /* u[p·ldu + j] = (G g Gᵀ)[p] for the output slots k0 ≤ j < k0 + count, each filled from the 3×3
- * kernel g = w[9·src(j) ...], in chunks of 64 vectorised across j (the strided gather first,
- * then unit-stride math and 36 contiguous stores). src(j) = j (k = co·cin + ci order), or with
- * mr > 0 the packed-panel order of gemm_packed, j = (co/mr)·mr·cin + ci·mr + co%mr, so each
+ * kernel g = w[9·src(j) ...], one vector of slots at a time: the gather (strided) into nine
+ * vectors, then G g Gᵀ in registers and 36 vector stores. src(j) = j (k = co·cin + ci order), or
+ * with mr > 0 the packed-panel order of gemm_packed, j = (co/mr)·mr·cin + ci·mr + co%mr, so each
  * transformed-domain GEMM reads A as one stream.
  *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] */
-#define WCH 64
-/* a non-temporal store of 16 floats (64-byte aligned): U bypasses the caches on its way out */
-static inline void SG_FN(stream16)(float *d, const float *s) {
+
+/* o = G·(a, b, c) (the same formula for the rows of g and then the rows of G·g) */
+static inline void SG_FN(g3)(VF a, VF b, VF c, VF o[6]) {
+    o[0] = a * 0.25f;
+    o[1] = (a + b + c) * (-1.0f / 6);
+    o[2] = (a - b + c) * (-1.0f / 6);
+    o[3] = a * (1.0f / 24) + b * (1.0f / 12) + c * (1.0f / 6);
+    o[4] = a * (1.0f / 24) - b * (1.0f / 12) + c * (1.0f / 6);
+    o[5] = c;
+}
+
+/* a non-temporal store of one vector (aligned to its size): U bypasses the caches on its way out */
+static inline void SG_FN(vstream)(float *d, VF v) {
 #if SG_VL == 16
-    _mm512_stream_ps(d, _mm512_loadu_ps(s));
+    _mm512_stream_ps(d, (__m512)v);
 #elif SG_VL == 8
-    _mm256_stream_ps(d, _mm256_loadu_ps(s)), _mm256_stream_ps(d + 8, _mm256_loadu_ps(s + 8));
+    _mm256_stream_ps(d, (__m256)v);
 #else
-    for (int i = 0; i < 16; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
+    _mm_stream_ps(d, (__m128)v);
 #endif
+}
+
+/* q[i][t] = w[9·src(k0 + t) + i] for t < n (0 beyond, up to a whole vector), src as above;
+ * *pi, *ci, *r: the packed-order position of slot k0, advanced past the n slots (counters: three
+ * divisions per slot were most of this function's time) */
+#define WCH 64 /* slots per gather: the vector loads come well after the scalar stores */
+static void SG_FN(wgather)(const float *w, size_t k0, int n, int cin, int mr, size_t *pi,
+                           size_t *ci, size_t *r, float q[9][WCH]) {
+    for (int t = 0; t < n; t++) {
+        const size_t k = mr ? (*pi * mr + *r) * cin + *ci : k0 + t;
+        for (int i = 0; i < 9; i++) q[i][t] = w[k * 9 + i];
+        if (mr && ++*r == (size_t)mr) {
+            *r = 0;
+            if (++*ci == (size_t)cin) *ci = 0, ++*pi;
+        }
+    }
+    for (int t = n; t < (n + SG_VL - 1) / SG_VL * SG_VL; t++)
+        for (int i = 0; i < 9; i++) q[i][t] = 0.0f;
 }
 
 static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, size_t ldu, int cin,
                           int mr, int stream) {
-    float g[9][WCH], gg[6][3][WCH], o[6][WCH];
     const size_t panel = (size_t)mr * cin;
-    for (size_t k0 = k0all; k0 < k0all + count; k0 += WCH) {
-        const int n = k0all + count - k0 < WCH ? (int)(k0all + count - k0) : WCH;
-        /* source kernel of slot j = k0 + t: divisions once per chunk, then counters (three
-         * divisions per slot were most of this function's time) */
-        size_t pi = mr ? k0 / panel : 0, ci = mr ? k0 % panel / mr : 0, r = mr ? k0 % mr : 0;
-        for (int t = 0; t < n; t++) {
-            const size_t k = mr ? (pi * mr + r) * cin + ci : k0 + t;
-            for (int i = 0; i < 9; i++) g[i][t] = w[k * 9 + i];
-            if (mr && ++r == (size_t)mr) {
-                r = 0;
-                if (++ci == (size_t)cin) ci = 0, pi++;
+    size_t pi = mr ? k0all / panel : 0, ci = mr ? k0all % panel / mr : 0, r = mr ? k0all % mr : 0;
+    float q[9][WCH];
+    for (size_t c0 = k0all; c0 < k0all + count; c0 += WCH) {
+        const int nc = k0all + count - c0 < WCH ? (int)(k0all + count - c0) : WCH;
+        SG_FN(wgather)(w, c0, nc, cin, mr, &pi, &ci, &r, q);
+        for (int t0 = 0; t0 < nc; t0 += SG_VL) {
+            const int n = nc - t0 < SG_VL ? nc - t0 : SG_VL;
+            VF g[9], gg[6][3], o[6];
+            for (int i = 0; i < 9; i++) g[i] = SG_FN(vload)(q[i] + t0);
+            for (int j = 0; j < 3; j++) { /* gg = G·g, column j */
+                VF col[6];
+                SG_FN(g3)(g[j], g[3 + j], g[6 + j], col);
+                for (int i = 0; i < 6; i++) gg[i][j] = col[i];
             }
-        }
-        for (int j = 0; j < 3; j++) /* gg = G·g, column j */
-            for (int t = 0; t < n; t++) {
-                const float a = g[j][t], b = g[3 + j][t], c = g[6 + j][t];
-                gg[0][j][t] = a * 0.25f;
-                gg[1][j][t] = (a + b + c) * (-1.0f / 6);
-                gg[2][j][t] = (a - b + c) * (-1.0f / 6);
-                gg[3][j][t] = a * (1.0f / 24) + b * (1.0f / 12) + c * (1.0f / 6);
-                gg[4][j][t] = a * (1.0f / 24) - b * (1.0f / 12) + c * (1.0f / 6);
-                gg[5][j][t] = c;
-            }
-        for (int i = 0; i < 6; i++) { /* row i of gg·Gᵀ */
-            for (int t = 0; t < n; t++) {
-                const float a = gg[i][0][t], b = gg[i][1][t], c = gg[i][2][t];
-                o[0][t] = a * 0.25f;
-                o[1][t] = (a + b + c) * (-1.0f / 6);
-                o[2][t] = (a - b + c) * (-1.0f / 6);
-                o[3][t] = a * (1.0f / 24) + b * (1.0f / 12) + c * (1.0f / 6);
-                o[4][t] = a * (1.0f / 24) - b * (1.0f / 12) + c * (1.0f / 6);
-                o[5][t] = c;
-            }
-            for (int j = 0; j < 6; j++) {
-                float *d = u + (6 * i + j) * ldu + (k0 - k0all);
-                if (stream && n == WCH && (uintptr_t)d % 64 == 0)
-                    for (int t = 0; t < WCH; t += 16) SG_FN(stream16)(d + t, o[j] + t);
-                else memcpy(d, o[j], (size_t)n * 4);
+            for (int i = 0; i < 6; i++) { /* row i of gg·Gᵀ */
+                SG_FN(g3)(gg[i][0], gg[i][1], gg[i][2], o);
+                for (int j = 0; j < 6; j++) {
+                    float *d = u + (6 * i + j) * ldu + (c0 + t0 - k0all);
+                    if (n < SG_VL) {
+                        float t[SG_VL];
+                        SG_FN(vstore)(t, o[j]);
+                        memcpy(d, t, (size_t)n * 4);
+                    } else if (stream && (uintptr_t)d % (SG_VL * 4) == 0) SG_FN(vstream)(d, o[j]);
+                    else SG_FN(vstore)(d, o[j]);
+                }
             }
         }
     }
