@@ -98,7 +98,24 @@ typedef struct {
     const float *x, *wt, *b;
     float *y, *u, *slots;
     const sg_preact *pre; /* x read as pre(x) (net.h), or NULL */
+    unsigned char *mzero; /* up: per thread slot, 1 once its M is +0 at the skipped positions */
 } wino_ctx;
+
+/* With a virtually upsampled input (up) every 6×6 patch repeats its rows and its columns as
+ * [a, b, b, c, c, d], and Bᵀ's third row (0 4 -4 -1 1 0) maps that to exactly 0: V is +0 at
+ * the 11 positions in row 2 or column 2 of the 6×6, and so is M there (products of +0 summed
+ * into +0). Their products are skipped and M there is zeroed once per thread slot instead:
+ * 25 products instead of 36, the same bytes. */
+static int up_skip(int up, int q) { return up && (q / 6 == 2 || q % 6 == 2); }
+static int positions(int up) { return up ? 25 : SG_WINO_P; } /* products run */
+
+/* M [36 positions of ldm floats, rows·cols each] +0 at the skipped positions, once per slot */
+static void up_zero_m(const wino_ctx *c, int thread, float *m, size_t ldm, size_t floats) {
+    if (!c->up || c->mzero[thread]) return;
+    for (int q = 0; q < SG_WINO_P; q++)
+        if (up_skip(1, q)) memset(m + q * ldm, 0, floats * sizeof(float));
+    c->mzero[thread] = 1;
+}
 
 typedef struct {
     float *v, *m, *band;
@@ -197,7 +214,9 @@ static void tile_task(void *ctx, int task, int thread) {
     double t0 = prof ? sg__prof_now() : 0;
     input_task(c, &s, n, tr0, nr);
     if (prof) sg__prof_add(SG_PROF_WINO_IN, t0, 0), t0 = sg__prof_now();
+    up_zero_m(c, thread, s.m, p->ldm, (size_t)c->cout * p->nt);
     for (int q = 0; q < SG_WINO_P; q++) {
+        if (up_skip(c->up, q)) continue;
         const float *u = c->u + q * p->ldu, *v = s.v + q * p->ldv;
         float *m = s.m + q * p->ldm;
         if (c->packed && nt % c->k->vl == 0)
@@ -207,7 +226,7 @@ static void tile_task(void *ctx, int task, int thread) {
         else c->k->gemm(c->cout, nt, c->cin, u, c->cin, v, p->nt, m, p->nt, 0);
     }
     if (prof)
-        sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * SG_WINO_P * c->cout * c->cin * nt),
+        sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * positions(c->up) * c->cout * c->cin * nt),
             t0 = sg__prof_now();
     output_task(c, &s, c->y + (size_t)n * c->cout * c->h * c->w, tr0, nr);
     if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
@@ -301,6 +320,7 @@ static void co_block_task(void *ctx, int task, int thread) {
     const int kb = co_step(c->cin, o->nt);
     const size_t ldu = odd_lines((size_t)CO_BLOCK * kb); /* ≤ o->ldub */
     double t0 = prof ? sg__prof_now() : 0, tw = 0;
+    up_zero_m(c, thread, m, o->ldmb, (size_t)CO_BLOCK * o->nt);
     for (int ci0 = 0; ci0 < c->cin; ci0 += kb) {
         const int n = c->cin - ci0 < kb ? c->cin - ci0 : kb;
         const double t1 = prof ? sg__prof_now() : 0;
@@ -309,14 +329,17 @@ static void co_block_task(void *ctx, int task, int thread) {
             c->k->wino_w(c->wt, ((size_t)c0 + (size_t)i * mr) * c->cin + (size_t)ci0 * mr,
                          (size_t)n * mr, u + (size_t)i * n * mr, ldu, c->cin, mr, 0);
         if (prof) tw += sg__prof_now() - t1;
-        for (int q = 0; q < SG_WINO_P; q++)
+        for (int q = 0; q < SG_WINO_P; q++) {
+            if (up_skip(c->up, q)) continue;
             c->k->gemm_packed(CO_BLOCK, o->nt, n, u + q * ldu,
                               o->v + q * o->ldv + (size_t)ci0 * o->nt, o->nt, m + q * o->ldmb,
                               o->nt, ci0 > 0);
+        }
     }
     if (prof) {
         sg__prof_add(SG_PROF_WINO_W, sg__prof_now() - tw, 0);
-        sg__prof_add(SG_PROF_WINO_GEMM, t0 + tw, 2.0 * SG_WINO_P * CO_BLOCK * c->cin * o->nt);
+        sg__prof_add(SG_PROF_WINO_GEMM, t0 + tw,
+                     2.0 * positions(c->up) * CO_BLOCK * c->cin * o->nt);
         t0 = sg__prof_now();
     }
     const size_t plane = (size_t)c->h * c->w;
@@ -361,8 +384,10 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
     if (bw) return sg__wino2_bf16(x, w, b, y, ws, up, pre, bw);
     const sg_kernels *k = sg__kernels();
     wino_plan p = plan_wino(cin, h, wd, cout, (size_t)-1); /* th, tw, lrow, threads */
-    wino_ctx c = {&p,      k, cin, cout,    h,       wd,   0,  up, cout % k->mr == 0,
-                  x->data, w, b,   y->data, ws->buf, NULL, pre};
+    unsigned char mzero[64] = {0};                         /* pool threads ≤ 8 (pool.c) */
+    wino_ctx c = {&p,      k, cin, cout,    h,       wd,   0,   up,   cout % k->mr == 0,
+                  x->data, w, b,   y->data, ws->buf, NULL, pre, mzero};
+    SG_ASSERT(p.threads <= 64);
     const double t0 = sg__prof_now();
     if (conv_winograd_co(&c, x->n, ws->cap) == 0) {
         sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0,

@@ -521,6 +521,40 @@ static void test_conv_up2(void **state) {
     }
 }
 
+/* The Winograd conv of a virtually upsampled input skips the 11 of 36 products that see only
+ * zeros (winograd.c, up_skip); the bytes must be those of the full Winograd conv of the
+ * materialised upsample, on the tile-row path and the channel-block path, every CPU path. */
+static void up_wino_exact(int n, int cin, int h, int cout, uint64_t seed) {
+    const size_t nx = (size_t)n * cin * h * h, ny = (size_t)n * cout * 4 * h * h;
+    float *x = frand(nx, seed), *wt = frand((size_t)cout * cin * 9, seed + 1);
+    float *b = frand(cout, seed + 2), *up = fbuf(nx * 4), *y = fbuf(ny), *full = fbuf(ny);
+    sg_tensor tx = sg_tensor_make(x, n, cin, h, h), tu = sg_tensor_make(up, n, cin, 2 * h, 2 * h);
+    sg_tensor ty = sg_tensor_make(y, n, cout, 2 * h, 2 * h);
+    sg_tensor tf = sg_tensor_make(full, n, cout, 2 * h, 2 * h);
+    sg_upsample_nearest2(&tx, &tu);
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, (size_t)12 << 20, NULL), SG_OK);
+    sg_conv2d_up2(&tx, wt, b, &ty, &ws);
+    assert_int_equal(sg_conv2d_winograd(&tu, wt, b, &tf, &ws), 0);
+    if (memcmp(y, full, ny * sizeof(float)))
+        fail_msg("up Winograd n%d %d->%d at %d² (%s) differs from the full products", n, cin, cout,
+                 2 * h, sg_cpu_path());
+    sg_workspace_free(&ws);
+    free(x), free(wt), free(b), free(up), free(y), free(full);
+}
+
+static void test_conv_up2_wino_exact(void **state) {
+    (void)state;
+    static const char *paths[] = {"plain", "avx2", "avx512"};
+    for (int pi = 0; pi < 3; pi++)
+        if (!sg_cpu_force(paths[pi])) {
+            up_wino_exact(2, 32, 24, 48, 900 + pi);  /* tile rows, a batch, partial tiles */
+            up_wino_exact(1, 64, 16, 256, 910 + pi); /* channel blocks at 32² */
+            up_wino_exact(1, 512, 8, 512, 920 + pi); /* channel blocks at 16² */
+        }
+    sg_cpu_force(NULL);
+}
+
 /* Winograd F(4×4, 3×3) against the naive conv, on every CPU path this machine has: shapes with
  * partial tiles at the right and bottom edges, 1×1 to 3×3 images, batches, blocks of one tile
  * row and of many. The tolerance is looser than direct summation's (the transforms' 4/5/8
@@ -1136,6 +1170,7 @@ int main(void) {
         cmocka_unit_test(test_conv_random),
         cmocka_unit_test(test_conv_large_tiled),
         cmocka_unit_test(test_conv_up2),
+        cmocka_unit_test(test_conv_up2_wino_exact),
         cmocka_unit_test(test_conv_winograd),
         cmocka_unit_test(test_conv_depthwise),
         cmocka_unit_test(test_instance_norm),
