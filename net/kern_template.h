@@ -120,13 +120,15 @@ static inline void SG_FN(scatter4)(const VF z[4], float *pa, float *pb) {
 
 /* Bᵀ d B of one group from its six input rows' patches d[i][j] (lane = tile), stored to
  * v[(6a + j)·ldv] (n lanes: whole vectors, or the first n < VL floats). */
-static inline void SG_FN(in_group)(VF d[6][6], float *v, size_t ldv, int n) {
+static inline void SG_FN(in_group)(VF d[6][6], float *v, size_t ldv, int n, int up) {
     VF h[6][6], col[6], o[6];
     for (int i = 0; i < 6; i++) SG_FN(bt)(d[i], h[i]); /* along x: h[i][j] */
     for (int j = 0; j < 6; j++) {
+        if (up && j == 2) continue; /* +0 (winograd.c, up_skip): not written, not read */
         for (int i = 0; i < 6; i++) col[i] = h[i][j];
         SG_FN(bt)(col, o); /* along y */
         for (int a = 0; a < 6; a++) {
+            if (up && a == 2) continue;
             float *dst = v + (size_t)(6 * a + j) * ldv;
             if (n == SG_VL) SG_FN(vstore)(dst, o[a]);
             else memcpy(dst, &o[a], (size_t)n * sizeof(float));
@@ -137,7 +139,8 @@ static inline void SG_FN(in_group)(VF d[6][6], float *v, size_t ldv, int n) {
 /* v[p·ldv + T] = (Bᵀ d_T B)[p] for the nr·tw tiles of a task, one channel: d_T is the 6×6 patch
  * at rows 4k .. 4k + 5, columns 4t .. 4t + 5 of band (rows of lrow ≥ 4·tw + 4 floats, already
  * zero-padded: column c of the band is image column c - 1). */
-static void SG_FN(wino_in)(const float *band, int lrow, int nr, int tw, float *v, size_t ldv) {
+static void SG_FN(wino_in)(const float *band, int lrow, int nr, int tw, float *v, size_t ldv,
+                           int up) {
     const int ntot = nr * tw, half = SG_VL / 2, fast = tw % half == 0;
     for (int T = 0; T < ntot; T += SG_VL) {
         const int n = ntot - T < SG_VL ? ntot - T : SG_VL;
@@ -159,7 +162,7 @@ static void SG_FN(wino_in)(const float *band, int lrow, int nr, int tw, float *v
             for (int i = 0; i < 6; i++)
                 for (int j = 0; j < 6; j++) d[i][j] = SG_FN(vload)(q[i][j]);
         }
-        SG_FN(in_group)(d, v + T, ldv, n);
+        SG_FN(in_group)(d, v + T, ldv, n, up);
     }
 }
 

@@ -105,8 +105,10 @@ typedef struct {
                  int ldc, int acc);
     /* v[p·ldv + T] = (Bᵀ d_T B)[p] for the nr·tw tiles T = k·tw + t of one channel of a task: d_T
      * is the 6×6 patch at rows 4k .. 4k + 5, columns 4t .. 4t + 5 of band (rows of lrow ≥ 4·tw + 4
-     * floats, zero-padded: band column c is image column c - 1). */
-    void (*wino_in)(const float *band, int lrow, int nr, int tw, float *v, size_t ldv);
+     * floats, zero-padded: band column c is image column c - 1). up: the band is a nearest 2×
+     * upsample, so row 2 and column 2 of every 6×6 are +0: those 11 positions are left
+     * unwritten (winograd.c, up_skip). */
+    void (*wino_in)(const float *band, int lrow, int nr, int tw, float *v, size_t ldv, int up);
     /* y[4k + a][4t + b] = (Aᵀ m_T A)[a][b] + bias, m_T[p] = m[p·ldm + T], for the same tiles of
      * one output channel; y is the task's first output row (stride w), only rows < rows_left
      * and columns < w are written. */

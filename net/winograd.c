@@ -168,7 +168,7 @@ static void input_task(const wino_ctx *c, const wino_slot *s, int n, int tr0, in
         for (int i = 0; i < 4 * nr + 2; i++)
             band_row(c, x + ch * plane, TILE * tr0 - 1 + i, s->band + (size_t)i * p->lrow, p->lrow,
                      n * c->cin + ch);
-        c->k->wino_in(s->band, p->lrow, nr, p->tw, s->v + (size_t)ch * p->nt, p->ldv);
+        c->k->wino_in(s->band, p->lrow, nr, p->tw, s->v + (size_t)ch * p->nt, p->ldv, c->up);
     }
 }
 
@@ -290,7 +290,7 @@ static void co_input_task(void *ctx, int task, int thread) {
         const float *x = c->x + ((size_t)o->n * c->cin + ch) * plane;
         for (int i = 0; i < 4 * p->th + 2; i++)
             band_row(c, x, i - 1, band + (size_t)i * p->lrow, p->lrow, o->n * c->cin + ch);
-        c->k->wino_in(band, p->lrow, p->th, p->tw, o->v + (size_t)ch * o->nt, o->ldv);
+        c->k->wino_in(band, p->lrow, p->th, p->tw, o->v + (size_t)ch * o->nt, o->ldv, c->up);
     }
 }
 
