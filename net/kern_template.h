@@ -440,6 +440,33 @@ static void SG_FN(gemm_packed)(int M, int N, int K, const float *Ap, const float
     }
 }
 
+#if SG_VL * SG_NV == 32
+/* MR tiles × 32 output channels: per k, two vectors of Bp's row and MR broadcasts of V's */
+static void SG_FN(kern_t32)(int K, const float *V, int ldv, const float *Bp, float *C, int acc) {
+    VF c[SG_MR][SG_NV];
+    UNROLL for (int r = 0; r < SG_MR; r++) UNROLL for (int v = 0; v < SG_NV; v++) c[r][v] =
+        acc ? SG_FN(vload)(C + (size_t)r * 32 + v * SG_VL) : (VF){0};
+    for (int k = 0; k < K; k++) {
+        VF b[SG_NV];
+        UNROLL for (int v = 0; v < SG_NV; v++) b[v] = SG_FN(vload)(Bp + (size_t)k * 32 + v * SG_VL);
+        UNROLL for (int r = 0; r < SG_MR; r++) {
+            const VF a = (VF){0} + V[(size_t)k * ldv + r];
+            UNROLL for (int v = 0; v < SG_NV; v++) c[r][v] += a * b[v];
+        }
+    }
+    UNROLL for (int r = 0; r < SG_MR; r++) UNROLL for (int v = 0; v < SG_NV; v++)
+        SG_FN(vstore)(C + (size_t)r * 32 + v * SG_VL, c[r][v]);
+}
+
+static void SG_FN(gemm_t32)(int nt, int K, const float *V, int ldv, const float *Bp, float *C,
+                            int acc) {
+    for (int t = 0; t < nt; t += SG_MR) SG_FN(kern_t32)(K, V + t, ldv, Bp, C + (size_t)t * 32, acc);
+}
+#define SG_GEMM_T32 SG_FN(gemm_t32)
+#else
+#define SG_GEMM_T32 NULL
+#endif
+
 /* ---- norms: per-plane statistics and the fused affine (+ leaky ReLU) ---------------------------
  * Sums in double with 8 independent accumulators (vectorisable; the order differs from a serial
  * sum only in double rounding). Two passes: mean, then Σ(x - mean)² (no E[x²] - mean²). */
@@ -483,6 +510,7 @@ const sg_kernels SG_CAT(sg__kernels, SG_KNAME) = {
     .affine = SG_FN(affine),
     .gemm = SG_FN(gemm),
     .gemm_packed = SG_FN(gemm_packed),
+    .gemm_t32 = SG_GEMM_T32,
     .mr = SG_MR,
     .vl = SG_VL,
     .wino_w = SG_FN(wino_w),

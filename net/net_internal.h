@@ -97,6 +97,11 @@ typedef struct {
      * one call). */
     void (*gemm_packed)(int M, int N, int K, const float *Ap, const float *B, int ldb, float *C,
                         int ldc, int acc);
+    /* C[t][j] (+)= Σ_k V[k·ldv + t] · Bp[k·32 + j] for t < nt (nt % mr == 0), j < 32: the
+     * transposed product of a few tiles (32 output channels along the vector lanes, the tiles
+     * broadcast). The same sums in the same order as gemm_packed of the transposed operands.
+     * NULL where 32 is not a whole kernel width (only avx512 has it). */
+    void (*gemm_t32)(int nt, int K, const float *V, int ldv, const float *Bp, float *C, int acc);
     int mr, vl; /* gemm_packed's panel height and vector width (floats) */
     /* C[M, N] = A[M, K] · B[K, N] (+ C when acc), row-major with leading dimensions:
      * register-blocked, single-threaded (the Winograd products and sg_gemm's per-thread parts;

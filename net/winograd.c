@@ -308,6 +308,24 @@ static int co_step(int cin, int nt) {
     return kb < cin ? kb : cin;
 }
 
+/* Below 32 tiles (the 16 of a 16² layer) the product runs transposed where the kernels have it:
+ * M[t][co] with the block's 32 output channels along the vector lanes and the tiles
+ * broadcast, as fast as the main kernel, where one vector of tiles left most of the FMAs
+ * waiting on A's broadcasts. */
+static int transposed(const sg_kernels *k, int cin, int nt) {
+    return k->gemm_t32 && CO_BLOCK == 32 && nt < 32 && nt % k->mr == 0 &&
+           cin >= nt; /* the untransposed M fits the U slot */
+}
+
+/* mt [36 positions of ldm][nt][32] → out [36 of ldm][32][nt], the layout wino_out reads */
+static float *untranspose(const float *mt, size_t ldm, int nt, float *out) {
+    for (int q = 0; q < SG_WINO_P; q++)
+        for (int t = 0; t < nt; t++)
+            for (int co = 0; co < CO_BLOCK; co++)
+                out[q * ldm + (size_t)co * nt + t] = mt[q * ldm + (size_t)t * CO_BLOCK + co];
+    return out;
+}
+
 /* output channels [task·CO_BLOCK, …): their U, the 36 products, the output transform. U is made
  * kb input channels at a time and each step's products accumulate into M (the same sums in the
  * same order as one product over every channel: the same bytes). */
@@ -315,7 +333,8 @@ static void co_block_task(void *ctx, int task, int thread) {
     const co_ctx *o = ctx;
     const wino_ctx *c = o->c;
     const wino_plan *p = c->p;
-    const int c0 = task * CO_BLOCK, prof = thread == 0, mr = c->k->mr;
+    const int c0 = task * CO_BLOCK, prof = thread == 0, tr = transposed(c->k, c->cin, o->nt);
+    const int mr = tr ? CO_BLOCK : c->k->mr; /* U's panels: the block as one with tr */
     float *u = o->slots + (size_t)thread * o->slot, *m = u + SG_WINO_P * o->ldub;
     const int kb = co_step(c->cin, o->nt);
     const size_t ldu = odd_lines((size_t)CO_BLOCK * kb); /* ≤ o->ldub */
@@ -331,9 +350,11 @@ static void co_block_task(void *ctx, int task, int thread) {
         if (prof) tw += sg__prof_now() - t1;
         for (int q = 0; q < SG_WINO_P; q++) {
             if (up_skip(c->up, q)) continue;
-            c->k->gemm_packed(CO_BLOCK, o->nt, n, u + q * ldu,
-                              o->v + q * o->ldv + (size_t)ci0 * o->nt, o->nt, m + q * o->ldmb,
-                              o->nt, ci0 > 0);
+            const float *v = o->v + q * o->ldv + (size_t)ci0 * o->nt;
+            if (tr) c->k->gemm_t32(o->nt, n, v, o->nt, u + q * ldu, m + q * o->ldmb, ci0 > 0);
+            else
+                c->k->gemm_packed(CO_BLOCK, o->nt, n, u + q * ldu, v, o->nt, m + q * o->ldmb, o->nt,
+                                  ci0 > 0);
         }
     }
     if (prof) {
@@ -342,6 +363,7 @@ static void co_block_task(void *ctx, int task, int thread) {
                      2.0 * positions(c->up) * CO_BLOCK * c->cin * o->nt);
         t0 = sg__prof_now();
     }
+    if (tr) m = untranspose(m, o->ldmb, o->nt, u); /* into the U slot, free now */
     const size_t plane = (size_t)c->h * c->w;
     for (int co = c0; co < c0 + CO_BLOCK; co++)
         c->k->wino_out(m + (size_t)(co - c0) * o->nt, o->ldmb, p->th, p->tw, c->b ? c->b[co] : 0.0f,
