@@ -34,12 +34,13 @@ const char *sg_bf16_path(void) { return sg_bf16_unsupported() ? "none" : "avx512
 
 typedef struct {
     const float *w;
-    int kind, cout, cin; /* kind: LINEAR or WINO2_U */
+    int kind, cout, cin; /* kind: the enum below */
     void *u;             /* pair panels (WINO2_U: 16 positions of ldu words) */
     size_t ldu;
 } entry;
 
-enum { LINEAR = 1, WINO2_U = 2, WINO4_F32 = 3 }; /* WINO4_F32 + 8·(kernel path, mr) */
+/* WINO4_WG + 8·m, WINO4_F32 + 8·(kernel path, mr): distinct residues mod 8 */
+enum { LINEAR = 1, WINO2_U = 2, WINO4_F32 = 3, WINO4_WG = 4 };
 
 struct sg_packed_weights {
     pthread_mutex_t lock;
@@ -152,6 +153,23 @@ const float *sg__wino4_u(sg_packed_weights *pw, const sg_kernels *k, const float
     const int kind = WINO4_F32 + 8 * (3 * mr + path);
     const wino4_how how = {k, mr};
     return lookup(pw, w, kind, cout, cin, ldu, SG_WINO_P * ldu * 4, make_wino4, &how);
+}
+
+static void *make_wino4_wg(const float *w, int cout, int cin, size_t m, const void *ctx) {
+    (void)ctx;
+    float *g = aligned_alloc(64, ((size_t)cout * cin * 9 * 4 + 63) / 64 * 64);
+    if (!g) return NULL;
+    for (size_t co = 0; co < (size_t)cout; co++) /* [co/m][ci][tap][co%m] */
+        for (size_t ci = 0; ci < (size_t)cin; ci++)
+            for (size_t i = 0; i < 9; i++)
+                g[((co / m * cin + ci) * 9 + i) * m + co % m] = w[(co * cin + ci) * 9 + i];
+    return g;
+}
+
+const float *sg__wino4_wg(sg_packed_weights *pw, const float *w, int cout, int cin, int m) {
+    if (!pw || pw->bf16 || m <= 0 || cout % m) return NULL;
+    return lookup(pw, w, WINO4_WG + 8 * m, cout, cin, (size_t)m, (size_t)cout * cin * 9 * 4,
+                  make_wino4_wg, NULL);
 }
 
 static size_t linear_words(int out, int in) {

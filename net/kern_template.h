@@ -253,8 +253,64 @@ static void SG_FN(wgather)(const float *w, size_t k0, int n, int cin, int mr, si
         for (int i = 0; i < 9; i++) q[i][t] = 0.0f;
 }
 
+/* u[p·ldu + off ...] = (G g Gᵀ)[p] for the n ≤ VL slots of one vector */
+static inline void SG_FN(wvec)(const VF g[9], float *u, size_t ldu, size_t off, int n, int stream) {
+    VF gg[6][3], o[6];
+    for (int j = 0; j < 3; j++) { /* gg = G·g, column j */
+        VF col[6];
+        SG_FN(g3)(g[j], g[3 + j], g[6 + j], col);
+        for (int i = 0; i < 6; i++) gg[i][j] = col[i];
+    }
+    for (int i = 0; i < 6; i++) { /* row i of gg·Gᵀ */
+        SG_FN(g3)(gg[i][0], gg[i][1], gg[i][2], o);
+        for (int j = 0; j < 6; j++) {
+            float *d = u + (6 * i + j) * ldu + off;
+            if (n < SG_VL) {
+                float t[SG_VL];
+                SG_FN(vstore)(t, o[j]);
+                memcpy(d, t, (size_t)n * 4);
+            } else if (stream && (uintptr_t)d % (SG_VL * 4) == 0) SG_FN(vstream)(d, o[j]);
+            else SG_FN(vstore)(d, o[j]);
+        }
+    }
+}
+
+/* g[i] lane t = tap i of slot j + t, w in gather order [Cout/m][Cin][9][m] (slot j's tap i at
+ * (j / m)·9m + i·m + j % m): runs of m floats, so a vector is one load (m a multiple of VL,
+ * j % VL == 0) or VL/m runs (m = 8 on avx512: two halves); else lane by lane. */
+static inline void SG_FN(wload_g)(const float *w, size_t j, int n, int m, VF g[9]) {
+    const float *s = w + j / m * 9 * m + j % m;
+    if (n == SG_VL && m % SG_VL == 0 && j % SG_VL == 0) {
+        for (int i = 0; i < 9; i++) g[i] = SG_FN(vload)(s + i * m);
+        return;
+    }
+#if SG_VL == 16
+    if (n == SG_VL && m == 8 && j % 8 == 0) {
+        for (int i = 0; i < 9; i++) {
+            const __m256 lo = _mm256_loadu_ps(s + i * 8), hi = _mm256_loadu_ps(s + 72 + i * 8);
+            g[i] = (VF)_mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+        }
+        return;
+    }
+#endif
+    float q[9][SG_VL] = {{0}};
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < 9; i++) q[i][t] = w[(j + t) / m * 9 * m + i * m + (j + t) % m];
+    for (int i = 0; i < 9; i++) g[i] = SG_FN(vload)(q[i]);
+}
+
 static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, size_t ldu, int cin,
                           int mr, int stream) {
+    if (mr < 0) { /* gather-order weights (sg__wino4_wg) */
+        for (size_t t0 = 0; t0 < count; t0 += SG_VL) {
+            const int n = count - t0 < SG_VL ? (int)(count - t0) : SG_VL;
+            VF g[9];
+            SG_FN(wload_g)(w, k0all + t0, n, -mr, g);
+            SG_FN(wvec)(g, u, ldu, t0, n, stream);
+        }
+        if (stream) _mm_sfence();
+        return;
+    }
     const size_t panel = (size_t)mr * cin;
     size_t pi = mr ? k0all / panel : 0, ci = mr ? k0all % panel / mr : 0, r = mr ? k0all % mr : 0;
     float q[9][WCH];
@@ -262,26 +318,9 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
         const int nc = k0all + count - c0 < WCH ? (int)(k0all + count - c0) : WCH;
         SG_FN(wgather)(w, c0, nc, cin, mr, &pi, &ci, &r, q);
         for (int t0 = 0; t0 < nc; t0 += SG_VL) {
-            const int n = nc - t0 < SG_VL ? nc - t0 : SG_VL;
-            VF g[9], gg[6][3], o[6];
+            VF g[9];
             for (int i = 0; i < 9; i++) g[i] = SG_FN(vload)(q[i] + t0);
-            for (int j = 0; j < 3; j++) { /* gg = G·g, column j */
-                VF col[6];
-                SG_FN(g3)(g[j], g[3 + j], g[6 + j], col);
-                for (int i = 0; i < 6; i++) gg[i][j] = col[i];
-            }
-            for (int i = 0; i < 6; i++) { /* row i of gg·Gᵀ */
-                SG_FN(g3)(gg[i][0], gg[i][1], gg[i][2], o);
-                for (int j = 0; j < 6; j++) {
-                    float *d = u + (6 * i + j) * ldu + (c0 + t0 - k0all);
-                    if (n < SG_VL) {
-                        float t[SG_VL];
-                        SG_FN(vstore)(t, o[j]);
-                        memcpy(d, t, (size_t)n * 4);
-                    } else if (stream && (uintptr_t)d % (SG_VL * 4) == 0) SG_FN(vstream)(d, o[j]);
-                    else SG_FN(vstore)(d, o[j]);
-                }
-            }
+            SG_FN(wvec)(g, u, ldu, c0 + t0 - k0all, nc - t0 < SG_VL ? nc - t0 : SG_VL, stream);
         }
     }
     if (stream) _mm_sfence(); /* the streamed U is complete before the pool's barrier */

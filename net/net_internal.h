@@ -88,8 +88,10 @@ typedef struct {
     /* u[p·ldu + j - k0] = (G g Gᵀ)[p], p < 36, for the slots k0 ≤ j < k0 + count (u points at
      * slot k0 of position 0): g = w[9k ...] with
      * k = j = co·cin + ci when mr = 0, else j in the packed order of gemm_packed (panels of mr
-     * output channels: j = (co/mr)·mr·cin + ci·mr + co%mr). stream: non-temporal stores (U
-     * larger than the caches: no read-for-ownership of lines that are only written). */
+     * output channels: j = (co/mr)·mr·cin + ci·mr + co%mr); mr < 0: that order for panels of
+     * -mr with w itself in gather order (sg__wino4_wg: vector loads instead of a strided
+     * gather). stream: non-temporal stores (U larger than the caches: no read-for-ownership of
+     * lines that are only written). */
     void (*wino_w)(const float *w, size_t k0, size_t count, float *u, size_t ldu, int cin, int mr,
                    int stream);
     /* C[M, N] (+)= A · B with A packed in mr-row panels [M/mr][K][mr]; M % mr == 0, N % vl == 0;
@@ -157,6 +159,10 @@ sg_packed_weights *sg__packed_current(void);
  * call). */
 const float *sg__wino4_u(sg_packed_weights *pw, const sg_kernels *k, const float *w, int cout,
                          int cin, int mr, size_t ldu);
+/* w [Cout, Cin, 3, 3] in the gather order of k->wino_w with mr < 0: [Cout/m][Cin][9][m]
+ * (Cout % m == 0), made on first use and kept; NULL without an fp32 set. The channel-block
+ * path, which makes U per call, reads its weights this way. */
+const float *sg__wino4_wg(sg_packed_weights *pw, const float *w, int cout, int cin, int m);
 /* Linear weights w [out, in] (in ≤ 2048) packed once by sg__bf16_pack_a; NULL when they cannot
  * be (the caller converts on the fly). */
 const uint32_t *sg__bf16_linear_w(sg_packed_weights *bw, const float *w, int out, int in);

@@ -11,9 +11,10 @@
  *   workspace = U [36, Cout, Cin] | per thread: V [36, Cin, nt] | M [36, Cout, nt] | band,
  * the band being one channel's 4·rpt + 2 zero-padded input rows (each copied once per task).
  * U is transformed per call (vectorised, kern_template.h): O(36·Cout·Cin) against the conv's
- * O(Cout·Cin·H·W), and nothing is kept per layer at init (memory). Layers with few tiles and
- * many output channels (512 channels at 32² and 16²) split by output-channel blocks instead, so
- * that U never leaves the cache (conv_winograd_co below).
+ * O(Cout·Cin·H·W); with an fp32 weight set (the engines') the tile-row layers' U is made once
+ * and kept. Layers with few tiles and many output channels (512 channels at 32² and 16²) split
+ * by output-channel blocks instead, so that U never leaves the cache (conv_winograd_co below);
+ * there the set keeps only the weights, reordered for the transform (sg__wino4_wg: 1/4 of U).
  * Accuracy: F(4,3) in float32 loses ~2-3 more bits than direct summation (the transforms' 4, 5,
  * 8 coefficients); measured against the fixtures it stays orders of magnitude inside their
  * tolerance (see tests/test_net.c and test_generator.c). */
@@ -96,6 +97,7 @@ typedef struct {
     int up;     /* 1: x is [Cin, h/2, w/2], read as its nearest 2× upsample (never materialised) */
     int packed; /* U in gemm_packed's panel order (cout % mr == 0) */
     const float *x, *wt, *b;
+    const float *wg; /* wt in wino_w's gather order (sg__wino4_wg) for the block path, or NULL */
     float *y, *u, *slots;
     const sg_preact *pre; /* x read as pre(x) (net.h), or NULL */
     unsigned char *mzero; /* up: per thread slot, 1 once its M is +0 at the skipped positions */
@@ -345,8 +347,9 @@ static void co_block_task(void *ctx, int task, int thread) {
         const double t1 = prof ? sg__prof_now() : 0;
         /* panel i's slots for channels ci0 .. ci0 + n - 1 are contiguous in the packed order */
         for (int i = 0; i < CO_BLOCK / mr; i++)
-            c->k->wino_w(c->wt, ((size_t)c0 + (size_t)i * mr) * c->cin + (size_t)ci0 * mr,
-                         (size_t)n * mr, u + (size_t)i * n * mr, ldu, c->cin, mr, 0);
+            c->k->wino_w(c->wg ? c->wg : c->wt,
+                         ((size_t)c0 + (size_t)i * mr) * c->cin + (size_t)ci0 * mr, (size_t)n * mr,
+                         u + (size_t)i * n * mr, ldu, c->cin, c->wg ? -mr : mr, 0);
         if (prof) tw += sg__prof_now() - t1;
         for (int q = 0; q < SG_WINO_P; q++) {
             if (up_skip(c->up, q)) continue;
@@ -407,9 +410,13 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
     const sg_kernels *k = sg__kernels();
     wino_plan p = plan_wino(cin, h, wd, cout, (size_t)-1); /* th, tw, lrow, threads */
     unsigned char mzero[64] = {0};                         /* pool threads ≤ 8 (pool.c) */
-    wino_ctx c = {&p,      k, cin, cout,    h,       wd,   0,   up,   cout % k->mr == 0,
-                  x->data, w, b,   y->data, ws->buf, NULL, pre, mzero};
+    wino_ctx c = {&p,      k, cin, cout, h,       wd,      0,    up,  cout % k->mr == 0,
+                  x->data, w, b,   NULL, y->data, ws->buf, NULL, pre, mzero};
     SG_ASSERT(p.threads <= 64);
+    const int nt = p.th * p.tw;
+    if (co_split_pays(cin, cout, nt, k)) /* an fp32 set: the block path's weights kept in order */
+        c.wg = sg__wino4_wg(sg__packed_current(), w, cout, cin,
+                            transposed(k, cin, nt) ? CO_BLOCK : k->mr);
     const double t0 = sg__prof_now();
     if (conv_winograd_co(&c, x->n, ws->cap) == 0) {
         sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0,

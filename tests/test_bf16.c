@@ -367,6 +367,45 @@ static void test_fp32_kept_u(void **state) {
     free(x), free(w), free(b), free(y0), free(y1), free(y2);
 }
 
+/* an fp32 set on the channel-block layers (512 channels at 16² and 32², up and not): their
+ * weights kept in gather order (sg__wino4_wg), the exact path's bytes on every CPU path */
+static void block_kept_check(int cin, int hw, int cout, int up, uint64_t seed) {
+    sg_packed_weights *pw;
+    assert_int_equal(sg_packed_weights_init(&pw, SG_PRECISION_FP32, NULL), SG_OK);
+    const int hi = up ? hw / 2 : hw;
+    const size_t nx = (size_t)cin * hi * hi, ny = (size_t)cout * hw * hw;
+    float *x = frand(nx, seed), *w = frand((size_t)cout * cin * 9, seed + 1);
+    float *b = frand(cout, seed + 2), *y0 = malloc(ny * 4), *y1 = malloc(ny * 4);
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, 1, cin, hi, hi);
+    sg_tensor t0 = sg_tensor_make(y0, 1, cout, hw, hw), t1 = sg_tensor_make(y1, 1, cout, hw, hw);
+    for (int pass = 0; pass < 2; pass++) { /* without, then with the set */
+        sg_packed_weights *old = sg_packed_use(pass ? pw : NULL);
+        sg_tensor *ty = pass ? &t1 : &t0;
+        if (up) sg_conv2d_up2(&tx, w, b, ty, &ws);
+        else sg_conv2d(&tx, w, b, 3, 3, 1, 1, ty, &ws);
+        sg_packed_use(old);
+    }
+    assert_true(sg_packed_weights_bytes(pw) >= (size_t)9 * cout * cin * 4);
+    assert_memory_equal(y0, y1, ny * 4);
+    sg_workspace_free(&ws);
+    sg_packed_weights_free(pw);
+    free(x), free(w), free(b), free(y0), free(y1);
+}
+
+static void test_fp32_block_weights(void **state) {
+    (void)state;
+    static const char *paths[] = {"plain", "avx2", "avx512"};
+    for (int pi = 0; pi < 3; pi++)
+        if (!sg_cpu_force(paths[pi])) {
+            block_kept_check(512, 16, 512, 0, 60 + pi); /* transposed product on avx512 */
+            block_kept_check(256, 32, 512, 0, 63 + pi);
+            block_kept_check(512, 32, 256, 1, 66 + pi);
+        }
+    sg_cpu_force(NULL);
+}
+
 /* without the instruction set (forced here by the plain path) bf16 is refused with a reason */
 static void test_bf16_refused(void **state) {
     (void)state;
@@ -388,10 +427,11 @@ static void test_bf16_refused(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bf16_conv),         cmocka_unit_test(test_bf16_conv_up2),
-        cmocka_unit_test(test_bf16_linear),       cmocka_unit_test(test_bf16_conv_pre),
-        cmocka_unit_test(test_bf16_weights_once), cmocka_unit_test(test_fp32_kept_u),
-        cmocka_unit_test(test_bf16_switch_back),  cmocka_unit_test(test_bf16_refused),
+        cmocka_unit_test(test_bf16_conv),          cmocka_unit_test(test_bf16_conv_up2),
+        cmocka_unit_test(test_bf16_linear),        cmocka_unit_test(test_bf16_conv_pre),
+        cmocka_unit_test(test_bf16_weights_once),  cmocka_unit_test(test_fp32_kept_u),
+        cmocka_unit_test(test_fp32_block_weights), cmocka_unit_test(test_bf16_switch_back),
+        cmocka_unit_test(test_bf16_refused),
     };
     return TU_RUN_TESTS(tests, NULL, NULL);
 }
