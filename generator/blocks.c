@@ -192,12 +192,8 @@ sg_status sg_adainblk_forward(const sg_adainblk *b, const sg_tensor *x, const fl
             sg_conv2d(x, b->sc_w, NULL, 1, 1, 1, 0, &sc, ws);
             sx = sc;
         }
-        if (b->upsample) {
-            sg_tensor up = sg_tensor_make(t3.data, n, b->out, ho, ho); /* t3 is dead */
-            sg_upsample_nearest2(&sx, &up);
-            sx = up;
-        }
-        sg_add_scale(y->data, sx.data, sg_tensor_numel(y), (float)(1.0 / sqrt(2.0)));
+        if (b->upsample) sg_add_scale_up2(y, &sx, (float)(1.0 / sqrt(2.0)));
+        else sg_add_scale(y->data, sx.data, sg_tensor_numel(y), (float)(1.0 / sqrt(2.0)));
     }
     sg_arena_reset(a, mark);
     return SG_OK;

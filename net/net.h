@@ -294,6 +294,9 @@ void sg_mul_channel_broadcast(const sg_tensor *a, const sg_tensor *b, sg_tensor 
 void sg_avg_pool2(const sg_tensor *x, sg_tensor *y);
 /* y[N, C, 2H, 2W]: each value copied into a 2×2 block. */
 void sg_upsample_nearest2(const sg_tensor *x, sg_tensor *y);
+/* y[N, C, 2H, 2W] = (y + up2(x)) · s: the upsampled residual merge, x [N, C, H, W] read in place
+ * (sg_add_scale after sg_upsample_nearest2, the same bytes, without the upsampled tensor). */
+void sg_add_scale_up2(sg_tensor *y, const sg_tensor *x, float s);
 /* Bilinear resize of x to y's H×W (no anti-aliasing). align_corners 0: src = (i+0.5)·in/out - 0.5
  * clamped at 0; 1: src = i·(in-1)/(out-1). Neighbours floor(src), floor(src)+1 clamped to in-1. */
 void sg_resize_bilinear(const sg_tensor *x, sg_tensor *y, int align_corners);

@@ -53,6 +53,44 @@ void sg_upsample_nearest2(const sg_tensor *x, sg_tensor *y) {
     sg__prof_add(SG_PROF_RESAMPLE, t0_, 0);
 }
 
+/* y = (y + up2(x)) · s, one plane per task: sg_add_scale of the nearest upsample without
+ * writing the upsampled tensor (the same values in the same expression: the same bytes). */
+typedef struct {
+    float *y;
+    const float *x;
+    int h, w; /* x's */
+    float s;
+} add_up2_job;
+
+static void add_up2_plane(void *ctx, int plane, int thread) {
+    const add_up2_job *j = ctx;
+    (void)thread;
+    const int W = j->w;
+    const float *xp = j->x + (size_t)plane * j->h * W;
+    float *yp = j->y + (size_t)plane * 4 * j->h * W;
+    for (int iy = 0; iy < 2 * j->h; iy++) {
+        const float *xr = xp + (size_t)(iy / 2) * W;
+        float *yr = yp + (size_t)iy * 2 * W;
+        for (int ix = 0; ix < W; ix++) {
+            const float a = xr[ix];
+            yr[2 * ix] = (yr[2 * ix] + a) * j->s;
+            yr[2 * ix + 1] = (yr[2 * ix + 1] + a) * j->s;
+        }
+    }
+}
+
+void sg_add_scale_up2(sg_tensor *y, const sg_tensor *x, float s) {
+    SG_ASSERT(y->n == x->n && y->c == x->c && y->h == 2 * x->h && y->w == 2 * x->w);
+    SG_ASSERT(x->data != y->data);
+    const double t0_ = sg__prof_now();
+    add_up2_job j = {y->data, x->data, x->h, x->w, s};
+    const int planes = x->n * x->c;
+    if (sg_tensor_numel(y) >= 65536) sg__parallel(planes, add_up2_plane, &j);
+    else
+        for (int p = 0; p < planes; p++) add_up2_plane(&j, p, 0);
+    sg__prof_add(SG_PROF_ELEMENTWISE, t0_, 0);
+}
+
 /* Source taps of output index i: i0, i1 and the weight lambda of i1 (PyTorch's conventions). */
 static void bilinear_src(int i, int in, int out, int align_corners, int *i0, int *i1,
                          float *lambda) {

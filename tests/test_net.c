@@ -1043,6 +1043,31 @@ static void test_upsample_nearest2(void **state) {
     free(xr), free(yr);
 }
 
+/* y = (y + up2(x))·s: by hand, then the bytes of upsample + add_scale (small and pool-split) */
+static void test_add_scale_up2(void **state) {
+    (void)state;
+    float x[2] = {1, -2}, y[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    sg_tensor tx = sg_tensor_make(x, 1, 2, 1, 1), ty = sg_tensor_make(y, 1, 2, 2, 2);
+    sg_add_scale_up2(&ty, &tx, 0.5f);
+    const float want[8] = {1, 1.5f, 2, 2.5f, 1.5f, 2, 2.5f, 3};
+    assert_floats("add_scale_up2 hand", y, want, 8, 0);
+    static const int shapes[][4] = {{2, 3, 3, 5}, {1, 64, 32, 32}}; /* n, c, h, w of x */
+    for (int k = 0; k < 2; k++) {
+        const int N = shapes[k][0], C = shapes[k][1], H = shapes[k][2], W = shapes[k][3];
+        const size_t nx = (size_t)N * C * H * W, ny = 4 * nx;
+        float *xr = frand(nx, 95 + k), *y0 = frand(ny, 97 + k), *y1 = fbuf(ny), *up = fbuf(ny);
+        memcpy(y1, y0, ny * sizeof(float));
+        tx = sg_tensor_make(xr, N, C, H, W);
+        sg_tensor tu = sg_tensor_make(up, N, C, 2 * H, 2 * W);
+        sg_tensor t1 = sg_tensor_make(y1, N, C, 2 * H, 2 * W);
+        sg_upsample_nearest2(&tx, &tu);
+        sg_add_scale(y0, up, ny, 0.70710677f);
+        sg_add_scale_up2(&t1, &tx, 0.70710677f);
+        assert_memory_equal(y0, y1, ny * sizeof(float));
+        free(xr), free(y0), free(y1), free(up);
+    }
+}
+
 /* Reference bilinear per the documented conventions, in double. */
 static double ref_src(int i, int in, int out, int ac) {
     if (ac) return out > 1 ? (double)i * (in - 1) / (out - 1) : 0.0;
@@ -1171,6 +1196,7 @@ int main(void) {
         cmocka_unit_test(test_conv_large_tiled),
         cmocka_unit_test(test_conv_up2),
         cmocka_unit_test(test_conv_up2_wino_exact),
+        cmocka_unit_test(test_add_scale_up2),
         cmocka_unit_test(test_conv_winograd),
         cmocka_unit_test(test_conv_depthwise),
         cmocka_unit_test(test_instance_norm),
