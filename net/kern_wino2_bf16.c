@@ -26,6 +26,11 @@
 
 #define NP 16
 
+/* With up every 4×4 patch repeats its middle rows and columns ([a, b, b, c]) and Bᵀ's third
+ * row (0 -1 1 0) maps that to exactly 0: V and M are +0 at the 7 positions in row 2 or column
+ * 2. Their products are skipped (M zeroed there) and V there is not stored: the same bytes. */
+static int up_skip(int up, int p) { return up && (p / 4 == 2 || p % 4 == 2); }
+
 typedef struct {
     const float *x, *b;
     float *y;
@@ -194,6 +199,7 @@ static void task(void *ctx, int tk, int thread) {
                 _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23,
                                  7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
             for (int p = 0; p < NP; p++) {
+                if (up_skip(c->up, p)) continue;
                 const __m512i w =
                     _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(v1[p], v0[p]));
                 _mm512_mask_storeu_epi32(v + p * ldv + (size_t)(ci / 2) * nt + T, mk, w);
@@ -202,10 +208,13 @@ static void task(void *ctx, int tk, int thread) {
     }
     if (prof) sg__prof_add(SG_PROF_WINO_IN, t0, 0), t0 = sg__prof_now();
     for (int p = 0; p < NP; p++)
-        sg__bf16_gemm_packed(cob, nt, cin2, c->u + p * c->ldu + (size_t)co0 * cin2, v + p * ldv,
-                             (size_t)nt, m + p * ldm, nt, 0);
+        if (up_skip(c->up, p)) memset(m + p * ldm, 0, ldm * sizeof(float));
+        else
+            sg__bf16_gemm_packed(cob, nt, cin2, c->u + p * c->ldu + (size_t)co0 * cin2, v + p * ldv,
+                                 (size_t)nt, m + p * ldm, nt, 0);
     if (prof)
-        sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * NP * cob * c->cin * nt), t0 = sg__prof_now();
+        sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * (c->up ? 9 : NP) * cob * c->cin * nt),
+            t0 = sg__prof_now();
     /* y[2k + a][2t + b] = (Aᵀ m A)[a][b] + bias */
     const int y0 = 2 * r0, x0 = 2 * c0;
     const int fast = ncc % 16 == 0 && 2 * (r0 + nrr) <= c->h && 2 * (c0 + ncc) <= c->w;

@@ -214,6 +214,33 @@ static void test_bf16_conv_up2(void **state) {
     assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, NULL), SG_OK);
     up2_check(bw, 32, 32, 32, 1);
     sg_packed_weights_free(bw);
+    /* the up path skips the 7 of 16 products that see only zeros (kern_wino2_bf16.c, up_skip):
+     * the bytes of the bf16 Winograd conv of the materialised upsample, 16 tiles a row and
+     * not (32² → 64², 20² → 40²) */
+    static const int shapes[][3] = {{32, 32, 32}, {64, 20, 48}}; /* cin, h, cout */
+    for (int k = 0; k < 2; k++) {
+        const int cin = shapes[k][0], h = shapes[k][1], cout = shapes[k][2];
+        const size_t nx = (size_t)cin * h * h, ny = (size_t)cout * 4 * h * h;
+        float *x = frand(nx, 30 + k), *wt = frand((size_t)cout * cin * 9, 32 + k);
+        float *b = frand(cout, 34 + k), *up = malloc(4 * nx * 4);
+        float *y0 = malloc(ny * 4), *y1 = malloc(ny * 4);
+        sg_tensor tx = sg_tensor_make(x, 1, cin, h, h),
+                  tu = sg_tensor_make(up, 1, cin, 2 * h, 2 * h);
+        sg_tensor t0 = sg_tensor_make(y0, 1, cout, 2 * h, 2 * h);
+        sg_tensor t1 = sg_tensor_make(y1, 1, cout, 2 * h, 2 * h);
+        sg_upsample_nearest2(&tx, &tu);
+        sg_workspace ws;
+        assert_int_equal(sg_workspace_init(&ws, SG_WORKSPACE_DEFAULT_FLOATS, NULL), SG_OK);
+        assert_int_equal(sg_packed_weights_init(&bw, SG_PRECISION_BF16, NULL), SG_OK);
+        sg_packed_weights *old = sg_packed_use(bw);
+        sg_conv2d_up2(&tx, wt, b, &t0, &ws);
+        assert_int_equal(sg_conv2d_winograd(&tu, wt, b, &t1, &ws), 0);
+        sg_packed_use(old);
+        assert_memory_equal(y0, y1, ny * 4);
+        sg_packed_weights_free(bw);
+        sg_workspace_free(&ws);
+        free(x), free(wt), free(b), free(up), free(y0), free(y1);
+    }
 }
 
 /* conv3×3(pre(x)): the instance norm + leaky ReLU applied in the F(2,3) input transform (and
