@@ -463,6 +463,8 @@ static void SG_FN(gemm_packed)(int M, int N, int K, const float *Ap, const float
     for (int i = 0; i < M; i += SG_MR) {
         const float *a = Ap + (size_t)i * K;
         float *c = C + (size_t)i * ldc;
+        if (i + SG_MR < M)
+            for (int f = 0; f < SG_MR * K; f += 16) __builtin_prefetch(a + SG_MR * K + f, 0, 3);
         for (int j = 0; j < nfull; j += w)
             SG_FN(kern_packed)(K, a, B + j, ldb, c + j, ldc, SG_NV, acc);
     }
