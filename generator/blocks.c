@@ -134,12 +134,11 @@ sg_status sg_resblk_forward(const sg_resblk *b, const sg_tensor *x, sg_tensor *y
     float *co = sg_arena_alloc(a, 8 * (size_t)n * b->in); /* norm1 | norm2 coefficients */
     if (!t1.data || !t2.data || !sc.data || !co) return nomem(a, mark, err, "ResBlk");
     sg_preact pre = norm_lrelu(x, b->normalize, b->norm1_w, b->norm1_b, co);
-    sg_conv3x3_pre(x, &pre, b->conv1_w, b->conv1_b, &t2, ws, t1.data);
     sg_tensor r = t2;
-    if (b->downsample) {
-        r = sg_tensor_make(t1.data, n, b->in, ho, ho); /* t1 is dead: reuse it */
-        sg_avg_pool2(&t2, &r);
-    }
+    if (b->downsample) { /* conv1 and the pool in one op, into t1 (dead once pre(x) is read) */
+        r = sg_tensor_make(t1.data, n, b->in, ho, ho);
+        sg_conv3x3_pre_pool(x, &pre, b->conv1_w, b->conv1_b, &r, ws, t1.data, t2.data);
+    } else sg_conv3x3_pre(x, &pre, b->conv1_w, b->conv1_b, &t2, ws, t1.data);
     pre = norm_lrelu(&r, b->normalize, b->norm2_w, b->norm2_b, co + 4 * (size_t)n * b->in);
     sg_conv3x3_pre(&r, &pre, b->conv2_w, b->conv2_b, y, ws, r.data); /* r is dead after */
     /* shortcut: [pool] then [1×1]: both linear, so pooling first is the same map on 4× fewer

@@ -170,23 +170,29 @@ static void SG_FN(wino_in)(const float *band, int lrow, int nr, int tw, float *v
  * m[p·ldm + T]), one output channel; y points at the task's first output row (row stride w),
  * rows_left output rows remain in the image from there: rows and columns past the image are
  * not written. */
+/* z[a][b] (lane l: tile T + l) = (Aᵀ m_T A)[a][b] + bias */
+static inline void SG_FN(out_z)(const float *m, size_t ldm, int T, float bias, VF z[4][4]) {
+    VF s[4][6], col[6];
+    for (int j = 0; j < 6; j++) { /* along y: s[a][j] = Σ_i Aᵀ[a][i] m[6i + j] */
+        VF o[4];
+        for (int i = 0; i < 6; i++) col[i] = SG_FN(vload)(m + (size_t)(6 * i + j) * ldm + T);
+        SG_FN(at)(col, o);
+        for (int a = 0; a < 4; a++) s[a][j] = o[a];
+    }
+    for (int a = 0; a < 4; a++) { /* along x: z[a][b] */
+        SG_FN(at)(s[a], z[a]);
+        for (int b = 0; b < 4; b++) z[a][b] += bias;
+    }
+}
+
 static void SG_FN(wino_out)(const float *m, size_t ldm, int nr, int tw, float bias, float *y, int w,
                             int rows_left) {
     const int ntot = nr * tw, half = SG_VL / 2;
     const int fast = tw % half == 0 && 4 * tw == w;
     for (int T = 0; T < ntot; T += SG_VL) {
         const int n = ntot - T < SG_VL ? ntot - T : SG_VL;
-        VF s[4][6], col[6], z[4][4];
-        for (int j = 0; j < 6; j++) { /* along y: s[a][j] = Σ_i Aᵀ[a][i] m[6i + j] */
-            VF o[4];
-            for (int i = 0; i < 6; i++) col[i] = SG_FN(vload)(m + (size_t)(6 * i + j) * ldm + T);
-            SG_FN(at)(col, o);
-            for (int a = 0; a < 4; a++) s[a][j] = o[a];
-        }
-        for (int a = 0; a < 4; a++) { /* along x: z[a][b] */
-            SG_FN(at)(s[a], z[a]);
-            for (int b = 0; b < 4; b++) z[a][b] += bias;
-        }
+        VF z[4][4];
+        SG_FN(out_z)(m, ldm, T, bias, z);
         const int ka = T / tw, kb = (T + half) / tw;
         if (fast && n == SG_VL && 4 * kb + 3 < rows_left) {
             float *pa = y + (size_t)4 * ka * w + 4 * (T % tw);
@@ -203,6 +209,52 @@ static void SG_FN(wino_out)(const float *m, size_t ldm, int nr, int tw, float bi
             for (int a = 0; a < 4 && 4 * k + a < rows_left; a++)
                 for (int b = 0; b < 4 && 4 * t + b < w; b++)
                     y[(size_t)(4 * k + a) * w + 4 * t + b] = q[a][b][l];
+        }
+    }
+}
+
+/* wino_out with the 2×2 average pool after it: y is the pooled plane (row stride w/2, from the
+ * task's first pooled row), pooled (2k + i, 2t + j) = 0.25·(((z₀₀ + z₀₁) + z₁₀) + z₁₁) of block
+ * (i, j) of tile (k, t): sg_avg_pool2's sum in its order, so the bytes of the conv and then the
+ * pool without the full-size output. w and rows_left even. */
+static void SG_FN(wino_out_pool)(const float *m, size_t ldm, int nr, int tw, float bias, float *y,
+                                 int w, int rows_left) {
+    const int ntot = nr * tw, half = SG_VL / 2, wp = w / 2;
+    const int fast = tw % half == 0 && 4 * tw == w;
+    for (int T = 0; T < ntot; T += SG_VL) {
+        const int n = ntot - T < SG_VL ? ntot - T : SG_VL;
+        VF z[4][4], p[2][2];
+        SG_FN(out_z)(m, ldm, T, bias, z);
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++)
+                p[i][j] = 0.25f * (((z[2 * i][2 * j] + z[2 * i][2 * j + 1]) + z[2 * i + 1][2 * j]) +
+                                   z[2 * i + 1][2 * j + 1]);
+#if SG_VL == 16
+        const int ka = T / tw, kb = (T + half) / tw;
+        if (fast && n == SG_VL && 4 * kb + 3 < rows_left) { /* each half of the lanes one row */
+            for (int i = 0; i < 2; i++) {
+                float *pa = y + (size_t)(2 * ka + i) * wp + 2 * (T % tw);
+                float *pb = y + (size_t)(2 * kb + i) * wp + 2 * ((T + half) % tw);
+                SG_FN(vstore)
+                (pa,
+                 SG_PERM(p[i][0], p[i][1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+                SG_FN(vstore)
+                (pb, SG_PERM(p[i][0], p[i][1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                             15, 31));
+            }
+            continue;
+        }
+#else
+        (void)fast;
+#endif
+        float q[2][2][SG_VL];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) SG_FN(vstore)(q[i][j], p[i][j]);
+        for (int l = 0; l < n; l++) {
+            const int k = (T + l) / tw, t = (T + l) % tw;
+            for (int i = 0; i < 2 && 4 * k + 2 * i < rows_left; i++)
+                for (int j = 0; j < 2 && 4 * t + 2 * j < w; j++)
+                    y[(size_t)(2 * k + i) * wp + 2 * t + j] = q[i][j][l];
         }
     }
 }
@@ -569,4 +621,5 @@ const sg_kernels SG_CAT(sg__kernels, SG_KNAME) = {
     .own_gemm = SG_OWN_GEMM,
     .wino_in = SG_FN(wino_in),
     .wino_out = SG_FN(wino_out),
+    .wino_out_pool = SG_FN(wino_out_pool),
 };

@@ -161,6 +161,12 @@ void sg_preact_apply(const sg_tensor *x, const sg_preact *pre, float *out);
  * (x's size; tmp may be x->data when x may be overwritten). y must not alias x or tmp. */
 void sg_conv3x3_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
                     sg_tensor *y, sg_workspace *ws, float *tmp);
+/* y [N, Cout, H/2, W/2] = avg_pool2(sg_conv3x3_pre(x, pre, w, b)) (H, W even), the pool done in
+ * the Winograd output transform where Winograd runs (no full-size output; the bytes of the conv
+ * and then sg_avg_pool2); otherwise through full (N·Cout·H·W floats, not y, x or tmp). tmp as
+ * sg_conv3x3_pre's. */
+void sg_conv3x3_pre_pool(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
+                         sg_tensor *y, sg_workspace *ws, float *tmp, float *full);
 /* y = sg_conv2d_up2(pre(x)), the same way (tmp: x's size, or x->data). */
 void sg_conv2d_up2_pre(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
                        sg_tensor *y, sg_workspace *ws, float *tmp);

@@ -121,6 +121,10 @@ typedef struct {
      * and columns < w are written. */
     void (*wino_out)(const float *m, size_t ldm, int nr, int tw, float bias, float *y, int w,
                      int rows_left);
+    /* the same with the 2×2 average pool after it: y the pooled plane (stride w/2, from the
+     * task's first pooled row), the bytes of wino_out then sg_avg_pool2; w, rows_left even */
+    void (*wino_out_pool)(const float *m, size_t ldm, int nr, int tw, float bias, float *y, int w,
+                          int rows_left);
 } sg_kernels;
 
 const sg_kernels *sg__kernels(void);

@@ -95,6 +95,7 @@ typedef struct {
     const sg_kernels *k;
     int cin, cout, h, w, tasks_per_sample; /* h, w: the output's (= the conv input's) size */
     int up;     /* 1: x is [Cin, h/2, w/2], read as its nearest 2× upsample (never materialised) */
+    int pool;   /* 1: y is [Cout, h/2, w/2], the conv's 2×2 average pool (never materialised) */
     int packed; /* U in gemm_packed's panel order (cout % mr == 0) */
     const float *x, *wt, *b;
     const float *wg; /* wt in wino_w's gather order (sg__wino4_wg) for the block path, or NULL */
@@ -174,14 +175,20 @@ static void input_task(const wino_ctx *c, const wino_slot *s, int n, int tr0, in
     }
 }
 
-/* y rows of the task's tiles from M, every output channel. */
+/* y rows of the task's tiles from M, every output channel (pooled 2×2 with c->pool). */
 static void output_task(const wino_ctx *c, const wino_slot *s, float *y, int tr0, int nr) {
     const wino_plan *p = c->p;
-    const size_t plane = (size_t)c->h * c->w;
+    const size_t plane = (size_t)c->h * c->w >> (2 * c->pool);
     const int y0 = TILE * tr0;
-    for (int co = 0; co < c->cout; co++)
-        c->k->wino_out(s->m + (size_t)co * p->nt, p->ldm, nr, p->tw, c->b ? c->b[co] : 0.0f,
-                       y + co * plane + (size_t)y0 * c->w, c->w, c->h - y0);
+    for (int co = 0; co < c->cout; co++) {
+        const float *m = s->m + (size_t)co * p->nt, bias = c->b ? c->b[co] : 0.0f;
+        if (c->pool)
+            c->k->wino_out_pool(m, p->ldm, nr, p->tw, bias,
+                                y + co * plane + (size_t)(y0 / 2) * (c->w / 2), c->w, c->h - y0);
+        else
+            c->k->wino_out(m, p->ldm, nr, p->tw, bias, y + co * plane + (size_t)y0 * c->w, c->w,
+                           c->h - y0);
+    }
 }
 
 /* m = u · v for a tile count that is not a whole number of vectors (the last task of a layer
@@ -230,7 +237,7 @@ static void tile_task(void *ctx, int task, int thread) {
     if (prof)
         sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * positions(c->up) * c->cout * c->cin * nt),
             t0 = sg__prof_now();
-    output_task(c, &s, c->y + (size_t)n * c->cout * c->h * c->w, tr0, nr);
+    output_task(c, &s, c->y + ((size_t)n * c->cout * c->h * c->w >> (2 * c->pool)), tr0, nr);
     if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
 }
 
@@ -367,10 +374,13 @@ static void co_block_task(void *ctx, int task, int thread) {
         t0 = sg__prof_now();
     }
     if (tr) m = untranspose(m, o->ldmb, o->nt, u); /* into the U slot, free now */
-    const size_t plane = (size_t)c->h * c->w;
-    for (int co = c0; co < c0 + CO_BLOCK; co++)
-        c->k->wino_out(m + (size_t)(co - c0) * o->nt, o->ldmb, p->th, p->tw, c->b ? c->b[co] : 0.0f,
-                       c->y + ((size_t)o->n * c->cout + co) * plane, c->w, c->h);
+    const size_t plane = (size_t)c->h * c->w >> (2 * c->pool);
+    for (int co = c0; co < c0 + CO_BLOCK; co++) {
+        const float *mc = m + (size_t)(co - c0) * o->nt, bias = c->b ? c->b[co] : 0.0f;
+        float *yc = c->y + ((size_t)o->n * c->cout + co) * plane;
+        if (c->pool) c->k->wino_out_pool(mc, o->ldmb, p->th, p->tw, bias, yc, c->w, c->h);
+        else c->k->wino_out(mc, o->ldmb, p->th, p->tw, bias, yc, c->w, c->h);
+    }
     if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
 }
 
@@ -402,15 +412,15 @@ static int conv_winograd_co(const wino_ctx *c, int batch, size_t cap) {
 /* y [N, Cout, H, W] = conv3×3(x, or up2(x) when up) with x read as pre(x) when pre is not NULL;
  * x [N, Cin, H, W], or [N, Cin, H/2, W/2] when up. */
 static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
-                         sg_workspace *ws, int up, const sg_preact *pre) {
-    const int cin = x->c, cout = y->c, h = y->h, wd = y->w;
-    if (!ws || !ws->buf || (up && (h % 2 || wd % 2))) return -1;
+                         sg_workspace *ws, int up, const sg_preact *pre, int pool) {
+    const int cin = x->c, cout = y->c, h = y->h << pool, wd = y->w << pool;
+    if (!ws || !ws->buf || (up && (h % 2 || wd % 2)) || (pool && up)) return -1;
     sg_packed_weights *bw = sg__bf16_current(); /* bf16: F(2×2, 3×3), kern_wino2_bf16.c */
-    if (bw) return sg__wino2_bf16(x, w, b, y, ws, up, pre, bw);
+    if (bw) return pool ? -1 : sg__wino2_bf16(x, w, b, y, ws, up, pre, bw);
     const sg_kernels *k = sg__kernels();
     wino_plan p = plan_wino(cin, h, wd, cout, (size_t)-1); /* th, tw, lrow, threads */
     unsigned char mzero[64] = {0};                         /* pool threads ≤ 8 (pool.c) */
-    wino_ctx c = {&p,      k, cin, cout, h,       wd,      0,    up,  cout % k->mr == 0,
+    wino_ctx c = {&p,      k, cin, cout, h,       wd,      0,    up,  pool, cout % k->mr == 0,
                   x->data, w, b,   NULL, y->data, ws->buf, NULL, pre, mzero};
     SG_ASSERT(p.threads <= 64);
     const int nt = p.th * p.tw;
@@ -440,14 +450,14 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
 
 int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
                       sg_workspace *ws, int up, const sg_preact *pre) {
-    return conv_winograd(x, w, b, y, ws, up, pre);
+    return conv_winograd(x, w, b, y, ws, up, pre, 0);
 }
 
 int sg_conv2d_winograd(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
                        sg_workspace *ws) {
     SG_ASSERT(x->data && y->data && w && x->data != y->data && y->n == x->n);
     if (x->h != y->h || x->w != y->w) return -1;
-    return conv_winograd(x, w, b, y, ws, 0, NULL);
+    return conv_winograd(x, w, b, y, ws, 0, NULL, 0);
 }
 
 /* Winograd where sg_conv2d would pick it, the pre-activation fused into the input transform;
@@ -457,8 +467,21 @@ void sg_conv3x3_pre(const sg_tensor *x, const sg_preact *pre, const float *w, co
     SG_ASSERT(y->n == x->n && y->h == x->h && y->w == x->w && y->data != x->data);
     SG_ASSERT(tmp && tmp != y->data);
     const int pays = x->h == y->h && x->w == y->w && sg__wino_pays(x->c, y->c, y->h, y->w);
-    if (pays && conv_winograd(x, w, b, y, ws, 0, pre) == 0) return;
+    if (pays && conv_winograd(x, w, b, y, ws, 0, pre, 0) == 0) return;
     sg_preact_apply(x, pre, tmp);
     sg_tensor t = sg_tensor_make(tmp, x->n, x->c, x->h, x->w);
     sg_conv2d(&t, w, b, 3, 3, 1, 1, y, ws);
+}
+
+/* avg_pool2(conv3×3(pre(x))) with the pool in the Winograd output transform (no full-size
+ * output); else the conv into full [N, Cout, H, W] and sg_avg_pool2 (the same bytes either way) */
+void sg_conv3x3_pre_pool(const sg_tensor *x, const sg_preact *pre, const float *w, const float *b,
+                         sg_tensor *y, sg_workspace *ws, float *tmp, float *full) {
+    SG_ASSERT(y->n == x->n && 2 * y->h == x->h && 2 * y->w == x->w && y->data != x->data);
+    SG_ASSERT(tmp && full && full != y->data && full != x->data && full != tmp);
+    if (sg__wino_pays(x->c, y->c, x->h, x->w) && conv_winograd(x, w, b, y, ws, 0, pre, 1) == 0)
+        return;
+    sg_tensor f = sg_tensor_make(full, x->n, y->c, x->h, x->w);
+    sg_conv3x3_pre(x, pre, w, b, &f, ws, tmp);
+    sg_avg_pool2(&f, y);
 }

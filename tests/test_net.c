@@ -1043,6 +1043,43 @@ static void test_upsample_nearest2(void **state) {
     free(xr), free(yr);
 }
 
+/* sg_conv3x3_pre_pool: the bytes of sg_conv3x3_pre then sg_avg_pool2, with the pool in the
+ * Winograd output transform (tile rows, whole and partial groups; channel blocks) or not
+ * (too small for Winograd), on every CPU path */
+static void conv_pool_check(int n, int cin, int h, int cout, uint64_t seed) {
+    const size_t nx = (size_t)n * cin * h * h, nf = (size_t)n * cout * h * h, nc = (size_t)n * cin;
+    float *x = frand(nx, seed), *wt = frand((size_t)cout * cin * 9, seed + 1);
+    float *b = frand(cout, seed + 2), *co = frand(4 * nc, seed + 3), *tmp = fbuf(nx);
+    float *full = fbuf(nf), *y0 = fbuf(nf / 4), *y1 = fbuf(nf / 4), *f0 = fbuf(nf);
+    const sg_preact pre = {co, co + nc, co + 2 * nc, co + 3 * nc, 0.2f};
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, (size_t)12 << 20, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, n, cin, h, h), tf = sg_tensor_make(f0, n, cout, h, h);
+    sg_tensor t0 = sg_tensor_make(y0, n, cout, h / 2, h / 2);
+    sg_tensor t1 = sg_tensor_make(y1, n, cout, h / 2, h / 2);
+    sg_conv3x3_pre(&tx, &pre, wt, b, &tf, &ws, tmp);
+    sg_avg_pool2(&tf, &t0);
+    sg_conv3x3_pre_pool(&tx, &pre, wt, b, &t1, &ws, tmp, full);
+    if (memcmp(y0, y1, nf / 4 * sizeof(float)))
+        fail_msg("conv+pool n%d %d->%d at %d² (%s) differs from conv then pool", n, cin, cout, h,
+                 sg_cpu_path());
+    sg_workspace_free(&ws);
+    free(x), free(wt), free(b), free(co), free(tmp), free(full), free(y0), free(y1), free(f0);
+}
+
+static void test_conv3x3_pre_pool(void **state) {
+    (void)state;
+    static const char *paths[] = {"plain", "avx2", "avx512"};
+    for (int pi = 0; pi < 3; pi++)
+        if (!sg_cpu_force(paths[pi])) {
+            conv_pool_check(2, 16, 64, 24, 950 + pi);  /* tile rows, a batch */
+            conv_pool_check(1, 32, 36, 16, 953 + pi);  /* 9 tiles a row: lane by lane */
+            conv_pool_check(1, 64, 32, 128, 956 + pi); /* channel blocks */
+            conv_pool_check(1, 8, 8, 8, 959 + pi);     /* no Winograd: conv, then the pool */
+        }
+    sg_cpu_force(NULL);
+}
+
 /* y = (y + up2(x))·s: by hand, then the bytes of upsample + add_scale (small and pool-split) */
 static void test_add_scale_up2(void **state) {
     (void)state;
@@ -1197,6 +1234,7 @@ int main(void) {
         cmocka_unit_test(test_conv_up2),
         cmocka_unit_test(test_conv_up2_wino_exact),
         cmocka_unit_test(test_add_scale_up2),
+        cmocka_unit_test(test_conv3x3_pre_pool),
         cmocka_unit_test(test_conv_winograd),
         cmocka_unit_test(test_conv_depthwise),
         cmocka_unit_test(test_instance_norm),
