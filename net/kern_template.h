@@ -166,10 +166,6 @@ static void SG_FN(wino_in)(const float *band, int lrow, int nr, int tw, float *v
     }
 }
 
-/* y[4k + a][4t + b] = (Aᵀ m_T A)[a][b] + bias for the nr·tw tiles T of a task (m_T[p] =
- * m[p·ldm + T]), one output channel; y points at the task's first output row (row stride w),
- * rows_left output rows remain in the image from there: rows and columns past the image are
- * not written. */
 /* z[a][b] (lane l: tile T + l) = (Aᵀ m_T A)[a][b] + bias */
 static inline void SG_FN(out_z)(const float *m, size_t ldm, int T, float bias, VF z[4][4]) {
     VF s[4][6], col[6];
@@ -185,6 +181,10 @@ static inline void SG_FN(out_z)(const float *m, size_t ldm, int T, float bias, V
     }
 }
 
+/* y[4k + a][4t + b] = (Aᵀ m_T A)[a][b] + bias for the nr·tw tiles T of a task (m_T[p] =
+ * m[p·ldm + T]), one output channel; y points at the task's first output row (row stride w),
+ * rows_left output rows remain in the image from there: rows and columns past the image are
+ * not written. */
 static void SG_FN(wino_out)(const float *m, size_t ldm, int nr, int tw, float bias, float *y, int w,
                             int rows_left) {
     const int ntot = nr * tw, half = SG_VL / 2;
@@ -263,7 +263,8 @@ static void SG_FN(wino_out_pool)(const float *m, size_t ldm, int nr, int tw, flo
  * kernel g = w[9·src(j) ...], one vector of slots at a time: the gather (strided) into nine
  * vectors, then G g Gᵀ in registers and 36 vector stores. src(j) = j (k = co·cin + ci order), or
  * with mr > 0 the packed-panel order of gemm_packed, j = (co/mr)·mr·cin + ci·mr + co%mr, so each
- * transformed-domain GEMM reads A as one stream.
+ * transformed-domain GEMM reads A as one stream; mr < 0: that order for panels of -mr, w itself
+ * kept in gather order (wload_g: vector loads, no strided gather).
  *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] */
 
 /* o = G·(a, b, c) (the same formula for the rows of g and then the rows of G·g) */

@@ -1,4 +1,5 @@
-/* Resampling and layout: 2×2 average pool, nearest 2× upsample, bilinear resize, channel concat.
+/* Resampling and layout: 2×2 average pool, nearest 2× upsample (and the upsampled residual merge),
+ * bilinear resize, channel concat.
  * All loop over [N·C] planes independently. */
 #include "net_internal.h"
 

@@ -1072,10 +1072,11 @@ static void test_conv3x3_pre_pool(void **state) {
     static const char *paths[] = {"plain", "avx2", "avx512"};
     for (int pi = 0; pi < 3; pi++)
         if (!sg_cpu_force(paths[pi])) {
-            conv_pool_check(2, 16, 64, 24, 950 + pi);  /* tile rows, a batch */
-            conv_pool_check(1, 32, 36, 16, 953 + pi);  /* 9 tiles a row: lane by lane */
-            conv_pool_check(1, 64, 32, 128, 956 + pi); /* channel blocks */
-            conv_pool_check(1, 8, 8, 8, 959 + pi);     /* no Winograd: conv, then the pool */
+            conv_pool_check(2, 16, 64, 24, 950 + pi);   /* tile rows, a batch */
+            conv_pool_check(1, 32, 36, 16, 953 + pi);   /* 9 tiles a row: lane by lane */
+            conv_pool_check(1, 64, 32, 128, 956 + pi);  /* channel blocks */
+            conv_pool_check(1, 512, 16, 512, 962 + pi); /* 16 tiles: transposed on avx512 */
+            conv_pool_check(1, 8, 8, 8, 959 + pi);      /* no Winograd: conv, then the pool */
         }
     sg_cpu_force(NULL);
 }
