@@ -169,6 +169,16 @@ healthy() {
   return 1
 }
 
+# ready: waits (≤ 120 s) for /readyz 200 (healthy is alive; the model may still be loading and
+# packing its weights)
+ready() {
+  for _ in $(seq 240); do
+    [ "$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$U/readyz")" = 200 ] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
 # ---- the running container --------------------------------------------------------------------
 step "run"
 run "$name"
@@ -179,7 +189,9 @@ echo "healthy after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f
 check "runs as a non-root user (uid $(docker exec "$name" id -u))" '[ "$(docker exec "$name" id -u)" != 0 ] && [ "$(docker exec "$name" id -un)" = stargan ]'
 check "root filesystem read-only" '[ "$(docker inspect -f "{{.HostConfig.ReadonlyRootfs}}" "$name")" = true ] && ! docker exec "$name" touch /usr/local/bin/x 2>/dev/null && ! docker exec "$name" touch /x 2>/dev/null'
 check "model volume mounted read-only" '! docker exec "$name" touch /models/x 2>/dev/null && docker inspect -f "{{range .Mounts}}{{.Name}} {{.Destination}} {{.RW}}{{end}}" "$name" | grep -qx "$vol /models false"'
-check "/readyz 200, /v1/models names the volume's model" '[ "$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 "$U/readyz")" = 200 ] && curl -s --max-time 5 "$U/v1/models" | grep -q "\"name\":\"afhq\""'
+t0=$(date +%s.%N)
+check "/readyz 200, /v1/models names the volume's model" 'ready && curl -s --max-time 5 "$U/v1/models" | grep -q "\"name\":\"afhq\""'
+echo "ready $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after healthy"
 
 # the answer, and the CLI of the same image on the same model
 st=$(curl -s --max-time 120 -o "$tmp/srv.png" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=5 "$U/v1/translate")
@@ -217,15 +229,11 @@ docker rm -f "$name" >/dev/null
 
 # ---- a memory limit -------------------------------------------------------------------------
 step "memory limit"
-mem=${SG_CONTAINER_MEMORY:-640m}
+mem=${SG_CONTAINER_MEMORY:-768m} # the Kubernetes base's request (deploy/k8s/base)
 NO_TMPFS=1 run "$name-mem" --memory "$mem" --memory-swap "$mem"
 if healthy "$name-mem"; then
   limit=$(docker exec "$name-mem" sh -c 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes')
-  # healthy is alive; the models may still be loading (and packing their weights): wait for ready
-  for _ in $(seq 240); do
-    [ "$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$U/readyz")" = 200 ] && break
-    sleep 0.5
-  done
+  ready
   codes=
   for s in 1 2 3; do   # reference-guided and latent-guided, the heaviest paths
     codes+=$(curl -s --max-time 120 -o /dev/null -w '%{http_code} ' -F image=@"$src" -F domain=dog -F seed=$s "$U/v1/translate")
