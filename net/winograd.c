@@ -392,11 +392,15 @@ int sg__wino_pays(int cin, int cout, int h, int w) {
 }
 
 /* The conv by output-channel blocks when that pays and fits; -1 (nothing written) otherwise. */
-static int conv_winograd_co(const wino_ctx *c, int batch, size_t cap) {
+static int conv_winograd_co(wino_ctx *c, int batch, size_t cap) {
     co_ctx o = {c, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
     const wino_plan *p = c->p;
     const int nt = p->th * p->tw, threads = p->threads;
     if (!co_split_pays(c->cin, c->cout, nt, c->k) || co_plan(&o, p, c->cin, nt) > cap) return -1;
+    /* an fp32 set: the weights kept in the transform's gather order (made only for a layer
+     * that takes this path) */
+    c->wg = sg__wino4_wg(sg__packed_current(), c->wt, c->cout, c->cin,
+                         transposed(c->k, c->cin, nt) ? CO_BLOCK : c->k->mr);
     o.v = c->u; /* the workspace start */
     o.slots = o.v + SG_WINO_P * o.ldv;
     o.chunk = (c->cin + 4 * threads - 1) / (4 * threads);
@@ -423,10 +427,6 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
     wino_ctx c = {&p,      k, cin, cout, h,       wd,      0,    up,  pool, cout % k->mr == 0,
                   x->data, w, b,   NULL, y->data, ws->buf, NULL, pre, mzero};
     SG_ASSERT(p.threads <= 64);
-    const int nt = p.th * p.tw;
-    if (co_split_pays(cin, cout, nt, k)) /* an fp32 set: the block path's weights kept in order */
-        c.wg = sg__wino4_wg(sg__packed_current(), w, cout, cin,
-                            transposed(k, cin, nt) ? CO_BLOCK : k->mr);
     const double t0 = sg__prof_now();
     if (conv_winograd_co(&c, x->n, ws->cap) == 0) {
         sg__prof_add(up ? SG_PROF_UP2 : SG_PROF_WINO, t0,
