@@ -306,25 +306,38 @@ static void SG_FN(wgather)(const float *w, size_t k0, int n, int cin, int mr, si
         for (int i = 0; i < 9; i++) q[i][t] = 0.0f;
 }
 
-/* u[p·ldu + off ...] = (G g Gᵀ)[p] for the n ≤ VL slots of one vector */
-static inline void SG_FN(wvec)(const VF g[9], float *u, size_t ldu, size_t off, int n, int stream) {
-    VF gg[6][3], o[6];
-    for (int j = 0; j < 3; j++) { /* gg = G·g, column j */
+/* o[6i + j] = (G g Gᵀ)[i][j] for one vector of slots, fully unrolled so that G·g (18 vectors)
+ * stays in registers (rolled, GCC spilled it through the stack and ran twice the instructions).
+ * Every store variant below goes through this one function: with -ffp-contract=fast the fused
+ * multiply-adds GCC forms depend on the code's shape, and U must not depend on which variant
+ * (kept, per call, streamed, partial) made it. */
+static inline __attribute__((always_inline)) void SG_FN(wvec_o)(const VF g[9], VF o[36]) {
+    VF gg[6][3];
+    _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++) { /* gg = G·g, column j */
         VF col[6];
         SG_FN(g3)(g[j], g[3 + j], g[6 + j], col);
-        for (int i = 0; i < 6; i++) gg[i][j] = col[i];
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) gg[i][j] = col[i];
     }
-    for (int i = 0; i < 6; i++) { /* row i of gg·Gᵀ */
-        SG_FN(g3)(gg[i][0], gg[i][1], gg[i][2], o);
-        for (int j = 0; j < 6; j++) {
-            float *d = u + (6 * i + j) * ldu + off;
-            if (n < SG_VL) {
-                float t[SG_VL];
-                SG_FN(vstore)(t, o[j]);
-                memcpy(d, t, (size_t)n * 4);
-            } else if (stream && (uintptr_t)d % (SG_VL * 4) == 0) SG_FN(vstream)(d, o[j]);
-            else SG_FN(vstore)(d, o[j]);
-        }
+    _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) /* row i of gg·Gᵀ */
+        SG_FN(g3)(gg[i][0], gg[i][1], gg[i][2], o + 6 * i);
+}
+
+/* u[p·ldu + off ...] = (G g Gᵀ)[p] for the n ≤ VL slots of one vector */
+static inline void SG_FN(wvec)(const VF g[9], float *u, size_t ldu, size_t off, int n, int stream) {
+    VF o[36];
+    SG_FN(wvec_o)(g, o);
+    float *d = u + off;
+    if (n == SG_VL && !stream) { /* the common case: no branch per store */
+        _Pragma("GCC unroll 36") for (int p = 0; p < 36; p++) SG_FN(vstore)(d + p * ldu, o[p]);
+        return;
+    }
+    for (int p = 0; p < 36; p++, d += ldu) {
+        if (n < SG_VL) {
+            float t[SG_VL];
+            SG_FN(vstore)(t, o[p]);
+            memcpy(d, t, (size_t)n * 4);
+        } else if (stream && (uintptr_t)d % (SG_VL * 4) == 0) SG_FN(vstream)(d, o[p]);
+        else SG_FN(vstore)(d, o[p]);
     }
 }
 
@@ -352,12 +365,20 @@ static inline void SG_FN(wload_g)(const float *w, size_t j, int n, int m, VF g[9
     for (int i = 0; i < 9; i++) g[i] = SG_FN(vload)(q[i]);
 }
 
+/* Floats ahead of the gather-order weights a vector reads that wino_w asks for: those weights
+ * (the channel-block layers', read once per call) come from memory, and the hardware prefetcher
+ * alone kept too few lines in flight between the transform's arithmetic (bench/README.md). */
+#define WG_PREFETCH 2048
 static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, size_t ldu, int cin,
                           int mr, int stream) {
     if (mr < 0) { /* gather-order weights (sg__wino4_wg) */
         for (size_t t0 = 0; t0 < count; t0 += SG_VL) {
             const int n = count - t0 < SG_VL ? (int)(count - t0) : SG_VL;
             VF g[9];
+            /* slot j's taps lie near w + 9j: the lines of the next 9·VL floats, further on */
+            const uintptr_t ahead = (uintptr_t)(w + 9 * (k0all + t0)) + 4 * WG_PREFETCH;
+            for (int l = 0; l < 9 * SG_VL; l += 16)
+                __builtin_prefetch((const void *)(ahead + 4 * l));
             SG_FN(wload_g)(w, k0all + t0, n, -mr, g);
             SG_FN(wvec)(g, u, ldu, t0, n, stream);
         }
