@@ -469,6 +469,29 @@ static void SG_FN(gemm_tail)(int rows, int j, int N, int K, const float *A, int 
     }
 }
 
+/* Rows [0, rows < MR) of columns [j0, j1): the rows zero-padded to MR and run through the full
+ * kernel (its rows past `rows` land in scratch), so B is read once instead of once per row
+ * (to_rgb's 3 output channels over a 256² image); the same sums in the same order as
+ * gemm_tail, which takes the rest (long K, the last columns). */
+#define FEW_K 512
+static void SG_FN(gemm_few)(int rows, int j0, int j1, int K, const float *A, int lda,
+                            const float *B, int ldb, float *C, int ldc, int acc) {
+    const int w = SG_NV * SG_VL;
+    int j = j0;
+    if (K <= FEW_K && j1 - j0 >= w) {
+        float a[SG_MR * FEW_K], c[SG_MR * SG_NV * SG_VL];
+        memset(a, 0, sizeof(float) * SG_MR * K);
+        for (int r = 0; r < rows; r++)
+            memcpy(a + (size_t)r * K, A + (size_t)r * lda, 4 * (size_t)K);
+        for (; j + w <= j1; j += w) {
+            for (int r = 0; acc && r < rows; r++) memcpy(c + r * w, C + (size_t)r * ldc + j, 4 * w);
+            SG_FN(kern_full)(K, a, K, B + j, ldb, c, w, acc);
+            for (int r = 0; r < rows; r++) memcpy(C + (size_t)r * ldc + j, c + r * w, 4 * w);
+        }
+    }
+    if (j < j1) SG_FN(gemm_tail)(rows, j, j1, K, A, lda, B, ldb, C, ldc, acc);
+}
+
 /* One block of columns [j0, j1) over every row: B's K × (j1 - j0) panel stays in L2 while the
  * MR-row blocks of A stream past it. */
 static void SG_FN(gemm_cols)(int M, int j0, int j1, int K, const float *A, int lda, const float *B,
@@ -487,19 +510,57 @@ static void SG_FN(gemm_cols)(int M, int j0, int j1, int K, const float *A, int l
     if (i < M) {
         const float *ai = A + (size_t)i * lda;
         float *ci = C + (size_t)i * ldc;
-        SG_FN(gemm_tail)(M - i, j0, j1, K, ai, lda, B, ldb, ci, ldc, acc);
+        SG_FN(gemm_few)(M - i, j0, j1, K, ai, lda, B, ldb, ci, ldc, acc);
     }
 }
 
+/* Whole kernel-width column blocks [j0, j0 + nw) of every row, B read from p: the block's
+ * columns packed as [nw / w][K][w] (pack_b), so each kernel call reads one sequential panel. */
+static void SG_FN(gemm_cols_p)(int M, int j0, int nw, int K, const float *A, int lda,
+                               const float *p, float *C, int ldc, int acc) {
+    const int w = SG_NV * SG_VL;
+    for (int i = 0; i + SG_MR <= M; i += SG_MR)
+        for (int j = 0; j < nw; j += w)
+            SG_FN(kern_full)
+            (K, A + (size_t)i * lda, lda, p + (size_t)j * K, w, C + (size_t)i * ldc + j0 + j, ldc,
+             acc);
+}
+
+/* p[(j / w)·K·w + k·w + j % w] = B[k][j0 + j] for j < nw (a multiple of w) */
+static void SG_FN(pack_b)(const float *B, int ldb, int j0, int nw, int K, float *p) {
+    const int w = SG_NV * SG_VL;
+    for (int j = 0; j < nw; j += w)
+        for (int k = 0; k < K; k++)
+            memcpy(p + (size_t)j * K + (size_t)k * w, B + (size_t)k * ldb + j0 + j,
+                   (size_t)w * sizeof(float));
+}
+
 /* Column blocks of ~64K floats of B (a multiple of the kernel's width, at least one block):
- * a wide B (N = 4096) would otherwise be streamed from memory once per MR rows of A. */
+ * a wide B (N = 4096) would otherwise be streamed from memory once per MR rows of A. With
+ * several row blocks the block is first packed into this thread's buffer: B's rows lie ldb
+ * apart, a power of two for the 1×1 convs (the image's pixels), so the K rows of one kernel
+ * call fell into the same L1 and L2 sets and the panel never stayed in cache. The same sums in
+ * the same order either way. */
+#define PACK_FLOATS 65536
+static _Thread_local float SG_FN(bpack)[PACK_FLOATS] __attribute__((aligned(64)));
 static void SG_FN(gemm)(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                         float *C, int ldc, int acc) {
     const int w = SG_NV * SG_VL;
-    int nb = K > 0 ? (65536 / K) / w * w : N;
+    int nb = K > 0 ? (PACK_FLOATS / K) / w * w : N;
     if (nb < w) nb = w;
-    for (int j0 = 0; j0 < N; j0 += nb)
-        SG_FN(gemm_cols)(M, j0, j0 + nb < N ? j0 + nb : N, K, A, lda, B, ldb, C, ldc, acc);
+    const int pack = M >= 2 * SG_MR && (size_t)K * nb <= PACK_FLOATS;
+    for (int j0 = 0; j0 < N; j0 += nb) {
+        const int j1 = j0 + nb < N ? j0 + nb : N, nw = pack ? (j1 - j0) / w * w : 0;
+        if (nw) {
+            SG_FN(pack_b)(B, ldb, j0, nw, K, SG_FN(bpack));
+            SG_FN(gemm_cols_p)(M, j0, nw, K, A, lda, SG_FN(bpack), C, ldc, acc);
+            if (M % SG_MR) /* the last rows, from B itself */
+                SG_FN(gemm_tail)
+                (M % SG_MR, j0, j0 + nw, K, A + (size_t)(M / SG_MR * SG_MR) * lda, lda, B, ldb,
+                 C + (size_t)(M / SG_MR * SG_MR) * ldc, ldc, acc);
+        }
+        if (j0 + nw < j1) SG_FN(gemm_cols)(M, j0 + nw, j1, K, A, lda, B, ldb, C, ldc, acc);
+    }
 }
 
 /* One vector of columns for two panels (2·MR rows) at once. kern_packed at nv = 1 kept only MR

@@ -217,6 +217,12 @@ static void test_gemm_split(void **state) {
     (void)state;
     gemm_split_check(203, 41, 600, 70); /* weight-heavy: row blocks */
     gemm_split_check(37, 701, 157, 80); /* pixel-heavy: column blocks, ragged last block */
+    /* B packed per column block (≥ 2 row blocks) with a power-of-two row stride, as the 1×1
+     * convs' pixels; fewer rows than a kernel block (to_rgb's 3 channels: rows zero-padded),
+     * and the same with K past the padded path's limit */
+    gemm_split_check(64, 1019, 64, 90);
+    gemm_split_check(3, 1000, 64, 100);
+    gemm_split_check(5, 300, 600, 110);
 }
 
 static void test_linear(void **state) {
