@@ -261,8 +261,7 @@ static void conv_im2col(const conv_geom *g, int P, const float *x, const float *
     for (int p0 = 0; p0 < npix; p0 += P) {
         int np = npix - p0 < P ? npix - p0 : P;
         im2col_tile(g, x, p0, np, ws->buf);
-        sg__fill_bias(y, b, cout, npix, p0, np);
-        sg_gemm(cout, np, K, w, K, ws->buf, np, y + p0, npix, 1);
+        sg__gemm_bias(cout, np, K, w, K, ws->buf, np, b, y + p0, npix);
     }
 }
 
@@ -303,8 +302,7 @@ sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, 
         const float *xn = x->data + n * xs;
         float *yn = y->data + n * ys;
         if (pointwise) { /* the input already is the column matrix: W[Cout, Cin] · X[Cin, HW] */
-            sg__fill_bias(yn, b, cout, npix, 0, npix);
-            sg_gemm(cout, npix, g.cin, w, g.cin, xn, npix, yn, npix, 1);
+            sg__gemm_bias(cout, npix, g.cin, w, g.cin, xn, npix, b, yn, npix);
         } else if (sp.rows) {
             conv_shift(&g, &sp, xn, w, b, cout, yn, ws, &reordered);
         } else {

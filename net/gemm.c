@@ -7,12 +7,18 @@
 
 #include <cblas.h>
 
-/* C[M, N] (+)= A[M, K] · B[K, N] on the calling thread; bf16: bf16 products (kern_bf16.c). */
+/* C[M, N] (+)= A[M, K] · B[K, N] on the calling thread, onto bias[i] when bias is not NULL;
+ * bf16: bf16 products (kern_bf16.c). Net/'s kernel starts its sums at the bias; the others get
+ * C filled with it first (the same sums). */
 static void gemm_part(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                      float *C, int ldc, int acc, int bf16) {
+                      float *C, int ldc, int acc, int bf16, const float *bias) {
     const sg_kernels *k = sg__kernels();
+    if (!bf16 && k->own_gemm) {
+        k->gemm(M, N, K, A, lda, B, ldb, C, ldc, acc, bias);
+        return;
+    }
+    if (bias) sg__fill_bias(C, bias, M, (size_t)ldc, 0, N), acc = 1;
     if (bf16) sg__bf16_gemm(M, N, K, A, lda, B, (size_t)ldb, 1, C, ldc, acc);
-    else if (k->own_gemm) k->gemm(M, N, K, A, lda, B, ldb, C, ldc, acc);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb,
                     acc ? 1.0f : 0.0f, C, ldc);
@@ -28,6 +34,7 @@ typedef struct {
     size_t astride;
     const size_t *boff;
     float *C;
+    const float *bias; /* [M]: the first tap's sums start there (acc ignored), or NULL */
 } gemm_job;
 
 static void gemm_task(void *ctx, int task, int thread) {
@@ -38,7 +45,7 @@ static void gemm_task(void *ctx, int task, int thread) {
     for (int t = 0; t < j->taps; t++)
         gemm_part(m, n, j->K, j->A + t * j->astride + (size_t)i0 * j->lda, j->lda,
                   j->B + (j->boff ? j->boff[t] : 0) + j0, j->ldb, j->C + (size_t)i0 * j->ldc + j0,
-                  j->ldc, j->acc || t > 0, j->bf16);
+                  j->ldc, j->acc || t > 0, j->bf16, j->bias && !t ? j->bias + i0 : NULL);
 }
 
 static int round_up(int v, int m) { return (v + m - 1) / m * m; }
@@ -71,7 +78,24 @@ void sg__gemm_taps(int M, int N, int K, int taps, const float *A, size_t astride
         return;
     }
     gemm_job j = {M, N, K,       taps, lda, ldb, ldc, acc, 0, 0, 0, NULL != sg__bf16_current(),
-                  A, B, astride, boff, C};
+                  A, B, astride, boff, C,   NULL};
+    plan_split(&j);
+    sg__parallel((M + j.rb - 1) / j.rb * j.ncol, gemm_task, &j);
+}
+
+void sg__gemm_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                   const float *bias, float *C, int ldc) {
+    if (!bias) { /* the sums start at 0, as acc = 0 does */
+        sg__gemm_taps(M, N, K, 1, A, 0, lda, B, ldb, NULL, C, ldc, 0);
+        return;
+    }
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        sg__fill_bias(C, bias, M, (size_t)ldc, 0, N);
+        return;
+    }
+    gemm_job j = {M, N, K, 1,    lda, ldb, ldc, 0, 0, 0, 0, NULL != sg__bf16_current(),
+                  A, B, 0, NULL, C,   bias};
     plan_split(&j);
     sg__parallel((M + j.rb - 1) / j.rb * j.ncol, gemm_task, &j);
 }
@@ -99,17 +123,18 @@ static void wtaps_task(void *ctx, int task, int thread) {
     }
     for (int t = 0; t < taps; t++)
         gemm_part(m, j->g.N, K, a + (size_t)t * m * K, K, j->g.B + (j->g.boff ? j->g.boff[t] : 0),
-                  j->g.ldb, j->g.C + (size_t)i0 * j->g.ldc, j->g.ldc, j->g.acc || t > 0, j->g.bf16);
+                  j->g.ldb, j->g.C + (size_t)i0 * j->g.ldc, j->g.ldc, j->g.acc || t > 0, j->g.bf16,
+                  NULL);
 }
 
 int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch, const float *B,
                    int ldb, const size_t *boff, float *C, int ldc, int acc) {
     if (M <= 0 || N <= 0 || K <= 0) return -1;
-    wtaps_job j = {
-        {M, N, K, taps, K, ldb, ldc, acc, 0, 0, 0, NULL != sg__bf16_current(), NULL, B, 0, boff, C},
-        w,
-        scratch,
-        0};
+    wtaps_job j = {{M, N, K, taps, K, ldb, ldc, acc, 0, 0, 0, NULL != sg__bf16_current(), NULL, B,
+                    0, boff, C, NULL},
+                   w,
+                   scratch,
+                   0};
     plan_split(&j.g);
     const int blocks = (M + j.g.rb - 1) / j.g.rb;
     if (j.g.ncol != 1 || (blocks > 1 && (size_t)sg__threads() * j.g.rb > (size_t)M)) return -1;

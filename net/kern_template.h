@@ -408,10 +408,12 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
 #define UNROLL _Pragma("GCC unroll 16")
 #define DEF_KERN(name, mr, nv)                                                                     \
     static void name(int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,   \
-                     int acc) {                                                                    \
+                     int acc, const float *bias) {                                                 \
         VF c[mr][nv];                                                                              \
         UNROLL for (int r = 0; r < mr; r++) UNROLL for (int v = 0; v < nv; v++) c[r][v] =          \
-            acc ? SG_FN(vload)(C + (size_t)r * ldc + v * SG_VL) : (VF){0};                         \
+            bias  ? (VF){0} + bias[r]                                                              \
+            : acc ? SG_FN(vload)(C + (size_t)r * ldc + v * SG_VL)                                  \
+                  : (VF){0};                                                                       \
         for (int k = 0; k < K; k++) {                                                              \
             VF b[nv];                                                                              \
             UNROLL for (int v = 0; v < nv; v++) b[v] =                                             \
@@ -452,17 +454,17 @@ DEF_KERN(SG_FN(kern_one), 1, 1)
 
 /* columns [j, N) of rows [i, i + rows): whole vectors, then scalars */
 static void SG_FN(gemm_tail)(int rows, int j, int N, int K, const float *A, int lda, const float *B,
-                             int ldb, float *C, int ldc, int acc) {
+                             int ldb, float *C, int ldc, int acc, const float *bias) {
     for (int r = 0; r < rows; r++) {
-        const float *a = A + (size_t)r * lda;
+        const float *a = A + (size_t)r * lda, *br = bias ? bias + r : NULL;
         float *c = C + (size_t)r * ldc;
         int jj = j;
         for (; jj + SG_NV * SG_VL <= N; jj += SG_NV * SG_VL)
-            SG_FN(kern_cols)(K, a, lda, B + jj, ldb, c + jj, ldc, acc);
+            SG_FN(kern_cols)(K, a, lda, B + jj, ldb, c + jj, ldc, acc, br);
         for (; jj + SG_VL <= N; jj += SG_VL)
-            SG_FN(kern_one)(K, a, lda, B + jj, ldb, c + jj, ldc, acc);
+            SG_FN(kern_one)(K, a, lda, B + jj, ldb, c + jj, ldc, acc, br);
         for (; jj < N; jj++) {
-            float s = acc ? c[jj] : 0.0f;
+            float s = br ? *br : acc ? c[jj] : 0.0f;
             for (int k = 0; k < K; k++) s += a[k] * B[(size_t)k * ldb + jj];
             c[jj] = s;
         }
@@ -475,55 +477,58 @@ static void SG_FN(gemm_tail)(int rows, int j, int N, int K, const float *A, int 
  * gemm_tail, which takes the rest (long K, the last columns). */
 #define FEW_K 512
 static void SG_FN(gemm_few)(int rows, int j0, int j1, int K, const float *A, int lda,
-                            const float *B, int ldb, float *C, int ldc, int acc) {
+                            const float *B, int ldb, float *C, int ldc, int acc,
+                            const float *bias) {
     const int w = SG_NV * SG_VL;
     int j = j0;
     if (K <= FEW_K && j1 - j0 >= w) {
-        float a[SG_MR * FEW_K], c[SG_MR * SG_NV * SG_VL];
+        float a[SG_MR * FEW_K], c[SG_MR * SG_NV * SG_VL], bb[SG_MR] = {0};
         memset(a, 0, sizeof(float) * SG_MR * K);
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < rows; r++) {
             memcpy(a + (size_t)r * K, A + (size_t)r * lda, 4 * (size_t)K);
+            if (bias) bb[r] = bias[r];
+        }
         for (; j + w <= j1; j += w) {
-            for (int r = 0; acc && r < rows; r++) memcpy(c + r * w, C + (size_t)r * ldc + j, 4 * w);
-            SG_FN(kern_full)(K, a, K, B + j, ldb, c, w, acc);
+            for (int r = 0; acc && !bias && r < rows; r++)
+                memcpy(c + r * w, C + (size_t)r * ldc + j, 4 * w);
+            SG_FN(kern_full)(K, a, K, B + j, ldb, c, w, acc, bias ? bb : NULL);
             for (int r = 0; r < rows; r++) memcpy(C + (size_t)r * ldc + j, c + r * w, 4 * w);
         }
     }
-    if (j < j1) SG_FN(gemm_tail)(rows, j, j1, K, A, lda, B, ldb, C, ldc, acc);
+    if (j < j1) SG_FN(gemm_tail)(rows, j, j1, K, A, lda, B, ldb, C, ldc, acc, bias);
 }
 
 /* One block of columns [j0, j1) over every row: B's K × (j1 - j0) panel stays in L2 while the
  * MR-row blocks of A stream past it. */
 static void SG_FN(gemm_cols)(int M, int j0, int j1, int K, const float *A, int lda, const float *B,
-                             int ldb, float *C, int ldc, int acc) {
+                             int ldb, float *C, int ldc, int acc, const float *bias) {
     int i = 0;
     for (; i + SG_MR <= M; i += SG_MR) {
-        const float *a = A + (size_t)i * lda;
+        const float *a = A + (size_t)i * lda, *bi = bias ? bias + i : NULL;
         float *c = C + (size_t)i * ldc;
         int j = j0;
         for (; j + SG_NV * SG_VL <= j1; j += SG_NV * SG_VL)
-            SG_FN(kern_full)(K, a, lda, B + j, ldb, c + j, ldc, acc);
+            SG_FN(kern_full)(K, a, lda, B + j, ldb, c + j, ldc, acc, bi);
         for (; j + SG_VL <= j1; j += SG_VL)
-            SG_FN(kern_rows1)(K, a, lda, B + j, ldb, c + j, ldc, acc);
-        if (j < j1) SG_FN(gemm_tail)(SG_MR, j, j1, K, a, lda, B, ldb, c, ldc, acc);
+            SG_FN(kern_rows1)(K, a, lda, B + j, ldb, c + j, ldc, acc, bi);
+        if (j < j1) SG_FN(gemm_tail)(SG_MR, j, j1, K, a, lda, B, ldb, c, ldc, acc, bi);
     }
     if (i < M) {
         const float *ai = A + (size_t)i * lda;
         float *ci = C + (size_t)i * ldc;
-        SG_FN(gemm_few)(M - i, j0, j1, K, ai, lda, B, ldb, ci, ldc, acc);
+        SG_FN(gemm_few)(M - i, j0, j1, K, ai, lda, B, ldb, ci, ldc, acc, bias ? bias + i : NULL);
     }
 }
 
 /* Whole kernel-width column blocks [j0, j0 + nw) of every row, B read from p: the block's
  * columns packed as [nw / w][K][w] (pack_b), so each kernel call reads one sequential panel. */
 static void SG_FN(gemm_cols_p)(int M, int j0, int nw, int K, const float *A, int lda,
-                               const float *p, float *C, int ldc, int acc) {
+                               const float *p, float *C, int ldc, int acc, const float *bias) {
     const int w = SG_NV * SG_VL;
     for (int i = 0; i + SG_MR <= M; i += SG_MR)
-        for (int j = 0; j < nw; j += w)
-            SG_FN(kern_full)
-            (K, A + (size_t)i * lda, lda, p + (size_t)j * K, w, C + (size_t)i * ldc + j0 + j, ldc,
-             acc);
+        for (int j = 0; j < nw; j += w) SG_FN(kern_full)
+    (K, A + (size_t)i * lda, lda, p + (size_t)j * K, w, C + (size_t)i * ldc + j0 + j, ldc, acc,
+     bias ? bias + i : NULL);
 }
 
 /* p[(j / w)·K·w + k·w + j % w] = B[k][j0 + j] for j < nw (a multiple of w) */
@@ -544,7 +549,7 @@ static void SG_FN(pack_b)(const float *B, int ldb, int j0, int nw, int K, float 
 #define PACK_FLOATS 65536
 static _Thread_local float SG_FN(bpack)[PACK_FLOATS] __attribute__((aligned(64)));
 static void SG_FN(gemm)(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                        float *C, int ldc, int acc) {
+                        float *C, int ldc, int acc, const float *bias) {
     const int w = SG_NV * SG_VL;
     int nb = K > 0 ? (PACK_FLOATS / K) / w * w : N;
     if (nb < w) nb = w;
@@ -553,13 +558,14 @@ static void SG_FN(gemm)(int M, int N, int K, const float *A, int lda, const floa
         const int j1 = j0 + nb < N ? j0 + nb : N, nw = pack ? (j1 - j0) / w * w : 0;
         if (nw) {
             SG_FN(pack_b)(B, ldb, j0, nw, K, SG_FN(bpack));
-            SG_FN(gemm_cols_p)(M, j0, nw, K, A, lda, SG_FN(bpack), C, ldc, acc);
-            if (M % SG_MR) /* the last rows, from B itself */
+            SG_FN(gemm_cols_p)(M, j0, nw, K, A, lda, SG_FN(bpack), C, ldc, acc, bias);
+            const int m0 = M / SG_MR * SG_MR;
+            if (m0 < M) /* the last rows, from B itself */
                 SG_FN(gemm_tail)
-                (M % SG_MR, j0, j0 + nw, K, A + (size_t)(M / SG_MR * SG_MR) * lda, lda, B, ldb,
-                 C + (size_t)(M / SG_MR * SG_MR) * ldc, ldc, acc);
+            (M - m0, j0, j0 + nw, K, A + (size_t)m0 * lda, lda, B, ldb, C + (size_t)m0 * ldc, ldc,
+             acc, bias ? bias + m0 : NULL);
         }
-        if (j0 + nw < j1) SG_FN(gemm_cols)(M, j0 + nw, j1, K, A, lda, B, ldb, C, ldc, acc);
+        if (j0 + nw < j1) SG_FN(gemm_cols)(M, j0 + nw, j1, K, A, lda, B, ldb, C, ldc, acc, bias);
     }
 }
 

@@ -32,6 +32,11 @@ void sg__shift_band(const conv_geom *g, const float *x, int wp, int oy0, int row
 int sg__threads(void);
 void sg__parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx);
 
+/* C[M, N] = bias[i] + A[M, K] · B[K, N] (bias NULL: 0 +), on the pool: the sums start at the
+ * bias, the same bytes as filling C with it and accumulating, without that pass over C. */
+void sg__gemm_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                   const float *bias, float *C, int ldc);
+
 /* C[M, N] (+)= Σ_{t < taps} A_t · B_t with A_t = A + t·astride ([M, K], lda) and B_t = B + boff[t]
  * ([K, N], ldb; boff NULL: all at B), on the pool. Conv taps read one shifted band this way
  * (B_t = band at offset ky·Wp + kx). acc = 0 overwrites C. */
@@ -105,11 +110,12 @@ typedef struct {
      * NULL where 32 is not a whole kernel width (only avx512 has it). */
     void (*gemm_t32)(int nt, int K, const float *V, int ldv, const float *Bp, float *C, int acc);
     int mr, vl; /* gemm_packed's panel height and vector width (floats) */
-    /* C[M, N] = A[M, K] · B[K, N] (+ C when acc), row-major with leading dimensions:
-     * register-blocked, single-threaded (the Winograd products and sg_gemm's per-thread parts;
-     * no packing, so B's rows may be any strided view such as a shifted band). */
+    /* C[M, N] = A[M, K] · B[K, N] (+ C when acc; onto bias[i] instead when bias is not NULL),
+     * row-major with leading dimensions: register-blocked, single-threaded (the Winograd
+     * products and sg_gemm's per-thread parts; B's rows may be any strided view such as a
+     * shifted band). The bias is where the sums start, as a fill of C then acc would. */
     void (*gemm)(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
-                 int ldc, int acc);
+                 int ldc, int acc, const float *bias);
     /* v[p·ldv + T] = (Bᵀ d_T B)[p] for the nr·tw tiles T = k·tw + t of one channel of a task: d_T
      * is the 6×6 patch at rows 4k .. 4k + 5, columns 4t .. 4t + 5 of band (rows of lrow ≥ 4·tw + 4
      * floats, zero-padded: band column c is image column c - 1). up: the band is a nearest 2×

@@ -232,7 +232,7 @@ static void tile_task(void *ctx, int task, int thread) {
             c->k->gemm_packed(c->cout, nt, c->cin, u, v, p->nt, m, p->nt, 0);
         else if (c->packed) /* a ragged last task: unpack-free fallback, column by column */
             packed_ragged(c, u, v, p->nt, nt, m);
-        else c->k->gemm(c->cout, nt, c->cin, u, c->cin, v, p->nt, m, p->nt, 0);
+        else c->k->gemm(c->cout, nt, c->cin, u, c->cin, v, p->nt, m, p->nt, 0, NULL);
     }
     if (prof)
         sg__prof_add(SG_PROF_WINO_GEMM, t0, 2.0 * positions(c->up) * c->cout * c->cin * nt),

@@ -441,6 +441,12 @@ static void test_conv_large_tiled(void **state) {
     conv_large_check(&shifted, SG_CONV_SHIFT, 7);
     conv_large_check(&im2col_thin, SG_CONV_IM2COL, 8);
     conv_large_check(&im2col_down, SG_CONV_IM2COL, 9);
+    /* 1×1 with bias, the sums started at it in the kernel: many rows (B packed per column
+     * block) and to_rgb's 3 rows (zero-padded to a kernel block) */
+    const conv_case pw = {1, 64, 128, 128, 128, 1, 1, 1, 0, 1},
+                    pw3 = {1, 64, 256, 256, 3, 1, 1, 1, 0, 1};
+    conv_large_check_ws(&pw, SG_CONV_POINTWISE, 1024, 12);
+    conv_large_check_ws(&pw3, SG_CONV_POINTWISE, 1024, 13);
     conv_large_check(&shifted, SG_CONV_WINOGRAD, 10); /* many tasks over both threads */
     const conv_case wino_odd = {1, 24, 255, 250, 40, 3, 3, 1, 1, 1}; /* partial edge tiles */
     conv_large_check(&wino_odd, SG_CONV_WINOGRAD, 11);
