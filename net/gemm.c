@@ -68,36 +68,29 @@ static void plan_split(gemm_job *j) {
     j->ncol = (j->N + j->cb - 1) / j->cb;
 }
 
-void sg__gemm_taps(int M, int N, int K, int taps, const float *A, size_t astride, int lda,
-                   const float *B, int ldb, const size_t *boff, float *C, int ldc, int acc) {
+/* Both entries below: C (+)= Σ_t A_t · B_t, the first tap's sums started at bias when given. */
+static void gemm_run(int M, int N, int K, int taps, const float *A, size_t astride, int lda,
+                     const float *B, int ldb, const size_t *boff, float *C, int ldc, int acc,
+                     const float *bias) {
     if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* empty sum: clear unless accumulating */
-        if (!acc)
-            for (int i = 0; i < M; i++)
-                for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = 0.0f;
+    if (K <= 0) { /* empty sum: C = bias (or 0) unless accumulating without one */
+        if (bias || !acc) sg__fill_bias(C, bias, M, (size_t)ldc, 0, N);
         return;
     }
     gemm_job j = {M, N, K,       taps, lda, ldb, ldc, acc, 0, 0, 0, NULL != sg__bf16_current(),
-                  A, B, astride, boff, C,   NULL};
+                  A, B, astride, boff, C,   bias};
     plan_split(&j);
     sg__parallel((M + j.rb - 1) / j.rb * j.ncol, gemm_task, &j);
 }
 
+void sg__gemm_taps(int M, int N, int K, int taps, const float *A, size_t astride, int lda,
+                   const float *B, int ldb, const size_t *boff, float *C, int ldc, int acc) {
+    gemm_run(M, N, K, taps, A, astride, lda, B, ldb, boff, C, ldc, acc, NULL);
+}
+
 void sg__gemm_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                    const float *bias, float *C, int ldc) {
-    if (!bias) { /* the sums start at 0, as acc = 0 does */
-        sg__gemm_taps(M, N, K, 1, A, 0, lda, B, ldb, NULL, C, ldc, 0);
-        return;
-    }
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) {
-        sg__fill_bias(C, bias, M, (size_t)ldc, 0, N);
-        return;
-    }
-    gemm_job j = {M, N, K, 1,    lda, ldb, ldc, 0, 0, 0, 0, NULL != sg__bf16_current(),
-                  A, B, 0, NULL, C,   bias};
-    plan_split(&j);
-    sg__parallel((M + j.rb - 1) / j.rb * j.ncol, gemm_task, &j);
+    gemm_run(M, N, K, 1, A, 0, lda, B, ldb, NULL, C, ldc, 0, bias);
 }
 
 /* sg__gemm_wtaps: a row-block task first reorders its rows of w[M, K, taps] into its thread's
