@@ -32,6 +32,67 @@ sg_image_format sg_image_format_from_path(const char *path) {
     return SG_FORMAT_UNKNOWN;
 }
 
+int sg_fit_parse(const char *s, sg_fit *fit) {
+    if (!s) return -1;
+    if (!strcmp(s, "crop")) *fit = SG_FIT_CROP;
+    else if (!strcmp(s, "stretch")) *fit = SG_FIT_STRETCH;
+    else if (!strcmp(s, "align")) *fit = SG_FIT_ALIGN;
+    else return -1;
+    return 0;
+}
+
+int sg_image_format_parse(const char *s, sg_image_format *fmt) {
+    if (!s) return -1;
+    if (!strcasecmp(s, "png")) *fmt = SG_FORMAT_PNG;
+    else if (!strcasecmp(s, "jpeg") || !strcasecmp(s, "jpg")) *fmt = SG_FORMAT_JPEG;
+    else return -1;
+    return 0;
+}
+
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* JPEG: the first start-of-frame marker (SOF0..SOF15 but DHT, JPG and DAC), walking the
+ * segments by their lengths. */
+static int jpeg_dims(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
+    size_t p = 2;
+    while (p + 4 <= n) {
+        if (d[p] != 0xFF) return -1;
+        uint8_t m = d[p + 1];
+        if (m == 0xFF) { /* fill byte */
+            p++;
+            continue;
+        }
+        if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+            p += 2;
+            continue;
+        }
+        size_t seg = (size_t)d[p + 2] << 8 | d[p + 3];
+        if (seg < 2) return -1;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            if (p + 9 > n) return -1;
+            *h = (int64_t)d[p + 5] << 8 | d[p + 6];
+            *w = (int64_t)d[p + 7] << 8 | d[p + 8];
+            return 0;
+        }
+        if (m == 0xD9 || m == 0xDA) return -1; /* no frame header before the data */
+        p += 2 + seg;
+    }
+    return -1;
+}
+
+int sg_image_dims(const uint8_t *data, size_t len, int64_t *w, int64_t *h) {
+    switch (sg_image_sniff(data, len)) {
+    case SG_FORMAT_PNG:
+        if (len < 24 || memcmp(data + 12, "IHDR", 4)) return -1;
+        *w = be32(data + 16), *h = be32(data + 20);
+        return 0;
+    case SG_FORMAT_JPEG: return jpeg_dims(data, len, w, h);
+    default: return -1;
+    }
+}
+
 sg_status sg_image_check_dims(int64_t w, int64_t h, int64_t max_pixels, const char *what,
                               sg_error *err) {
     if (w <= 0 || h <= 0)

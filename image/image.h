@@ -19,6 +19,14 @@ typedef enum { SG_FIT_CROP = 0, SG_FIT_STRETCH, SG_FIT_ALIGN } sg_fit;
 
 #define SG_IMAGE_DEFAULT_MAX_PIXELS ((int64_t)40 * 1000 * 1000)
 
+/* The one grammar of these names, for the CLI and the server alike: "crop", "stretch", "align";
+ * "png", "jpeg" or "jpg" (case-insensitive). 0, or -1 for anything else. */
+int sg_fit_parse(const char *s, sg_fit *fit);
+int sg_image_format_parse(const char *s, sg_image_format *fmt);
+/* Width and height from a PNG's or JPEG's header, without decoding (0), or -1 when the header
+ * cannot be read (the decoder would then refuse the data). */
+int sg_image_dims(const uint8_t *data, size_t len, int64_t *w, int64_t *h);
+
 /* Sniffs the format from the first bytes. */
 sg_image_format sg_image_sniff(const uint8_t *data, size_t len);
 /* Format from a file name's extension (.png, .jpg, .jpeg; case-insensitive). */

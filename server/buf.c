@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server.h"
+#include "internal.h"
 
 void sg_buf_init(sg_buf *b, size_t max) {
     memset(b, 0, sizeof *b);

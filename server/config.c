@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server.h"
+#include "internal.h"
 
 typedef enum { K_STR, K_INT, K_BYTES, K_PIXELS, K_SECONDS, K_MODEL, K_HELP, K_PROBE } opt_kind;
 
@@ -48,9 +48,17 @@ static const opt opts[] = {
     {"--max-cells", "N", "64", "most cells in one /v1/grid (then 413)", K_INT, F(max_cells), 1,
      100000},
     {"--max-work", "PIXELS", "32M",
-     "long work admitted at once: frames and cells x img_size^2, summed over the running and "
-     "waiting /v1/interpolate and /v1/grid requests (past it: 503; one request alone: 413)",
+     "long work admitted at once: frames and cells x img_size^2 (and a sixteenth of the photos' "
+     "decoded pixels), summed over the running and waiting /v1/interpolate and /v1/grid "
+     "requests (past it: 503; one request alone: 413)",
      K_PIXELS, F(max_work), 0, 0},
+    {"--job-ttl", "SECONDS", "600",
+     "a finished job (Prefer: respond-async) keeps its result this long", K_SECONDS, F(job_ttl_s),
+     0, 0},
+    {"--max-jobs", "N", "64", "jobs held at once, queued, running or finished (then 503)", K_INT,
+     F(max_jobs), 1, 1000000},
+    {"--job-store-bytes", "BYTES", "512M",
+     "memory the jobs' uploads and results may hold (then 503)", K_BYTES, F(job_store_bytes), 0, 0},
     {"--timeout", "SECONDS", "60", "longest a request may wait for a worker, then 503 (0 = none)",
      K_SECONDS, F(timeout_s), 0, 0},
     {"--client-timeout", "SECONDS", "30",

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "internal.h"
 
 /* http://host[:port][/path] → host, port, path */
 static int split_url(const char *url, char *host, size_t hcap, char *port, size_t pcap, char *path,

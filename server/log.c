@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "internal.h"
 
 static int access_fd = 1; /* -1: off */
 

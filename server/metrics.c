@@ -2,10 +2,11 @@
  * handful of additions per request, far below anything the networks cost. */
 #include <string.h>
 
-#include "server.h"
+#include "internal.h"
 
 const char *const sg_route_names[SG_ROUTE_COUNT] = {
-    "translate", "style", "models", "healthz", "readyz", "metrics", "interpolate", "grid", "other"};
+    "translate", "style",       "models", "healthz", "readyz",
+    "metrics",   "interpolate", "grid",   "jobs",    "other"};
 const char *const sg_stage_names[SG_STAGE_COUNT] = {"queue", "decode",    "faces",
                                                     "style", "generator", "encode"};
 
@@ -46,15 +47,9 @@ void sg_metrics_stage(sg_metrics *m, sg_stage s, double ms) {
     pthread_mutex_unlock(&m->mu);
 }
 
-void sg_metrics_count_rejected(sg_metrics *m) {
+void sg_metrics_count(sg_metrics *m, sg_counter c) {
     pthread_mutex_lock(&m->mu);
-    m->rejected++;
-    pthread_mutex_unlock(&m->mu);
-}
-
-void sg_metrics_count_expired(sg_metrics *m) {
-    pthread_mutex_lock(&m->mu);
-    m->expired++;
+    m->counters[c]++;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -101,38 +96,89 @@ static void render_requests(sg_buf *o, const sg_metrics *m) {
                    &m->stage_latency[s]);
 }
 
-static void render_gauges(sg_buf *o, const sg_metrics *m, const sg_metrics_gauges *g) {
-    header(o, "stargan_queue_depth", "gauge", "Requests waiting for a worker.");
-    sg_buf_printf(o, "stargan_queue_depth %d\n", g->queue_waiting);
-    header(o, "stargan_in_flight", "gauge", "Requests running on a worker.");
-    sg_buf_printf(o, "stargan_in_flight %d\n", g->running);
-    header(o, "stargan_admitted", "gauge", "Inference requests admitted and not yet answered.");
-    sg_buf_printf(o, "stargan_admitted %d\n", g->admitted);
-    header(o, "stargan_capacity", "gauge", "Requests admitted at most (workers + queue).");
-    sg_buf_printf(o, "stargan_capacity %d\n", g->capacity);
-    header(o, "stargan_workers", "gauge", "Inference threads.");
-    sg_buf_printf(o, "stargan_workers %d\n", g->workers);
-    header(o, "stargan_ready", "gauge", "1 when models are loaded and the queue has room.");
-    sg_buf_printf(o, "stargan_ready %d\n", g->ready);
-    header(o, "stargan_rejected_total", "counter",
-           "Requests answered 503 because workers and queue were full.");
-    sg_buf_printf(o, "stargan_rejected_total %llu\n", (unsigned long long)m->rejected);
-    header(o, "stargan_expired_total", "counter",
-           "Requests answered 503 after waiting past --timeout.");
-    sg_buf_printf(o, "stargan_expired_total %llu\n", (unsigned long long)m->expired);
-    header(o, "stargan_uptime_seconds", "gauge", "Seconds since the server started.");
-    sg_buf_printf(o, "stargan_uptime_seconds %.3f\n", sg_now_ms() / 1000 - m->started_s);
+static void gauge(sg_buf *o, const char *name, const char *help, long long v) {
+    header(o, name, "gauge", help);
+    sg_buf_printf(o, "%s %lld\n", name, v);
 }
 
-sg_status sg_metrics_render(sg_metrics *m, const sg_metrics_gauges *g, const char *model_info,
-                            sg_buf *out) {
+static void counter(sg_buf *o, const char *name, const char *help, unsigned long long v) {
+    header(o, name, "counter", help);
+    sg_buf_printf(o, "%s %llu\n", name, v);
+}
+
+static void render_queue(sg_buf *o, const sg_metrics *m, const sg_metrics_gauges *g) {
+    gauge(o, "stargan_queue_depth", "Requests waiting for a worker.", g->queue_waiting);
+    gauge(o, "stargan_in_flight", "Requests running on a worker.", g->running);
+    gauge(o, "stargan_admitted", "Inference requests admitted and not yet answered.", g->admitted);
+    gauge(o, "stargan_capacity", "Requests admitted at most (workers + queue).", g->capacity);
+    gauge(o, "stargan_workers", "Inference threads.", g->workers);
+    gauge(o, "stargan_ready", "1 when models are loaded and the queue has room.", g->ready);
+    counter(o, "stargan_rejected_total",
+            "Requests answered 503 because workers and queue (or --max-work) were full.",
+            m->counters[SG_COUNT_REJECTED]);
+    counter(o, "stargan_expired_total", "Requests answered 503 after waiting past --timeout.",
+            m->counters[SG_COUNT_EXPIRED]);
+    counter(o, "stargan_client_gone_total",
+            "Requests whose remaining work was stopped because their client left (logged 499).",
+            m->counters[SG_COUNT_CLIENT_GONE]);
+    gauge(o, "stargan_work_admitted_pixels",
+          "Work of the admitted /v1/interpolate and /v1/grid requests (runs x img_size^2, and a "
+          "sixteenth of the photos' pixels).",
+          (long long)g->work_used);
+    gauge(o, "stargan_work_capacity_pixels", "--max-work.", (long long)g->work_cap);
+}
+
+static void render_connections(sg_buf *o, const sg_metrics *m, const sg_metrics_gauges *g) {
+    gauge(o, "stargan_connections", "Open client connections.", g->connections);
+    gauge(o, "stargan_uploads", "Connections holding an upload slot (--max-connections).",
+          g->uploads);
+    counter(o, "stargan_uploads_refused_total",
+            "Uploads answered 503 because every upload slot was taken.",
+            m->counters[SG_COUNT_UPLOADS_REFUSED]);
+    header(o, "stargan_slow_clients_dropped_total", "counter",
+           "Connections dropped past a deadline: headers (--header-timeout) or body "
+           "(--body-min-rate).");
+    sg_buf_printf(o,
+                  "stargan_slow_clients_dropped_total{phase=\"headers\"} %ld\n"
+                  "stargan_slow_clients_dropped_total{phase=\"body\"} %ld\n",
+                  g->dropped_headers, g->dropped_body);
+    header(o, "stargan_model_reloads_total", "counter", "Model reloads (SIGHUP), by result.");
+    sg_buf_printf(o,
+                  "stargan_model_reloads_total{result=\"ok\"} %llu\n"
+                  "stargan_model_reloads_total{result=\"failed\"} %llu\n",
+                  (unsigned long long)m->counters[SG_COUNT_RELOADS_OK],
+                  (unsigned long long)m->counters[SG_COUNT_RELOADS_FAILED]);
+}
+
+static void render_jobs(sg_buf *o, const sg_jobs_stats *j) {
+    static const char *const names[] = {"queued", "running", "done", "failed", "cancelled"};
+    header(o, "stargan_jobs", "gauge", "Jobs held (Prefer: respond-async), by state.");
+    for (int i = 0; i <= SG_JOB_CANCELLED; i++)
+        sg_buf_printf(o, "stargan_jobs{state=\"%s\"} %d\n", names[i], j->by_state[i]);
+    header(o, "stargan_jobs_finished_total", "counter", "Jobs that ended, by final state.");
+    for (int i = SG_JOB_DONE; i <= SG_JOB_CANCELLED; i++)
+        sg_buf_printf(o, "stargan_jobs_finished_total{state=\"%s\"} %llu\n", names[i],
+                      (unsigned long long)j->finished[i]);
+    counter(o, "stargan_jobs_created_total", "Jobs made.", j->created);
+    counter(o, "stargan_jobs_refused_total",
+            "Jobs refused (503): --max-jobs or --job-store-bytes reached.", j->refused);
+    gauge(o, "stargan_job_store_bytes", "Bytes the jobs' uploads and results hold.",
+          (long long)j->bytes);
+    gauge(o, "stargan_job_store_capacity_bytes", "--job-store-bytes.", (long long)j->max_bytes);
+}
+
+sg_status sg_metrics_render(sg_metrics *m, const sg_metrics_gauges *g, sg_buf *out) {
     pthread_mutex_lock(&m->mu);
     render_requests(out, m);
-    render_gauges(out, m, g);
+    render_queue(out, m, g);
+    render_connections(out, m, g);
+    header(out, "stargan_uptime_seconds", "gauge", "Seconds since the server started.");
+    sg_buf_printf(out, "stargan_uptime_seconds %.3f\n", sg_now_ms() / 1000 - m->started_s);
     pthread_mutex_unlock(&m->mu);
-    if (model_info && *model_info) {
+    render_jobs(out, &g->jobs);
+    if (g->model_info && *g->model_info) {
         header(out, "stargan_model_info", "gauge", "Loaded models (value 1), described by labels.");
-        sg_buf_append(out, model_info, strlen(model_info));
+        sg_buf_append(out, g->model_info, strlen(g->model_info));
     }
     return out->data ? SG_OK : SG_ERR_NOMEM;
 }

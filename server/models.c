@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "server.h"
+#include "internal.h"
 
 static char *models_json(const sg_srv_models *ms, int generation);
 

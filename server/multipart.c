@@ -7,18 +7,40 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server.h"
+#include "internal.h"
 
 #define MP_MAX_BOUNDARY    70 /* RFC 2046 */
 #define MP_MAX_HEADER_LINE 1024
 
-/* Case-insensitive search for a parameter "key=" in a header value; returns the value start. */
+/* Past a parameter value at v: a quoted string (with \-escapes) or a token up to ';'. */
+static const char *skip_value(const char *v) {
+    if (*v != '"') return v + strcspn(v, ";");
+    for (v++; *v && *v != '"'; v++)
+        if (*v == '\\' && v[1]) v++;
+    return *v ? v + 1 : v;
+}
+
+/* The value of parameter key (case-insensitive) in a header value "type; k=v; k2="v2"", or NULL.
+ * Parameters are walked one by one (RFC 2183 / RFC 7578), so a ';' or "name=" inside a quoted
+ * value (filename="; name=x") is part of that value, never a parameter. */
 static const char *find_param(const char *s, const char *key) {
     size_t k = strlen(key);
-    for (const char *p = s; (p = strchr(p, ';')); p++) {
+    const char *p = strchr(s, ';');
+    while (p) {
         const char *q = p + 1;
         while (*q == ' ' || *q == '\t') q++;
-        if (!strncasecmp(q, key, k) && q[k] == '=') return q + k + 1;
+        size_t n = strcspn(q, "=; \t");
+        const char *eq = q + n;
+        while (*eq == ' ' || *eq == '\t') eq++;
+        if (*eq != '=') {
+            p = strchr(q, ';');
+            continue;
+        }
+        const char *v = eq + 1;
+        while (*v == ' ' || *v == '\t') v++;
+        if (n == k && !strncasecmp(q, key, k)) return v;
+        const char *end = skip_value(v);
+        p = strchr(end, ';');
     }
     return NULL;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "server.h"
+#include "internal.h"
 
 typedef struct {
     sg_queue *q;
@@ -33,8 +33,8 @@ sg_status sg_queue_init(sg_queue *q, int workers, int cap, sg_error *err) {
 }
 
 /* Removes and returns the head, or NULL. Caller holds mu. */
-static sg_job *pop_locked(sg_queue *q) {
-    sg_job *j = q->head;
+static sg_qitem *pop_locked(sg_queue *q) {
+    sg_qitem *j = q->head;
     SG_ASSERT(!j == !q->tail && !j == (q->waiting == 0));
     if (j) {
         q->head = j->next;
@@ -67,7 +67,7 @@ static void *worker_main(void *p) {
     pthread_mutex_lock(&q->mu);
     for (;;) {
         while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
-        sg_job *j = pop_locked(q);
+        sg_qitem *j = pop_locked(q);
         if (!j) break; /* stopping and empty */
         q->running++;
         check_locked(q);
@@ -97,12 +97,12 @@ static void abstime_ms(double ms, struct timespec *ts) {
 }
 
 /* Unlinks every waiting job whose deadline passed into a list, counted in *n (caller holds mu). */
-static sg_job *expire_locked(sg_queue *q, double now, double *next_deadline, int *n) {
-    sg_job *expired = NULL, **pp = &q->head, *prev = NULL;
+static sg_qitem *expire_locked(sg_queue *q, double now, double *next_deadline, int *n) {
+    sg_qitem *expired = NULL, **pp = &q->head, *prev = NULL;
     *next_deadline = 0;
     *n = 0;
     while (*pp) {
-        sg_job *j = *pp;
+        sg_qitem *j = *pp;
         if (j->deadline_ms > 0 && j->deadline_ms <= now) {
             *pp = j->next;
             q->waiting--;
@@ -127,13 +127,13 @@ static void *reaper_main(void *p) {
     while (!q->stopping) {
         double next;
         int n_expired;
-        sg_job *expired = expire_locked(q, sg_now_ms(), &next, &n_expired);
+        sg_qitem *expired = expire_locked(q, sg_now_ms(), &next, &n_expired);
         if (expired) { /* answer outside the lock: dropped() resumes a connection */
             pthread_mutex_unlock(&q->mu);
             /* a job is gone once dropped() returns (its connection may complete and free it at
              * once): the link is read before, and the slots are released by count, not by a
              * second walk over the list */
-            for (sg_job *j = expired, *n; j; j = n) {
+            for (sg_qitem *j = expired, *n; j; j = n) {
                 n = j->next;
                 j->dropped(j, 0);
             }
@@ -186,7 +186,7 @@ void sg_queue_release(sg_queue *q) {
     pthread_mutex_unlock(&q->mu);
 }
 
-void sg_queue_push(sg_queue *q, sg_job *j) {
+void sg_queue_push(sg_queue *q, sg_qitem *j) {
     pthread_mutex_lock(&q->mu);
     j->next = NULL;
     if (q->tail) q->tail->next = j;
@@ -219,7 +219,7 @@ void sg_queue_drain_and_stop(sg_queue *q, double timeout_s) {
     while (q->admitted > 0 && q->started)
         if (pthread_cond_timedwait(&q->idle, &q->mu, &ts) == ETIMEDOUT) break;
     /* past the grace: what still waits is answered "shutting down" */
-    sg_job *left = q->head;
+    sg_qitem *left = q->head;
     int n_left = q->waiting;
     q->head = q->tail = NULL;
     q->waiting = 0;
@@ -227,7 +227,7 @@ void sg_queue_drain_and_stop(sg_queue *q, double timeout_s) {
     pthread_cond_broadcast(&q->work);
     pthread_cond_broadcast(&q->reap);
     pthread_mutex_unlock(&q->mu);
-    for (sg_job *j = left, *n; j; j = n) {
+    for (sg_qitem *j = left, *n; j; j = n) {
         n = j->next;
         j->dropped(j, 1);
     }
@@ -250,7 +250,7 @@ void sg_queue_free(sg_queue *q) {
     memset(q, 0, sizeof *q);
 }
 
-int sg_queue_requeue(sg_queue *q, sg_job *j) {
+int sg_queue_requeue(sg_queue *q, sg_qitem *j) {
     pthread_mutex_lock(&q->mu);
     int ok = !q->stopping;
     if (ok) {

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "server.h"
+#include "internal.h"
 
 #define SCAN_MS 100
 

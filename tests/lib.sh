@@ -90,3 +90,22 @@ wait_log() {
     done
     return 1
 }
+# img_pixels FILE: width x height of a PNG or JPEG from its header (as the server sizes work)
+img_pixels() {
+    python3 - "$1" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+if d[:8] == b'\x89PNG\r\n\x1a\n':
+    w, h = struct.unpack('>II', d[16:24])
+else:
+    p = 2
+    while True:
+        m = d[p + 1]
+        n = struct.unpack('>H', d[p + 2:p + 4])[0]
+        if 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC):
+            h, w = struct.unpack('>HH', d[p + 5:p + 9])
+            break
+        p += 2 + n
+print(w * h)
+PY
+}

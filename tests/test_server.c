@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../server/server.h"
+#include "../server/internal.h"
 
 /* ---- multipart ------------------------------------------------------------------------------ */
 static sg_status parse(const char *body, size_t len, const char *boundary, sg_mp_form *f) {
@@ -83,6 +83,83 @@ static void test_multipart_hostile(void **state) {
                  "--b\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n", i);
     strcat(big, "--b--\r\n");
     assert_int_equal(parse(big, strlen(big), "b", &f), SG_ERR_LIMIT);
+}
+
+/* Parameters as RFC 7578 / RFC 2183 quote them: a ';' or "name=" inside a quoted value is part
+ * of it (a part named "photo" whose filename holds "; name=image ;"). */
+static void test_multipart_quoted_params(void **state) {
+    (void)state;
+    static const char body[] =
+        "--b\r\nContent-Disposition: form-data; filename=\"; name=image ;\"; name=\"photo\"\r\n"
+        "\r\nx\r\n"
+        "--b\r\nContent-Disposition: form-data; name=\"a\\\"b;c\"; filename=x.png\r\n\r\ny\r\n"
+        "--b\r\nContent-Disposition: form-data ; NAME = seed\r\n\r\n1\r\n--b--\r\n";
+    sg_mp_form f;
+    sg_error err;
+    assert_int_equal(sg_multipart_parse((const uint8_t *)body, sizeof body - 1, "b", &f, &err),
+                     SG_OK);
+    assert_int_equal(f.n, 3);
+    assert_string_equal(f.parts[0].name, "photo");
+    assert_string_equal(f.parts[0].filename, "; name=image ;");
+    assert_string_equal(f.parts[1].name, "a\"b;c");
+    assert_string_equal(f.parts[1].filename, "x.png");
+    assert_string_equal(f.parts[2].name, "seed");
+}
+
+/* FIPS 180-4 test vectors, and the one-block / two-block padding edges. */
+static void test_sha256(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *hex;
+    } v[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrl"
+         "mn"
+         "opqrsmnopqrstnopqrstu",
+         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        uint8_t d[32];
+        char hex[65];
+        sg_sha256(v[i].in, strlen(v[i].in), d);
+        for (int b = 0; b < 32; b++) snprintf(hex + 2 * b, 3, "%02x", d[b]);
+        assert_string_equal(hex, v[i].hex);
+    }
+}
+
+/* Keys: the Bearer scheme, one rule for blanks around the token, long tokens refused. */
+static void test_keys(void **state) {
+    (void)state;
+    char path[] = "/tmp/sg_keys_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "# comment\nalpha\n\n  beta-key  \n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    sg_keys k;
+    sg_error err;
+    assert_int_equal(sg_keys_load(&k, path, &err), SG_OK);
+    unlink(path);
+    assert_int_equal(k.n, 2);
+    assert_int_equal(k.longest, 8);
+    uint8_t owner[32], want[32];
+    assert_true(sg_keys_check(&k, "Bearer alpha", owner));
+    sg_sha256("alpha", 5, want);
+    assert_memory_equal(owner, want, 32);
+    assert_true(sg_keys_check(&k, "bearer beta-key", owner));
+    assert_true(sg_keys_check(&k, "Bearer \tbeta-key\t ", owner)); /* tabs as spaces */
+    assert_true(sg_keys_check(&k, "Bearer\talpha", owner));
+    assert_false(sg_keys_check(&k, "Bearer alph", owner));
+    assert_false(sg_keys_check(&k, "Bearer alphaa", owner));
+    assert_false(sg_keys_check(&k, "Bearer beta-key-", owner)); /* longer than any key */
+    assert_false(sg_keys_check(&k, "Basic alpha", owner));
+    assert_false(sg_keys_check(&k, "Beareralpha", owner));
+    assert_false(sg_keys_check(&k, "Bearer ", owner));
+    assert_false(sg_keys_check(&k, NULL, owner));
+    sg_keys_free(&k);
 }
 
 static void test_multipart_boundary_header(void **state) {
@@ -243,13 +320,17 @@ static void test_metrics_render(void **state) {
     sg_metrics_request(&m, SG_ROUTE_TRANSLATE, 200, 700.0); /* 0.7 s */
     sg_metrics_request(&m, SG_ROUTE_TRANSLATE, 503, 0.2);
     sg_metrics_stage(&m, SG_STAGE_GENERATOR, 1200.0);
-    sg_metrics_count_rejected(&m);
-    sg_metrics_gauges g = {
-        .queue_waiting = 2, .running = 1, .admitted = 3, .capacity = 9, .workers = 1, .ready = 1};
+    sg_metrics_count(&m, SG_COUNT_REJECTED);
+    sg_metrics_gauges g = {.queue_waiting = 2,
+                           .running = 1,
+                           .admitted = 3,
+                           .capacity = 9,
+                           .workers = 1,
+                           .ready = 1,
+                           .model_info = "stargan_model_info{model=\"demo\"} 1\n"};
     sg_buf out;
     sg_buf_init(&out, 0);
-    assert_int_equal(sg_metrics_render(&m, &g, "stargan_model_info{model=\"demo\"} 1\n", &out),
-                     SG_OK);
+    assert_int_equal(sg_metrics_render(&m, &g, &out), SG_OK);
     const char *t = sg_buf_str(&out);
     assert_non_null(strstr(t, "# TYPE stargan_http_requests_total counter\n"));
     assert_non_null(
@@ -319,19 +400,19 @@ static void test_log_value(void **state) {
 
 /* ---- queue ---------------------------------------------------------------------------------- */
 typedef struct {
-    sg_job job;
+    sg_qitem job;
     atomic_int ran, dropped;
     int sleep_ms;
 } test_job;
 
-static void tj_run(sg_job *j, int worker) {
+static void tj_run(sg_qitem *j, int worker) {
     (void)worker;
     test_job *t = (test_job *)j;
     usleep((useconds_t)t->sleep_ms * 1000);
     atomic_store(&t->ran, 1);
 }
 
-static void tj_dropped(sg_job *j, int shutting_down) {
+static void tj_dropped(sg_qitem *j, int shutting_down) {
     atomic_store(&((test_job *)j)->dropped, shutting_down ? 2 : 1);
 }
 
@@ -343,7 +424,7 @@ static void test_queue_admission_and_deadline(void **state) {
     assert_int_equal(sg_queue_start(&q, &err), SG_OK);
     test_job j[3] = {0};
     for (int i = 0; i < 3; i++) {
-        j[i].job = (sg_job){.run = tj_run, .dropped = tj_dropped, .enqueued_ms = sg_now_ms()};
+        j[i].job = (sg_qitem){.run = tj_run, .dropped = tj_dropped, .enqueued_ms = sg_now_ms()};
         assert_true(sg_queue_reserve(&q));
     }
     assert_false(sg_queue_reserve(&q)); /* workers 1 + queue 2 */
@@ -374,7 +455,7 @@ static void test_queue_shutdown_drops_waiting(void **state) {
     assert_int_equal(sg_queue_start(&q, &err), SG_OK);
     test_job j[3] = {0};
     for (int i = 0; i < 3; i++) {
-        j[i].job = (sg_job){.run = tj_run, .dropped = tj_dropped};
+        j[i].job = (sg_qitem){.run = tj_run, .dropped = tj_dropped};
         j[i].sleep_ms = 200;
         assert_true(sg_queue_reserve(&q));
         sg_queue_push(&q, &j[i].job);
@@ -390,7 +471,7 @@ static void test_queue_shutdown_drops_waiting(void **state) {
 /* A job that yields: it runs `steps` times, requeueing itself after each step; the log records
  * the order of every run of every job. */
 typedef struct {
-    sg_job job;
+    sg_qitem job;
     sg_queue *q;
     char name;
     int steps, done;
@@ -398,7 +479,7 @@ typedef struct {
     atomic_int *pos, *started;
 } yield_job;
 
-static void yj_run(sg_job *j, int worker) {
+static void yj_run(sg_qitem *j, int worker) {
     (void)worker;
     yield_job *y = (yield_job *)j;
     y->log[atomic_fetch_add(y->pos, 1)] = y->name;
@@ -449,31 +530,58 @@ static void fake_setup(void) {
     assert_int_equal(sg_config_set_domains(c, "cat,dog,wild", &err), SG_OK);
 }
 
-/* A form from name=value pairs; a value starting with "@png" is a (tiny, sniffable) PNG file. */
+/* A form from name=value pairs; a value starting with "@png" is a tiny PNG file whose header
+ * says 64 x 64 (sniffable, and sized from its header as the server sizes work). */
 static char form_body[16384];
+static const char tiny_png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x40\0\0\0\x40\x08\x02";
 static void make_form(sg_mp_form *f, const char *const *kv, int n) {
     size_t len = 0;
     for (int i = 0; i < n; i += 2) {
         int file = !strncmp(kv[i + 1], "@png", 4);
-        len += (size_t)snprintf(
-            form_body + len, sizeof form_body - len,
-            "--B\r\nContent-Disposition: form-data; name=\"%s\"%s\r\n\r\n%s\r\n", kv[i],
-            file ? "; filename=\"x.png\"" : "", file ? "\x89PNG\r\n\x1a\n...." : kv[i + 1]);
+        len += (size_t)snprintf(form_body + len, sizeof form_body - len,
+                                "--B\r\nContent-Disposition: form-data; name=\"%s\"%s\r\n\r\n",
+                                kv[i], file ? "; filename=\"x.png\"" : "");
+        size_t vn = file ? sizeof tiny_png - 1 : strlen(kv[i + 1]);
+        memcpy(form_body + len, file ? tiny_png : kv[i + 1], vn);
+        len += vn;
+        len += (size_t)snprintf(form_body + len, sizeof form_body - len, "\r\n");
     }
     len += (size_t)snprintf(form_body + len, sizeof form_body - len, "--B--\r\n");
     sg_error err;
     assert_int_equal(sg_multipart_parse((const uint8_t *)form_body, len, "B", f, &err), SG_OK);
 }
 
-static int parse_translate(const char *const *kv, int n, const char *const *qk,
-                           const char *const *qv, int nq, sg_http_error *e) {
+static const sg_request_limits limits = {
+    .max_frames = 10, .max_cells = 6, .max_work = 64 * 64 * 12, .max_pixels = 1000000};
+
+/* Parses a request for route path from form pairs kv and query pairs qk/qv. */
+static int parse_route(sg_request *r, const char *path, const char *const *kv, int n,
+                       const char *const *qk, const char *const *qv, int nq,
+                       const sg_request_limits *lim, sg_http_error *e) {
     sg_mp_form f;
     make_form(&f, kv, n);
-    sg_task_input in = {.form = &f, .query_keys = qk, .query_values = qv, .n_query = nq};
-    sg_task t;
-    int r = sg_task_parse(&t, SG_TASK_TRANSLATE, &in, &fake_models, 1000000, e);
-    sg_task_free(&t);
-    return r;
+    size_t ql[8];
+    int qh[8];
+    for (int i = 0; i < nq; i++) ql[i] = strlen(qv[i]), qh[i] = 1;
+    sg_fields_input in = {.form = &f,
+                          .n_query = nq,
+                          .query_keys = qk,
+                          .query_values = qv,
+                          .query_lens = ql,
+                          .query_has_value = qh};
+    const sg_route_desc *d = sg_route_find(path);
+    assert_non_null(d);
+    in.raw_field = d->raw_field;
+    memset(e, 0, sizeof *e);
+    return sg_request_parse(r, d, &in, NULL, &fake_models, lim, e);
+}
+
+static int parse_translate(const char *const *kv, int n, const char *const *qk,
+                           const char *const *qv, int nq, sg_http_error *e) {
+    sg_request r;
+    int ret = parse_route(&r, "/v1/translate", kv, n, qk, qv, nq, &limits, e);
+    sg_request_free(&r);
+    return ret;
 }
 
 static void test_strict_fields(void **state) {
@@ -508,37 +616,95 @@ static void test_strict_fields(void **state) {
     assert_string_equal(e.code, "unknown_domain");
     assert_non_null(strstr(e.msg, "cat, dog, wild"));
     /* /v1/style refuses translate-only fields */
-    sg_mp_form f;
     const char *st[] = {"domain", "dog", "seed", "1", "format", "png"};
-    make_form(&f, st, 6);
-    sg_task_input in = {.form = &f};
-    sg_task t;
-    assert_int_equal(sg_task_parse(&t, SG_TASK_STYLE, &in, &fake_models, 1000000, &e), -1);
+    sg_request r;
+    assert_int_equal(parse_route(&r, "/v1/style", st, 6, NULL, NULL, 0, &limits, &e), -1);
     assert_string_equal(e.code, "unknown_field");
-    sg_task_free(&t);
+    sg_request_free(&r);
 }
 
-static const sg_media_limits limits = {
-    .max_frames = 10, .max_cells = 6, .max_work = 64 * 64 * 12, .max_pixels = 1000000};
-
-static int parse_media(sg_media *m, sg_media_kind kind, const char *const *kv, int n,
-                       const sg_media_limits *lim, sg_http_error *e) {
-    sg_mp_form f;
-    make_form(&f, kv, n);
-    sg_task_input in = {.form = &f};
-    memset(e, 0, sizeof *e);
-    return sg_media_parse(m, kind, &in, &fake_models, lim, e);
-}
-
-static void test_media_parse(void **state) {
+/* One grammar: each bad value is the same 400 (code and message) on every route that takes the
+ * field, whatever else the request holds. */
+static void test_one_grammar(void **state) {
     (void)state;
     fake_setup();
-    sg_media m;
+    static const struct {
+        const char *field, *value;
+    } cases[] = {{"psi", "0x1"},
+                 {"psi", ".5"},
+                 {"psi", "+0.5"},
+                 {"psi", "nan"},
+                 {"psi", "1e400"},
+                 {"psi", "1."},
+                 {"psi", "00.5"},
+                 {"psi", "\r0.5"},
+                 {"psi", "1.5"},
+                 {"psi", ""},
+                 {"seed", "01"},
+                 {"seed", "0x10"},
+                 {"seed", "1e3"},
+                 {"seed", "-1"},
+                 {"seed", " 1"},
+                 {"seed", "1.0"},
+                 {"seed", "18446744073709551616"},
+                 {"quality", "050"},
+                 {"quality", "0"},
+                 {"quality", "101"},
+                 {"fit", "Crop"},
+                 {"fit", "crop "},
+                 {"frames", "02"},
+                 {"fps", "012"},
+                 {"fps", "0"},
+                 {"header", "yes"},
+                 {"style", "[1,2"},
+                 {"style", "[1,\"a\"]"},
+                 {"style", "[1] x"}};
+    static const char *const routes[] = {"/v1/translate", "/v1/style", "/v1/interpolate",
+                                         "/v1/grid"};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char first[480] = "";
+        int seen = 0;
+        for (int k = 0; k < 4; k++) {
+            const sg_route_desc *d = sg_route_find(routes[k]);
+            int takes = 0;
+            for (const sg_field_use *u = d->fields; u->name; u++)
+                takes |= !strcmp(u->name, cases[c].field);
+            if (!takes) continue;
+            /* a valid request otherwise (two seeds make a video's waypoints), the bad field last */
+            const char *kv[10];
+            int n = 0, seed = !strcmp(cases[c].field, "seed");
+            if (k != 1) kv[n++] = "image", kv[n++] = "@png";
+            kv[n++] = "domain", kv[n++] = "dog";
+            if (!seed || k >= 2) kv[n++] = "seed", kv[n++] = "1";
+            if (!seed && k == 2) kv[n++] = "seed", kv[n++] = "2";
+            kv[n++] = cases[c].field, kv[n++] = cases[c].value;
+            sg_request r;
+            sg_http_error e;
+            int ret = parse_route(&r, routes[k], kv, n, NULL, NULL, 0, &limits, &e);
+            sg_request_free(&r);
+            if (ret != -1 || e.status != 400) {
+                fprintf(stderr, "%s=%s on %s: %d %d %s\n", cases[c].field, cases[c].value,
+                        routes[k], ret, e.status, e.msg);
+                fail();
+            }
+            if (!seen++) snprintf(first, sizeof first, "%s: %s", e.code, e.msg);
+            char got[480];
+            snprintf(got, sizeof got, "%s: %s", e.code, e.msg);
+            assert_string_equal(got, first);
+        }
+        assert_true(seen >= 1);
+    }
+}
+
+static void test_request_parse(void **state) {
+    (void)state;
+    fake_setup();
+    sg_request m;
     sg_http_error e;
-    /* waypoints in body order, kinds mixed; work = (frames + references) x 64^2 */
+    /* waypoints in body order, kinds mixed; work = (frames + references) x 64^2 + pixels / 16 */
     const char *iv[] = {"image", "@png",  "domain",    "dog",    "seed", "5",      "reference",
                         "@png",  "style", "[1,2,3,4]", "frames", "8",    "format", "webp"};
-    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, iv, 14, &limits, &e), 0);
+    assert_int_equal(parse_route(&m, "/v1/interpolate", iv, 14, NULL, NULL, 0, &limits, &e), 0);
     assert_int_equal(m.n_cols, 3);
     assert_int_equal(m.cols[0].mode, SG_STYLE_SEED);
     assert_int_equal(m.cols[0].seed, 5);
@@ -546,75 +712,107 @@ static void test_media_parse(void **state) {
     assert_int_equal(m.cols[2].mode, SG_STYLE_GIVEN);
     assert_true(m.cols[2].style[3] == 4.0f);
     assert_int_equal(m.frames, 8);
-    assert_int_equal(m.format, SG_MEDIA_WEBP);
-    assert_int_equal(sg_media_work(&m), (8 + 1) * 64 * 64);
-    assert_string_equal(sg_media_content_type(&m), "image/webp");
-    sg_media_free(&m);
+    assert_int_equal(m.format, SG_OUT_WEBP);
+    assert_int_equal(m.n_steps, 1 + 3 + 8);
+    assert_int_equal(sg_request_work(&m), (8 + 1) * 64 * 64 + 2 * 64 * 64 / 16);
+    assert_string_equal(sg_request_content_type(&m), "image/webp");
+    sg_request_free(&m);
     /* one waypoint is not an interpolation; frames past --max-frames is 413 */
     const char *one[] = {"image", "@png", "domain", "dog", "seed", "5"};
-    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, one, 6, &limits, &e), -1);
+    assert_int_equal(parse_route(&m, "/v1/interpolate", one, 6, NULL, NULL, 0, &limits, &e), -1);
     assert_int_equal(e.status, 400);
-    sg_media_free(&m);
+    sg_request_free(&m);
     const char *many[] = {"image", "@png", "domain", "dog",    "seed",
                           "5",     "seed", "6",      "frames", "11"};
-    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, many, 10, &limits, &e), -1);
+    assert_int_equal(parse_route(&m, "/v1/interpolate", many, 10, NULL, NULL, 0, &limits, &e), -1);
     assert_int_equal(e.status, 413);
     assert_string_equal(e.code, "too_many_frames");
-    sg_media_free(&m);
+    sg_request_free(&m);
     /* within --max-frames but over --max-work: 413 too_much_work */
-    sg_media_limits small = limits;
+    sg_request_limits small = limits;
     small.max_work = 64 * 64 * 5;
     many[9] = "6";
-    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, many, 10, &small, &e), -1);
+    assert_int_equal(parse_route(&m, "/v1/interpolate", many, 10, NULL, NULL, 0, &small, &e), -1);
     assert_int_equal(e.status, 413);
     assert_string_equal(e.code, "too_much_work");
-    sg_media_free(&m);
-    /* trailing text after a style array; a repeated single field */
-    const char *trail[] = {"image", "@png", "domain", "dog", "seed", "5", "style", "[1,2,3,4] x"};
-    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, trail, 8, &limits, &e), -1);
-    assert_string_equal(e.code, "bad_field");
-    sg_media_free(&m);
+    sg_request_free(&m);
     const char *twice[] = {"image", "@png", "domain", "dog", "seed", "5",
                            "seed",  "6",    "fps",    "3",   "fps",  "4"};
-    assert_int_equal(parse_media(&m, SG_MEDIA_INTERPOLATE, twice, 12, &limits, &e), -1);
+    assert_int_equal(parse_route(&m, "/v1/interpolate", twice, 12, NULL, NULL, 0, &limits, &e), -1);
     assert_string_equal(e.code, "repeated_field");
-    sg_media_free(&m);
+    sg_request_free(&m);
 
     /* grid: 2 images x (2 domains x 1 seed) */
     const char *g[] = {"image", "@png",   "image", "@png", "domain",
                        "cat",   "domain", "wild",  "seed", "9"};
-    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g, 10, &limits, &e), 0);
+    assert_int_equal(parse_route(&m, "/v1/grid", g, 10, NULL, NULL, 0, &limits, &e), 0);
     assert_int_equal(m.n_src, 2);
     assert_int_equal(m.n_cols, 2);
     assert_int_equal(m.cols[1].domain, 2);
     assert_int_equal(m.cols[1].seed, 9);
-    assert_int_equal(sg_media_work(&m), 4 * 64 * 64);
-    char seeds[64], cols[256], grid[64];
-    sg_media_headers(&m, seeds, sizeof seeds, cols, sizeof cols, grid, sizeof grid);
-    assert_string_equal(seeds, "9");
-    assert_string_equal(cols, "cat;seed=9, wild;seed=9");
-    assert_string_equal(grid, "rows=2 cols=2 cell=64 x0=64 y0=0");
-    sg_media_free(&m);
+    assert_int_equal(sg_request_work(&m), 4 * 64 * 64 + 2 * 64 * 64 / 16);
+    sg_buf h;
+    sg_buf_init(&h, 0);
+    assert_int_equal(sg_request_headers(&m, 1.0, &h), SG_OK);
+    /* the pairs, NUL-separated */
+    const char *p = (const char *)h.data;
+    int found = 0;
+    for (size_t i = 0; i < h.len;) {
+        const char *name = p + i, *v = name + strlen(name) + 1;
+        if (!strcmp(name, "X-Seed")) assert_string_equal(v, "9"), found++;
+        if (!strcmp(name, "X-Grid-Columns"))
+            assert_string_equal(v, "cat;seed=9, wild;seed=9"), found++;
+        if (!strcmp(name, "X-Grid"))
+            assert_string_equal(v, "rows=2 cols=2 cell=64 x0=64 y0=0"), found++;
+        i += strlen(name) + strlen(v) + 2;
+    }
+    assert_int_equal(found, 3);
+    sg_buf_free(&h);
+    sg_request_free(&m);
     /* default columns: every domain; 3 images x 3 domains = 9 cells > --max-cells 6 */
     const char *g2[] = {"image", "@png", "image", "@png", "image", "@png", "seed", "1"};
-    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g2, 8, &limits, &e), -1);
+    assert_int_equal(parse_route(&m, "/v1/grid", g2, 8, NULL, NULL, 0, &limits, &e), -1);
     assert_int_equal(e.status, 413);
     assert_string_equal(e.code, "too_many_cells");
-    sg_media_free(&m);
+    sg_request_free(&m);
     /* references with one domain each, and references without any domain */
     const char *g3[] = {"image", "@png",   "reference", "@png",   "reference",
                         "@png",  "domain", "dog",       "domain", "cat"};
-    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g3, 10, &limits, &e), 0);
+    assert_int_equal(parse_route(&m, "/v1/grid", g3, 10, NULL, NULL, 0, &limits, &e), 0);
     assert_int_equal(m.cols[0].domain, 1);
     assert_int_equal(m.cols[1].domain, 0);
-    sg_media_free(&m);
-    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g3, 6, &limits, &e), -1);
+    sg_request_free(&m);
+    assert_int_equal(parse_route(&m, "/v1/grid", g3, 6, NULL, NULL, 0, &limits, &e), -1);
     assert_string_equal(e.code, "missing_field");
-    sg_media_free(&m);
+    sg_request_free(&m);
     const char *g4[] = {"image", "@png", "reference", "@png", "seed", "1", "domain", "dog"};
-    assert_int_equal(parse_media(&m, SG_MEDIA_GRID, g4, 8, &limits, &e), -1);
+    assert_int_equal(parse_route(&m, "/v1/grid", g4, 8, NULL, NULL, 0, &limits, &e), -1);
     assert_string_equal(e.code, "bad_request");
-    sg_media_free(&m);
+    sg_request_free(&m);
+    /* 32 twenty-digit seeds: X-Seed whole (each of the 32), not cut at a buffer */
+    const char *g5[2 + 2 * 32 + 2];
+    char seeds[32][24];
+    int k = 0;
+    g5[k++] = "image", g5[k++] = "@png", g5[k++] = "domain", g5[k++] = "cat";
+    for (int i = 0; i < 32; i++) {
+        snprintf(seeds[i], sizeof seeds[i], "%llu", 18446744073709551615ull - (unsigned)i);
+        g5[k++] = "seed", g5[k++] = seeds[i];
+    }
+    sg_request_limits big = limits;
+    big.max_cells = 64, big.max_work = 1 << 30;
+    assert_int_equal(parse_route(&m, "/v1/grid", g5, k, NULL, NULL, 0, &big, &e), 0);
+    sg_buf_init(&h, 0);
+    sg_request_headers(&m, 1.0, &h);
+    for (size_t i = 0; i < h.len;) {
+        const char *name = (const char *)h.data + i, *v = name + strlen(name) + 1;
+        if (!strcmp(name, "X-Seed")) {
+            assert_int_equal(strlen(v), 32 * 20 + 31);
+            assert_non_null(strstr(v, "18446744073709551584"));
+        }
+        i += strlen(name) + strlen(v) + 2;
+    }
+    sg_buf_free(&h);
+    sg_request_free(&m);
 }
 
 static void test_work_budget(void **state) {
@@ -650,9 +848,9 @@ static void test_queue_checks(void **state) {
  * the answered list stops early and leaves slots admitted. */
 static atomic_int heap_dropped;
 
-static void hj_dropped(sg_job *j, int shutting_down) {
+static void hj_dropped(sg_qitem *j, int shutting_down) {
     (void)shutting_down;
-    *(sg_job *volatile *)&j->next = NULL; /* volatile: a store before free is otherwise dead */
+    *(sg_qitem *volatile *)&j->next = NULL; /* volatile: a store before free is otherwise dead */
     free(j);
     atomic_fetch_add(&heap_dropped, 1);
 }
@@ -664,7 +862,7 @@ static void test_queue_expiry_frees_jobs(void **state) {
     assert_int_equal(sg_queue_init(&q, 1, 8, &err), SG_OK);
     assert_int_equal(sg_queue_start(&q, &err), SG_OK);
     test_job busy = {0};
-    busy.job = (sg_job){.run = tj_run, .dropped = tj_dropped};
+    busy.job = (sg_qitem){.run = tj_run, .dropped = tj_dropped};
     busy.sleep_ms = 400;
     assert_true(sg_queue_reserve(&q));
     sg_queue_push(&q, &busy.job);
@@ -672,9 +870,9 @@ static void test_queue_expiry_frees_jobs(void **state) {
     atomic_store(&heap_dropped, 0);
     double deadline = sg_now_ms() + 60; /* one deadline: the reaper answers all in one pass */
     for (int i = 0; i < 6; i++) {
-        sg_job *j = calloc(1, sizeof *j);
+        sg_qitem *j = calloc(1, sizeof *j);
         assert_non_null(j);
-        *j = (sg_job){.run = tj_run, .dropped = hj_dropped, .deadline_ms = deadline};
+        *j = (sg_qitem){.run = tj_run, .dropped = hj_dropped, .deadline_ms = deadline};
         assert_true(sg_queue_reserve(&q));
         sg_queue_push(&q, j);
     }
@@ -771,6 +969,9 @@ int main(void) {
         cmocka_unit_test(test_multipart_preamble_and_empty),
         cmocka_unit_test(test_multipart_hostile),
         cmocka_unit_test(test_multipart_boundary_header),
+        cmocka_unit_test(test_multipart_quoted_params),
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_keys),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_env_and_flags),
         cmocka_unit_test(test_config_errors),
@@ -786,7 +987,8 @@ int main(void) {
         cmocka_unit_test(test_listen_parse),
         cmocka_unit_test(test_queue_requeue_yields),
         cmocka_unit_test(test_strict_fields),
-        cmocka_unit_test(test_media_parse),
+        cmocka_unit_test(test_request_parse),
+        cmocka_unit_test(test_one_grammar),
         cmocka_unit_test(test_work_budget),
     };
     return TU_RUN_TESTS(tests, NULL, NULL);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../server/server.h"
+#include "../../server/internal.h"
 
 static sg_srv_model model;
 static sg_srv_models models = {&model, 1};
@@ -37,50 +37,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sg_mp_form form;
     sg_error err;
     if (sg_multipart_parse(body, len, "b", &form, &err)) form.n = 0;
-    /* query parameters: "key=value" lines of the input, NUL-free */
+    /* query parameters: "key=value" lines of the input, NUL-free; a line without '=' is a key
+     * without a value (`?seed`) */
     char *q = with_query ? malloc(len + 1) : NULL;
     const char *keys[SG_MAX_QUERY + 4], *values[SG_MAX_QUERY + 4];
-    int nq = 0;
+    size_t lens[SG_MAX_QUERY + 4];
+    int has[SG_MAX_QUERY + 4], nq = 0;
     if (q) {
         memcpy(q, body, len);
         q[len] = 0;
         for (char *line = strtok(q, "\n"); line && nq < SG_MAX_QUERY + 4;
              line = strtok(NULL, "\n")) {
             char *eq = strchr(line, '=');
-            if (!eq) continue;
-            *eq = 0;
-            keys[nq] = line, values[nq++] = eq + 1;
+            if (eq) *eq = 0;
+            keys[nq] = line, values[nq] = eq ? eq + 1 : "";
+            lens[nq] = strlen(values[nq]), has[nq++] = eq != NULL;
         }
     }
-    sg_task_input in = {.form = &form,
-                        .query_keys = keys,
-                        .query_values = values,
-                        .n_query = nq,
-                        .accept = "image/webp, image/jpeg"};
+    static const char *const paths[] = {"/v1/translate", "/v1/style", "/v1/interpolate",
+                                        "/v1/grid"};
+    const sg_route_desc *d = sg_route_find(paths[route]);
+    sg_fields_input in = {.form = &form,
+                          .n_query = nq,
+                          .query_keys = keys,
+                          .query_values = values,
+                          .query_lens = lens,
+                          .query_has_value = has,
+                          .raw_field = d->raw_field};
+    sg_request_limits lim = {
+        .max_frames = 50, .max_cells = 20, .max_work = 64 * 64 * 60, .max_pixels = 1000000};
     sg_http_error e = {0};
-    if (route < 2) {
-        sg_task t;
-        int r =
-            sg_task_parse(&t, route ? SG_TASK_STYLE : SG_TASK_TRANSLATE, &in, &models, 1000000, &e);
-        check_error(r, &e);
-        sg_task_free(&t);
-    } else {
-        sg_media m;
-        sg_media_limits lim = {
-            .max_frames = 50, .max_cells = 20, .max_work = 64 * 64 * 60, .max_pixels = 1000000};
-        int r = sg_media_parse(&m, route == 2 ? SG_MEDIA_INTERPOLATE : SG_MEDIA_GRID, &in, &models,
-                               &lim, &e);
-        check_error(r, &e);
-        if (!r && (sg_media_work(&m) > lim.max_work || m.n_cols < 1 || m.n_src < 1 ||
-                   (m.kind == SG_MEDIA_INTERPOLATE && (m.frames > 50 || m.frames < m.n_cols)) ||
-                   (m.kind == SG_MEDIA_GRID && m.n_src * m.n_cols > 20)))
-            abort();
-        if (!r) {
-            char seeds[400], cols[1600], grid[128];
-            sg_media_headers(&m, seeds, sizeof seeds, cols, sizeof cols, grid, sizeof grid);
-        }
-        sg_media_free(&m);
+    sg_request r;
+    int ret = sg_request_parse(&r, d, &in, "image/webp, image/jpeg", &models, &lim, &e);
+    check_error(ret, &e);
+    if (!ret && (sg_request_work(&r) > lim.max_work || r.n_cols < 1 || r.n_steps < 1 ||
+                 (r.kind != SG_KIND_STYLE && r.n_src < 1) ||
+                 (r.kind == SG_KIND_VIDEO && (r.frames > 50 || r.frames < r.n_cols)) ||
+                 (r.kind == SG_KIND_GRID && r.n_src * r.n_cols > 20)))
+        abort();
+    if (!ret) {
+        sg_buf h;
+        sg_buf_init(&h, 0);
+        if (sg_request_headers(&r, 1.0, &h)) abort();
+        sg_buf_free(&h);
     }
+    sg_request_free(&r);
     free(q);
     return 0;
 }

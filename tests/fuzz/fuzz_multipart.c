@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../server/server.h"
+#include "../../server/internal.h"
 
 static const char *const boundaries[] = {"b", "XyZ", "----WebKitFormBoundary7MA4YWxkTrZu0gW",
                                          "------------------------d74496d66958873e"};

@@ -1,0 +1,318 @@
+/* One request's work, step by step, on the workers. A translation or a style is one step, done
+ * exactly as `stargan translate` does it (decode, style, fit, generator, encode), so the same
+ * inputs give the same bytes. A grid or a video decodes one source a step and keeps only what the
+ * network sees of it (the fitted img_size² square), then computes one style a step (decoding a
+ * reference), then one frame or cell a step, the last also encoding: a step holds at most one
+ * decoded photo, and each cell is the bytes /v1/translate answers for the same inputs. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static sg_status decode(sg_request *r, const uint8_t *d, size_t n, sg_image *img, sg_error *err) {
+    double t0 = sg_now_ms();
+    sg_status st = sg_image_decode(d, n, r->max_pixels, 1, img, err);
+    r->stage_ms[SG_STAGE_DECODE] += sg_now_ms() - t0;
+    return st;
+}
+
+/* Style source c into c->style (decoding a reference). */
+static sg_status compute_style(sg_request *r, sg_run *run, sg_style_src *c, sg_image *ref_out,
+                               sg_error *err) {
+    sg_engine *e = &r->model->engine;
+    if (c->mode == SG_STYLE_GIVEN) return SG_OK;
+    if (!(c->style = calloc((size_t)e->cfg.style_dim, sizeof(float))))
+        return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    sg_image ref = {0};
+    sg_status st = SG_OK;
+    if (c->mode == SG_STYLE_REF) st = decode(r, c->ref, c->ref_len, &ref, err);
+    double t0 = sg_now_ms();
+    if (!st && c->mode == SG_STYLE_REF)
+        st = sg_engine_style_ref(e, run, &ref, r->fit, c->domain, c->style, err);
+    if (!st && c->mode == SG_STYLE_SEED)
+        st = sg_engine_style_latent(e, c->seed, c->domain, r->psi, c->style, err);
+    r->stage_ms[SG_STAGE_STYLE] += sg_now_ms() - t0;
+    if (ref_out && !st) *ref_out = ref;
+    else sg_image_free(&ref);
+    return st;
+}
+
+/* ---- one step: translate, style ------------------------------------------------------------ */
+/* {"model":...,"domain":...,"style":[...]}: %.9g round-trips every float exactly. */
+static sg_status style_json(sg_request *r, const float *s, sg_error *err) {
+    sg_buf b;
+    sg_buf_init(&b, 0);
+    cJSON *name = cJSON_CreateString(r->model->name);
+    cJSON *dom = cJSON_CreateString(r->model->engine.cfg.domains[r->domain]);
+    char *n = cJSON_PrintUnformatted(name), *d = cJSON_PrintUnformatted(dom);
+    sg_buf_printf(&b, "{\"model\":%s,\"domain\":%s,\"style\":[", n ? n : "null", d ? d : "null");
+    for (int i = 0; i < r->model->engine.cfg.style_dim; i++)
+        sg_buf_printf(&b, "%s%.9g", i ? "," : "", s[i]);
+    sg_buf_append(&b, "]}", 2);
+    cJSON_free(n), cJSON_free(d), cJSON_Delete(name), cJSON_Delete(dom);
+    r->out = (uint8_t *)sg_buf_take(&b, &r->out_len);
+    return r->out ? SG_OK : sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+}
+
+static sg_image_format image_format(const sg_request *r) {
+    return r->format == SG_OUT_JPEG ? SG_FORMAT_JPEG : SG_FORMAT_PNG;
+}
+
+static sg_status translate(sg_request *r, sg_run *run, sg_error *err) {
+    sg_image src = {0}, out = {0};
+    sg_timing tm = {0};
+    sg_status st = decode(r, r->src[0], r->src_len[0], &src, err);
+    if (!st)
+        st = sg_engine_translate(&r->model->engine, run, &src, r->fit, r->cols[0].style, &out, &tm,
+                                 err);
+    r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
+    r->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms;
+    sg_image_free(&src);
+    double t0 = sg_now_ms();
+    if (!st) st = sg_image_encode(&out, image_format(r), r->quality, &r->out, &r->out_len, err);
+    r->stage_ms[SG_STAGE_ENCODE] += sg_now_ms() - t0;
+    sg_image_free(&out);
+    return st;
+}
+
+static sg_status single_step(sg_request *r, sg_run *run, sg_error *err) {
+    sg_status st = compute_style(r, run, &r->cols[0], NULL, err);
+    if (!st && r->kind == SG_KIND_STYLE) st = style_json(r, r->cols[0].style, err);
+    if (!st && r->kind == SG_KIND_TRANSLATE) st = translate(r, run, err);
+    return st;
+}
+
+/* ---- many steps: grid, video --------------------------------------------------------------- */
+/* The photo as the network sees it: centre square or whole photo resized (as sg_image_to_tensor
+ * does), or aligned. Translating it with SG_FIT_STRETCH (a no-op resize at img_size²) gives the
+ * bytes of translating the photo with the request's fit. */
+static sg_status fitted(const sg_request *r, sg_run *run, const sg_image *img, sg_image *out,
+                        sg_error *err) {
+    int s = r->model->engine.cfg.img_size;
+    if (r->fit == SG_FIT_ALIGN) return sg_engine_align(&r->model->engine, run, img, out, err);
+    return sg_image_fit(img, r->fit, s, out, err);
+}
+
+/* Grid layout: with header, the sources are column 0 and (reference grids) the references row 0;
+ * cells follow edge to edge, so cell (r, c) is the square at ((c + hx)·S, (r + hy)·S). */
+static void grid_origin(const sg_request *r, int *hx, int *hy) {
+    *hx = r->header;
+    *hy = r->header && r->n_cols && r->cols[0].mode == SG_STYLE_REF;
+}
+
+static void blit(sg_request *r, const sg_image *img, int gx, int gy) {
+    int s = r->model->engine.cfg.img_size;
+    sg_image_blit(&r->canvas, img, gx * s, gy * s);
+}
+
+/* The grid's canvas (white where no cell goes), or the video writer (frames come in order). */
+static sg_status start_output(sg_request *r, sg_error *err) {
+    int s = r->model->engine.cfg.img_size, hx, hy;
+    if (r->kind == SG_KIND_VIDEO)
+        return sg_video_open(&r->video, NULL,
+                             r->format == SG_OUT_WEBP ? SG_VIDEO_WEBP : SG_VIDEO_MP4, s, s, r->fps,
+                             err);
+    grid_origin(r, &hx, &hy);
+    static const uint8_t white[3] = {255, 255, 255};
+    return sg_image_create(&r->canvas, s * (r->n_cols + hx), s * (r->n_src + hy), white, err);
+}
+
+/* Source i: decoded, fitted, the decoded photo freed at once (and placed in the header column). */
+static sg_status source_step(sg_request *r, sg_run *run, int i, sg_error *err) {
+    int hx, hy;
+    grid_origin(r, &hx, &hy);
+    sg_status st = i == 0 ? start_output(r, err) : SG_OK;
+    sg_image photo = {0};
+    if (!st) st = decode(r, r->src[i], r->src_len[i], &photo, err);
+    double t0 = sg_now_ms();
+    if (!st) st = fitted(r, run, &photo, &r->fitted[i], err);
+    r->stage_ms[SG_STAGE_FACES] += r->fit == SG_FIT_ALIGN ? sg_now_ms() - t0 : 0;
+    sg_image_free(&photo);
+    if (!st && r->kind == SG_KIND_GRID && hx) blit(r, &r->fitted[i], 0, i + hy);
+    return st;
+}
+
+static sg_status column_step(sg_request *r, sg_run *run, int k, sg_error *err) {
+    int hx, hy;
+    grid_origin(r, &hx, &hy);
+    sg_image ref = {0}, f = {0};
+    sg_status st = compute_style(r, run, &r->cols[k], &ref, err);
+    if (!st && r->kind == SG_KIND_GRID && hy && !(st = fitted(r, run, &ref, &f, err)))
+        blit(r, &f, k + hx, 0);
+    sg_image_free(&f);
+    sg_image_free(&ref);
+    return st;
+}
+
+/* The style of frame f: waypoints evenly spaced over the frames, linear in between. */
+static void frame_style(const sg_request *r, int f, int dim, float *s) {
+    double t = (double)f * (r->n_cols - 1) / (r->frames - 1);
+    int k = (int)floor(t);
+    if (k > r->n_cols - 2) k = r->n_cols - 2;
+    float u = (float)(t - k);
+    const float *a = r->cols[k].style, *b = r->cols[k + 1].style;
+    for (int i = 0; i < dim; i++) s[i] = (1.0f - u) * a[i] + u * b[i];
+}
+
+static sg_status unit_step(sg_request *r, sg_run *run, int u, sg_error *err) {
+    sg_engine *eng = &r->model->engine;
+    int dim = eng->cfg.style_dim, row = 0, col = 0, hx, hy;
+    float *s = NULL;
+    const float *style;
+    if (r->kind == SG_KIND_VIDEO) {
+        if (!(s = malloc((size_t)dim * sizeof *s)))
+            return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+        frame_style(r, u, dim, s);
+        style = s;
+    } else {
+        row = u / r->n_cols, col = u % r->n_cols;
+        style = r->cols[col].style;
+    }
+    sg_image out = {0};
+    sg_timing tm = {0};
+    sg_status st =
+        sg_engine_translate(eng, run, &r->fitted[row], SG_FIT_STRETCH, style, &out, &tm, err);
+    r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
+    r->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms;
+    grid_origin(r, &hx, &hy);
+    double t0 = sg_now_ms();
+    if (!st && r->kind == SG_KIND_VIDEO) st = sg_video_add_frame(r->video, &out, err);
+    r->stage_ms[SG_STAGE_ENCODE] += sg_now_ms() - t0;
+    if (!st && r->kind == SG_KIND_GRID) blit(r, &out, col + hx, row + hy);
+    sg_image_free(&out);
+    free(s);
+    return st;
+}
+
+static sg_status encode(sg_request *r, sg_error *err) {
+    double t0 = sg_now_ms();
+    sg_status st;
+    if (r->kind == SG_KIND_GRID)
+        st = sg_image_encode(&r->canvas, image_format(r), r->quality, &r->out, &r->out_len, err);
+    else st = sg_video_finish(r->video, &r->out, &r->out_len, err);
+    r->stage_ms[SG_STAGE_ENCODE] += sg_now_ms() - t0;
+    return st;
+}
+
+static sg_status multi_step(sg_request *r, sg_run *run, int k, sg_error *err) {
+    if (k < r->n_src) return source_step(r, run, k, err);
+    k -= r->n_src;
+    if (k < r->n_cols) return column_step(r, run, k, err);
+    sg_status st = unit_step(r, run, k - r->n_cols, err);
+    if (!st && r->step == r->n_steps) st = encode(r, err);
+    return st;
+}
+
+int sg_request_step(sg_request *r, sg_run *run) {
+    sg_error err = {0};
+    int k = r->step++;
+    sg_status st = r->kind == SG_KIND_TRANSLATE || r->kind == SG_KIND_STYLE
+                       ? single_step(r, run, &err)
+                       : multi_step(r, run, k, &err);
+    if (st) {
+        free(r->out);
+        r->out = NULL;
+        r->out_len = 0;
+        sg_http_from_status(&r->error, &err);
+        return 0;
+    }
+    return r->step < r->n_steps;
+}
+
+int64_t sg_request_work(const sg_request *r) {
+    if (!r->model) return 0;
+    int64_t s = r->model->engine.cfg.img_size, runs = 0;
+    if (r->kind == SG_KIND_TRANSLATE) runs = 1;
+    if (r->kind == SG_KIND_GRID) runs = (int64_t)r->n_src * r->n_cols;
+    if (r->kind == SG_KIND_VIDEO) runs = r->frames;
+    for (int i = 0; i < r->n_cols; i++) runs += r->cols[i].mode == SG_STYLE_REF; /* encoder */
+    return runs * s * s + r->decode_pixels / 16;
+}
+
+void sg_request_free(sg_request *r) {
+    for (int i = 0; i < r->n_cols; i++) free(r->cols[i].style), r->cols[i].style = NULL;
+    for (int i = 0; i < r->n_src; i++) sg_image_free(&r->fitted[i]);
+    sg_image_free(&r->canvas);
+    sg_video_free(r->video);
+    r->video = NULL;
+    free(r->out);
+    r->out = NULL;
+}
+
+const char *sg_request_content_type(const sg_request *r) {
+    switch (r->format) {
+    case SG_OUT_JPEG: return "image/jpeg";
+    case SG_OUT_MP4: return "video/mp4";
+    case SG_OUT_WEBP: return "image/webp";
+    case SG_OUT_JSON: return "application/json";
+    default: return "image/png";
+    }
+}
+
+/* ---- answer headers ------------------------------------------------------------------------ */
+static void pair(sg_buf *b, const char *name, const char *value) {
+    sg_buf_append(b, name, strlen(name) + 1);
+    sg_buf_append(b, value, strlen(value) + 1);
+}
+
+/* X-Seed: the seeds used, comma-separated, each once, in order. */
+static void seeds_header(const sg_request *r, sg_buf *out) {
+    sg_buf v;
+    sg_buf_init(&v, 0);
+    for (int i = 0; i < r->n_cols; i++) {
+        const sg_style_src *s = &r->cols[i];
+        int seen = 0;
+        for (int j = 0; j < i; j++)
+            seen |= r->cols[j].mode == SG_STYLE_SEED && r->cols[j].seed == s->seed;
+        if (s->mode == SG_STYLE_SEED && !seen)
+            sg_buf_printf(&v, "%s%llu", v.len ? "," : "", (unsigned long long)s->seed);
+    }
+    if (v.len) pair(out, "X-Seed", sg_buf_str(&v));
+    sg_buf_free(&v);
+}
+
+/* X-Grid-Columns: "domain;seed=N" or "domain;reference=K" per column; X-Grid: "rows=R cols=C
+ * cell=S x0=X y0=Y": cell (r, c) is the S×S square at (x0 + c·S, y0 + r·S). */
+static void grid_headers(const sg_request *r, sg_buf *out) {
+    const sg_config *c = &r->model->engine.cfg;
+    sg_buf v;
+    sg_buf_init(&v, 0);
+    for (int i = 0; i < r->n_cols; i++) {
+        const sg_style_src *s = &r->cols[i];
+        if (s->mode == SG_STYLE_SEED)
+            sg_buf_printf(&v, "%s%s;seed=%llu", i ? ", " : "", c->domains[s->domain],
+                          (unsigned long long)s->seed);
+        else sg_buf_printf(&v, "%s%s;reference=%d", i ? ", " : "", c->domains[s->domain], i);
+    }
+    pair(out, "X-Grid-Columns", sg_buf_str(&v));
+    sg_buf_free(&v);
+    int hx, hy;
+    char g[128];
+    grid_origin(r, &hx, &hy);
+    snprintf(g, sizeof g, "rows=%d cols=%d cell=%d x0=%d y0=%d", r->n_src, r->n_cols, c->img_size,
+             hx * c->img_size, hy * c->img_size);
+    pair(out, "X-Grid", g);
+}
+
+sg_status sg_request_headers(const sg_request *r, double total_ms, sg_buf *out) {
+    const double *ms = r->stage_ms;
+    char timing[320], n[24];
+    snprintf(timing, sizeof timing,
+             "queue;dur=%.1f, decode;dur=%.1f, faces;dur=%.1f, style;dur=%.1f, generator;dur=%.1f, "
+             "encode;dur=%.1f, total;dur=%.1f",
+             ms[SG_STAGE_QUEUE], ms[SG_STAGE_DECODE], ms[SG_STAGE_FACES], ms[SG_STAGE_STYLE],
+             ms[SG_STAGE_GENERATOR], ms[SG_STAGE_ENCODE], total_ms);
+    pair(out, "Server-Timing", timing);
+    pair(out, "X-Model", r->model->name);
+    seeds_header(r, out);
+    if (r->kind == SG_KIND_GRID) grid_headers(r, out);
+    if (r->kind == SG_KIND_VIDEO) {
+        snprintf(n, sizeof n, "%d", r->frames);
+        pair(out, "X-Frames", n);
+        snprintf(n, sizeof n, "%d", r->fps);
+        pair(out, "X-Fps", n);
+    }
+    return out->data ? SG_OK : SG_ERR_NOMEM;
+}
