@@ -15,7 +15,7 @@ int sg_work_admit(sg_work_budget *b, int64_t cost, sg_http_error *e) {
     if (cost > b->cap)
         return sg_http_fail(e, 413, "too_much_work",
                             "this request is %lld pixels of work (runs x img_size^2, and a "
-                            "sixteenth of the photos' pixels), over the server's --max-work of "
+                            "1/128 of the photos' pixels), over the server's --max-work of "
                             "%lld",
                             (long long)cost, (long long)b->cap);
     pthread_mutex_lock(&b->mu);

@@ -48,7 +48,7 @@ static const opt opts[] = {
     {"--max-cells", "N", "64", "most cells in one /v1/grid (then 413)", K_INT, F(max_cells), 1,
      100000},
     {"--max-work", "PIXELS", "32M",
-     "long work admitted at once: frames and cells x img_size^2 (and a sixteenth of the photos' "
+     "long work admitted at once: frames and cells x img_size^2 (and 1/128 of the photos' "
      "decoded pixels), summed over the running and waiting /v1/interpolate and /v1/grid "
      "requests (past it: 503; one request alone: 413)",
      K_PIXELS, F(max_work), 0, 0},

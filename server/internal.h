@@ -395,7 +395,7 @@ int sg_request_parse(sg_request *r, const sg_route_desc *d, const sg_fields_inpu
                      const char *accept, sg_srv_models *ms, const sg_request_limits *lim,
                      sg_http_error *e);
 /* The request's size against --max-work: (generator and style-encoder runs) × img_size², plus
- * a sixteenth of the decoded photos' pixels. */
+ * 1/128 of the decoded photos' pixels. */
 int64_t sg_request_work(const sg_request *r);
 /* One step on a worker: 1 when more steps remain, 0 when done (out or error set). */
 int sg_request_step(sg_request *r, sg_run *run);

@@ -16,7 +16,7 @@ struct sg_job {
     uint8_t owner[32];
     int has_owner;
     sg_job_state state;
-    int total;
+    int total, done; /* steps; done is read from the exec while it runs */
     int cancel_asked;
     sg_exec *x; /* while queued or running */
     sg_answer answer;
@@ -87,6 +87,7 @@ static void job_finished(sg_exec *x) {
     job->bytes = (int64_t)(job->answer.len + job->answer.headers.len);
     j->bytes += job->bytes;
     job->finished_ms = sg_now_ms();
+    job->done = atomic_load(&x->steps_done);
     job->x = NULL;
     j->finished[job->state]++;
     pthread_mutex_unlock(&j->mu);
@@ -137,7 +138,7 @@ int sg_jobs_add(sg_jobs *j, sg_exec *x, const uint8_t *owner, char id[33], sg_ht
 }
 
 static void state_doc(const sg_job *job, sg_buf *out) {
-    int done = job->x ? atomic_load(&job->x->steps_done) : job->total;
+    int done = job->x ? atomic_load(&job->x->steps_done) : job->done;
     sg_job_state st = job->state;
     if (job->x && st == SG_JOB_QUEUED && atomic_load(&job->x->started)) st = SG_JOB_RUNNING;
     sg_buf_printf(out, "{\"id\":\"%s\",\"state\":\"%s\",\"progress\":{\"done\":%d,\"total\":%d}",

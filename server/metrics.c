@@ -123,7 +123,7 @@ static void render_queue(sg_buf *o, const sg_metrics *m, const sg_metrics_gauges
             m->counters[SG_COUNT_CLIENT_GONE]);
     gauge(o, "stargan_work_admitted_pixels",
           "Work of the admitted /v1/interpolate and /v1/grid requests (runs x img_size^2, and a "
-          "sixteenth of the photos' pixels).",
+          "1/128 of the photos' pixels).",
           (long long)g->work_used);
     gauge(o, "stargan_work_capacity_pixels", "--max-work.", (long long)g->work_cap);
 }

@@ -228,7 +228,9 @@ int64_t sg_request_work(const sg_request *r) {
     if (r->kind == SG_KIND_GRID) runs = (int64_t)r->n_src * r->n_cols;
     if (r->kind == SG_KIND_VIDEO) runs = r->frames;
     for (int i = 0; i < r->n_cols; i++) runs += r->cols[i].mode == SG_STYLE_REF; /* encoder */
-    return runs * s * s + r->decode_pixels / 16;
+    /* a decoded pixel costs about 1/128 of a generator run's output pixel (bench/README,
+     * "Decoding in the work budget") */
+    return runs * s * s + r->decode_pixels / 128;
 }
 
 void sg_request_free(sg_request *r) {

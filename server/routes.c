@@ -389,7 +389,7 @@ int sg_request_parse(sg_request *r, const sg_route_desc *d, const sg_fields_inpu
     if (!bad && sg_request_work(r) > lim->max_work)
         bad = sg_http_fail(e, 413, "too_much_work",
                            "this request is %lld pixels of work (runs x img_size^2, and a "
-                           "sixteenth of the photos' pixels), over the server's --max-work of %lld",
+                           "1/128 of the photos' pixels), over the server's --max-work of %lld",
                            (long long)sg_request_work(r), (long long)lim->max_work);
     return bad;
 }

@@ -161,4 +161,99 @@ check "rejected_total counts the 503 answered, not the hang-up (attempt ${got:-n
   '[ -n "$got" ] && grep -q "^stargan_rejected_total 1$" "$tmp/body" && grep -q "status=499" "$tmp/rej.out"'
 stop $PID
 
+# ---- round 2: strict query fields, one grammar, headers that tell the truth -------------------------
+start strict --model m="$tmp/a.safetensors" --workers 1 --max-cells 64 --max-work 64M || bad "strict daemon"
+T=$U
+raw=(-H 'Content-Type: image/jpeg' --data-binary @"$src")
+for f in seed psi style format quality model fit; do
+  expect "translate ?$f without a value: 400 naming it" 400 bad_field "${raw[@]}" "$T/v1/translate?domain=1&$f"
+  grep -q "field '$f' has no value" "$tmp/body" || bad "the message names $f"
+done
+expect "style ?seed without a value" 400 bad_field -H 'Content-Type: image/jpeg' --data-binary @"$src" "$T/v1/style?domain=1&seed"
+expect "seed=1%00junk: a NUL in a query value" 400 bad_field "${raw[@]}" "$T/v1/translate?domain=1&seed=1%00junk"
+expect "psi=0.5%00x" 400 bad_field "${raw[@]}" "$T/v1/translate?domain=1&seed=1&psi=0.5%00x"
+for v in 0x1 .5 1. 00.5 %0D0.5; do
+  expect "grid psi=$v: the same grammar as translate" 400 bad_field -F image=@"$src" -F seed=1 "$T/v1/grid?psi=$v"
+done
+for kv in seed=01 fps=012 frames=02; do
+  expect "grid/interpolate $kv" 400 bad_field -F image=@"$src" -F domain=1 -F seed=1 -F seed=2 "$T/v1/interpolate?$kv"
+done
+expect "grid quality=050" 400 bad_field -F image=@"$src" -F seed=1 -F format=jpeg "$T/v1/grid?quality=050"
+expect "quality with PNG output: one rule (translate)" 400 bad_request -F image=@"$src" -F domain=1 -F seed=1 -F quality=80 "$T/v1/translate"
+expect "quality with PNG output: one rule (grid)" 400 bad_request -F image=@"$src" -F seed=1 -F quality=80 "$T/v1/grid"
+# 32 twenty-digit seeds: X-Seed holds all 32, no trailing comma
+seeds=(); for i in $(seq 1000 1031); do seeds+=(-F "seed=1844674407370955$i"); done
+st=$(req -F image=@"$src" -F domain=1 "${seeds[@]}" "$T/v1/grid")
+check "grid with 32 twenty-digit seeds: X-Seed complete" '[ "$st" = 200 ] && [ "$(hdr x-seed | tr , "\n" | grep -c "^18446744073709551[0-9][0-9][0-9]$")" = 32 ] && [ "$(hdr x-seed | tail -c 5)" = 1031 ] && [ "$(hdr x-grid-columns | grep -o "seed=" | wc -l)" = 32 ]'
+# multipart parameters as RFC 7578 / RFC 2183 quote them
+printf -- '--b\r\nContent-Disposition: form-data; filename="; name=image ;"; name="photo"\r\nContent-Type: image/jpeg\r\n\r\n' >"$tmp/mp"
+cat "$src" >>"$tmp/mp"; printf -- '\r\n--b--\r\n' >>"$tmp/mp"
+expect "a quoted ';' and name= inside filename: the part is 'photo'" 400 unknown_field -H 'Content-Type: multipart/form-data; boundary=b' --data-binary @"$tmp/mp" "$T/v1/translate?domain=1"
+grep -q "'photo'" "$tmp/body" || bad "the unknown field is named photo"
+# the small ones: framing, Host, CORS on the page
+st=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 10 -H 'Transfer-Encoding: chunked' -H 'Content-Length: 5' -H 'Content-Type: image/jpeg' --data-binary @"$src" "$T/v1/translate?domain=1")
+check "Content-Length with Transfer-Encoding: chunked: 400" '[ "$st" = 400 ]'
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Host:' "$T/healthz")
+check "HTTP/1.1 without Host: 400" '[ "$st" = 400 ]'
+stop $PID
+start cors --model m="$tmp/a.safetensors" --workers 1 --cors-origin https://app.example || bad "cors daemon"
+C=$U
+for path in / /openapi.json; do
+  st=$(req -H 'Origin: https://app.example' "$C$path")
+  check "CORS on GET $path" '[ "$st" = 200 ] && [ "$(hdr access-control-allow-origin)" = https://app.example ]'
+  st=$(req -X OPTIONS -H 'Origin: https://app.example' -H 'Access-Control-Request-Method: GET' "$C$path")
+  check "OPTIONS $path: 204 preflight" '[ "$st" = 204 ] && [ "$(hdr access-control-allow-origin)" = https://app.example ]'
+done
+stop $PID
+
+# ---- API keys cost the same whatever the token -------------------------------------------------------
+# 16,384 keys of 4,000 hex characters; clients with wrong tokens of the same length and far longer
+# ones: /healthz answers in its usual time meanwhile
+python3 -c "
+import os
+with open('$tmp/many.keys', 'w') as f:
+    for i in range(16384): f.write(os.urandom(2000).hex() + '\n')
+"
+start keys --model m="$tmp/a.safetensors" --workers 1 --api-key-file "$tmp/many.keys" || bad "keys daemon"
+K=$U
+good=$(sed -n 1234p "$tmp/many.keys")
+printf 'Authorization: Bearer %s\n' "$(head -c 2000 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 4000)" >"$tmp/bad.hdr"
+printf 'Authorization: Bearer %s\n' "$(head -c 100000 /dev/zero | tr '\0' a)" >"$tmp/long.hdr"
+check "a key of the file: accepted, Bearer<TAB> too" '[ "$(req -H "Authorization: Bearer $good" "$K/v1/models")" = 200 ] && [ "$(req -H "$(printf "Authorization: Bearer\t%s\t" "$good")" "$K/v1/models")" = 200 ]'
+check "unknown routes need a key first (no listing without one)" '[ "$(req "$K/v1/nothing")" = 401 ] && [ "$(req -X PUT "$K/v1/translate")" = 401 ] && [ "$(req -H "Authorization: Bearer $good" "$K/v1/nothing")" = 404 ]'
+( for i in $(seq 40); do curl -s -o /dev/null --max-time 10 -H @"$tmp/bad.hdr" "$K/v1/models"; curl -s -o /dev/null --max-time 10 -H @"$tmp/long.hdr" "$K/v1/models"; done ) & kp=$!
+worst=0
+for i in $(seq 20); do
+  t=$(curl -s -o /dev/null -w '%{time_total}' --max-time 10 "$K/healthz")
+  worst=$(awk -v a="$worst" -v b="$t" 'BEGIN { print (b > a ? b : a) }')
+done
+wait $kp
+check "healthz under wrong 4,000-char and 100 KB tokens: within 0.2 s (worst ${worst} s)" 'awk -v w="$worst" "BEGIN { exit !(w < 0.2) }"'
+stop $PID
+
+# ---- a grid's photos cost what the work budget says ------------------------------------------------
+# 16 PNGs of 6324 x 6324 zeros (40 M pixels each, 116 KB each) in one /v1/grid: one decoded photo
+# at a time, only the fitted square kept; a translation sent meanwhile on --workers 1 is answered
+# within 3 s
+python3 -c "
+import struct, zlib
+w = h = 6324
+raw = (b'\0' + b'\0' * (w * 3)) * h
+c = lambda t, d: struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+open('$tmp/zeros.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + c(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0)) + c(b'IDAT', zlib.compress(raw, 9)) + c(b'IEND', b''))
+"
+start mem --model m="$tmp/a.safetensors" --workers 1 --max-cells 64 --max-work 64M || bad "memory daemon"
+hwm0=$(sed -n 's/^VmHWM:[ \t]*\([0-9]*\) kB/\1/p' /proc/$PID/status)
+imgs=(); for i in $(seq 16); do imgs+=(-F image=@"$tmp/zeros.png"); done
+curl -s --max-time 120 -o "$tmp/zgrid.png" -w '%{http_code}' "${imgs[@]}" -F seed=1 "$U/v1/grid" >"$tmp/zgrid.code" & gp=$!
+sleep 1.5
+t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 30 -F image=@"$src" -F domain=1 -F seed=1 "$U/v1/translate")
+wait $gp
+hwm1=$(sed -n 's/^VmHWM:[ \t]*\([0-9]*\) kB/\1/p' /proc/$PID/status)
+check "16 x 40 MP grid: 200, peak RSS +$(( (hwm1 - hwm0) / 1024 )) MB (at most 500)" '[ "$(cat "$tmp/zgrid.code")" = 200 ] && [ $(( (hwm1 - hwm0) / 1024 )) -le 500 ]'
+check "a translation sent meanwhile: answered within 3 s ($t)" 'awk -v t="$t" "BEGIN { split(t, a, \" \"); exit !(a[1] == 200 && a[2] < 3) }"'
+req "$U/metrics" >/dev/null
+check "after it, its work is back in the budget" 'grep -q "^stargan_work_admitted_pixels 0$" "$tmp/body"'
+stop $PID
+
 finish

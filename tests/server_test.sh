@@ -307,8 +307,8 @@ expect "work over --max-work alone" 413 too_much_work -F image=@"$src" -F domain
 curl -s --max-time $((120 * slow)) -o "$tmp/long.mp4" -w '%{http_code}' -F image=@"$src" -F domain=dog -F seed=1 -F seed=2 -F frames=$lf "$U/v1/interpolate" >"$tmp/long.code" &
 long=$!
 for _ in $(seq 250); do curl -s --max-time 2 "$U/metrics" | grep -q '^stargan_admitted 1$' && break; sleep 0.02; done
-# work: frames x 256^2 and a sixteenth of the photo's pixels (decoding counts too)
-check "metrics: the work admitted and --max-work" 'curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_admitted_pixels $((lf * 65536 + $(img_pixels "$src") / 16))$" && curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_capacity_pixels 2000000$"'
+# work: frames x 256^2 and 1/128 of the photo's pixels (decoding counts too)
+check "metrics: the work admitted and --max-work" 'curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_admitted_pixels $((lf * 65536 + $(img_pixels "$src") / 128))$" && curl -s --max-time 5 "$U/metrics" | grep -q "^stargan_work_capacity_pixels 2000000$"'
 expect "long work past --max-work while another runs" 503 overloaded -F image=@"$src" -F domain=dog -F seed=3 -F seed=4 -F frames=30 "$U/v1/interpolate"
 check "503 for work says Retry-After" '[ -n "$(hdr retry-after)" ]'
 t0=$(date +%s%N)

@@ -701,7 +701,7 @@ static void test_request_parse(void **state) {
     fake_setup();
     sg_request m;
     sg_http_error e;
-    /* waypoints in body order, kinds mixed; work = (frames + references) x 64^2 + pixels / 16 */
+    /* waypoints in body order, kinds mixed; work = (frames + references) x 64^2 + pixels / 128 */
     const char *iv[] = {"image", "@png",  "domain",    "dog",    "seed", "5",      "reference",
                         "@png",  "style", "[1,2,3,4]", "frames", "8",    "format", "webp"};
     assert_int_equal(parse_route(&m, "/v1/interpolate", iv, 14, NULL, NULL, 0, &limits, &e), 0);
@@ -714,7 +714,7 @@ static void test_request_parse(void **state) {
     assert_int_equal(m.frames, 8);
     assert_int_equal(m.format, SG_OUT_WEBP);
     assert_int_equal(m.n_steps, 1 + 3 + 8);
-    assert_int_equal(sg_request_work(&m), (8 + 1) * 64 * 64 + 2 * 64 * 64 / 16);
+    assert_int_equal(sg_request_work(&m), (8 + 1) * 64 * 64 + 2 * 64 * 64 / 128);
     assert_string_equal(sg_request_content_type(&m), "image/webp");
     sg_request_free(&m);
     /* one waypoint is not an interpolation; frames past --max-frames is 413 */
@@ -750,7 +750,7 @@ static void test_request_parse(void **state) {
     assert_int_equal(m.n_cols, 2);
     assert_int_equal(m.cols[1].domain, 2);
     assert_int_equal(m.cols[1].seed, 9);
-    assert_int_equal(sg_request_work(&m), 4 * 64 * 64 + 2 * 64 * 64 / 16);
+    assert_int_equal(sg_request_work(&m), 4 * 64 * 64 + 2 * 64 * 64 / 128);
     sg_buf h;
     sg_buf_init(&h, 0);
     assert_int_equal(sg_request_headers(&m, 1.0, &h), SG_OK);
