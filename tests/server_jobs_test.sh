@@ -110,6 +110,36 @@ for _ in $(seq 100); do [ "$(metric "$G" stargan_in_flight)" = 0 ] && break; sle
 check "client gone from a grid: stopped too" '[ "$(metric "$G" stargan_in_flight)" = 0 ] && [ "$(metric "$G" stargan_client_gone_total)" = 2 ]'
 stop "$PID"
 
+# ---- a client that never reads a large answer: dropped at --client-timeout, logged with the bytes
+# written to its socket, not the answer's size (a 256² model with few channels: a 32-column grid
+# of noise is a PNG of some 4.8 MB, more than the socket buffers hold)
+"$cli" make-model --config afhq --img-size 256 --max-conv-dim 16 --style-dim 16 --latent-dim 8 --out "$tmp/wide.safetensors" >/dev/null
+start noread --model m="$tmp/wide.safetensors" --workers 2 --client-timeout 2 || bad "noread daemon"
+python3 - 127.0.0.1 "$PORT" "$src" <<'PY'
+import socket, sys, time
+host, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+b = b'xxBOUNDARYxx'
+parts = [(b'image', open(src, 'rb').read(), True)] + [(b'seed', str(i).encode(), False) for i in range(1, 33)] + [(b'domain', b'1', False)]
+body = b''.join(b'--' + b + b'\r\nContent-Disposition: form-data; name="' + n + b'"' + (b'; filename="x.jpg"' if f else b'') + b'\r\n\r\n' + d + b'\r\n' for n, d, f in parts) + b'--' + b + b'--\r\n'
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((host, port))
+s.sendall(b'POST /v1/grid HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=' + b + b'\r\nContent-Length: ' + str(len(body)).encode() + b'\r\n\r\n' + body)
+for _ in range(300):  # never reads; waits for the server to drop it (at most 30 s)
+    time.sleep(0.1)
+    try:
+        s.setblocking(False)
+        if s.recv(1, socket.MSG_PEEK) == b'': break
+    except BlockingIOError: pass
+    except OSError: break
+s.close()
+PY
+req -F image=@"$src" $(for i in $(seq 32); do printf -- '-F seed=%d ' "$i"; done) -F domain=1 "$U/v1/grid" >/dev/null
+full=$(stat -c %s "$tmp/body")
+sent=$(sed -n 's/.*path=\/v1\/grid status=200 bytes=\([0-9]*\) .*/\1/p' "$tmp/noread.out" | head -1)
+check "a client that never reads: logged with the bytes written ($sent of $full)" '[ -n "$sent" ] && [ "$sent" -lt "$full" ] && [ "$sent" -gt 0 ]'
+stop "$PID"
+
 # ---- signals during a reload, under load -------------------------------------------------------------
 # The demo model's reload takes a while (its weights are generated and packed again): a second
 # signal lands during it.
