@@ -358,6 +358,32 @@ function videoFormat() {
   return $('vformat').value;
 }
 
+// The progress bar of a video job: done of total steps (a photo, the styles, then the frames).
+function setVideoProgress(done, total) {
+  const bar = $('video-bar');
+  bar.max = total || 1;
+  bar.value = done;
+  $('video-progress-text').textContent = total ? `Rendering: step ${done} of ${total}` : 'Queued…';
+}
+
+// A long request as a job (Prefer: respond-async): polled until it ends, then its result, which
+// is the answer the request would have given. onProgress(done, total) as it runs.
+async function runJob(path, fd, onProgress) {
+  const res = await apiFetch(path, { method: 'POST', body: fd, headers: { Prefer: 'respond-async' } });
+  if (res.status !== 202) return res; // refused at once (400, 413, 503, ...): the answer itself
+  let job = await res.json();
+  const url = `/v1/jobs/${job.id}`;
+  while (job.state === 'queued' || job.state === 'running') {
+    onProgress(job.progress.done, job.progress.total);
+    await new Promise((r) => setTimeout(r, 400));
+    const st = await apiFetch(url);
+    if (!st.ok) return st;
+    job = await st.json();
+  }
+  onProgress(job.progress.done, job.progress.total);
+  return apiFetch(`${url}/result`);
+}
+
 function showVideoError(text) {
   showError(text);
   $('video-progress').hidden = true;
@@ -388,10 +414,10 @@ async function makeVideo(styles) {
   fd.append('frames', $('frames').value || '24');
   fd.append('format', videoFormat());
   busy(true);
+  setVideoProgress(0, 0);
   $('video-progress').hidden = false;
   try {
-    const res = await apiFetch('/v1/interpolate', { method: 'POST', body: fd });
-    if (!res.ok) throw new Error(await apiError(res));
+    const res = await runJob('/v1/interpolate', fd, setVideoProgress);
     const type = res.headers.get('Content-Type') || '';
     if (state.videoUrl) URL.revokeObjectURL(state.videoUrl);
     state.videoUrl = URL.createObjectURL(await res.blob());

@@ -54,6 +54,9 @@ async function translateFlow(page, url, name) {
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/v1/interpolate') && r.headers().prefer === 'respond-async') jobPosts++;
+  });
   await page.goto(url);
   await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 });
   await page.setInputFiles('input[type=file][name=image]', join(fixtures, 'images/afhq/src/cat/flickr_cat_000253.jpg'));
@@ -149,11 +152,20 @@ async function allDomainsFlow(page) {
 }
 
 // an interpolation through seeds: plays in the page (MP4 in <video>, WebP in <img>), downloadable
+let jobPosts = 0; // videos asked for as jobs (Prefer: respond-async)
 async function videoFlow(page, format) {
   await page.fill('#waypoints', '1, 2, 3');
   await page.fill('#frames', '6');
   await page.selectOption('#vformat', format);
+  const posts = jobPosts;
   await page.click('#video-go');
+  // the video runs as a job: a progress bar of its 10 steps (the photo, 3 styles, 6 frames)
+  const progressed = await page.waitForFunction(() => {
+    const b = document.querySelector('#video-bar');
+    return !document.querySelector('#video-progress').hidden && b.max === 10 && b.value > 0 && b.value <= 10;
+  }, null, { timeout: 60000, polling: 50 }).then(() => true, () => false);
+  check(`video (${format}): a job, with a progress bar`, progressed && jobPosts === posts + 1,
+    `${await page.locator('#video-progress').textContent()} posts=${jobPosts - posts}`);
   const played = await page.waitForFunction((fmt) => {
     if (document.querySelector('#video-out').hidden) return false;
     if (fmt === 'webp') { const i = document.querySelector('#video-webp'); return !i.hidden && i.complete && i.naturalWidth === 256; }
