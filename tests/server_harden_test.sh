@@ -228,7 +228,9 @@ for i in $(seq 20); do
   worst=$(awk -v a="$worst" -v b="$t" 'BEGIN { print (b > a ? b : a) }')
 done
 wait $kp
-check "healthz under wrong 4,000-char and 100 KB tokens: within 0.2 s (worst ${worst} s)" 'awk -v w="$worst" "BEGIN { exit !(w < 0.2) }"'
+# sanitizer builds run everything many times slower: there the bound is the old failure's scale
+if [ -n "${SG_SANITIZER:-}" ]; then hz=2; else hz=0.2; fi
+check "healthz under wrong 4,000-char and 100 KB tokens: within $hz s (worst ${worst} s)" 'awk -v w="$worst" -v b="$hz" "BEGIN { exit !(w < b) }"'
 stop $PID
 
 # ---- a grid's photos cost what the work budget says ------------------------------------------------
@@ -250,8 +252,12 @@ sleep 1.5
 t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 30 -F image=@"$src" -F domain=1 -F seed=1 "$U/v1/translate")
 wait $gp
 hwm1=$(sed -n 's/^VmHWM:[ \t]*\([0-9]*\) kB/\1/p' /proc/$PID/status)
-check "16 x 40 MP grid: 200, peak RSS +$(( (hwm1 - hwm0) / 1024 )) MB (at most 500)" '[ "$(cat "$tmp/zgrid.code")" = 200 ] && [ $(( (hwm1 - hwm0) / 1024 )) -le 500 ]'
-check "a translation sent meanwhile: answered within 3 s ($t)" 'awk -v t="$t" "BEGIN { split(t, a, \" \"); exit !(a[1] == 200 && a[2] < 3) }"'
+if [ -z "${SG_SANITIZER:-}" ]; then
+  check "16 x 40 MP grid: 200, peak RSS +$(( (hwm1 - hwm0) / 1024 )) MB (at most 500)" '[ "$(cat "$tmp/zgrid.code")" = 200 ] && [ $(( (hwm1 - hwm0) / 1024 )) -le 500 ]'
+  check "a translation sent meanwhile: answered within 3 s ($t)" 'awk -v t="$t" "BEGIN { split(t, a, \" \"); exit !(a[1] == 200 && a[2] < 3) }"'
+else # shadow memory, quarantine and a many times slower decoder: only the answers mean the same
+  check "16 x 40 MP grid: 200 (memory and time not measured under $SG_SANITIZER)" '[ "$(cat "$tmp/zgrid.code")" = 200 ] && [ "${t%% *}" = 200 ]'
+fi
 req "$U/metrics" >/dev/null
 check "after it, its work is back in the budget" 'grep -q "^stargan_work_admitted_pixels 0$" "$tmp/body"'
 stop $PID
