@@ -99,17 +99,11 @@ static int check_options(const cli_opt *t, options *o) {
     if (!*mp || *end || mv < 1) return bad("--max-pixels must be a positive number");
     o->max_pixels = mv;
     const char *fit = cli_get(t, "--fit");
-    if (!strcmp(fit, "crop")) o->fit = SG_FIT_CROP;
-    else if (!strcmp(fit, "stretch")) o->fit = SG_FIT_STRETCH;
-    else if (!strcmp(fit, "align")) o->fit = SG_FIT_ALIGN;
-    else return bad("--fit must be crop, stretch or align");
+    if (sg_fit_parse(fit, &o->fit)) return bad("--fit must be crop, stretch or align");
     if (o->fit == SG_FIT_ALIGN && !o->mean)
         return bad("--fit align needs --mean celeba_lm_mean.npz");
     const char *gf = cli_get(t, "--format");
-    o->gfmt = !strcmp(gf, "png")                          ? SG_FORMAT_PNG
-              : !strcmp(gf, "jpg") || !strcmp(gf, "jpeg") ? SG_FORMAT_JPEG
-                                                          : SG_FORMAT_UNKNOWN;
-    if (o->gfmt == SG_FORMAT_UNKNOWN) return bad("--format must be png or jpg");
+    if (sg_image_format_parse(gf, &o->gfmt)) return bad("--format must be png or jpg");
     if (parse_int(cli_get(t, "--quality"), 1, 100, &o->quality))
         return bad("--quality must be in 1..100");
     int vf = sg_video_format_parse(cli_get(t, "--video"));

@@ -72,10 +72,7 @@ static int check_request(const cli_opt *o, request *r) {
         return -1;
     }
     const char *fmt = cli_get(o, "--format");
-    r->format = !strcmp(fmt, "png")                           ? SG_FORMAT_PNG
-                : !strcmp(fmt, "jpg") || !strcmp(fmt, "jpeg") ? SG_FORMAT_JPEG
-                                                              : SG_FORMAT_UNKNOWN;
-    if (r->format == SG_FORMAT_UNKNOWN) {
+    if (sg_image_format_parse(fmt, &r->format)) {
         fprintf(stderr, "stargan translate: --format must be png or jpg\n");
         return -1;
     }
@@ -99,13 +96,10 @@ static int check_request(const cli_opt *o, request *r) {
         fprintf(stderr, "stargan translate: --psi applies to --seed only\n");
         return -1;
     }
-    if (strcmp(fit, "crop") && strcmp(fit, "stretch") && strcmp(fit, "align")) {
+    if (sg_fit_parse(fit, &r->fit)) {
         fprintf(stderr, "stargan translate: --fit must be crop, stretch or align\n");
         return -1;
     }
-    r->fit = !strcmp(fit, "crop")      ? SG_FIT_CROP
-             : !strcmp(fit, "stretch") ? SG_FIT_STRETCH
-                                       : SG_FIT_ALIGN;
     if (r->fit == SG_FIT_ALIGN && !r->mean) {
         fprintf(stderr, "stargan translate: --fit align needs --mean celeba_lm_mean.npz\n");
         return -1;

@@ -515,6 +515,47 @@ static void test_roundtrip(void **state) {
     sg_image_free(&smooth);
 }
 
+/* The one grammar of fit and format names (CLI and server), and image sizes from headers alone,
+ * equal to what decoding gives (before EXIF rotation: the pixel count is the same). */
+static void test_names_and_dims(void **state) {
+    (void)state;
+    sg_fit fit;
+    sg_image_format fmt;
+    assert_int_equal(sg_fit_parse("crop", &fit), 0), assert_int_equal(fit, SG_FIT_CROP);
+    assert_int_equal(sg_fit_parse("stretch", &fit), 0), assert_int_equal(fit, SG_FIT_STRETCH);
+    assert_int_equal(sg_fit_parse("align", &fit), 0), assert_int_equal(fit, SG_FIT_ALIGN);
+    assert_int_equal(sg_fit_parse("Crop", &fit), -1);
+    assert_int_equal(sg_fit_parse("crop ", &fit), -1);
+    assert_int_equal(sg_fit_parse(NULL, &fit), -1);
+    assert_int_equal(sg_image_format_parse("PNG", &fmt), 0), assert_int_equal(fmt, SG_FORMAT_PNG);
+    assert_int_equal(sg_image_format_parse("jpg", &fmt), 0), assert_int_equal(fmt, SG_FORMAT_JPEG);
+    assert_int_equal(sg_image_format_parse("jpeg", &fmt), 0);
+    assert_int_equal(sg_image_format_parse("gif", &fmt), -1);
+    assert_int_equal(sg_image_format_parse("", &fmt), -1);
+    static const char *files[] = {"png_rgb8_adam7.png", "png_rgb16.png", "jpg_exif_6.jpg",
+                                  "jpg_progressive.jpg", "jpg_cmyk.jpg"};
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        size_t len;
+        uint8_t *d = data_file(files[f], &len);
+        int64_t w = 0, h = 0;
+        sg_image img = {0};
+        sg_error err;
+        assert_int_equal(sg_image_dims(d, len, &w, &h), 0);
+        assert_int_equal(sg_image_decode(d, len, SG_IMAGE_DEFAULT_MAX_PIXELS, 0, &img, &err),
+                         SG_OK);
+        assert_int_equal(w, img.w);
+        assert_int_equal(h, img.h);
+        sg_image_free(&img);
+        assert_int_equal(sg_image_dims(d, 12, &w, &h), -1); /* before the size */
+        free(d);
+    }
+    int64_t w, h;
+    assert_int_equal(sg_image_dims((const uint8_t *)"GIF89a......", 12, &w, &h), -1);
+    /* a JPEG whose segments run past the data: no size, no read past the end */
+    static const uint8_t cut[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x40, 0x00, 0x4A, 0x46};
+    assert_int_equal(sg_image_dims(cut, sizeof cut, &w, &h), -1);
+}
+
 static void test_sniff_and_paths(void **state) {
     (void)state;
     assert_int_equal(sg_image_format_from_path("a/b.JPG"), SG_FORMAT_JPEG);
@@ -690,14 +731,14 @@ static void test_tensor_conversions(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture_mini),        cmocka_unit_test(test_fixture_afhq),
-        cmocka_unit_test(test_fixture_celeba_hq),   cmocka_unit_test(test_resize_small),
-        cmocka_unit_test(test_resize_pillow_cases), cmocka_unit_test(test_resize_errors),
-        cmocka_unit_test(test_png_variants),        cmocka_unit_test(test_jpeg_variants),
-        cmocka_unit_test(test_exif_orientations),   cmocka_unit_test(test_exif_parser),
-        cmocka_unit_test(test_exif_hostile_jpeg),   cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_sniff_and_paths),     cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_tensor_conversions),
+        cmocka_unit_test(test_names_and_dims), cmocka_unit_test(test_fixture_mini),
+        cmocka_unit_test(test_fixture_afhq),   cmocka_unit_test(test_fixture_celeba_hq),
+        cmocka_unit_test(test_resize_small),   cmocka_unit_test(test_resize_pillow_cases),
+        cmocka_unit_test(test_resize_errors),  cmocka_unit_test(test_png_variants),
+        cmocka_unit_test(test_jpeg_variants),  cmocka_unit_test(test_exif_orientations),
+        cmocka_unit_test(test_exif_parser),    cmocka_unit_test(test_exif_hostile_jpeg),
+        cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_sniff_and_paths),
+        cmocka_unit_test(test_errors),         cmocka_unit_test(test_tensor_conversions),
     };
     return TU_RUN_TESTS(tests, NULL, NULL);
 }
