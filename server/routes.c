@@ -131,7 +131,7 @@ static int output_of(sg_request *r, const sg_fields *f, const char *accept, int 
 
 /* The style of a one-style request: reference | style | seed (+ psi), at most one; seed is the
  * default, drawn at random. */
-static int one_style(sg_request *r, const sg_fields *f, int given_ok, sg_http_error *e) {
+static int one_style(sg_request *r, const sg_fields *f, sg_http_error *e) {
     const sg_field *ref = sg_fields_get(f, "reference"), *seed = sg_fields_get(f, "seed"),
                    *style = sg_fields_get(f, "style");
     sg_style_src *c = &r->cols[0];
@@ -140,8 +140,6 @@ static int one_style(sg_request *r, const sg_fields *f, int given_ok, sg_http_er
     if (!!ref + !!seed + !!style > 1)
         return sg_http_fail(e, 400, "bad_request", "give only one of reference, seed and style");
     if (psi_of(r, f, !ref && !style, e)) return -1;
-    if (style && !given_ok)
-        return sg_http_fail(e, 400, "bad_request", "style is an output of /v1/style, not an input");
     if (style) {
         c->mode = SG_STYLE_GIVEN;
         return style_of(r, style, &c->style, e);
@@ -181,7 +179,7 @@ static int sources(sg_request *r, const sg_fields *f, int max_rows, sg_http_erro
 static int parse_translate(sg_request *r, const sg_fields *f, const char *accept,
                            const sg_request_limits *lim, sg_http_error *e) {
     (void)lim;
-    if (required_domain(r, f, e) || one_style(r, f, 1, e) || fit_of(r, f, e) ||
+    if (required_domain(r, f, e) || one_style(r, f, e) || fit_of(r, f, e) ||
         output_of(r, f, accept, 0, e) || sources(r, f, 1, e))
         return -1;
     r->n_steps = 1;
@@ -191,7 +189,7 @@ static int parse_translate(sg_request *r, const sg_fields *f, const char *accept
 static int parse_style(sg_request *r, const sg_fields *f, const char *accept,
                        const sg_request_limits *lim, sg_http_error *e) {
     (void)accept, (void)lim;
-    if (required_domain(r, f, e) || one_style(r, f, 0, e) || fit_of(r, f, e)) return -1;
+    if (required_domain(r, f, e) || one_style(r, f, e) || fit_of(r, f, e)) return -1;
     r->format = SG_OUT_JSON;
     r->n_steps = 1;
     return 0;
@@ -321,8 +319,8 @@ static const sg_field_use translate_fields[] = {
     ONCE("image"), ONCE("domain"), ONCE("reference"), ONCE("seed"),    ONCE("psi"), ONCE("style"),
     ONCE("model"), ONCE("fit"),    ONCE("format"),    ONCE("quality"), {NULL, 0}};
 static const sg_field_use style_fields[] = {ONCE("domain"), ONCE("reference"), ONCE("seed"),
-                                            ONCE("psi"),    ONCE("style"),     ONCE("model"),
-                                            ONCE("fit"),    {NULL, 0}};
+                                            ONCE("psi"),    ONCE("model"),     ONCE("fit"),
+                                            {NULL, 0}};
 static const sg_field_use video_fields[] = {ONCE("image"),  ONCE("domain"),  REPEAT("reference"),
                                             REPEAT("seed"), REPEAT("style"), ONCE("psi"),
                                             ONCE("model"),  ONCE("fit"),     ONCE("frames"),

@@ -4,6 +4,7 @@
  * over loopback HTTP by tests/server_test.sh. */
 #include "testutil.h"
 
+#include <cjson/cJSON.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -815,6 +816,55 @@ static void test_request_parse(void **state) {
     sg_request_free(&m);
 }
 
+/* OpenAPI's description is the route table's: each POST route's multipart fields are exactly the
+ * route's fields (arrays exactly where a field repeats), its query parameters some of them. */
+static void test_openapi_matches_routes(void **state) {
+    (void)state;
+    FILE *f = fopen(SG_SOURCE_DIR "/web/openapi.json", "rb");
+    assert_non_null(f);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    cJSON *doc = cJSON_Parse(text), *paths = cJSON_GetObjectItem(doc, "paths");
+    assert_non_null(paths);
+    int checked = 0;
+    for (int i = 0; i < sg_n_routes; i++) {
+        const sg_route_desc *d = &sg_routes[i];
+        if (!d->fields) continue;
+        cJSON *op = cJSON_GetObjectItem(cJSON_GetObjectItem(paths, d->path), "post");
+        cJSON *props = cJSON_GetObjectItem(
+            cJSON_GetObjectItem(
+                cJSON_GetObjectItem(
+                    cJSON_GetObjectItem(cJSON_GetObjectItem(op, "requestBody"), "content"),
+                    "multipart/form-data"),
+                "schema"),
+            "properties");
+        assert_non_null(props);
+        int nf = 0;
+        for (const sg_field_use *u = d->fields; u->name; u++, nf++) {
+            cJSON *p = cJSON_GetObjectItem(props, u->name);
+            if (!p) fail_msg("%s: field %s is not in openapi.json", d->path, u->name);
+            const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(p, "type"));
+            if (u->repeat != (type && !strcmp(type, "array")))
+                fail_msg("%s: %s repeats in one and not the other", d->path, u->name);
+        }
+        assert_int_equal(cJSON_GetArraySize(props), nf);
+        cJSON *prm;
+        cJSON_ArrayForEach(prm, cJSON_GetObjectItem(op, "parameters")) {
+            const char *in = cJSON_GetStringValue(cJSON_GetObjectItem(prm, "in"));
+            const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(prm, "name"));
+            if (strcmp(in, "query")) continue;
+            int known = 0;
+            for (const sg_field_use *u = d->fields; u->name; u++) known |= !strcmp(u->name, name);
+            if (!known) fail_msg("%s: query parameter %s is not a field", d->path, name);
+        }
+        checked++;
+    }
+    assert_int_equal(checked, 4);
+    cJSON_Delete(doc);
+}
+
 static void test_work_budget(void **state) {
     (void)state;
     sg_work_budget b;
@@ -989,6 +1039,7 @@ int main(void) {
         cmocka_unit_test(test_strict_fields),
         cmocka_unit_test(test_request_parse),
         cmocka_unit_test(test_one_grammar),
+        cmocka_unit_test(test_openapi_matches_routes),
         cmocka_unit_test(test_work_budget),
     };
     return TU_RUN_TESTS(tests, NULL, NULL);
