@@ -174,8 +174,9 @@ int sg_jobs_result(sg_jobs *j, const char *id, const uint8_t *owner, sg_answer *
         const sg_answer *a = &job->answer;
         copy->status = a->status, copy->content_type = a->content_type, copy->len = a->len;
         copy->body = malloc(a->len ? a->len : 1);
-        if (copy->body) memcpy(copy->body, a->body, a->len);
-        if (!copy->body || sg_buf_append(&copy->headers, a->headers.data, a->headers.len))
+        if (copy->body && a->len) memcpy(copy->body, a->body, a->len);
+        if (!copy->body ||
+            (a->headers.len && sg_buf_append(&copy->headers, a->headers.data, a->headers.len)))
             r = sg_http_fail(e, 503, "out_of_memory", "out of memory");
     }
     pthread_mutex_unlock(&j->mu);
