@@ -214,77 +214,57 @@ static sg_status nomem(sg_arena *a, size_t mark, sg_error *err, const char *what
     return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small in FAN %s", what);
 }
 
-/* Trace name "<prefix>.<leaf>" of sample 0. */
-static void trace(int sample, const char *prefix, const char *leaf, const sg_tensor *t) {
-    if (sample != 0) return;
-    char name[128];
-    snprintf(name, sizeof name, "%s%s%s", prefix, leaf[0] ? "." : "", leaf);
-    sg_trace(name, t);
-}
-
 typedef struct {
     sg_arena *a;
     sg_workspace *ws;
     sg_error *err;
-    int sample;
 } fan_ctx;
 
 /* ---- blocks --------------------------------------------------------------------------------- */
 /* y [1, out, h, h] = ConvBlock(x [1, in, h, h]); y must not alias x. */
-static sg_status conv_block(const sg_convblock *b, const sg_tensor *x, sg_tensor *y,
-                            const char *name, fan_ctx *c) {
+static sg_status conv_block(const sg_convblock *b, const sg_tensor *x, sg_tensor *y, fan_ctx *c) {
     const int h = x->h, o1c = b->out / 2, o2c = b->out / 4;
     const size_t hw = (size_t)h * x->w, mark = sg_arena_mark(c->a);
     int ac = b->in > o1c ? b->in : o1c;
     float *A = sg_arena_alloc(c->a, (size_t)ac * hw);
     float *R = b->ds_w ? sg_arena_alloc(c->a, (size_t)b->out * hw) : NULL;
-    if (!A || (b->ds_w && !R)) return nomem(c->a, mark, c->err, name);
+    if (!A || (b->ds_w && !R)) return nomem(c->a, mark, c->err, "conv block");
     sg_tensor o1 = sg_tensor_make(y->data, 1, o1c, h, x->w);
     sg_tensor o2 = sg_tensor_make(y->data + (size_t)o1c * hw, 1, o2c, h, x->w);
     sg_tensor o3 = sg_tensor_make(y->data + (size_t)(o1c + o2c) * hw, 1, o2c, h, x->w);
     bn_relu_conv(x, &b->bn1, b->conv1_w, &o1, A, c->ws);
     bn_relu_conv(&o1, &b->bn2, b->conv2_w, &o2, A, c->ws);
     bn_relu_conv(&o2, &b->bn3, b->conv3_w, &o3, A, c->ws);
-    trace(c->sample, name, "o1", &o1), trace(c->sample, name, "o2", &o2);
-    trace(c->sample, name, "o3", &o3);
     if (b->ds_w) { /* residual: 1×1 of relu(bn(x)) */
         sg_tensor r = sg_tensor_make(R, 1, b->out, h, x->w);
         sg_tensor t = sg_tensor_make(A, 1, b->in, h, x->w);
         bn_relu(x->data, A, b->in, hw, &b->ds_bn);
         sg_conv2d(&t, b->ds_w, NULL, 1, 1, 1, 0, &r, c->ws);
-        trace(c->sample, name, "downsample", &r);
         sg_add(y->data, R, (size_t)b->out * hw);
     } else {
         sg_add(y->data, x->data, (size_t)b->out * hw);
     }
-    trace(c->sample, name, "", y);
     sg_arena_reset(c->a, mark);
     return SG_OK;
 }
 
 /* Hourglass level n: out = b1_n(x) + up2(b3_n(level_{n-1}(b2_n(pool x)))), x [1, 256, h, h]. */
 static sg_status level(const sg_fan *f, int n, const sg_tensor *x, sg_tensor *out, fan_ctx *c) {
-    char name[64];
     const int h = x->h, lh = h / 2;
-    snprintf(name, sizeof name, "fan.m0.b1_%d", n);
-    sg_status st = conv_block(&f->b1[n - 1], x, out, name, c); /* up, straight into out */
+    sg_status st = conv_block(&f->b1[n - 1], x, out, c); /* up, straight into out */
     if (st) return st;
     const size_t mark = sg_arena_mark(c->a);
     sg_tensor p = sg_arena_tensor(c->a, 1, HG_CH, lh, lh); /* [1, 256, h/2, h/2] */
     sg_tensor q = sg_arena_tensor(c->a, 1, HG_CH, lh, lh);
     if (!p.data || !q.data) return nomem(c->a, mark, c->err, "hourglass");
     sg_avg_pool2(x, &p);
-    snprintf(name, sizeof name, "fan.m0.b2_%d", n);
-    if ((st = conv_block(&f->b2[n - 1], &p, &q, name, c))) goto done;
+    if ((st = conv_block(&f->b2[n - 1], &p, &q, c))) goto done;
     /* p is free again: the deeper level (or b2_plus_1) writes there, then b3 into q */
     if (n > 1) st = level(f, n - 1, &q, &p, c);
-    else st = conv_block(&f->b2_plus_1, &q, &p, "fan.m0.b2_plus_1", c);
+    else st = conv_block(&f->b2_plus_1, &q, &p, c);
     if (st) goto done;
-    snprintf(name, sizeof name, "fan.m0.b3_%d", n);
-    if ((st = conv_block(&f->b3[n - 1], &p, &q, name, c))) goto done;
+    if ((st = conv_block(&f->b3[n - 1], &p, &q, c))) goto done;
     add_upsampled(out->data, q.data, HG_CH, h);
-    snprintf(name, sizeof name, "fan.m0.level%d", n);
-    trace(c->sample, name, "", out);
 done:
     sg_arena_reset(c->a, mark);
     return st;
@@ -292,7 +272,7 @@ done:
 
 /* ---- forward -------------------------------------------------------------------------------- */
 /* buf0 ← input (resized, ·0.5 + 0.5) with its coordinate channels: [1, 6, 256, 256] */
-static sg_tensor fan_input(const sg_tensor *x, int n, float *buf, int sample) {
+static sg_tensor fan_input(const sg_tensor *x, int n, float *buf) {
     const int S = SG_FAN_INPUT;
     const size_t plane = (size_t)S * S, xs = (size_t)3 * x->h * x->w;
     sg_tensor src = sg_tensor_make(x->data + (size_t)n * xs, 1, 3, x->h, x->w);
@@ -300,7 +280,6 @@ static sg_tensor fan_input(const sg_tensor *x, int n, float *buf, int sample) {
     if (x->h == S && x->w == S) memcpy(buf, src.data, 3 * plane * sizeof(float));
     else sg_resize_bilinear(&src, &in3, 0);
     for (size_t i = 0; i < 3 * plane; i++) buf[i] = buf[i] * 0.5f + 0.5f;
-    trace(sample, "fan.input", "", &in3);
     coord_channels(buf + 3 * plane, S, S);
     return sg_tensor_make(buf, 1, 6, S, S);
 }
@@ -311,19 +290,16 @@ static sg_status fan_stem(const sg_fan *f, float *buf[2], fan_ctx *c) {
     sg_tensor in = sg_tensor_make(buf[0], 1, 6, SG_FAN_INPUT, SG_FAN_INPUT);
     sg_tensor c1 = sg_tensor_make(buf[1], 1, 64, h, h);
     sg_conv2d(&in, f->conv1_w, f->conv1_b, 7, 7, 2, 3, &c1, c->ws);
-    trace(c->sample, "fan.conv1", "", &c1);
     bn_relu(c1.data, c1.data, 64, (size_t)h * h, &f->bn1);
-    trace(c->sample, "fan.bn1", "", &c1);
     sg_tensor c2 = sg_tensor_make(buf[0], 1, 128, h, h);
-    sg_status st = conv_block(&f->conv2, &c1, &c2, "fan.conv2", c);
+    sg_status st = conv_block(&f->conv2, &c1, &c2, c);
     if (st) return st;
     sg_tensor pool = sg_tensor_make(buf[1], 1, 128, q, q);
     sg_avg_pool2(&c2, &pool);
-    trace(c->sample, "fan.pool", "", &pool);
     sg_tensor c3 = sg_tensor_make(buf[0], 1, 128, q, q);
-    if ((st = conv_block(&f->conv3, &pool, &c3, "fan.conv3", c))) return st;
+    if ((st = conv_block(&f->conv3, &pool, &c3, c))) return st;
     sg_tensor c4 = sg_tensor_make(buf[1], 1, HG_CH, q, q);
-    return conv_block(&f->conv4, &c3, &c4, "fan.conv4", c);
+    return conv_block(&f->conv4, &c3, &c4, c);
 }
 
 /* m0.coordconv → hourglass → top_m_0 → conv_last0 → bn_end0 → l0: buf[1] to hm (one sample) */
@@ -335,21 +311,16 @@ static sg_status fan_head(const sg_fan *f, float *buf[2], float *hm, fan_ctx *c)
     memcpy(cat.data, c4.data, (size_t)HG_CH * hw * sizeof(float));
     coord_channels(cat.data + (size_t)HG_CH * hw, q, q);
     sg_conv2d(&cat, f->cc_w, f->cc_b, 1, 1, 1, 0, &c4, c->ws);
-    trace(c->sample, "fan.m0.coordconv", "", &c4);
     sg_tensor hg = sg_tensor_make(buf[0], 1, HG_CH, q, q);
     sg_status st = level(f, SG_FAN_HG_DEPTH, &c4, &hg, c);
     if (st) return st;
     sg_tensor top = sg_tensor_make(buf[1], 1, HG_CH, q, q);
-    if ((st = conv_block(&f->top, &hg, &top, "fan.top_m_0", c))) return st;
+    if ((st = conv_block(&f->top, &hg, &top, c))) return st;
     sg_tensor last = sg_tensor_make(buf[0], 1, HG_CH, q, q);
     sg_conv2d(&top, f->last_w, f->last_b, 1, 1, 1, 0, &last, c->ws);
-    trace(c->sample, "fan.conv_last0", "", &last);
     bn_relu(last.data, last.data, HG_CH, hw, &f->bn_end);
-    trace(c->sample, "fan.bn_end0", "", &last);
     sg_tensor out = sg_tensor_make(hm, 1, SG_FAN_OUT, q, q);
     sg_conv2d(&last, f->l0_w, f->l0_b, 1, 1, 1, 0, &out, c->ws);
-    trace(c->sample, "fan.l0", "", &out);
-    trace(c->sample, "fan", "", &out);
     return SG_OK;
 }
 
@@ -368,8 +339,8 @@ sg_status sg_fan_forward(const sg_fan *f, const sg_tensor *x, sg_tensor *hm, sg_
     const size_t per = (size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM;
     sg_status st = SG_OK;
     for (int n = 0; n < x->n && !st; n++) {
-        fan_ctx c = {a, ws, err, n};
-        fan_input(x, n, buf[0], n);
+        fan_ctx c = {a, ws, err};
+        fan_input(x, n, buf[0]);
         st = fan_stem(f, buf, &c);
         if (!st) st = fan_head(f, buf, hm->data + (size_t)n * per, &c);
     }

@@ -125,24 +125,17 @@ double sg_generator_flops(const sg_generator *g) {
 
 /* x += HighPass(resize(mask) · skip): the w_hpf > 0 face-detail path */
 static sg_status add_highpass(const sg_generator *g, sg_tensor *x, const sg_tensor *skip,
-                              const sg_tensor *mask, sg_arena *a, sg_error *err, const char *name) {
+                              const sg_tensor *mask, sg_arena *a, sg_error *err) {
     size_t mark = sg_arena_mark(a);
     sg_tensor m = sg_arena_tensor(a, x->n, 1, x->h, x->w);    /* [N, 1, H, W] */
     sg_tensor p = sg_arena_tensor(a, x->n, x->c, x->h, x->w); /* [N, C, H, W] */
     if (!m.data || !p.data) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
     sg_resize_bilinear(mask, &m, 0);
-    char tn[128];
-    snprintf(tn, sizeof tn, "%s.mask", name);
-    sg_trace(tn, &m);
     sg_mul_channel_broadcast(skip, &m, &p);
     sg_tensor q = sg_arena_tensor(a, x->n, x->c, x->h, x->w); /* [N, C, H, W] */
     if (!q.data) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
     sg_conv2d_depthwise(&p, g->hpf, 1, 3, 3, 1, &q);
-    snprintf(tn, sizeof tn, "%s.highpass", name);
-    sg_trace(tn, &q);
     sg_add(x->data, q.data, sg_tensor_numel(x));
-    snprintf(tn, sizeof tn, "%s.skip", name);
-    sg_trace(tn, x);
     sg_arena_reset(a, mark);
     return SG_OK;
 }
@@ -180,8 +173,6 @@ sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const 
     int p = 0;
     sg_tensor cur = sg_tensor_make(buf[p], n, g->cfg.dim_in, S, S); /* [N, dim_in, S, S] */
     sg_conv2d(x, g->from_rgb_w, g->from_rgb_b, 3, 3, 1, 1, &cur, ws);
-    sg_trace("generator.from_rgb", &cur);
-    char name[64];
     for (int i = 0; i < g->cfg.n_encode && st == SG_OK; i++) {
         const sg_resblk *b = &g->encode[i];
         int slot = use_masks ? skip_slot(cur.h) : -1;
@@ -197,8 +188,6 @@ sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const 
         sg_tensor nxt = sg_tensor_make(buf[1 - p], n, b->out, ho, ho);
         st = sg_resblk_forward(b, &cur, &nxt, a, ws, err);
         cur = nxt, p = 1 - p;
-        snprintf(name, sizeof name, "generator.encode.%d", i);
-        sg_trace(name, &cur);
     }
     for (int j = 0; j < g->cfg.n_decode && st == SG_OK; j++) {
         const sg_adainblk *b = &g->decode[j];
@@ -206,20 +195,15 @@ sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const 
         sg_tensor nxt = sg_tensor_make(buf[1 - p], n, b->out, ho, ho);
         st = sg_adainblk_forward(b, &cur, s, &nxt, a, ws, err);
         cur = nxt, p = 1 - p;
-        snprintf(name, sizeof name, "generator.decode.%d", j);
-        sg_trace(name, &cur);
         int slot = use_masks ? skip_slot(cur.h) : -1;
         if (st == SG_OK && slot >= 0 && skip[slot].data && skip[slot].c == cur.c)
-            st = add_highpass(g, &cur, &skip[slot], &masks[cur.h == 32 ? 0 : 1], a, err, name);
+            st = add_highpass(g, &cur, &skip[slot], &masks[cur.h == 32 ? 0 : 1], a, err);
     }
     if (st == SG_OK) {
         /* to_rgb: affine IN → lrelu → 1×1 conv (in place on the last activation) */
         sg_instance_norm(&cur, g->to_rgb_norm_w, g->to_rgb_norm_b, 1e-5f);
-        sg_trace("generator.to_rgb.0", &cur);
         sg_leaky_relu(cur.data, sg_tensor_numel(&cur), 0.2f);
         sg_conv2d(&cur, g->to_rgb_w, g->to_rgb_b, 1, 1, 1, 0, y, ws);
-        sg_trace("generator.to_rgb.2", y);
-        sg_trace("generator", y);
     }
     sg_arena_reset(a, mark);
     return st;

@@ -230,9 +230,8 @@ sg_packed_weights *sg_packed_use(sg_packed_weights *bw);
 void sg_net_user_enter(void);
 void sg_net_user_leave(void);
 /* The pool for other parts' loops: fn(ctx, task, thread) for every task < ntasks (any order, on
- * up to sg_net_threads() threads; thread < sg_net_threads() indexes per-thread scratch); serial
- * on the caller's thread when the pool is busy or several requests are in flight. */
-int sg_net_threads(void);
+ * the pool's threads; thread is the worker's index); serial on the caller's thread when the pool
+ * is busy or several requests are in flight. */
 void sg_net_parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx);
 
 /* sg_conv2d with the algorithm chosen by the caller (benchmarks, tests): want = AUTO picks as
@@ -315,12 +314,5 @@ void sg_concat_channels(const sg_tensor *a, const sg_tensor *b, sg_tensor *y);
  * single-threaded OpenBLAS (net/gemm.c). */
 void sg_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
              int ldc, int accumulate);
-
-/* ---- trace (net/trace.c) ------------------------------------------------------------------ */
-/* Optional per-block dump for debugging against the Python reference (refimpl `compare`): when
- * a directory is set, sg_trace writes sample 0 of t as <dir>/<name>.f32 (model code calls it after
- * each block; a no-op otherwise). Not thread-safe to change while networks run. */
-void sg_trace_set_dir(const char *dir);
-void sg_trace(const char *name, const sg_tensor *t);
 
 #endif

@@ -133,6 +133,7 @@ typedef struct {
                           int rows_left);
 } sg_kernels;
 
+/* The kernels for this CPU (SG_CPU=plain|avx2|avx512 forces a supported one), chosen once. */
 const sg_kernels *sg__kernels(void);
 
 /* o = pre(x) for n floats of plane k (= n·C + c) of the pre-activation's input */
@@ -154,8 +155,6 @@ int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_ten
  * 16² where it splits by output channels. */
 int sg__wino_pays(int cin, int cout, int h, int w);
 
-/* The kernels for this CPU (SG_CPU=plain|avx2|avx512 forces a supported one), chosen once. */
-const sg_kernels *sg__kernels(void);
 extern const sg_kernels sg__kernels_plain, sg__kernels_avx2, sg__kernels_avx512;
 
 /* ---- bf16 (bf16.c, kern_bf16.c) -------------------------------------------------------------

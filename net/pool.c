@@ -157,7 +157,6 @@ void sg_net_user_leave(void) {
     (void)was;
 }
 
-int sg_net_threads(void) { return sg__threads(); }
 void sg_net_parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx) {
     sg__parallel(ntasks, fn, ctx);
 }

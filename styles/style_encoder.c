@@ -127,23 +127,17 @@ sg_status sg_style_encoder_forward(const sg_style_encoder *e, const sg_tensor *x
     int p = 0;
     sg_tensor cur = sg_tensor_make(buf[0], n, e->dim_in, S, S);
     sg_conv2d(x, e->conv0_w, e->conv0_b, 3, 3, 1, 1, &cur, ws);
-    sg_trace("style_encoder.shared.0", &cur);
     sg_status st = SG_OK;
-    char name[64];
     for (int i = 0; i < e->n_blocks && st == SG_OK; i++) {
         sg_tensor nxt = sg_tensor_make(buf[1 - p], n, e->blocks[i].out, cur.h / 2, cur.w / 2);
         st = sg_resblk_forward(&e->blocks[i], &cur, &nxt, a, ws, err);
         cur = nxt, p = 1 - p;
-        snprintf(name, sizeof name, "style_encoder.shared.%d", i + 1);
-        sg_trace(name, &cur);
     }
     if (st == SG_OK) {
         /* lrelu → 4×4 conv, no padding (4×4 → 1×1) → lrelu → flatten [N, dim_out] */
         sg_leaky_relu(cur.data, sg_tensor_numel(&cur), 0.2f);
         sg_tensor v = sg_tensor_make(h, n, e->dim_out, 1, 1);
         sg_conv2d(&cur, e->conv_last_w, e->conv_last_b, 4, 4, 1, 0, &v, ws);
-        snprintf(name, sizeof name, "style_encoder.shared.%d", e->n_blocks + 2);
-        sg_trace(name, &v);
         sg_leaky_relu(h, (size_t)n * e->dim_out, 0.2f);
         for (int i = 0; i < n; i++)
             sg_linear(h + (size_t)i * e->dim_out, 1, e->dim_out, e->unshared_w[y[i]],
