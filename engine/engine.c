@@ -291,29 +291,33 @@ static sg_status run_translate_impl(const sg_engine *e, sg_run *r, const sg_imag
 
 /* ---- precision: every entry point runs its networks with the engine's packed weights in use on
  * the calling thread (NULL: plain fp32), and puts the caller's setting back ------------------------ */
-#define WITH_PRECISION(e, call)                                                                    \
-    do {                                                                                           \
-        sg_packed_weights *old_ = sg_packed_use((e)->packed);                                      \
-        sg_status st_ = (call);                                                                    \
-        sg_packed_use(old_);                                                                       \
-        return st_;                                                                                \
-    } while (0)
-
 sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit, int y,
                               float *s, sg_error *err) {
-    WITH_PRECISION(e, run_style_ref_impl(e, r, ref, fit, y, s, err));
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_style_ref_impl(e, r, ref, fit, y, s, err);
+    sg_packed_use(old);
+    return st;
 }
 sg_status sg_engine_style_latent(sg_engine *e, uint64_t seed, int y, float psi, float *s,
                                  sg_error *err) {
-    WITH_PRECISION(e, run_style_latent_impl(e, seed, y, psi, s, err));
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_style_latent_impl(e, seed, y, psi, s, err);
+    sg_packed_use(old);
+    return st;
 }
 sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
                               const float *s, sg_image *out, sg_timing *t, sg_error *err) {
-    WITH_PRECISION(e, run_translate_impl(e, r, src, fit, s, out, t, err));
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_translate_impl(e, r, src, fit, s, out, t, err);
+    sg_packed_use(old);
+    return st;
 }
 sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, sg_image *aligned,
                           sg_error *err) {
-    WITH_PRECISION(e, run_align_impl(e, r, photo, aligned, err));
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_align_impl(e, r, photo, aligned, err);
+    sg_packed_use(old);
+    return st;
 }
 
 /* A mid-grey photo through every network the engine has (style encoder, mapping network and

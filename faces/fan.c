@@ -12,85 +12,98 @@
 #define HG_CH  256
 
 /* ---- binding -------------------------------------------------------------------------------- */
-static sg_status bind(sg_weights *w, const char *prefix, const char *leaf, const float **out,
-                      size_t *params, sg_error *err, int ndim, int d0, int d1, int d2, int d3) {
-    char name[160];
-    snprintf(name, sizeof name, "%s.%s", prefix, leaf);
-    sg_status st = sg_weights_get(w, name, out, err, ndim, d0, d1, d2, d3);
-    if (st == SG_OK)
-        *params += (size_t)d0 * (ndim > 1 ? d1 : 1) * (ndim > 2 ? d2 : 1) * (ndim > 3 ? d3 : 1);
-    return st;
-}
-
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        sg_status st_ = (x);                                                                       \
-        if (st_ != SG_OK) return st_;                                                              \
-    } while (0)
+#define COUNT(a) ((int)(sizeof(a) / sizeof(a)[0]))
 
 /* "<prefix>.{weight,bias,running_mean,running_var}"; num_batches_tracked is never read. */
 static sg_status bind_bn(sg_fan_bn *bn, sg_weights *w, const char *prefix, int c, size_t *params,
                          sg_error *err) {
-    TRY(bind(w, prefix, "weight", &bn->weight, params, err, 1, c, 0, 0, 0));
-    TRY(bind(w, prefix, "bias", &bn->bias, params, err, 1, c, 0, 0, 0));
-    TRY(bind(w, prefix, "running_mean", &bn->mean, params, err, 1, c, 0, 0, 0));
-    TRY(bind(w, prefix, "running_var", &bn->var, params, err, 1, c, 0, 0, 0));
-    return SG_OK;
+    const sg_weight_spec spec[] = {
+        {"weight", &bn->weight, 1, {c}},
+        {"bias", &bn->bias, 1, {c}},
+        {"running_mean", &bn->mean, 1, {c}},
+        {"running_var", &bn->var, 1, {c}},
+    };
+    return sg_weights_bind(w, prefix, spec, COUNT(spec), params, err);
 }
 
+/* "<prefix>.<leaf>" [d0, d1, d2, d3] (unused dims 0) */
+static sg_status bind_one(sg_weights *w, const char *prefix, const char *leaf, const float **data,
+                          int ndim, int d0, int d1, int d2, int d3, size_t *params, sg_error *err) {
+    const sg_weight_spec spec = {leaf, data, ndim, {d0, d1, d2, d3}};
+    return sg_weights_bind(w, prefix, &spec, 1, params, err);
+}
+
+/* ConvBlock: bn1 → conv1 [out/2, in] → bn2 → conv2 [out/4, out/2] → bn3 → conv3 [out/4, out/4],
+ * and with in != out the residual's downsample.0 (bn) and downsample.2 (1×1 conv [out, in]). */
 static sg_status bind_block(sg_convblock *b, sg_weights *w, const char *prefix, int in, int out,
                             size_t *params, sg_error *err) {
     char p[128];
     memset(b, 0, sizeof *b);
     b->in = in, b->out = out;
     const int h = out / 2, q = out / 4;
-#define SUB(leaf) (snprintf(p, sizeof p, "%s.%s", prefix, leaf), p)
-    TRY(bind_bn(&b->bn1, w, SUB("bn1"), in, params, err));
-    TRY(bind(w, prefix, "conv1.weight", &b->conv1_w, params, err, 4, h, in, 3, 3));
-    TRY(bind_bn(&b->bn2, w, SUB("bn2"), h, params, err));
-    TRY(bind(w, prefix, "conv2.weight", &b->conv2_w, params, err, 4, q, h, 3, 3));
-    TRY(bind_bn(&b->bn3, w, SUB("bn3"), q, params, err));
-    TRY(bind(w, prefix, "conv3.weight", &b->conv3_w, params, err, 4, q, q, 3, 3));
-    if (in != out) {
-        TRY(bind_bn(&b->ds_bn, w, SUB("downsample.0"), in, params, err));
-        TRY(bind(w, prefix, "downsample.2.weight", &b->ds_w, params, err, 4, out, in, 1, 1));
-    }
-#undef SUB
-    return SG_OK;
+    snprintf(p, sizeof p, "%s.bn1", prefix);
+    sg_status st = bind_bn(&b->bn1, w, p, in, params, err);
+    if (!st) st = bind_one(w, prefix, "conv1.weight", &b->conv1_w, 4, h, in, 3, 3, params, err);
+    snprintf(p, sizeof p, "%s.bn2", prefix);
+    if (!st) st = bind_bn(&b->bn2, w, p, h, params, err);
+    if (!st) st = bind_one(w, prefix, "conv2.weight", &b->conv2_w, 4, q, h, 3, 3, params, err);
+    snprintf(p, sizeof p, "%s.bn3", prefix);
+    if (!st) st = bind_bn(&b->bn3, w, p, q, params, err);
+    if (!st) st = bind_one(w, prefix, "conv3.weight", &b->conv3_w, 4, q, q, 3, 3, params, err);
+    if (st || in == out) return st;
+    snprintf(p, sizeof p, "%s.downsample.0", prefix);
+    st = bind_bn(&b->ds_bn, w, p, in, params, err);
+    if (!st)
+        st = bind_one(w, prefix, "downsample.2.weight", &b->ds_w, 4, out, in, 1, 1, params, err);
+    return st;
 }
 
 static sg_status bind_hourglass(sg_fan *f, sg_weights *w, sg_error *err) {
     char p[64];
-    for (int n = 1; n <= SG_FAN_HG_DEPTH; n++) {
+    sg_status st = SG_OK;
+    for (int n = 1; n <= SG_FAN_HG_DEPTH && !st; n++) {
         snprintf(p, sizeof p, "fan.m0.b1_%d", n);
-        TRY(bind_block(&f->b1[n - 1], w, p, HG_CH, HG_CH, &f->params, err));
+        st = bind_block(&f->b1[n - 1], w, p, HG_CH, HG_CH, &f->params, err);
         snprintf(p, sizeof p, "fan.m0.b2_%d", n);
-        TRY(bind_block(&f->b2[n - 1], w, p, HG_CH, HG_CH, &f->params, err));
+        if (!st) st = bind_block(&f->b2[n - 1], w, p, HG_CH, HG_CH, &f->params, err);
         snprintf(p, sizeof p, "fan.m0.b3_%d", n);
-        TRY(bind_block(&f->b3[n - 1], w, p, HG_CH, HG_CH, &f->params, err));
+        if (!st) st = bind_block(&f->b3[n - 1], w, p, HG_CH, HG_CH, &f->params, err);
     }
+    if (st) return st;
     return bind_block(&f->b2_plus_1, w, "fan.m0.b2_plus_1", HG_CH, HG_CH, &f->params, err);
 }
 
 sg_status sg_fan_init(sg_fan *f, sg_weights *w, sg_error *err) {
     memset(f, 0, sizeof *f);
     size_t *pp = &f->params;
-    TRY(bind(w, "fan.conv1.conv", "weight", &f->conv1_w, pp, err, 4, 64, 6, 7, 7));
-    TRY(bind(w, "fan.conv1.conv", "bias", &f->conv1_b, pp, err, 1, 64, 0, 0, 0));
-    TRY(bind_bn(&f->bn1, w, "fan.bn1", 64, pp, err));
-    TRY(bind_block(&f->conv2, w, "fan.conv2", 64, 128, pp, err));
-    TRY(bind_block(&f->conv3, w, "fan.conv3", 128, 128, pp, err));
-    TRY(bind_block(&f->conv4, w, "fan.conv4", 128, HG_CH, pp, err));
-    TRY(bind(w, "fan.m0.coordconv.conv", "weight", &f->cc_w, pp, err, 4, HG_CH, HG_CH + 3, 1, 1));
-    TRY(bind(w, "fan.m0.coordconv.conv", "bias", &f->cc_b, pp, err, 1, HG_CH, 0, 0, 0));
-    TRY(bind_hourglass(f, w, err));
-    TRY(bind_block(&f->top, w, "fan.top_m_0", HG_CH, HG_CH, pp, err));
-    TRY(bind(w, "fan.conv_last0", "weight", &f->last_w, pp, err, 4, HG_CH, HG_CH, 1, 1));
-    TRY(bind(w, "fan.conv_last0", "bias", &f->last_b, pp, err, 1, HG_CH, 0, 0, 0));
-    TRY(bind_bn(&f->bn_end, w, "fan.bn_end0", HG_CH, pp, err));
-    TRY(bind(w, "fan.l0", "weight", &f->l0_w, pp, err, 4, SG_FAN_OUT, HG_CH, 1, 1));
-    TRY(bind(w, "fan.l0", "bias", &f->l0_b, pp, err, 1, SG_FAN_OUT, 0, 0, 0));
-    return SG_OK;
+    const sg_weight_spec stem[] = {
+        {"conv1.conv.weight", &f->conv1_w, 4, {64, 6, 7, 7}},
+        {"conv1.conv.bias", &f->conv1_b, 1, {64}},
+    };
+    const sg_weight_spec coord[] = {
+        {"m0.coordconv.conv.weight", &f->cc_w, 4, {HG_CH, HG_CH + 3, 1, 1}},
+        {"m0.coordconv.conv.bias", &f->cc_b, 1, {HG_CH}},
+    };
+    const sg_weight_spec last[] = {
+        {"conv_last0.weight", &f->last_w, 4, {HG_CH, HG_CH, 1, 1}},
+        {"conv_last0.bias", &f->last_b, 1, {HG_CH}},
+    };
+    const sg_weight_spec l0[] = {
+        {"l0.weight", &f->l0_w, 4, {SG_FAN_OUT, HG_CH, 1, 1}},
+        {"l0.bias", &f->l0_b, 1, {SG_FAN_OUT}},
+    };
+    sg_status st = sg_weights_bind(w, "fan", stem, COUNT(stem), pp, err);
+    if (!st) st = bind_bn(&f->bn1, w, "fan.bn1", 64, pp, err);
+    if (!st) st = bind_block(&f->conv2, w, "fan.conv2", 64, 128, pp, err);
+    if (!st) st = bind_block(&f->conv3, w, "fan.conv3", 128, 128, pp, err);
+    if (!st) st = bind_block(&f->conv4, w, "fan.conv4", 128, HG_CH, pp, err);
+    if (!st) st = sg_weights_bind(w, "fan", coord, COUNT(coord), pp, err);
+    if (!st) st = bind_hourglass(f, w, err);
+    if (!st) st = bind_block(&f->top, w, "fan.top_m_0", HG_CH, HG_CH, pp, err);
+    if (!st) st = sg_weights_bind(w, "fan", last, COUNT(last), pp, err);
+    if (!st) st = bind_bn(&f->bn_end, w, "fan.bn_end0", HG_CH, pp, err);
+    if (!st) st = sg_weights_bind(w, "fan", l0, COUNT(l0), pp, err);
+    return st;
 }
 
 /* ---- planning: mirrors the allocations of the forward functions below ----------------------- */

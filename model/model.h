@@ -42,6 +42,16 @@ static inline void sg_weights_free(sg_weights *w) {
 /* Convenience: get with a shape given as dims; ndim ≤ 4. */
 sg_status sg_weights_get(sg_weights *w, const char *name, const float **data, sg_error *err,
                          int ndim, ...);
+/* One tensor a network binds: "<prefix>.<leaf>", which must have the shape dims[0 .. ndim). */
+typedef struct {
+    const char *leaf;
+    const float **data;
+    int ndim, dims[4];
+} sg_weight_spec;
+/* Binds spec[0 .. n) in order under prefix (the first error stops it); when params is not NULL,
+ * *params grows by each bound tensor's element count. The networks' one binding helper. */
+sg_status sg_weights_bind(sg_weights *w, const char *prefix, const sg_weight_spec *spec, int n,
+                          size_t *params, sg_error *err);
 
 /* ---- sources -------------------------------------------------------------------------------- */
 /* A safetensors model file, memory-mapped (read-only, never copied). F32 tensors only (I64

@@ -175,6 +175,22 @@ sg_status sg_weights_get(sg_weights *w, const char *name, const float **data, sg
     return w->get(w, name, &want, data, err);
 }
 
+sg_status sg_weights_bind(sg_weights *w, const char *prefix, const sg_weight_spec *spec, int n,
+                          size_t *params, sg_error *err) {
+    for (int i = 0; i < n; i++) {
+        const sg_weight_spec *t = &spec[i];
+        char name[256];
+        snprintf(name, sizeof name, "%s.%s", prefix, t->leaf);
+        const int *d = t->dims;
+        const sg_status st = sg_weights_get(w, name, t->data, err, t->ndim, d[0], d[1], d[2], d[3]);
+        if (st != SG_OK) return st;
+        size_t numel = 1;
+        for (int k = 0; k < t->ndim && k < 4; k++) numel *= (size_t)d[k];
+        if (params) *params += numel;
+    }
+    return SG_OK;
+}
+
 sg_status sg_file_map(const char *path, const uint8_t **data, size_t *size, int *fd_out,
                       sg_error *err) {
     *data = NULL;
