@@ -8,7 +8,6 @@
 #include "faces.h"
 
 #define BN_EPS 1e-5
-#define SLACK  16 /* arena rounding per allocation (floats) */
 #define HG_CH  256
 
 /* ---- binding -------------------------------------------------------------------------------- */
@@ -111,7 +110,7 @@ sg_status sg_fan_init(sg_fan *f, sg_weights *w, sg_error *err) {
  * [out, h, h] when in != out. */
 static size_t block_scratch(const sg_convblock *b, int h) {
     size_t hw = (size_t)h * h, a = (size_t)(b->in > b->out / 2 ? b->in : b->out / 2);
-    return a * hw + (b->in != b->out ? (size_t)b->out * hw : 0) + 2 * SLACK;
+    return sg_arena_floats(a * hw) + (b->in != b->out ? sg_arena_floats((size_t)b->out * hw) : 0);
 }
 
 /* level n at side h: b1 alone, then two [256, h/2, h/2] buffers under b2 / the next level / b3 */
@@ -119,7 +118,7 @@ static size_t level_scratch(const sg_fan *f, int n, int h) {
     size_t half = (size_t)HG_CH * (h / 2) * (h / 2), inner = block_scratch(&f->b2[n - 1], h / 2);
     size_t deeper = n > 1 ? level_scratch(f, n - 1, h / 2) : block_scratch(&f->b2_plus_1, h / 2);
     if (deeper > inner) inner = deeper;
-    size_t up = block_scratch(&f->b1[n - 1], h), low = 2 * (half + SLACK) + inner;
+    size_t up = block_scratch(&f->b1[n - 1], h), low = 2 * sg_arena_floats(half) + inner;
     return up > low ? up : low;
 }
 
@@ -139,7 +138,7 @@ size_t sg_fan_plan(const sg_fan *f) {
     if ((t = block_scratch(&f->conv4, q)) > s) s = t;
     if ((t = level_scratch(f, SG_FAN_HG_DEPTH, q)) > s) s = t;
     if ((t = block_scratch(&f->top, q)) > s) s = t;
-    return 2 * (boundary_floats() + SLACK) + s + SLACK;
+    return 2 * sg_arena_floats(boundary_floats()) + s;
 }
 
 static double conv_flops(int cin, int cout, int k, int h) {

@@ -59,20 +59,21 @@ size_t sg_resblk_scratch(const sg_resblk *b, int n, int h) {
     size_t plane = (size_t)n * (size_t)h * (size_t)h;
     int ho = b->downsample ? h / 2 : h;
     size_t out_plane = (size_t)n * (size_t)ho * (size_t)ho;
-    /* t1, t2 [in, h, h]; shortcut [out, ho, ho]; norm coefficients 2 × 4 [N·in]; 16-float
-     * alignment slack per alloc */
-    return 2 * plane * (size_t)b->in + out_plane * (size_t)b->out + 8 * (size_t)n * b->in + 4 * 16;
+    /* t1, t2 [in, h, h]; shortcut [out, ho, ho]; norm coefficients 2 × 4 [N·in] */
+    return 2 * sg_arena_floats(plane * (size_t)b->in) +
+           sg_arena_floats(out_plane * (size_t)b->out) + sg_arena_floats(8 * (size_t)n * b->in);
 }
 
 size_t sg_adainblk_scratch(const sg_adainblk *b, int n, int h) {
     int ho = b->upsample ? 2 * h : h;
     size_t plane = (size_t)n * (size_t)h * (size_t)h, oplane = (size_t)n * (size_t)ho * (size_t)ho;
-    size_t fc = (size_t)n * 2 * (size_t)(b->in + b->out);
-    /* gb1, gb2; t1 [in, h]; t3 [out, ho]; the learned shortcut [out, h] when the block has
-     * one (not with w_hpf > 0); norm coefficients 4 [N·(in + out)] */
-    const size_t sc = b->sc_w ? plane * (size_t)b->out + 16 : 0;
-    return fc + plane * (size_t)b->in + oplane * (size_t)b->out + sc +
-           4 * (size_t)n * (b->in + b->out) + 5 * 16;
+    /* gb1 [N, 2·in], gb2 [N, 2·out]; t1 [in, h]; t3 [out, ho]; the learned shortcut [out, h] when
+     * the block has one (not with w_hpf > 0); norm coefficients 4 [N·(in + out)] */
+    const size_t fc =
+        sg_arena_floats((size_t)n * 2 * b->in) + sg_arena_floats((size_t)n * 2 * b->out);
+    const size_t sc = b->sc_w ? sg_arena_floats(plane * (size_t)b->out) : 0;
+    return fc + sg_arena_floats(plane * (size_t)b->in) + sg_arena_floats(oplane * (size_t)b->out) +
+           sc + sg_arena_floats(4 * (size_t)n * (b->in + b->out));
 }
 
 static double conv_flops(int cin, int cout, int k, int h) {

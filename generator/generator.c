@@ -78,8 +78,6 @@ static size_t max_boundary(const sg_generator *g) {
     return m;
 }
 
-static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; } /* as the arena does */
-
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 /* The forward's allocations in their order: the two ping-pong buffers, then each block's
@@ -96,7 +94,7 @@ size_t sg_generator_plan(const sg_generator *g, int n) {
         const int h = enc_side(g, i), slot = masks ? skip_slot(h) : -1;
         if (slot >= 0 && !skip_c[slot]) {
             skip_c[slot] = g->encode[i].in;
-            live += round16((size_t)n * h * h * (size_t)g->encode[i].in);
+            live += sg_arena_floats((size_t)n * h * h * (size_t)g->encode[i].in);
         }
         top = max_size(top, live + sg_resblk_scratch(&g->encode[i], n, h));
     }
@@ -107,10 +105,11 @@ size_t sg_generator_plan(const sg_generator *g, int n) {
         const int slot = masks ? skip_slot(ho) : -1;
         if (slot >= 0 && skip_c[slot] == b->out) {
             const size_t plane = (size_t)n * ho * ho;
-            top = max_size(top, live + round16(plane) + 2 * round16(plane * (size_t)b->out));
+            top = max_size(top, live + sg_arena_floats(plane) +
+                                    2 * sg_arena_floats(plane * (size_t)b->out));
         }
     }
-    return 2 * round16(max_boundary(g) * (size_t)n) + top;
+    return 2 * sg_arena_floats(max_boundary(g) * (size_t)n) + top;
 }
 
 double sg_generator_flops(const sg_generator *g) {

@@ -94,6 +94,9 @@ typedef struct {
 sg_status sg_arena_init(sg_arena *a, size_t floats, sg_error *err);
 void sg_arena_free(sg_arena *a);
 float *sg_arena_alloc(sg_arena *a, size_t floats); /* 64-byte aligned */
+/* The floats one sg_arena_alloc of `floats` takes: rounded up to 16 (64 bytes, so every pointer
+ * stays cache-line aligned). Plans add these up, one per allocation they mirror. */
+static inline size_t sg_arena_floats(size_t floats) { return (floats + 15) / 16 * 16; }
 /* allocates a tensor; t->data is NULL when out of room */
 sg_tensor sg_arena_tensor(sg_arena *a, int n, int c, int h, int w);
 static inline size_t sg_arena_mark(const sg_arena *a) { return a->top; }

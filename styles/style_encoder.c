@@ -94,7 +94,9 @@ size_t sg_style_encoder_plan(const sg_style_encoder *e, int n) {
         size_t s = sg_resblk_scratch(&e->blocks[i], n, h);
         if (s > scratch) scratch = s;
     }
-    return 2 * max_boundary(e) * (size_t)n + scratch + 2 * (size_t)n * e->dim_out + 8 * 16;
+    /* the two ping-pong buffers, h [N, dim_out] ×2, then a block's scratch */
+    return 2 * sg_arena_floats(max_boundary(e) * (size_t)n) +
+           sg_arena_floats(2 * (size_t)n * e->dim_out) + scratch;
 }
 
 double sg_style_encoder_flops(const sg_style_encoder *e) {
