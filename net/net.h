@@ -202,12 +202,12 @@ const char *sg_bf16_unsupported(void);
  * built yet: no CPU with amx_bf16 to test it on), or "none". */
 const char *sg_bf16_path(void);
 
-/* A set of weights converted and packed once, keyed by the address of the fp32 weights the
- * networks pass to the ops (which stay valid for the set's life). A bf16 set holds the F(2,3)
- * U of the 3×3 convs and the linear layers' weights in the kernels' pair-panel layout; an fp32
- * set holds the fp32 Winograd U of the layers split by tile rows (the big-image layers, where
- * every call transformed the whole U; the channel-split layers transform their slices in cache
- * and keep nothing), exactly the values the per-call transform makes: the same output bytes.
+/* A set of weights converted and packed once (net/packed.c), keyed by the address of the fp32
+ * weights the networks pass to the ops (which stay valid for the set's life) and by what was
+ * made of them. A bf16 set holds the F(2,3) U of the 3×3 convs and the linear layers' weights in
+ * the kernels' pair-panel layout; an fp32 set holds the fp32 Winograd U of the layers split by
+ * tile rows (the big-image layers, where every call transformed the whole U; the channel-split
+ * layers transform their slices in cache and keep only the weights in gather order), exactly the values the per-call transform makes: the same output bytes.
  * Entries are added under a lock the first time a layer runs (engine/ runs every network once
  * at load), then only read, so one set serves any number of threads. The other bf16 GEMMs (1×1,
  * tap-shifted, im2col, upsample phases: a small share of the time) convert their operands
@@ -221,7 +221,7 @@ size_t sg_packed_weights_bytes(const sg_packed_weights *pw); /* packed weights h
 /* Ops called from this thread from now on use pw: bf16 products with a bf16 set, kept fp32 U
  * with an fp32 set, plain fp32 with NULL. Returns the previous setting (per thread: bracket a
  * request with it and restore). */
-sg_packed_weights *sg_packed_use(sg_packed_weights *bw);
+sg_packed_weights *sg_packed_use(sg_packed_weights *pw);
 
 /* ---- threads --------------------------------------------------------------------------------
  * net/'s ops split their work over one pool of (online CPUs, at most 8; SG_THREADS=n) threads.
