@@ -277,8 +277,16 @@ int sg__wino2_bf16(const sg_tensor *x, const float *w, const float *b, sg_tensor
                    sg_workspace *ws, int up, const sg_preact *pre, sg_packed_weights *bw) {
     const int cin = x->c, cout = y->c, h = y->h, wd = y->w;
     if (!ws || !ws->buf || cin % 2 || cout % 8 || (up && (h % 2 || wd % 2))) return -1;
-    w2 c = {x->data, b, y->data, pre, up, x->n, cin, cout, h, wd, 0,
-            0,       0, 0,       0,   0,  0,    0,   NULL, 0, 0,  NULL};
+    w2 c = {.x = x->data,
+            .b = b,
+            .y = y->data,
+            .pre = pre,
+            .up = up,
+            .n = x->n,
+            .cin = cin,
+            .cout = cout,
+            .h = h,
+            .w = wd}; /* the blocking and U: below */
     c.u = sg__bf16_wino2_u(bw, w, cout, cin, &c.ldu);
     if (!c.u) return -1;
     c.th = (h + 1) / 2, c.tw = (wd + 1) / 2;
