@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common.h"
+#include "image_opts.h"
 
 typedef struct {
     const char *src, *out, *mean, *fan, *landmarks;

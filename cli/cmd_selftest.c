@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common.h"
+#include "models.h"
 
 /* bf16 bounds (products rounded to bf16, everything else fp32). Float outputs as a share of
  * max(1, max|ref|), about twice the largest error measured on the three fixtures. The 8-bit

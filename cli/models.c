@@ -1,11 +1,9 @@
-/* Shared by the subcommands: model presets, opening a model or spec-v1 weights, the image
- * output options. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+/* Opening a command's model (a model file, or spec-v1 weights for a preset configuration) and
+ * finding its domains by name (models.h). */
+#include "models.h"
 
-#include "cli.h"
-#include "common.h"
+#include <stdio.h>
+#include <string.h>
 
 /* The three reference configurations (fixtures/README.md). */
 static const struct {
@@ -13,9 +11,13 @@ static const struct {
     sg_config cfg;
     const char *domains;
 } presets[] = {
-    {"afhq", {256, 64, 16, 3, 512, 0, 0, {{0}}}, SG_RELEASE_DOMAINS_AFHQ},
-    {"celeba_hq", {256, 64, 16, 2, 512, 1, 0, {{0}}}, SG_RELEASE_DOMAINS_CELEBA_HQ},
-    {"mini", {64, 16, 8, 2, 64, 1, 0, {{0}}}, "female,male"},
+#define CFG(img, style, latent, domains, cap, hpf)                                                 \
+    {.img_size = img, .style_dim = style, .latent_dim = latent, .num_domains = domains,            \
+     .max_conv_dim = cap, .w_hpf = hpf}
+    {"afhq", CFG(256, 64, 16, 3, 512, 0), SG_RELEASE_DOMAINS_AFHQ},
+    {"celeba_hq", CFG(256, 64, 16, 2, 512, 1), SG_RELEASE_DOMAINS_CELEBA_HQ},
+    {"mini", CFG(64, 16, 8, 2, 64, 1), "female,male"},
+#undef CFG
 };
 
 sg_status cli_preset(const char *name, sg_config *cfg, sg_error *err) {
@@ -54,26 +56,16 @@ sg_status cli_open_engine(const char *model, const char *preset, sg_engine *e, s
     return st ? st : sg_engine_init(e, w, &cfg, err);
 }
 
-int cli_image_opts(const char *cmd, const cli_opt *o, int *quality, int64_t *max_pixels) {
-    const char *out = cli_get(o, "--out"), *q = cli_get(o, "--quality");
-    const char *mp = cli_get(o, "--max-pixels");
-    char *end;
-    long qv = strtol(q, &end, 10);
-    if (!*q || *end || qv < 1 || qv > 100) {
-        fprintf(stderr, "stargan %s: --quality must be in 1..100\n", cmd);
-        return -1;
-    }
-    long long mv = strtoll(mp, &end, 10);
-    if (!*mp || *end || mv < 1) {
-        fprintf(stderr, "stargan %s: --max-pixels must be a positive number\n", cmd);
-        return -1;
-    }
-    /* a batch (--out-dir) names its outputs itself */
-    if (!(!out && cli_get(o, "--out-dir")) &&
-        (!out || sg_image_format_from_path(out) == SG_FORMAT_UNKNOWN)) {
-        fprintf(stderr, "stargan %s: --out must end in .png, .jpg or .jpeg\n", cmd);
-        return -1;
-    }
-    *quality = (int)qv, *max_pixels = mv;
-    return 0;
+sg_status cli_domain(const sg_config *cfg, const char *name, const char *what, int *y,
+                     sg_error *err) {
+    *y = sg_config_domain(cfg, name);
+    if (*y >= 0) return SG_OK;
+    char list[512] = "";
+    size_t off = 0;
+    for (int i = 0; i < cfg->num_domains && off < sizeof list - 40; i++)
+        off +=
+            (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", cfg->domains[i]);
+    if (off >= sizeof list - 40) snprintf(list + off, sizeof list - off, ", ...");
+    return sg_error_set(err, SG_ERR_ARG, "%s%sunknown domain '%s' (this model's domains: %s)",
+                        what ? what : "", what ? ": " : "", name, list);
 }
