@@ -11,13 +11,30 @@ static const struct {
     sg_config cfg;
     const char *domains;
 } presets[] = {
-#define CFG(img, style, latent, domains, cap, hpf)                                                 \
-    {.img_size = img, .style_dim = style, .latent_dim = latent, .num_domains = domains,            \
-     .max_conv_dim = cap, .w_hpf = hpf}
-    {"afhq", CFG(256, 64, 16, 3, 512, 0), SG_RELEASE_DOMAINS_AFHQ},
-    {"celeba_hq", CFG(256, 64, 16, 2, 512, 1), SG_RELEASE_DOMAINS_CELEBA_HQ},
-    {"mini", CFG(64, 16, 8, 2, 64, 1), "female,male"},
-#undef CFG
+    {"afhq",
+     {.img_size = 256,
+      .style_dim = 64,
+      .latent_dim = 16,
+      .num_domains = 3,
+      .max_conv_dim = 512,
+      .w_hpf = 0},
+     SG_RELEASE_DOMAINS_AFHQ},
+    {"celeba_hq",
+     {.img_size = 256,
+      .style_dim = 64,
+      .latent_dim = 16,
+      .num_domains = 2,
+      .max_conv_dim = 512,
+      .w_hpf = 1},
+     SG_RELEASE_DOMAINS_CELEBA_HQ},
+    {"mini",
+     {.img_size = 64,
+      .style_dim = 16,
+      .latent_dim = 8,
+      .num_domains = 2,
+      .max_conv_dim = 64,
+      .w_hpf = 1},
+     "female,male"},
 };
 
 sg_status cli_preset(const char *name, sg_config *cfg, sg_error *err) {
