@@ -1,4 +1,4 @@
-/* stargan align: a photo aligned onto the CelebA-HQ framing (docs/stargan-v2.md "Face
+/* stargan align: a photo aligned onto the CelebA-HQ framing (docs/networks.md "Face
  * alignment"), with landmarks from the FAN (--fan) or from the user's own detector (--landmarks). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The three reference configurations (fixtures/README.md). */
+/* The three reference configurations (docs/networks.md "Configuration"). */
 static const struct {
     const char *name;
     sg_config cfg;

@@ -1,4 +1,4 @@
-/* Face alignment (docs/stargan-v2.md "Face alignment"): the photo is mirror-padded to 2S, its
+/* Face alignment (docs/networks.md "Face alignment"): the photo is mirror-padded to 2S, its
  * border blended into a blurred copy, and warped by the similarity map that takes its landmarks
  * onto the mean CelebA-HQ landmarks, with OpenCV's INTER_LANCZOS4 (warpPerspective) semantics:
  * source positions quantised to 1/32 pixel, 8×8 float weights from a 32-entry table, zero outside.

@@ -1,5 +1,5 @@
-/* faces/: what CelebA-HQ models need around the generator (docs/stargan-v2.md "Face masks",
- * "Landmarks", "Face alignment"):
+/* faces/: what CelebA-HQ models need around the generator (docs/networks.md "The face
+ * network (FAN)", "Face masks from heatmaps", "Landmarks", "Face alignment"):
  *   - the FAN landmark network (CoordConv, ConvBlock, depth-4 hourglass) on the shared core,
  *   - the two generator masks and the 98 landmarks computed from its heatmaps,
  *   - face alignment onto the CelebA-HQ framing (mirror padding, blurred background, similarity

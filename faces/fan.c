@@ -1,6 +1,6 @@
-/* The FAN landmark network (docs/stargan-v2.md "Face masks ... the FAN network"). Samples run one
- * at a time: for [1, C, H, W] the channel slices of a tensor are contiguous, so a ConvBlock's
- * three convolutions write straight into their slices of the concatenated output. */
+/* The FAN landmark network (docs/networks.md "The face network (FAN)"). Samples run one at a
+ * time: for [1, C, H, W] the channel slices of a tensor are contiguous, so a ConvBlock's three
+ * convolutions write straight into their slices of the concatenated output. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,7 @@
-/* Masks and landmarks from FAN heatmaps (docs/stargan-v2.md "From heatmaps to the two masks",
- * "Landmarks"). Every mask step acts on one (sample, channel) plane at a time; see "row by row"
- * below for how they are computed without a [N, 98, 256, 256] stack. */
+/* Masks and landmarks from FAN heatmaps (docs/networks.md "Face masks from heatmaps",
+ * "Landmarks"; the step numbers below are that section's). Every mask step acts on one (sample,
+ * channel) plane at a time; see "row by row" below for how they are computed without a
+ * [N, 98, 256, 256] stack. */
 #include <math.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* ResBlk and AdainResBlk (docs/stargan-v2.md "Building blocks"). */
+/* ResBlk and AdainResBlk (docs/networks.md "Building blocks"). */
 #include <math.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* The Generator (docs/stargan-v2.md "Generator"). */
+/* The Generator (docs/networks.md "Generator"). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

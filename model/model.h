@@ -84,8 +84,9 @@ sg_status sg_ckpt_open_memory(const void *data, size_t size, const char *label, 
  * checkpoint's `domains` metadata comes from here. */
 const char *sg_release_domains(int num_domains);
 
-/* Spec-v1 deterministic weights (fixtures/README.md): `get` computes the values for any name and
- * shape on demand and keeps them until free. `generator.hpf.filter` is the fixed kernel. */
+/* Spec-v1 deterministic weights (docs/networks.md "Spec-v1 weights"): `get` computes the values
+ * for any name and shape on demand and keeps them until free. `generator.hpf.filter` is the fixed
+ * kernel. */
 sg_status sg_spec_v1_open(sg_weights **out, sg_error *err);
 /* n values u_i in [-1, 1) of the stream `name` (splitmix64 seeded by FNV-1a 64 of the name). */
 void sg_spec_v1_uniform(const char *name, size_t n, double *u);

@@ -1,4 +1,4 @@
-/* MappingNetwork (docs/stargan-v2.md): z → shared MLP → per-domain head → s. */
+/* MappingNetwork (docs/networks.md "MappingNetwork"): z → shared MLP → per-domain head → s. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* StyleEncoder (docs/stargan-v2.md): conv → K down-sampling ResBlks → lrelu → 4×4 conv → lrelu
- * → per-domain linear head. */
+/* StyleEncoder (docs/networks.md "StyleEncoder"): conv → K down-sampling ResBlks → lrelu → 4×4
+ * conv → lrelu → per-domain linear head. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
