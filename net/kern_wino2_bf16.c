@@ -10,7 +10,7 @@
  *   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
  *   Aᵀ = [1 1 1 0; 0 1 -1 -1].
  *
- * U is made once per layer (sg__bf16_wino2_u in bf16.c, at load) as pair panels: word
+ * U is made once per layer (sg__bf16_wino2_u in packed.c, at load) as pair panels: word
  * p·ldu + (co/8)·8·(Cin/2) + (ci/2)·8 + co%8 holds (U[p][co][ci], U[p][co][ci + 1]).
  * Tasks are blocks of nr × nc tiles (× a block of output channels when there are few tiles):
  * the input transform of every channel pair into V (bf16 pairs, [16][Cin/2][tiles]), read
