@@ -11,8 +11,6 @@
 #define HG_CH  256
 
 /* ---- binding -------------------------------------------------------------------------------- */
-#define COUNT(a) ((int)(sizeof(a) / sizeof(a)[0]))
-
 /* "<prefix>.{weight,bias,running_mean,running_var}"; num_batches_tracked is never read. */
 static sg_status bind_bn(sg_fan_bn *bn, sg_weights *w, const char *prefix, int c, size_t *params,
                          sg_error *err) {
@@ -22,7 +20,7 @@ static sg_status bind_bn(sg_fan_bn *bn, sg_weights *w, const char *prefix, int c
         {"running_mean", &bn->mean, 1, {c}},
         {"running_var", &bn->var, 1, {c}},
     };
-    return sg_weights_bind(w, prefix, spec, COUNT(spec), params, err);
+    return sg_weights_bind(w, prefix, spec, SG_SPEC_COUNT(spec), params, err);
 }
 
 /* "<prefix>.<leaf>" [d0, d1, d2, d3] (unused dims 0) */
@@ -91,17 +89,17 @@ sg_status sg_fan_init(sg_fan *f, sg_weights *w, sg_error *err) {
         {"l0.weight", &f->l0_w, 4, {SG_FAN_OUT, HG_CH, 1, 1}},
         {"l0.bias", &f->l0_b, 1, {SG_FAN_OUT}},
     };
-    sg_status st = sg_weights_bind(w, "fan", stem, COUNT(stem), pp, err);
+    sg_status st = sg_weights_bind(w, "fan", stem, SG_SPEC_COUNT(stem), pp, err);
     if (!st) st = bind_bn(&f->bn1, w, "fan.bn1", 64, pp, err);
     if (!st) st = bind_block(&f->conv2, w, "fan.conv2", 64, 128, pp, err);
     if (!st) st = bind_block(&f->conv3, w, "fan.conv3", 128, 128, pp, err);
     if (!st) st = bind_block(&f->conv4, w, "fan.conv4", 128, HG_CH, pp, err);
-    if (!st) st = sg_weights_bind(w, "fan", coord, COUNT(coord), pp, err);
+    if (!st) st = sg_weights_bind(w, "fan", coord, SG_SPEC_COUNT(coord), pp, err);
     if (!st) st = bind_hourglass(f, w, err);
     if (!st) st = bind_block(&f->top, w, "fan.top_m_0", HG_CH, HG_CH, pp, err);
-    if (!st) st = sg_weights_bind(w, "fan", last, COUNT(last), pp, err);
+    if (!st) st = sg_weights_bind(w, "fan", last, SG_SPEC_COUNT(last), pp, err);
     if (!st) st = bind_bn(&f->bn_end, w, "fan.bn_end0", HG_CH, pp, err);
-    if (!st) st = sg_weights_bind(w, "fan", l0, COUNT(l0), pp, err);
+    if (!st) st = sg_weights_bind(w, "fan", l0, SG_SPEC_COUNT(l0), pp, err);
     return st;
 }
 

@@ -7,8 +7,6 @@
 #define LRELU 0.2f
 #define EPS   1e-5f
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof(a)[0]))
-
 sg_status sg_resblk_bind(sg_resblk *b, sg_weights *w, const char *prefix, int in, int out,
                          int normalize, int downsample, size_t *params, sg_error *err) {
     memset(b, 0, sizeof *b);
@@ -26,8 +24,8 @@ sg_status sg_resblk_bind(sg_resblk *b, sg_weights *w, const char *prefix, int in
         {"norm2.bias", &b->norm2_b, 1, {in}},
     };
     const sg_weight_spec shortcut[] = {{"conv1x1.weight", &b->sc_w, 4, {out, in, 1, 1}}};
-    sg_status st = sg_weights_bind(w, prefix, convs, COUNT(convs), params, err);
-    if (!st && normalize) st = sg_weights_bind(w, prefix, norms, COUNT(norms), params, err);
+    sg_status st = sg_weights_bind(w, prefix, convs, SG_SPEC_COUNT(convs), params, err);
+    if (!st && normalize) st = sg_weights_bind(w, prefix, norms, SG_SPEC_COUNT(norms), params, err);
     if (!st && in != out) st = sg_weights_bind(w, prefix, shortcut, 1, params, err);
     return st;
 }
@@ -48,7 +46,7 @@ sg_status sg_adainblk_bind(sg_adainblk *b, sg_weights *w, const char *prefix, in
         {"norm2.fc.bias", &b->fc2_b, 1, {2 * out}},
     };
     const sg_weight_spec shortcut[] = {{"conv1x1.weight", &b->sc_w, 4, {out, in, 1, 1}}};
-    sg_status st = sg_weights_bind(w, prefix, main, COUNT(main), params, err);
+    sg_status st = sg_weights_bind(w, prefix, main, SG_SPEC_COUNT(main), params, err);
     /* with w_hpf > 0 the shortcut is unused, so its weights are not required */
     if (!st && in != out && w_hpf == 0) st = sg_weights_bind(w, prefix, shortcut, 1, params, err);
     return st;

@@ -13,16 +13,15 @@ static int ilog2(int v) {
 
 static sg_status bind_rgb(sg_generator *g, sg_weights *w, sg_error *err) {
     const int d = g->cfg.dim_in;
-    sg_status st;
-    if ((st = sg_weights_get(w, "generator.from_rgb.weight", &g->from_rgb_w, err, 4, d, 3, 3, 3)) ||
-        (st = sg_weights_get(w, "generator.from_rgb.bias", &g->from_rgb_b, err, 1, d)) ||
-        (st = sg_weights_get(w, "generator.to_rgb.0.weight", &g->to_rgb_norm_w, err, 1, d)) ||
-        (st = sg_weights_get(w, "generator.to_rgb.0.bias", &g->to_rgb_norm_b, err, 1, d)) ||
-        (st = sg_weights_get(w, "generator.to_rgb.2.weight", &g->to_rgb_w, err, 4, 3, d, 1, 1)) ||
-        (st = sg_weights_get(w, "generator.to_rgb.2.bias", &g->to_rgb_b, err, 1, 3)))
-        return st;
-    g->params += (size_t)d * 27 + 3 * (size_t)d + 3 * (size_t)d + 3;
-    return SG_OK;
+    const sg_weight_spec spec[] = {
+        {"from_rgb.weight", &g->from_rgb_w, 4, {d, 3, 3, 3}},
+        {"from_rgb.bias", &g->from_rgb_b, 1, {d}},
+        {"to_rgb.0.weight", &g->to_rgb_norm_w, 1, {d}},
+        {"to_rgb.0.bias", &g->to_rgb_norm_b, 1, {d}},
+        {"to_rgb.2.weight", &g->to_rgb_w, 4, {3, d, 1, 1}},
+        {"to_rgb.2.bias", &g->to_rgb_b, 1, {3}},
+    };
+    return sg_weights_bind(w, "generator", spec, SG_SPEC_COUNT(spec), &g->params, err);
 }
 
 sg_status sg_generator_init(sg_generator *g, const sg_config *cfg, sg_weights *w, sg_error *err) {

@@ -52,6 +52,8 @@ typedef struct {
  * *params grows by each bound tensor's element count. The networks' one binding helper. */
 sg_status sg_weights_bind(sg_weights *w, const char *prefix, const sg_weight_spec *spec, int n,
                           size_t *params, sg_error *err);
+/* The entries of a spec table (an array, not a pointer) */
+#define SG_SPEC_COUNT(spec) ((int)(sizeof(spec) / sizeof((spec)[0])))
 
 /* ---- sources -------------------------------------------------------------------------------- */
 /* A safetensors model file, memory-mapped (read-only, never copied). F32 tensors only (I64

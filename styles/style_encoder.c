@@ -16,27 +16,28 @@ static sg_status bind_heads(sg_style_encoder *e, sg_weights *w, sg_error *err) {
     e->unshared_w = calloc((size_t)e->num_domains, sizeof *e->unshared_w);
     e->unshared_b = calloc((size_t)e->num_domains, sizeof *e->unshared_b);
     if (!e->unshared_w || !e->unshared_b) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    char name[96];
-    for (int d = 0; d < e->num_domains; d++) {
-        sg_status st;
-        snprintf(name, sizeof name, "style_encoder.unshared.%d.weight", d);
-        if ((st = sg_weights_get(w, name, &e->unshared_w[d], err, 2, e->style_dim, e->dim_out)))
-            return st;
-        snprintf(name, sizeof name, "style_encoder.unshared.%d.bias", d);
-        if ((st = sg_weights_get(w, name, &e->unshared_b[d], err, 1, e->style_dim))) return st;
-        e->params += (size_t)e->style_dim * (e->dim_out + 1);
+    char prefix[64];
+    sg_status st = SG_OK;
+    for (int d = 0; d < e->num_domains && !st; d++) {
+        const sg_weight_spec head[] = {
+            {"weight", &e->unshared_w[d], 2, {e->style_dim, e->dim_out}},
+            {"bias", &e->unshared_b[d], 1, {e->style_dim}},
+        };
+        snprintf(prefix, sizeof prefix, "style_encoder.unshared.%d", d);
+        st = sg_weights_bind(w, prefix, head, SG_SPEC_COUNT(head), &e->params, err);
     }
-    return SG_OK;
+    return st;
 }
 
 static sg_status bind_all(sg_style_encoder *e, const sg_config *cfg, sg_weights *w, sg_error *err) {
-    sg_status st;
     int d = e->dim_in;
-    if ((st =
-             sg_weights_get(w, "style_encoder.shared.0.weight", &e->conv0_w, err, 4, d, 3, 3, 3)) ||
-        (st = sg_weights_get(w, "style_encoder.shared.0.bias", &e->conv0_b, err, 1, d)))
-        return st;
-    e->params += (size_t)d * 28;
+    const sg_weight_spec conv0[] = {
+        {"weight", &e->conv0_w, 4, {d, 3, 3, 3}},
+        {"bias", &e->conv0_b, 1, {d}},
+    };
+    sg_status st =
+        sg_weights_bind(w, "style_encoder.shared.0", conv0, SG_SPEC_COUNT(conv0), &e->params, err);
+    if (st) return st;
     char prefix[64];
     for (int i = 0; i < e->n_blocks; i++) {
         int d_out = 2 * d < cfg->max_conv_dim ? 2 * d : cfg->max_conv_dim;
@@ -46,12 +47,12 @@ static sg_status bind_all(sg_style_encoder *e, const sg_config *cfg, sg_weights 
         d = d_out;
     }
     e->dim_out = d;
-    char name[96];
-    snprintf(name, sizeof name, "style_encoder.shared.%d.weight", e->n_blocks + 2);
-    if ((st = sg_weights_get(w, name, &e->conv_last_w, err, 4, d, d, 4, 4))) return st;
-    snprintf(name, sizeof name, "style_encoder.shared.%d.bias", e->n_blocks + 2);
-    if ((st = sg_weights_get(w, name, &e->conv_last_b, err, 1, d))) return st;
-    e->params += (size_t)d * d * 16 + d;
+    const sg_weight_spec last[] = {
+        {"weight", &e->conv_last_w, 4, {d, d, 4, 4}}, /* 4×4, no padding: 4×4 → 1×1 */
+        {"bias", &e->conv_last_b, 1, {d}},
+    };
+    snprintf(prefix, sizeof prefix, "style_encoder.shared.%d", e->n_blocks + 2);
+    if ((st = sg_weights_bind(w, prefix, last, SG_SPEC_COUNT(last), &e->params, err))) return st;
     return bind_heads(e, w, err);
 }
 
