@@ -121,6 +121,7 @@ static void *find_or_make(sg_packed_weights *pw, const pack_key *key, const pack
 }
 
 /* ---- bf16 entries ---------------------------------------------------------------------------- */
+#if defined(__x86_64__) /* kern_wino2_bf16.c, the F(2,3) bf16 Winograd, is AVX-512 only */
 static void *make_bf16_wino2(const float *w, int cout, int cin, size_t ldu, const void *ctx) {
     (void)ctx;
     uint32_t *u = aligned_alloc(64, 16 * ldu * 4);
@@ -141,6 +142,7 @@ const uint32_t *sg__bf16_wino2_u(sg_packed_weights *pw, const float *w, int cout
     const pack_recipe r = {make_bf16_wino2, NULL, l, 16 * l * 4};
     return find_or_make(pw, &key, &r);
 }
+#endif
 
 static size_t linear_words(int out, int in) {
     return (size_t)(out + 7) / 8 * 8 * (size_t)((in + 1) / 2);
