@@ -1,11 +1,11 @@
-/* stargan align: a photo aligned onto the CelebA-HQ framing (docs/stargan-v2.md "Face
+/* stargan align: a photo aligned onto the CelebA-HQ framing (docs/networks.md "Face
  * alignment"), with landmarks from the FAN (--fan) or from the user's own detector (--landmarks). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "common.h"
+#include "image_opts.h"
 
 typedef struct {
     const char *src, *out, *mean, *fan, *landmarks;

@@ -7,7 +7,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
-#include "common.h"
+#include "models.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

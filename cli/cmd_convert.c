@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common.h"
 
 typedef struct {
     sg_named_tensor *t;

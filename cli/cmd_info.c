@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "common.h"
+#include "models.h"
 
 static void print_info(const char *source, const sg_engine *e) {
     const sg_config *c = &e->cfg;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common.h"
+#include "models.h"
 
 static int override(const cli_opt *o, const char *name, int *field) {
     const char *v = cli_get(o, name);

@@ -17,8 +17,9 @@
 
 #include "../image/image.h"
 #include "cli.h"
-#include "common.h"
-#include "tools.h"
+#include "models.h"
+#include "photo_dirs.h"
+#include "progress.h"
 
 enum { OUT_REFERENCE, OUT_LATENT, OUT_VIDEO_REF, OUT_VIDEO_LATENT, OUT_COUNT };
 static const char *const out_names[OUT_COUNT] = {"reference", "latent", "video_ref",

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common.h"
+#include "models.h"
 
 /* bf16 bounds (products rounded to bf16, everything else fp32). Float outputs as a share of
  * max(1, max|ref|), about twice the largest error measured on the three fixtures. The 8-bit
@@ -149,8 +149,8 @@ static sg_status check_generator(selftest *t, sg_error *err) {
     }
     /* a batch of n: its own arena, planned for that batch */
     sg_arena a;
-    if ((st = sg_arena_init(&a, sg_generator_plan(&t->e.gen, t->n) + 3 * (size_t)t->n * S * S + 64,
-                            err)))
+    const size_t y_n = 3 * (size_t)t->n * S * S; /* y [N, 3, S, S] under the generator */
+    if ((st = sg_arena_init(&a, sg_generator_plan(&t->e.gen, t->n) + sg_arena_floats(y_n), err)))
         return st;
     sg_tensor x = sg_tensor_make((float *)x_src, t->n, 3, S, S);
     sg_tensor y = sg_arena_tensor(&a, t->n, 3, S, S);
@@ -181,7 +181,7 @@ static sg_status check_fan(selftest *t, sg_error *err) {
         return st;
     sg_arena a;
     size_t hm_n = (size_t)t->n * SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM;
-    if ((st = sg_arena_init(&a, sg_fan_plan(&t->e.fan) + hm_n + 16, err))) return st;
+    if ((st = sg_arena_init(&a, sg_fan_plan(&t->e.fan) + sg_arena_floats(hm_n), err))) return st;
     sg_tensor x = sg_tensor_make((float *)x_src, t->n, 3, S, S);
     sg_tensor hm = sg_arena_tensor(&a, t->n, SG_FAN_OUT, SG_FAN_HM, SG_FAN_HM);
     st = sg_fan_forward(&t->e.fan, &x, &hm, &a, &t->ws, err);
@@ -201,7 +201,8 @@ static sg_status check_masks(selftest *t, const sg_tensor *hm, sg_error *err) {
         (st = get_f32(t, "mask_1", &want[1], err, 4, t->n, 1, M, M)))
         return st;
     sg_arena a;
-    if ((st = sg_arena_init(&a, sg_masks_plan() + 2 * ((size_t)t->n * M * M + 16), err))) return st;
+    const size_t mask_n = (size_t)t->n * M * M; /* each mask [N, 1, M, M], under the masks' plan */
+    if ((st = sg_arena_init(&a, sg_masks_plan() + 2 * sg_arena_floats(mask_n), err))) return st;
     sg_tensor m[2] = {sg_arena_tensor(&a, t->n, 1, M, M), sg_arena_tensor(&a, t->n, 1, M, M)};
     st = sg_masks_from_heatmaps(hm, m, &a, err);
     if (!st) report(t, "mask_0", m[0].data, want[0], sg_tensor_numel(&m[0]));

@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common.h"
-#include "tools.h"
+#include "image_opts.h"
+#include "models.h"
+#include "photo_dirs.h"
+#include "progress.h"
 
 static int parse_u64(const char *s, uint64_t *v) {
     char *end;

@@ -117,7 +117,6 @@ void sg_engine_free(sg_engine *e) {
     memset(e, 0, sizeof *e);
 }
 
-static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; } /* as the arena does */
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Arena floats of the largest call on a run state. The calls and their stages run one after
@@ -126,15 +125,15 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
  * [1, 3, S, S] and, with face masks, the two masks [1, 1, 256, 256] under the FAN's heatmaps and
  * the masks' scratch, then under the generator. */
 static size_t run_plan(const sg_engine *e) {
-    const size_t S = (size_t)e->cfg.img_size, img = round16(3 * S * S);
+    const size_t S = (size_t)e->cfg.img_size, img = sg_arena_floats(3 * S * S);
     size_t plan = img + sg_style_encoder_plan(&e->enc, 1), gen = sg_generator_plan(&e->gen, 1);
     if (e->has_fan) {
         plan = max_size(plan, sg_face_landmarks_plan(&e->fan, (int)S));
         plan = max_size(plan, sg_align_plan((int)S));
         if (e->cfg.w_hpf > 0) {
-            const size_t hm = round16((size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM);
+            const size_t hm = sg_arena_floats((size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM);
             const size_t faces = hm + max_size(sg_fan_plan(&e->fan), sg_masks_plan());
-            gen = 2 * round16((size_t)SG_MASK_SIDE * SG_MASK_SIDE) + max_size(faces, gen);
+            gen = 2 * sg_arena_floats((size_t)SG_MASK_SIDE * SG_MASK_SIDE) + max_size(faces, gen);
         }
     }
     return max_size(plan, 2 * img + gen);
@@ -291,29 +290,33 @@ static sg_status run_translate_impl(const sg_engine *e, sg_run *r, const sg_imag
 
 /* ---- precision: every entry point runs its networks with the engine's packed weights in use on
  * the calling thread (NULL: plain fp32), and puts the caller's setting back ------------------------ */
-#define WITH_PRECISION(e, call)                                                                    \
-    do {                                                                                           \
-        sg_packed_weights *old_ = sg_packed_use((e)->packed);                                      \
-        sg_status st_ = (call);                                                                    \
-        sg_packed_use(old_);                                                                       \
-        return st_;                                                                                \
-    } while (0)
-
 sg_status sg_engine_style_ref(const sg_engine *e, sg_run *r, const sg_image *ref, sg_fit fit, int y,
                               float *s, sg_error *err) {
-    WITH_PRECISION(e, run_style_ref_impl(e, r, ref, fit, y, s, err));
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_style_ref_impl(e, r, ref, fit, y, s, err);
+    sg_packed_use(old);
+    return st;
 }
 sg_status sg_engine_style_latent(sg_engine *e, uint64_t seed, int y, float psi, float *s,
                                  sg_error *err) {
-    WITH_PRECISION(e, run_style_latent_impl(e, seed, y, psi, s, err));
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_style_latent_impl(e, seed, y, psi, s, err);
+    sg_packed_use(old);
+    return st;
 }
 sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
                               const float *s, sg_image *out, sg_timing *t, sg_error *err) {
-    WITH_PRECISION(e, run_translate_impl(e, r, src, fit, s, out, t, err));
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_translate_impl(e, r, src, fit, s, out, t, err);
+    sg_packed_use(old);
+    return st;
 }
 sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, sg_image *aligned,
                           sg_error *err) {
-    WITH_PRECISION(e, run_align_impl(e, r, photo, aligned, err));
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_align_impl(e, r, photo, aligned, err);
+    sg_packed_use(old);
+    return st;
 }
 
 /* A mid-grey photo through every network the engine has (style encoder, mapping network and

@@ -1,4 +1,4 @@
-/* Face alignment (docs/stargan-v2.md "Face alignment"): the photo is mirror-padded to 2S, its
+/* Face alignment (docs/networks.md "Face alignment"): the photo is mirror-padded to 2S, its
  * border blended into a blurred copy, and warped by the similarity map that takes its landmarks
  * onto the mean CelebA-HQ landmarks, with OpenCV's INTER_LANCZOS4 (warpPerspective) semantics:
  * source positions quantised to 1/32 pixel, 8×8 float weights from a 32-entry table, zero outside.
@@ -10,9 +10,8 @@
 
 #include "faces.h"
 
-#define TAB   32 /* OpenCV INTER_TAB_SIZE: 1/32-pixel source positions */
-#define TAPS  8  /* Lanczos-4 taps per axis */
-#define SLACK 16
+#define TAB  32 /* OpenCV INTER_TAB_SIZE: 1/32-pixel source positions */
+#define TAPS 8  /* Lanczos-4 taps per axis */
 
 /* ---- the transform -------------------------------------------------------------------------- */
 static void mean_of(const double *L, const int *idx, int n, double out[2]) {
@@ -288,7 +287,7 @@ static void warp(const float *P, int S, const double *minv, uint8_t *out) {
 size_t sg_align_plan(int side) {
     const size_t s2 = (size_t)side * side;
     /* P, B [3, 2S, 2S]; small [3, S, S]; tmp [S, S] (one plane at a time) */
-    return 2 * 3 * 4 * s2 + 3 * s2 + s2 + 4 * SLACK;
+    return 2 * sg_arena_floats(3 * 4 * s2) + sg_arena_floats(3 * s2) + sg_arena_floats(s2);
 }
 
 /* P = padded photo with its border blended into the blurred background */

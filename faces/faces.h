@@ -1,5 +1,5 @@
-/* faces/: what CelebA-HQ models need around the generator (docs/stargan-v2.md "Face masks",
- * "Landmarks", "Face alignment"):
+/* faces/: what CelebA-HQ models need around the generator (docs/networks.md "The face
+ * network (FAN)", "Face masks from heatmaps", "Landmarks", "Face alignment"):
  *   - the FAN landmark network (CoordConv, ConvBlock, depth-4 hourglass) on the shared core,
  *   - the two generator masks and the 98 landmarks computed from its heatmaps,
  *   - face alignment onto the CelebA-HQ framing (mirror padding, blurred background, similarity
@@ -61,7 +61,7 @@ size_t sg_fan_plan(const sg_fan *f);
 /* Multiply-adds ×2 of one sample. */
 double sg_fan_flops(const sg_fan *f);
 /* hm [N, 99, 64, 64] = FAN(x) for x [N, 3, H, W] in [-1, 1] (any H, W: resized bilinearly with
- * align_corners false to 256², then ·0.5 + 0.5). Block outputs of sample 0 go to sg_trace. */
+ * align_corners false to 256², then ·0.5 + 0.5). */
 sg_status sg_fan_forward(const sg_fan *f, const sg_tensor *x, sg_tensor *hm, sg_arena *a,
                          sg_workspace *ws, sg_error *err);
 

@@ -1,6 +1,7 @@
-/* Masks and landmarks from FAN heatmaps (docs/stargan-v2.md "From heatmaps to the two masks",
- * "Landmarks"). Every mask step acts on one (sample, channel) plane at a time; see "row by row"
- * below for how they are computed without a [N, 98, 256, 256] stack. */
+/* Masks and landmarks from FAN heatmaps (docs/networks.md "Face masks from heatmaps",
+ * "Landmarks"; the step numbers below are that section's). Every mask step acts on one (sample,
+ * channel) plane at a time; see "row by row" below for how they are computed without a
+ * [N, 98, 256, 256] stack. */
 #include <math.h>
 #include <string.h>
 
@@ -173,7 +174,10 @@ static int kept_channels(void) {
     return n;
 }
 
-size_t sg_masks_plan(void) { return (size_t)kept_channels() * 64 * SG_MASK_SIDE + 16; }
+/* the heatmap rows of every kept channel at once (SG_FAN_HM rows of SG_MASK_SIDE) */
+size_t sg_masks_plan(void) {
+    return sg_arena_floats((size_t)kept_channels() * SG_FAN_HM * SG_MASK_SIDE);
+}
 
 sg_status sg_masks_from_heatmaps(const sg_tensor *hm, sg_tensor masks[2], sg_arena *a,
                                  sg_error *err) {
@@ -187,8 +191,8 @@ sg_status sg_masks_from_heatmaps(const sg_tensor *hm, sg_tensor masks[2], sg_are
         return sg_error_set(err, SG_ERR_SHAPE,
                             "masks: heatmaps [%d,%d,%d,%d], expected [N,98+,H,W]", hm->n, hm->c,
                             hm->h, hm->w);
-    const size_t per_ch = (size_t)hm->h * S,
-                 avail = a->cap - a->top > 16 ? a->cap - a->top - 16 : 0;
+    /* cap and top are whole sg_arena_floats steps, so a group that fits avail fits rounded */
+    const size_t per_ch = (size_t)hm->h * S, avail = a->cap - a->top;
     const int group = (int)(avail / per_ch < SG_LANDMARKS ? avail / per_ch : SG_LANDMARKS);
     if (group < 1) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small in masks");
     const size_t mark = sg_arena_mark(a);

@@ -5,8 +5,8 @@
 
 size_t sg_face_landmarks_plan(const sg_fan *f, int side) {
     /* the photo as a tensor [1, 3, S, S] and the heatmaps [1, 99, 64, 64] under the FAN's plan */
-    return 3 * (size_t)side * side + (size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM + 32 +
-           sg_fan_plan(f);
+    return sg_arena_floats(3 * (size_t)side * side) +
+           sg_arena_floats((size_t)SG_FAN_OUT * SG_FAN_HM * SG_FAN_HM) + sg_fan_plan(f);
 }
 
 sg_status sg_face_landmarks(const sg_fan *f, const sg_image *img, double *lm, sg_arena *a,

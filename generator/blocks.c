@@ -1,6 +1,5 @@
-/* ResBlk and AdainResBlk (docs/stargan-v2.md "Building blocks"). */
+/* ResBlk and AdainResBlk (docs/networks.md "Building blocks"). */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "generator.h"
@@ -8,46 +7,27 @@
 #define LRELU 0.2f
 #define EPS   1e-5f
 
-/* Binds "<prefix>.<leaf>" with the given dims; *params += its size. */
-static sg_status bind(sg_weights *w, const char *prefix, const char *leaf, const float **out,
-                      size_t *params, sg_error *err, int ndim, int d0, int d1, int d2, int d3) {
-    char name[256];
-    snprintf(name, sizeof name, "%s.%s", prefix, leaf);
-    sg_status st = sg_weights_get(w, name, out, err, ndim, d0, d1, d2, d3);
-    if (st == SG_OK && params) {
-        size_t n = 1;
-        int d[4] = {d0, d1, d2, d3};
-        for (int i = 0; i < ndim; i++) n *= (size_t)d[i];
-        *params += n;
-    }
-    return st;
-}
-
-#define BIND1(leaf, p, a)          bind(w, prefix, leaf, p, params, err, 1, a, 0, 0, 0)
-#define BIND2(leaf, p, a, b)       bind(w, prefix, leaf, p, params, err, 2, a, b, 0, 0)
-#define BIND4(leaf, p, a, b, c, d) bind(w, prefix, leaf, p, params, err, 4, a, b, c, d)
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        sg_status st_ = (x);                                                                       \
-        if (st_ != SG_OK) return st_;                                                              \
-    } while (0)
-
 sg_status sg_resblk_bind(sg_resblk *b, sg_weights *w, const char *prefix, int in, int out,
                          int normalize, int downsample, size_t *params, sg_error *err) {
     memset(b, 0, sizeof *b);
     b->in = in, b->out = out, b->normalize = normalize, b->downsample = downsample;
-    TRY(BIND4("conv1.weight", &b->conv1_w, in, in, 3, 3));
-    TRY(BIND1("conv1.bias", &b->conv1_b, in));
-    TRY(BIND4("conv2.weight", &b->conv2_w, out, in, 3, 3));
-    TRY(BIND1("conv2.bias", &b->conv2_b, out));
-    if (normalize) {
-        TRY(BIND1("norm1.weight", &b->norm1_w, in));
-        TRY(BIND1("norm1.bias", &b->norm1_b, in));
-        TRY(BIND1("norm2.weight", &b->norm2_w, in));
-        TRY(BIND1("norm2.bias", &b->norm2_b, in));
-    }
-    if (in != out) TRY(BIND4("conv1x1.weight", &b->sc_w, out, in, 1, 1));
-    return SG_OK;
+    const sg_weight_spec convs[] = {
+        {"conv1.weight", &b->conv1_w, 4, {in, in, 3, 3}},
+        {"conv1.bias", &b->conv1_b, 1, {in}},
+        {"conv2.weight", &b->conv2_w, 4, {out, in, 3, 3}},
+        {"conv2.bias", &b->conv2_b, 1, {out}},
+    };
+    const sg_weight_spec norms[] = {
+        {"norm1.weight", &b->norm1_w, 1, {in}},
+        {"norm1.bias", &b->norm1_b, 1, {in}},
+        {"norm2.weight", &b->norm2_w, 1, {in}},
+        {"norm2.bias", &b->norm2_b, 1, {in}},
+    };
+    const sg_weight_spec shortcut[] = {{"conv1x1.weight", &b->sc_w, 4, {out, in, 1, 1}}};
+    sg_status st = sg_weights_bind(w, prefix, convs, SG_SPEC_COUNT(convs), params, err);
+    if (!st && normalize) st = sg_weights_bind(w, prefix, norms, SG_SPEC_COUNT(norms), params, err);
+    if (!st && in != out) st = sg_weights_bind(w, prefix, shortcut, 1, params, err);
+    return st;
 }
 
 sg_status sg_adainblk_bind(sg_adainblk *b, sg_weights *w, const char *prefix, int in, int out,
@@ -55,17 +35,21 @@ sg_status sg_adainblk_bind(sg_adainblk *b, sg_weights *w, const char *prefix, in
     memset(b, 0, sizeof *b);
     b->in = in, b->out = out, b->upsample = upsample, b->w_hpf = w_hpf;
     b->style_dim = style_dim;
-    TRY(BIND4("conv1.weight", &b->conv1_w, out, in, 3, 3));
-    TRY(BIND1("conv1.bias", &b->conv1_b, out));
-    TRY(BIND4("conv2.weight", &b->conv2_w, out, out, 3, 3));
-    TRY(BIND1("conv2.bias", &b->conv2_b, out));
-    TRY(BIND2("norm1.fc.weight", &b->fc1_w, 2 * in, style_dim));
-    TRY(BIND1("norm1.fc.bias", &b->fc1_b, 2 * in));
-    TRY(BIND2("norm2.fc.weight", &b->fc2_w, 2 * out, style_dim));
-    TRY(BIND1("norm2.fc.bias", &b->fc2_b, 2 * out));
+    const sg_weight_spec main[] = {
+        {"conv1.weight", &b->conv1_w, 4, {out, in, 3, 3}},
+        {"conv1.bias", &b->conv1_b, 1, {out}},
+        {"conv2.weight", &b->conv2_w, 4, {out, out, 3, 3}},
+        {"conv2.bias", &b->conv2_b, 1, {out}},
+        {"norm1.fc.weight", &b->fc1_w, 2, {2 * in, style_dim}},
+        {"norm1.fc.bias", &b->fc1_b, 1, {2 * in}},
+        {"norm2.fc.weight", &b->fc2_w, 2, {2 * out, style_dim}},
+        {"norm2.fc.bias", &b->fc2_b, 1, {2 * out}},
+    };
+    const sg_weight_spec shortcut[] = {{"conv1x1.weight", &b->sc_w, 4, {out, in, 1, 1}}};
+    sg_status st = sg_weights_bind(w, prefix, main, SG_SPEC_COUNT(main), params, err);
     /* with w_hpf > 0 the shortcut is unused, so its weights are not required */
-    if (in != out && w_hpf == 0) TRY(BIND4("conv1x1.weight", &b->sc_w, out, in, 1, 1));
-    return SG_OK;
+    if (!st && in != out && w_hpf == 0) st = sg_weights_bind(w, prefix, shortcut, 1, params, err);
+    return st;
 }
 
 /* ---- planning: must mirror the allocations of the forward functions below ------------------- */
@@ -73,20 +57,21 @@ size_t sg_resblk_scratch(const sg_resblk *b, int n, int h) {
     size_t plane = (size_t)n * (size_t)h * (size_t)h;
     int ho = b->downsample ? h / 2 : h;
     size_t out_plane = (size_t)n * (size_t)ho * (size_t)ho;
-    /* t1, t2 [in, h, h]; shortcut [out, ho, ho]; norm coefficients 2 × 4 [N·in]; 16-float
-     * alignment slack per alloc */
-    return 2 * plane * (size_t)b->in + out_plane * (size_t)b->out + 8 * (size_t)n * b->in + 4 * 16;
+    /* t1, t2 [in, h, h]; shortcut [out, ho, ho]; norm coefficients 2 × 4 [N·in] */
+    return 2 * sg_arena_floats(plane * (size_t)b->in) +
+           sg_arena_floats(out_plane * (size_t)b->out) + sg_arena_floats(8 * (size_t)n * b->in);
 }
 
 size_t sg_adainblk_scratch(const sg_adainblk *b, int n, int h) {
     int ho = b->upsample ? 2 * h : h;
     size_t plane = (size_t)n * (size_t)h * (size_t)h, oplane = (size_t)n * (size_t)ho * (size_t)ho;
-    size_t fc = (size_t)n * 2 * (size_t)(b->in + b->out);
-    /* gb1, gb2; t1 [in, h]; t3 [out, ho]; the learned shortcut [out, h] when the block has
-     * one (not with w_hpf > 0); norm coefficients 4 [N·(in + out)] */
-    const size_t sc = b->sc_w ? plane * (size_t)b->out + 16 : 0;
-    return fc + plane * (size_t)b->in + oplane * (size_t)b->out + sc +
-           4 * (size_t)n * (b->in + b->out) + 5 * 16;
+    /* gb1 [N, 2·in], gb2 [N, 2·out]; t1 [in, h]; t3 [out, ho]; the learned shortcut [out, h] when
+     * the block has one (not with w_hpf > 0); norm coefficients 4 [N·(in + out)] */
+    const size_t fc =
+        sg_arena_floats((size_t)n * 2 * b->in) + sg_arena_floats((size_t)n * 2 * b->out);
+    const size_t sc = b->sc_w ? sg_arena_floats(plane * (size_t)b->out) : 0;
+    return fc + sg_arena_floats(plane * (size_t)b->in) + sg_arena_floats(oplane * (size_t)b->out) +
+           sc + sg_arena_floats(4 * (size_t)n * (b->in + b->out));
 }
 
 static double conv_flops(int cin, int cout, int k, int h) {

@@ -1,4 +1,4 @@
-/* The Generator (docs/stargan-v2.md "Generator"). */
+/* The Generator (docs/networks.md "Generator"). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,16 +13,15 @@ static int ilog2(int v) {
 
 static sg_status bind_rgb(sg_generator *g, sg_weights *w, sg_error *err) {
     const int d = g->cfg.dim_in;
-    sg_status st;
-    if ((st = sg_weights_get(w, "generator.from_rgb.weight", &g->from_rgb_w, err, 4, d, 3, 3, 3)) ||
-        (st = sg_weights_get(w, "generator.from_rgb.bias", &g->from_rgb_b, err, 1, d)) ||
-        (st = sg_weights_get(w, "generator.to_rgb.0.weight", &g->to_rgb_norm_w, err, 1, d)) ||
-        (st = sg_weights_get(w, "generator.to_rgb.0.bias", &g->to_rgb_norm_b, err, 1, d)) ||
-        (st = sg_weights_get(w, "generator.to_rgb.2.weight", &g->to_rgb_w, err, 4, 3, d, 1, 1)) ||
-        (st = sg_weights_get(w, "generator.to_rgb.2.bias", &g->to_rgb_b, err, 1, 3)))
-        return st;
-    g->params += (size_t)d * 27 + 3 * (size_t)d + 3 * (size_t)d + 3;
-    return SG_OK;
+    const sg_weight_spec spec[] = {
+        {"from_rgb.weight", &g->from_rgb_w, 4, {d, 3, 3, 3}},
+        {"from_rgb.bias", &g->from_rgb_b, 1, {d}},
+        {"to_rgb.0.weight", &g->to_rgb_norm_w, 1, {d}},
+        {"to_rgb.0.bias", &g->to_rgb_norm_b, 1, {d}},
+        {"to_rgb.2.weight", &g->to_rgb_w, 4, {3, d, 1, 1}},
+        {"to_rgb.2.bias", &g->to_rgb_b, 1, {3}},
+    };
+    return sg_weights_bind(w, "generator", spec, SG_SPEC_COUNT(spec), &g->params, err);
 }
 
 sg_status sg_generator_init(sg_generator *g, const sg_config *cfg, sg_weights *w, sg_error *err) {
@@ -78,8 +77,6 @@ static size_t max_boundary(const sg_generator *g) {
     return m;
 }
 
-static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; } /* as the arena does */
-
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 /* The forward's allocations in their order: the two ping-pong buffers, then each block's
@@ -96,7 +93,7 @@ size_t sg_generator_plan(const sg_generator *g, int n) {
         const int h = enc_side(g, i), slot = masks ? skip_slot(h) : -1;
         if (slot >= 0 && !skip_c[slot]) {
             skip_c[slot] = g->encode[i].in;
-            live += round16((size_t)n * h * h * (size_t)g->encode[i].in);
+            live += sg_arena_floats((size_t)n * h * h * (size_t)g->encode[i].in);
         }
         top = max_size(top, live + sg_resblk_scratch(&g->encode[i], n, h));
     }
@@ -107,10 +104,11 @@ size_t sg_generator_plan(const sg_generator *g, int n) {
         const int slot = masks ? skip_slot(ho) : -1;
         if (slot >= 0 && skip_c[slot] == b->out) {
             const size_t plane = (size_t)n * ho * ho;
-            top = max_size(top, live + round16(plane) + 2 * round16(plane * (size_t)b->out));
+            top = max_size(top, live + sg_arena_floats(plane) +
+                                    2 * sg_arena_floats(plane * (size_t)b->out));
         }
     }
-    return 2 * round16(max_boundary(g) * (size_t)n) + top;
+    return 2 * sg_arena_floats(max_boundary(g) * (size_t)n) + top;
 }
 
 double sg_generator_flops(const sg_generator *g) {
@@ -125,24 +123,17 @@ double sg_generator_flops(const sg_generator *g) {
 
 /* x += HighPass(resize(mask) · skip): the w_hpf > 0 face-detail path */
 static sg_status add_highpass(const sg_generator *g, sg_tensor *x, const sg_tensor *skip,
-                              const sg_tensor *mask, sg_arena *a, sg_error *err, const char *name) {
+                              const sg_tensor *mask, sg_arena *a, sg_error *err) {
     size_t mark = sg_arena_mark(a);
     sg_tensor m = sg_arena_tensor(a, x->n, 1, x->h, x->w);    /* [N, 1, H, W] */
     sg_tensor p = sg_arena_tensor(a, x->n, x->c, x->h, x->w); /* [N, C, H, W] */
     if (!m.data || !p.data) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
     sg_resize_bilinear(mask, &m, 0);
-    char tn[128];
-    snprintf(tn, sizeof tn, "%s.mask", name);
-    sg_trace(tn, &m);
     sg_mul_channel_broadcast(skip, &m, &p);
     sg_tensor q = sg_arena_tensor(a, x->n, x->c, x->h, x->w); /* [N, C, H, W] */
     if (!q.data) return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
     sg_conv2d_depthwise(&p, g->hpf, 1, 3, 3, 1, &q);
-    snprintf(tn, sizeof tn, "%s.highpass", name);
-    sg_trace(tn, &q);
     sg_add(x->data, q.data, sg_tensor_numel(x));
-    snprintf(tn, sizeof tn, "%s.skip", name);
-    sg_trace(tn, x);
     sg_arena_reset(a, mark);
     return SG_OK;
 }
@@ -180,8 +171,6 @@ sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const 
     int p = 0;
     sg_tensor cur = sg_tensor_make(buf[p], n, g->cfg.dim_in, S, S); /* [N, dim_in, S, S] */
     sg_conv2d(x, g->from_rgb_w, g->from_rgb_b, 3, 3, 1, 1, &cur, ws);
-    sg_trace("generator.from_rgb", &cur);
-    char name[64];
     for (int i = 0; i < g->cfg.n_encode && st == SG_OK; i++) {
         const sg_resblk *b = &g->encode[i];
         int slot = use_masks ? skip_slot(cur.h) : -1;
@@ -197,8 +186,6 @@ sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const 
         sg_tensor nxt = sg_tensor_make(buf[1 - p], n, b->out, ho, ho);
         st = sg_resblk_forward(b, &cur, &nxt, a, ws, err);
         cur = nxt, p = 1 - p;
-        snprintf(name, sizeof name, "generator.encode.%d", i);
-        sg_trace(name, &cur);
     }
     for (int j = 0; j < g->cfg.n_decode && st == SG_OK; j++) {
         const sg_adainblk *b = &g->decode[j];
@@ -206,20 +193,15 @@ sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const 
         sg_tensor nxt = sg_tensor_make(buf[1 - p], n, b->out, ho, ho);
         st = sg_adainblk_forward(b, &cur, s, &nxt, a, ws, err);
         cur = nxt, p = 1 - p;
-        snprintf(name, sizeof name, "generator.decode.%d", j);
-        sg_trace(name, &cur);
         int slot = use_masks ? skip_slot(cur.h) : -1;
         if (st == SG_OK && slot >= 0 && skip[slot].data && skip[slot].c == cur.c)
-            st = add_highpass(g, &cur, &skip[slot], &masks[cur.h == 32 ? 0 : 1], a, err, name);
+            st = add_highpass(g, &cur, &skip[slot], &masks[cur.h == 32 ? 0 : 1], a, err);
     }
     if (st == SG_OK) {
         /* to_rgb: affine IN → lrelu → 1×1 conv (in place on the last activation) */
         sg_instance_norm(&cur, g->to_rgb_norm_w, g->to_rgb_norm_b, 1e-5f);
-        sg_trace("generator.to_rgb.0", &cur);
         sg_leaky_relu(cur.data, sg_tensor_numel(&cur), 0.2f);
         sg_conv2d(&cur, g->to_rgb_w, g->to_rgb_b, 1, 1, 1, 0, y, ws);
-        sg_trace("generator.to_rgb.2", y);
-        sg_trace("generator", y);
     }
     sg_arena_reset(a, mark);
     return st;

@@ -1,5 +1,5 @@
 /* The model configuration. Checkpoints do not store hyper-parameters, so they are derived from
- * tensor shapes (docs/stargan-v2.md, "Hyper-parameters"; tools/refimpl infer_config). */
+ * tensor shapes (docs/networks.md "Configuration"). */
 #include "model_internal.h"
 
 #include <stdio.h>

@@ -42,6 +42,18 @@ static inline void sg_weights_free(sg_weights *w) {
 /* Convenience: get with a shape given as dims; ndim ≤ 4. */
 sg_status sg_weights_get(sg_weights *w, const char *name, const float **data, sg_error *err,
                          int ndim, ...);
+/* One tensor a network binds: "<prefix>.<leaf>", which must have the shape dims[0 .. ndim). */
+typedef struct {
+    const char *leaf;
+    const float **data;
+    int ndim, dims[4];
+} sg_weight_spec;
+/* Binds spec[0 .. n) in order under prefix (the first error stops it); when params is not NULL,
+ * *params grows by each bound tensor's element count. The networks' one binding helper. */
+sg_status sg_weights_bind(sg_weights *w, const char *prefix, const sg_weight_spec *spec, int n,
+                          size_t *params, sg_error *err);
+/* The entries of a spec table (an array, not a pointer) */
+#define SG_SPEC_COUNT(spec) ((int)(sizeof(spec) / sizeof((spec)[0])))
 
 /* ---- sources -------------------------------------------------------------------------------- */
 /* A safetensors model file, memory-mapped (read-only, never copied). F32 tensors only (I64
@@ -74,8 +86,9 @@ sg_status sg_ckpt_open_memory(const void *data, size_t size, const char *label, 
  * checkpoint's `domains` metadata comes from here. */
 const char *sg_release_domains(int num_domains);
 
-/* Spec-v1 deterministic weights (fixtures/README.md): `get` computes the values for any name and
- * shape on demand and keeps them until free. `generator.hpf.filter` is the fixed kernel. */
+/* Spec-v1 deterministic weights (docs/networks.md "Spec-v1 weights"): `get` computes the values
+ * for any name and shape on demand and keeps them until free. `generator.hpf.filter` is the fixed
+ * kernel. */
 sg_status sg_spec_v1_open(sg_weights **out, sg_error *err);
 /* n values u_i in [-1, 1) of the stream `name` (splitmix64 seeded by FNV-1a 64 of the name). */
 void sg_spec_v1_uniform(const char *name, size_t n, double *u);

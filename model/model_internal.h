@@ -11,7 +11,7 @@
  * bigger is a corrupt or hostile file, and this bounds the JSON parser's memory. */
 #define SG_ST_MAX_HEADER ((uint64_t)100 << 20)
 
-/* ---- shapes --------------------------------------------------------------------------------- */
+/* ---- shapes (shape.c) ------------------------------------------------------------------------ */
 /* Element count; false when a dimension is negative, ndim is out of range or the product
  * exceeds 2^60 (room left to multiply by an item size). */
 bool sg_shape_numel(const sg_shape *s, uint64_t *numel);
@@ -24,7 +24,8 @@ const char *sg_msg_name(const char *name, char *buf, size_t cap);
 #define SG_MSG_NAME_CAP  160
 #define SG_SHAPE_STR_CAP 200
 
-/* ---- name map: open addressing over FNV-1a; keys are borrowed (must outlive the map) --------- */
+/* ---- name map (tensor_index.c): open addressing over FNV-1a; keys are borrowed (must outlive the
+ * map) */
 typedef struct {
     const char *key;
     size_t value;
@@ -36,18 +37,19 @@ typedef struct {
 
 uint64_t sg_fnv1a64(const char *s);
 
-/* ---- files ---------------------------------------------------------------------------------- */
-/* Maps a regular file read-only. *data is NULL for an empty file (callers report it as
- * truncated); *fd_out (when not NULL) receives the open descriptor, else it is closed. */
-sg_status sg_file_map(const char *path, const uint8_t **data, size_t *size, int *fd_out,
-                      sg_error *err);
 /* true and *value when present */
 bool sg_namemap_get(const sg_namemap *m, const char *key, size_t *value);
 /* 0 inserted, 1 key already present (value unchanged), -1 out of memory */
 int sg_namemap_put(sg_namemap *m, const char *key, size_t value);
 void sg_namemap_free(sg_namemap *m);
 
-/* ---- tensor lookup, shared by the file sources (safetensors.c, ckpt.c) --------------------- */
+/* ---- files (file_map.c) ---------------------------------------------------------------------- */
+/* Maps a regular file read-only. *data is NULL for an empty file (callers report it as
+ * truncated); *fd_out (when not NULL) receives the open descriptor, else it is closed. */
+sg_status sg_file_map(const char *path, const uint8_t **data, size_t *size, int *fd_out,
+                      sg_error *err);
+
+/* ---- tensor lookup (tensor_index.c), shared by the file sources (safetensors.c, ckpt.c) ------ */
 /* Indexes a source's tensors by name: name i is *(char **)((char *)first + i·stride), i.e. the
  * `name` field of each entry of an array (pass &t[0].name, sizeof t[0]). A name given twice is
  * an error (which one would be meant?). The map borrows the names. */

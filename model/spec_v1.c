@@ -1,7 +1,7 @@
-/* Spec-v1 weights (fixtures/README.md): every tensor is a pure function of its full name and
- * shape, so tests and the CLI can build any configuration's networks without a download. The
- * values must match the Python reference bit for bit: each is computed in double and rounded
- * once to float, with the product and the sum kept as separate roundings (no fused
+/* Spec-v1 weights (docs/networks.md "Spec-v1 weights"): every tensor is a pure function of its
+ * full name and shape, so tests and the CLI can build any configuration's networks without a
+ * download. The values must match the Python reference bit for bit: each is computed in double
+ * and rounded once to float, with the product and the sum kept as separate roundings (no fused
  * multiply-add). */
 #include "model_internal.h"
 

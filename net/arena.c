@@ -5,16 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 16 floats = 64 bytes: rounding every allocation keeps every pointer cache-line aligned. */
-#define SG_ALIGN_FLOATS 16u
-
-static size_t round_up16(size_t floats) {
-    return (floats + SG_ALIGN_FLOATS - 1) / SG_ALIGN_FLOATS * SG_ALIGN_FLOATS;
-}
-
-/* aligned_alloc needs a size that is a multiple of the alignment; round_up16 guarantees it. */
+/* aligned_alloc needs a size that is a multiple of the alignment; sg_arena_floats (net.h: 16
+ * floats = 64 bytes) guarantees it. */
 static float *alloc_aligned(size_t floats) {
-    size_t n = round_up16(floats ? floats : 1);
+    size_t n = sg_arena_floats(floats ? floats : 1);
     if (n > SIZE_MAX / sizeof(float)) return NULL;
     return aligned_alloc(64, n * sizeof(float));
 }
@@ -24,7 +18,7 @@ sg_status sg_arena_init(sg_arena *a, size_t floats, sg_error *err) {
     a->base = alloc_aligned(floats);
     if (!a->base)
         return sg_error_set(err, SG_ERR_NOMEM, "arena: cannot allocate %zu floats", floats);
-    a->cap = round_up16(floats);
+    a->cap = sg_arena_floats(floats);
     return SG_OK;
 }
 
@@ -34,7 +28,7 @@ void sg_arena_free(sg_arena *a) {
 }
 
 float *sg_arena_alloc(sg_arena *a, size_t floats) {
-    size_t n = round_up16(floats);
+    size_t n = sg_arena_floats(floats);
     if (n < floats || n > a->cap - a->top) return NULL; /* overflow or plan too small */
     float *p = a->base + a->top;
     a->top += n;

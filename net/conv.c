@@ -278,15 +278,15 @@ sg_conv_algo sg_conv2d_algo(const sg_tensor *x, const float *w, const float *b, 
     SG_ASSERT(kh > 0 && kw > 0 && stride > 0 && pad >= 0);
     SG_ASSERT(y->n == x->n && y->h == conv_out(x->h, kh, stride, pad) &&
               y->w == conv_out(x->w, kw, stride, pad));
-    conv_geom g = {x->c,
-                   x->h,
-                   x->w,
-                   kh,
-                   kw,
-                   stride,
-                   pad,
-                   conv_out(x->h, kh, stride, pad),
-                   conv_out(x->w, kw, stride, pad)};
+    conv_geom g = {.cin = x->c,
+                   .h = x->h,
+                   .w = x->w,
+                   .kh = kh,
+                   .kw = kw,
+                   .stride = stride,
+                   .pad = pad,
+                   .ho = conv_out(x->h, kh, stride, pad),
+                   .wo = conv_out(x->w, kw, stride, pad)};
     const int cout = y->c, npix = g.ho * g.wo;
     const int wino_ok = kh == 3 && kw == 3 && stride == 1 && pad == 1;
     if (want == SG_CONV_WINOGRAD || (want == SG_CONV_AUTO && wino_pays(&g, cout)))

@@ -153,7 +153,15 @@ void sg_conv2d_up2(const sg_tensor *x, const float *w, const float *b, sg_tensor
     SG_ASSERT(y->n == x->n && y->h == 2 * x->h && y->w == 2 * x->w);
     if (up2_wino_pays(x, y->c) && sg__conv_winograd(x, w, b, y, ws, 1, NULL) == 0) return;
     /* the band geometry of a 3×3 pad-1 conv on x itself: rows i0 - 1 ... i0 + R, width W + 2 */
-    const conv_geom g = {x->c, x->h, x->w, 3, 3, 1, 1, x->h, x->w};
+    const conv_geom g = {.cin = x->c,
+                         .h = x->h,
+                         .w = x->w,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride = 1,
+                         .pad = 1,
+                         .ho = x->h,
+                         .wo = x->w};
     const int cout = y->c;
     const size_t xs = (size_t)g.cin * g.h * g.w, ys = (size_t)cout * 4 * g.h * g.w;
     const up2_plan p = plan_up2(&g, cout, ws);

@@ -77,8 +77,21 @@ static void gemm_run(int M, int N, int K, int taps, const float *A, size_t astri
         if (bias || !acc) sg__fill_bias(C, bias, M, (size_t)ldc, 0, N);
         return;
     }
-    gemm_job j = {M, N, K,       taps, lda, ldb, ldc, acc, 0, 0, 0, NULL != sg__bf16_current(),
-                  A, B, astride, boff, C,   bias};
+    gemm_job j = {.M = M,
+                  .N = N,
+                  .K = K,
+                  .taps = taps,
+                  .lda = lda,
+                  .ldb = ldb,
+                  .ldc = ldc,
+                  .acc = acc,
+                  .bf16 = NULL != sg__bf16_current(),
+                  .A = A,
+                  .B = B,
+                  .astride = astride,
+                  .boff = boff,
+                  .C = C,
+                  .bias = bias}; /* rb, cb, ncol: plan_split */
     plan_split(&j);
     sg__parallel((M + j.rb - 1) / j.rb * j.ncol, gemm_task, &j);
 }
@@ -123,11 +136,20 @@ static void wtaps_task(void *ctx, int task, int thread) {
 int sg__gemm_wtaps(int M, int N, int K, int taps, const float *w, float *scratch, const float *B,
                    int ldb, const size_t *boff, float *C, int ldc, int acc) {
     if (M <= 0 || N <= 0 || K <= 0) return -1;
-    wtaps_job j = {{M, N, K, taps, K, ldb, ldc, acc, 0, 0, 0, NULL != sg__bf16_current(), NULL, B,
-                    0, boff, C, NULL},
-                   w,
-                   scratch,
-                   0};
+    wtaps_job j = {.g = {.M = M,
+                         .N = N,
+                         .K = K,
+                         .taps = taps,
+                         .lda = K,
+                         .ldb = ldb,
+                         .ldc = ldc,
+                         .acc = acc,
+                         .bf16 = NULL != sg__bf16_current(),
+                         .B = B,
+                         .boff = boff,
+                         .C = C}, /* A: w reordered per task into scratch */
+                   .w = w,
+                   .scratch = scratch}; /* slice: after plan_split */
     plan_split(&j.g);
     const int blocks = (M + j.g.rb - 1) / j.g.rb;
     if (j.g.ncol != 1 || (blocks > 1 && (size_t)sg__threads() * j.g.rb > (size_t)M)) return -1;

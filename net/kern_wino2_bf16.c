@@ -10,7 +10,7 @@
  *   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
  *   Aᵀ = [1 1 1 0; 0 1 -1 -1].
  *
- * U is made once per layer (sg__bf16_wino2_u in bf16.c, at load) as pair panels: word
+ * U is made once per layer (sg__bf16_wino2_u in packed.c, at load) as pair panels: word
  * p·ldu + (co/8)·8·(Cin/2) + (ci/2)·8 + co%8 holds (U[p][co][ci], U[p][co][ci + 1]).
  * Tasks are blocks of nr × nc tiles (× a block of output channels when there are few tiles):
  * the input transform of every channel pair into V (bf16 pairs, [16][Cin/2][tiles]), read
@@ -277,8 +277,16 @@ int sg__wino2_bf16(const sg_tensor *x, const float *w, const float *b, sg_tensor
                    sg_workspace *ws, int up, const sg_preact *pre, sg_packed_weights *bw) {
     const int cin = x->c, cout = y->c, h = y->h, wd = y->w;
     if (!ws || !ws->buf || cin % 2 || cout % 8 || (up && (h % 2 || wd % 2))) return -1;
-    w2 c = {x->data, b, y->data, pre, up, x->n, cin, cout, h, wd, 0,
-            0,       0, 0,       0,   0,  0,    0,   NULL, 0, 0,  NULL};
+    w2 c = {.x = x->data,
+            .b = b,
+            .y = y->data,
+            .pre = pre,
+            .up = up,
+            .n = x->n,
+            .cin = cin,
+            .cout = cout,
+            .h = h,
+            .w = wd}; /* the blocking and U: below */
     c.u = sg__bf16_wino2_u(bw, w, cout, cin, &c.ldu);
     if (!c.u) return -1;
     c.th = (h + 1) / 2, c.tw = (wd + 1) / 2;

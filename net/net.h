@@ -94,6 +94,9 @@ typedef struct {
 sg_status sg_arena_init(sg_arena *a, size_t floats, sg_error *err);
 void sg_arena_free(sg_arena *a);
 float *sg_arena_alloc(sg_arena *a, size_t floats); /* 64-byte aligned */
+/* The floats one sg_arena_alloc of `floats` takes: rounded up to 16 (64 bytes, so every pointer
+ * stays cache-line aligned). Plans add these up, one per allocation they mirror. */
+static inline size_t sg_arena_floats(size_t floats) { return (floats + 15) / 16 * 16; }
 /* allocates a tensor; t->data is NULL when out of room */
 sg_tensor sg_arena_tensor(sg_arena *a, int n, int c, int h, int w);
 static inline size_t sg_arena_mark(const sg_arena *a) { return a->top; }
@@ -199,12 +202,12 @@ const char *sg_bf16_unsupported(void);
  * built yet: no CPU with amx_bf16 to test it on), or "none". */
 const char *sg_bf16_path(void);
 
-/* A set of weights converted and packed once, keyed by the address of the fp32 weights the
- * networks pass to the ops (which stay valid for the set's life). A bf16 set holds the F(2,3)
- * U of the 3×3 convs and the linear layers' weights in the kernels' pair-panel layout; an fp32
- * set holds the fp32 Winograd U of the layers split by tile rows (the big-image layers, where
- * every call transformed the whole U; the channel-split layers transform their slices in cache
- * and keep nothing), exactly the values the per-call transform makes: the same output bytes.
+/* A set of weights converted and packed once (net/packed.c), keyed by the address of the fp32
+ * weights the networks pass to the ops (which stay valid for the set's life) and by what was
+ * made of them. A bf16 set holds the F(2,3) U of the 3×3 convs and the linear layers' weights in
+ * the kernels' pair-panel layout; an fp32 set holds the fp32 Winograd U of the layers split by
+ * tile rows (the big-image layers, where every call transformed the whole U; the channel-split
+ * layers transform their slices in cache and keep only the weights in gather order), exactly the values the per-call transform makes: the same output bytes.
  * Entries are added under a lock the first time a layer runs (engine/ runs every network once
  * at load), then only read, so one set serves any number of threads. The other bf16 GEMMs (1×1,
  * tap-shifted, im2col, upsample phases: a small share of the time) convert their operands
@@ -218,7 +221,7 @@ size_t sg_packed_weights_bytes(const sg_packed_weights *pw); /* packed weights h
 /* Ops called from this thread from now on use pw: bf16 products with a bf16 set, kept fp32 U
  * with an fp32 set, plain fp32 with NULL. Returns the previous setting (per thread: bracket a
  * request with it and restore). */
-sg_packed_weights *sg_packed_use(sg_packed_weights *bw);
+sg_packed_weights *sg_packed_use(sg_packed_weights *pw);
 
 /* ---- threads --------------------------------------------------------------------------------
  * net/'s ops split their work over one pool of (online CPUs, at most 8; SG_THREADS=n) threads.
@@ -230,9 +233,8 @@ sg_packed_weights *sg_packed_use(sg_packed_weights *bw);
 void sg_net_user_enter(void);
 void sg_net_user_leave(void);
 /* The pool for other parts' loops: fn(ctx, task, thread) for every task < ntasks (any order, on
- * up to sg_net_threads() threads; thread < sg_net_threads() indexes per-thread scratch); serial
- * on the caller's thread when the pool is busy or several requests are in flight. */
-int sg_net_threads(void);
+ * the pool's threads; thread is the worker's index); serial on the caller's thread when the pool
+ * is busy or several requests are in flight. */
 void sg_net_parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx);
 
 /* sg_conv2d with the algorithm chosen by the caller (benchmarks, tests): want = AUTO picks as
@@ -315,12 +317,5 @@ void sg_concat_channels(const sg_tensor *a, const sg_tensor *b, sg_tensor *y);
  * single-threaded OpenBLAS (net/gemm.c). */
 void sg_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
              int ldc, int accumulate);
-
-/* ---- trace (net/trace.c) ------------------------------------------------------------------ */
-/* Optional per-block dump for debugging against the Python reference (refimpl `compare`): when
- * a directory is set, sg_trace writes sample 0 of t as <dir>/<name>.f32 (model code calls it after
- * each block; a no-op otherwise). Not thread-safe to change while networks run. */
-void sg_trace_set_dir(const char *dir);
-void sg_trace(const char *name, const sg_tensor *t);
 
 #endif

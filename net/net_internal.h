@@ -133,6 +133,7 @@ typedef struct {
                           int rows_left);
 } sg_kernels;
 
+/* The kernels for this CPU (SG_CPU=plain|avx2|avx512 forces a supported one), chosen once. */
 const sg_kernels *sg__kernels(void);
 
 /* o = pre(x) for n floats of plane k (= n·C + c) of the pre-activation's input */
@@ -154,11 +155,9 @@ int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_ten
  * 16² where it splits by output channels. */
 int sg__wino_pays(int cin, int cout, int h, int w);
 
-/* The kernels for this CPU (SG_CPU=plain|avx2|avx512 forces a supported one), chosen once. */
-const sg_kernels *sg__kernels(void);
 extern const sg_kernels sg__kernels_plain, sg__kernels_avx2, sg__kernels_avx512;
 
-/* ---- bf16 (bf16.c, kern_bf16.c) -------------------------------------------------------------
+/* ---- the packed-weights cache (packed.c) ----------------------------------------------------
  * The calling thread's bf16 weight set (sg_packed_use), or NULL: fp32. Jobs handed to the pool
  * capture it on the caller's thread. */
 sg_packed_weights *sg__bf16_current(void);
@@ -180,7 +179,9 @@ const uint32_t *sg__bf16_linear_w(sg_packed_weights *bw, const float *w, int out
  * of ldu words), made on first use; NULL when it cannot be (odd Cin, Cout % 8, no memory). */
 const uint32_t *sg__bf16_wino2_u(sg_packed_weights *bw, const float *w, int cout, int cin,
                                  size_t *ldu);
-/* fp32 → bf16 bits, round to nearest even (denormals to zero and NaN kept quiet, as the
+
+/* ---- bf16 products (kern_bf16.c, kern_wino2_bf16.c; bf16.c says which CPUs run them) --------
+ * fp32 → bf16 bits, round to nearest even (denormals to zero and NaN kept quiet, as the
  * AVX512-BF16 conversions do) */
 static inline uint32_t sg__bf16_bits(float f) {
     uint32_t u;

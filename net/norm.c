@@ -8,12 +8,14 @@
 
 #include <math.h>
 
+typedef enum { NORM_INSTANCE, NORM_ADAIN, NORM_BATCH } norm_kind;
+
 typedef struct {
     sg_tensor *x;
     const float *gamma, *beta; /* IN: [C] each or NULL; AdaIN: gamma = gb [N, 2C], beta NULL */
     const float *mean, *var;   /* batch norm */
     float eps;
-    int kind;  /* 0 IN, 1 AdaIN, 2 BN */
+    norm_kind kind;
     float *co; /* not NULL: write sg_preact coefficients [4, N·C] instead of normalising */
 } norm_job;
 
@@ -26,12 +28,12 @@ static void norm_task(void *ctx, int task, int thread) {
     float *p = j->x->data + (size_t)task * hw;
     const sg_kernels *k = sg__kernels();
     double g, b, mean, var;
-    if (j->kind == 2) {
+    if (j->kind == NORM_BATCH) {
         g = j->gamma ? j->gamma[c] : 1.0, b = j->beta ? j->beta[c] : 0.0;
         mean = j->mean[c], var = j->var[c];
     } else {
         k->plane_stats(p, hw, &mean, &var);
-        if (j->kind == 1) {
+        if (j->kind == NORM_ADAIN) {
             const float *gb = j->gamma + (size_t)n * 2 * C;
             g = 1.0 + (double)gb[c], b = gb[C + c];
         } else {
@@ -52,8 +54,8 @@ static void norm_task(void *ctx, int task, int thread) {
 /* planes in parallel (tiny planes: serial, the pool's hand-off would cost more) */
 static void norm_run(norm_job *j) {
     SG_ASSERT(j->x->data && j->x->h > 0 && j->x->w > 0);
-    SG_ASSERT(j->kind != 1 || j->gamma); /* AdaIN: gb [N, 2C] */
-    SG_ASSERT(j->kind != 2 || (j->mean && j->var));
+    SG_ASSERT(j->kind != NORM_ADAIN || j->gamma); /* AdaIN: gb [N, 2C] */
+    SG_ASSERT(j->kind != NORM_BATCH || (j->mean && j->var));
     const double t0 = sg__prof_now();
     const int planes = j->x->n * j->x->c;
     if ((size_t)j->x->h * j->x->w * planes >= 65536) sg__parallel(planes, norm_task, j);
@@ -63,12 +65,12 @@ static void norm_run(norm_job *j) {
 }
 
 void sg_instance_norm(sg_tensor *x, const float *gamma, const float *beta, float eps) {
-    norm_job j = {x, gamma, beta, NULL, NULL, eps, 0, NULL};
+    norm_job j = {.x = x, .gamma = gamma, .beta = beta, .eps = eps, .kind = NORM_INSTANCE};
     norm_run(&j);
 }
 
 void sg_adain(sg_tensor *x, const float *gb, float eps) {
-    norm_job j = {x, gb, NULL, NULL, NULL, eps, 1, NULL};
+    norm_job j = {.x = x, .gamma = gb, .eps = eps, .kind = NORM_ADAIN};
     norm_run(&j);
 }
 
@@ -79,19 +81,30 @@ static sg_preact pre_of(const sg_tensor *x, const float *co, float slope) {
 
 sg_preact sg_instance_norm_pre(const sg_tensor *x, const float *gamma, const float *beta, float eps,
                                float slope, float *co) {
-    norm_job j = {(sg_tensor *)x, gamma, beta, NULL, NULL, eps, 0, co};
+    norm_job j = {.x = (sg_tensor *)x, /* only read: co is written instead */
+                  .gamma = gamma,
+                  .beta = beta,
+                  .eps = eps,
+                  .kind = NORM_INSTANCE,
+                  .co = co};
     norm_run(&j);
     return pre_of(x, co, slope);
 }
 
 sg_preact sg_adain_pre(const sg_tensor *x, const float *gb, float eps, float slope, float *co) {
-    norm_job j = {(sg_tensor *)x, gb, NULL, NULL, NULL, eps, 1, co};
+    norm_job j = {.x = (sg_tensor *)x, .gamma = gb, .eps = eps, .kind = NORM_ADAIN, .co = co};
     norm_run(&j);
     return pre_of(x, co, slope);
 }
 
 void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const float *weight,
                    const float *bias, float eps) {
-    norm_job j = {x, weight, bias, mean, var, eps, 2, NULL};
+    norm_job j = {.x = x,
+                  .gamma = weight,
+                  .beta = bias,
+                  .mean = mean,
+                  .var = var,
+                  .eps = eps,
+                  .kind = NORM_BATCH};
     norm_run(&j);
 }

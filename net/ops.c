@@ -4,32 +4,35 @@
 
 #define CHUNK 65536 /* floats per parallel task */
 
+/* y[i] = ... for the public op of the same name (x: the second operand, s: slope or scale) */
+typedef enum { EW_RELU, EW_LRELU, EW_SCALE, EW_ADD, EW_ADD_SCALE } ew_op;
+
 typedef struct {
     float *y;
     const float *x;
     size_t n;
     float s;
-    int op; /* 0 relu, 1 lrelu, 2 scale, 3 add, 4 add_scale */
+    ew_op op;
 } ew_job;
 
 static void ew_range(const ew_job *j, size_t a, size_t b) {
     float *y = j->y;
     const float *x = j->x, s = j->s;
     switch (j->op) {
-    case 0:
+    case EW_RELU:
         for (size_t i = a; i < b; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
         break;
-    case 1: /* branch-free max(y, 0) + s·min(y, 0), so it vectorises (signs are random) */
+    case EW_LRELU: /* branch-free max(y, 0) + s·min(y, 0), so it vectorises (signs are random) */
         for (size_t i = a; i < b; i++)
             y[i] = (y[i] > 0.0f ? y[i] : 0.0f) + s * (y[i] < 0.0f ? y[i] : 0.0f);
         break;
-    case 2:
+    case EW_SCALE:
         for (size_t i = a; i < b; i++) y[i] *= s;
         break;
-    case 3:
+    case EW_ADD:
         for (size_t i = a; i < b; i++) y[i] += x[i];
         break;
-    default:
+    case EW_ADD_SCALE:
         for (size_t i = a; i < b; i++) y[i] = (y[i] + x[i]) * s;
         break;
     }
@@ -42,7 +45,7 @@ static void ew_task(void *ctx, int task, int thread) {
     ew_range(j, a, b);
 }
 
-static void ew_run(float *y, const float *x, size_t n, float s, int op) {
+static void ew_run(float *y, const float *x, size_t n, float s, ew_op op) {
     const double t0 = sg__prof_now();
     ew_job j = {y, x, n, s, op};
     if (n >= 4 * CHUNK) sg__parallel((int)((n + CHUNK - 1) / CHUNK), ew_task, &j);
@@ -50,11 +53,11 @@ static void ew_run(float *y, const float *x, size_t n, float s, int op) {
     sg__prof_add(SG_PROF_ELEMENTWISE, t0, 0);
 }
 
-void sg_relu(float *x, size_t n) { ew_run(x, NULL, n, 0.0f, 0); }
-void sg_leaky_relu(float *x, size_t n, float slope) { ew_run(x, NULL, n, slope, 1); }
-void sg_scale(float *x, size_t n, float s) { ew_run(x, NULL, n, s, 2); }
-void sg_add(float *y, const float *x, size_t n) { ew_run(y, x, n, 0.0f, 3); }
-void sg_add_scale(float *y, const float *x, size_t n, float s) { ew_run(y, x, n, s, 4); }
+void sg_relu(float *x, size_t n) { ew_run(x, NULL, n, 0.0f, EW_RELU); }
+void sg_leaky_relu(float *x, size_t n, float slope) { ew_run(x, NULL, n, slope, EW_LRELU); }
+void sg_scale(float *x, size_t n, float s) { ew_run(x, NULL, n, s, EW_SCALE); }
+void sg_add(float *y, const float *x, size_t n) { ew_run(y, x, n, 0.0f, EW_ADD); }
+void sg_add_scale(float *y, const float *x, size_t n, float s) { ew_run(y, x, n, s, EW_ADD_SCALE); }
 
 /* y[n, c, p] = a[n, c, p] · b[n, 0, p]: a per-pixel mask applied to every channel. y may be a. */
 void sg_mul_channel_broadcast(const sg_tensor *a, const sg_tensor *b, sg_tensor *y) {

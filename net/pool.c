@@ -32,19 +32,10 @@ static struct {
     atomic_int next;
     atomic_flag busy;
     atomic_int users; /* sg_net_user_enter - leave: requests in flight on other threads */
-} pool = {PTHREAD_MUTEX_INITIALIZER,
-          PTHREAD_COND_INITIALIZER,
-          PTHREAD_COND_INITIALIZER,
-          0,
-          0,
-          0,
-          0,
-          NULL,
-          NULL,
-          0,
-          0,
-          ATOMIC_FLAG_INIT,
-          0};
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER,
+          .busy = ATOMIC_FLAG_INIT}; /* the rest 0 until start */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void drain(int thread) {
@@ -157,7 +148,6 @@ void sg_net_user_leave(void) {
     (void)was;
 }
 
-int sg_net_threads(void) { return sg__threads(); }
 void sg_net_parallel(int ntasks, void (*fn)(void *ctx, int task, int thread), void *ctx) {
     sg__parallel(ntasks, fn, ctx);
 }

@@ -393,7 +393,7 @@ int sg__wino_pays(int cin, int cout, int h, int w) {
 
 /* The conv by output-channel blocks when that pays and fits; -1 (nothing written) otherwise. */
 static int conv_winograd_co(wino_ctx *c, int batch, size_t cap) {
-    co_ctx o = {c, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
+    co_ctx o = {.c = c};
     const wino_plan *p = c->p;
     const int nt = p->th * p->tw, threads = p->threads;
     if (!co_split_pays(c->cin, c->cout, nt, c->k) || co_plan(&o, p, c->cin, nt) > cap) return -1;
@@ -424,8 +424,22 @@ static int conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_
     const sg_kernels *k = sg__kernels();
     wino_plan p = plan_wino(cin, h, wd, cout, (size_t)-1); /* th, tw, lrow, threads */
     unsigned char mzero[64] = {0};                         /* pool threads ≤ 8 (pool.c) */
-    wino_ctx c = {&p,      k, cin, cout, h,       wd,      0,    up,  pool, cout % k->mr == 0,
-                  x->data, w, b,   NULL, y->data, ws->buf, NULL, pre, mzero};
+    wino_ctx c = {.p = &p,
+                  .k = k,
+                  .cin = cin,
+                  .cout = cout,
+                  .h = h,
+                  .w = wd,
+                  .up = up,
+                  .pool = pool,
+                  .packed = cout % k->mr == 0,
+                  .x = x->data,
+                  .wt = w,
+                  .b = b,
+                  .y = y->data,
+                  .u = ws->buf,
+                  .pre = pre,
+                  .mzero = mzero}; /* tasks_per_sample, slots: below; wg: the block path */
     SG_ASSERT(p.threads <= 64);
     const double t0 = sg__prof_now();
     if (conv_winograd_co(&c, x->n, ws->cap) == 0) {

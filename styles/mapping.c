@@ -1,4 +1,4 @@
-/* MappingNetwork (docs/stargan-v2.md): z → shared MLP → per-domain head → s. */
+/* MappingNetwork (docs/networks.md "MappingNetwork"): z → shared MLP → per-domain head → s. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,16 +7,11 @@
 
 #define H SG_MAPPING_HIDDEN
 
+/* "<name>.weight" [out, in] and "<name>.bias" [out] */
 static sg_status bind_linear(sg_weights *w, const char *name, int out, int in, const float **wt,
                              const float **b, size_t *params, sg_error *err) {
-    char n[160];
-    snprintf(n, sizeof n, "%s.weight", name);
-    sg_status st = sg_weights_get(w, n, wt, err, 2, out, in);
-    if (st) return st;
-    snprintf(n, sizeof n, "%s.bias", name);
-    if ((st = sg_weights_get(w, n, b, err, 1, out))) return st;
-    *params += (size_t)out * in + out;
-    return SG_OK;
+    const sg_weight_spec spec[] = {{"weight", wt, 2, {out, in}}, {"bias", b, 1, {out}}};
+    return sg_weights_bind(w, name, spec, SG_SPEC_COUNT(spec), params, err);
 }
 
 sg_status sg_mapping_init(sg_mapping *m, const sg_config *cfg, sg_weights *w, sg_error *err) {

@@ -1,5 +1,5 @@
-/* StyleEncoder (docs/stargan-v2.md): conv → K down-sampling ResBlks → lrelu → 4×4 conv → lrelu
- * → per-domain linear head. */
+/* StyleEncoder (docs/networks.md "StyleEncoder"): conv → K down-sampling ResBlks → lrelu → 4×4
+ * conv → lrelu → per-domain linear head. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,27 +16,28 @@ static sg_status bind_heads(sg_style_encoder *e, sg_weights *w, sg_error *err) {
     e->unshared_w = calloc((size_t)e->num_domains, sizeof *e->unshared_w);
     e->unshared_b = calloc((size_t)e->num_domains, sizeof *e->unshared_b);
     if (!e->unshared_w || !e->unshared_b) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    char name[96];
-    for (int d = 0; d < e->num_domains; d++) {
-        sg_status st;
-        snprintf(name, sizeof name, "style_encoder.unshared.%d.weight", d);
-        if ((st = sg_weights_get(w, name, &e->unshared_w[d], err, 2, e->style_dim, e->dim_out)))
-            return st;
-        snprintf(name, sizeof name, "style_encoder.unshared.%d.bias", d);
-        if ((st = sg_weights_get(w, name, &e->unshared_b[d], err, 1, e->style_dim))) return st;
-        e->params += (size_t)e->style_dim * (e->dim_out + 1);
+    char prefix[64];
+    sg_status st = SG_OK;
+    for (int d = 0; d < e->num_domains && !st; d++) {
+        const sg_weight_spec head[] = {
+            {"weight", &e->unshared_w[d], 2, {e->style_dim, e->dim_out}},
+            {"bias", &e->unshared_b[d], 1, {e->style_dim}},
+        };
+        snprintf(prefix, sizeof prefix, "style_encoder.unshared.%d", d);
+        st = sg_weights_bind(w, prefix, head, SG_SPEC_COUNT(head), &e->params, err);
     }
-    return SG_OK;
+    return st;
 }
 
 static sg_status bind_all(sg_style_encoder *e, const sg_config *cfg, sg_weights *w, sg_error *err) {
-    sg_status st;
     int d = e->dim_in;
-    if ((st =
-             sg_weights_get(w, "style_encoder.shared.0.weight", &e->conv0_w, err, 4, d, 3, 3, 3)) ||
-        (st = sg_weights_get(w, "style_encoder.shared.0.bias", &e->conv0_b, err, 1, d)))
-        return st;
-    e->params += (size_t)d * 28;
+    const sg_weight_spec conv0[] = {
+        {"weight", &e->conv0_w, 4, {d, 3, 3, 3}},
+        {"bias", &e->conv0_b, 1, {d}},
+    };
+    sg_status st =
+        sg_weights_bind(w, "style_encoder.shared.0", conv0, SG_SPEC_COUNT(conv0), &e->params, err);
+    if (st) return st;
     char prefix[64];
     for (int i = 0; i < e->n_blocks; i++) {
         int d_out = 2 * d < cfg->max_conv_dim ? 2 * d : cfg->max_conv_dim;
@@ -46,12 +47,12 @@ static sg_status bind_all(sg_style_encoder *e, const sg_config *cfg, sg_weights 
         d = d_out;
     }
     e->dim_out = d;
-    char name[96];
-    snprintf(name, sizeof name, "style_encoder.shared.%d.weight", e->n_blocks + 2);
-    if ((st = sg_weights_get(w, name, &e->conv_last_w, err, 4, d, d, 4, 4))) return st;
-    snprintf(name, sizeof name, "style_encoder.shared.%d.bias", e->n_blocks + 2);
-    if ((st = sg_weights_get(w, name, &e->conv_last_b, err, 1, d))) return st;
-    e->params += (size_t)d * d * 16 + d;
+    const sg_weight_spec last[] = {
+        {"weight", &e->conv_last_w, 4, {d, d, 4, 4}}, /* 4×4, no padding: 4×4 → 1×1 */
+        {"bias", &e->conv_last_b, 1, {d}},
+    };
+    snprintf(prefix, sizeof prefix, "style_encoder.shared.%d", e->n_blocks + 2);
+    if ((st = sg_weights_bind(w, prefix, last, SG_SPEC_COUNT(last), &e->params, err))) return st;
     return bind_heads(e, w, err);
 }
 
@@ -94,7 +95,9 @@ size_t sg_style_encoder_plan(const sg_style_encoder *e, int n) {
         size_t s = sg_resblk_scratch(&e->blocks[i], n, h);
         if (s > scratch) scratch = s;
     }
-    return 2 * max_boundary(e) * (size_t)n + scratch + 2 * (size_t)n * e->dim_out + 8 * 16;
+    /* the two ping-pong buffers, h [N, dim_out] ×2, then a block's scratch */
+    return 2 * sg_arena_floats(max_boundary(e) * (size_t)n) +
+           sg_arena_floats(2 * (size_t)n * e->dim_out) + scratch;
 }
 
 double sg_style_encoder_flops(const sg_style_encoder *e) {
@@ -127,23 +130,17 @@ sg_status sg_style_encoder_forward(const sg_style_encoder *e, const sg_tensor *x
     int p = 0;
     sg_tensor cur = sg_tensor_make(buf[0], n, e->dim_in, S, S);
     sg_conv2d(x, e->conv0_w, e->conv0_b, 3, 3, 1, 1, &cur, ws);
-    sg_trace("style_encoder.shared.0", &cur);
     sg_status st = SG_OK;
-    char name[64];
     for (int i = 0; i < e->n_blocks && st == SG_OK; i++) {
         sg_tensor nxt = sg_tensor_make(buf[1 - p], n, e->blocks[i].out, cur.h / 2, cur.w / 2);
         st = sg_resblk_forward(&e->blocks[i], &cur, &nxt, a, ws, err);
         cur = nxt, p = 1 - p;
-        snprintf(name, sizeof name, "style_encoder.shared.%d", i + 1);
-        sg_trace(name, &cur);
     }
     if (st == SG_OK) {
         /* lrelu → 4×4 conv, no padding (4×4 → 1×1) → lrelu → flatten [N, dim_out] */
         sg_leaky_relu(cur.data, sg_tensor_numel(&cur), 0.2f);
         sg_tensor v = sg_tensor_make(h, n, e->dim_out, 1, 1);
         sg_conv2d(&cur, e->conv_last_w, e->conv_last_b, 4, 4, 1, 0, &v, ws);
-        snprintf(name, sizeof name, "style_encoder.shared.%d", e->n_blocks + 2);
-        sg_trace(name, &v);
         sg_leaky_relu(h, (size_t)n * e->dim_out, 0.2f);
         for (int i = 0; i < n; i++)
             sg_linear(h + (size_t)i * e->dim_out, 1, e->dim_out, e->unshared_w[y[i]],

@@ -287,7 +287,12 @@ static const char *tmp_path(const char *name) {
 
 /* the mini configuration as a model file; with or without its fan.* tensors */
 static void write_mini(const char *path, int with_fan) {
-    sg_config cfg = {64, 16, 8, 2, 64, 1, 0, {{0}}};
+    sg_config cfg = {.img_size = 64,
+                     .style_dim = 16,
+                     .latent_dim = 8,
+                     .num_domains = 2,
+                     .max_conv_dim = 64,
+                     .w_hpf = 1};
     sg_error err = {0};
     sg_weights *spec, *rec;
     sg_engine e;

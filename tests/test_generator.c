@@ -66,7 +66,12 @@ static void generator_celeba(void **st) {
 /* Any configuration the spec allows runs within its plan: build one from spec-v1 weights, run a
  * forward on random data and check the output is finite and the arena never overflowed. */
 static void run_config(int img, int style, int latent, int domains, int cap, int w_hpf) {
-    sg_config cfg = {img, style, latent, domains, cap, w_hpf, 0, {{0}}};
+    sg_config cfg = {.img_size = img,
+                     .style_dim = style,
+                     .latent_dim = latent,
+                     .num_domains = domains,
+                     .max_conv_dim = cap,
+                     .w_hpf = w_hpf};
     sg_error err = {0};
     sg_weights *w;
     sg_engine e;
@@ -112,7 +117,12 @@ static void other_configs(void **st) {
 
 static void bad_inputs(void **st) {
     (void)st;
-    sg_config cfg = {64, 16, 8, 2, 64, 1, 0, {{0}}};
+    sg_config cfg = {.img_size = 64,
+                     .style_dim = 16,
+                     .latent_dim = 8,
+                     .num_domains = 2,
+                     .max_conv_dim = 64,
+                     .w_hpf = 1};
     sg_error err = {0};
     sg_weights *w;
     sg_engine e;

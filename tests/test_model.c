@@ -752,7 +752,12 @@ static void test_config_derive_small(void **state) {
 
 static void test_config_domains(void **state) {
     (void)state;
-    sg_config c = {256, 64, 16, 3, 512, 0, 0, {{0}}};
+    sg_config c = {.img_size = 256,
+                   .style_dim = 64,
+                   .latent_dim = 16,
+                   .num_domains = 3,
+                   .max_conv_dim = 512,
+                   .w_hpf = 0};
     sg_error err = {0};
     assert_int_equal(sg_config_set_domains(&c, NULL, &err), SG_OK);
     assert_string_equal(c.domains[2], "domain2");

@@ -1,14 +1,13 @@
-/* Helpers of the many-photo commands: listings, folders, domains, progress bar (tools.h). */
-#include "tools.h"
+/* Photo folders for the many-photo commands: listing photos and subfolders, making output
+ * folders (photo_dirs.h). */
+#include "photo_dirs.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 sg_status cli_list_add(cli_list *l, const char *s, sg_error *err) {
     if (l->n == l->cap) {
@@ -89,72 +88,4 @@ sg_status cli_mkdirs(const char *path, sg_error *err) {
     }
     free(p);
     return SG_OK;
-}
-
-sg_status cli_domain(const sg_config *cfg, const char *name, const char *what, int *y,
-                     sg_error *err) {
-    *y = sg_config_domain(cfg, name);
-    if (*y >= 0) return SG_OK;
-    char list[512] = "";
-    size_t off = 0;
-    for (int i = 0; i < cfg->num_domains && off < sizeof list - 40; i++)
-        off +=
-            (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", cfg->domains[i]);
-    if (off >= sizeof list - 40) snprintf(list + off, sizeof list - off, ", ...");
-    return sg_error_set(err, SG_ERR_ARG, "%s%sunknown domain '%s' (this model's domains: %s)",
-                        what ? what : "", what ? ": " : "", name, list);
-}
-
-/* ---- progress bar ------------------------------------------------------------------------- */
-
-static void draw(cli_progress *p) {
-    const int width = 24;
-    double frac = p->total > 0 ? (double)p->done / (double)p->total : 1.0;
-    if (frac > 1) frac = 1;
-    char bar[32];
-    int full = (int)(frac * width + 0.5);
-    for (int i = 0; i < width; i++) bar[i] = i < full ? '#' : '.';
-    bar[width] = 0;
-    double el = (sg_now_ms() - p->t0) / 1000.0;
-    char left[32] = "";
-    if (p->done > 0 && p->done < p->total) {
-        long s = (long)(el * (double)(p->total - p->done) / (double)p->done + 0.5);
-        snprintf(left, sizeof left, "  %ld:%02ld left", s / 60, s % 60);
-    }
-    fprintf(stderr, "\r\033[K[%s] %3d%%  %ld/%ld  %s%s", bar, (int)(frac * 100), p->done, p->total,
-            p->what, left);
-    fflush(stderr);
-}
-
-void cli_progress_start(cli_progress *p, long total) {
-    memset(p, 0, sizeof *p);
-    p->tty = isatty(STDERR_FILENO);
-    p->total = total;
-    p->t0 = sg_now_ms();
-    if (p->tty) draw(p);
-}
-
-void cli_progress_step(cli_progress *p, long n, const char *what) {
-    p->done += n;
-    if (what) snprintf(p->what, sizeof p->what, "%s", what);
-    if (!p->tty) return;
-    double now = sg_now_ms();
-    if (now - p->shown < 100 && p->done < p->total) return; /* redraw 10 times a second */
-    p->shown = now;
-    draw(p);
-}
-
-void cli_progress_note(cli_progress *p, const char *fmt, ...) {
-    if (p->tty) fprintf(stderr, "\r\033[K");
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    if (p->tty) draw(p);
-}
-
-void cli_progress_end(cli_progress *p) {
-    if (p->tty) fprintf(stderr, "\r\033[K");
-    fflush(stderr);
 }

@@ -1,69 +1,9 @@
-/* Shape helpers, the name map, the tensor lookup shared by the file sources, file mapping, and
- * the sg_weights_get convenience. */
+/* The name → index map (FNV-1a, open addressing) and the tensor lookup the file sources share
+ * (model_internal.h). */
 #include "model_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* ---- shapes --------------------------------------------------------------------------------- */
-bool sg_shape_numel(const sg_shape *s, uint64_t *numel) {
-    /* 2^60 leaves room for ×8 (the widest item size) without overflowing a uint64 */
-    const uint64_t limit = (uint64_t)1 << 60;
-    if (s->ndim < 0 || s->ndim > SG_MAX_DIMS) return false;
-    uint64_t n = 1;
-    for (int i = 0; i < s->ndim; i++) {
-        if (s->dims[i] < 0) return false;
-        uint64_t d = (uint64_t)s->dims[i];
-        if (d != 0 && n > limit / d) return false;
-        n *= d;
-    }
-    *numel = n;
-    return true;
-}
-
-bool sg_shape_equal(const sg_shape *a, const sg_shape *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int i = 0; i < a->ndim && i < SG_MAX_DIMS; i++)
-        if (a->dims[i] != b->dims[i]) return false;
-    return true;
-}
-
-const char *sg_shape_str(const sg_shape *s, char *buf, size_t cap) {
-    size_t used = 0;
-    int n = s->ndim < 0 ? 0 : s->ndim > SG_MAX_DIMS ? SG_MAX_DIMS : s->ndim;
-    used += (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < n && used < cap; i++)
-        used +=
-            (size_t)snprintf(buf + used, cap - used, i ? ",%lld" : "%lld", (long long)s->dims[i]);
-    if (used < cap) snprintf(buf + used, cap - used, "]");
-    return buf;
-}
-
-const char *sg_msg_name(const char *name, char *buf, size_t cap) {
-    size_t len = strlen(name), keep = len;
-    if (cap < 8) {
-        if (cap) buf[0] = '\0';
-        return buf;
-    }
-    if (keep > cap - 1) keep = cap - 4; /* room for "..." */
-    for (size_t i = 0; i < keep; i++) {
-        unsigned char c = (unsigned char)name[i];
-        buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    if (keep < len) {
-        memcpy(buf + keep, "...", 4);
-    } else {
-        buf[keep] = '\0';
-    }
-    return buf;
-}
 
 /* ---- name map ------------------------------------------------------------------------------- */
 uint64_t sg_fnv1a64(const char *s) {
@@ -158,41 +98,4 @@ sg_status sg_tensor_check(const sg_weights *w, const char *name, const char *dty
         return sg_error_set(err, SG_ERR_SHAPE, "%s: tensor %s: shape %s, expected %s", w->source,
                             nm, sg_shape_str(shape, a, sizeof a), sg_shape_str(want, b, sizeof b));
     return SG_OK;
-}
-
-/* ---- convenience ---------------------------------------------------------------------------- */
-sg_status sg_weights_get(sg_weights *w, const char *name, const float **data, sg_error *err,
-                         int ndim, ...) {
-    if (!w || !name || !data) return sg_error_set(err, SG_ERR_ARG, "sg_weights_get: NULL argument");
-    if (ndim < 0 || ndim > SG_MAX_DIMS)
-        return sg_error_set(err, SG_ERR_ARG, "%s: tensor %s: %d dims asked, at most %d", w->source,
-                            name, ndim, SG_MAX_DIMS);
-    sg_shape want = {.ndim = ndim};
-    va_list ap;
-    va_start(ap, ndim);
-    for (int i = 0; i < ndim; i++) want.dims[i] = va_arg(ap, int);
-    va_end(ap);
-    return w->get(w, name, &want, data, err);
-}
-
-sg_status sg_file_map(const char *path, const uint8_t **data, size_t *size, int *fd_out,
-                      sg_error *err) {
-    *data = NULL;
-    *size = 0;
-    sg_file_info sb;
-    int fd = sg_file_open_regular(path, &sb, err); /* a FIFO is refused, not waited on */
-    if (fd < 0) return err ? err->status : SG_ERR_IO;
-    sg_status st = SG_OK;
-    if (sb.size > 0) { /* mmap of 0 bytes fails; the parsers report the truncation */
-        void *p = mmap(NULL, (size_t)sb.size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            st = sg_error_set(err, SG_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
-        } else {
-            *data = p;
-            *size = (size_t)sb.size;
-        }
-    }
-    if (st == SG_OK && fd_out) *fd_out = fd;
-    else close(fd);
-    return st;
 }

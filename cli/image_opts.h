@@ -1,14 +1,7 @@
-#ifndef SG_CLI_COMMON_H
-#define SG_CLI_COMMON_H
+/* cli/image_opts: the output options of the commands that write an image. */
+#ifndef SG_CLI_IMAGE_OPTS_H
+#define SG_CLI_IMAGE_OPTS_H
 #include "cli.h"
-
-/* One of the reference configurations by name (afhq, celeba_hq, mini), with its domain names. */
-sg_status cli_preset(const char *name, sg_config *cfg, sg_error *err);
-/* A model file (configuration derived from it), or spec-v1 weights for a preset. */
-sg_status cli_open(const char *model, const char *preset, sg_weights **w, sg_config *cfg,
-                   sg_error *err);
-/* cli_open, then every network bound into e (which owns the weights from then on). */
-sg_status cli_open_engine(const char *model, const char *preset, sg_engine *e, sg_error *err);
 
 /* The option rows and checks the image-writing commands (translate, align) share: --out names a
  * .png, .jpg or .jpeg, --quality is 1..100, --max-pixels a positive count. cli_image_opts prints
