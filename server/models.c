@@ -11,7 +11,8 @@
 
 static char *models_json(const sg_srv_models *ms, int generation);
 
-/* The AFHQ configuration (fixtures/README.md): 256 px, style 64, latent 16, no face masks. */
+/* The AFHQ configuration (docs/networks.md, "Configuration"): 256 px, style 64, latent 16, no face
+ * masks. */
 static sg_status demo_engine(sg_engine *e, sg_error *err) {
     sg_config cfg = {.img_size = 256,
                      .style_dim = 64,
