@@ -49,11 +49,6 @@ static const vocab *word(const char *name) {
     return NULL;
 }
 
-const char *sg_fields_grammar(const char *name) {
-    const vocab *w = word(name);
-    return w ? w->grammar : NULL;
-}
-
 /* The JSON number grammar (above) over s[0..n): 1 integer form, 0 other number, -1 not one. */
 static int number_syntax(const char *s, size_t n) {
     const char *p = s, *e = s + n;

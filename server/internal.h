@@ -287,8 +287,6 @@ const sg_field *sg_fields_get(const sg_fields *f, const char *name);
 int sg_fields_count(const sg_fields *f, const char *name);
 /* A text value (checked NUL-free and short at collection) into out. */
 void sg_field_text(const sg_field *f, char *out, size_t cap);
-/* The fields of the vocabulary, for error messages and documentation: "name: grammar" lines. */
-const char *sg_fields_grammar(const char *name);
 
 /* ---- the request model (routes.c, request.c) --------------------------------------------------
  * A route is a description: the fields it reads (and which repeat), how it is parsed into a

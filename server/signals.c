@@ -9,17 +9,22 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 static int pipe_fd[2] = {-1, -1};
-static volatile sig_atomic_t pending;
+/* lock-free atomics are async-signal-safe: a handler on any thread sets bits, the main thread
+ * takes them all at once */
+static atomic_int pending;
 
 static void on_signal(int sig) {
     int saved = errno;
-    pending |= sig == SIGHUP ? SG_SIG_HUP : sig == SIGTERM ? SG_SIG_TERM : SG_SIG_INT;
+    atomic_fetch_or(&pending, sig == SIGHUP    ? SG_SIG_HUP
+                              : sig == SIGTERM ? SG_SIG_TERM
+                                               : SG_SIG_INT);
     ssize_t r = write(pipe_fd[1], "s", 1); /* a full pipe already holds a wake-up */
     (void)r;
     errno = saved;
