@@ -145,9 +145,9 @@ for (const dir of ["net", "engine", "server", "model", "image", "styles", "gener
   for (const f of fs.readdirSync(d).filter((f) => f.endsWith(".c")))
     for (const m of fs.readFileSync(path.join(d, f), "utf8").matchAll(/getenv\("([A-Z0-9_]+)"\)/g)) codeEnv.add(m[1]);
 }
-// the routes the HTTP layer serves
-const httpSrc = fs.readFileSync(path.join(repo, "server/http.c"), "utf8");
-const routes = new Set([...httpSrc.matchAll(/{"(\/[a-z0-9/]*)", SG_ROUTE_/g)].map((m) => m[1]));
+// the routes the server serves (server/routes.c: the route table, {.path = "/...", .id = SG_ROUTE_...})
+const routesSrc = fs.readFileSync(path.join(repo, "server/routes.c"), "utf8");
+const routes = new Set([...routesSrc.matchAll(/\.path = "(\/[a-z0-9/]*)",\s*\.id = SG_ROUTE_/g)].map((m) => m[1]));
 check(`server routes found (${[...routes].join(" ")})`, routes.has("/healthz") && routes.has("/readyz") && routes.has("/metrics"));
 
 // ---- the initContainers' scripts, run here ----------------------------------------------------
