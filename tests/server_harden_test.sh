@@ -248,8 +248,10 @@ open('$tmp/zeros.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + c(b'IHDR', struct.pack
 "
 start mem --model m="$tmp/a.safetensors" --workers 1 --max-cells 64 --max-work 64M || bad "memory daemon"
 hwm0=$(sed -n 's/^VmHWM:[ \t]*\([0-9]*\) kB/\1/p' /proc/$PID/status)
-imgs=(); for i in $(seq 16); do imgs+=(-F image=@"$tmp/zeros.png"); done
-curl -s --max-time 120 -o "$tmp/zgrid.png" -w '%{http_code}' "${imgs[@]}" -F seed=1 "$U/v1/grid" >"$tmp/zgrid.code" & gp=$!
+# under a sanitizer our resize of each 40 MP photo runs many times slower: two photos there
+nz=16; [ -n "${SG_SANITIZER:-}" ] && nz=2
+imgs=(); for i in $(seq $nz); do imgs+=(-F image=@"$tmp/zeros.png"); done
+curl -s --max-time 900 -o "$tmp/zgrid.png" -w '%{http_code}' "${imgs[@]}" -F seed=1 "$U/v1/grid" >"$tmp/zgrid.code" & gp=$!
 sleep 1.5
 t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 30 -F image=@"$src" -F domain=1 -F seed=1 "$U/v1/translate")
 wait $gp
@@ -258,7 +260,7 @@ if [ -z "${SG_SANITIZER:-}" ]; then
   check "16 x 40 MP grid: 200, peak RSS +$(( (hwm1 - hwm0) / 1024 )) MB (at most 500)" '[ "$(cat "$tmp/zgrid.code")" = 200 ] && [ $(( (hwm1 - hwm0) / 1024 )) -le 500 ]'
   check "a translation sent meanwhile: answered within 3 s ($t)" 'awk -v t="$t" "BEGIN { split(t, a, \" \"); exit !(a[1] == 200 && a[2] < 3) }"'
 else # shadow memory, quarantine and a many times slower decoder: only the answers mean the same
-  check "16 x 40 MP grid: 200 (memory and time not measured under $SG_SANITIZER)" '[ "$(cat "$tmp/zgrid.code")" = 200 ] && [ "${t%% *}" = 200 ]'
+  check "$nz x 40 MP grid: 200 (memory and time not measured under $SG_SANITIZER)" '[ "$(cat "$tmp/zgrid.code")" = 200 ] && [ "${t%% *}" = 200 ]'
 fi
 req "$U/metrics" >/dev/null
 check "after it, its work is back in the budget" 'grep -q "^stargan_work_admitted_pixels 0$" "$tmp/body"'
