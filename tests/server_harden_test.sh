@@ -253,7 +253,7 @@ nz=16; [ -n "${SG_SANITIZER:-}" ] && nz=2
 imgs=(); for i in $(seq $nz); do imgs+=(-F image=@"$tmp/zeros.png"); done
 curl -s --max-time 900 -o "$tmp/zgrid.png" -w '%{http_code}' "${imgs[@]}" -F seed=1 "$U/v1/grid" >"$tmp/zgrid.code" & gp=$!
 sleep 1.5
-t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 30 -F image=@"$src" -F domain=1 -F seed=1 "$U/v1/translate")
+t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 300 -F image=@"$src" -F domain=1 -F seed=1 "$U/v1/translate")
 wait $gp
 hwm1=$(sed -n 's/^VmHWM:[ \t]*\([0-9]*\) kB/\1/p' /proc/$PID/status)
 if [ -z "${SG_SANITIZER:-}" ]; then
