@@ -16,6 +16,23 @@ int sg_precision_parse(const char *s, sg_precision *p) {
     return 0;
 }
 
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#ifndef HWCAP2_BF16
+#define HWCAP2_BF16 (1UL << 14)
+#endif
+
+const char *sg_bf16_unsupported(void) {
+    if (!(getauxval(AT_HWCAP2) & HWCAP2_BF16))
+        return "this CPU has no BF16 instructions (BFDOT, Armv8.6): bf16 needs the bf16 feature "
+               "(AWS Graviton 3 and later, Apple M2 and later); use --precision fp32";
+    if (strcmp(sg_cpu_path(), "neon") != 0)
+        return "bf16 runs on the neon kernel path, and SG_CPU selects another one";
+    return NULL;
+}
+
+const char *sg_bf16_path(void) { return sg_bf16_unsupported() ? "none" : "neon_bf16"; }
+#else
 const char *sg_bf16_unsupported(void) {
     __builtin_cpu_init();
     if (!(__builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
@@ -28,6 +45,7 @@ const char *sg_bf16_unsupported(void) {
 }
 
 const char *sg_bf16_path(void) { return sg_bf16_unsupported() ? "none" : "avx512_bf16"; }
+#endif
 
 /* ---- the weight set: an open-addressed table keyed by the fp32 weights' address ----------- */
 #define SLOTS 8192 /* a power of two; the largest networks bind a few hundred conv weights */
@@ -113,6 +131,7 @@ static void *lookup(sg_packed_weights *bw, const float *w, int kind, int cout, i
     return u;
 }
 
+#if defined(__x86_64__) /* kern_wino2_bf16.c is AVX-512 only */
 static void *make_wino2(const float *w, int cout, int cin, size_t ldu, const void *ctx) {
     (void)ctx;
     uint32_t *u = aligned_alloc(64, 16 * ldu * 4);
@@ -131,6 +150,7 @@ const uint32_t *sg__bf16_wino2_u(sg_packed_weights *bw, const float *w, int cout
     *ldu = l;
     return lookup(bw, w, WINO2_U, cout, cin, l, 16 * l * 4, make_wino2, NULL);
 }
+#endif
 
 /* fp32 F(4,3) U made by the given kernel table's transform: the very values the per-call
  * transform writes, so the products and the output bytes do not change */
@@ -149,7 +169,7 @@ static void *make_wino4(const float *w, int cout, int cin, size_t ldu, const voi
 const float *sg__wino4_u(sg_packed_weights *pw, const sg_kernels *k, const float *w, int cout,
                          int cin, int mr, size_t ldu) {
     if (!pw || pw->bf16) return NULL;
-    const int path = k == &sg__kernels_avx512 ? 2 : k == &sg__kernels_avx2 ? 1 : 0;
+    const int path = sg__kernels_index(k);
     const int kind = WINO4_F32 + 8 * (3 * mr + path);
     const wino4_how how = {k, mr};
     return lookup(pw, w, kind, cout, cin, ldu, SG_WINO_P * ldu * 4, make_wino4, &how);
