@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs (Debian 12). Run as root.
 #   scripts/install-deps.sh          building and running: compiler, cmake, the libraries
-#   scripts/install-deps.sh --test   also what the tests need: cmocka, curl, clang (fuzz targets),
+#   scripts/install-deps.sh --test   also what the tests need: cmocka, curl, FFmpeg's -dev libraries
+#                                    (the tests decode the MP4s back), clang (fuzz targets),
 #                                    clang-format (CI's style check), wrk (bench/load.sh), HAProxy
 #                                    and kubectl (deployment tests), Chromium, node and the tests'
 #                                    npm packages (playwright-core, which downloads no browser; the
@@ -18,11 +19,12 @@ for a in "$@"; do
   esac
 done
 pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev
-      libcjson-dev libzip-dev libmicrohttpd-dev
-      libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libwebp-dev)
+      libcjson-dev libzip-dev libmicrohttpd-dev libx264-dev libwebp-dev)
 browser=0
 if [ $test = 1 ]; then
-  pkgs+=(libcmocka-dev libcurl4-openssl-dev curl clang clang-format wrk haproxy)
+  # FFmpeg's libraries read the videos back in the tests (the build itself uses libx264)
+  pkgs+=(libcmocka-dev libcurl4-openssl-dev curl clang clang-format wrk haproxy
+         libavcodec-dev libavformat-dev libavutil-dev libswscale-dev)
   # kubectl: Debian's kubernetes-client, unless one is installed already
   command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
   if [ -z "${SG_NO_BROWSER:-}" ]; then
