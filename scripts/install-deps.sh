@@ -11,15 +11,30 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd "$(dirname "$0")/.."
-test=0
-for a in "$@"; do
-  case $a in
+test=0 cross=
+while [ $# -gt 0 ]; do
+  case $1 in
     --test) test=1 ;;
-    *) echo "usage: scripts/install-deps.sh [--test]" >&2; exit 2 ;;
+    --cross) cross=${2:-}; shift ;;
+    *) echo "usage: scripts/install-deps.sh [--test] [--cross amd64|arm64]" >&2; exit 2 ;;
   esac
+  shift
 done
-pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev
-      libcjson-dev libzip-dev libmicrohttpd-dev libx264-dev libwebp-dev)
+libs=(libopenblas-dev libpng-dev libjpeg62-turbo-dev libcjson-dev libzip-dev libmicrohttpd-dev
+      libx264-dev libwebp-dev)
+pkgs=(build-essential cmake pkg-config "${libs[@]}")
+# --cross ARCH (another architecture than this machine's): Debian's cross compiler and the
+# libraries for ARCH through multiarch (scripts/toolchain-ARCH.cmake builds with them; the
+# Dockerfile's build stage for another platform, scripts/cross-test.sh)
+if [ -n "$cross" ] && [ "$cross" != "$(dpkg --print-architecture)" ]; then
+  case $cross in
+    arm64) pkgs+=(gcc-aarch64-linux-gnu) ;;
+    amd64) pkgs+=(gcc-x86-64-linux-gnu) ;;
+    *) echo "install-deps.sh: --cross amd64 or arm64, not '$cross'" >&2; exit 2 ;;
+  esac
+  for l in "${libs[@]}"; do pkgs+=("$l:$cross"); done
+  dpkg --print-foreign-architectures | grep -qx "$cross" || dpkg --add-architecture "$cross"
+fi
 browser=0
 if [ $test = 1 ]; then
   # FFmpeg's libraries read the videos back in the tests (the build itself uses libx264)

@@ -1,6 +1,7 @@
 # Cross-compiling for aarch64 Linux on a Debian build machine: Debian's cross gcc
 # (gcc-aarch64-linux-gnu) and the arm64 libraries installed with multiarch (libpng-dev:arm64, ...;
-# scripts/cross-test.sh and docker/Dockerfile install them). Tests and tools run under qemu-user.
+# scripts/install-deps.sh --cross arm64 installs them; so does scripts/cross-test.sh). Tests and
+# tools run under qemu-user.
 #   cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=scripts/toolchain-arm64.cmake
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
