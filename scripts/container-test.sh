@@ -305,7 +305,12 @@ else
       find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null
       rm -rf "$rootfs"/usr/share/{man,info,locale}/* "$rootfs"/var/cache/apt/*.bin \
         "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log
-      tar -C "$rootfs" -c . | docker import --platform linux/arm64 - "$base64" >/dev/null
+      # docker import labels it with the engine's platform (20.10 ignores --platform): BuildKit's
+      # ADD of the tree with --platform linux/arm64 makes an image labelled arm64
+      tar -C "$rootfs" -cf "$tmp/rootfs64.tar" . && printf 'FROM scratch\nADD rootfs64.tar /\nCMD ["bash"]\n' >"$tmp/Dockerfile.base64"
+      bk_build --platform linux/arm64 -f "$tmp/Dockerfile.base64" -t "$base64" "$tmp" >"$tmp/base64.log" 2>&1 ||
+        tail -5 "$tmp/base64.log"
+      rm -f "$tmp/rootfs64.tar"
     else
       tail -5 "$tmp/debootstrap64.log"
     fi
