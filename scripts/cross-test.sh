@@ -61,7 +61,7 @@ if ! cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=scripts/toolchain-arm64.cmake \
 fi
 rm -f "$log"
 cmake --build "$dir" -j"${SG_JOBS:-$(nproc)}"
-echo "cross-test: $(file -b "$dir/stargan" | cut -d, -f1-2); qemu $(qemu-aarch64-static --version | head -1 | grep -o '[0-9][0-9.]*' | head -1)"
+echo "cross-test: $(file -b "$dir/stargan" | cut -d, -f1-2); qemu $(qemu-aarch64-static --version | sed -n '1s/.*version \([0-9.]*\).*/\1/p')"
 # Emulated, the networks run about 100 times slower than natively (test_faces: 536 s under qemu,
 # ~5 s here), so the whole suite would take hours: by default the tests that run whole networks
 # over every fixture, or many requests through the AFHQ-sized demo model, are left out (the unit
