@@ -60,10 +60,19 @@ trap 'rm -rf "$tmp"' EXIT
 [ -n "$log" ] || log=$tmp/log
 : >"$log"
 
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); flags:" \
-  $(grep -o 'avx512f\|avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u) "; threads $threads; peers' idle threads: $wait;" \
+# the CPU and the features our paths use: x86-64 (model name, AVX-512 / BF16 / AMX flags) or
+# aarch64 (lscpu's model name, else /proc/cpuinfo's implementer and part; asimd, bf16, sve, ...)
+if [ "$(uname -m)" = aarch64 ]; then
+  cpuname=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+  [ -n "$cpuname" ] || cpuname="implementer $(sed -n 's/^CPU implementer[^:]*: //p' /proc/cpuinfo | head -1) part $(sed -n 's/^CPU part[^:]*: //p' /proc/cpuinfo | head -1)"
+  cpuflags=$(grep -m1 '^Features' /proc/cpuinfo | tr ' ' '\n' | grep -x 'asimd\|asimddp\|bf16\|i8mm\|sve\|sve2\|svebf16' | sort -u)
+else
+  cpuname=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+  cpuflags=$(grep -o 'avx2\|avx512f\|avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u)
+fi
+echo "cpu: $cpuname ($(uname -m), $(nproc) CPUs); flags:" $cpuflags "; threads $threads; peers' idle threads: $wait;" \
   "$(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "cpu $(grep -o 'avx512f\|avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')" >>"$log"
+echo "cpu $(uname -m) $cpuname; $(echo $cpuflags)" >>"$log"
 echo "model $model rounds $rounds runs $runs threads $threads peer-wait $wait" >>"$log"
 
 # ONNX Runtime needs the model exported once (PyTorch traces it); kept per model file.

@@ -191,7 +191,7 @@ int cmd_bench(int argc, char **argv) {
          "(decode, style, faces, generator, PNG encode): request_ms=",
          NULL},
         {"--ref", "IMG", "reference photo for --src", NULL},
-        {"--precision", "P", "fp32 (exact) or bf16 (bf16 products: AVX512-BF16)", "fp32"},
+        {"--precision", "P", "fp32 (exact) or bf16 (bf16 products: AVX512-BF16, Arm BF16)", "fp32"},
         {"--help", NULL, "show this help", NULL},
         {0},
     };

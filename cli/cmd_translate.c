@@ -224,7 +224,7 @@ int cmd_translate(int argc, char **argv) {
         {"--fit", "MODE", "crop (centre), stretch, or align (the face; needs --mean)", "crop"},
         {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
         {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
-        {"--precision", "P", "fp32 (exact) or bf16 (bf16 products: AVX512-BF16)", "fp32"},
+        {"--precision", "P", "fp32 (exact) or bf16 (bf16 products: AVX512-BF16, Arm BF16)", "fp32"},
         CLI_IMAGE_OPTS,
         {0},
     };

@@ -86,10 +86,10 @@ sg_status sg_image_grid(const sg_image *const *cells, int rows, int cols, int ce
 sg_status sg_image_fit(const sg_image *img, sg_fit fit, int size, sg_image *out, sg_error *err);
 
 /* ---- video (image/video.c): animations from a sequence of RGB frames, to a file or to memory.
- *   MP4:  H.264 (libx264 when libavcodec has it, else the first H.264 encoder it has), yuv420p
- *         (BT.601 limited range, tagged so players convert back as they should), CRF 20, one
- *         frame every 1/fps s, muxed by libavformat, its index (moov) moved in front of the
- *         media data ("faststart": plays while downloading).
+ *   MP4:  H.264 by libx264 (preset medium, CRF 20, up to 2 B-frames, a key frame every 2 s),
+ *         yuv420p (BT.601 limited range, tagged so players convert back as they should), one
+ *         frame every 1/fps s, written by video.c with its index (moov) in front of the media
+ *         data ("faststart": plays while downloading).
  *   WebP: animated WebP by libwebp's animation encoder (lossy, quality 90, loops forever).
  *         Identical successive frames merge into one longer frame (the duration is kept).
  * Frames are added in order, all the size given at open. The file is built in memory; in memory

@@ -1,14 +1,11 @@
-/* image/video: H.264 MP4 through libavcodec/libavformat/libswscale, animated WebP through
- * libwebp's animation encoder (libwebpmux). See video.h. */
+/* image/video: H.264 MP4 through libx264 and the MP4 writer below, animated WebP through
+ * libwebp's animation encoder (libwebpmux). See image.h. No FFmpeg: libx264 and libwebp are what
+ * the two formats need, and FFmpeg's shared libraries brought most of the container image (their
+ * dependency tree: every codec, font and hardware API Debian builds them with; README "Docker"). */
 #include "image.h"
 
 #include <errno.h>
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/imgutils.h>
-#include <libavutil/opt.h>
-#include <libswscale/swscale.h>
-#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,24 +14,30 @@
 #include <unistd.h>
 #include <webp/encode.h>
 #include <webp/mux.h>
+#include <x264.h>
+
+typedef struct {
+    uint32_t size; /* bytes in mdat, decode order */
+    int64_t pts;   /* presentation index (frame number) */
+    int key;
+} sample;
 
 struct sg_video {
     sg_video_format fmt;
     int w, h, fps, frames, finished;
     char *path, *part; /* the file asked for, and the one written until finish renames it */
-    /* the growing file, in memory either way (MP4: seekable, the muxer rewrites sizes at the
-     * end); a path gets it at finish */
-    uint8_t *buf;
-    size_t len, cap, pos;
+    uint8_t *buf;      /* the finished file, in memory either way; a path gets it at finish */
+    size_t len, cap;
     /* MP4 */
-    AVFormatContext *fc;
-    AVCodecContext *cc;
-    AVStream *st;
-    AVIOContext *mem_io;
-    struct SwsContext *sws;
-    AVFrame *frame;
-    AVFrame *rgb; /* [h, w, 3] staging: padded and aligned as libswscale's SIMD reads need */
-    AVPacket *pkt;
+    x264_t *enc;
+    x264_picture_t pic; /* the I420 frame handed to x264 */
+    int pic_alloc;
+    uint8_t *sps, *pps; /* the parameter sets (avcC), without their length prefixes */
+    int sps_len, pps_len;
+    uint8_t *mdat; /* the samples, length-prefixed NAL units, decode order */
+    size_t mdat_len, mdat_cap;
+    sample *samples;
+    size_t nsamples, samples_cap;
     /* WebP */
     WebPAnimEncoder *anim;
     WebPConfig config;
@@ -55,247 +58,297 @@ const char *sg_video_mime(sg_video_format fmt) {
     return fmt == SG_VIDEO_WEBP ? "image/webp" : "video/mp4";
 }
 
-static sg_status av_fail(sg_error *err, sg_status st, const char *what, int averr) {
-    char msg[AV_ERROR_MAX_STRING_SIZE] = "";
-    av_strerror(averr, msg, sizeof msg);
-    return sg_error_set(err, st, "video: %s: %s", what, msg);
+/* ---- a growing byte buffer ------------------------------------------------------------------ */
+
+static int grow(uint8_t **b, size_t *cap, size_t need) {
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : 1 << 16;
+    while (c < need) c *= 2;
+    uint8_t *n = realloc(*b, c);
+    if (!n) return -1;
+    *b = n, *cap = c;
+    return 0;
 }
 
-/* ---- in-memory output for libavformat --------------------------------------------------- */
-
-static int mem_write(void *opaque, uint8_t *data, int n) {
-    sg_video *v = opaque;
-    if (n < 0) return AVERROR(EINVAL);
-    size_t end = v->pos + (size_t)n;
-    if (end > v->cap) {
-        size_t cap = v->cap ? v->cap : 1 << 16;
-        while (cap < end) cap *= 2;
-        uint8_t *b = realloc(v->buf, cap);
-        if (!b) return AVERROR(ENOMEM);
-        v->buf = b, v->cap = cap;
-    }
-    if (v->pos > v->len) memset(v->buf + v->len, 0, v->pos - v->len);
-    memcpy(v->buf + v->pos, data, (size_t)n);
-    v->pos = end;
-    if (end > v->len) v->len = end;
-    return n;
-}
-
-static int64_t mem_seek(void *opaque, int64_t off, int whence) {
-    sg_video *v = opaque;
-    if (whence & AVSEEK_SIZE) return (int64_t)v->len;
-    whence &= ~AVSEEK_FORCE;
-    int64_t base = whence == SEEK_CUR ? (int64_t)v->pos : whence == SEEK_END ? (int64_t)v->len : 0;
-    if (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END) return AVERROR(EINVAL);
-    if (base + off < 0) return AVERROR(EINVAL);
-    v->pos = (size_t)(base + off);
-    return base + off;
-}
-
-/* ---- MP4 ----------------------------------------------------------------------------------- */
-
-/* libx264 announces its settings at info level; errors still reach stderr (the daemon log). */
-static void quiet_av_log(void) { av_log_set_level(AV_LOG_ERROR); }
+/* ---- MP4: H.264 by libx264 ------------------------------------------------------------------ */
 
 static sg_status mp4_open(sg_video *v, sg_error *err) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, quiet_av_log);
-    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    if (!codec) codec = avcodec_find_encoder(AV_CODEC_ID_H264);
-    if (!codec)
-        return sg_error_set(err, SG_ERR_UNSUPPORTED,
-                            "video: this libavcodec has no H.264 encoder (Debian's has libx264)");
-    int r = avformat_alloc_output_context2(&v->fc, NULL, "mp4", NULL);
-    if (r < 0) return av_fail(err, SG_ERR_UNSUPPORTED, "mp4 muxer", r);
-    if (!(v->st = avformat_new_stream(v->fc, NULL)) || !(v->cc = avcodec_alloc_context3(codec)) ||
-        !(v->frame = av_frame_alloc()) || !(v->rgb = av_frame_alloc()) ||
-        !(v->pkt = av_packet_alloc()))
-        return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
-    AVCodecContext *cc = v->cc;
-    cc->width = v->w, cc->height = v->h;
-    cc->pix_fmt = AV_PIX_FMT_YUV420P;
-    cc->time_base = (AVRational){1, v->fps};
-    cc->framerate = (AVRational){v->fps, 1};
-    cc->gop_size = 2 * v->fps; /* a key frame every 2 s: seeking stays quick */
-    cc->max_b_frames = 2;
-    /* What swscale below converts to: BT.601 matrix, limited range; sRGB primaries and curve. */
-    cc->color_range = AVCOL_RANGE_MPEG;
-    cc->colorspace = AVCOL_SPC_SMPTE170M;
-    cc->color_primaries = AVCOL_PRI_BT709;
-    cc->color_trc = AVCOL_TRC_IEC61966_2_1;
+    x264_param_t p;
+    if (x264_param_default_preset(&p, "medium", NULL) < 0)
+        return sg_error_set(err, SG_ERR_UNSUPPORTED, "video: libx264 has no preset medium");
+    p.i_log_level = X264_LOG_ERROR; /* errors still reach stderr (the daemon log) */
     /* One encoder thread: the generator's pool owns the cores, and frames are small beside it. */
-    cc->thread_count = 1;
-    if (v->fc->oformat->flags & AVFMT_GLOBALHEADER) cc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    AVDictionary *opts = NULL;
-    if (!strcmp(codec->name, "libx264")) {
-        av_dict_set(&opts, "preset", "medium", 0);
-        av_dict_set(&opts, "crf", "20", 0);
-    } else {
-        cc->bit_rate = (int64_t)v->w * v->h * v->fps / 4; /* ~0.25 bit per pixel */
-    }
-    r = avcodec_open2(cc, codec, &opts);
-    av_dict_free(&opts);
-    if (r < 0) return av_fail(err, SG_ERR_UNSUPPORTED, codec->name, r);
-    if ((r = avcodec_parameters_from_context(v->st->codecpar, cc)) < 0)
-        return av_fail(err, SG_ERR_NOMEM, "stream parameters", r);
-    v->st->time_base = cc->time_base;
-
-    /* Always muxed into memory: the index is moved to the front there (faststart), and a file
-     * gets exactly the bytes an in-memory caller does. */
-    const int io_size = 1 << 16;
-    uint8_t *io_buf = av_malloc(io_size);
-    if (!io_buf) return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
-    v->mem_io = avio_alloc_context(io_buf, io_size, 1, v, NULL, mem_write, mem_seek);
-    if (!v->mem_io) {
-        av_free(io_buf);
+    p.i_threads = 1, p.i_lookahead_threads = 1, p.b_sliced_threads = 0;
+    p.i_width = v->w, p.i_height = v->h, p.i_csp = X264_CSP_I420;
+    p.i_fps_num = (uint32_t)v->fps, p.i_fps_den = 1;
+    p.i_timebase_num = 1, p.i_timebase_den = (uint32_t)v->fps, p.b_vfr_input = 0;
+    p.i_keyint_max = 2 * v->fps; /* a key frame every 2 s: seeking stays quick */
+    p.i_bframe = 2;
+    p.rc.i_rc_method = X264_RC_CRF, p.rc.f_rf_constant = 20;
+    /* What mp4_add converts to: BT.601 matrix, limited range; sRGB primaries and curve. */
+    p.vui.i_colorprim = 1, p.vui.i_transfer = 13, p.vui.i_colmatrix = 6, p.vui.b_fullrange = 0;
+    p.b_annexb = 0, p.b_repeat_headers = 0; /* MP4: length-prefixed NALs, SPS/PPS in avcC */
+    if (x264_param_apply_profile(&p, "high") < 0 || !(v->enc = x264_encoder_open(&p)))
+        return sg_error_set(err, SG_ERR_UNSUPPORTED, "video: libx264 refused %d×%d at %d fps", v->w,
+                            v->h, v->fps);
+    if (x264_picture_alloc(&v->pic, X264_CSP_I420, v->w, v->h) < 0)
         return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
+    v->pic_alloc = 1;
+    x264_nal_t *nal;
+    int n;
+    if (x264_encoder_headers(v->enc, &nal, &n) < 0)
+        return sg_error_set(err, SG_ERR_UNSUPPORTED, "video: libx264 wrote no headers");
+    for (int i = 0; i < n; i++) {
+        uint8_t **dst = nal[i].i_type == NAL_SPS   ? &v->sps
+                        : nal[i].i_type == NAL_PPS ? &v->pps
+                                                   : NULL;
+        if (!dst || *dst || nal[i].i_payload <= 4) continue;
+        const int len = nal[i].i_payload - 4; /* past the 4-byte length */
+        if (!(*dst = malloc((size_t)len)))
+            return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
+        memcpy(*dst, nal[i].p_payload + 4, (size_t)len);
+        *(nal[i].i_type == NAL_SPS ? &v->sps_len : &v->pps_len) = len;
     }
-    v->fc->pb = v->mem_io;
-    v->fc->flags |= AVFMT_FLAG_CUSTOM_IO;
-    r = avformat_write_header(v->fc, NULL);
-    if (r < 0) return av_fail(err, SG_ERR_IO, "mp4 header", r);
-
-    v->sws = sws_getContext(v->w, v->h, AV_PIX_FMT_RGB24, v->w, v->h, AV_PIX_FMT_YUV420P,
-                            SWS_BICUBIC | SWS_ACCURATE_RND, NULL, NULL, NULL);
-    if (!v->sws) return sg_error_set(err, SG_ERR_UNSUPPORTED, "video: no RGB to YUV converter");
-    const int *bt601 = sws_getCoefficients(SWS_CS_ITU601);
-    sws_setColorspaceDetails(v->sws, bt601, 1, bt601, 0, 0, 1 << 16, 1 << 16);
-    v->frame->format = AV_PIX_FMT_YUV420P;
-    v->frame->width = v->w, v->frame->height = v->h;
-    if ((r = av_frame_get_buffer(v->frame, 0)) < 0) return av_fail(err, SG_ERR_NOMEM, "frame", r);
-    v->rgb->format = AV_PIX_FMT_RGB24;
-    v->rgb->width = v->w, v->rgb->height = v->h;
-    if ((r = av_frame_get_buffer(v->rgb, 0)) < 0) return av_fail(err, SG_ERR_NOMEM, "frame", r);
+    if (!v->sps || !v->pps || v->sps_len < 4)
+        return sg_error_set(err, SG_ERR_UNSUPPORTED, "video: libx264 wrote no SPS/PPS");
     return SG_OK;
 }
 
-/* Sends frame (NULL: end of stream) and writes every packet the encoder has ready. */
-static sg_status mp4_encode(sg_video *v, AVFrame *frame, sg_error *err) {
-    int r = avcodec_send_frame(v->cc, frame);
-    if (r < 0) return av_fail(err, SG_ERR_IO, "encode", r);
-    for (;;) {
-        r = avcodec_receive_packet(v->cc, v->pkt);
-        if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return SG_OK;
-        if (r < 0) return av_fail(err, SG_ERR_IO, "encode", r);
-        /* every frame shows 1/fps s; without it the muxer guesses the last one's duration (0),
-         * and demuxers drop that frame through the edit list */
-        v->pkt->duration = 1;
-        av_packet_rescale_ts(v->pkt, v->cc->time_base, v->st->time_base);
-        v->pkt->stream_index = v->st->index;
-        r = av_interleaved_write_frame(v->fc, v->pkt); /* takes the packet's data */
-        if (r < 0) return av_fail(err, SG_ERR_IO, "write", r);
+/* Encodes pic (NULL: flushes one delayed frame) and keeps the sample it returns, if any. */
+static sg_status mp4_encode(sg_video *v, x264_picture_t *pic, sg_error *err) {
+    x264_nal_t *nal;
+    int n;
+    x264_picture_t out;
+    const int bytes = x264_encoder_encode(v->enc, &nal, &n, pic, &out);
+    if (bytes < 0) return sg_error_set(err, SG_ERR_IO, "video: H.264 encoding failed");
+    if (bytes == 0) return SG_OK;
+    if (v->mdat_len + (size_t)bytes > 0xFFFFFFF0u - 4096)
+        return sg_error_set(err, SG_ERR_LIMIT, "video: over 4 GiB of MP4");
+    if (grow(&v->mdat, &v->mdat_cap, v->mdat_len + (size_t)bytes))
+        return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
+    if (v->nsamples == v->samples_cap) {
+        const size_t c = v->samples_cap ? 2 * v->samples_cap : 256;
+        sample *t = realloc(v->samples, c * sizeof *t);
+        if (!t) return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
+        v->samples = t, v->samples_cap = c;
     }
+    memcpy(v->mdat + v->mdat_len, nal[0].p_payload, (size_t)bytes); /* the NALs lie in sequence */
+    v->mdat_len += (size_t)bytes;
+    v->samples[v->nsamples++] = (sample){(uint32_t)bytes, out.i_pts, out.b_keyframe != 0};
+    return SG_OK;
 }
 
+/* RGB → YUV 4:2:0, BT.601 matrix, limited range (Y 16..235, Cb/Cr 16..240), 8-bit fixed point
+ * (the usual integer form of the matrix); chroma from the mean of each 2×2 block's RGB. */
 static sg_status mp4_add(sg_video *v, const sg_image *rgb, sg_error *err) {
-    int r = av_frame_make_writable(v->frame);
-    if (r < 0) return av_fail(err, SG_ERR_NOMEM, "frame", r);
-    /* libswscale's vector code reads past the end of a row; straight from rgb->pixels that ran
-     * off the end of the allocation (a SEGV under TSan's allocator). Copy into padded rows. */
-    av_image_copy_plane(v->rgb->data[0], v->rgb->linesize[0], rgb->pixels, 3 * rgb->w, 3 * v->w,
-                        v->h);
-    const uint8_t *const *planes = (const uint8_t *const *)v->rgb->data;
-    sws_scale(v->sws, planes, v->rgb->linesize, 0, v->h, v->frame->data, v->frame->linesize);
-    v->frame->pts = v->frames;
-    return mp4_encode(v, v->frame, err);
-}
-
-/* ---- faststart: the index (moov) moved in front of the media data (mdat) ----
- * libavformat writes [ftyp][free][mdat][moov]. Moving moov before mdat (as qt-faststart and
- * "-movflags +faststart" do) lets a player start before the whole file has arrived; every
- * chunk offset in moov (stco, co64) then grows by moov's size. */
-
-static uint64_t rd32(const uint8_t *p) {
-    return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) << 32 | rd32(p + 4); }
-static void wr32(uint8_t *p, uint64_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-/* One box at p (n bytes left): its type, header and total size; -1 when malformed. */
-static int box(const uint8_t *p, size_t n, const uint8_t **type, size_t *hdr, size_t *size) {
-    if (n < 8) return -1;
-    uint64_t sz = rd32(p);
-    *hdr = 8, *type = p + 4;
-    if (sz == 1) {
-        if (n < 16) return -1;
-        sz = rd64(p + 8), *hdr = 16;
-    } else if (sz == 0) {
-        sz = n;
+    const int w = v->w, h = v->h;
+    uint8_t *py = v->pic.img.plane[0], *pu = v->pic.img.plane[1], *pv = v->pic.img.plane[2];
+    const int sy = v->pic.img.i_stride[0], su = v->pic.img.i_stride[1], sv = v->pic.img.i_stride[2];
+    for (int y = 0; y < h; y++) {
+        const uint8_t *s = rgb->pixels + (size_t)y * w * 3;
+        for (int x = 0; x < w; x++, s += 3)
+            py[(size_t)y * sy + x] =
+                (uint8_t)(((66 * s[0] + 129 * s[1] + 25 * s[2] + 128) >> 8) + 16);
     }
-    if (sz < *hdr || sz > n) return -1;
-    *size = (size_t)sz;
-    return 0;
-}
-
-/* Adds delta to every chunk offset in the boxes of [p, p + n). -1: malformed, or a 32-bit
- * offset that would overflow (then the file is left as muxed). */
-static int shift_chunks(uint8_t *p, size_t n, uint64_t delta) {
-    static const char *const containers[] = {"moov", "trak", "mdia", "minf", "stbl"};
-    for (size_t off = 0; off < n;) {
-        const uint8_t *type;
-        size_t hdr, size;
-        if (box(p + off, n - off, &type, &hdr, &size)) return -1;
-        uint8_t *body = p + off + hdr;
-        size_t len = size - hdr;
-        int is_container = 0;
-        for (size_t k = 0; k < sizeof containers / sizeof *containers; k++)
-            is_container |= !memcmp(type, containers[k], 4);
-        if (is_container && shift_chunks(body, len, delta)) return -1;
-        int co64 = !memcmp(type, "co64", 4), stco = !memcmp(type, "stco", 4);
-        if (stco || co64) {
-            if (len < 8) return -1;
-            uint64_t count = rd32(body + 4), width = co64 ? 8 : 4;
-            if (count > (len - 8) / width) return -1;
-            for (uint64_t i = 0; i < count; i++) {
-                uint8_t *e = body + 8 + i * width;
-                uint64_t o = (co64 ? rd64(e) : rd32(e)) + delta;
-                if (stco && o > 0xFFFFFFFFu) return -1;
-                if (co64) wr32(e, o >> 32), wr32(e + 4, o);
-                else wr32(e, o);
-            }
+    for (int y = 0; y < h / 2; y++)
+        for (int x = 0; x < w / 2; x++) {
+            const uint8_t *a = rgb->pixels + ((size_t)2 * y * w + 2 * x) * 3,
+                          *b = a + (size_t)w * 3;
+            const int r = a[0] + a[3] + b[0] + b[3], g = a[1] + a[4] + b[1] + b[4];
+            const int bl =
+                a[2] + a[5] + b[2] + b[5]; /* sums of 4: the shifts below take 2 more bits */
+            pu[(size_t)y * su + x] = (uint8_t)(((-38 * r - 74 * g + 112 * bl + 512) >> 10) + 128);
+            pv[(size_t)y * sv + x] = (uint8_t)(((112 * r - 94 * g - 18 * bl + 512) >> 10) + 128);
         }
-        off += size;
-    }
-    return 0;
+    v->pic.i_pts = v->frames;
+    v->pic.i_type = X264_TYPE_AUTO;
+    return mp4_encode(v, &v->pic, err);
 }
 
-static sg_status faststart(sg_video *v, sg_error *err) {
-    size_t mdat = SIZE_MAX, moov = SIZE_MAX, moov_size = 0;
-    for (size_t off = 0; off < v->len;) {
-        const uint8_t *type;
-        size_t hdr, size;
-        if (box(v->buf + off, v->len - off, &type, &hdr, &size)) return SG_OK; /* as muxed */
-        if (!memcmp(type, "mdat", 4) && mdat == SIZE_MAX) mdat = off;
-        if (!memcmp(type, "moov", 4) && moov == SIZE_MAX) moov = off, moov_size = size;
-        off += size;
+/* ---- the MP4 file: [ftyp][moov][mdat], the index first ("faststart": plays while
+ * downloading). One track, one chunk holding every sample; sample k lasts 1/fps s (mdhd's
+ * timescale is fps); B-frames: decode order k, presentation at pts, ctts the difference plus
+ * `shift` (so none is negative) and an edit list starting the presentation at shift. ---- */
+
+typedef struct {
+    uint8_t *b;
+    size_t len, cap;
+    int failed;
+} wbuf;
+
+static void put(wbuf *o, const void *p, size_t n) {
+    if (o->failed || grow(&o->b, &o->cap, o->len + n)) {
+        o->failed = 1;
+        return;
     }
-    if (mdat == SIZE_MAX || moov == SIZE_MAX || moov < mdat) return SG_OK;
-    uint8_t *out = malloc(v->len);
-    if (!out) return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
-    memcpy(out, v->buf, mdat);
-    memcpy(out + mdat, v->buf + moov, moov_size);
-    if (shift_chunks(out + mdat, moov_size, moov_size)) {
-        free(out);
-        return SG_OK;
+    memcpy(o->b + o->len, p, n);
+    o->len += n;
+}
+static void u8(wbuf *o, uint32_t x) {
+    const uint8_t c = (uint8_t)x;
+    put(o, &c, 1);
+}
+static void u16(wbuf *o, uint32_t x) { u8(o, x >> 8), u8(o, x); }
+static void u32(wbuf *o, uint32_t x) { u16(o, x >> 16), u16(o, x & 0xFFFF); }
+static void zeros(wbuf *o, int n) {
+    for (int i = 0; i < n; i++) u8(o, 0);
+}
+static size_t open_box(wbuf *o, const char *type) {
+    const size_t at = o->len;
+    u32(o, 0), put(o, type, 4);
+    return at;
+}
+static size_t open_full(wbuf *o, const char *type, int version, uint32_t flags) {
+    const size_t at = open_box(o, type);
+    u32(o, (uint32_t)version << 24 | flags);
+    return at;
+}
+static void close_box(wbuf *o, size_t at) {
+    if (o->failed) return;
+    const uint32_t n = (uint32_t)(o->len - at);
+    o->b[at] = (uint8_t)(n >> 24), o->b[at + 1] = (uint8_t)(n >> 16);
+    o->b[at + 2] = (uint8_t)(n >> 8), o->b[at + 3] = (uint8_t)n;
+}
+static void matrix(wbuf *o) { /* unity */
+    static const uint32_t m[9] = {0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000};
+    for (int i = 0; i < 9; i++) u32(o, m[i]);
+}
+
+static void write_stbl(wbuf *o, const sg_video *v, int64_t shift, size_t *stco_at) {
+    const size_t stbl = open_box(o, "stbl");
+    size_t b = open_full(o, "stsd", 0, 0);
+    u32(o, 1);
+    const size_t avc1 = open_box(o, "avc1");
+    zeros(o, 6), u16(o, 1); /* reserved, data_reference_index */
+    zeros(o, 16);           /* pre_defined, reserved */
+    u16(o, (uint32_t)v->w), u16(o, (uint32_t)v->h);
+    u32(o, 0x480000), u32(o, 0x480000), u32(o, 0), u16(o, 1); /* 72 dpi, 1 frame a sample */
+    zeros(o, 32);                                             /* compressor name */
+    u16(o, 0x18), u16(o, 0xFFFF);                             /* depth 24, pre_defined -1 */
+    const size_t avcc = open_box(o, "avcC");
+    u8(o, 1), u8(o, v->sps[1]), u8(o, v->sps[2]), u8(o, v->sps[3]); /* profile, compat, level */
+    u8(o, 0xFF), u8(o, 0xE1); /* 4-byte NAL lengths; one SPS */
+    u16(o, (uint32_t)v->sps_len), put(o, v->sps, (size_t)v->sps_len);
+    u8(o, 1), u16(o, (uint32_t)v->pps_len), put(o, v->pps, (size_t)v->pps_len);
+    close_box(o, avcc);
+    const size_t colr = open_box(o, "colr"); /* as the VUI says: BT.709 primaries, sRGB curve, */
+    put(o, "nclx", 4), u16(o, 1), u16(o, 13), u16(o, 6), u8(o, 0); /* BT.601, limited range */
+    close_box(o, colr);
+    close_box(o, avc1);
+    close_box(o, b);
+    b = open_full(o, "stts", 0, 0);
+    u32(o, 1), u32(o, (uint32_t)v->nsamples), u32(o, 1);
+    close_box(o, b);
+    b = open_full(o, "ctts", 0, 0);
+    const size_t count_at = o->len;
+    uint32_t runs = 0;
+    u32(o, 0);
+    for (size_t k = 0; k < v->nsamples;) {
+        const int64_t off = v->samples[k].pts - (int64_t)k + shift;
+        size_t e = k + 1;
+        while (e < v->nsamples && v->samples[e].pts - (int64_t)e + shift == off) e++;
+        u32(o, (uint32_t)(e - k)), u32(o, (uint32_t)off), runs++;
+        k = e;
     }
-    memcpy(out + mdat + moov_size, v->buf + mdat, moov - mdat);
-    memcpy(out + moov + moov_size, v->buf + moov + moov_size, v->len - moov - moov_size);
-    free(v->buf);
-    v->buf = out, v->cap = v->len;
-    return SG_OK;
+    if (!o->failed)
+        o->b[count_at] = (uint8_t)(runs >> 24), o->b[count_at + 1] = (uint8_t)(runs >> 16),
+        o->b[count_at + 2] = (uint8_t)(runs >> 8), o->b[count_at + 3] = (uint8_t)runs;
+    close_box(o, b);
+    uint32_t keys = 0;
+    for (size_t k = 0; k < v->nsamples; k++) keys += (uint32_t)v->samples[k].key;
+    if (keys < v->nsamples) { /* without stss every sample is a sync sample */
+        b = open_full(o, "stss", 0, 0);
+        u32(o, keys);
+        for (size_t k = 0; k < v->nsamples; k++)
+            if (v->samples[k].key) u32(o, (uint32_t)k + 1);
+        close_box(o, b);
+    }
+    b = open_full(o, "stsc", 0, 0);
+    u32(o, 1), u32(o, 1), u32(o, (uint32_t)v->nsamples), u32(o, 1);
+    close_box(o, b);
+    b = open_full(o, "stsz", 0, 0);
+    u32(o, 0), u32(o, (uint32_t)v->nsamples);
+    for (size_t k = 0; k < v->nsamples; k++) u32(o, v->samples[k].size);
+    close_box(o, b);
+    b = open_full(o, "stco", 0, 0);
+    u32(o, 1);
+    *stco_at = o->len;
+    u32(o, 0); /* the chunk's offset: set once moov's size is known */
+    close_box(o, b);
+    close_box(o, stbl);
 }
 
 static sg_status mp4_finish(sg_video *v, sg_error *err) {
-    sg_status st = mp4_encode(v, NULL, err);
-    if (st) return st;
-    int r = av_write_trailer(v->fc);
-    if (r < 0) return av_fail(err, SG_ERR_IO, "mp4 trailer", r);
-    avio_flush(v->mem_io);
-    if (v->mem_io->error < 0) return av_fail(err, SG_ERR_NOMEM, "mp4", v->mem_io->error);
-    return faststart(v, err);
+    while (x264_encoder_delayed_frames(v->enc) > 0) {
+        const size_t before = v->nsamples;
+        sg_status st = mp4_encode(v, NULL, err);
+        if (st) return st;
+        if (v->nsamples == before) break;
+    }
+    if (v->nsamples != (size_t)v->frames)
+        return sg_error_set(err, SG_ERR_IO, "video: libx264 returned %zu of %d frames", v->nsamples,
+                            v->frames);
+    int64_t shift = 0; /* presentation never before decoding */
+    for (size_t k = 0; k < v->nsamples; k++)
+        if ((int64_t)k - v->samples[k].pts > shift) shift = (int64_t)k - v->samples[k].pts;
+    const uint32_t ms = (uint32_t)(((uint64_t)v->frames * 1000 + (uint64_t)v->fps / 2) / v->fps);
+    wbuf o = {0};
+    size_t b = open_box(&o, "ftyp");
+    put(&o, "isom", 4), u32(&o, 0x200), put(&o, "isomiso2avc1mp41", 16);
+    close_box(&o, b);
+    const size_t moov = open_box(&o, "moov");
+    b = open_full(&o, "mvhd", 0, 0);
+    u32(&o, 0), u32(&o, 0), u32(&o, 1000), u32(&o, ms); /* times, timescale (ms), duration */
+    u32(&o, 0x10000), u16(&o, 0x100), zeros(&o, 10), matrix(&o), zeros(&o, 24), u32(&o, 2);
+    close_box(&o, b);
+    const size_t trak = open_box(&o, "trak");
+    b = open_full(&o, "tkhd", 0, 3); /* enabled, in the movie */
+    u32(&o, 0), u32(&o, 0), u32(&o, 1), u32(&o, 0), u32(&o, ms), zeros(&o, 8);
+    u16(&o, 0), u16(&o, 0), u16(&o, 0), u16(&o, 0), matrix(&o);
+    u32(&o, (uint32_t)v->w << 16), u32(&o, (uint32_t)v->h << 16);
+    close_box(&o, b);
+    const size_t edts = open_box(&o, "edts");
+    b = open_full(&o, "elst", 0, 0);
+    u32(&o, 1), u32(&o, ms), u32(&o, (uint32_t)shift), u16(&o, 1), u16(&o, 0);
+    close_box(&o, b);
+    close_box(&o, edts);
+    const size_t mdia = open_box(&o, "mdia");
+    b = open_full(&o, "mdhd", 0, 0);
+    u32(&o, 0), u32(&o, 0), u32(&o, (uint32_t)v->fps), u32(&o, (uint32_t)v->frames);
+    u16(&o, 0x55C4), u16(&o, 0); /* language "und" */
+    close_box(&o, b);
+    b = open_full(&o, "hdlr", 0, 0);
+    u32(&o, 0), put(&o, "vide", 4), zeros(&o, 12), put(&o, "VideoHandler", 13);
+    close_box(&o, b);
+    const size_t minf = open_box(&o, "minf");
+    b = open_full(&o, "vmhd", 0, 1);
+    zeros(&o, 8);
+    close_box(&o, b);
+    const size_t dinf = open_box(&o, "dinf");
+    b = open_full(&o, "dref", 0, 0);
+    u32(&o, 1);
+    const size_t url = open_full(&o, "url ", 0, 1); /* the data is in this file */
+    close_box(&o, url);
+    close_box(&o, b);
+    close_box(&o, dinf);
+    size_t stco_at = 0;
+    write_stbl(&o, v, shift, &stco_at);
+    close_box(&o, minf);
+    close_box(&o, mdia);
+    close_box(&o, trak);
+    close_box(&o, moov);
+    const size_t chunk = o.len + 8; /* past mdat's header */
+    u32(&o, (uint32_t)(v->mdat_len + 8)), put(&o, "mdat", 4);
+    put(&o, v->mdat, v->mdat_len);
+    if (o.failed) {
+        free(o.b);
+        return sg_error_set(err, SG_ERR_NOMEM, "video: out of memory");
+    }
+    o.b[stco_at] = (uint8_t)(chunk >> 24), o.b[stco_at + 1] = (uint8_t)(chunk >> 16);
+    o.b[stco_at + 2] = (uint8_t)(chunk >> 8), o.b[stco_at + 3] = (uint8_t)chunk;
+    free(v->buf);
+    v->buf = o.b, v->len = o.len, v->cap = o.cap;
+    return SG_OK;
 }
 
 /* ---- WebP ---------------------------------------------------------------------------------- */
@@ -436,16 +489,12 @@ int sg_video_frames(const sg_video *v) { return v ? v->frames : 0; }
 
 void sg_video_free(sg_video *v) {
     if (!v) return;
-    avformat_free_context(v->fc);
-    if (v->mem_io) {
-        av_freep(&v->mem_io->buffer);
-        avio_context_free(&v->mem_io);
-    }
-    avcodec_free_context(&v->cc);
-    sws_freeContext(v->sws);
-    av_frame_free(&v->frame);
-    av_frame_free(&v->rgb);
-    av_packet_free(&v->pkt);
+    if (v->pic_alloc) x264_picture_clean(&v->pic);
+    if (v->enc) x264_encoder_close(v->enc);
+    free(v->sps);
+    free(v->pps);
+    free(v->mdat);
+    free(v->samples);
     if (v->anim) WebPAnimEncoderDelete(v->anim);
     if (v->part) unlink(v->part); /* unfinished (or failed) */
     free(v->part);

@@ -14,6 +14,23 @@ int sg_precision_parse(const char *s, sg_precision *p) {
     return 0;
 }
 
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#ifndef HWCAP2_BF16
+#define HWCAP2_BF16 (1UL << 14)
+#endif
+
+const char *sg_bf16_unsupported(void) {
+    if (!(getauxval(AT_HWCAP2) & HWCAP2_BF16))
+        return "this CPU has no BF16 instructions (BFDOT, Armv8.6): bf16 needs the bf16 feature "
+               "(AWS Graviton 3 and later, Apple M2 and later); use --precision fp32";
+    if (strcmp(sg_cpu_path(), "neon") != 0)
+        return "bf16 runs on the neon kernel path, and SG_CPU selects another one";
+    return NULL;
+}
+
+const char *sg_bf16_path(void) { return sg_bf16_unsupported() ? "none" : "neon_bf16"; }
+#else
 const char *sg_bf16_unsupported(void) {
     __builtin_cpu_init();
     if (!(__builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
@@ -26,3 +43,4 @@ const char *sg_bf16_unsupported(void) {
 }
 
 const char *sg_bf16_path(void) { return sg_bf16_unsupported() ? "none" : "avx512_bf16"; }
+#endif

@@ -1,5 +1,7 @@
-/* bf16 products into fp32 accumulators with AVX512-BF16 (VDPBF16PS), built with its own target
- * flags (CMakeLists.txt) and called only when the CPU has avx512_bf16 (bf16.c checks).
+/* bf16 products into fp32 accumulators with AVX512-BF16 (VDPBF16PS) on x86-64, BFDOT (Armv8.6
+ * BF16) on aarch64, built with its own target flags (CMakeLists.txt) and called only when the CPU
+ * has them (bf16.c checks). The two differ only in the pair packing of B and the micro-kernel
+ * (the blocks under __x86_64__ / __aarch64__ below); the packing of A and the blocking are shared.
  *
  * VDPBF16PS multiplies pairs: lane i of the accumulator += a[2i]·b[2i] + a[2i+1]·b[2i+1] (the
  * products are exact in fp32, the two adds round). So the operands are kept as pairs along K:
@@ -8,7 +10,11 @@
  *   B as Bp[k/2][j] = (B[k][j], B[k+1][j]), 16 columns per vector;
  * an odd K ends with a zero partner. A block of 8 rows × 32 columns of C stays in 16 registers
  * over the whole K loop (the fp32 kernels' shape, at twice the multiplies per instruction). */
+#if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +26,23 @@
 #define KC 256 /* K per packed chunk of the general product (128 pairs) */
 #define NC 128 /* columns per packed B chunk: KC/2 · NC words = 64 KiB, stays in L2 */
 
+/* One panel of MR rows of A[., lda] (rows ≥ m are zero), pairs k0 .. k0 + K - 1:
+ * ap[kp·MR + r] = (A[r][k0 + 2kp], A[r][k0 + 2kp + 1]). */
+static void pack_a(const float *A, int lda, int m, int K, uint32_t *ap) {
+    for (int r = 0; r < MR; r++) {
+        const float *a = A + (size_t)r * lda;
+        for (int kp = 0; kp < (K + 1) / 2; kp++) {
+            uint32_t lo = 0, hi = 0;
+            if (r < m) {
+                lo = sg__bf16_bits(a[2 * kp]);
+                if (2 * kp + 1 < K) hi = sg__bf16_bits(a[2 * kp + 1]);
+            }
+            ap[(size_t)kp * MR + r] = lo | hi << 16;
+        }
+    }
+}
+
+#if defined(__x86_64__)
 /* round-to-nearest-even of 16 floats to bf16 in the low/high 16 bits of 32-bit words:
  * (lo[j], hi[j]) → word j */
 static inline __m512i pairs16(__m512 lo, __m512 hi) {
@@ -54,22 +77,6 @@ void sg__bf16_pack_b(const float *B, size_t rs, size_t cs, int K, int N, uint32_
                 lo = _mm512_loadu_ps(a), hi = _mm512_loadu_ps(b);
             }
             _mm512_storeu_si512(o + j, pairs16(lo, hi));
-        }
-    }
-}
-
-/* One panel of MR rows of A[., lda] (rows ≥ m are zero), pairs k0 .. k0 + K - 1:
- * ap[kp·MR + r] = (A[r][k0 + 2kp], A[r][k0 + 2kp + 1]). */
-static void pack_a(const float *A, int lda, int m, int K, uint32_t *ap) {
-    for (int r = 0; r < MR; r++) {
-        const float *a = A + (size_t)r * lda;
-        for (int kp = 0; kp < (K + 1) / 2; kp++) {
-            uint32_t lo = 0, hi = 0;
-            if (r < m) {
-                lo = sg__bf16_bits(a[2 * kp]);
-                if (2 * kp + 1 < K) hi = sg__bf16_bits(a[2 * kp + 1]);
-            }
-            ap[(size_t)kp * MR + r] = lo | hi << 16;
         }
     }
 }
@@ -114,6 +121,84 @@ static inline void kern(int K2, const uint32_t *Ap, const uint32_t *Bp, size_t l
         if (two) _mm512_mask_storeu_ps(C + (size_t)r * ldc + 16, m1, c[r][1]);
     }
 }
+
+#elif defined(__aarch64__)
+/* out[kp·ldo + j] = (B[2kp][j], B[2kp + 1][j]) as above, converted by sg__bf16_bits (round to
+ * nearest even, denormals to zero: the rounding VDPBF16PS's conversions use, so both
+ * architectures multiply the same bf16 operands); columns N .. round16(N) - 1 zero. */
+void sg__bf16_pack_b(const float *B, size_t rs, size_t cs, int K, int N, uint32_t *out,
+                     size_t ldo) {
+    const int n16 = (int)sg__round16((size_t)N);
+    for (int kp = 0; kp < (K + 1) / 2; kp++) {
+        const float *r0 = B + (size_t)(2 * kp) * rs, *r1 = 2 * kp + 1 < K ? r0 + rs : NULL;
+        uint32_t *o = out + (size_t)kp * ldo;
+        int j = 0;
+        for (; j < N; j++) {
+            const uint32_t lo = sg__bf16_bits(r0[(size_t)j * cs]);
+            o[j] = lo | (r1 ? sg__bf16_bits(r1[(size_t)j * cs]) << 16 : 0u);
+        }
+        for (; j < n16; j++) o[j] = 0;
+    }
+}
+
+/* pairs as NEON's bf16 vectors: word j = elements 2j (k even) and 2j + 1 (k odd) */
+static inline bfloat16x8_t bf8(const uint32_t *p) { return vreinterpretq_bf16_u32(vld1q_u32(p)); }
+
+/* C[8, 8] block (+)= Ap · Bp over K2 pairs with BFDOT: accumulator c[r][v] holds row r, columns
+ * 4v .. 4v + 3; per pair row, two loads of B (8 columns), two of A (8 rows), 16 BFDOTs with A's
+ * row r as the indexed element (vbfdotq_laneq_f32: lane i += B[2i]·A[2r] + B[2i + 1]·A[2r + 1]).
+ * b0: B's columns at Bp (8 words per row, ldb apart), or a copy with zero columns at the edge. */
+static inline void kern8(int K2, const uint32_t *Ap, const uint32_t *Bp, size_t ldb,
+                         float32x4_t c[MR][2]) {
+#define SG_BFROW(r, a, l)                                                                          \
+    c[r][0] = vbfdotq_laneq_f32(c[r][0], b0, a, l), c[r][1] = vbfdotq_laneq_f32(c[r][1], b1, a, l)
+    for (int k = 0; k < K2; k++) {
+        const bfloat16x8_t b0 = bf8(Bp + (size_t)k * ldb), b1 = bf8(Bp + (size_t)k * ldb + 4);
+        const bfloat16x8_t a0 = bf8(Ap + (size_t)k * MR), a1 = bf8(Ap + (size_t)k * MR + 4);
+        SG_BFROW(0, a0, 0), SG_BFROW(1, a0, 1), SG_BFROW(2, a0, 2), SG_BFROW(3, a0, 3);
+        SG_BFROW(4, a1, 0), SG_BFROW(5, a1, 1), SG_BFROW(6, a1, 2), SG_BFROW(7, a1, 3);
+    }
+#undef SG_BFROW
+}
+
+/* C[8, n] (+)= Ap · Bp over K2 pairs, n ≤ 32 columns, in blocks of 8 (a last partial block
+ * reads B through a zero-padded copy, 128 pairs at a time, so no word past column n is read);
+ * rows ≥ m of C are neither read nor written. */
+#define EDGE_K2 128
+static inline void kern(int K2, const uint32_t *Ap, const uint32_t *Bp, size_t ldb, float *C,
+                        int ldc, int m, int n, int acc) {
+    for (int j = 0; j < n; j += 8) {
+        const int nn = n - j < 8 ? n - j : 8;
+        float t[MR][8] = {{0}};
+        float32x4_t c[MR][2];
+        for (int r = 0; r < MR; r++) {
+            if (acc && r < m) memcpy(t[r], C + (size_t)r * ldc + j, (size_t)nn * sizeof(float));
+            c[r][0] = vld1q_f32(t[r]), c[r][1] = vld1q_f32(t[r] + 4);
+        }
+        if (nn == 8) kern8(K2, Ap, Bp + j, ldb, c);
+        else {
+            uint32_t edge[EDGE_K2 * 8] = {0};
+            for (int k0 = 0; k0 < K2; k0 += EDGE_K2) {
+                const int kc = K2 - k0 < EDGE_K2 ? K2 - k0 : EDGE_K2;
+                for (int k = 0; k < kc; k++)
+                    memcpy(edge + (size_t)k * 8, Bp + (size_t)(k0 + k) * ldb + j, (size_t)nn * 4);
+                kern8(kc, Ap + (size_t)k0 * MR, edge, 8, c);
+            }
+        }
+        for (int r = 0; r < MR; r++) vst1q_f32(t[r], c[r][0]), vst1q_f32(t[r] + 4, c[r][1]);
+        for (int r = 0; r < m && r < MR; r++)
+            memcpy(C + (size_t)r * ldc + j, t[r], (size_t)nn * sizeof(float));
+    }
+}
+
+/* Winograd F(2×2, 3×3) in bf16 (kern_wino2_bf16.c) is written for AVX-512 only: here it does not
+ * run (-1, nothing written), and the caller's 3×3 convs take the direct bf16 products above. */
+int sg__wino2_bf16(const sg_tensor *x, const float *w, const float *b, sg_tensor *y,
+                   sg_workspace *ws, int up, const sg_preact *pre, sg_packed_weights *bw) {
+    (void)x, (void)w, (void)b, (void)y, (void)ws, (void)up, (void)pre, (void)bw;
+    return -1;
+}
+#endif
 
 /* C[M, N] (+)= Ap · Bp: Ap in MR-row panels of K2 pairs each ([M/MR][K2][MR] words), M % MR == 0;
  * Bp [K2][ldb] words; any N (the last columns masked). */

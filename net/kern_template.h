@@ -1,15 +1,18 @@
 /* Template of net/'s CPU-specific kernels (the sg_kernels table of net_internal.h): the Winograd
  * input/output/weight transforms, the GEMM micro-kernels, and the norm statistics and
  * pre-activation rows. Included once per instruction set by kern_plain.c, kern_avx2.c and
- * kern_avx512.c, each compiled with its own target flags (see CMakeLists.txt), so the same plain C
- * (GCC vector extensions: VF is one vector of SG_VL floats) is built for SSE2, AVX2+FMA and
- * AVX-512. SG_KNAME names the variant.
+ * kern_avx512.c (x86-64) or kern_plain.c and kern_neon.c (aarch64), each compiled with its own
+ * target flags (see CMakeLists.txt), so the same plain C (GCC vector extensions: VF is one vector
+ * of SG_VL floats) is built for SSE2, AVX2+FMA, AVX-512 and Advanced SIMD. SG_KNAME names the
+ * variant.
  *
  * Winograd F(4×4, 3×3) (Lavin & Gray), tile = 6×6 inputs → 4×4 outputs:
  *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
  *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
  * (G, the weight side, is in wino_w below.) */
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <stdint.h>
 #include <string.h>
 
@@ -283,10 +286,18 @@ static inline void SG_FN(vstream)(float *d, VF v) {
     _mm512_stream_ps(d, (__m512)v);
 #elif SG_VL == 8
     _mm256_stream_ps(d, (__m256)v);
-#else
+#elif defined(__x86_64__)
     _mm_stream_ps(d, (__m128)v);
+#else /* aarch64: a plain store (STNP is only a hint, and GCC's vector stores are as good) */
+    SG_FN(vstore)(d, v);
 #endif
 }
+/* the streamed stores are complete before the pool's barrier (x86's are weakly ordered) */
+#if defined(__x86_64__)
+#define SG_SFENCE() _mm_sfence()
+#else
+#define SG_SFENCE() ((void)0)
+#endif
 
 /* q[i][t] = w[9·src(k0 + t) + i] for t < n (0 beyond, up to a whole vector), src as above;
  * *pi, *ci, *r: the packed-order position of slot k0, advanced past the n slots (counters: three
@@ -382,7 +393,7 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
             SG_FN(wload_g)(w, k0all + t0, n, -mr, g);
             SG_FN(wvec)(g, u, ldu, t0, n, stream);
         }
-        if (stream) _mm_sfence();
+        if (stream) SG_SFENCE();
         return;
     }
     const size_t panel = (size_t)mr * cin;
@@ -397,7 +408,7 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
             SG_FN(wvec)(g, u, ldu, c0 + t0 - k0all, nc - t0 < SG_VL ? nc - t0 : SG_VL, stream);
         }
     }
-    if (stream) _mm_sfence(); /* the streamed U is complete before the pool's barrier */
+    if (stream) SG_SFENCE(); /* the streamed U is complete before the pool's barrier */
 }
 
 /* ---- small GEMM: C[M, N] = A[M, K] · B[K, N] --------------------------------------------------

@@ -176,9 +176,10 @@ void sg_conv2d_up2_pre(const sg_tensor *x, const sg_preact *pre, const float *w,
 
 /* ---- CPU dispatch --------------------------------------------------------------------------
  * net/'s own kernels (Winograd transforms, GEMM, norm statistics, pre-activation rows: kern_*.c
- * over kern_template.h) come in plain x86-64, AVX2+FMA and AVX-512 builds, chosen once at run
- * time from the CPU (env SG_CPU=plain|avx2|avx512 forces one). */
-int sg_cpu_supports(const char *name); /* "plain", "avx2", "avx512" */
+ * over kern_template.h) come in plain x86-64, AVX2+FMA and AVX-512 builds on x86-64, plain and
+ * NEON (Advanced SIMD with FMA) builds on aarch64, chosen once at run time from the CPU (env
+ * SG_CPU=plain|avx2|avx512|neon forces one). */
+int sg_cpu_supports(const char *name); /* "plain", "avx2", "avx512", "neon" */
 const char *sg_cpu_path(void);         /* the path in use */
 /* Switches the path (NULL: back to the best). For tests and benchmarks, not thread-safe;
  * returns -1 when this CPU cannot run it. */
@@ -190,16 +191,17 @@ int sg_cpu_force(const char *name);
  * statistics, AdaIN, activations, residual sums, masks and every tensor between the layers stay
  * fp32. 3×3 convs where Winograd pays run Winograd F(2×2, 3×3) with the transforms in fp32 and
  * the products in bf16 (F(4,3)'s transforms amplify bf16 rounding several-fold; F(2,3)'s are
- * ±1 and ½); the other convs are direct GEMMs on bf16 operands. The kernels need AVX512-BF16
- * (VDPBF16PS); on a CPU without it bf16 is refused (sg_packed_weights_init fails with the
+ * ±1 and ½; x86-64 only: on aarch64 those convs are direct bf16 GEMMs too); the other convs are
+ * direct GEMMs on bf16 operands. The kernels need AVX512-BF16 (VDPBF16PS) on x86-64, BF16 (BFDOT,
+ * Armv8.6) on aarch64; on a CPU without it bf16 is refused (sg_packed_weights_init fails with the
  * reason). The depthwise high-pass filter (a fixed kernel, not a learned layer) stays fp32. */
 typedef enum { SG_PRECISION_FP32 = 0, SG_PRECISION_BF16 } sg_precision;
 const char *sg_precision_name(sg_precision p);          /* "fp32", "bf16" */
 int sg_precision_parse(const char *s, sg_precision *p); /* 0, or -1 for an unknown name */
 /* NULL when this CPU runs the bf16 kernels, else a one-line reason. */
 const char *sg_bf16_unsupported(void);
-/* The instruction path of the bf16 products: "avx512_bf16" (the AMX path, TDPBF16PS, is not
- * built yet: no CPU with amx_bf16 to test it on), or "none". */
+/* The instruction path of the bf16 products: "avx512_bf16", "neon_bf16" (the AMX path,
+ * TDPBF16PS, is not built yet: no CPU with amx_bf16 to test it on), or "none". */
 const char *sg_bf16_path(void);
 
 /* A set of weights converted and packed once (net/packed.c), keyed by the address of the fp32

@@ -80,7 +80,7 @@ void sg__prof_add(int family, double t0, double nominal_flops);
 #define SG_WINO_P 36
 
 typedef struct {
-    const char *name; /* "plain", "avx2", "avx512" */
+    const char *name; /* "plain", "avx2", "avx512", "neon" */
     int own_gemm;     /* 1: gemm below beats single-threaded OpenBLAS, sg_gemm uses it */
     /* mean and biased variance of n floats (double accumulation, two passes) */
     void (*plane_stats)(const float *p, size_t n, double *mean, double *var);
@@ -133,7 +133,8 @@ typedef struct {
                           int rows_left);
 } sg_kernels;
 
-/* The kernels for this CPU (SG_CPU=plain|avx2|avx512 forces a supported one), chosen once. */
+/* The kernels for this CPU (SG_CPU=plain|avx2|avx512, neon on aarch64, forces a supported one),
+ * chosen once. Only this architecture's tables are built. */
 const sg_kernels *sg__kernels(void);
 
 /* o = pre(x) for n floats of plane k (= n·C + c) of the pre-activation's input */
@@ -155,7 +156,9 @@ int sg__conv_winograd(const sg_tensor *x, const float *w, const float *b, sg_ten
  * 16² where it splits by output channels. */
 int sg__wino_pays(int cin, int cout, int h, int w);
 
-extern const sg_kernels sg__kernels_plain, sg__kernels_avx2, sg__kernels_avx512;
+extern const sg_kernels sg__kernels_plain, sg__kernels_avx2, sg__kernels_avx512, sg__kernels_neon;
+/* k's rank among this architecture's paths: 0 plain, 1 avx2 or neon, 2 avx512 */
+int sg__kernels_index(const sg_kernels *k);
 
 /* ---- the packed-weights cache (packed.c) ----------------------------------------------------
  * The calling thread's bf16 weight set (sg_packed_use), or NULL: fp32. Jobs handed to the pool

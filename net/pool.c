@@ -52,11 +52,19 @@ static long now_ns(void) {
  * short serial gaps between them: waking a sleeping thread costs a futex call and, on these VMs,
  * an interrupt (visible in perf: bench/README.md), so a thread that just finished waits for the
  * next job awake for a moment; then it sleeps, so an idle daemon costs nothing. */
+static inline void cpu_relax(void) { /* the spin-wait hint: PAUSE, YIELD */
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
 static int spin_until(int (*done)(long), long arg) {
     const long t0 = now_ns();
     for (int i = 0;; i++) {
         if (done(arg)) return 1;
-        __builtin_ia32_pause();
+        cpu_relax();
         if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS) return done(arg);
     }
 }

@@ -24,6 +24,7 @@ t_start=$(date +%s)
 command -v curl >/dev/null || { echo "skipped: curl not installed"; exit 77; }
 tmp=$(mktemp -d /tmp/sg-container-test.XXXXXX)
 img=stargan-server:test
+img64=stargan-server:test-arm64 base64=stargan-base/debian:bookworm-slim-arm64
 name=sg-ctest-$$ vol=sg-ctest-models-$$
 pass=0 fail=0 dockerd_pid=
 ok()  { pass=$((pass + 1)); echo "ok   $1"; }
@@ -31,9 +32,9 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 step() { echo "== $1 ($(($(date +%s) - t_start)) s)"; }
 cleanup() {
-  docker rm -f "$name" "$name-stop" "$name-mem" >/dev/null 2>&1
+  docker rm -f "$name" "$name-stop" "$name-mem" "$name-arm64" >/dev/null 2>&1
   docker volume rm -f "$vol" >/dev/null 2>&1
-  [ "${SG_KEEP_IMAGE:-1}" = 0 ] && docker rmi -f "$img" >/dev/null 2>&1
+  [ "${SG_KEEP_IMAGE:-1}" = 0 ] && docker rmi -f "$img" "$img64" >/dev/null 2>&1
   if [ -n "$dockerd_pid" ]; then
     kill -TERM "$dockerd_pid" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
@@ -109,10 +110,18 @@ fi
 
 # ---- build ------------------------------------------------------------------------------------
 step "docker build"
-if ! docker build --network host -f docker/Dockerfile -t "$img" . >"$tmp/build.log" 2>&1; then
+# BuildKit (the Dockerfile needs it: its build stage runs on $BUILDPLATFORM): buildx when
+# installed, else the daemon's own through a client that still has it (Debian's docker.io 20.10)
+bk_build() {
+  if docker buildx version >/dev/null 2>&1; then docker buildx build --load "$@"
+  elif [ -x /usr/bin/docker ] && /usr/bin/docker version -f '{{.Client.Version}}' 2>/dev/null | grep -q '^20\.'; then
+    DOCKER_BUILDKIT=1 /usr/bin/docker build "$@"
+  else DOCKER_BUILDKIT=1 docker build "$@"; fi
+}
+if ! bk_build --network host -f docker/Dockerfile -t "$img" . >"$tmp/build.log" 2>&1; then
   tail -30 "$tmp/build.log"; bad "docker build"; finish
 fi
-ok "docker build -f docker/Dockerfile ($(grep -c 'Using cache' "$tmp/build.log") steps from the layer cache)"
+ok "docker build -f docker/Dockerfile ($(grep -c 'CACHED\|Using cache' "$tmp/build.log") steps from the layer cache)"
 size=$(docker image inspect -f '{{.Size}}' "$img")
 echo "image size: $(awk -v s="$size" 'BEGIN { printf "%.0f MB (%d bytes)", s / 1e6, s }')"
 
@@ -259,6 +268,94 @@ done
 check "--memory 96m (below the working set) is enforced: OOM-killed ($(docker inspect -f '{{.State.ExitCode}} oom={{.State.OOMKilled}}' "$name-mem"))" \
   '[ "$(docker inspect -f "{{.State.Running}} {{.State.OOMKilled}}" "$name-mem")" = "false true" ]'
 docker rm -f "$name-mem" >/dev/null
+
+# ---- the arm64 image, under qemu ----------------------------------------------------------------
+# Built from the same Dockerfile with BuildKit for linux/arm64: cross-compiled in a build stage on
+# this machine's platform, the runtime stage on an arm64 debian:bookworm-slim made here with
+# debootstrap (tagged $base64, passed as BASE), run through qemu-user (binfmt_misc). Checked as a
+# user runs it: arm64 binaries, non-root, healthy, and /v1/translate answering the bytes of the
+# arm64 CLI (the image's own, and build-arm64/'s when scripts/cross-test.sh built it).
+# SG_CONTAINER_ARM64=0 leaves it out.
+step "arm64 image"
+arm64_ready() {
+  local bf=/proc/sys/fs/binfmt_misc
+  [ -e $bf/register ] || mount -t binfmt_misc binfmt_misc $bf 2>/dev/null
+  command -v qemu-aarch64-static >/dev/null ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-user-static >/dev/null 2>&1
+  [ -e $bf/qemu-aarch64 ] || cat /usr/lib/binfmt.d/qemu-aarch64.conf >$bf/register 2>/dev/null
+  [ -e $bf/qemu-aarch64 ] && grep -q '^flags: .*F' $bf/qemu-aarch64
+}
+if [ "${SG_CONTAINER_ARM64:-1}" = 0 ]; then
+  echo "skipped: the arm64 image (SG_CONTAINER_ARM64=0)"
+elif ! arm64_ready; then
+  bad "arm64 image: qemu-aarch64 with binfmt_misc (fix-binary flag) is needed to run it"
+else
+  if ! docker image inspect "$base64" >/dev/null 2>&1; then
+    mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+    mirror=${mirror:-http://deb.debian.org/debian}
+    rootfs="$tmp/rootfs64"
+    echo "debootstrap --arch=arm64 --variant=minbase bookworm from $mirror"
+    if debootstrap --arch=arm64 --foreign --variant=minbase bookworm "$rootfs" "$mirror" >"$tmp/debootstrap64.log" 2>&1 &&
+       chroot "$rootfs" /debootstrap/debootstrap --second-stage >>"$tmp/debootstrap64.log" 2>&1; then
+      [ -f /etc/apt/sources.list.d/debian.sources ] &&
+        cp /etc/apt/sources.list.d/debian.sources "$rootfs/etc/apt/sources.list.d/" && rm -f "$rootfs/etc/apt/sources.list"
+      printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+        'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' \
+        >"$rootfs/etc/dpkg/dpkg.cfg.d/docker"
+      find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null
+      rm -rf "$rootfs"/usr/share/{man,info,locale}/* "$rootfs"/var/cache/apt/*.bin \
+        "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log
+      # docker import labels it with the engine's platform (20.10 ignores --platform): BuildKit's
+      # ADD of the tree with --platform linux/arm64 makes an image labelled arm64
+      tar -C "$rootfs" -cf "$tmp/rootfs64.tar" . && printf 'FROM scratch\nADD rootfs64.tar /\nCMD ["bash"]\n' >"$tmp/Dockerfile.base64"
+      bk_build --platform linux/arm64 -f "$tmp/Dockerfile.base64" -t "$base64" "$tmp" >"$tmp/base64.log" 2>&1 ||
+        tail -5 "$tmp/base64.log"
+      rm -f "$tmp/rootfs64.tar"
+    else
+      tail -5 "$tmp/debootstrap64.log"
+    fi
+    rm -rf "$rootfs"
+  fi
+  t0=$(date +%s)
+  if ! docker image inspect "$base64" >/dev/null 2>&1; then
+    bad "arm64 base image (debootstrap --arch=arm64)"
+  elif ! bk_build --network host --platform linux/arm64 --build-arg BASE="$base64" \
+         -f docker/Dockerfile -t "$img64" . >"$tmp/build64.log" 2>&1; then
+    tail -30 "$tmp/build64.log"; bad "docker build --platform linux/arm64"
+  else
+    size64=$(docker image inspect -f '{{.Size}}' "$img64")
+    ok "docker build --platform linux/arm64 ($(($(date +%s) - t0)) s; image $(awk -v s="$size64" 'BEGIN { printf "%.0f MB", s / 1e6 }'), base $(docker image inspect -f '{{.Size}}' "$base64" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
+    check "arm64 image: linux/arm64, aarch64 binaries, USER stargan" \
+      '[ "$(docker image inspect -f "{{.Os}}/{{.Architecture}}" "$img64")" = linux/arm64 ] && [ "$(docker run --rm --network none --platform linux/arm64 --entrypoint uname "$img64" -m)" = aarch64 ] && [ "$(docker image inspect -f "{{.Config.User}}" "$img64")" = stargan ]'
+    docker run --rm --network none --platform linux/arm64 --user root -v "$vol:/models" --entrypoint stargan \
+      "$img64" make-model --config mini --out /models/mini.safetensors >/dev/null || bad "arm64: make a mini model"
+    docker run -d --name "$name-arm64" --platform linux/arm64 --network host --read-only \
+      --tmpfs /tmp:rw,size=64m --cap-drop ALL --security-opt no-new-privileges \
+      -v "$vol:/models:ro" -e STARGAN_LISTEN="127.0.0.1:$port" -e STARGAN_MODEL=mini=/models/mini.safetensors \
+      "${blas[@]}" --health-interval 1s --health-timeout 10s --health-retries 5 --health-start-period 120s \
+      "$img64" >/dev/null
+    t0=$(date +%s)
+    check "arm64 container: HEALTHCHECK turns healthy (under qemu)" 'healthy "$name-arm64"'
+    echo "arm64 healthy after $(($(date +%s) - t0)) s"
+    check "arm64 container: runs as a non-root user" '[ "$(docker exec "$name-arm64" id -un)" = stargan ]'
+    ready
+    st=$(curl -s --max-time 300 -o "$tmp/srv64.png" -w '%{http_code}' -F image=@"$src" -F domain=1 -F seed=5 "$U/v1/translate")
+    docker exec -i "$name-arm64" sh -c 'cat > /tmp/src.jpg' <"$src"
+    docker exec "$name-arm64" stargan translate --model /models/mini.safetensors --src /tmp/src.jpg --domain 1 \
+      --seed 5 --out /tmp/cli.png >/dev/null
+    docker exec "$name-arm64" cat /tmp/cli.png >"$tmp/cli64.png"
+    check "arm64 translate: 200, byte-identical to the arm64 CLI's" \
+      '[ "$st" = 200 ] && [ -s "$tmp/cli64.png" ] && cmp -s "$tmp/srv64.png" "$tmp/cli64.png"'
+    if [ -x build-arm64/stargan ] && build-arm64/stargan --help >/dev/null 2>&1; then
+      docker run --rm --network none --platform linux/arm64 -v "$vol:/models:ro" --entrypoint cat "$img64" \
+        /models/mini.safetensors >"$tmp/mini.safetensors"
+      build-arm64/stargan translate --model "$tmp/mini.safetensors" --src "$src" --domain 1 --seed 5 \
+        --out "$tmp/host64.png" >/dev/null
+      check "and to build-arm64/'s CLI (scripts/cross-test.sh)" 'cmp -s "$tmp/srv64.png" "$tmp/host64.png"'
+    fi
+    docker rm -f "$name-arm64" >/dev/null
+  fi
+fi
 
 # ---- compose ----------------------------------------------------------------------------------
 step "compose"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs (Debian 12). Run as root.
 #   scripts/install-deps.sh          building and running: compiler, cmake, the libraries
-#   scripts/install-deps.sh --test   also what the tests need: cmocka, curl, clang (fuzz targets),
+#   scripts/install-deps.sh --test   also what the tests need: cmocka, curl, FFmpeg's -dev libraries
+#                                    (the tests decode the MP4s back), clang (fuzz targets),
 #                                    clang-format (CI's style check), wrk (bench/load.sh), HAProxy
 #                                    and kubectl (deployment tests), Chromium, node and the tests'
 #                                    npm packages (playwright-core, which downloads no browser; the
@@ -10,19 +11,35 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd "$(dirname "$0")/.."
-test=0
-for a in "$@"; do
-  case $a in
+test=0 cross=
+while [ $# -gt 0 ]; do
+  case $1 in
     --test) test=1 ;;
-    *) echo "usage: scripts/install-deps.sh [--test]" >&2; exit 2 ;;
+    --cross) cross=${2:-}; shift ;;
+    *) echo "usage: scripts/install-deps.sh [--test] [--cross amd64|arm64]" >&2; exit 2 ;;
   esac
+  shift
 done
-pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev
-      libcjson-dev libzip-dev libmicrohttpd-dev
-      libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libwebp-dev)
+libs=(libopenblas-dev libpng-dev libjpeg62-turbo-dev libcjson-dev libzip-dev libmicrohttpd-dev
+      libx264-dev libwebp-dev)
+pkgs=(build-essential cmake pkg-config "${libs[@]}")
+# --cross ARCH (another architecture than this machine's): Debian's cross compiler and the
+# libraries for ARCH through multiarch (scripts/toolchain-ARCH.cmake builds with them; the
+# Dockerfile's build stage for another platform, scripts/cross-test.sh)
+if [ -n "$cross" ] && [ "$cross" != "$(dpkg --print-architecture)" ]; then
+  case $cross in
+    arm64) pkgs+=(gcc-aarch64-linux-gnu) ;;
+    amd64) pkgs+=(gcc-x86-64-linux-gnu) ;;
+    *) echo "install-deps.sh: --cross amd64 or arm64, not '$cross'" >&2; exit 2 ;;
+  esac
+  for l in "${libs[@]}"; do pkgs+=("$l:$cross"); done
+  dpkg --print-foreign-architectures | grep -qx "$cross" || dpkg --add-architecture "$cross"
+fi
 browser=0
 if [ $test = 1 ]; then
-  pkgs+=(libcmocka-dev libcurl4-openssl-dev curl clang clang-format wrk haproxy)
+  # FFmpeg's libraries read the videos back in the tests (the build itself uses libx264)
+  pkgs+=(libcmocka-dev libcurl4-openssl-dev curl clang clang-format wrk haproxy
+         libavcodec-dev libavformat-dev libavutil-dev libswscale-dev)
   # kubectl: Debian's kubernetes-client, unless one is installed already
   command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
   if [ -z "${SG_NO_BROWSER:-}" ]; then

@@ -2,19 +2,19 @@
 # bf16 end to end (stargan selftest/translate/bench --precision, stargan-server --precision):
 # every fixture passes selftest in bf16 under the bf16 bounds, --precision fp32 gives the
 # default's bytes, bf16 gives a different but valid image. Exit 77 (ctest: Skipped) when the CPU
-# has no AVX512-BF16 or the fixtures are absent.
+# has no AVX512-BF16 (x86-64) or BF16 (aarch64), or the fixtures are absent.
 bin="$1" server="$2" fix="$3" tmp="$4"
 [ -f "$fix/mini.io.safetensors" ] || { echo "skipped: fixtures not found"; exit 77; }
 . "$(dirname "$0")/lib.sh" # ok / bad / start / stop / finish
 mkdir -p "$tmp"
 
 if ! "$bin" bench --config mini --runs 1 --precision bf16 >"$tmp/bench" 2>&1; then
-  if grep -q "no AVX512-BF16" "$tmp/bench"; then
+  if grep -q "no AVX512-BF16\|no BF16 instructions" "$tmp/bench"; then
     echo "skipped: $(cat "$tmp/bench")"; exit 77
   fi
   bad "bench --precision bf16"; cat "$tmp/bench"
 fi
-grep -q '^precision=bf16 path=avx512_bf16$' "$tmp/bench" && grep -q '^generator median_ms=' "$tmp/bench" \
+grep -Eq '^precision=bf16 path=(avx512|neon)_bf16$' "$tmp/bench" && grep -q '^generator median_ms=' "$tmp/bench" \
   && ok "bench --precision bf16" || bad "bench --precision bf16 output"
 
 for cfg in mini afhq celeba_hq; do

@@ -31,8 +31,8 @@ static void check_generator(const char *config) {
     sg_tensor xt = sg_tensor_make((float *)x, n, 3, S, S), yt = sg_tensor_make(out, n, 3, S, S);
     const char *styles[2] = {"s_latent", "s_ref"}, *outs[2] = {"out_latent", "out_ref"};
     /* every CPU path of net/'s kernels (Winograd, norms) this machine can run */
-    static const char *paths[] = {"plain", "avx2", "avx512"};
-    for (int pi = 0; pi < 3; pi++) {
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
+    for (int pi = 0; pi < 4; pi++) {
         if (sg_cpu_force(paths[pi])) continue;
         print_message("cpu path %s\n", paths[pi]);
         for (int k = 0; k < 2; k++) {

@@ -200,8 +200,8 @@ static void gemm_split_check(int M, int N, int K, uint64_t seed) {
         }
     memcpy(c0, c, sizeof(float) * M * ldc);
     float *got = fbuf((size_t)M * N);
-    static const char *paths[] = {"plain", "avx2", "avx512"};
-    for (int pi = 0; pi < 3; pi++) {
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
+    for (int pi = 0; pi < 4; pi++) {
         if (sg_cpu_force(paths[pi])) continue;
         memcpy(c, c0, sizeof(float) * M * ldc);
         sg_gemm(M, N, K, a, lda, b, ldb, c, ldc, 1);
@@ -453,11 +453,11 @@ static void test_conv_large_tiled(void **state) {
     /* 512 → 512 at 32² and 16² (split by output-channel blocks: U made and multiplied a step of
      * input channels at a time; 16 tiles at 16², the one-vector product) and 512 → 256 at 64²
      * (by tile rows, its 18 MiB U written with streaming stores), on every CPU path */
-    static const char *paths[] = {"plain", "avx2", "avx512"};
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
     const conv_case wide = {1, 512, 32, 32, 512, 3, 3, 1, 1, 1};
     const conv_case wide16 = {1, 512, 16, 16, 512, 3, 3, 1, 1, 1};
     const conv_case wide64 = {1, 512, 64, 64, 256, 3, 3, 1, 1, 1};
-    for (int pi = 0; pi < 3; pi++)
+    for (int pi = 0; pi < 4; pi++)
         if (!sg_cpu_force(paths[pi])) {
             conv_large_check_ws(&wide, SG_CONV_WINOGRAD, (size_t)12 << 20, 12 + pi);
             conv_large_check_ws(&wide16, SG_CONV_WINOGRAD, (size_t)12 << 20, 18 + pi);
@@ -557,8 +557,8 @@ static void up_wino_exact(int n, int cin, int h, int cout, uint64_t seed) {
 
 static void test_conv_up2_wino_exact(void **state) {
     (void)state;
-    static const char *paths[] = {"plain", "avx2", "avx512"};
-    for (int pi = 0; pi < 3; pi++)
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
+    for (int pi = 0; pi < 4; pi++)
         if (!sg_cpu_force(paths[pi])) {
             up_wino_exact(2, 32, 24, 48, 900 + pi);  /* tile rows, a batch, partial tiles */
             up_wino_exact(1, 64, 16, 256, 910 + pi); /* channel blocks at 32² */
@@ -633,9 +633,9 @@ static void test_conv_winograd(void **state) {
                                     * output-channel blocks (when the workspace holds it) */
                                    {2, 24, 16, 16, 64, 1},
                                    {1, 40, 32, 32, 160, 0}};
-    static const char *paths[] = {"plain", "avx2", "avx512"};
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
     uint64_t seed = 900;
-    for (int pi = 0; pi < 3; pi++) {
+    for (int pi = 0; pi < 4; pi++) {
         if (sg_cpu_force(paths[pi])) {
             print_message("cpu path %s: this CPU cannot run it (not tested)\n", paths[pi]);
             continue;
@@ -777,14 +777,14 @@ static void test_adain(void **state) {
  * against the naive reference. Elementwise ops on arrays that take the parallel path, exactly. */
 static void test_norm_paths(void **state) {
     (void)state;
-    static const char *paths[] = {"plain", "avx2", "avx512"};
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
     const int N = 2, C = 40, H = 67, W = 53, HW = H * W;
     const size_t n = (size_t)N * C * HW;
     float *x = frand(n, 50), *a = fbuf(n), *b = fbuf(n), *gr = frand(C, 51), *br = frand(C, 52);
     float *gb = frand((size_t)N * 2 * C, 53);
     double *ref = malloc(sizeof(double) * n);
     for (size_t i = 0; i < n; i++) x[i] = x[i] * 0.5f + (float)(i % 7);
-    for (int pi = 0; pi < 3; pi++) {
+    for (int pi = 0; pi < 4; pi++) {
         if (sg_cpu_force(paths[pi])) continue;
         memcpy(a, x, n * sizeof(float));
         sg_tensor ta = sg_tensor_make(a, N, C, H, W), tb = sg_tensor_make(b, N, C, H, W);
@@ -819,7 +819,7 @@ static void test_norm_paths(void **state) {
  * double affine of sg_instance_norm). */
 static void test_norm_pre(void **state) {
     (void)state;
-    static const char *paths[] = {"plain", "avx2", "avx512"};
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
     const int N = 2, C = 5, H = 37, W = 29, HW = H * W;
     const size_t n = (size_t)N * C * HW;
     float *x = frand(n, 60), *y = fbuf(n), *g = frand(C, 61), *b = frand(C, 62);
@@ -828,7 +828,7 @@ static void test_norm_pre(void **state) {
     for (size_t i = 0; i < n; i++)
         if (i / HW % 2) x[i] = x[i] * 0.01f + 100.0f; /* every other plane far from zero */
     sg_tensor tx = sg_tensor_make(x, N, C, H, W);
-    for (int pi = 0; pi < 3; pi++) {
+    for (int pi = 0; pi < 4; pi++) {
         if (sg_cpu_force(paths[pi])) continue;
         for (int kind = 0; kind < 2; kind++)
             for (int act = 0; act < 2; act++) {
@@ -909,9 +909,9 @@ static void conv_pre_check(int n, int cin, int h, int w, int cout, int up, int f
 
 static void test_conv_pre(void **state) {
     (void)state;
-    static const char *paths[] = {"plain", "avx2", "avx512"};
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
     uint64_t seed = 1200;
-    for (int pi = 0; pi < 3; pi++) {
+    for (int pi = 0; pi < 4; pi++) {
         if (sg_cpu_force(paths[pi])) continue;
         conv_pre_check(2, 16, 32, 40, 16, 0, 1, 0.2f, 0, seed += 4);  /* Winograd, fused */
         conv_pre_check(1, 24, 36, 32, 16, 0, 0, 0.0f, 0, seed += 4);  /* Winograd, BN + ReLU form */
@@ -1081,8 +1081,8 @@ static void conv_pool_check(int n, int cin, int h, int cout, uint64_t seed) {
 
 static void test_conv3x3_pre_pool(void **state) {
     (void)state;
-    static const char *paths[] = {"plain", "avx2", "avx512"};
-    for (int pi = 0; pi < 3; pi++)
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
+    for (int pi = 0; pi < 4; pi++)
         if (!sg_cpu_force(paths[pi])) {
             conv_pool_check(2, 16, 64, 24, 950 + pi);   /* tile rows, a batch */
             conv_pool_check(1, 32, 36, 16, 953 + pi);   /* 9 tiles a row: lane by lane */

@@ -55,8 +55,9 @@ static void check_encoder(const char *config) {
     sg_error err = {0};
     assert_int_equal(sg_arena_init(&a, sg_style_encoder_plan(&f.e.enc, f.n), &err), SG_OK);
     float *s = calloc(ns, sizeof(float));
-    static const char *paths[] = {"plain", "avx2", "avx512"}; /* every CPU path this machine has */
-    for (int pi = 0; pi < 3; pi++) {
+    /* every CPU path this machine has */
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
+    for (int pi = 0; pi < 4; pi++) {
         if (sg_cpu_force(paths[pi])) continue;
         memset(s, 0, ns * sizeof(float));
         assert_int_equal(sg_style_encoder_forward(&f.e.enc, &xt, y, s, &a, &f.run.ws, &err), SG_OK);

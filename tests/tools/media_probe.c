@@ -2,6 +2,8 @@
  *   media_probe region BIG X Y SMALL   exit 0 iff SMALL equals BIG's region at (X, Y) pixel for
  *                                      pixel (PNG/JPEG; prints the first difference otherwise)
  *   media_probe size IMG               prints "W H"
+ *   media_probe diff A B               prints "values N differ D max L" for two images of one size
+ *                                      (D values differ, by at most L levels); exit 2 otherwise
  *   media_probe video FILE             prints "frames N size WxH duration_ms D" (MP4 through
  *                                      libavformat/libavcodec, WebP through libwebp's demuxer;
  *                                      N counts decoded frames, WebP merges repeats)
@@ -131,6 +133,25 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "video")) return video(argv[2]);
-    fprintf(stderr, "usage: media_probe region BIG X Y SMALL | size IMG | video FILE\n");
+    if (argc == 4 && !strcmp(argv[1], "diff")) {
+        sg_image a, b;
+        if (load(argv[2], &a)) return 2;
+        if (load(argv[3], &b)) return sg_image_free(&a), 2;
+        int rc = 2;
+        if (a.w == b.w && a.h == b.h) {
+            const size_t n = (size_t)a.w * a.h * 3;
+            size_t d = 0;
+            int mx = 0;
+            for (size_t i = 0; i < n; i++) {
+                const int e = abs((int)a.pixels[i] - (int)b.pixels[i]);
+                d += e != 0, mx = e > mx ? e : mx;
+            }
+            printf("values %zu differ %zu max %d\n", n, d, mx);
+            rc = 0;
+        } else fprintf(stderr, "media_probe: %dx%d and %dx%d\n", a.w, a.h, b.w, b.h);
+        sg_image_free(&a), sg_image_free(&b);
+        return rc;
+    }
+    fprintf(stderr, "usage: media_probe region BIG X Y SMALL | size IMG | video FILE | diff A B\n");
     return 2;
 }
