@@ -64,13 +64,13 @@ cmake --build "$dir" -j"${SG_JOBS:-$(nproc)}"
 echo "cross-test: $(file -b "$dir/stargan" | cut -d, -f1-2); qemu $(qemu-aarch64-static --version | sed -n '1s/.*version \([0-9.]*\).*/\1/p')"
 # Emulated, the networks run about 100 times slower than natively (test_faces: 536 s under qemu,
 # ~5 s here), so the whole suite would take hours: by default the tests that run whole networks
-# over every fixture, or many requests through the AFHQ-sized demo model, are left out (the unit
-# tests of every module, the fuzz replays, the deployment manifests and the OpenAPI document
-# run), and tests/arch_test.sh checks the networks instead: selftest on the mini fixture per
+# over every fixture, or many requests through the AFHQ-sized demo model (the server's end-to-end
+# tests, and the manifests' test, which serves the demo model live), are left out (the unit
+# tests of every module, the fuzz replays and the OpenAPI document run), and tests/arch_test.sh checks the networks instead: selftest on the mini fixture per
 # kernel path and in bf16, and the CLI's bytes against this machine's build; the container test
 # checks the arm64 server. SG_CROSS_FULL=1 runs the whole suite.
 heavy='^(test_generator|test_styles|test_faces|cli_selftest|cli_sample|bf16_cli|ckpt_cli'
-heavy+='|server_integration|server_harden|server_chaos|rolling_restart)$'
+heavy+='|server_integration|server_harden|server_jobs|server_chaos|rolling_restart|k8s_manifests)$'
 exclude=()
 if [ "${SG_CROSS_FULL:-0}" != 1 ]; then
   exclude=(-E "$heavy")
