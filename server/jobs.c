@@ -137,10 +137,16 @@ int sg_jobs_add(sg_jobs *j, sg_exec *x, const uint8_t *owner, char id[33], sg_ht
     return 0;
 }
 
+/* The state as clients see it: a queued job a worker has taken is running. */
+static sg_job_state job_state(const sg_job *job) {
+    if (job->x && job->state == SG_JOB_QUEUED && atomic_load(&job->x->started))
+        return SG_JOB_RUNNING;
+    return job->state;
+}
+
 static void state_doc(const sg_job *job, sg_buf *out) {
     int done = job->x ? atomic_load(&job->x->steps_done) : job->done;
-    sg_job_state st = job->state;
-    if (job->x && st == SG_JOB_QUEUED && atomic_load(&job->x->started)) st = SG_JOB_RUNNING;
+    sg_job_state st = job_state(job);
     sg_buf_printf(out, "{\"id\":\"%s\",\"state\":\"%s\",\"progress\":{\"done\":%d,\"total\":%d}",
                   job->id, state_names[st], done, job->total);
     if (st == SG_JOB_FAILED && job->answer.len) /* the error document, {"error":{...}} */
@@ -210,11 +216,7 @@ void sg_jobs_stats_get(sg_jobs *j, sg_jobs_stats *st) {
     memset(st, 0, sizeof *st);
     pthread_mutex_lock(&j->mu);
     sweep_locked(j, sg_now_ms());
-    for (sg_job *job = j->head; job; job = job->next) {
-        sg_job_state s = job->state;
-        if (job->x && s == SG_JOB_QUEUED && atomic_load(&job->x->started)) s = SG_JOB_RUNNING;
-        st->by_state[s]++;
-    }
+    for (sg_job *job = j->head; job; job = job->next) st->by_state[job_state(job)]++;
     st->held = j->n, st->bytes = j->bytes, st->max_bytes = j->max_bytes;
     st->created = j->created, st->refused = j->refused;
     memcpy(st->finished, j->finished, sizeof st->finished);
