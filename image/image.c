@@ -82,7 +82,7 @@ static int jpeg_dims(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
     return -1;
 }
 
-int sg_image_dims(const uint8_t *data, size_t len, int64_t *w, int64_t *h) {
+static int header_dims(const uint8_t *data, size_t len, int64_t *w, int64_t *h) {
     switch (sg_image_sniff(data, len)) {
     case SG_FORMAT_PNG:
         if (len < 24 || memcmp(data + 12, "IHDR", 4)) return -1;
@@ -91,6 +91,12 @@ int sg_image_dims(const uint8_t *data, size_t len, int64_t *w, int64_t *h) {
     case SG_FORMAT_JPEG: return jpeg_dims(data, len, w, h);
     default: return -1;
     }
+}
+
+int sg_image_dims(const uint8_t *data, size_t len, int64_t *w, int64_t *h) {
+    /* a PNG header may claim 2^32-1 by 2^32-1: the sides are checked before anyone multiplies */
+    if (header_dims(data, len, w, h)) return -1;
+    return *w <= 0 || *h <= 0 || *w > SG_IMAGE_MAX_SIDE || *h > SG_IMAGE_MAX_SIDE ? -1 : 0;
 }
 
 sg_status sg_image_check_dims(int64_t w, int64_t h, int64_t max_pixels, const char *what,

@@ -24,7 +24,8 @@ typedef enum { SG_FIT_CROP = 0, SG_FIT_STRETCH, SG_FIT_ALIGN } sg_fit;
 int sg_fit_parse(const char *s, sg_fit *fit);
 int sg_image_format_parse(const char *s, sg_image_format *fmt);
 /* Width and height from a PNG's or JPEG's header, without decoding (0), or -1 when the header
- * cannot be read (the decoder would then refuse the data). */
+ * cannot be read or claims an empty side or one over the decoder's side limit (the decoder
+ * would then refuse the data); so w * h never overflows. */
 int sg_image_dims(const uint8_t *data, size_t len, int64_t *w, int64_t *h);
 
 /* Sniffs the format from the first bytes. */

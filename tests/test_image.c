@@ -554,6 +554,17 @@ static void test_names_and_dims(void **state) {
     /* a JPEG whose segments run past the data: no size, no read past the end */
     static const uint8_t cut[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x40, 0x00, 0x4A, 0x46};
     assert_int_equal(sg_image_dims(cut, sizeof cut, &w, &h), -1);
+    /* a PNG header claiming 2^32-1 by 2^32-1 (the fuzzer's find: w * h overflowed), or 0 wide */
+    uint8_t png[24] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n',
+                       0,    0,   0,   13,  'I',  'H',  'D',  'R'};
+    memset(png + 16, 0xFF, 8);
+    assert_int_equal(sg_image_dims(png, sizeof png, &w, &h), -1);
+    memset(png + 16, 0, 8);
+    png[23] = 1;
+    assert_int_equal(sg_image_dims(png, sizeof png, &w, &h), -1);
+    png[19] = 1;
+    assert_int_equal(sg_image_dims(png, sizeof png, &w, &h), 0);
+    assert_true(w == 1 && h == 1);
 }
 
 static void test_sniff_and_paths(void **state) {
