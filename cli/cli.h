@@ -32,5 +32,6 @@ int cmd_make_model(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_align(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
 
 #endif

@@ -140,6 +140,34 @@ static sg_status write_out(convert *c, sg_error *err) {
     return SG_OK;
 }
 
+/* ---- the face detector ---------------------------------------------------------------------- */
+/* Binds the detector through a recorder over any source (a TensorFlow.js manifest with its
+ * shards, or a detector file), so exactly its tensors are checked and written. */
+static sg_status run_detector(const char *src, const char *out, sg_error *err) {
+    sg_weights *w = NULL, *rec = NULL;
+    sg_detector d = {0};
+    sg_status st = sg_model_open(src, &w, err);
+    if (!st) st = sg_recorder_open(w, &rec, err);
+    if (!st) st = sg_detector_init(&d, rec, err);
+    tensor_list l = {0};
+    size_t n = 0;
+    const sg_recorded *r = st ? NULL : sg_recorder_list(rec, &n);
+    for (size_t i = 0; i < n && !st; i++) st = list_add(&l, r[i].name, &r[i].shape, r[i].data, err);
+    char origin[600];
+    snprintf(origin, sizeof origin,
+             "face-api.js ssd_mobilenetv1 (@vladmandic/face-api, MIT licence), converted from %s",
+             base_name(src));
+    const char *meta[] = {"weights", origin, "network", "detector"};
+    if (!st) st = sg_safetensors_write(out, l.t, l.n, meta, 2, err);
+    if (!st)
+        printf("wrote %s: %zu tensors, %zu parameters (the face detector)\n", out, l.n, d.params);
+    free(l.t);
+    sg_detector_free(&d);
+    sg_weights_free(rec);
+    sg_weights_free(w);
+    return st;
+}
+
 static sg_status run(convert *c, sg_error *err) {
     sg_status st = c->model ? bind_model(c, err) : SG_OK;
     if (!st && c->fan) st = sg_model_open(c->fan, &c->fw, err);
@@ -157,6 +185,10 @@ int cmd_convert(int argc, char **argv) {
          "domain names (default: " SG_RELEASE_DOMAINS_CELEBA_HQ
          " for 2 domains, " SG_RELEASE_DOMAINS_AFHQ " for 3, else domain0..)",
          NULL},
+        {"--detector", "MANIFEST.json",
+         "the face detector: face-api.js's ssd_mobilenetv1_model-weights_manifest.json (its .bin "
+         "beside it) to a detector file",
+         NULL},
         {"--out", "M.safetensors", "output model file", NULL},
         {"--help", NULL, "show this help", NULL},
         {0},
@@ -168,13 +200,21 @@ int cmd_convert(int argc, char **argv) {
         cli_usage(
             "convert",
             "--model X.ckpt [--fan wing.ckpt] [--domains a,b,..] --out M.safetensors\n"
-            "       stargan convert --fan wing.ckpt --out F.safetensors   (face network only)",
+            "       stargan convert --fan wing.ckpt --out F.safetensors   (face network only)\n"
+            "       stargan convert --detector MANIFEST.json --out detector.safetensors",
             o);
         return 0;
     }
-    if (!cli_get(o, "--model") && !cli_get(o, "--fan"))
-        return cli_usage_error("convert", "--model or --fan is required");
     if (!cli_get(o, "--out")) return cli_usage_error("convert", "--out is required");
+    if (cli_get(o, "--detector")) {
+        if (cli_get(o, "--model") || cli_get(o, "--fan"))
+            return cli_usage_error("convert", "--detector makes a file of its own");
+        sg_error err = {0};
+        return run_detector(cli_get(o, "--detector"), cli_get(o, "--out"), &err) ? cli_fail(&err)
+                                                                                 : 0;
+    }
+    if (!cli_get(o, "--model") && !cli_get(o, "--fan"))
+        return cli_usage_error("convert", "--model, --fan or --detector is required");
     convert c = {.model = cli_get(o, "--model"),
                  .fan = cli_get(o, "--fan"),
                  .domains = cli_get(o, "--domains"),

@@ -17,7 +17,9 @@ static const struct {
     {"selftest", cmd_selftest, "check the networks against a parity fixture"},
     {"bench", cmd_bench, "time each network and the machine's sgemm"},
     {"make-model", cmd_make_model, "write a model file with deterministic spec-v1 weights"},
-    {"convert", cmd_convert, "convert a release checkpoint (.ckpt) to a safetensors model file"},
+    {"convert", cmd_convert,
+     "convert a release checkpoint (.ckpt) or the face detector to a safetensors model file"},
+    {"detect", cmd_detect, "find the faces of a photo (boxes and scores as JSON)"},
     {"align", cmd_align, "align a face photo onto the CelebA-HQ framing (FAN or given landmarks)"},
 };
 

@@ -96,6 +96,21 @@ sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src
 sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, sg_image *aligned,
                           sg_error *err);
 
+/* ---- the face detector (engine/detector.c), shared by every model of a process ------------- */
+#define SG_DETECTOR_DEFAULT "models/detector.safetensors"
+#define SG_DETECTOR_ENV     "STARGAN_DETECTOR"
+/* The detector a process uses: given (a path, or "none" for no detector), else $STARGAN_DETECTOR
+ * (likewise), else SG_DETECTOR_DEFAULT when that file exists; NULL for none. */
+const char *sg_detector_path(const char *given);
+
+typedef struct {
+    sg_weights *w; /* a private copy (sg_model_load): the file may change afterwards */
+    sg_detector net;
+} sg_face_detector;
+/* Loads and binds the detector at path (a converted file or a TensorFlow.js manifest). */
+sg_status sg_face_detector_load(sg_face_detector *d, const char *path, sg_error *err);
+void sg_face_detector_free(sg_face_detector *d);
+
 double sg_now_ms(void); /* monotonic clock */
 
 #endif

@@ -106,6 +106,68 @@ size_t sg_align_plan(int side);
 sg_status sg_face_align(const sg_image *img, const double *lm, const double *mean256, sg_image *out,
                         double mat[9], sg_arena *a, sg_error *err);
 
+/* ---- face detector (detect.c, detect_boxes.c) -----------------------------------------------
+ * face-api.js's ssdMobilenetv1 (docs/networks.md "The face detector"): MobileNetV1 at 512²
+ * (a 3×3 conv, then 13 depthwise 3×3 + pointwise 1×1 pairs, batch norm, ReLU6), 8 extra layers,
+ * box and class heads on six maps (32², 16², 8², 4², 2², 1²) for 5118 anchors. Weights by their
+ * TensorFlow.js names (model/tfjs.c's layout), from the manifest or a converted model file. */
+#define SG_DET_INPUT     512
+#define SG_DET_ANCHORS   5118
+#define SG_DET_HEADS     6
+#define SG_DET_MAX_FACES 100 /* the reference's maxResults */
+
+typedef struct {
+    const float *w, *b; /* [out, in, k, k], [out] */
+} sg_det_conv;
+
+typedef struct {
+    const float *w;      /* [1, C, 3, 3] */
+    float *scale, *bias; /* the batch norm folded (into sg_detector.folded) */
+} sg_det_dw;
+
+typedef struct {
+    sg_det_conv conv0;    /* 3×3 stride 2, 3 → 32, + bias, ReLU6 */
+    sg_det_dw dw[13];     /* MobilenetV1/Conv2d_{1..13}_depthwise */
+    sg_det_conv pw[13];   /* MobilenetV1/Conv2d_{1..13}_pointwise */
+    sg_det_conv extra[8]; /* Prediction/Conv2d_{0..7}_pointwise */
+    sg_det_conv box[SG_DET_HEADS], cls[SG_DET_HEADS];
+    const float *anchors; /* [5118, 4]: ymin, xmin, ymax, xmax (relative) */
+    float *folded;        /* owned: the depthwise layers' scales and biases */
+    size_t params;
+} sg_detector;
+
+/* A face in a photo's pixels (x, y: top left) and its score in (0, 1). */
+typedef struct {
+    double x, y, w, h;
+    float score;
+} sg_face_box;
+
+sg_status sg_detector_init(sg_detector *d, sg_weights *w, sg_error *err);
+void sg_detector_free(sg_detector *d);
+/* Arena floats sg_detect_faces needs (sg_detector_forward needs less). */
+size_t sg_detector_plan(const sg_detector *d);
+/* The network: x [1, 3, 512, 512] in [-1, 1] → enc [5118·4] box encodings (ty, tx, th, tw)
+ * and score [5118] (sigmoid of class 1), anchors in the reference's order. */
+sg_status sg_detector_forward(const sg_detector *d, const sg_tensor *x, float *enc, float *score,
+                              sg_arena *a, sg_workspace *ws, sg_error *err);
+/* face-api.js's non-maximum suppression over decoded boxes [5118·4] (ymin, xmin, ymax, xmax):
+ * the anchors scoring > min_score by descending score, each kept unless a kept one overlaps it by
+ * IoU > 0.5; at most max_out indices into selected. Returns their count, -1 when out of memory. */
+int sg_detector_nms(const float *boxes, const float *scores, float min_score, int max_out,
+                    int *selected);
+/* Faces of a photo scoring > min_score, by descending score: the photo padded to a square and
+ * resized (sg_image_to_tensor_tf), the network, decoding, NMS, boxes in the photo's pixels
+ * (clipped to it). At most max_faces into faces; *n_faces their count. */
+sg_status sg_detect_faces(const sg_detector *d, const sg_image *img, float min_score,
+                          sg_face_box *faces, int max_faces, int *n_faces, sg_arena *a,
+                          sg_workspace *ws, sg_error *err);
+
+/* The detect answer: {"width":W,"height":H,"faces":[{"box":[x,y,w,h],"score":s},...]} into buf
+ * (cap bytes, NUL-terminated when it fits); returns the length the whole text needs (as
+ * snprintf). SG_DET_JSON_MAX holds any n ≤ SG_DET_MAX_FACES. */
+#define SG_DET_JSON_MAX (64 + SG_DET_MAX_FACES * 96)
+size_t sg_faces_json(const sg_face_box *faces, int n, int w, int h, char *buf, size_t cap);
+
 /* ---- chained steps -------------------------------------------------------------------------- */
 /* Any photo stretched to side × side (Pillow bilinear, as the reference's aligner input). */
 sg_status sg_face_square(const sg_image *photo, int side, sg_image *out, sg_error *err);

@@ -56,6 +56,12 @@ sg_status sg_image_save(const sg_image *img, const char *path, int quality, sg_e
  * the sample). */
 sg_status sg_image_to_tensor(const sg_image *img, sg_fit fit, int size, sg_tensor *t, int index,
                              sg_error *err);
+/* TensorFlow.js's detector input (face-api.js toBatchTensor(side, false)): the image padded with
+ * zeros on the right or bottom to a max(w, h) square, resized to t's side × side (t [1, 3, side,
+ * side]) by TF's legacy bilinear (align_corners and half_pixel_centers false: src = dst · in/out,
+ * neighbours floor and floor + 1 clamped, lerp in x then y, in float32), then x/127.5 - 1. The
+ * padded square is never made: a 12 MP photo costs the output only. */
+sg_status sg_image_to_tensor_tf(const sg_image *img, sg_tensor *t, sg_error *err);
 /* Pillow BILINEAR resize of an RGB image region (x0, y0, cw, ch) to ow×oh. */
 sg_status sg_image_resize(const sg_image *img, int x0, int y0, int cw, int ch, int ow, int oh,
                           sg_image *out, sg_error *err);

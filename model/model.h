@@ -143,6 +143,19 @@ sg_status sg_zip_entry_read(struct zip *z, int64_t idx, const char *label, void 
 sg_status sg_zip_entry_load(struct zip *z, int64_t idx, uint64_t archive_size, const char *label,
                             uint64_t limit, uint8_t **buf, size_t *n, sg_error *err);
 
+/* ---- TensorFlow.js weights (model/tfjs.c) ----------------------------------------------------
+ * A weights manifest (a JSON array of groups {"paths": [shard file names], "weights": [{name,
+ * shape, dtype, quantization?}]}) and its shards (files beside the manifest, read in order as one
+ * byte stream): every float32 tensor dequantized into memory the source owns (uint8/uint16: q ·
+ * scale + min; float16), int32 tensors skipped (graph constants, not weights). 4-D kernels come
+ * out in our layout: TF's [kh, kw, in, out] as [out, in, kh, kw] (a depthwise [kh, kw, C, 1] as
+ * [1, C, kh, kw], the bytes of [C, kh, kw]). Bounded: manifest 1 MiB, shards 256 MiB, 4096
+ * tensors; a shard path must be a plain file name. */
+sg_status sg_tfjs_open(const char *manifest, sg_weights **out, sg_error *err);
+/* The same over a manifest's text and its shards' bytes in memory (label names it in messages). */
+sg_status sg_tfjs_open_memory(const char *manifest, size_t len, const uint8_t *bin, size_t size,
+                              const char *label, sg_weights **out, sg_error *err);
+
 /* ---- configuration -------------------------------------------------------------------------- */
 typedef struct {
     int img_size, style_dim, latent_dim, num_domains, max_conv_dim, w_hpf;
@@ -160,7 +173,8 @@ sg_status sg_config_set_domains(sg_config *cfg, const char *csv, sg_error *err);
 /* Domain index from a name or a decimal index; -1 when unknown. */
 int sg_config_domain(const sg_config *cfg, const char *name_or_index);
 
-/* Opens a model by path, choosing the source by content: safetensors or a torch checkpoint.
+/* Opens a model by path, choosing the source by content: safetensors, a torch checkpoint, or a
+ * TensorFlow.js weights manifest (sg_tfjs_open).
  * The file is memory-mapped: it must not change while the source is in use (the CLI's case). */
 sg_status sg_model_open(const char *path, sg_weights **out, sg_error *err);
 /* Same over a private copy of the file read at once (sg_file_read_private; info receives the

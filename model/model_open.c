@@ -1,5 +1,6 @@
 /* sg_model_open: picks the source by content, not by extension, so a renamed file still opens:
- * safetensors, or a torch checkpoint (the StarGAN v2 release files). */
+ * safetensors, a torch checkpoint (the StarGAN v2 release files), or a TensorFlow.js weights
+ * manifest (the face detector's published weights). */
 #include "model_internal.h"
 
 #include <errno.h>
@@ -28,8 +29,15 @@ static bool looks_torch(const unsigned char *h, size_t n) {
            (n >= 2 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5);
 }
 
+/* A TensorFlow.js weights manifest: a JSON array (its shards are read beside it). */
+static bool looks_tfjs(const unsigned char *h, size_t n) {
+    size_t i = 0;
+    while (i < n && (h[i] == ' ' || h[i] == '\n' || h[i] == '\r' || h[i] == '\t')) i++;
+    return i < n && h[i] == '[';
+}
+
 /* The reader for these first bytes (and the name's extension), or NULL. */
-typedef enum { MODEL_UNKNOWN, MODEL_SAFETENSORS, MODEL_TORCH } model_kind;
+typedef enum { MODEL_UNKNOWN, MODEL_SAFETENSORS, MODEL_TORCH, MODEL_TFJS } model_kind;
 
 static model_kind model_kind_of(const char *path, const unsigned char *head, size_t n) {
     /* a .safetensors name gets the reader's precise diagnosis even when the content is broken */
@@ -38,12 +46,15 @@ static model_kind model_kind_of(const char *path, const unsigned char *head, siz
     if (looks_torch(head, n) || ends_with(path, ".ckpt") || ends_with(path, ".pth") ||
         ends_with(path, ".pt"))
         return MODEL_TORCH;
+    if (looks_tfjs(head, n) || ends_with(path, ".json")) return MODEL_TFJS;
     return MODEL_UNKNOWN;
 }
 
 static sg_status not_a_model(const char *path, sg_error *err) {
     return sg_error_set(err, SG_ERR_FORMAT,
-                        "%s: not a safetensors model file nor a torch checkpoint", path);
+                        "%s: not a safetensors model file, a torch checkpoint nor a TensorFlow.js "
+                        "weights manifest",
+                        path);
 }
 
 sg_status sg_model_open(const char *path, sg_weights **out, sg_error *err) {
@@ -57,6 +68,7 @@ sg_status sg_model_open(const char *path, sg_weights **out, sg_error *err) {
     switch (model_kind_of(path, head, k > 0 ? (size_t)k : 0)) {
     case MODEL_SAFETENSORS: return sg_safetensors_open(path, out, err);
     case MODEL_TORCH: return sg_ckpt_open(path, out, err);
+    case MODEL_TFJS: return sg_tfjs_open(path, out, err);
     default: return not_a_model(path, err);
     }
 }
@@ -107,6 +119,12 @@ sg_status sg_model_load(const char *path, sg_weights **out, sg_file_info *info, 
     }
     o->data = data;
     o->size = size;
+    if (model_kind_of(path, data ? data : (const uint8_t *)"", size < 16 ? size : 16) ==
+        MODEL_TFJS) { /* its source copies what it reads: no private copy to keep */
+        free(o);
+        sg_file_private_free(data, size);
+        return sg_tfjs_open(path, out, err);
+    }
     switch (model_kind_of(path, data ? data : (const uint8_t *)"", size < 16 ? size : 16)) {
     case MODEL_SAFETENSORS:
         st = sg_safetensors_open_memory(data, size, path, &o->inner, err);

@@ -798,6 +798,97 @@ static void test_config_domains(void **state) {
     assert_int_equal(sg_config_check(&bad, &err), SG_ERR_ARG);
 }
 
+/* ---- TensorFlow.js manifests ------------------------------------------------------------------ */
+/* A 4-D uint8 kernel [kh=1, kw=2, in=2, out=3] (q·0.5 - 1), an int32 constant (skipped, its byte
+ * still consumed), a float32 bias and a float16 vector, all in one shard. */
+static const char tfjs_manifest[] =
+    "[{\"paths\":[\"w.bin\"],\"weights\":["
+    "{\"name\":\"k\",\"shape\":[1,2,2,3],\"dtype\":\"float32\","
+    "\"quantization\":{\"dtype\":\"uint8\",\"scale\":0.5,\"min\":-1}},"
+    "{\"name\":\"c\",\"shape\":[],\"dtype\":\"int32\","
+    "\"quantization\":{\"dtype\":\"uint8\",\"scale\":1,\"min\":3}},"
+    "{\"name\":\"b\",\"shape\":[2],\"dtype\":\"float32\"},"
+    "{\"name\":\"h\",\"shape\":[2],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"float16\"}}"
+    "]}]";
+
+static void tfjs_shard(uint8_t *bin) {
+    for (int i = 0; i < 12; i++) bin[i] = (uint8_t)i; /* HWIO order: ((y·2 + x)·2 + i)·3 + o */
+    bin[12] = 7;
+    const float b[2] = {0.25f, -3.0f};
+    memcpy(bin + 13, b, 8);
+    const uint8_t h[4] = {0x00, 0x3C, 0x00, 0xC0}; /* 1.0, -2.0 */
+    memcpy(bin + 21, h, 4);
+}
+
+static void test_tfjs_manifest(void **state) {
+    (void)state;
+    uint8_t bin[25];
+    tfjs_shard(bin);
+    sg_weights *w;
+    sg_error err = {0};
+    assert_int_equal(sg_tfjs_open_memory(tfjs_manifest, strlen(tfjs_manifest), bin, sizeof bin,
+                                         "t.json", &w, &err),
+                     SG_OK);
+    const float *k, *b, *h;
+    /* OIHW [3, 2, 1, 2]: k[o][i][0][x] = q(x·6 + i·3 + o)·0.5 - 1 */
+    assert_int_equal(sg_weights_get(w, "k", &k, &err, 4, 3, 2, 1, 2), SG_OK);
+    for (int o = 0; o < 3; o++)
+        for (int i = 0; i < 2; i++)
+            for (int x = 0; x < 2; x++)
+                assert_true(k[(o * 2 + i) * 2 + x] == (float)(x * 6 + i * 3 + o) * 0.5f - 1.0f);
+    assert_int_equal(sg_weights_get(w, "b", &b, &err, 1, 2), SG_OK);
+    assert_true(b[0] == 0.25f && b[1] == -3.0f);
+    assert_int_equal(sg_weights_get(w, "h", &h, &err, 1, 2), SG_OK);
+    assert_true(h[0] == 1.0f && h[1] == -2.0f);
+    sg_shape sh;
+    assert_int_equal(w->shape(w, "c", &sh, &err), SG_ERR_MISSING); /* int32: not a weight */
+    sg_weights_free(w);
+    /* shards shorter or longer than the manifest says */
+    assert_int_equal(
+        sg_tfjs_open_memory(tfjs_manifest, strlen(tfjs_manifest), bin, 24, "t.json", &w, &err),
+        SG_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "past the end"));
+    uint8_t more[26] = {0};
+    memcpy(more, bin, 25);
+    assert_int_equal(
+        sg_tfjs_open_memory(tfjs_manifest, strlen(tfjs_manifest), more, 26, "t.json", &w, &err),
+        SG_ERR_FORMAT);
+    assert_int_equal(sg_tfjs_open_memory("{}", 2, bin, 25, "t.json", &w, &err), SG_ERR_FORMAT);
+}
+
+/* The file reader: shards beside the manifest, a shard path that leaves the folder refused,
+ * sg_model_open sniffing the manifest. */
+static void test_tfjs_files(void **state) {
+    (void)state;
+    char dir[1100], path[1200];
+    snprintf(dir, sizeof dir, "%s/tfjs", tmpdir);
+    mkdir(dir, 0755);
+    uint8_t bin[25];
+    tfjs_shard(bin);
+    snprintf(path, sizeof path, "%s/w.bin", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(bin, 1, sizeof bin, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    f = fopen(path, "wb");
+    fputs(tfjs_manifest, f);
+    fclose(f);
+    sg_weights *w;
+    sg_error err = {0};
+    assert_int_equal(sg_model_open(path, &w, &err), SG_OK);
+    const float *b;
+    assert_int_equal(sg_weights_get(w, "b", &b, &err, 1, 2), SG_OK);
+    sg_weights_free(w);
+    assert_int_equal(sg_model_load(path, &w, NULL, &err), SG_OK);
+    sg_weights_free(w);
+    f = fopen(path, "wb");
+    fputs("[{\"paths\":[\"../w.bin\"],\"weights\":[]}]", f);
+    fclose(f);
+    assert_int_equal(sg_model_open(path, &w, &err), SG_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "not a file name"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_v1_uniform_known),
@@ -820,6 +911,8 @@ int main(void) {
         cmocka_unit_test(test_config_celeba),
         cmocka_unit_test(test_config_derive_small),
         cmocka_unit_test(test_config_domains),
+        cmocka_unit_test(test_tfjs_manifest),
+        cmocka_unit_test(test_tfjs_files),
     };
     return TU_RUN_TESTS(tests, setup_tmp, NULL);
 }
