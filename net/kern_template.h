@@ -1,10 +1,10 @@
 /* Template of net/'s CPU-specific kernels (the sg_kernels table of net_internal.h): the Winograd
- * input/output/weight transforms, the GEMM micro-kernels, and the norm statistics and
- * pre-activation rows. Included once per instruction set by kern_plain.c, kern_avx2.c and
- * kern_avx512.c (x86-64) or kern_plain.c and kern_neon.c (aarch64), each compiled with its own
- * target flags (see CMakeLists.txt), so the same plain C (GCC vector extensions: VF is one vector
- * of SG_VL floats) is built for SSE2, AVX2+FMA, AVX-512 and Advanced SIMD. SG_KNAME names the
- * variant.
+ * input/output/weight transforms, the GEMM micro-kernels, the norm statistics and
+ * pre-activation rows, and the depthwise 3×3 rows. Included once per instruction set by
+ * kern_plain.c, kern_avx2.c and kern_avx512.c (x86-64) or kern_plain.c and kern_neon.c
+ * (aarch64), each compiled with its own target flags (see CMakeLists.txt), so the same plain C
+ * (GCC vector extensions: VF is one vector of SG_VL floats) is built for SSE2, AVX2+FMA, AVX-512
+ * and Advanced SIMD. SG_KNAME names the variant.
  *
  * Winograd F(4×4, 3×3) (Lavin & Gray), tile = 6×6 inputs → 4×4 outputs:
  *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
@@ -707,6 +707,82 @@ static void SG_FN(act_row)(const float *x, size_t n, float sub, float lo, float 
     }
 }
 
+/* ---- depthwise 3×3 (depthwise.c): one output row from a ring of zero-padded input rows ---------
+ * Memory-bound, so the work is vector loads of the row copies (in L1) and FMAs, with the affine
+ * and the clamp applied before the one store; the zero padding is in the copies (no edge cases:
+ * a last partial vector reads zeros and stores only its n % vl floats). */
+typedef int SG_FN(dwi) __attribute__((vector_size(SG_VL * 4)));
+#define DWI SG_FN(dwi)
+#ifdef __clang__
+#define DW_PERM(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define DW_PERM(a, b, ...) __builtin_shuffle(a, b, (DWI){__VA_ARGS__})
+#endif
+#if SG_VL == 4
+#define DW_EVEN 0, 2, 4, 6
+#define DW_ODD  1, 3, 5, 7
+#elif SG_VL == 8
+#define DW_EVEN 0, 2, 4, 6, 8, 10, 12, 14
+#define DW_ODD  1, 3, 5, 7, 9, 11, 13, 15
+#else
+#define DW_EVEN 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define DW_ODD  1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#endif
+
+/* lane-wise m ? a : b (m from a vector comparison: all ones or zero) */
+static inline VF SG_FN(dw_sel)(DWI m, VF a, VF b) { return (VF)((m & (DWI)a) | (~m & (DWI)b)); }
+
+/* dw3_row for nr rows at stride s, both constants once inlined (dw3_row's switch): the kernel
+ * taps live in registers, each output vector is 3·nr loads and FMAs */
+static inline __attribute__((always_inline)) void SG_FN(dw3_rows)(const float *const *a,
+                                                                  const float *k, const int nr,
+                                                                  const int s, int n,
+                                                                  const float ep[4], float *y) {
+    VF kv[9];
+    for (int i = 0; i < 3 * nr; i++) kv[i] = (VF){0} + k[i];
+    const VF sc = (VF){0} + ep[0], bi = (VF){0} + ep[1], lo = (VF){0} + ep[2], hi = (VF){0} + ep[3];
+    for (int j = 0; j < n; j += SG_VL) {
+        VF acc = {0};
+        for (int r = 0; r < nr; r++) {
+            const float *e = a[s * r] + j, *o = s == 2 ? a[s * r + 1] + j : e + 1;
+            acc += kv[3 * r] * SG_FN(vload)(e) + kv[3 * r + 1] * SG_FN(vload)(o) +
+                   kv[3 * r + 2] * SG_FN(vload)(s == 2 ? e + 1 : e + 2);
+        }
+        VF v = acc * sc + bi;
+        v = SG_FN(dw_sel)(v < lo, lo, v); /* NaN stays NaN */
+        v = SG_FN(dw_sel)(v > hi, hi, v);
+        if (j + SG_VL <= n) SG_FN(vstore)(y + j, v);
+        else memcpy(y + j, &v, (size_t)(n - j) * sizeof(float));
+    }
+}
+
+static void SG_FN(dw3_row)(const float *const *a, const float *k, int nr, int s, int n,
+                           const float ep[4], float *y) {
+    /* constant nr and s in each call: eight specialised loops */
+    if (s == 1) {
+        if (nr == 3) SG_FN(dw3_rows)(a, k, 3, 1, n, ep, y);
+        else if (nr == 2) SG_FN(dw3_rows)(a, k, 2, 1, n, ep, y);
+        else if (nr == 1) SG_FN(dw3_rows)(a, k, 1, 1, n, ep, y);
+        else SG_FN(dw3_rows)(a, k, 0, 1, n, ep, y);
+    } else {
+        if (nr == 3) SG_FN(dw3_rows)(a, k, 3, 2, n, ep, y);
+        else if (nr == 2) SG_FN(dw3_rows)(a, k, 2, 2, n, ep, y);
+        else if (nr == 1) SG_FN(dw3_rows)(a, k, 1, 2, n, ep, y);
+        else SG_FN(dw3_rows)(a, k, 0, 2, n, ep, y);
+    }
+}
+
+/* e[t] = x[2t], o[t] = x[2t + 1]: two loads and two permutes per vector of each */
+static void SG_FN(deint2)(const float *x, int n, float *e, float *o) {
+    int t = 0;
+    for (; t + SG_VL <= n; t += SG_VL) {
+        const VF v0 = SG_FN(vload)(x + 2 * t), v1 = SG_FN(vload)(x + 2 * t + SG_VL);
+        SG_FN(vstore)(e + t, DW_PERM(v0, v1, DW_EVEN));
+        SG_FN(vstore)(o + t, DW_PERM(v0, v1, DW_ODD));
+    }
+    for (; t < n; t++) e[t] = x[2 * t], o[t] = x[2 * t + 1];
+}
+
 const sg_kernels SG_CAT(sg__kernels, SG_KNAME) = {
     .act_row = SG_FN(act_row),
     .plane_stats = SG_FN(plane_stats),
@@ -722,4 +798,6 @@ const sg_kernels SG_CAT(sg__kernels, SG_KNAME) = {
     .wino_in = SG_FN(wino_in),
     .wino_out = SG_FN(wino_out),
     .wino_out_pool = SG_FN(wino_out_pool),
+    .dw3_row = SG_FN(dw3_row),
+    .deint2 = SG_FN(deint2),
 };

@@ -175,8 +175,8 @@ void sg_conv2d_up2_pre(const sg_tensor *x, const sg_preact *pre, const float *w,
                        sg_tensor *y, sg_workspace *ws, float *tmp);
 
 /* ---- CPU dispatch --------------------------------------------------------------------------
- * net/'s own kernels (Winograd transforms, GEMM, norm statistics, pre-activation rows: kern_*.c
- * over kern_template.h) come in plain x86-64, AVX2+FMA and AVX-512 builds on x86-64, plain and
+ * net/'s own kernels (Winograd transforms, GEMM, norm statistics, pre-activation rows, depthwise
+ * 3×3 rows: kern_*.c over kern_template.h) come in plain x86-64, AVX2+FMA and AVX-512 builds on x86-64, plain and
  * NEON (Advanced SIMD with FMA) builds on aarch64, chosen once at run time from the CPU (env
  * SG_CPU=plain|avx2|avx512|neon forces one). */
 int sg_cpu_supports(const char *name); /* "plain", "avx2", "avx512", "neon" */
@@ -267,6 +267,25 @@ void sg_profile_print(FILE *f, double peak_gflops);
 void sg_conv2d_depthwise(const sg_tensor *x, const float *w, int shared, int kh, int kw, int pad,
                          sg_tensor *y);
 
+/* Depthwise 3×3 conv with a per-channel affine and a clamp fused (the MobileNet block's
+ * depthwise conv + folded batch norm + ReLU6), TensorFlow padding (SAME may be asymmetric):
+ *   y[n, c, i, j] = clamp(scale[c]·Σ_{ky,kx < 3} w[c, ky, kx]·x[n, c, i·s + ky - pad_top,
+ *                                                              j·s + kx - pad_left] + bias[c], lo, hi)
+ * with x read as 0 outside the image. y's H×W is the caller's (the bottom/right padding follows
+ * from it): TF SAME is pad 1 on every side at stride 1; at stride 2 on an even side, pad_top =
+ * pad_left = 0 and one zero row/column at the bottom/right. */
+typedef struct {
+    int stride;            /* 1 or 2 */
+    int pad_top, pad_left; /* 0 ... 2: zeros before input row/column 0 */
+    const float *scale;    /* [C], or NULL: 1 */
+    const float *bias;     /* [C], or NULL: 0 */
+    float lo, hi;          /* the clamp (ReLU6: 0, 6; none: -INFINITY, INFINITY) */
+} sg_dw3x3;
+/* x [N, C, H, W], w [C, 3, 3], y [N, C, Ho, Wo] with Ho, Wo ≥ 1 and every output's window
+ * starting inside the padded input ((Ho - 1)·s - pad_top ≤ H - 1, likewise W). y must not alias
+ * x. One pass over x and y, channels split over the pool; profiled as "conv depthwise". */
+void sg_conv2d_dw3x3(const sg_tensor *x, const float *w, const sg_dw3x3 *p, sg_tensor *y);
+
 /* ---- dense ---------------------------------------------------------------------------------- */
 /* y[N, out] = x[N, in] · w[out, in]^T + b[out] (b may be NULL). y must not alias x. */
 void sg_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y);
@@ -292,6 +311,8 @@ void sg_batch_norm(sg_tensor *x, const float *mean, const float *var, const floa
 void sg_relu(float *x, size_t n);
 void sg_leaky_relu(float *x, size_t n, float slope);
 void sg_scale(float *x, size_t n, float s);
+/* x = min(max(x, lo), hi) (a ReLU6 after a conv: lo 0, hi 6; lo ≤ hi) */
+void sg_clamp(float *x, size_t n, float lo, float hi);
 /* y += x */
 void sg_add(float *y, const float *x, size_t n);
 /* y = (y + x) · s, the residual merge */
@@ -310,6 +331,11 @@ void sg_add_scale_up2(sg_tensor *y, const sg_tensor *x, float s);
 /* Bilinear resize of x to y's H×W (no anti-aliasing). align_corners 0: src = (i+0.5)·in/out - 0.5
  * clamped at 0; 1: src = i·(in-1)/(out-1). Neighbours floor(src), floor(src)+1 clamped to in-1. */
 void sg_resize_bilinear(const sg_tensor *x, sg_tensor *y, int align_corners);
+/* y[N, C, Hy, Wy] = x[N, C, H, W] placed at (top, left), zeros elsewhere (top, left ≥ 0,
+ * top + H ≤ Hy, left + W ≤ Wy): TF's asymmetric SAME padding made explicit, e.g. a 3×3 stride-2
+ * conv on an even side is sg_pad_zero(x, 0, 0, y [H + 1, W + 1]) then sg_conv2d(stride 2, pad 0).
+ * y must not alias x. */
+void sg_pad_zero(const sg_tensor *x, int top, int left, sg_tensor *y);
 /* y[N, Ca+Cb, H, W] = concat of a[N, Ca, H, W] and b[N, Cb, H, W] along channels. */
 void sg_concat_channels(const sg_tensor *a, const sg_tensor *b, sg_tensor *y);
 

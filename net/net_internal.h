@@ -131,6 +131,15 @@ typedef struct {
      * task's first pooled row), the bytes of wino_out then sg_avg_pool2; w, rows_left even */
     void (*wino_out_pool)(const float *m, size_t ldm, int nr, int tw, float bias, float *y, int w,
                           int rows_left);
+    /* One output row of sg_conv2d_dw3x3 (depthwise.c): y[j] = min(max(ep[0]·acc + ep[1], ep[2]),
+     * ep[3]) for j < n, acc = Σ_{r < nr} Σ_{kx < 3} k[3r + kx]·a[s·r + kx % s][j + kx / s]: nr ≤ 3
+     * input rows (the image's rows of the window; k their kernel rows), each as its s ≤ 2
+     * column phases a[s·r + p][t] = input column s·t + p of the strip, zero-padded and readable
+     * up to n + vl + 2. Vectors across j. */
+    void (*dw3_row)(const float *const *a, const float *k, int nr, int s, int n, const float ep[4],
+                    float *y);
+    /* e[t] = x[2t], o[t] = x[2t + 1] for t < n: a row's even and odd columns (stride 2) */
+    void (*deint2)(const float *x, int n, float *e, float *o);
 } sg_kernels;
 
 /* The kernels for this CPU (SG_CPU=plain|avx2|avx512, neon on aarch64, forces a supported one),

@@ -5,13 +5,13 @@
 #define CHUNK 65536 /* floats per parallel task */
 
 /* y[i] = ... for the public op of the same name (x: the second operand, s: slope or scale) */
-typedef enum { EW_RELU, EW_LRELU, EW_SCALE, EW_ADD, EW_ADD_SCALE } ew_op;
+typedef enum { EW_RELU, EW_LRELU, EW_SCALE, EW_ADD, EW_ADD_SCALE, EW_CLAMP } ew_op;
 
 typedef struct {
     float *y;
     const float *x;
     size_t n;
-    float s;
+    float s, hi; /* hi: the clamp's upper bound (s its lower) */
     ew_op op;
 } ew_job;
 
@@ -35,6 +35,12 @@ static void ew_range(const ew_job *j, size_t a, size_t b) {
     case EW_ADD_SCALE:
         for (size_t i = a; i < b; i++) y[i] = (y[i] + x[i]) * s;
         break;
+    case EW_CLAMP: /* two selects: max and min instructions, NaN kept */
+        for (size_t i = a; i < b; i++) {
+            const float v = y[i] < s ? s : y[i];
+            y[i] = v > j->hi ? j->hi : v;
+        }
+        break;
     }
 }
 
@@ -45,19 +51,25 @@ static void ew_task(void *ctx, int task, int thread) {
     ew_range(j, a, b);
 }
 
-static void ew_run(float *y, const float *x, size_t n, float s, ew_op op) {
+static void ew_run(float *y, const float *x, size_t n, float s, float hi, ew_op op) {
     const double t0 = sg__prof_now();
-    ew_job j = {y, x, n, s, op};
+    ew_job j = {y, x, n, s, hi, op};
     if (n >= 4 * CHUNK) sg__parallel((int)((n + CHUNK - 1) / CHUNK), ew_task, &j);
     else ew_range(&j, 0, n);
     sg__prof_add(SG_PROF_ELEMENTWISE, t0, 0);
 }
 
-void sg_relu(float *x, size_t n) { ew_run(x, NULL, n, 0.0f, EW_RELU); }
-void sg_leaky_relu(float *x, size_t n, float slope) { ew_run(x, NULL, n, slope, EW_LRELU); }
-void sg_scale(float *x, size_t n, float s) { ew_run(x, NULL, n, s, EW_SCALE); }
-void sg_add(float *y, const float *x, size_t n) { ew_run(y, x, n, 0.0f, EW_ADD); }
-void sg_add_scale(float *y, const float *x, size_t n, float s) { ew_run(y, x, n, s, EW_ADD_SCALE); }
+void sg_relu(float *x, size_t n) { ew_run(x, NULL, n, 0.0f, 0.0f, EW_RELU); }
+void sg_leaky_relu(float *x, size_t n, float slope) { ew_run(x, NULL, n, slope, 0.0f, EW_LRELU); }
+void sg_scale(float *x, size_t n, float s) { ew_run(x, NULL, n, s, 0.0f, EW_SCALE); }
+void sg_add(float *y, const float *x, size_t n) { ew_run(y, x, n, 0.0f, 0.0f, EW_ADD); }
+void sg_add_scale(float *y, const float *x, size_t n, float s) {
+    ew_run(y, x, n, s, 0.0f, EW_ADD_SCALE);
+}
+void sg_clamp(float *x, size_t n, float lo, float hi) {
+    SG_ASSERT(!(lo > hi));
+    ew_run(x, NULL, n, lo, hi, EW_CLAMP);
+}
 
 /* y[n, c, p] = a[n, c, p] · b[n, 0, p]: a per-pixel mask applied to every channel. y may be a. */
 void sg_mul_channel_broadcast(const sg_tensor *a, const sg_tensor *b, sg_tensor *y) {

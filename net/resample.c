@@ -1,5 +1,5 @@
 /* Resampling and layout: 2×2 average pool, nearest 2× upsample (and the upsampled residual merge),
- * bilinear resize, channel concat.
+ * bilinear resize, channel concat, zero padding.
  * All loop over [N·C] planes independently. */
 #include "net_internal.h"
 
@@ -147,5 +147,43 @@ void sg_concat_channels(const sg_tensor *a, const sg_tensor *b, sg_tensor *y) {
         memcpy(dst, a->data + (size_t)n * sa, sa * sizeof(float));
         memcpy(dst + sa, b->data + (size_t)n * sb, sb * sizeof(float));
     }
+    sg__prof_add(SG_PROF_RESAMPLE, t0_, 0);
+}
+
+/* One plane of sg_pad_zero: every y row written once (zeros, or zeros around an x row). */
+typedef struct {
+    const sg_tensor *x;
+    sg_tensor *y;
+    int top, left;
+} pad_job;
+
+static void pad_plane(void *ctx, int plane, int thread) {
+    const pad_job *j = ctx;
+    (void)thread;
+    const int H = j->x->h, W = j->x->w, Hy = j->y->h, Wy = j->y->w, r = Wy - j->left - W;
+    const float *xp = j->x->data + (size_t)plane * H * W;
+    float *yp = j->y->data + (size_t)plane * Hy * Wy;
+    for (int i = 0; i < Hy; i++) {
+        float *yr = yp + (size_t)i * Wy;
+        const int iy = i - j->top;
+        if (iy < 0 || iy >= H) {
+            memset(yr, 0, (size_t)Wy * sizeof(float));
+            continue;
+        }
+        memset(yr, 0, (size_t)j->left * sizeof(float));
+        memcpy(yr + j->left, xp + (size_t)iy * W, (size_t)W * sizeof(float));
+        memset(yr + j->left + W, 0, (size_t)r * sizeof(float));
+    }
+}
+
+void sg_pad_zero(const sg_tensor *x, int top, int left, sg_tensor *y) {
+    SG_ASSERT(x->data && y->data && x->data != y->data && top >= 0 && left >= 0);
+    SG_ASSERT(y->n == x->n && y->c == x->c && y->h >= top + x->h && y->w >= left + x->w);
+    const double t0_ = sg__prof_now();
+    pad_job j = {x, y, top, left};
+    const int planes = x->n * x->c;
+    if (sg_tensor_numel(y) >= 65536) sg__parallel(planes, pad_plane, &j);
+    else
+        for (int p = 0; p < planes; p++) pad_plane(&j, p, 0);
     sg__prof_add(SG_PROF_RESAMPLE, t0_, 0);
 }
