@@ -1,12 +1,13 @@
 // The face detector's reference: face-api.js ssdMobilenetv1 (@vladmandic/face-api 1.7.15) on the
 // tfjs wasm backend, on the pixels of a binary PPM (build/image_ppm writes the photo as our own
 // decoder sees it, EXIF applied).
-//   node ref.mjs MODEL_DIR IMAGE.ppm [--min-score S] [--raw] [--source PHOTO]
+//   node ref.mjs MODEL_DIR IMAGE.ppm [--min-score S] [--raw] [--source PHOTO [--source-name NAME]]
 // prints one JSON document (schema in README.md): width, height, faces as
 // ssdMobilenetv1.locateFaces(tensor3d, {minConfidence: S}) returns them (box [x, y, w, h] in the
 // photo's pixels, in the order of its NMS: score descending), input_size (the reshaped dims
 // [rw, rh]), with --raw the 5118 anchors' scores and decoded boxes from forwardInput, and what
-// made it (versions, backend, the photo's name and sha256 with --source). Backend on stderr.
+// made it (versions, backend; with --source the photo's name (--source-name, else its file
+// name) and sha256). Backend on stderr.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,15 +18,17 @@ const pos = [];
 let minScore = 0.5; // face-api's default minConfidence
 let raw = false;
 let source = null;
+let sourceName = null;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--min-score') minScore = Number(args[++i]);
   else if (args[i] === '--raw') raw = true;
   else if (args[i] === '--source') source = args[++i];
+  else if (args[i] === '--source-name') sourceName = args[++i];
   else if (args[i].startsWith('--')) pos.length = 99;
   else pos.push(args[i]);
 }
 if (pos.length !== 2 || !(minScore > 0 && minScore < 1) || source === undefined) {
-  process.stderr.write('usage: node ref.mjs MODEL_DIR IMAGE.ppm [--min-score S (0..1)] [--raw] [--source PHOTO]\n');
+  process.stderr.write('usage: node ref.mjs MODEL_DIR IMAGE.ppm [--min-score S (0..1)] [--raw] [--source PHOTO [--source-name NAME]]\n');
   process.exit(2);
 }
 const [modelDir, ppmPath] = pos;
@@ -67,7 +70,7 @@ out.made_with = {
   model_sha256: sha256(path.join(modelDir, 'ssd_mobilenetv1_model.bin')),
   ppm_sha256: sha256(ppmPath),
 };
-if (source) out.source = { file: path.basename(source), sha256: sha256(source) };
+if (source) out.source = { file: sourceName ?? path.basename(source), sha256: sha256(source) };
 
 // one face or anchor box per line: readable diffs, still compact
 const { raw: rawOut, faces: facesOut, ...rest } = out;
