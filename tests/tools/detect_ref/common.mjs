@@ -7,9 +7,11 @@ const require = createRequire(import.meta.url);
 
 // face-api.node-wasm.js requires @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm (both 4.22.0,
 // the versions it was built with) and re-exports tf, so faceapi.tf is the very instance it uses.
-export async function loadFaceapi(modelDir) {
+// simd false: the plain wasm binary instead of the SIMD one node picks (for timing only).
+export async function loadFaceapi(modelDir, { simd = true } = {}) {
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
   const { tf } = faceapi;
+  if (!simd) tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
   await tf.setBackend('wasm');
   await tf.ready();
   if (tf.getBackend() !== 'wasm') throw new Error(`backend is ${tf.getBackend()}, not wasm`);
