@@ -6,7 +6,8 @@
 #                                    clang-format (CI's style check), wrk (bench/load.sh), HAProxy
 #                                    and kubectl (deployment tests), Chromium, node and the tests'
 #                                    npm packages (playwright-core, which downloads no browser; the
-#                                    OpenAPI validator; the Kubernetes API schemas)
+#                                    OpenAPI validator; the Kubernetes API schemas; face-api.js
+#                                    on tfjs-wasm, the face detector's reference)
 #   SG_NO_BROWSER=1                  leave out Chromium, node and the npm packages (as the Dockerfile)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -61,4 +62,5 @@ if [ $browser = 1 ]; then
   npm_ci tests/web playwright-core                        # the browser test
   npm_ci tests/openapi @seriousme/openapi-schema-validator # the OpenAPI document and answers
   npm_ci tests/k8s kubernetes-models                       # the Kubernetes manifests
+  npm_ci tests/tools/detect_ref @vladmandic/face-api       # the face detector's reference (face-api.js)
 fi
