@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "image_opts.h"
 
 static sg_status run_detect(const char *src, const char *detector, float min_score,
                             int64_t max_pixels, sg_error *err) {
@@ -40,12 +39,12 @@ int cmd_detect(int argc, char **argv) {
         {"--min-score", "S", "faces scoring above S, in (0, 1)", "0.5"},
         {"--detector", "D",
          "detector file (default: $STARGAN_DETECTOR, else " SG_DETECTOR_DEFAULT ")", NULL},
-        CLI_IMAGE_OPTS,
+        {"--max-pixels", "N", "refuse photos with more pixels", "40000000"},
+        {"--help", NULL, "show this help", NULL},
         {0},
     };
     const char *pos[1];
-    int np, quality;
-    int64_t max_pixels;
+    int np;
     if (cli_parse(argc, argv, o, pos, 0, &np)) return cli_usage_error("detect", NULL);
     if (cli_get(o, "--help")) {
         cli_usage("detect", "--src IMG [--min-score S] [--detector D]", o);
@@ -56,7 +55,8 @@ int cmd_detect(int argc, char **argv) {
     double s = strtod(cli_get(o, "--min-score"), &end);
     if (*end || !(s > 0 && s < 1))
         return cli_usage_error("detect", "--min-score must be in (0, 1)");
-    if (cli_image_opts("detect", o, &quality, &max_pixels)) return cli_usage_error("detect", NULL);
+    long long max_pixels = strtoll(cli_get(o, "--max-pixels"), &end, 10);
+    if (*end || max_pixels < 1) return cli_usage_error("detect", "--max-pixels must be positive");
     const char *det = sg_detector_path(cli_get(o, "--detector"));
     if (!det)
         return cli_usage_error("detect", "no face detector: give --detector D, set "

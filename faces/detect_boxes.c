@@ -18,6 +18,10 @@ static void decode(const float *anchor, const float *e, float *box) {
     box[0] = y - hh, box[1] = x - hw, box[2] = y + hh, box[3] = x + hw;
 }
 
+void sg_detector_decode(const sg_detector *d, float *enc) {
+    for (int i = 0; i < SG_DET_ANCHORS; i++) decode(&d->anchors[4 * i], &enc[4 * i], &enc[4 * i]);
+}
+
 /* face-api.js's IOU (in doubles, as JavaScript numbers) */
 static double iou(const float *a, const float *b) {
     const double ay0 = fmin(a[0], a[2]), ax0 = fmin(a[1], a[3]), ay1 = fmax(a[0], a[2]),

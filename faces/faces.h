@@ -150,6 +150,9 @@ size_t sg_detector_plan(const sg_detector *d);
  * and score [5118] (sigmoid of class 1), anchors in the reference's order. */
 sg_status sg_detector_forward(const sg_detector *d, const sg_tensor *x, float *enc, float *score,
                               sg_arena *a, sg_workspace *ws, sg_error *err);
+/* The encodings enc [5118·4] decoded in place against the anchors into boxes (ymin, xmin, ymax,
+ * xmax), relative to the padded square. */
+void sg_detector_decode(const sg_detector *d, float *enc);
 /* face-api.js's non-maximum suppression over decoded boxes [5118·4] (ymin, xmin, ymax, xmax):
  * the anchors scoring > min_score by descending score, each kept unless a kept one overlaps it by
  * IoU > 0.5; at most max_out indices into selected. Returns their count, -1 when out of memory. */

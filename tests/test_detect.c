@@ -1,11 +1,14 @@
 /* faces/detect*.c: the face detector. By hand: the input's padding and TF bilinear, the
- * suppression rule, the JSON answer. Against face-api.js (tests/data/detect/*.json, made by
+ * suppression rule, the JSON answer. Against face-api.js (tests/data/detect/, made by
  * tests/tools/detect_ref): the network's raw scores and boxes, and the faces of real photos,
  * EXIF-rotated ones included; skipped (visibly) without the detector (scripts/get-detector.sh). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "../faces/faces.h"
 #include "testutil.h"
@@ -64,7 +67,7 @@ static void test_nms(void **state) {
 
 static void test_json(void **state) {
     (void)state;
-    sg_face_box f[2] = {{10.04, 20.06, 30, 40.5, 0.98765f}, {0, 1, 2, 3, 0.5f}};
+    sg_face_box f[2] = {{10.04, 20.06, 30, 40.5, 0.98766f}, {0, 1, 2, 3, 0.5f}};
     char buf[SG_DET_JSON_MAX];
     size_t n = sg_faces_json(f, 2, 640, 480, buf, sizeof buf);
     assert_string_equal(buf,
@@ -77,11 +80,188 @@ static void test_json(void **state) {
     assert_true(sg_faces_json(f, 2, 640, 480, small, sizeof small) == n); /* the length it needs */
 }
 
+/* ---- against face-api.js -------------------------------------------------------------------- */
+typedef struct {
+    sg_weights *w;
+    sg_detector d;
+    sg_arena a;
+    sg_workspace ws;
+} det_env;
+
+static char det_path[1200];
+
+/* The detector of scripts/get-detector.sh (or $STARGAN_DETECTOR); 0 when absent (skip). */
+static int det_open(det_env *e) {
+    const char *env = getenv("STARGAN_DETECTOR");
+    snprintf(det_path, sizeof det_path, "%s",
+             env && env[0] ? env : SG_SOURCE_DIR "/models/detector.safetensors");
+    sg_error err = {0};
+    if (access(det_path, R_OK)) return 0;
+    assert_int_equal(sg_model_open(det_path, &e->w, &err), SG_OK);
+    assert_int_equal(sg_detector_init(&e->d, e->w, &err), SG_OK);
+    assert_int_equal(sg_arena_init(&e->a, sg_detector_plan(&e->d), &err), SG_OK);
+    assert_int_equal(sg_workspace_init(&e->ws, SG_WORKSPACE_DEFAULT_FLOATS, &err), SG_OK);
+    return 1;
+}
+
+static void det_close(det_env *e) {
+    sg_workspace_free(&e->ws);
+    sg_arena_free(&e->a);
+    sg_detector_free(&e->d);
+    sg_weights_free(e->w);
+}
+
+#define REQUIRE_DETECTOR(e)                                                                        \
+    do {                                                                                           \
+        if (!det_open(e)) {                                                                        \
+            print_message("skipped: no detector at %s (scripts/get-detector.sh)\n", det_path);     \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static cJSON *read_json(const char *path) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    text[n] = 0;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    return j;
+}
+
+/* The photo a fixture names: the package's demo photos (models/face-api/demo/, from
+ * scripts/get-detector.sh) or one of ours. 0 when absent. */
+static int fixture_photo(const cJSON *fx, sg_image *img) {
+    const cJSON *src = cJSON_GetObjectItem(fx, "source");
+    const char *file = cJSON_GetObjectItem(src, "file")->valuestring;
+    char path[1400];
+    const char *demo = strstr(file, "/demo/");
+    if (demo) snprintf(path, sizeof path, "%s/models/face-api%s", SG_SOURCE_DIR, demo);
+    else snprintf(path, sizeof path, "%s/%s", SG_SOURCE_DIR, file);
+    if (access(path, R_OK)) return 0;
+    sg_error err = {0};
+    assert_int_equal(sg_image_load(path, 100000000, 1, img, &err), SG_OK);
+    return 1;
+}
+
+static double box_iou(const double *a, const double *b) {
+    double ix = fmin(a[0] + a[2], b[0] + b[2]) - fmax(a[0], b[0]);
+    double iy = fmin(a[1] + a[3], b[1] + b[3]) - fmax(a[1], b[1]);
+    double inter = ix > 0 && iy > 0 ? ix * iy : 0;
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter);
+}
+
+/* Every face of the fixture (min score 0.3) found with IoU ≥ 0.95 and |Δscore| ≤ 0.01, and no
+ * other face: each of ours is matched to the reference's best overlapping one. */
+static void check_faces(det_env *e, const char *name) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/tests/data/detect/%s.json", SG_SOURCE_DIR, name);
+    cJSON *fx = read_json(path);
+    sg_image img = {0};
+    if (!fixture_photo(fx, &img)) {
+        print_message("%s: photo absent (scripts/get-detector.sh fetches the package)\n", name);
+        cJSON_Delete(fx);
+        fail_msg("%s: the fixture's photo is missing", name);
+    }
+    assert_int_equal(img.w, cJSON_GetObjectItem(fx, "width")->valueint);
+    assert_int_equal(img.h, cJSON_GetObjectItem(fx, "height")->valueint);
+    sg_face_box got[SG_DET_MAX_FACES];
+    int n;
+    sg_error err = {0};
+    assert_int_equal(
+        sg_detect_faces(&e->d, &img, 0.3f, got, SG_DET_MAX_FACES, &n, &e->a, &e->ws, &err), SG_OK);
+    const cJSON *faces = cJSON_GetObjectItem(fx, "faces");
+    assert_int_equal(n, cJSON_GetArraySize(faces));
+    double worst_iou = 1, worst_ds = 0;
+    for (int i = 0; i < n; i++) {
+        double g[4] = {got[i].x, got[i].y, got[i].w, got[i].h}, best = 0, ds = 1;
+        for (const cJSON *f = faces->child; f; f = f->next) {
+            double r[4];
+            for (int k = 0; k < 4; k++)
+                r[k] = cJSON_GetArrayItem(cJSON_GetObjectItem(f, "box"), k)->valuedouble;
+            double iou = box_iou(g, r);
+            if (iou > best)
+                best = iou, ds = fabs(got[i].score - cJSON_GetObjectItem(f, "score")->valuedouble);
+        }
+        worst_iou = fmin(worst_iou, best), worst_ds = fmax(worst_ds, ds);
+    }
+    print_message("%s: %d faces, worst IoU %.4f, worst |dscore| %.5f\n", name, n, worst_iou,
+                  worst_ds);
+    assert_true(worst_iou >= 0.95 && worst_ds <= 0.01);
+    sg_image_free(&img);
+    cJSON_Delete(fx);
+}
+
+static void test_faces_of_photos(void **state) {
+    (void)state;
+    det_env e = {0};
+    REQUIRE_DETECTOR(&e);
+    static const char *names[] = {"sample1", "sample2", "sample3", "sample4",
+                                  "sample5", "sample6", "exif6",   "noface"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) check_faces(&e, names[i]);
+    tu_assert_plan("detector", &e.a, sg_detector_plan(&e.d), TU_PLAN_SLACK);
+    det_close(&e);
+}
+
+/* The network's 5118 scores and decoded boxes against the reference's, on every CPU path. */
+static void check_raw(det_env *e, const char *name) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/tests/data/detect/%s.json", SG_SOURCE_DIR, name);
+    cJSON *fx = read_json(path);
+    sg_image img = {0};
+    if (!fixture_photo(fx, &img)) fail_msg("%s: the fixture's photo is missing", name);
+    const cJSON *raw = cJSON_GetObjectItem(fx, "raw");
+    const cJSON *rs = cJSON_GetObjectItem(raw, "scores"), *rb = cJSON_GetObjectItem(raw, "boxes");
+    assert_int_equal(cJSON_GetArraySize(rs), SG_DET_ANCHORS);
+    float *x = malloc(3 * SG_DET_INPUT * SG_DET_INPUT * sizeof *x);
+    float *enc = malloc(4 * SG_DET_ANCHORS * sizeof *enc), *score = malloc(SG_DET_ANCHORS * 4);
+    sg_tensor t = sg_tensor_make(x, 1, 3, SG_DET_INPUT, SG_DET_INPUT);
+    sg_error err = {0};
+    assert_int_equal(sg_image_to_tensor_tf(&img, &t, &err), SG_OK);
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
+    for (int p = 0; p < 4; p++) {
+        if (sg_cpu_force(paths[p])) continue;
+        assert_int_equal(sg_detector_forward(&e->d, &t, enc, score, &e->a, &e->ws, &err), SG_OK);
+        sg_detector_decode(&e->d, enc);
+        double ds = 0, db = 0;
+        int i = 0;
+        for (const cJSON *s = rs->child, *b = rb->child; s && b; s = s->next, b = b->next, i++) {
+            ds = fmax(ds, fabs(score[i] - s->valuedouble));
+            for (int k = 0; k < 4; k++)
+                db = fmax(db, fabs(enc[4 * i + k] - cJSON_GetArrayItem(b, k)->valuedouble));
+        }
+        print_message("%s %s: max |dscore| %.2e, max |dbox| %.2e (of the padded square)\n", name,
+                      paths[p], ds, db);
+        assert_true(ds <= 1e-3 && db <= 1e-3);
+    }
+    sg_cpu_force(NULL);
+    free(x), free(enc), free(score);
+    sg_image_free(&img);
+    cJSON_Delete(fx);
+}
+
+static void test_raw_outputs(void **state) {
+    (void)state;
+    det_env e = {0};
+    REQUIRE_DETECTOR(&e);
+    check_raw(&e, "sample1");
+    check_raw(&e, "noface");
+    det_close(&e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_input_tf),
         cmocka_unit_test(test_nms),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_raw_outputs),
+        cmocka_unit_test(test_faces_of_photos),
     };
     return TU_RUN_TESTS(tests, NULL, NULL);
 }
