@@ -9,8 +9,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (len > size - 2) len = size - 2;
     sg_weights *w = NULL;
     sg_error err;
-    if (sg_tfjs_open_memory((const char *)data + 2, len, data + 2 + len, size - 2 - len, "fuzz",
-                            &w, &err) == SG_OK)
+    if (sg_tfjs_open_memory((const char *)data + 2, len, data + 2 + len, size - 2 - len, "fuzz", &w,
+                            &err) == SG_OK)
         fz_exercise(w, NULL);
     return 0;
 }
