@@ -36,7 +36,7 @@ static sg_status run_detect(const char *src, const char *detector, float min_sco
 int cmd_detect(int argc, char **argv) {
     cli_opt o[] = {
         {"--src", "IMG", "photo (PNG or JPEG)", NULL},
-        {"--min-score", "S", "faces scoring above S, in (0, 1)", "0.5"},
+        {"--min-score", "S", "faces scoring above S, in [0, 1]", "0.5"},
         {"--detector", "D",
          "detector file (default: $STARGAN_DETECTOR, else " SG_DETECTOR_DEFAULT ")", NULL},
         {"--max-pixels", "N", "refuse photos with more pixels", "40000000"},
@@ -53,8 +53,8 @@ int cmd_detect(int argc, char **argv) {
     if (!cli_get(o, "--src")) return cli_usage_error("detect", "--src is required");
     char *end;
     double s = strtod(cli_get(o, "--min-score"), &end);
-    if (*end || !(s > 0 && s < 1))
-        return cli_usage_error("detect", "--min-score must be in (0, 1)");
+    if (*end || !(s >= 0 && s <= 1))
+        return cli_usage_error("detect", "--min-score must be in [0, 1]");
     long long max_pixels = strtoll(cli_get(o, "--max-pixels"), &end, 10);
     if (*end || max_pixels < 1) return cli_usage_error("detect", "--max-pixels must be positive");
     const char *det = sg_detector_path(cli_get(o, "--detector"));

@@ -147,6 +147,12 @@ sg_status sg_run_init(sg_run *r, const sg_engine *e, sg_error *err) {
     return st;
 }
 
+sg_status sg_run_reserve(sg_run *r, size_t floats, sg_error *err) {
+    if (r->arena.cap >= floats) return SG_OK;
+    sg_arena_free(&r->arena);
+    return sg_arena_init(&r->arena, floats, err);
+}
+
 void sg_run_free(sg_run *r) {
     sg_arena_free(&r->arena);
     sg_workspace_free(&r->ws);

@@ -76,6 +76,8 @@ sg_status sg_engine_set_precision(sg_engine *e, sg_precision p, sg_error *err);
  * included when the engine has a face network). */
 sg_status sg_run_init(sg_run *r, const sg_engine *e, sg_error *err);
 void sg_run_free(sg_run *r);
+/* Grows the run's arena to at least floats (another network run on it, e.g. the detector). */
+sg_status sg_run_reserve(sg_run *r, size_t floats, sg_error *err);
 
 /* Style code s[style_dim] from a reference photo of domain y. SG_FIT_ALIGN aligns the photo
  * first (needs the face network and the mean landmarks). */

@@ -209,6 +209,10 @@ docker exec "$name" stargan translate --model /models/afhq.safetensors --src /tm
   --seed 5 --out /tmp/cli.png >/dev/null
 docker exec "$name" cat /tmp/cli.png >"$tmp/cli.png"
 check "translate: 200, byte-identical to the CLI's" '[ "$st" = 200 ] && [ -s "$tmp/cli.png" ] && cmp -s "$tmp/srv.png" "$tmp/cli.png"'
+# the face detector the image carries (face-api.js's weights as their TensorFlow.js manifest)
+curl -s --max-time 60 -o "$tmp/detect.json" -F image=@tests/data/detect/exif6.jpg "$U/v1/detect"
+check "detect: the image's own detector finds the 5 faces of exif6.jpg" '[ "$(grep -o "\"score\"" "$tmp/detect.json" | wc -l)" = 5 ]'
+check "the detector's MIT licence travels with it" 'docker exec "$name" grep -q "MIT License" /usr/local/share/stargan/detector/LICENSE'
 if [ -x build/stargan ]; then
   build/stargan make-model --config afhq --out "$tmp/afhq.safetensors" >/dev/null &&
     build/stargan translate --model "$tmp/afhq.safetensors" --src "$src" --domain dog --seed 5 --out "$tmp/host.png" >/dev/null

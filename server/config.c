@@ -31,6 +31,10 @@ static const opt opts[] = {
     {"--fan", "PATH", "",
      "face network weights (wing.ckpt or model file) for masks and --fit align", K_STR, F(fan), 0,
      0},
+    {"--detector", "PATH", "",
+     "face detector for /v1/detect and face= (a file of stargan convert --detector, or the "
+     "TensorFlow.js manifest); default " SG_DETECTOR_DEFAULT " when present; none = off",
+     K_STR, F(detector), 0, 0},
     {"--mean", "PATH", "", "mean CelebA-HQ landmarks (celeba_lm_mean.npz) for fit=align", K_STR,
      F(mean), 0, 0},
     {"--workers", "N", "2",

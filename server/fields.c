@@ -40,6 +40,7 @@ static const vocab words[] = {
     {"frames", V_UINT, 0, UINT64_MAX, "an integer"},
     {"fps", V_UINT, 1, 60, "an integer in 1..60"},
     {"header", V_BOOL, 0, 0, "true or false"},
+    {"min_score", V_UNIT, 0, 0, "a number in [0, 1]"},
 };
 #define N_WORDS (sizeof words / sizeof *words)
 

@@ -184,6 +184,7 @@ typedef struct {
 typedef struct {
     sg_srv_model *m;
     int n;
+    sg_face_detector *detector; /* NULL: none (--detector none, or no file) */
 } sg_srv_models;
 
 /* Opens every --model (with --fan), or builds the demo model when none is named. */
@@ -302,6 +303,7 @@ typedef enum {
     SG_ROUTE_METRICS,
     SG_ROUTE_INTERPOLATE,
     SG_ROUTE_GRID,
+    SG_ROUTE_DETECT,
     SG_ROUTE_JOBS,
     SG_ROUTE_OTHER,
     SG_ROUTE_COUNT
@@ -314,10 +316,17 @@ typedef enum {
     SG_STAGE_STYLE,
     SG_STAGE_GENERATOR,
     SG_STAGE_ENCODE,
+    SG_STAGE_DETECT,
     SG_STAGE_COUNT
 } sg_stage;
 
-typedef enum { SG_KIND_TRANSLATE, SG_KIND_STYLE, SG_KIND_GRID, SG_KIND_VIDEO } sg_request_kind;
+typedef enum {
+    SG_KIND_TRANSLATE,
+    SG_KIND_STYLE,
+    SG_KIND_GRID,
+    SG_KIND_VIDEO,
+    SG_KIND_DETECT
+} sg_request_kind;
 typedef enum { SG_STYLE_SEED, SG_STYLE_REF, SG_STYLE_GIVEN } sg_style_mode;
 typedef enum { SG_OUT_PNG, SG_OUT_JPEG, SG_OUT_MP4, SG_OUT_WEBP, SG_OUT_JSON } sg_out_format;
 
@@ -342,6 +351,8 @@ typedef struct {
 typedef struct {
     sg_request_kind kind;
     sg_srv_model *model;
+    const sg_face_detector *detector; /* the generation's, or NULL */
+    float min_score;                  /* detect */
     sg_fit fit;
     float psi;
     int domain; /* translate, style, video: the target domain */

@@ -68,6 +68,29 @@ static sg_status load_one(sg_srv_model *m, const sg_srv_config *c, sg_error *err
     return SG_OK;
 }
 
+/* The face detector, shared by every model: --detector, else the default file when present. */
+static sg_status load_detector(sg_srv_models *ms, const sg_srv_config *c, sg_error *err) {
+    const char *path = sg_detector_path(c->detector);
+    if (!path) {
+        sg_log_msg("info", "no face detector (%s): /v1/detect and face= answer 501",
+                   strcmp(c->detector, "none") ? "no --detector and no " SG_DETECTOR_DEFAULT
+                                               : "--detector none");
+        return SG_OK;
+    }
+    double t0 = sg_now_ms();
+    if (!(ms->detector = calloc(1, sizeof *ms->detector)))
+        return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    sg_status st = sg_face_detector_load(ms->detector, path, err);
+    if (st) {
+        free(ms->detector);
+        ms->detector = NULL;
+        return st;
+    }
+    sg_log_msg("info", "face detector loaded in %.0f ms from %s (%zu parameters)", sg_now_ms() - t0,
+               path, ms->detector->net.params);
+    return SG_OK;
+}
+
 sg_status sg_srv_models_load(sg_srv_models *ms, const sg_srv_config *c, sg_error *err) {
     int n = c->n_models ? c->n_models : 1;
     ms->m = calloc((size_t)n, sizeof *ms->m);
@@ -86,12 +109,15 @@ sg_status sg_srv_models_load(sg_srv_models *ms, const sg_srv_config *c, sg_error
         if (st) return st;
         ms->n = i + 1;
     }
-    return SG_OK;
+    return load_detector(ms, c, err);
 }
 
 void sg_srv_models_free(sg_srv_models *ms) {
     for (int i = 0; i < ms->n; i++)
         if (ms->m[i].loaded) sg_engine_free(&ms->m[i].engine);
+    if (ms->detector) sg_face_detector_free(ms->detector);
+    free(ms->detector);
+    ms->detector = NULL;
     free(ms->m);
     ms->m = NULL;
     ms->n = 0;
@@ -237,6 +263,8 @@ sg_status sg_srv_gen_load(sg_srv_gen **out, const sg_srv_config *c, int id, sg_e
         st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
     for (int i = 0; !st && i < n; i++) {
         st = sg_run_init(&g->runs[i], &g->models.m[i % g->models.n].engine, err);
+        if (!st && g->models.detector) /* detection runs on the default model's run states */
+            st = sg_run_reserve(&g->runs[i], sg_detector_plan(&g->models.detector->net), err);
         if (!st) g->n_runs = i + 1;
     }
     if (!st && (!(g->json = models_json(&g->models, id)) ||

@@ -311,6 +311,22 @@ static int parse_grid(sg_request *r, const sg_fields *f, const char *accept,
     return 0;
 }
 
+/* /v1/detect: the faces of one photo. */
+static int parse_detect(sg_request *r, const sg_fields *f, const char *accept,
+                        const sg_request_limits *lim, sg_http_error *e) {
+    (void)accept, (void)lim;
+    if (!r->detector)
+        return sg_http_fail(e, 501, "no_detector",
+                            "this server runs without a face detector (start it with --detector; "
+                            "scripts/get-detector.sh makes one)");
+    const sg_field *m = sg_fields_get(f, "min_score");
+    r->min_score = m ? (float)m->number : 0.5f;
+    if (sources(r, f, 1, e)) return -1;
+    r->format = SG_OUT_JSON;
+    r->n_steps = 1;
+    return 0;
+}
+
 #define ONCE(n)                                                                                    \
     { n, 0 }
 #define REPEAT(n)                                                                                  \
@@ -329,6 +345,8 @@ static const sg_field_use grid_fields[] = {
     REPEAT("image"), REPEAT("reference"), REPEAT("domain"), REPEAT("seed"),
     ONCE("psi"),     ONCE("model"),       ONCE("fit"),      ONCE("format"),
     ONCE("quality"), ONCE("header"),      {NULL, 0}};
+
+static const sg_field_use detect_fields[] = {ONCE("image"), ONCE("min_score"), {NULL, 0}};
 
 const sg_route_desc sg_routes[] = {
     {.path = "/v1/translate",
@@ -355,6 +373,12 @@ const sg_route_desc sg_routes[] = {
      .raw_field = "image",
      .kind = SG_KIND_GRID,
      .parse = parse_grid},
+    {.path = "/v1/detect",
+     .id = SG_ROUTE_DETECT,
+     .fields = detect_fields,
+     .raw_field = "image",
+     .kind = SG_KIND_DETECT,
+     .parse = parse_detect},
     {.path = "/v1/models", .id = SG_ROUTE_MODELS},
     {.path = "/healthz", .id = SG_ROUTE_HEALTHZ},
     {.path = "/readyz", .id = SG_ROUTE_READYZ},
@@ -382,6 +406,7 @@ int sg_request_parse(sg_request *r, const sg_route_desc *d, const sg_fields_inpu
     if (m) sg_field_text(m, name, sizeof name);
     if (!bad && !(r->model = sg_srv_models_find(ms, m ? name : NULL)))
         bad = sg_http_fail(e, 404, "unknown_model", "no model named '%s' (see /v1/models)", name);
+    r->detector = ms->detector;
     if (!bad) bad = d->parse(r, f, accept, lim, e);
     free(f);
     if (!bad && sg_request_work(r) > lim->max_work)

@@ -24,7 +24,8 @@ typedef struct {
     sg_srv_model_arg models[SG_SRV_MAX_MODELS];
     int n_models;
     char fan[SG_SRV_PATH];
-    char mean[SG_SRV_PATH]; /* mean landmarks for fit=align */
+    char detector[SG_SRV_PATH]; /* "": models/detector.safetensors when present; "none" */
+    char mean[SG_SRV_PATH];     /* mean landmarks for fit=align */
     int workers, queue;
     int64_t max_body, max_pixels;
     int max_frames, max_cells; /* one /v1/interpolate, one /v1/grid */

@@ -11,7 +11,7 @@
 #include "../../server/internal.h"
 
 static sg_srv_model model;
-static sg_srv_models models = {&model, 1};
+static sg_srv_models models = {&model, 1, NULL};
 
 static void setup(void) {
     static int done;
