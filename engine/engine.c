@@ -166,7 +166,7 @@ static sg_status check_domain(const sg_engine *e, int y, sg_error *err) {
 }
 
 static sg_status run_align_impl(const sg_engine *e, sg_run *r, const sg_image *photo,
-                                sg_image *aligned, sg_error *err) {
+                                sg_image *aligned, double *mat, sg_error *err) {
     const int S = e->cfg.img_size;
     memset(aligned, 0, sizeof *aligned);
     if (!e->has_fan)
@@ -180,7 +180,7 @@ static sg_status run_align_impl(const sg_engine *e, sg_run *r, const sg_image *p
     double lm[2 * SG_LANDMARKS];
     sg_status st = sg_face_square(photo, S, &sq, err);
     if (!st) st = sg_face_landmarks(&e->fan, &sq, lm, &r->arena, &r->ws, err);
-    if (!st) st = sg_face_align(&sq, lm, e->mean_lm, aligned, NULL, &r->arena, err);
+    if (!st) st = sg_face_align(&sq, lm, e->mean_lm, aligned, mat, &r->arena, err);
     sg_image_free(&sq);
     return st;
 }
@@ -192,7 +192,7 @@ static sg_status fit_photo(const sg_engine *e, sg_run *r, const sg_image *photo,
     *use = photo;
     memset(aligned, 0, sizeof *aligned);
     if (*fit != SG_FIT_ALIGN) return SG_OK;
-    sg_status st = run_align_impl(e, r, photo, aligned, err);
+    sg_status st = run_align_impl(e, r, photo, aligned, NULL, err);
     *use = aligned, *fit = SG_FIT_STRETCH;
     return st;
 }
@@ -320,7 +320,14 @@ sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src
 sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, sg_image *aligned,
                           sg_error *err) {
     sg_packed_weights *old = sg_packed_use(e->packed);
-    const sg_status st = run_align_impl(e, r, photo, aligned, err);
+    const sg_status st = run_align_impl(e, r, photo, aligned, NULL, err);
+    sg_packed_use(old);
+    return st;
+}
+sg_status sg_engine_align_map(const sg_engine *e, sg_run *r, const sg_image *photo,
+                              sg_image *aligned, double mat[9], sg_error *err) {
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_align_impl(e, r, photo, aligned, mat, err);
     sg_packed_use(old);
     return st;
 }

@@ -113,6 +113,46 @@ typedef struct {
 sg_status sg_face_detector_load(sg_face_detector *d, const char *path, sg_error *err);
 void sg_face_detector_free(sg_face_detector *d);
 
+/* The same, and the similarity map mat (sg_face_align's: from the photo stretched to img_size²
+ * and padded by img_size/2 on every side, to the aligned image). */
+sg_status sg_engine_align_map(const sg_engine *e, sg_run *r, const sg_image *photo,
+                              sg_image *aligned, double mat[9], sg_error *err);
+
+/* ---- regions of a photo (engine/regions.c): translate a crop or detected faces, paste back ---
+ * A request names a region by crop (x,y,w,h of the photo as displayed) or by face (the detector's
+ * best, its N-th, or all of them). Each region becomes a square (sg_rect_square): a crop's own
+ * square, a detected face's box grown SG_FACE_GROW times on face models (w_hpf > 0: the FAN and
+ * the alignment want the whole head and some background), its own square on others. */
+#define SG_FACE_AUTO     (-1)
+#define SG_FACE_ALL      (-2)
+#define SG_FACE_GROW     3.0
+#define SG_FACE_MIN_SIDE 24 /* a face box whose larger side is smaller is refused (or skipped) */
+/* "auto", "all", or an index 0..99; 0 or -1. */
+int sg_face_select_parse(const char *s, int *sel);
+
+typedef enum { SG_REGION_NONE = 0, SG_REGION_CROP, SG_REGION_FACE } sg_region_mode;
+typedef struct {
+    sg_region_mode mode;
+    sg_rect crop; /* SG_REGION_CROP */
+    int face;     /* SG_REGION_FACE: SG_FACE_AUTO, SG_FACE_ALL or an index */
+} sg_region_ask;
+
+/* The squares to translate (at most max into sq, *n of them): errors SG_ERR_ARG (a crop outside
+ * the photo), SG_ERR_UNSUPPORTED (face= without a detector), SG_ERR_MISSING (no face, or face N
+ * past the list, or too small: the message says which and suggests crop=). *detect_ms (may be
+ * NULL) receives the detector's time. */
+sg_status sg_regions_find(const sg_engine *e, const sg_face_detector *d, sg_run *r,
+                          const sg_image *photo, const sg_region_ask *q, sg_rect *sq, int max,
+                          int *n, double *detect_ms, sg_error *err);
+/* Region sq of photo translated with style s: out (img_size²) is what the networks made, with fit
+ * (SG_FIT_ALIGN aligns the square first: callers pass it for a face model's faces). When
+ * canvas is not NULL (a copy of photo), the translation is put back into it over sq: feathered
+ * (sg_image_paste), or warped back through the inverse alignment when aligned. t (may be NULL)
+ * has the stages' times added to it. */
+sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_image *photo,
+                                     sg_rect sq, sg_fit fit, const float *s, sg_image *out,
+                                     sg_image *canvas, sg_timing *t, sg_error *err);
+
 double sg_now_ms(void); /* monotonic clock */
 
 #endif

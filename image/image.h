@@ -75,6 +75,33 @@ sg_status sg_image_resize_box(const sg_image *img, const float box[4], int ow, i
  * floor(clamp((x + 1)/2, 0, 1)·255 + 0.5). */
 sg_status sg_image_from_tensor(const sg_tensor *t, int index, sg_image *out, sg_error *err);
 
+/* ---- regions and paste-back (image_paste.c) ----
+ * A region of a photo as displayed, in pixels: x, y of its top left, width, height. */
+typedef struct {
+    int x, y, w, h;
+} sg_rect;
+/* "x,y,w,h": four decimal integers (no sign or spaces, each below 10^9), w and h ≥ 1; 0 or -1. */
+int sg_rect_parse(const char *s, sg_rect *r);
+/* r lies within a w × h photo */
+int sg_rect_inside(sg_rect r, int w, int h);
+/* The square a region is translated as: side grow·max(r.w, r.h) rounded (at most the photo's
+ * shorter side), centred on r's centre, then moved (not shrunk) to lie inside the w × h photo. */
+sg_rect sg_rect_square(sg_rect r, double grow, int w, int h);
+/* The pixels of r (inside img, else SG_ERR_ARG naming the photo's size) into out. */
+sg_status sg_image_crop(const sg_image *img, sg_rect r, sg_image *out, sg_error *err);
+/* The feather band of a region: max(1, floor(min(w, h)/8)) pixels. */
+int sg_feather_band(sg_rect r);
+/* src (a translation of r: resized back to r's size with Pillow's bilinear when its size
+ * differs) blended into dst over r: weight min(1, d/band) with d the distance from a pixel's
+ * centre to r's edge, so pixels band or more inside r get src exactly, and no pixel outside r
+ * changes. */
+sg_status sg_image_paste(sg_image *dst, const sg_image *src, sg_rect r, sg_error *err);
+/* The same through a map: pixel (u, v) of r (relative to its top left) reads src bilinearly at
+ * (m0·u + m1·v + m2, m3·u + m4·v + m5), feathered at r's edge and at src's own edge (band
+ * min(src w, h)/8); pixels mapping outside src keep the photo. */
+sg_status sg_image_paste_warp(sg_image *dst, const sg_image *src, sg_rect r, const double m[6],
+                              sg_error *err);
+
 /* ---- composing: grids and video frames ----
  * (The grid of `stargan sample`, frames of its videos, the HTTP /v1/grid answer.) */
 /* out = w×h filled with rgb (rgb NULL: black). */

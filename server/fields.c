@@ -17,7 +17,18 @@
 
 #include "internal.h"
 
-typedef enum { V_IMAGE, V_TEXT, V_UINT, V_UNIT, V_STYLE, V_FIT, V_TOKEN, V_BOOL } value_kind;
+typedef enum {
+    V_IMAGE,
+    V_TEXT,
+    V_UINT,
+    V_UNIT,
+    V_STYLE,
+    V_FIT,
+    V_TOKEN,
+    V_BOOL,
+    V_RECT,
+    V_FACE
+} value_kind;
 
 typedef struct {
     const char *name;
@@ -41,6 +52,12 @@ static const vocab words[] = {
     {"fps", V_UINT, 1, 60, "an integer in 1..60"},
     {"header", V_BOOL, 0, 0, "true or false"},
     {"min_score", V_UNIT, 0, 0, "a number in [0, 1]"},
+    {"crop", V_RECT, 0, 0, "four integers x,y,w,h (a region of the photo as displayed; w, h >= 1)"},
+    {"ref_crop", V_RECT, 0, 0,
+     "four integers x,y,w,h (a region of the photo as displayed; w, h >= 1)"},
+    {"face", V_FACE, 0, 0, "auto, all or a face index 0..99 (as /v1/detect lists them)"},
+    {"ref_face", V_FACE, 0, 0, "auto or a face index 0..99 (as /v1/detect lists them)"},
+    {"paste", V_BOOL, 0, 0, "true or false"},
 };
 #define N_WORDS (sizeof words / sizeof *words)
 
@@ -130,8 +147,14 @@ static int check_value(sg_field *f, const vocab *w, sg_http_error *e) {
         return sg_http_fail(e, 400, "bad_field", "%s holds a NUL byte: %s must be %s", f->name,
                             f->name, w->grammar);
     if (f->len == 0) return sg_http_fail(e, 400, "bad_field", "%s is empty", f->name);
-    char v[16];
+    char v[48];
     switch (w->kind) {
+    case V_RECT:
+    case V_FACE:
+        if (f->len >= sizeof v) return bad(f, w, e);
+        memcpy(v, f->data, f->len), v[f->len] = 0;
+        if (w->kind == V_RECT) return sg_rect_parse(v, &f->rect) ? bad(f, w, e) : 0;
+        return sg_face_select_parse(v, &f->choice) ? bad(f, w, e) : 0;
     case V_TEXT:
     case V_TOKEN:
         if (f->len > w->hi)

@@ -254,7 +254,8 @@ typedef struct {
     /* the value, parsed by the field's grammar */
     uint64_t u;    /* seed, integers */
     double number; /* psi */
-    int choice;    /* fit (sg_fit), header (0/1) */
+    int choice;    /* fit (sg_fit), header and paste (0/1), face (SG_FACE_AUTO, _ALL, index) */
+    sg_rect rect;  /* crop, ref_crop */
 } sg_field;
 
 typedef struct {
@@ -353,6 +354,10 @@ typedef struct {
     sg_srv_model *model;
     const sg_face_detector *detector; /* the generation's, or NULL */
     float min_score;                  /* detect */
+    sg_region_ask region, ref_region; /* crop= or face= of the sources, of the reference */
+    int paste;                        /* the answer is the whole photo, the region put back */
+    int n_regions;                    /* the squares translated (X-Faces) */
+    sg_rect regions[SG_DET_MAX_FACES];
     sg_fit fit;
     float psi;
     int domain; /* translate, style, video: the target domain */

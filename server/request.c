@@ -18,7 +18,10 @@ static sg_status decode(sg_request *r, const uint8_t *d, size_t n, sg_image *img
     return st;
 }
 
-/* Style source c into c->style (decoding a reference). */
+static sg_status region_error(sg_request *r, sg_status st, const sg_error *err);
+static sg_fit region_fit(const sg_request *r, const sg_region_ask *q);
+
+/* Style source c into c->style (decoding a reference; ref_crop= or ref_face= cut it first). */
 static sg_status compute_style(sg_request *r, sg_run *run, sg_style_src *c, sg_image *ref_out,
                                sg_error *err) {
     sg_engine *e = &r->model->engine;
@@ -28,9 +31,21 @@ static sg_status compute_style(sg_request *r, sg_run *run, sg_style_src *c, sg_i
     sg_image ref = {0};
     sg_status st = SG_OK;
     if (c->mode == SG_STYLE_REF) st = decode(r, c->ref, c->ref_len, &ref, err);
+    sg_fit fit = r->fit;
+    if (!st && c->mode == SG_STYLE_REF && r->ref_region.mode) { /* ref_crop=, ref_face= */
+        sg_rect sq;
+        int n;
+        sg_image crop = {0};
+        st = sg_regions_find(e, r->detector, run, &ref, &r->ref_region, &sq, 1, &n,
+                             &r->stage_ms[SG_STAGE_DETECT], err);
+        if (st) region_error(r, st, err);
+        if (!st) st = sg_image_crop(&ref, sq, &crop, err);
+        sg_image_free(&ref);
+        ref = crop, fit = region_fit(r, &r->ref_region);
+    }
     double t0 = sg_now_ms();
     if (!st && c->mode == SG_STYLE_REF)
-        st = sg_engine_style_ref(e, run, &ref, r->fit, c->domain, c->style, err);
+        st = sg_engine_style_ref(e, run, &ref, fit, c->domain, c->style, err);
     if (!st && c->mode == SG_STYLE_SEED)
         st = sg_engine_style_latent(e, c->seed, c->domain, r->psi, c->style, err);
     r->stage_ms[SG_STAGE_STYLE] += sg_now_ms() - t0;
@@ -60,20 +75,73 @@ static sg_image_format image_format(const sg_request *r) {
     return r->format == SG_OUT_JPEG ? SG_FORMAT_JPEG : SG_FORMAT_PNG;
 }
 
+/* ---- regions: crop=, face=, paste= ---------------------------------------------------------- */
+/* A region's failure as its answer: no face (422), a crop outside the photo (400), no detector
+ * (501); SG_ERR_ARG is returned for the caller to stop on. */
+static sg_status region_error(sg_request *r, sg_status st, const sg_error *err) {
+    if (st == SG_ERR_MISSING) sg_http_fail(&r->error, 422, "no_face", "%s", err->msg);
+    else if (st == SG_ERR_ARG) sg_http_fail(&r->error, 400, "bad_field", "%s", err->msg);
+    else if (st == SG_ERR_UNSUPPORTED) sg_http_fail(&r->error, 501, "no_detector", "%s", err->msg);
+    return st;
+}
+
+/* A face model's detected faces are aligned; anything else takes the request's fit. */
+static sg_fit region_fit(const sg_request *r, const sg_region_ask *q) {
+    return q->mode == SG_REGION_FACE && r->model->engine.cfg.w_hpf > 0 ? SG_FIT_ALIGN : r->fit;
+}
+
+/* The squares of photo for ask q (none asked, with paste: the fit's own region, the centre
+ * square or the whole photo) */
+static sg_status find_regions(sg_request *r, sg_run *run, const sg_image *photo,
+                              const sg_region_ask *q, sg_rect *sq, int max, int *n, sg_error *err) {
+    if (!q->mode) {
+        int side = photo->w < photo->h ? photo->w : photo->h;
+        sq[0] = r->fit == SG_FIT_CROP
+                    ? (sg_rect){(photo->w - side) / 2, (photo->h - side) / 2, side, side}
+                    : (sg_rect){0, 0, photo->w, photo->h};
+        *n = 1;
+        return SG_OK;
+    }
+    sg_status st = sg_regions_find(&r->model->engine, r->detector, run, photo, q, sq, max, n,
+                                   &r->stage_ms[SG_STAGE_DETECT], err);
+    return st ? region_error(r, st, err) : SG_OK;
+}
+
+/* photo's regions translated: *out the last translation; with paste every one put back into
+ * *canvas, a copy of the photo */
+static sg_status translate_regions(sg_request *r, sg_run *run, const sg_image *photo, sg_image *out,
+                                   sg_image *canvas, sg_timing *tm, sg_error *err) {
+    sg_status st =
+        find_regions(r, run, photo, &r->region, r->regions, SG_DET_MAX_FACES, &r->n_regions, err);
+    if (!st && r->paste)
+        st = sg_image_crop(photo, (sg_rect){0, 0, photo->w, photo->h}, canvas, err);
+    const sg_fit fit = region_fit(r, &r->region);
+    for (int i = 0; !st && i < r->n_regions; i++) {
+        sg_image_free(out);
+        st = sg_engine_translate_region(&r->model->engine, run, photo, r->regions[i], fit,
+                                        r->cols[0].style, out, r->paste ? canvas : NULL, tm, err);
+    }
+    return st;
+}
+
 static sg_status translate(sg_request *r, sg_run *run, sg_error *err) {
-    sg_image src = {0}, out = {0};
+    sg_image src = {0}, out = {0}, canvas = {0};
     sg_timing tm = {0};
     sg_status st = decode(r, r->src[0], r->src_len[0], &src, err);
-    if (!st)
+    if (!st && (r->region.mode || r->paste))
+        st = translate_regions(r, run, &src, &out, &canvas, &tm, err);
+    else if (!st)
         st = sg_engine_translate(&r->model->engine, run, &src, r->fit, r->cols[0].style, &out, &tm,
                                  err);
     r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
     r->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms;
     sg_image_free(&src);
     double t0 = sg_now_ms();
-    if (!st) st = sg_image_encode(&out, image_format(r), r->quality, &r->out, &r->out_len, err);
+    if (!st)
+        st = sg_image_encode(r->paste ? &canvas : &out, image_format(r), r->quality, &r->out,
+                             &r->out_len, err);
     r->stage_ms[SG_STAGE_ENCODE] += sg_now_ms() - t0;
-    sg_image_free(&out);
+    sg_image_free(&out), sg_image_free(&canvas);
     return st;
 }
 
@@ -109,11 +177,16 @@ static sg_status single_step(sg_request *r, sg_run *run, sg_error *err) {
 /* The photo as the network sees it: centre square or whole photo resized (as sg_image_to_tensor
  * does), or aligned. Translating it with SG_FIT_STRETCH (a no-op resize at img_size²) gives the
  * bytes of translating the photo with the request's fit. */
+static sg_status fitted_as(const sg_request *r, sg_run *run, const sg_image *img, sg_fit fit,
+                           sg_image *out, sg_error *err) {
+    int s = r->model->engine.cfg.img_size;
+    if (fit == SG_FIT_ALIGN) return sg_engine_align(&r->model->engine, run, img, out, err);
+    return sg_image_fit(img, fit, s, out, err);
+}
+
 static sg_status fitted(const sg_request *r, sg_run *run, const sg_image *img, sg_image *out,
                         sg_error *err) {
-    int s = r->model->engine.cfg.img_size;
-    if (r->fit == SG_FIT_ALIGN) return sg_engine_align(&r->model->engine, run, img, out, err);
-    return sg_image_fit(img, r->fit, s, out, err);
+    return fitted_as(r, run, img, r->fit, out, err);
 }
 
 /* Grid layout: with header, the sources are column 0 and (reference grids) the references row 0;
@@ -147,9 +220,20 @@ static sg_status source_step(sg_request *r, sg_run *run, int i, sg_error *err) {
     sg_status st = i == 0 ? start_output(r, err) : SG_OK;
     sg_image photo = {0};
     if (!st) st = decode(r, r->src[i], r->src_len[i], &photo, err);
+    sg_fit fit = r->fit;
+    if (!st && r->region.mode) { /* crop= or face=: the square, then the fit */
+        sg_rect sq;
+        int n;
+        sg_image crop = {0};
+        st = find_regions(r, run, &photo, &r->region, &sq, 1, &n, err);
+        if (!st) st = sg_image_crop(&photo, sq, &crop, err);
+        sg_image_free(&photo);
+        photo = crop, fit = region_fit(r, &r->region);
+        if (!st && r->n_regions < SG_DET_MAX_FACES) r->regions[r->n_regions++] = sq;
+    }
     double t0 = sg_now_ms();
-    if (!st) st = fitted(r, run, &photo, &r->fitted[i], err);
-    r->stage_ms[SG_STAGE_FACES] += r->fit == SG_FIT_ALIGN ? sg_now_ms() - t0 : 0;
+    if (!st) st = fitted_as(r, run, &photo, fit, &r->fitted[i], err);
+    r->stage_ms[SG_STAGE_FACES] += fit == SG_FIT_ALIGN ? sg_now_ms() - t0 : 0;
     sg_image_free(&photo);
     if (!st && r->kind == SG_KIND_GRID && hx) blit(r, &r->fitted[i], 0, i + hy);
     return st;
@@ -237,7 +321,7 @@ int sg_request_step(sg_request *r, sg_run *run) {
         free(r->out);
         r->out = NULL;
         r->out_len = 0;
-        sg_http_from_status(&r->error, &err);
+        if (!r->error.status) sg_http_from_status(&r->error, &err); /* else set by its step */
         return 0;
     }
     return r->step < r->n_steps;
@@ -334,6 +418,16 @@ sg_status sg_request_headers(const sg_request *r, double total_ms, sg_buf *out) 
     snprintf(timing + k, sizeof timing - k, "total;dur=%.1f", total_ms);
     pair(out, "Server-Timing", timing);
     pair(out, "X-Model", r->model->name);
+    if (r->n_regions) { /* the squares translated, in the photo's pixels */
+        sg_buf f;
+        sg_buf_init(&f, 0);
+        for (int i = 0; i < r->n_regions; i++)
+            sg_buf_printf(&f, "%s[%d,%d,%d,%d]", i ? "," : "[", r->regions[i].x, r->regions[i].y,
+                          r->regions[i].w, r->regions[i].h);
+        sg_buf_append(&f, "]", 1);
+        if (f.data) pair(out, "X-Faces", (const char *)f.data);
+        sg_buf_free(&f);
+    }
     seeds_header(r, out);
     if (r->kind == SG_KIND_GRID) grid_headers(r, out);
     if (r->kind == SG_KIND_VIDEO) {

@@ -160,6 +160,48 @@ static int required_domain(sg_request *r, const sg_fields *f, sg_http_error *e) 
     return domain_of(r->model, d, &r->domain, e);
 }
 
+/* crop= / face= (of the sources) and ref_crop= / ref_face= (of the reference), and paste= */
+static int region_of(sg_request *r, const sg_fields *f, const char *crop, const char *face,
+                     sg_region_ask *q, sg_http_error *e) {
+    const sg_field *c = sg_fields_get(f, crop), *x = sg_fields_get(f, face);
+    if (c && x) return sg_http_fail(e, 400, "bad_request", "give %s or %s, not both", crop, face);
+    if (c) q->mode = SG_REGION_CROP, q->crop = c->rect;
+    if (!x) return 0;
+    q->mode = SG_REGION_FACE, q->face = x->choice;
+    if (!r->detector)
+        return sg_http_fail(e, 501, "no_detector",
+                            "%s= needs the face detector: this server runs without one (start it "
+                            "with --detector); give %s=x,y,w,h instead",
+                            face, crop);
+    if (r->model->engine.cfg.w_hpf > 0 && !sg_srv_model_can_align(r->model))
+        return sg_http_fail(e, 422, "no_mean_landmarks",
+                            "%s= on a face model aligns the face: start the server with --fan and "
+                            "--mean celeba_lm_mean.npz",
+                            face);
+    return 0;
+}
+
+static int regions_of(sg_request *r, const sg_fields *f, int can_paste, sg_http_error *e) {
+    const sg_field *p = sg_fields_get(f, "paste");
+    r->paste = p ? p->choice : 0;
+    if (region_of(r, f, "crop", "face", &r->region, e) ||
+        region_of(r, f, "ref_crop", "ref_face", &r->ref_region, e))
+        return -1;
+    if (r->ref_region.mode == SG_REGION_FACE && r->ref_region.face == SG_FACE_ALL)
+        return sg_http_fail(e, 400, "bad_field", "ref_face must be auto or an index (one face)");
+    if (r->ref_region.mode && !sg_fields_get(f, "reference"))
+        return sg_http_fail(e, 400, "bad_request", "ref_crop and ref_face apply to a reference");
+    if (r->paste && !can_paste)
+        return sg_http_fail(e, 400, "bad_request", "paste applies to /v1/translate");
+    if (r->region.mode == SG_REGION_FACE && r->region.face == SG_FACE_ALL && !r->paste)
+        return sg_http_fail(e, 400, "bad_request",
+                            "face=all translates every face into one answer: give paste=true");
+    if (r->paste && !r->region.mode && r->fit == SG_FIT_ALIGN)
+        return sg_http_fail(e, 400, "bad_request",
+                            "paste with fit=align needs the region: give face= or crop=");
+    return 0;
+}
+
 /* image fields, in order, as sources */
 static int sources(sg_request *r, const sg_fields *f, int max_rows, sg_http_error *e) {
     for (int i = 0; i < f->n; i++) {
@@ -180,7 +222,7 @@ static int parse_translate(sg_request *r, const sg_fields *f, const char *accept
                            const sg_request_limits *lim, sg_http_error *e) {
     (void)lim;
     if (required_domain(r, f, e) || one_style(r, f, e) || fit_of(r, f, e) ||
-        output_of(r, f, accept, 0, e) || sources(r, f, 1, e))
+        output_of(r, f, accept, 0, e) || sources(r, f, 1, e) || regions_of(r, f, 1, e))
         return -1;
     r->n_steps = 1;
     return 0;
@@ -227,7 +269,7 @@ static int parse_video(sg_request *r, const sg_fields *f, const char *accept,
     const sg_field *fr = sg_fields_get(f, "frames"), *fps = sg_fields_get(f, "fps");
     r->fps = fps ? (int)fps->u : 12;
     if (psi_of(r, f, has_seed, e) || fit_of(r, f, e) || output_of(r, f, accept, 1, e) ||
-        sources(r, f, 1, e))
+        sources(r, f, 1, e) || regions_of(r, f, 0, e))
         return -1;
     uint64_t frames = fr ? fr->u : 24;
     if (frames > (uint64_t)lim->max_frames)
@@ -305,7 +347,7 @@ static int parse_grid(sg_request *r, const sg_fields *f, const char *accept,
     const sg_field *h = sg_fields_get(f, "header");
     r->header = h ? h->choice : 1;
     if (psi_of(r, f, r->cols[0].mode == SG_STYLE_SEED, e) || fit_of(r, f, e) ||
-        output_of(r, f, accept, 0, e))
+        output_of(r, f, accept, 0, e) || regions_of(r, f, 0, e))
         return -1;
     r->n_steps = r->n_src + r->n_cols + r->n_src * r->n_cols;
     return 0;
@@ -332,19 +374,21 @@ static int parse_detect(sg_request *r, const sg_fields *f, const char *accept,
 #define REPEAT(n)                                                                                  \
     { n, 1 }
 static const sg_field_use translate_fields[] = {
-    ONCE("image"), ONCE("domain"), ONCE("reference"), ONCE("seed"),    ONCE("psi"), ONCE("style"),
-    ONCE("model"), ONCE("fit"),    ONCE("format"),    ONCE("quality"), {NULL, 0}};
+    ONCE("image"),  ONCE("domain"),   ONCE("reference"), ONCE("seed"),
+    ONCE("psi"),    ONCE("style"),    ONCE("model"),     ONCE("fit"),
+    ONCE("format"), ONCE("quality"),  ONCE("crop"),      ONCE("face"),
+    ONCE("paste"),  ONCE("ref_crop"), ONCE("ref_face"),  {NULL, 0}};
 static const sg_field_use style_fields[] = {ONCE("domain"), ONCE("reference"), ONCE("seed"),
                                             ONCE("psi"),    ONCE("model"),     ONCE("fit"),
                                             {NULL, 0}};
-static const sg_field_use video_fields[] = {ONCE("image"),  ONCE("domain"),  REPEAT("reference"),
-                                            REPEAT("seed"), REPEAT("style"), ONCE("psi"),
-                                            ONCE("model"),  ONCE("fit"),     ONCE("frames"),
-                                            ONCE("fps"),    ONCE("format"),  {NULL, 0}};
+static const sg_field_use video_fields[] = {
+    ONCE("image"),  ONCE("domain"), REPEAT("reference"), REPEAT("seed"), REPEAT("style"),
+    ONCE("psi"),    ONCE("model"),  ONCE("fit"),         ONCE("frames"), ONCE("fps"),
+    ONCE("format"), ONCE("crop"),   ONCE("face"),        {NULL, 0}};
 static const sg_field_use grid_fields[] = {
-    REPEAT("image"), REPEAT("reference"), REPEAT("domain"), REPEAT("seed"),
-    ONCE("psi"),     ONCE("model"),       ONCE("fit"),      ONCE("format"),
-    ONCE("quality"), ONCE("header"),      {NULL, 0}};
+    REPEAT("image"), REPEAT("reference"), REPEAT("domain"), REPEAT("seed"),  ONCE("psi"),
+    ONCE("model"),   ONCE("fit"),         ONCE("format"),   ONCE("quality"), ONCE("header"),
+    ONCE("crop"),    ONCE("face"),        {NULL, 0}};
 
 static const sg_field_use detect_fields[] = {ONCE("image"), ONCE("min_score"), {NULL, 0}};
 

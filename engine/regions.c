@@ -1,0 +1,114 @@
+/* Regions of a photo (engine.h "regions of a photo"; docs/networks.md "Regions and paste-back"):
+ * which squares to translate, and each translated and put back into the whole photo. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+int sg_face_select_parse(const char *s, int *sel) {
+    if (!strcmp(s, "auto")) return *sel = SG_FACE_AUTO, 0;
+    if (!strcmp(s, "all")) return *sel = SG_FACE_ALL, 0;
+    if (!s[0] || strlen(s) > 2 || strspn(s, "0123456789") != strlen(s)) return -1;
+    *sel = atoi(s);
+    return 0;
+}
+
+static sg_rect box_rect(const sg_face_box *f, int w, int h) {
+    /* the box in whole pixels, clipped to the photo (face-api.js's boxes may pass its edge) */
+    int x0 = (int)floor(fmax(0, f->x)), y0 = (int)floor(fmax(0, f->y));
+    int x1 = (int)ceil(fmin(w, f->x + f->w)), y1 = (int)ceil(fmin(h, f->y + f->h));
+    return (sg_rect){x0, y0, x1 > x0 ? x1 - x0 : 1, y1 > y0 ? y1 - y0 : 1};
+}
+
+static int too_small(const sg_face_box *f) { return fmax(f->w, f->h) < SG_FACE_MIN_SIDE; }
+
+/* The chosen faces' boxes, as whole-pixel rectangles. */
+static sg_status choose_faces(const sg_face_box *f, int nf, int sel, const sg_image *photo,
+                              sg_rect *out, int max, int *n, sg_error *err) {
+    const char *hint = "; give crop=x,y,w,h to choose the region yourself";
+    *n = 0;
+    if (!nf) return sg_error_set(err, SG_ERR_MISSING, "no face found in the photo%s", hint);
+    if (sel >= nf)
+        return sg_error_set(err, SG_ERR_MISSING, "face=%d: the photo has %d face%s (0..%d)%s", sel,
+                            nf, nf == 1 ? "" : "s", nf - 1, hint);
+    for (int i = sel == SG_FACE_ALL ? 0 : sel == SG_FACE_AUTO ? 0 : sel; i < nf && *n < max; i++) {
+        if (too_small(&f[i]) && sel != SG_FACE_ALL)
+            return sg_error_set(err, SG_ERR_MISSING,
+                                "face %d is %.0fx%.0f pixels, under the %d-pixel minimum%s", i,
+                                f[i].w, f[i].h, SG_FACE_MIN_SIDE, hint);
+        if (!too_small(&f[i])) out[(*n)++] = box_rect(&f[i], photo->w, photo->h);
+        if (sel != SG_FACE_ALL) break;
+    }
+    return *n ? SG_OK
+              : sg_error_set(err, SG_ERR_MISSING, "every face found is under %d pixels%s",
+                             SG_FACE_MIN_SIDE, hint);
+}
+
+sg_status sg_regions_find(const sg_engine *e, const sg_face_detector *d, sg_run *r,
+                          const sg_image *photo, const sg_region_ask *q, sg_rect *sq, int max,
+                          int *n, double *detect_ms, sg_error *err) {
+    *n = 0;
+    if (q->mode == SG_REGION_CROP) {
+        if (!sg_rect_inside(q->crop, photo->w, photo->h))
+            return sg_error_set(err, SG_ERR_ARG,
+                                "crop=%d,%d,%d,%d lies outside the %dx%d photo (as displayed)",
+                                q->crop.x, q->crop.y, q->crop.w, q->crop.h, photo->w, photo->h);
+        sq[0] = sg_rect_square(q->crop, 1.0, photo->w, photo->h);
+        *n = 1;
+        return SG_OK;
+    }
+    if (q->mode != SG_REGION_FACE) return SG_OK;
+    if (!d)
+        return sg_error_set(err, SG_ERR_UNSUPPORTED,
+                            "face= needs the face detector: this process runs without one");
+    sg_face_box faces[SG_DET_MAX_FACES];
+    int nf = 0;
+    double t0 = sg_now_ms();
+    sg_status st =
+        sg_detect_faces(&d->net, photo, 0.5f, faces, SG_DET_MAX_FACES, &nf, &r->arena, &r->ws, err);
+    if (detect_ms) *detect_ms += sg_now_ms() - t0;
+    sg_rect boxes[SG_DET_MAX_FACES];
+    if (!st) st = choose_faces(faces, nf, q->face, photo, boxes, max, n, err);
+    const double grow = e->cfg.w_hpf > 0 ? SG_FACE_GROW : 1.0;
+    for (int i = 0; !st && i < *n; i++) sq[i] = sg_rect_square(boxes[i], grow, photo->w, photo->h);
+    return st;
+}
+
+/* The aligned translation back onto the region: region pixel (u, v) → the square stretched to
+ * S (pixel centres) → padded by S/2 → mat → the translation's pixels. */
+static void warp_map(const double *mat, int S, int side, double m[6]) {
+    const double k = (double)S / side, c = 0.5 * k - 0.5 + S / 2.0;
+    for (int row = 0; row < 2; row++) {
+        const double *a = mat + 3 * row;
+        m[3 * row] = a[0] * k, m[3 * row + 1] = a[1] * k;
+        m[3 * row + 2] = (a[0] + a[1]) * c + a[2];
+    }
+}
+
+sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_image *photo,
+                                     sg_rect sq, sg_fit fit, const float *s, sg_image *out,
+                                     sg_image *canvas, sg_timing *t, sg_error *err) {
+    sg_image crop = {0}, aligned = {0};
+    double mat[9];
+    sg_status st = sg_image_crop(photo, sq, &crop, err);
+    sg_timing one = {0};
+    double t0 = sg_now_ms();
+    if (!st && fit == SG_FIT_ALIGN) st = sg_engine_align_map(e, r, &crop, &aligned, mat, err);
+    double align_ms = fit == SG_FIT_ALIGN ? sg_now_ms() - t0 : 0;
+    /* an aligned square is img_size² already: stretch is a no-op resize (fit=align's bytes) */
+    if (!st)
+        st = sg_engine_translate(e, r, fit == SG_FIT_ALIGN ? &aligned : &crop,
+                                 fit == SG_FIT_ALIGN ? SG_FIT_STRETCH : fit, s, out, &one, err);
+    if (t) /* added up: a request may translate several regions */
+        t->faces_ms += align_ms + one.faces_ms, t->generator_ms += one.generator_ms;
+    if (!st && canvas && fit != SG_FIT_ALIGN) st = sg_image_paste(canvas, out, sq, err);
+    if (!st && canvas && fit == SG_FIT_ALIGN) {
+        double m[6];
+        warp_map(mat, e->cfg.img_size, sq.w, m);
+        st = sg_image_paste_warp(canvas, out, sq, m, err);
+    }
+    sg_image_free(&crop), sg_image_free(&aligned);
+    return st;
+}
