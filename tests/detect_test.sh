@@ -3,9 +3,12 @@
 # faces tests/test_detect checks against face-api.js), the field rules, Server-Timing's detect
 # stage, /metrics, a server without a detector (501), and --detector given as the TensorFlow.js
 # manifest. Skips without the detector (scripts/get-detector.sh).
-# usage: detect_test.sh STARGAN-SERVER STARGAN TMPDIR
+# Then regions on the demo model: crop=, face=, paste= and the reference's ref_crop=/ref_face=:
+# pixels outside the region are the decoded photo's, inside the feather band a crop of img_size
+# is its translation exactly, a crop equals uploading the cropped photo, and the errors.
+# usage: detect_test.sh STARGAN-SERVER STARGAN IMAGE_PPM TMPDIR
 set -u
-srv=$1 cli=$2 tmp=$3
+srv=$1 cli=$2 ppm=$3 tmp=$4
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=tests/lib.sh
@@ -60,8 +63,100 @@ if [ -f "$manifest" ]; then
   check "--detector the TensorFlow.js manifest: the same answer" '[ "$st" = 200 ] && [ "$(cat "$tmp/body")" = "$(cat "$tmp/cli.json")" ]' "$tmp/body"
   stop "$PID"
 fi
+# ---- regions (the demo model: AFHQ layout, 256 px, deterministic weights) ---------------------
+start reg --detector "$det" || finish
+big=$root/models/face-api/demo/sample1.jpg
+[ -f "$big" ] || big=$photo
+"$ppm" "$big" "$tmp/photo.ppm"
+# px.py A.ppm B.ppm X Y W H BAND: "outside-equal inside-equal" between the two images over the
+# region (outside: every pixel outside it; inside: from BAND pixels in), or crop/png helpers
+cat >"$tmp/px.py" <<'PY'
+import sys, zlib, struct
+def ppm(p):
+    d = open(p, 'rb').read()
+    parts = d.split(maxsplit=4)
+    w, h = int(parts[1]), int(parts[2])
+    return w, h, parts[4][-w * h * 3:]
+def png(path, w, h, rgb):
+    raw = b''.join(b'\0' + rgb[y * w * 3:(y + 1) * w * 3] for y in range(h))
+    def chunk(t, b): return struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b))
+    open(path, 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+cmd = sys.argv[1]
+if cmd == 'crop':   # crop IN.ppm X Y W H OUT.png
+    w, h, p = ppm(sys.argv[2]); x, y, cw, ch = map(int, sys.argv[3:7])
+    png(sys.argv[7], cw, ch, b''.join(p[((y + j) * w + x) * 3:((y + j) * w + x + cw) * 3] for j in range(ch)))
+elif cmd == 'dims':
+    w, h, _ = ppm(sys.argv[2]); print(f'{w}x{h}')
+else:               # cmp A.ppm B.ppm X Y W H BAND [C.ppm]: outside A==B; inside (band in) B==C
+    wa, ha, a = ppm(sys.argv[2]); wb, hb, b = ppm(sys.argv[3])
+    x, y, rw, rh, band = map(int, sys.argv[4:9])
+    c = ppm(sys.argv[9]) if len(sys.argv) > 9 else None
+    out_eq = in_eq = True
+    for j in range(hb):
+        for i in range(wb):
+            k = (j * wb + i) * 3
+            inside = x <= i < x + rw and y <= j < y + rh
+            if not inside: out_eq &= a[k:k + 3] == b[k:k + 3]
+            elif c and x + band <= i < x + rw - band and y + band <= j < y + rh - band:
+                kc = ((j - y) * c[0] + (i - x)) * 3
+                in_eq &= b[k:k + 3] == c[2][kc:kc + 3]
+    print(('outside-equal' if out_eq else 'outside-differs') + ' ' + ('inside-equal' if in_eq else 'inside-differs'))
+PY
+dims=$(python3 "$tmp/px.py" dims "$tmp/photo.ppm")
+st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F crop=100,60,256,256 -F paste=true "$U/v1/translate")
+cp "$tmp/body" "$tmp/paste.png"
+check "crop=...,256,256 paste=true: 200, the photo's size, X-Faces the square" \
+  '[ "$st" = 200 ] && "$ppm" "$tmp/paste.png" "$tmp/paste.ppm" && [ "$(python3 "$tmp/px.py" dims "$tmp/paste.ppm")" = "$dims" ] && [ "$(hdr x-faces)" = "[[100,60,256,256]]" ]' "$tmp/hdr"
+st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F crop=100,60,256,256 "$U/v1/translate")
+cp "$tmp/body" "$tmp/crop.png" && "$ppm" "$tmp/crop.png" "$tmp/crop.ppm"
+check "pasted: outside the region the decoded photo, from the band (32 px) in the crop's translation exactly" \
+  '[ "$(python3 "$tmp/px.py" cmp "$tmp/photo.ppm" "$tmp/paste.ppm" 100 60 256 256 32 "$tmp/crop.ppm")" = "outside-equal inside-equal" ]'
+python3 "$tmp/px.py" crop "$tmp/photo.ppm" 100 60 256 256 "$tmp/cut.png"
+st=$(req -F image=@"$tmp/cut.png" -F domain=dog -F seed=3 "$U/v1/translate")
+check "crop= is uploading the cropped photo: the same bytes" '[ "$st" = 200 ] && cmp -s "$tmp/body" "$tmp/crop.png"'
+st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F crop=50,40,300,120 -F paste=true "$U/v1/translate")
+cp "$tmp/body" "$tmp/p2.png"
+check "a wide crop: made square around it (300 px, centred), pasted, nothing outside it changed" \
+  '[ "$st" = 200 ] && [ "$(hdr x-faces)" = "[[50,0,300,300]]" ] && "$ppm" "$tmp/p2.png" "$tmp/p2.ppm" && [ "$(python3 "$tmp/px.py" cmp "$tmp/photo.ppm" "$tmp/p2.ppm" 50 0 300 300 37 | cut -d" " -f1)" = outside-equal ]' "$tmp/hdr"
+st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F face=auto -F paste=true "$U/v1/translate")
+xf=$(hdr x-faces)
+cp "$tmp/body" "$tmp/f.png"
+read -r fx fy fw fh <<<"$(echo "$xf" | tr -d '[]' | tr ',' ' ')"
+check "face=auto paste=true: the best face's square in X-Faces, detect in Server-Timing, nothing outside it changed" \
+  '[ "$st" = 200 ] && [ -n "$fw" ] && hdr server-timing | grep -q "detect;dur=" && "$ppm" "$tmp/f.png" "$tmp/f.ppm" && [ "$(python3 "$tmp/px.py" cmp "$tmp/photo.ppm" "$tmp/f.ppm" "$fx" "$fy" "$fw" "$fh" 1 | cut -d" " -f1)" = outside-equal ]' "$tmp/hdr"
+if [ "$big" != "$photo" ]; then
+  st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F face=all -F paste=true "$U/v1/translate")
+  check "face=all paste=true: every face (3) translated into one answer" '[ "$st" = 200 ] && [ "$(hdr x-faces | grep -o "\]," | wc -l)" = 2 ]' "$tmp/hdr"
+fi
+st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F face=0 "$U/v1/translate")
+check "face=0 without paste: the face's translation (256x256)" '[ "$st" = 200 ] && "$ppm" "$tmp/body" "$tmp/f0.ppm" && [ "$(python3 "$tmp/px.py" dims "$tmp/f0.ppm")" = 256x256 ]'
+st=$(req -F image=@"$big" -F domain=dog -F reference=@"$big" -F ref_face=auto "$U/v1/translate")
+check "ref_face=auto: the reference's face gives the style" '[ "$st" = 200 ] && hdr server-timing | grep -q "detect;dur="'
+st=$(req -F image=@"$big" -F header=false -F seed=1 -F face=1 "$U/v1/grid")
+check "/v1/grid face=1: the face as the source" '[ "$st" = 200 ] && [ -n "$(hdr x-faces)" ]' "$tmp/hdr"
+st=$(req -F image=@"$big" -F domain=cat -F seed=1 -F seed=2 -F frames=2 -F crop=0,0,300,300 "$U/v1/interpolate")
+check "/v1/interpolate crop=: the crop as the source" '[ "$st" = 200 ] && [ "$(hdr x-faces)" = "[[0,0,300,300]]" ]' "$tmp/hdr"
+expect "face=auto on a photo without a face" 422 no_face -F image=@"$noface" -F domain=dog -F face=auto "$U/v1/translate"
+check "  ... and it suggests crop=" 'grep -q "crop=" "$tmp/body"'
+expect "face=N past the list" 422 no_face -F image=@"$photo" -F domain=dog -F face=9 "$U/v1/translate"
+expect "crop outside the photo" 400 bad_field -F image=@"$photo" -F domain=dog -F crop=600,0,100,100 "$U/v1/translate"
+check "  ... naming crop and the photo's size" 'grep -q "crop=600,0,100,100 lies outside the 640x464 photo" "$tmp/body"'
+for bad in "1,2,3" "1,2,0,4" "-1,0,5,5" "a,b,c,d" "1,2,3,4,5" "1.5,0,4,4"; do
+  expect "crop=$bad" 400 bad_field -F image=@"$photo" -F domain=dog -F "crop=$bad" "$U/v1/translate"
+done
+expect "face=banana" 400 bad_field -F image=@"$photo" -F domain=dog -F face=banana "$U/v1/translate"
+expect "face=all without paste" 400 bad_request -F image=@"$photo" -F domain=dog -F face=all "$U/v1/translate"
+expect "crop and face together" 400 bad_request -F image=@"$photo" -F domain=dog -F face=0 -F crop=0,0,9,9 "$U/v1/translate"
+expect "ref_face without a reference" 400 bad_request -F image=@"$photo" -F domain=dog -F ref_face=0 "$U/v1/translate"
+expect "paste on /v1/grid" 400 unknown_field -F image=@"$photo" -F paste=true "$U/v1/grid"
+expect "paste=maybe" 400 bad_field -F image=@"$photo" -F domain=dog -F paste=maybe "$U/v1/translate"
+stop "$PID"
+
 start off --detector none || finish
 expect "--detector none: /v1/detect" 501 no_detector -F image=@"$photo" "$U/v1/detect"
+expect "--detector none: face=auto" 501 no_detector -F image=@"$photo" -F domain=dog -F face=auto "$U/v1/translate"
+st=$(req -F image=@"$photo" -F domain=dog -F crop=0,0,64,64 "$U/v1/translate")
+check "--detector none: crop= still works" '[ "$st" = 200 ]'
 stop "$PID"
 "$srv" --listen 127.0.0.1:0 --detector "$tmp/nothing.safetensors" >"$tmp/bad.out" 2>"$tmp/bad.log"
 rc=$?

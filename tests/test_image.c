@@ -740,16 +740,112 @@ static void test_tensor_conversions(void **state) {
     }
 }
 
+/* ---- regions and paste-back ----------------------------------------------------------------- */
+static void test_rect_grammar(void **state) {
+    (void)state;
+    sg_rect r;
+    assert_int_equal(sg_rect_parse("1,2,3,4", &r), 0);
+    assert_true(r.x == 1 && r.y == 2 && r.w == 3 && r.h == 4);
+    assert_int_equal(sg_rect_parse("0,0,1,1", &r), 0);
+    const char *bad[] = {"",         "1,2,3",    "1,2,3,4,5",        "1,2,0,4",  "1,2,3,0",
+                         "-1,2,3,4", "+1,2,3,4", " 1,2,3,4",         "1,2,3,4 ", "1.5,2,3,4",
+                         "1,,3,4",   "a,b,c,d",  "1000000000,0,1,1", "1,2,3,4,", "0x1,2,3,4"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (sg_rect_parse(bad[i], &r) == 0) fail_msg("'%s' parsed", bad[i]);
+}
+
+static void test_rect_square(void **state) {
+    (void)state;
+    /* centred on the region, side = grow x the larger side */
+    sg_rect q = sg_rect_square((sg_rect){100, 100, 40, 20}, 1.0, 1000, 800);
+    assert_true(q.x == 100 && q.y == 90 && q.w == 40 && q.h == 40);
+    q = sg_rect_square((sg_rect){100, 100, 40, 20}, 3.0, 1000, 800);
+    assert_true(q.w == 120 && q.h == 120 && q.x == 60 && q.y == 50);
+    /* moved, not shrunk, to stay inside; at most the shorter side */
+    q = sg_rect_square((sg_rect){0, 790, 50, 10}, 1.0, 1000, 800);
+    assert_true(q.x == 0 && q.y == 750 && q.w == 50);
+    q = sg_rect_square((sg_rect){0, 0, 1000, 800}, 3.0, 1000, 800);
+    assert_true(q.w == 800 && q.h == 800 && q.x == 100 && q.y == 0);
+    assert_true(sg_rect_inside((sg_rect){0, 0, 10, 10}, 10, 10));
+    assert_false(sg_rect_inside((sg_rect){1, 0, 10, 10}, 10, 10));
+}
+
+static void fill_pattern(sg_image *img, int seed) {
+    for (size_t i = 0; i < (size_t)img->w * img->h * 3; i++)
+        img->pixels[i] = (uint8_t)((i * 7 + (size_t)seed * 31) % 251);
+}
+
+/* Outside the region nothing changes; from the feather band in, the translation exactly (1:1 when
+ * it has the region's size); the band blends; a map that is the identity pastes the same. */
+static void test_paste_exactness(void **state) {
+    (void)state;
+    sg_error err = {0};
+    sg_image photo, t, a, b;
+    assert_int_equal(sg_image_alloc(&photo, 97, 61, &err), SG_OK);
+    assert_int_equal(sg_image_alloc(&t, 40, 40, &err), SG_OK);
+    fill_pattern(&photo, 1), fill_pattern(&t, 2);
+    const sg_rect r = {30, 11, 40, 40};
+    const int band = sg_feather_band(r);
+    assert_int_equal(band, 5);
+    assert_int_equal(sg_image_crop(&photo, (sg_rect){0, 0, 97, 61}, &a, &err), SG_OK);
+    assert_int_equal(sg_image_paste(&a, &t, r, &err), SG_OK);
+    int blended = 0;
+    for (int y = 0; y < photo.h; y++)
+        for (int x = 0; x < photo.w; x++) {
+            const uint8_t *p = photo.pixels + ((size_t)y * photo.w + x) * 3;
+            const uint8_t *q = a.pixels + ((size_t)y * photo.w + x) * 3;
+            int u = x - r.x, v = y - r.y, in = u >= 0 && v >= 0 && u < r.w && v < r.h;
+            int d = in ? (u < v ? u : v) : 0;
+            if (in && r.w - 1 - u < d) d = r.w - 1 - u;
+            if (in && r.h - 1 - v < d) d = r.h - 1 - v;
+            if (!in) assert_memory_equal(p, q, 3);
+            else if (d >= band) assert_memory_equal(q, t.pixels + ((size_t)v * t.w + u) * 3, 3);
+            else blended += memcmp(p, q, 3) != 0;
+        }
+    assert_true(blended > 0);
+    /* the same through the identity map */
+    const double id[6] = {1, 0, 0, 0, 1, 0};
+    assert_int_equal(sg_image_crop(&photo, (sg_rect){0, 0, 97, 61}, &b, &err), SG_OK);
+    assert_int_equal(sg_image_paste_warp(&b, &t, r, id, &err), SG_OK);
+    for (int y = 0; y < photo.h; y++)
+        for (int x = 0; x < photo.w; x++) {
+            int u = x - r.x, v = y - r.y;
+            int inner = u >= band && v >= band && u < r.w - band && v < r.h - band;
+            int out = u < 0 || v < 0 || u >= r.w || v >= r.h;
+            const size_t k = ((size_t)y * photo.w + x) * 3;
+            if (out) assert_memory_equal(photo.pixels + k, b.pixels + k, 3);
+            if (inner) assert_memory_equal(a.pixels + k, b.pixels + k, 3);
+        }
+    /* another size is resized to the region: still nothing outside it changes */
+    sg_image small;
+    assert_int_equal(sg_image_alloc(&small, 16, 16, &err), SG_OK);
+    fill_pattern(&small, 3);
+    sg_image_free(&a);
+    assert_int_equal(sg_image_crop(&photo, (sg_rect){0, 0, 97, 61}, &a, &err), SG_OK);
+    assert_int_equal(sg_image_paste(&a, &small, r, &err), SG_OK);
+    for (int y = 0; y < photo.h; y++)
+        for (int x = 0; x < photo.w; x++)
+            if (x < r.x || y < r.y || x >= r.x + r.w || y >= r.y + r.h)
+                assert_memory_equal(photo.pixels + ((size_t)y * photo.w + x) * 3,
+                                    a.pixels + ((size_t)y * photo.w + x) * 3, 3);
+    assert_int_equal(sg_image_paste(&a, &small, (sg_rect){90, 0, 16, 16}, &err), SG_ERR_ARG);
+    assert_int_equal(sg_image_crop(&photo, (sg_rect){90, 0, 16, 16}, &b, &err), SG_ERR_ARG);
+    sg_image_free(&photo), sg_image_free(&t), sg_image_free(&a), sg_image_free(&b);
+    sg_image_free(&small);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names_and_dims), cmocka_unit_test(test_fixture_mini),
-        cmocka_unit_test(test_fixture_afhq),   cmocka_unit_test(test_fixture_celeba_hq),
-        cmocka_unit_test(test_resize_small),   cmocka_unit_test(test_resize_pillow_cases),
-        cmocka_unit_test(test_resize_errors),  cmocka_unit_test(test_png_variants),
-        cmocka_unit_test(test_jpeg_variants),  cmocka_unit_test(test_exif_orientations),
-        cmocka_unit_test(test_exif_parser),    cmocka_unit_test(test_exif_hostile_jpeg),
-        cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_sniff_and_paths),
-        cmocka_unit_test(test_errors),         cmocka_unit_test(test_tensor_conversions),
+        cmocka_unit_test(test_names_and_dims),  cmocka_unit_test(test_fixture_mini),
+        cmocka_unit_test(test_fixture_afhq),    cmocka_unit_test(test_fixture_celeba_hq),
+        cmocka_unit_test(test_resize_small),    cmocka_unit_test(test_resize_pillow_cases),
+        cmocka_unit_test(test_resize_errors),   cmocka_unit_test(test_png_variants),
+        cmocka_unit_test(test_jpeg_variants),   cmocka_unit_test(test_exif_orientations),
+        cmocka_unit_test(test_exif_parser),     cmocka_unit_test(test_exif_hostile_jpeg),
+        cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_sniff_and_paths),
+        cmocka_unit_test(test_errors),          cmocka_unit_test(test_tensor_conversions),
+        cmocka_unit_test(test_rect_grammar),    cmocka_unit_test(test_rect_square),
+        cmocka_unit_test(test_paste_exactness),
     };
     return TU_RUN_TESTS(tests, NULL, NULL);
 }
