@@ -42,7 +42,46 @@ typedef struct {
     int quality;
     int64_t max_pixels;
     sg_precision precision;
+    sg_region_ask region; /* --crop, --face */
+    int paste;            /* --paste */
+    const char *detector; /* --face: the detector's file */
 } request;
+
+/* --crop, --face, --paste, --detector: the region of each photo, as the server's fields */
+static int check_region(const cli_opt *o, request *r) {
+    const char *crop = cli_get(o, "--crop"), *face = cli_get(o, "--face");
+    r->paste = cli_get(o, "--paste") != NULL;
+    if (crop && face) {
+        fprintf(stderr, "stargan translate: give --crop or --face, not both\n");
+        return -1;
+    }
+    if (crop && sg_rect_parse(crop, &r->region.crop)) {
+        fprintf(stderr, "stargan translate: --crop must be four integers x,y,w,h (w, h >= 1)\n");
+        return -1;
+    }
+    if (crop) r->region.mode = SG_REGION_CROP;
+    if (face && sg_face_select_parse(face, &r->region.face)) {
+        fprintf(stderr, "stargan translate: --face must be auto, all or a face index 0..99\n");
+        return -1;
+    }
+    if (face) r->region.mode = SG_REGION_FACE;
+    if (face && r->region.face == SG_FACE_ALL && !r->paste) {
+        fprintf(stderr, "stargan translate: --face all translates every face into one photo: "
+                        "give --paste\n");
+        return -1;
+    }
+    if (r->paste && !r->region.mode && r->fit == SG_FIT_ALIGN) {
+        fprintf(stderr, "stargan translate: --paste with --fit align needs --face or --crop\n");
+        return -1;
+    }
+    r->detector = face ? sg_detector_path(cli_get(o, "--detector")) : NULL;
+    if (face && !r->detector) {
+        fprintf(stderr, "stargan translate: --face needs the face detector: give --detector D, "
+                        "set STARGAN_DETECTOR, or run scripts/get-detector.sh\n");
+        return -1;
+    }
+    return 0;
+}
 
 static int check_request(const cli_opt *o, request *r) {
     r->model = cli_get(o, "--model"), r->src = cli_get(o, "--src");
@@ -106,6 +145,7 @@ static int check_request(const cli_opt *o, request *r) {
         fprintf(stderr, "stargan translate: --fit align needs --mean celeba_lm_mean.npz\n");
         return -1;
     }
+    if (check_region(o, r)) return -1;
     return cli_image_opts("translate", o, &r->quality, &r->max_pixels);
 }
 
@@ -137,14 +177,21 @@ static sg_status plan_outputs(const request *r, cli_list *outs, sg_error *err) {
     return st;
 }
 
-/* One photo to its output with style s. */
-static sg_status one(const request *r, sg_engine *e, sg_run *run, const float *s, const char *src,
-                     const char *out, sg_error *err) {
-    sg_image img = {0}, res = {0};
+/* One photo to its output with style s (its region with --crop/--face; pasted with --paste). */
+static sg_status one(const request *r, sg_engine *e, const sg_face_detector *d, sg_run *run,
+                     const float *s, const char *src, const char *out, sg_error *err) {
+    sg_image img = {0}, res = {0}, canvas = {0};
+    sg_rect sq[SG_DET_MAX_FACES];
+    int n = 0;
     sg_status st = sg_image_load(src, r->max_pixels, 1, &img, err);
-    if (!st) st = sg_engine_translate(e, run, &img, r->fit, s, &res, NULL, err);
-    if (!st) st = sg_image_save(&res, out, r->quality, err);
-    sg_image_free(&img), sg_image_free(&res);
+    if (!st && !r->region.mode && !r->paste)
+        st = sg_engine_translate(e, run, &img, r->fit, s, &res, NULL, err);
+    else if (!st)
+        st = sg_engine_translate_regions(e, d, run, &img, &r->region, r->fit, s, &res,
+                                         r->paste ? &canvas : NULL, sq, SG_DET_MAX_FACES, &n, NULL,
+                                         NULL, err);
+    if (!st) st = sg_image_save(r->paste ? &canvas : &res, out, r->quality, err);
+    sg_image_free(&img), sg_image_free(&res), sg_image_free(&canvas);
     return st;
 }
 
@@ -154,17 +201,25 @@ static sg_status run(request *r, int *failed, sg_error *err) {
     sg_run run;
     sg_image ref = {0};
     cli_list outs = {0};
+    sg_face_detector det = {0};
     *failed = 0;
-    sg_status st = sg_engine_open(&e, r->model, r->fan, err);
-    if (st) return st;
+    sg_status st = r->detector ? sg_face_detector_load(&det, r->detector, err) : SG_OK;
+    if (!st) st = sg_engine_open(&e, r->model, r->fan, err);
+    if (st) {
+        sg_face_detector_free(&det);
+        return st;
+    }
     if ((r->mean && (st = sg_engine_set_mean_landmarks(&e, r->mean, err))) ||
         (r->precision != SG_PRECISION_FP32 &&
          (st = sg_engine_set_precision(&e, r->precision, err))) || /* one request: fp32 keeps
                                                                      * nothing */
-        (st = sg_run_init(&run, &e, err))) {
+        (st = sg_run_init(&run, &e, err)) ||
+        (r->detector && (st = sg_run_reserve(&run, sg_detector_plan(&det.net), err)))) {
         sg_engine_free(&e);
+        sg_face_detector_free(&det);
         return st;
     }
+    const sg_face_detector *d = r->detector ? &det : NULL;
     float *s = calloc((size_t)e.cfg.style_dim, sizeof(float));
     int y = -1;
     if (!s) st = sg_error_set(err, SG_ERR_NOMEM, "out of memory");
@@ -177,7 +232,7 @@ static sg_status run(request *r, int *failed, sg_error *err) {
     if (!st && r->ref) st = sg_image_load(r->ref, r->max_pixels, 1, &ref, err);
     if (!st && r->ref) st = sg_engine_style_ref(&e, &run, &ref, r->fit, y, s, err);
     if (!st && !r->ref) st = sg_engine_style_latent(&e, r->seed, y, r->psi, s, err);
-    if (!st && !r->batch) st = one(r, &e, &run, s, r->srcs.items[0], r->out, err);
+    if (!st && !r->batch) st = one(r, &e, d, &run, s, r->srcs.items[0], r->out, err);
     if (!st && r->batch) {
         cli_progress p;
         double t0 = sg_now_ms();
@@ -186,7 +241,7 @@ static sg_status run(request *r, int *failed, sg_error *err) {
             const char *src = r->srcs.items[i], *base = strrchr(src, '/');
             cli_progress_step(&p, 0, base ? base + 1 : src);
             sg_error e1 = {0};
-            if (one(r, &e, &run, s, src, outs.items[i], &e1)) {
+            if (one(r, &e, d, &run, s, src, outs.items[i], &e1)) {
                 (*failed)++;
                 const char *msg = e1.msg[0] ? e1.msg : sg_status_name(e1.status);
                 int named = !strncmp(msg, src, strlen(src)); /* decode errors name the file */
@@ -206,6 +261,7 @@ static sg_status run(request *r, int *failed, sg_error *err) {
     free(s);
     sg_run_free(&run);
     sg_engine_free(&e);
+    sg_face_detector_free(&det);
     return st;
 }
 
@@ -225,6 +281,15 @@ int cmd_translate(int argc, char **argv) {
         {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
         {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
         {"--precision", "P", "fp32 (exact) or bf16 (bf16 products: AVX512-BF16, Arm BF16)", "fp32"},
+        {"--crop", "X,Y,W,H", "translate this region of the photo (made square around it)", NULL},
+        {"--face", "auto|N|all",
+         "translate a detected face: the best, the N-th (as stargan detect lists them), or all "
+         "(with --paste)",
+         NULL},
+        {"--paste", NULL, "write the whole photo with the translated region put back", NULL},
+        {"--detector", "D",
+         "face detector for --face (default: $STARGAN_DETECTOR, else " SG_DETECTOR_DEFAULT ")",
+         NULL},
         CLI_IMAGE_OPTS,
         {0},
     };
@@ -242,7 +307,8 @@ int cmd_translate(int argc, char **argv) {
             "translate",
             "--model M (--src IMG --out OUT | --src-dir D|--src IMG... --out-dir O) --domain D "
             "(--ref IMG | --seed N [--psi P]) [--fit crop|stretch|align] [--fan F] "
-            "[--mean LM.npz] [--precision fp32|bf16]",
+            "[--mean LM.npz] [--precision fp32|bf16] [--crop X,Y,W,H | --face auto|N|all] "
+            "[--paste] [--detector D]",
             o);
         cli_list_free(&r.srcs);
         return 0;

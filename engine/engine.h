@@ -153,6 +153,18 @@ sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_ima
                                      sg_rect sq, sg_fit fit, const float *s, sg_image *out,
                                      sg_image *canvas, sg_timing *t, sg_error *err);
 
+/* The fit a region is translated with: SG_FIT_ALIGN for a face model's detected faces, else fit. */
+sg_fit sg_region_fit(const sg_engine *e, const sg_region_ask *q, sg_fit fit);
+/* A whole region request on one photo: the squares (sg_regions_find; none asked: the fit's own
+ * region, the centre square or, for stretch, the whole photo; at most max into sq, *n of them),
+ * each translated with sg_region_fit's fit; with canvas (NULL: no paste; else made here as a
+ * copy of photo) every one put back into it. out: the last translation. */
+sg_status sg_engine_translate_regions(const sg_engine *e, const sg_face_detector *d, sg_run *r,
+                                      const sg_image *photo, const sg_region_ask *q, sg_fit fit,
+                                      const float *s, sg_image *out, sg_image *canvas, sg_rect *sq,
+                                      int max, int *n, sg_timing *t, double *detect_ms,
+                                      sg_error *err);
+
 double sg_now_ms(void); /* monotonic clock */
 
 #endif

@@ -112,3 +112,33 @@ sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_ima
     sg_image_free(&crop), sg_image_free(&aligned);
     return st;
 }
+
+sg_fit sg_region_fit(const sg_engine *e, const sg_region_ask *q, sg_fit fit) {
+    return q->mode == SG_REGION_FACE && e->cfg.w_hpf > 0 ? SG_FIT_ALIGN : fit;
+}
+
+/* No region asked (paste alone): the fit's own, the centre square (as sg_image_fit crops) or the
+ * whole photo. */
+static sg_rect fit_region(const sg_image *photo, sg_fit fit) {
+    const int side = photo->w < photo->h ? photo->w : photo->h;
+    return fit == SG_FIT_CROP ? (sg_rect){(photo->w - side) / 2, (photo->h - side) / 2, side, side}
+                              : (sg_rect){0, 0, photo->w, photo->h};
+}
+
+sg_status sg_engine_translate_regions(const sg_engine *e, const sg_face_detector *d, sg_run *r,
+                                      const sg_image *photo, const sg_region_ask *q, sg_fit fit,
+                                      const float *s, sg_image *out, sg_image *canvas, sg_rect *sq,
+                                      int max, int *n, sg_timing *t, double *detect_ms,
+                                      sg_error *err) {
+    sg_status st = SG_OK;
+    *n = 0;
+    if (q->mode) st = sg_regions_find(e, d, r, photo, q, sq, max, n, detect_ms, err);
+    else if (max > 0) sq[0] = fit_region(photo, fit), *n = 1;
+    if (!st && canvas) st = sg_image_crop(photo, (sg_rect){0, 0, photo->w, photo->h}, canvas, err);
+    const sg_fit f = sg_region_fit(e, q, fit);
+    for (int i = 0; !st && i < *n; i++) {
+        sg_image_free(out);
+        st = sg_engine_translate_region(e, r, photo, sq[i], f, s, out, canvas, t, err);
+    }
+    return st;
+}

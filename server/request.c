@@ -85,43 +85,19 @@ static sg_status region_error(sg_request *r, sg_status st, const sg_error *err) 
     return st;
 }
 
-/* A face model's detected faces are aligned; anything else takes the request's fit. */
 static sg_fit region_fit(const sg_request *r, const sg_region_ask *q) {
-    return q->mode == SG_REGION_FACE && r->model->engine.cfg.w_hpf > 0 ? SG_FIT_ALIGN : r->fit;
-}
-
-/* The squares of photo for ask q (none asked, with paste: the fit's own region, the centre
- * square or the whole photo) */
-static sg_status find_regions(sg_request *r, sg_run *run, const sg_image *photo,
-                              const sg_region_ask *q, sg_rect *sq, int max, int *n, sg_error *err) {
-    if (!q->mode) {
-        int side = photo->w < photo->h ? photo->w : photo->h;
-        sq[0] = r->fit == SG_FIT_CROP
-                    ? (sg_rect){(photo->w - side) / 2, (photo->h - side) / 2, side, side}
-                    : (sg_rect){0, 0, photo->w, photo->h};
-        *n = 1;
-        return SG_OK;
-    }
-    sg_status st = sg_regions_find(&r->model->engine, r->detector, run, photo, q, sq, max, n,
-                                   &r->stage_ms[SG_STAGE_DETECT], err);
-    return st ? region_error(r, st, err) : SG_OK;
+    return sg_region_fit(&r->model->engine, q, r->fit);
 }
 
 /* photo's regions translated: *out the last translation; with paste every one put back into
  * *canvas, a copy of the photo */
 static sg_status translate_regions(sg_request *r, sg_run *run, const sg_image *photo, sg_image *out,
                                    sg_image *canvas, sg_timing *tm, sg_error *err) {
-    sg_status st =
-        find_regions(r, run, photo, &r->region, r->regions, SG_DET_MAX_FACES, &r->n_regions, err);
-    if (!st && r->paste)
-        st = sg_image_crop(photo, (sg_rect){0, 0, photo->w, photo->h}, canvas, err);
-    const sg_fit fit = region_fit(r, &r->region);
-    for (int i = 0; !st && i < r->n_regions; i++) {
-        sg_image_free(out);
-        st = sg_engine_translate_region(&r->model->engine, run, photo, r->regions[i], fit,
-                                        r->cols[0].style, out, r->paste ? canvas : NULL, tm, err);
-    }
-    return st;
+    sg_status st = sg_engine_translate_regions(
+        &r->model->engine, r->detector, run, photo, &r->region, r->fit, r->cols[0].style, out,
+        r->paste ? canvas : NULL, r->regions, SG_DET_MAX_FACES, &r->n_regions, tm,
+        &r->stage_ms[SG_STAGE_DETECT], err);
+    return st ? region_error(r, st, err) : SG_OK;
 }
 
 static sg_status translate(sg_request *r, sg_run *run, sg_error *err) {
@@ -225,7 +201,9 @@ static sg_status source_step(sg_request *r, sg_run *run, int i, sg_error *err) {
         sg_rect sq;
         int n;
         sg_image crop = {0};
-        st = find_regions(r, run, &photo, &r->region, &sq, 1, &n, err);
+        st = sg_regions_find(&r->model->engine, r->detector, run, &photo, &r->region, &sq, 1, &n,
+                             &r->stage_ms[SG_STAGE_DETECT], err);
+        if (st) region_error(r, st, err);
         if (!st) st = sg_image_crop(&photo, sq, &crop, err);
         sg_image_free(&photo);
         photo = crop, fit = region_fit(r, &r->region);

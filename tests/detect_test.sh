@@ -107,6 +107,10 @@ st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F crop=100,60,256,256 -F past
 cp "$tmp/body" "$tmp/paste.png"
 check "crop=...,256,256 paste=true: 200, the photo's size, X-Faces the square" \
   '[ "$st" = 200 ] && "$ppm" "$tmp/paste.png" "$tmp/paste.ppm" && [ "$(python3 "$tmp/px.py" dims "$tmp/paste.ppm")" = "$dims" ] && [ "$(hdr x-faces)" = "[[100,60,256,256]]" ]' "$tmp/hdr"
+"$cli" make-model --config afhq --out "$tmp/afhq.safetensors" >/dev/null
+"$cli" translate --model "$tmp/afhq.safetensors" --src "$big" --domain dog --seed 3 \
+  --crop 100,60,256,256 --paste --out "$tmp/cli_paste.png" >/dev/null 2>&1
+check "stargan translate --crop --paste: the server's bytes" 'cmp -s "$tmp/cli_paste.png" "$tmp/paste.png"'
 st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F crop=100,60,256,256 "$U/v1/translate")
 cp "$tmp/body" "$tmp/crop.png" && "$ppm" "$tmp/crop.png" "$tmp/crop.ppm"
 check "pasted: outside the region the decoded photo, from the band (32 px) in the crop's translation exactly" \
@@ -128,6 +132,21 @@ if [ "$big" != "$photo" ]; then
   st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F face=all -F paste=true "$U/v1/translate")
   check "face=all paste=true: every face (3) translated into one answer" '[ "$st" = 200 ] && [ "$(hdr x-faces | grep -o "\]," | wc -l)" = 2 ]' "$tmp/hdr"
 fi
+"$cli" translate --model "$tmp/afhq.safetensors" --src "$big" --domain dog --seed 3 --face auto \
+  --paste --detector "$det" --out "$tmp/cli_face.png" >/dev/null 2>&1
+check "stargan translate --face auto --paste: the server's bytes" 'cmp -s "$tmp/cli_face.png" "$tmp/f.png"'
+"$cli" translate --model "$tmp/afhq.safetensors" --src "$big" --domain dog --seed 3 --face all \
+  --detector "$det" --out "$tmp/x.png" >"$tmp/o" 2>&1
+rc=$?
+check "stargan translate --face all without --paste: a usage error" '[ $rc = 2 ] && grep -q "paste" "$tmp/o"' "$tmp/o"
+"$cli" translate --model "$tmp/afhq.safetensors" --src "$big" --domain dog --seed 3 --crop 1,2,3 \
+  --out "$tmp/x.png" >"$tmp/o" 2>&1
+rc=$?
+check "stargan translate --crop 1,2,3: a usage error" '[ $rc = 2 ] && grep -q "crop" "$tmp/o"' "$tmp/o"
+"$cli" translate --model "$tmp/afhq.safetensors" --src "$noface" --domain dog --seed 3 --face auto \
+  --detector "$det" --out "$tmp/x.png" >"$tmp/o" 2>&1
+rc=$?
+check "stargan translate --face auto, no face: exit 1, suggests --crop" '[ $rc = 1 ] && grep -q "no face" "$tmp/o"' "$tmp/o"
 st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F face=0 "$U/v1/translate")
 check "face=0 without paste: the face's translation (256x256)" '[ "$st" = 200 ] && "$ppm" "$tmp/body" "$tmp/f0.ppm" && [ "$(python3 "$tmp/px.py" dims "$tmp/f0.ppm")" = 256x256 ]'
 st=$(req -F image=@"$big" -F domain=dog -F reference=@"$big" -F ref_face=auto "$U/v1/translate")
