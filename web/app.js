@@ -5,7 +5,11 @@
 
 const api = (new URLSearchParams(location.search).get('api') || '').replace(/\/$/, '');
 const $ = (id) => document.getElementById(id);
-const state = { models: [], photo: null, photoBitmap: null, recent: [], kept: [], gridUrl: null, videoUrl: null };
+const state = { models: [], photo: null, photoBitmap: null, recent: [], kept: [], gridUrl: null, videoUrl: null,
+  viewUrl: null, faces: [], detectSeq: 0, noDetector: false };
+// What /v1/translate gets of the photo: the whole photo (no field), one face (`face=N`, N its index
+// in /v1/detect's answer) or a square (`crop=x,y,w,h`, in the pixels of the photo as displayed).
+const region = { kind: 'whole', face: -1, crop: null }; // crop: {x, y, s}, floats until sent
 const KEY = 'stargan-api-key';
 
 const MESSAGES = {
@@ -96,12 +100,14 @@ async function loadModels() {
 }
 
 // ---- the photo and its preview ------------------------------------------------------------
-function drawFitted(canvas, bitmap, fit) {
+function drawFitted(canvas, bitmap, fit, square) {
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   if (!bitmap) return;
   const { width: w, height: h } = bitmap;
-  if (fit === 'stretch') {
+  if (square) { // a face or the crop box: that square of the photo
+    ctx.drawImage(bitmap, square.x, square.y, square.s, square.s, 0, 0, canvas.width, canvas.height);
+  } else if (fit === 'stretch') {
     ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   } else { // crop (the server aligns faces itself; show the centre square meanwhile)
     const side = Math.min(w, h);
@@ -110,23 +116,255 @@ function drawFitted(canvas, bitmap, fit) {
   }
 }
 
+// The square of the photo the model will see for a face or a crop (for a face, a square around
+// its box: the server frames it itself, so this is an approximation); null for the whole photo.
+function regionSquare() {
+  const { w, h } = photoSize();
+  if (region.kind === 'crop' && region.crop) return region.crop;
+  const f = region.kind === 'face' && state.faces[region.face];
+  if (!f || !w) return null;
+  const [bx, by, bw, bh] = f.box;
+  const s = Math.min(Math.max(bw, bh), w, h);
+  return { x: clamp(bx + bw / 2 - s / 2, 0, w - s), y: clamp(by + bh / 2 - s / 2, 0, h - s), s };
+}
+
 function redraw() {
-  drawFitted($('preview'), state.photoBitmap, $('fit').value);
-  drawFitted($('source-view'), state.photoBitmap, $('fit').value);
+  const sq = regionSquare();
+  drawFitted($('preview'), state.photoBitmap, $('fit').value, sq);
+  drawFitted($('source-view'), state.photoBitmap, $('fit').value, sq);
+}
+
+let redrawQueued = false;
+function redrawSoon() {
+  if (redrawQueued) return;
+  redrawQueued = true;
+  requestAnimationFrame(() => { redrawQueued = false; redraw(); });
+}
+
+// The photo shown whole (EXIF orientation applied, as /v1/detect's pixels), with the faces over it.
+async function showPhoto(file) {
+  const img = $('photo-view');
+  if (state.viewUrl) URL.revokeObjectURL(state.viewUrl);
+  state.viewUrl = file ? URL.createObjectURL(file) : null;
+  if (!file) {
+    img.removeAttribute('src');
+    $('photo-area').hidden = true;
+    return false;
+  }
+  img.src = state.viewUrl;
+  try {
+    await img.decode();
+  } catch (_) {
+    $('photo-area').hidden = true;
+    return false;
+  }
+  $('photo-area').hidden = false;
+  return true;
 }
 
 async function setPhoto(file) {
   showError('');
   state.photo = file || null;
   state.photoBitmap = null;
+  state.faces = [];
+  const seq = ++state.detectSeq; // a later photo wins over this one's pending steps
+  drawFaces();
+  setFacesStatus('');
+  setRegion('whole');
+  let bitmap = null;
   if (file) {
     try {
-      state.photoBitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+      bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
     } catch (_) {
-      showError('That file is not a photo this page can show (choose a PNG or JPEG).');
+      if (seq === state.detectSeq) showError('That file is not a photo this page can show (choose a PNG or JPEG).');
     }
   }
+  if (seq !== state.detectSeq) return;
+  state.photoBitmap = bitmap;
   redraw();
+  const shown = bitmap ? await showPhoto(file) : await showPhoto(null);
+  if (shown && seq === state.detectSeq) findFaces(file);
+}
+
+// ---- faces (/v1/detect) and the square crop box ---------------------------------------------
+function clamp(v, lo, hi) {
+  return Math.min(Math.max(v, lo), hi);
+}
+
+// the photo's size as displayed: EXIF orientation applied, as the API counts its pixels
+function photoSize() {
+  const img = $('photo-view');
+  return { w: img.naturalWidth || 0, h: img.naturalHeight || 0 };
+}
+
+function setFacesStatus(text) {
+  $('faces-status').textContent = text;
+}
+
+async function findFaces(file) {
+  const seq = state.detectSeq;
+  setFacesStatus('Looking for faces…');
+  // the photo as the raw body when its type is one the API takes so, else as a form field
+  let body = file, headers = { 'Content-Type': file.type };
+  if (!/^image\/(jpeg|png)$/.test(file.type)) {
+    body = new FormData();
+    body.append('image', file);
+    headers = {};
+  }
+  const square = 'translate the whole photo, or place a square over the part to translate.';
+  if (state.noDetector) return setFacesStatus(`This server has no face detector: ${square}`);
+  try {
+    const res = await apiFetch('/v1/detect', { method: 'POST', body, headers });
+    if (seq !== state.detectSeq) return; // another photo since
+    if (res.status === 501) { // asked once per page load
+      state.noDetector = true;
+      return setFacesStatus(`This server has no face detector: ${square}`);
+    }
+    if (!res.ok) return setFacesStatus(`Faces could not be looked for (${(await apiError(res)).replace(/\.$/, '')}): ${square}`);
+    const d = await res.json();
+    if (seq !== state.detectSeq) return;
+    state.faces = (d.faces || []).map((f) => ({ ...f, W: d.width, H: d.height }));
+    drawFaces();
+    const n = state.faces.length;
+    setFacesStatus(n ? `${n} face${n > 1 ? 's' : ''} found: choose one to translate only that face, or place a square.`
+      : `No face found: ${square}`);
+  } catch (err) {
+    if (seq === state.detectSeq) setFacesStatus(`Faces could not be looked for (${err.message}): ${square}`);
+  }
+}
+
+// A button per face, placed in percentages of the photo's pixels (the detector's width and height).
+function drawFaces() {
+  const boxes = state.faces.map((f, i) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'face-box';
+    b.dataset.face = String(i);
+    const [x, y, w, h] = f.box;
+    Object.assign(b.style, {
+      left: `${(100 * x) / f.W}%`, top: `${(100 * y) / f.H}%`, width: `${(100 * w) / f.W}%`, height: `${(100 * h) / f.H}%`,
+    });
+    b.setAttribute('aria-label', `Face ${i + 1} of ${state.faces.length} (score ${f.score.toFixed(2)})`);
+    b.title = `Translate face ${i + 1}`;
+    b.setAttribute('aria-pressed', 'false');
+    b.addEventListener('click', () => setRegion('face', i));
+    return b;
+  });
+  $('faces').replaceChildren(...boxes);
+  const radio = document.querySelector('input[name=region][value=face]');
+  radio.disabled = boxes.length === 0;
+}
+
+// kind: whole | face (face: its index) | crop. A face clears the crop and the crop a face.
+function setRegion(kind, face) {
+  if (kind === 'face' && !state.faces[face]) face = 0;
+  if (kind === 'face' && !state.faces.length) kind = 'whole';
+  region.kind = kind;
+  region.face = kind === 'face' ? face : -1;
+  if (kind !== 'crop') region.crop = null;
+  else if (!region.crop) {
+    const { w, h } = photoSize();
+    const s = Math.round(Math.min(w, h) * 0.6);
+    region.crop = { x: (w - s) / 2, y: (h - s) / 2, s };
+  }
+  document.querySelector(`input[name=region][value=${kind}]`).checked = true;
+  $('faces').querySelectorAll('[data-face]').forEach((b) => {
+    const on = Number(b.dataset.face) === region.face;
+    b.classList.toggle('chosen', on);
+    b.setAttribute('aria-pressed', on ? 'true' : 'false');
+  });
+  placeCrop();
+  redraw();
+}
+
+// the crop as sent: integers inside the photo, a square
+function cropField() {
+  const { w, h } = photoSize();
+  const c = region.crop;
+  const s = Math.min(Math.round(c.s), w, h);
+  const x = clamp(Math.round(c.x), 0, w - s), y = clamp(Math.round(c.y), 0, h - s);
+  return `${x},${y},${s},${s}`;
+}
+
+function placeCrop() {
+  const box = $('crop-box');
+  const c = region.crop;
+  box.hidden = !c;
+  $('crop-info').hidden = !c;
+  if (!c) {
+    delete box.dataset.crop;
+    return;
+  }
+  const { w, h } = photoSize();
+  Object.assign(box.style, {
+    left: `${(100 * c.x) / w}%`, top: `${(100 * c.y) / h}%`, width: `${(100 * c.s) / w}%`, height: `${(100 * c.s) / h}%`,
+  });
+  const f = cropField();
+  box.dataset.crop = f;
+  const [x, y, s] = f.split(',');
+  $('crop-out').textContent = `${s} × ${s} px at (${x}, ${y})`;
+}
+
+// Moves (or, keepCorner, resizes from the top-left corner) the crop, kept a square inside the photo.
+function setCrop(x, y, s, keepCorner) {
+  const { w, h } = photoSize();
+  const most = Math.min(w, h);
+  const least = Math.min(most, Math.max(16, most / 20));
+  s = clamp(s, least, most);
+  if (keepCorner) s = Math.max(least, Math.min(s, w - x, h - y));
+  region.crop = { x: clamp(x, 0, w - s), y: clamp(y, 0, h - s), s };
+  placeCrop();
+  redrawSoon();
+}
+
+// Pointer Events (mouse, pen and touch alike): drag the box to move it, its corner to resize it.
+function setupCrop() {
+  const box = $('crop-box');
+  let drag = null;
+  box.addEventListener('pointerdown', (e) => {
+    if (!region.crop || (e.pointerType === 'mouse' && e.button !== 0)) return;
+    e.preventDefault();
+    box.focus({ preventScroll: true });
+    box.setPointerCapture(e.pointerId);
+    const k = photoSize().w / $('photo-view').getBoundingClientRect().width; // photo px per CSS px
+    drag = { id: e.pointerId, resize: e.target === $('crop-handle'), x0: e.clientX, y0: e.clientY, start: { ...region.crop }, k };
+  });
+  box.addEventListener('pointermove', (e) => {
+    if (!drag || e.pointerId !== drag.id) return;
+    const dx = (e.clientX - drag.x0) * drag.k, dy = (e.clientY - drag.y0) * drag.k;
+    const c = drag.start;
+    if (drag.resize) setCrop(c.x, c.y, c.s + (Math.abs(dx) > Math.abs(dy) ? dx : dy), true);
+    else setCrop(c.x + dx, c.y + dy, c.s);
+  });
+  const end = (e) => {
+    if (drag && e.pointerId === drag.id) drag = null;
+  };
+  box.addEventListener('pointerup', end);
+  box.addEventListener('pointercancel', end);
+  box.addEventListener('lostpointercapture', end);
+  // keyboard: arrows move it (Shift: farther), + and - resize it about its centre
+  box.addEventListener('keydown', (e) => {
+    const c = region.crop;
+    if (!c) return;
+    const { w, h } = photoSize();
+    const step = Math.max(1, Math.round(Math.min(w, h) / 50)) * (e.shiftKey ? 5 : 1);
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (moves[e.key]) setCrop(c.x + moves[e.key][0], c.y + moves[e.key][1], c.s);
+    else if (e.key === '+' || e.key === '=') setCrop(c.x - step / 2, c.y - step / 2, c.s + step);
+    else if (e.key === '-' || e.key === '−') setCrop(c.x + step / 2, c.y + step / 2, c.s - step);
+    else return;
+    e.preventDefault();
+  });
+  document.querySelectorAll('input[name=region]').forEach((r) => r.addEventListener('change', () => {
+    if (r.checked) setRegion(r.value, 0);
+  }));
+}
+
+// The region's fields for /v1/translate (none for the whole photo), and paste=true when ticked.
+function regionFields(fd) {
+  if (region.kind === 'face') fd.append('face', String(region.face));
+  else if (region.kind === 'crop' && region.crop) fd.append('crop', cropField());
+  if ($('paste').checked) fd.append('paste', 'true');
 }
 
 function setupDrop() {
@@ -211,6 +449,7 @@ async function translate(extra, label) {
   const fd = styleFields(extra);
   fd.append('image', state.photo);
   fd.append('format', 'png');
+  regionFields(fd);
   busy(true);
   try {
     const res = await apiFetch('/v1/translate', { method: 'POST', body: fd });
@@ -219,7 +458,7 @@ async function translate(extra, label) {
     const entry = {
       url: URL.createObjectURL(blob), model: fd.get('model'), domain: fd.get('domain'),
       seed: fd.get('seed'), psi: fd.get('psi'), style: extra && extra.style,
-      reference: fd.get('reference'), label,
+      reference: fd.get('reference'), label, face: fd.get('face'), crop: fd.get('crop'), pasted: fd.has('paste'),
     };
     showResult(entry);
     addRecent(entry);
@@ -236,14 +475,34 @@ function describe(e) {
   return `${e.domain} · reference style`;
 }
 
+// what of the photo a result is: a face, a square, pasted back
+function whereOf(e) {
+  let s = '';
+  if (e.face !== null && e.face !== undefined) s += ` · face ${Number(e.face) + 1}`;
+  if (e.crop) {
+    const [x, y, side] = e.crop.split(',');
+    s += ` · square of ${side} px at (${x}, ${y})`;
+  }
+  if (e.pasted) s += ' · pasted into the photo';
+  return s;
+}
+
+function fileName(e) {
+  return `stargan-${e.domain}${e.seed ? '-seed' + e.seed : ''}${e.pasted ? '-pasted' : ''}.png`;
+}
+
 function showResult(e) {
   const img = $('result');
   img.src = e.url;
   img.hidden = false;
-  $('result-caption').textContent = describe(e);
+  // pasted: the whole photo's size, scaled to fit the page; the download is the full-size image
+  img.classList.toggle('pasted', Boolean(e.pasted));
+  $('result-figure').classList.toggle('wide', Boolean(e.pasted));
+  $('result-caption').textContent = describe(e) + whereOf(e);
   const a = $('download');
   a.href = e.url;
-  a.download = `stargan-${e.domain}${e.seed ? '-seed' + e.seed : ''}.png`;
+  a.download = fileName(e);
+  a.textContent = e.pasted ? 'Download this result (full size)' : 'Download this result';
   a.hidden = false;
 }
 
@@ -283,10 +542,10 @@ function addRecent(e) {
   const li = document.createElement('li');
   const img = new Image();
   img.src = e.url;
-  img.alt = describe(e);
+  img.alt = describe(e) + whereOf(e);
   const cap = document.createElement('div');
   cap.className = 'caption';
-  cap.textContent = describe(e);
+  cap.textContent = describe(e) + whereOf(e);
   const actions = document.createElement('div');
   actions.className = 'actions';
   const view = document.createElement('button');
@@ -299,7 +558,7 @@ function addRecent(e) {
   keep.addEventListener('click', () => toggleKeep(e, li));
   const dl = document.createElement('a');
   dl.href = e.url;
-  dl.download = `stargan-${e.domain}${e.seed ? '-seed' + e.seed : ''}.png`;
+  dl.download = fileName(e);
   dl.textContent = 'Download';
   dl.className = 'button-like';
   actions.append(view, keep, dl);
@@ -444,6 +703,7 @@ async function makeVideo(styles) {
 function init() {
   setupDrop();
   setupKey();
+  setupCrop();
   // browsers without H.264 get the animated WebP by default
   if (!document.createElement('video').canPlayType('video/mp4; codecs="avc1.42E01E"')) $('vformat').value = 'webp';
   $('all-domains').addEventListener('click', allDomains);
