@@ -707,10 +707,10 @@ static void SG_FN(act_row)(const float *x, size_t n, float sub, float lo, float 
     }
 }
 
-/* ---- depthwise 3×3 (depthwise.c): one output row from a ring of zero-padded input rows ---------
- * Memory-bound, so the work is vector loads of the row copies (in L1) and FMAs, with the affine
- * and the clamp applied before the one store; the zero padding is in the copies (no edge cases:
- * a last partial vector reads zeros and stores only its n % vl floats). */
+/* ---- depthwise 3×3 (depthwise.c): output rows from a band of zero-padded input rows -------------
+ * Memory-bound, so the work is vector loads of the band (a copy in L1) and FMAs, with the affine
+ * and the clamp applied before the one store; the zero padding is in the band (no edge cases: a
+ * last partial vector reads zeros and stores only its n % vl floats). */
 typedef int SG_FN(dwi) __attribute__((vector_size(SG_VL * 4)));
 #define DWI SG_FN(dwi)
 #ifdef __clang__
@@ -721,7 +721,7 @@ typedef int SG_FN(dwi) __attribute__((vector_size(SG_VL * 4)));
 #if SG_VL == 4
 #define DW_EVEN 0, 2, 4, 6
 #define DW_ODD  1, 3, 5, 7
-#elif SG_VL == 8
+#elif SG_VL == 8 /* not used: AVX2 has its own below */
 #define DW_EVEN 0, 2, 4, 6, 8, 10, 12, 14
 #define DW_ODD  1, 3, 5, 7, 9, 11, 13, 15
 #else
@@ -729,58 +729,117 @@ typedef int SG_FN(dwi) __attribute__((vector_size(SG_VL * 4)));
 #define DW_ODD  1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
 #endif
 
-/* lane-wise m ? a : b (m from a vector comparison: all ones or zero) */
+/* max(lo, v), min(hi, v) lane-wise, NaN kept: the instruction where there is one (x86's max/min
+ * return their second operand when either is NaN; NEON's fmax/fmin return NaN), else selects */
+#if SG_VL == 16
+#define DW_MAX(lo, v) ((VF)_mm512_max_ps((__m512)(lo), (__m512)(v)))
+#define DW_MIN(hi, v) ((VF)_mm512_min_ps((__m512)(hi), (__m512)(v)))
+#elif SG_VL == 8
+#define DW_MAX(lo, v) ((VF)_mm256_max_ps((__m256)(lo), (__m256)(v)))
+#define DW_MIN(hi, v) ((VF)_mm256_min_ps((__m256)(hi), (__m256)(v)))
+#elif defined(__x86_64__)
+#define DW_MAX(lo, v) ((VF)_mm_max_ps((__m128)(lo), (__m128)(v)))
+#define DW_MIN(hi, v) ((VF)_mm_min_ps((__m128)(hi), (__m128)(v)))
+#else
 static inline VF SG_FN(dw_sel)(DWI m, VF a, VF b) { return (VF)((m & (DWI)a) | (~m & (DWI)b)); }
+#define DW_MAX(lo, v) SG_FN(dw_sel)((v) < (lo), lo, v)
+#define DW_MIN(hi, v) SG_FN(dw_sel)((v) > (hi), hi, v)
+#endif
 
-/* dw3_row for nr rows at stride s, both constants once inlined (dw3_row's switch): the kernel
- * taps live in registers, each output vector is 3·nr loads and FMAs */
-static inline __attribute__((always_inline)) void SG_FN(dw3_rows)(const float *const *a,
-                                                                  const float *k, const int nr,
-                                                                  const int s, int n,
-                                                                  const float ep[4], float *y) {
+/* One output vector at column j of the band row r: bias + Σ (scale·k)·x, clamped. The scale is
+ * folded into the taps (one rounding of scale·k instead of one of scale·acc) and the sum starts
+ * at the bias, so the affine costs nothing per output. */
+static inline __attribute__((always_inline)) VF SG_FN(dw3_vec)(const float *r, size_t ld, size_t lp,
+                                                               const int s, const VF kv[9], VF bi,
+                                                               VF lo, VF hi) {
+    VF acc = bi;
+    for (int ky = 0; ky < 3; ky++) {
+        const float *e = r + ky * ld, *o = s == 2 ? e + lp : e + 1;
+        acc += kv[3 * ky] * SG_FN(vload)(e);
+        acc += kv[3 * ky + 1] * SG_FN(vload)(o);
+        acc += kv[3 * ky + 2] * SG_FN(vload)(s == 2 ? e + 1 : e + 2);
+    }
+    return DW_MIN(hi, DW_MAX(lo, acc));
+}
+
+/* dw3_rows at stride s, a constant once inlined: the taps and the epilogue's constants stay in
+ * registers for the whole band (12 of AVX2's 16), each output vector is 9 loads and FMAs */
+static inline __attribute__((always_inline)) void SG_FN(dw3_band)(const float *band, size_t ld,
+                                                                  size_t lp, int rows, const int s,
+                                                                  int n, const float k[9],
+                                                                  const float ep[4], float *y,
+                                                                  size_t ldy) {
     VF kv[9];
-    for (int i = 0; i < 3 * nr; i++) kv[i] = (VF){0} + k[i];
-    const VF sc = (VF){0} + ep[0], bi = (VF){0} + ep[1], lo = (VF){0} + ep[2], hi = (VF){0} + ep[3];
-    for (int j = 0; j < n; j += SG_VL) {
-        VF acc = {0};
-        for (int r = 0; r < nr; r++) {
-            const float *e = a[s * r] + j, *o = s == 2 ? a[s * r + 1] + j : e + 1;
-            acc += kv[3 * r] * SG_FN(vload)(e) + kv[3 * r + 1] * SG_FN(vload)(o) +
-                   kv[3 * r + 2] * SG_FN(vload)(s == 2 ? e + 1 : e + 2);
+    for (int i = 0; i < 9; i++) kv[i] = (VF){0} + ep[0] * k[i];
+    const VF bi = (VF){0} + ep[1], lo = (VF){0} + ep[2], hi = (VF){0} + ep[3];
+    const int nv = n / SG_VL * SG_VL;
+    for (int i = 0; i < rows; i++, y += ldy) {
+        const float *r = band + (size_t)s * i * ld;
+        for (int j = 0; j < nv; j += SG_VL)
+            SG_FN(vstore)(y + j, SG_FN(dw3_vec)(r + j, ld, lp, s, kv, bi, lo, hi));
+        if (nv < n) { /* the last n % vl columns: the band reads zeros past the strip */
+            const VF v = SG_FN(dw3_vec)(r + nv, ld, lp, s, kv, bi, lo, hi);
+            memcpy(y + nv, &v, (size_t)(n - nv) * sizeof(float));
         }
-        VF v = acc * sc + bi;
-        v = SG_FN(dw_sel)(v < lo, lo, v); /* NaN stays NaN */
-        v = SG_FN(dw_sel)(v > hi, hi, v);
-        if (j + SG_VL <= n) SG_FN(vstore)(y + j, v);
-        else memcpy(y + j, &v, (size_t)(n - j) * sizeof(float));
     }
 }
 
-static void SG_FN(dw3_row)(const float *const *a, const float *k, int nr, int s, int n,
-                           const float ep[4], float *y) {
-    /* constant nr and s in each call: eight specialised loops */
-    if (s == 1) {
-        if (nr == 3) SG_FN(dw3_rows)(a, k, 3, 1, n, ep, y);
-        else if (nr == 2) SG_FN(dw3_rows)(a, k, 2, 1, n, ep, y);
-        else if (nr == 1) SG_FN(dw3_rows)(a, k, 1, 1, n, ep, y);
-        else SG_FN(dw3_rows)(a, k, 0, 1, n, ep, y);
-    } else {
-        if (nr == 3) SG_FN(dw3_rows)(a, k, 3, 2, n, ep, y);
-        else if (nr == 2) SG_FN(dw3_rows)(a, k, 2, 2, n, ep, y);
-        else if (nr == 1) SG_FN(dw3_rows)(a, k, 1, 2, n, ep, y);
-        else SG_FN(dw3_rows)(a, k, 0, 2, n, ep, y);
-    }
+static void SG_FN(dw3_rows)(const float *band, size_t ld, size_t lp, int rows, int s, int n,
+                            const float k[9], const float ep[4], float *y, size_t ldy) {
+    if (s == 1) SG_FN(dw3_band)(band, ld, lp, rows, 1, n, k, ep, y, ldy);
+    else SG_FN(dw3_band)(band, ld, lp, rows, 2, n, k, ep, y, ldy);
 }
 
-/* e[t] = x[2t], o[t] = x[2t + 1]: two loads and two permutes per vector of each */
-static void SG_FN(deint2)(const float *x, int n, float *e, float *o) {
+/* e[t] = x[2t], o[t] = x[2t + 1] for t < n: two loads and two permutes per vector of each */
+static inline void SG_FN(deint2)(const float *x, int n, float *e, float *o) {
     int t = 0;
     for (; t + SG_VL <= n; t += SG_VL) {
         const VF v0 = SG_FN(vload)(x + 2 * t), v1 = SG_FN(vload)(x + 2 * t + SG_VL);
+#if SG_VL == 8 /* in-lane shuffles, then one lane-crossing permute each (GCC's took three) */
+        const __m256 ev = _mm256_shuffle_ps((__m256)v0, (__m256)v1, 0x88);
+        const __m256 od = _mm256_shuffle_ps((__m256)v0, (__m256)v1, 0xDD);
+        SG_FN(vstore)
+        (e + t, (VF)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
+        SG_FN(vstore)
+        (o + t, (VF)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), 0xD8)));
+#else
         SG_FN(vstore)(e + t, DW_PERM(v0, v1, DW_EVEN));
         SG_FN(vstore)(o + t, DW_PERM(v0, v1, DW_ODD));
+#endif
     }
     for (; t < n; t++) e[t] = x[2 * t], o[t] = x[2 * t + 1];
+}
+
+/* [*lo, *hi): the t in [0, len) with 0 ≤ c + s·t < W (s = 1 or 2: shifts, not divisions) */
+static inline void SG_FN(dw_span)(int c, int s, int W, int len, int *lo, int *hi) {
+    const int sh = s - 1;
+    *lo = c >= 0 ? 0 : (-c + sh) >> sh;
+    *hi = W - c <= 0 ? 0 : ((W - c - 1) >> sh) + 1;
+    if (*lo > len) *lo = len;
+    if (*hi > len) *hi = len;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* One band row: a[p·lp + t] = x[c0 + s·t + p] for the t < lp, p < s with c0 + s·t + p inside
+ * [0, W); the rest of the row is left as it is (zeros: depthwise.c clears the band once) */
+static void SG_FN(dw3_load)(const float *x, int W, int c0, int s, int lp, float *a) {
+    int lo[2], hi[2];
+    for (int p = 0; p < s; p++) SG_FN(dw_span)(c0 + p, s, W, lp, &lo[p], &hi[p]);
+    if (s == 1) {
+        const float *src = x + c0;
+        int t = lo[0];
+        for (; t + SG_VL <= hi[0]; t += SG_VL) SG_FN(vstore)(a + t, SG_FN(vload)(src + t));
+        for (; t < hi[0]; t++) a[t] = src[t];
+        return;
+    }
+    /* both phases valid on [L, H): split there by deint2, the (at most one) odd ends by hand */
+    const int L = lo[0] > lo[1] ? lo[0] : lo[1], H0 = hi[0] < hi[1] ? hi[0] : hi[1];
+    const int H = H0 > L ? H0 : L;
+    SG_FN(deint2)(x + c0 + 2 * L, H - L, a + L, a + lp + L);
+    for (int p = 0; p < 2; p++) {
+        for (int t = lo[p]; t < L && t < hi[p]; t++) a[p * lp + t] = x[c0 + 2 * t + p];
+        for (int t = H > lo[p] ? H : lo[p]; t < hi[p]; t++) a[p * lp + t] = x[c0 + 2 * t + p];
+    }
 }
 
 const sg_kernels SG_CAT(sg__kernels, SG_KNAME) = {
@@ -798,6 +857,6 @@ const sg_kernels SG_CAT(sg__kernels, SG_KNAME) = {
     .wino_in = SG_FN(wino_in),
     .wino_out = SG_FN(wino_out),
     .wino_out_pool = SG_FN(wino_out_pool),
-    .dw3_row = SG_FN(dw3_row),
-    .deint2 = SG_FN(deint2),
+    .dw3_rows = SG_FN(dw3_rows),
+    .dw3_load = SG_FN(dw3_load),
 };

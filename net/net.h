@@ -271,7 +271,8 @@ void sg_conv2d_depthwise(const sg_tensor *x, const float *w, int shared, int kh,
  * depthwise conv + folded batch norm + ReLU6), TensorFlow padding (SAME may be asymmetric):
  *   y[n, c, i, j] = clamp(scale[c]·Σ_{ky,kx < 3} w[c, ky, kx]·x[n, c, i·s + ky - pad_top,
  *                                                              j·s + kx - pad_left] + bias[c], lo, hi)
- * with x read as 0 outside the image. y's H×W is the caller's (the bottom/right padding follows
+ * with x read as 0 outside the image (computed as bias + Σ (scale·w)·x: the scale folded into
+ * the taps, within float rounding of the formula). y's H×W is the caller's (the bottom/right padding follows
  * from it): TF SAME is pad 1 on every side at stride 1; at stride 2 on an even side, pad_top =
  * pad_left = 0 and one zero row/column at the bottom/right. */
 typedef struct {

@@ -131,15 +131,18 @@ typedef struct {
      * task's first pooled row), the bytes of wino_out then sg_avg_pool2; w, rows_left even */
     void (*wino_out_pool)(const float *m, size_t ldm, int nr, int tw, float bias, float *y, int w,
                           int rows_left);
-    /* One output row of sg_conv2d_dw3x3 (depthwise.c): y[j] = min(max(ep[0]·acc + ep[1], ep[2]),
-     * ep[3]) for j < n, acc = Σ_{r < nr} Σ_{kx < 3} k[3r + kx]·a[s·r + kx % s][j + kx / s]: nr ≤ 3
-     * input rows (the image's rows of the window; k their kernel rows), each as its s ≤ 2
-     * column phases a[s·r + p][t] = input column s·t + p of the strip, zero-padded and readable
-     * up to n + vl + 2. Vectors across j. */
-    void (*dw3_row)(const float *const *a, const float *k, int nr, int s, int n, const float ep[4],
-                    float *y);
-    /* e[t] = x[2t], o[t] = x[2t + 1] for t < n: a row's even and odd columns (stride 2) */
-    void (*deint2)(const float *x, int n, float *e, float *o);
+    /* Output rows of sg_conv2d_dw3x3 (depthwise.c) from a band of zero-padded input rows:
+     * y[i·ldy + j] = min(max(ep[0]·acc + ep[1], ep[2]), ep[3]) for i < rows, j < n, with
+     * acc = Σ_{ky,kx < 3} k[3ky + kx]·b(s·i + ky, kx % s, j + kx / s) and b(r, p, t) =
+     * band[r·ld + p·lp + t]: band row r holds an input row as its s ≤ 2 column phases (phase p,
+     * lp floats: column s·t + p of the strip at t), readable up to t < n + vl + 2. */
+    void (*dw3_rows)(const float *band, size_t ld, size_t lp, int rows, int s, int n,
+                     const float k[9], const float ep[4], float *y, size_t ldy);
+    /* A band row for dw3_rows: a[p·lp + t] = x[c0 + s·t + p] for the t < lp, p < s with
+     * c0 + s·t + p in [0, W), the rest of a left as it is (the zero padding, written once per
+     * strip): input row x (W floats) as the s column phases of a strip (stride 2: its even and
+     * odd columns, split by vector permutes) */
+    void (*dw3_load)(const float *x, int W, int c0, int s, int lp, float *a);
 } sg_kernels;
 
 /* The kernels for this CPU (SG_CPU=plain|avx2|avx512, neon on aarch64, forces a supported one),
