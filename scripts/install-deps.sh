@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the project needs (Debian 12). Run as root.
-#   scripts/install-deps.sh          building and running: compiler, cmake, the libraries, and npm
-#                                    (scripts/get-detector.sh fetches the face detector's weights
-#                                    with `npm pack`; nothing runs node at run time)
+#   scripts/install-deps.sh          building and running: compiler, cmake, the libraries, and curl
+#                                    (scripts/get-detector.sh fetches the face detector's npm
+#                                    package: `npm pack` when npm is there, else curl from the
+#                                    registry; nothing runs node at run time)
 #   scripts/install-deps.sh --test   also what the tests need: cmocka, curl, FFmpeg's -dev libraries
 #                                    (the tests decode the MP4s back), clang (fuzz targets),
 #                                    clang-format (CI's style check), wrk (bench/load.sh), HAProxy
@@ -26,7 +27,7 @@ done
 libs=(libopenblas-dev libpng-dev libjpeg62-turbo-dev libcjson-dev libzip-dev libmicrohttpd-dev
       libx264-dev libwebp-dev)
 pkgs=(build-essential cmake pkg-config "${libs[@]}")
-command -v npm >/dev/null || pkgs+=(npm) # the face detector's package (scripts/get-detector.sh)
+pkgs+=(curl ca-certificates) # the face detector's package (scripts/get-detector.sh)
 # --cross ARCH (another architecture than this machine's): Debian's cross compiler and the
 # libraries for ARCH through multiarch (scripts/toolchain-ARCH.cmake builds with them; the
 # Dockerfile's build stage for another platform, scripts/cross-test.sh)
