@@ -1,7 +1,9 @@
 /* Fuzz target: the request fields of every inference route over arbitrary multipart bodies
  * (boundary "b"): strict field checks, numbers, style arrays, waypoints, grid columns and the
- * size limits, for /v1/translate, /v1/style, /v1/interpolate and /v1/grid. The first byte picks
- * the route and whether the rest is also offered as the query string (key=value lines). The
+ * size limits, the regions (crop, face, paste, ref_crop, ref_face), for /v1/translate, /v1/style,
+ * /v1/interpolate, /v1/grid and /v1/detect. The first byte picks the route (bits 0-1 and 3),
+ * whether the rest is also offered as the query string (bit 2; key=value lines), and whether
+ * the server has a face detector (bit 4: a stand-in, parsing never runs it). The
  * model is a configuration only: parsing never runs a network. A refusal must carry a 4xx or 5xx
  * status, code and message; an accepted media request must be within the limits. */
 #include <stdint.h>
@@ -12,6 +14,7 @@
 
 static sg_srv_model model;
 static sg_srv_models models = {&model, 1, NULL};
+static sg_face_detector detector; /* only its presence matters to parsing */
 
 static void setup(void) {
     static int done;
@@ -31,7 +34,8 @@ static void check_error(int r, const sg_http_error *e) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     setup();
-    int route = data[0] & 3, with_query = data[0] & 4;
+    int route = ((data[0] & 3) | (data[0] >> 1 & 4)) % 5, with_query = data[0] & 4;
+    models.detector = data[0] & 16 ? &detector : NULL;
     const uint8_t *body = data + 1;
     size_t len = size - 1;
     sg_mp_form form;
@@ -54,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             lens[nq] = strlen(values[nq]), has[nq++] = eq != NULL;
         }
     }
-    static const char *const paths[] = {"/v1/translate", "/v1/style", "/v1/interpolate",
-                                        "/v1/grid"};
+    static const char *const paths[] = {"/v1/translate", "/v1/style", "/v1/interpolate", "/v1/grid",
+                                        "/v1/detect"};
     const sg_route_desc *d = sg_route_find(paths[route]);
     sg_fields_input in = {.form = &form,
                           .n_query = nq,
@@ -70,8 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sg_request r;
     int ret = sg_request_parse(&r, d, &in, "image/webp, image/jpeg", &models, &lim, &e);
     check_error(ret, &e);
-    if (!ret && (sg_request_work(&r) > lim.max_work || r.n_cols < 1 || r.n_steps < 1 ||
-                 (r.kind != SG_KIND_STYLE && r.n_src < 1) ||
+    if (!ret && (sg_request_work(&r) > lim.max_work || (r.kind != SG_KIND_DETECT && r.n_cols < 1) ||
+                 r.n_steps < 1 || (r.kind != SG_KIND_STYLE && r.n_src < 1) ||
                  (r.kind == SG_KIND_VIDEO && (r.frames > 50 || r.frames < r.n_cols)) ||
                  (r.kind == SG_KIND_GRID && r.n_src * r.n_cols > 20)))
         abort();
