@@ -185,7 +185,9 @@ states=$(tail -n +"$((mark + 1))" "$tmp/haproxy.log" | awk '$4 != "be/r2" { next
 echo "SIGKILL of r2 (held ~$held request(s) by its metrics): $total requests, $ok200 answered 200, $other failed; HAProxy marked it down after ${detect}s; its connections that failed, from the HAProxy log: ${states:-none}"
 check "SIGKILL: HAProxy marks the replica down" '[ -n "$down_at" ]'
 # at most one request per client can be on r2 when it dies, plus the connection(s) HAProxy sends
-# it before the first refusal marks it down; none after that
+# it before the first refusal marks it down; none after that. The others keep answering: at least
+# one 200 per client in those ~6 s (a throughput floor of 10 failed on a loaded 2-core CI box
+# running the Debug build, with the replicas healthy: 6 answered, 1 failed)
 check "SIGKILL: only the requests it held fail (≤ $((CLIENTS + 2)), all started before the kill + 3 s)" \
-  '[ "$other" -le $((CLIENTS + 2)) ] && [ "$late" = 0 ] && [ "$ok200" -ge 10 ]'
+  '[ "$other" -le $((CLIENTS + 2)) ] && [ "$late" = 0 ] && [ "$ok200" -ge "$CLIENTS" ]'
 finish
