@@ -67,10 +67,11 @@ echo "cross-test: $(file -b "$dir/stargan" | cut -d, -f1-2); qemu $(qemu-aarch64
 # over every fixture, or many requests through the AFHQ-sized demo model (the server's end-to-end
 # tests, and the manifests' test, which serves the demo model live), are left out (the unit
 # tests of every module, the fuzz replays and the OpenAPI document run), and tests/arch_test.sh checks the networks instead: selftest on the mini fixture per
-# kernel path and in bf16, and the CLI's bytes against this machine's build; the container test
-# checks the arm64 server. SG_CROSS_FULL=1 runs the whole suite.
-heavy='^(test_generator|test_styles|test_faces|cli_selftest|cli_sample|bf16_cli|ckpt_cli'
-heavy+='|server_integration|server_harden|server_jobs|server_chaos|rolling_restart|k8s_manifests)$'
+# kernel path and in bf16, the CLI's bytes against this machine's build, the face detector's
+# boxes against this machine's; the container test checks the arm64 server. SG_CROSS_FULL=1 runs the whole suite.
+heavy='^(test_generator|test_styles|test_faces|test_detect|cli_selftest|cli_sample|bf16_cli|ckpt_cli'
+heavy+='|server_integration|server_harden|server_jobs|server_chaos|rolling_restart|k8s_manifests'
+heavy+='|detect_server)$'
 exclude=()
 if [ "${SG_CROSS_FULL:-0}" != 1 ]; then
   exclude=(-E "$heavy")

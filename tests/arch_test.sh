@@ -7,7 +7,9 @@
 # native build; mini (64 px, FAN masks) reference- and latent-guided, AFHQ (256 px) latent. And
 # the cross build's selftest on the mini fixture (the fixtures' rule) on each path, and in bf16
 # when the (emulated) CPU has the BF16 instructions (bf16's bounds; emulated only with
-# SG_CROSS_FULL=1), and bf16's one-line refusal on a CPU without them.
+# SG_CROSS_FULL=1), and bf16's one-line refusal on a CPU without them. And the face detector
+# (when scripts/get-detector.sh has run): `stargan detect` on an EXIF-rotated photo, the arm64
+# boxes and scores within IoU 0.99 and 0.001 of the native ones.
 # usage: arch_test.sh NATIVE_STARGAN CROSS_STARGAN MEDIA_PROBE FIXTURES OUT_DIR
 nat="$1" xbin="$2" probe="$3" fix="$4" tmp="$5"
 [ -x "$nat" ] || { echo "skipped: no native build at $nat"; exit 77; }
@@ -66,4 +68,24 @@ for c in "${cases[@]}"; do
       within "$name: arm64 $path vs native" "$tmp/$name.$path.png" "$tmp/$name.native.png"
   done
 done
+root=$(cd "$(dirname "$0")/.." && pwd)
+det=$root/models/detector.safetensors photo=$root/tests/data/detect/exif6.jpg
+if [ -f "$det" ]; then
+  "$nat" detect --src "$photo" --detector "$det" >"$tmp/detect.native.json"
+  SG_CPU=neon "$xbin" detect --src "$photo" --detector "$det" >"$tmp/detect.neon.json" 2>&1
+  if python3 - "$tmp/detect.native.json" "$tmp/detect.neon.json" <<'PY'; then
+import json, sys
+a, b = (json.load(open(p))["faces"] for p in sys.argv[1:3])
+def iou(p, q):
+    ix = max(0, min(p[0] + p[2], q[0] + q[2]) - max(p[0], q[0]))
+    iy = max(0, min(p[1] + p[3], q[1] + q[3]) - max(p[1], q[1]))
+    return ix * iy / (p[2] * p[3] + q[2] * q[3] - ix * iy)
+sys.exit(not (len(a) == len(b) > 0 and all(iou(p["box"], q["box"]) >= 0.99 and
+              abs(p["score"] - q["score"]) <= 0.001 for p, q in zip(a, b))))
+PY
+    ok "detect: arm64 neon vs native, $(grep -o score "$tmp/detect.native.json" | wc -l) faces"
+  else bad "detect: arm64 neon vs native"; cat "$tmp/detect.native.json" "$tmp/detect.neon.json"; fi
+else
+  echo "detect: not checked (no $det: scripts/get-detector.sh)"
+fi
 finish
