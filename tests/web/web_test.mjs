@@ -27,6 +27,8 @@ const skip = (name, why) => { skipped++; console.log(`SKIP ${name}: ${why}`); };
 // /v1/detect per page load answers 501 by design
 const noDetector501 = (m) => !hasDetector && /\/v1\/detect$/.test(m.location().url || '') && / 501 /.test(m.text());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// under a sanitizer (scripts/sanitize.sh) the server runs several times slower: waits scale
+const slow = process.env.SG_SANITIZER ? 3 : 1;
 
 // a free loopback port: bind to 0, read it, close
 async function freePort() {
@@ -69,14 +71,14 @@ async function translateFlow(page, url, name) {
     if (r.method() === 'POST' && r.url().endsWith('/v1/interpolate') && r.headers().prefer === 'respond-async') jobPosts++;
   });
   await page.goto(url);
-  await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 * slow });
   await page.setInputFiles('input[type=file][name=image]', join(fixtures, 'images/afhq/src/cat/flickr_cat_000253.jpg'));
   await page.selectOption('select[name=domain]', 'dog');
   await page.click('#submit');
   const ok = await page.waitForFunction(() => {
     const img = document.querySelector('img#result');
     return img && !img.hidden && img.complete && img.naturalWidth > 0;
-  }, null, { timeout: 60000 }).then(() => true, () => false);
+  }, null, { timeout: 60000 * slow }).then(() => true, () => false);
   check(`${name}: result image loads`, ok, await page.locator('#error').textContent());
   check(`${name}: no console errors`, errors.length === 0, errors.join(' | '));
   await page.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
@@ -88,14 +90,14 @@ async function blendFlow(page, errors) {
   const results = () => page.locator('#recent li').count();
   const before = await results();
   await page.click('#another');
-  await page.waitForFunction((n) => document.querySelectorAll('#recent li').length > n, before, { timeout: 60000 });
+  await page.waitForFunction((n) => document.querySelectorAll('#recent li').length > n, before, { timeout: 60000 * slow });
   const keep = page.locator('#recent li button', { hasText: 'Keep style' });
   await keep.nth(0).click();
   await keep.nth(1).click();
-  await page.waitForSelector('#mix:not([hidden])', { timeout: 20000 });
+  await page.waitForSelector('#mix:not([hidden])', { timeout: 20000 * slow });
   await page.click('#mix-go');
   const ok = await page.waitForFunction(() => /blend/.test(document.querySelector('#result-caption').textContent)
-    && document.querySelector('img#result').complete, null, { timeout: 60000 }).then(() => true, () => false);
+    && document.querySelector('img#result').complete, null, { timeout: 60000 * slow }).then(() => true, () => false);
   check('blend of two kept styles', ok, (await page.locator('#error').textContent()) + errors.join(' | '));
 }
 
@@ -103,13 +105,13 @@ async function badFileFlow(page, url) {
   const bad = join(outDir, 'not-a-photo.jpg');
   writeFileSync(bad, 'this is not an image');
   await page.goto(url);
-  await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 * slow });
   await page.setInputFiles('input[type=file][name=image]', bad);
   await page.click('#submit');
   const shown = await page.waitForFunction(() => {
     const e = document.querySelector('#error');
     return e && !e.hidden && e.textContent.length > 10;
-  }, null, { timeout: 30000 }).then(() => true, () => false);
+  }, null, { timeout: 30000 * slow }).then(() => true, () => false);
   const text = await page.locator('#error').textContent();
   check('non-image file shows an error message', shown && /not a (PNG or JPEG )?photo|could not be read/i.test(text), text);
   await page.screenshot({ path: join(outDir, 'error.png'), fullPage: true });
@@ -143,7 +145,7 @@ async function moreResults(page, n) {
   for (let i = 0; i < n; i++) {
     const before = await page.locator('#recent li').count();
     await page.click('#another');
-    await page.waitForFunction((k) => document.querySelectorAll('#recent li').length > k, before, { timeout: 60000 });
+    await page.waitForFunction((k) => document.querySelectorAll('#recent li').length > k, before, { timeout: 60000 * slow });
   }
 }
 
@@ -229,7 +231,7 @@ async function submitAndWait(page, seen) {
   const ok = await page.waitForFunction((prev) => {
     const img = document.querySelector('img#result');
     return !img.hidden && img.getAttribute('src') !== prev && img.complete && img.naturalWidth > 0;
-  }, before, { timeout: 60000 }).then(() => true, () => false);
+  }, before, { timeout: 60000 * slow }).then(() => true, () => false);
   return { ok, rec: seen[n] || null, error: await page.locator('#error').textContent() };
 }
 
@@ -256,7 +258,7 @@ async function loadPhoto(page, file) {
   return page.waitForFunction(() => {
     const t = document.querySelector('#faces-status').textContent;
     return !document.querySelector('#photo-area').hidden && t && !/Looking/.test(t);
-  }, null, { timeout: 30000 }).then(() => true, () => false);
+  }, null, { timeout: 30000 * slow }).then(() => true, () => false);
 }
 
 // The face boxes of a photo: as many as /v1/detect finds, each where the API's box lands on the
@@ -316,7 +318,7 @@ async function facesFlow(browser, base, width, support) {
   let size = { w: 0, h: 0 };
   const seen = await watchTranslate(page, photoSize, support);
   await page.goto(`${base}/`);
-  await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 * slow });
   await page.evaluate(() => {
     window.pointerTypes = [];
     document.querySelector('#crop-box').addEventListener('pointerdown', (e) => window.pointerTypes.push(e.pointerType));
@@ -448,7 +450,7 @@ async function noDetectorFlow(browser, base) {
   await page.route('**/v1/detect', (route) => route.fulfill({ status: 501, contentType: 'application/json',
     body: JSON.stringify({ error: { code: 'no_detector', message: 'this server runs without a face detector' } }) }));
   await page.goto(`${base}/`);
-  await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 * slow });
   await loadPhoto(page, join(repo, 'tests', 'data', 'detect', 'exif6.jpg'));
   const t = await page.locator('#faces-status').textContent();
   await page.check('input[name=region][value=crop]');
@@ -464,7 +466,7 @@ async function allDomainsFlow(page) {
   const ok = await page.waitForFunction(() => {
     const img = document.querySelector('#grid');
     return !document.querySelector('#grid-out').hidden && img.complete && img.naturalWidth === 768 && img.naturalHeight === 256;
-  }, null, { timeout: 60000 }).then(() => true, () => false);
+  }, null, { timeout: 60000 * slow }).then(() => true, () => false);
   const cap = await page.locator('#grid-caption').textContent();
   check('all domains: a 3-cell grid, captioned with the domains', ok && /cat · dog · wild/.test(cap), cap + (await page.locator('#error').textContent()));
   const dl = await page.locator('#grid-download').getAttribute('download');
@@ -485,7 +487,7 @@ async function videoFlow(page, format) {
   const progressed = await page.waitForFunction(() => {
     const b = document.querySelector('#video-bar');
     return !document.querySelector('#video-progress').hidden && b.max === 10 && b.value > 0 && b.value <= 10;
-  }, null, { timeout: 60000, polling: 50 }).then(() => true, () => false);
+  }, null, { timeout: 60000 * slow, polling: 50 }).then(() => true, () => false);
   check(`video (${format}): a job, with a progress bar`, progressed && jobPosts === posts + 1,
     `${await page.locator('#video-progress').textContent()} posts=${jobPosts - posts}`);
   const played = await page.waitForFunction((fmt) => {
@@ -493,7 +495,7 @@ async function videoFlow(page, format) {
     if (fmt === 'webp') { const i = document.querySelector('#video-webp'); return !i.hidden && i.complete && i.naturalWidth === 256; }
     const v = document.querySelector('#video');
     return !v.hidden && v.readyState >= 2 && v.videoWidth === 256 && v.duration > 0.4;
-  }, format, { timeout: 90000 }).then(() => true, () => false);
+  }, format, { timeout: 90000 * slow }).then(() => true, () => false);
   check(`video (${format}): plays in the page`, played, (await page.locator('#error').textContent()));
   const info = await page.evaluate(async () => {
     const a = document.querySelector('#video-download');
@@ -519,7 +521,7 @@ async function keptVideoFlow(page) {
   await page.fill('#frames', '4');
   await page.click('#mix-video');
   const ok = await page.waitForFunction(() => /the two kept styles · 4 frames/.test(document.querySelector('#video-caption').textContent)
-    && /kept-styles\.(mp4|webp)$/.test(document.querySelector('#video-download').download), null, { timeout: 90000 }).then(() => true, () => false);
+    && /kept-styles\.(mp4|webp)$/.test(document.querySelector('#video-download').download), null, { timeout: 90000 * slow }).then(() => true, () => false);
   check('video between the two kept styles', ok, await page.locator('#error').textContent());
 }
 
@@ -536,23 +538,23 @@ async function keyFlow(browser, serverBin) {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await ctx.newPage();
     await page.goto(`${base}/`);
-    const asked = await page.waitForSelector('#key-form:not([hidden])', { timeout: 20000 }).then(() => true, () => false);
+    const asked = await page.waitForSelector('#key-form:not([hidden])', { timeout: 20000 * slow }).then(() => true, () => false);
     check('401: the page asks for an API key', asked);
     await page.screenshot({ path: join(outDir, 'api-key.png'), fullPage: true });
     await page.fill('#api-key', 'wrong-key');
     await page.click('#key-save');
-    const refused = await page.waitForFunction(() => !document.querySelector('#key-error').hidden, null, { timeout: 20000 }).then(() => true, () => false);
+    const refused = await page.waitForFunction(() => !document.querySelector('#key-error').hidden, null, { timeout: 20000 * slow }).then(() => true, () => false);
     check('a wrong key is refused', refused);
     await page.fill('#api-key', 'page-test-key');
     await page.click('#key-save');
-    const loaded = await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 }).then(() => true, () => false);
+    const loaded = await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 * slow }).then(() => true, () => false);
     check('the right key opens the page', loaded && await page.locator('#key-form').isHidden());
     await page.setInputFiles('input[type=file][name=image]', join(fixtures, 'images/afhq/src/cat/flickr_cat_000253.jpg'));
     await page.click('#submit');
-    const ok = await page.waitForFunction(() => { const i = document.querySelector('img#result'); return !i.hidden && i.complete && i.naturalWidth > 0; }, null, { timeout: 60000 }).then(() => true, () => false);
+    const ok = await page.waitForFunction(() => { const i = document.querySelector('img#result'); return !i.hidden && i.complete && i.naturalWidth > 0; }, null, { timeout: 60000 * slow }).then(() => true, () => false);
     check('translate with the key', ok, await page.locator('#error').textContent());
     await page.reload();
-    const kept = await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 }).then(() => true, () => false);
+    const kept = await page.waitForFunction(() => document.querySelector('select[name=domain]').options.length > 0, null, { timeout: 20000 * slow }).then(() => true, () => false);
     check('the key is kept for the session (a reload does not ask)', kept && await page.locator('#key-form').isHidden()
       && await page.evaluate(() => sessionStorage.getItem('stargan-api-key')) === 'page-test-key');
     await ctx.close();
