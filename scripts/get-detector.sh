@@ -7,6 +7,10 @@
 # with `stargan convert --detector`.
 #
 # usage: scripts/get-detector.sh [OUT]      (OUT defaults to models/detector.safetensors)
+#        scripts/get-detector.sh --package
+#                  only the package, unpacked to models/face-api/ (no stargan needed: the tests read
+#                  its TensorFlow.js manifest when models/detector.safetensors is absent; CI runs
+#                  this first, before anything is built)
 #        scripts/get-detector.sh --fetch-only DIR
 #                  only the weights (the TensorFlow.js manifest and its .bin, which stargan and
 #                  stargan-server also read directly) and the package's LICENSE, into DIR (the
@@ -19,15 +23,16 @@ version=1.7.15
 url=https://registry.npmjs.org/@vladmandic/face-api/-/face-api-$version.tgz
 # the registry's dist.integrity (sha512-WDMmK3CfNLo8jylWqMoQgf4nIst3M0fzx1dnac96wv/dvMTN4DxC/Pq1DGtduDk1lktCamQ3MIDXFnvrdHTXDw==) in hex
 sha512=5833262b709f34ba3c8f2956a8ca1081fe2722cb773347f3c7576769cf7ac2ffddbcc4cde03c42fcfab50c6b5db83935964b426a64373080d7167beb7474d70f
-fetch_only=
+fetch_only= package_only=
 if [ "${1:-}" = --fetch-only ]; then fetch_only=${2:?usage: get-detector.sh --fetch-only DIR}; fi
+if [ "${1:-}" = --package ]; then package_only=1; fi
 out=${1:-models/detector.safetensors}
 pkg=models/face-api
 bin=${STARGAN:-}
 if [ -z "$bin" ]; then
   if [ -x build/stargan ]; then bin=build/stargan; else bin=$(command -v stargan || true); fi
 fi
-if [ -z "$fetch_only" ] && { [ -z "$bin" ] || [ ! -x "$bin" ]; }; then
+if [ -z "$fetch_only$package_only" ] && { [ -z "$bin" ] || [ ! -x "$bin" ]; }; then
   echo "get-detector: build stargan first (scripts/build.sh)" >&2; exit 2
 fi
 manifest=$pkg/model/ssd_mobilenetv1_model-weights_manifest.json
@@ -53,6 +58,7 @@ if ! grep -qs "\"version\": \"$version\"" "$pkg/package.json"; then
     package/package.json package/LICENSE package/model/ssd_mobilenetv1_model-weights_manifest.json \
     package/model/ssd_mobilenetv1_model.bin package/demo
 fi
+[ -z "$package_only" ] || exit 0
 if [ -n "$fetch_only" ]; then
   mkdir -p "$fetch_only"
   cp "$manifest" "$pkg/model/ssd_mobilenetv1_model.bin" "$pkg/LICENSE" "$fetch_only/"

@@ -70,6 +70,7 @@ for c in "${cases[@]}"; do
 done
 root=$(cd "$(dirname "$0")/.." && pwd)
 det=$root/models/detector.safetensors photo=$root/tests/data/detect/exif6.jpg
+[ -f "$det" ] || det=$root/models/face-api/model/ssd_mobilenetv1_model-weights_manifest.json
 if [ -f "$det" ]; then
   "$nat" detect --src "$photo" --detector "$det" >"$tmp/detect.native.json"
   SG_CPU=neon "$xbin" detect --src "$photo" --detector "$det" >"$tmp/detect.neon.json" 2>&1

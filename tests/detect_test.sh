@@ -15,6 +15,7 @@ root=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 rm -rf "$tmp" && mkdir -p "$tmp"
 det=${STARGAN_DETECTOR:-$root/models/detector.safetensors}
+[ -f "$det" ] || det=$root/models/face-api/model/ssd_mobilenetv1_model-weights_manifest.json # the package alone (get-detector.sh --package)
 [ -f "$det" ] || { echo "skipped: no detector at $det (scripts/get-detector.sh)"; exit 77; }
 need curl
 photo=$root/tests/data/detect/exif6.jpg noface=$root/tests/data/detect/noface.jpg

@@ -13,7 +13,10 @@ const [serverBin, fixtures, outDir] = process.argv.slice(2);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const webDir = join(repo, 'web');
 // the face detector (scripts/get-detector.sh); without it the face-box checks report themselves skipped
-const detector = join(repo, 'models', 'detector.safetensors');
+// the converted detector, else the package's TensorFlow.js manifest (scripts/get-detector.sh --package)
+const converted = join(repo, 'models', 'detector.safetensors');
+const detector = existsSync(converted) ? converted
+  : join(repo, 'models', 'face-api', 'model', 'ssd_mobilenetv1_model-weights_manifest.json');
 const hasDetector = existsSync(detector);
 // SG_WEB_ONLY=faces runs only the face / crop / paste flows (while working on them)
 const only = process.env.SG_WEB_ONLY || '';
