@@ -317,8 +317,8 @@ int64_t sg_request_work(const sg_request *r) {
     for (int i = 0; i < r->n_cols; i++) runs += r->cols[i].mode == SG_STYLE_REF; /* encoder */
     /* face=: the detector on every source (and ref_face= on the reference), each as a 128² run;
      * paste=: the whole photo encoded again, as much as decoding it */
-    int64_t detects = (r->region.mode == SG_REGION_FACE ? r->n_src : 0) +
-                      (r->ref_region.mode == SG_REGION_FACE);
+    int64_t detects =
+        (r->region.mode == SG_REGION_FACE ? r->n_src : 0) + (r->ref_region.mode == SG_REGION_FACE);
     /* a decoded pixel costs about 1/128 of a generator run's output pixel (bench/README,
      * "Decoding in the work budget") */
     return runs * s * s + detects * 128 * 128 + r->decode_pixels / 128 * (r->paste ? 2 : 1);

@@ -96,7 +96,9 @@ static int det_open(det_env *e) {
     snprintf(det_path, sizeof det_path, "%s",
              env && env[0] ? env : SG_SOURCE_DIR "/models/detector.safetensors");
     if (!(env && env[0]) && access(det_path, R_OK)) /* the package alone: its manifest */
-        snprintf(det_path, sizeof det_path, "%s", SG_SOURCE_DIR "/models/face-api/model/ssd_mobilenetv1_model-weights_manifest.json");
+        snprintf(det_path, sizeof det_path, "%s",
+                 SG_SOURCE_DIR
+                 "/models/face-api/model/ssd_mobilenetv1_model-weights_manifest.json");
     sg_error err = {0};
     if (access(det_path, R_OK)) return 0;
     assert_int_equal(sg_model_open(det_path, &e->w, &err), SG_OK);
