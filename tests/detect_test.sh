@@ -6,9 +6,9 @@
 # Then regions on the demo model: crop=, face=, paste= and the reference's ref_crop=/ref_face=:
 # pixels outside the region are the decoded photo's, inside the feather band a crop of img_size
 # is its translation exactly, a crop equals uploading the cropped photo, and the errors.
-# usage: detect_test.sh STARGAN-SERVER STARGAN IMAGE_PPM TMPDIR
+# usage: detect_test.sh STARGAN-SERVER STARGAN IMAGE_PPM TMPDIR [FIXTURES]
 set -u
-srv=$1 cli=$2 ppm=$3 tmp=$4
+srv=$1 cli=$2 ppm=$3 tmp=$4 fix=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=tests/lib.sh
@@ -171,6 +171,26 @@ expect "ref_face without a reference" 400 bad_request -F image=@"$photo" -F doma
 expect "paste on /v1/grid" 400 unknown_field -F image=@"$photo" -F paste=true "$U/v1/grid"
 expect "paste=maybe" 400 bad_field -F image=@"$photo" -F domain=dog -F paste=maybe "$U/v1/translate"
 stop "$PID"
+
+# a face model (CelebA-HQ layout, spec-v1 weights with its FAN): the face grown 3x, aligned,
+# translated with its masks and warped back; still nothing outside the square changes
+"$cli" make-model --config celeba_hq --out "$tmp/celeba.safetensors" >/dev/null
+mean=${fix:-$(dirname "$root")/shared/fixtures}/align/lm_mean.npz
+if [ -f "$mean" ]; then
+  start face --model celeba="$tmp/celeba.safetensors" --mean "$mean" --detector "$det" || finish
+  st=$(req -F image=@"$big" -F domain=0 -F seed=3 -F face=auto -F paste=true "$U/v1/translate")
+  xf=$(hdr x-faces)
+  cp "$tmp/body" "$tmp/cf.png"
+  read -r fx fy fw fh <<<"$(echo "$xf" | tr -d '[]' | tr ',' ' ')"
+  check "face model, face=auto paste=true: the face's square grown 3x, aligned, warped back; nothing outside it changed" \
+    '[ "$st" = 200 ] && [ -n "$fw" ] && [ "$fw" -gt 600 ] && "$ppm" "$tmp/cf.png" "$tmp/cf.ppm" && [ "$(python3 "$tmp/px.py" cmp "$tmp/photo.ppm" "$tmp/cf.ppm" "$fx" "$fy" "$fw" "$fh" 1 | cut -d" " -f1)" = outside-equal ] && ! cmp -s "$tmp/cf.ppm" "$tmp/photo.ppm"' "$tmp/hdr"
+  stop "$PID"
+  start face2 --model celeba="$tmp/celeba.safetensors" --detector "$det" || finish
+  expect "face model without --mean: face= cannot align" 422 no_mean_landmarks -F image=@"$big" -F domain=0 -F face=auto "$U/v1/translate"
+  stop "$PID"
+else
+  echo "face model: not checked (no fixtures' align/lm_mean.npz)"
+fi
 
 start off --detector none || finish
 expect "--detector none: /v1/detect" 501 no_detector -F image=@"$photo" "$U/v1/detect"
