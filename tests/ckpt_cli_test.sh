@@ -75,6 +75,6 @@ expect_err "garbage pickle" "garbage.bin" "$bin" info --model "$tmp/garbage.bin"
 "$bin" convert --out "$tmp/x.safetensors" >"$tmp/out" 2>&1
 rc=$?
 # shellcheck disable=SC2016
-holds "convert usage" eval '[ $rc -eq 2 ] && [ "$(head -1 "$tmp/out")" = "stargan convert: --model or --fan is required" ]'
+holds "convert usage" eval '[ $rc -eq 2 ] && [ "$(head -1 "$tmp/out")" = "stargan convert: --model, --fan or --detector is required" ]'
 
 finish

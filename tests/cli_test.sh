@@ -32,7 +32,10 @@ expect_usage "selftest: unexpected argument 'b'" selftest a b
 expect_usage "make-model: --out is required" make-model
 expect_usage "make-model: unknown configuration 'foo'" make-model --config foo --out x
 expect_usage "make-model: --img-size must be" make-model --img-size -3 --out x
-expect_usage "convert: --model or --fan is required" convert --out x
+expect_usage "convert: --model, --fan or --detector is required" convert --out x
+expect_usage "detect: --src is required" detect
+expect_usage "detect: --min-score must be in " detect --src x --min-score 2
+expect_usage "convert: --detector makes a file of its own" convert --detector m.json --model x --out y
 expect_usage "align: --out is required" align --src a
 "$bin" transalte >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc = 2 ] && [ "$(head -1 "$tmp/err")" = "stargan: unknown command 'transalte'" ] &&
