@@ -619,7 +619,7 @@ static void test_model_open_dispatch(void **state) {
     p = tmp_path("notes.txt");
     write_file(p, "hello", 5);
     EXPECT_ERR(sg_model_open(p, &w, &err), SG_ERR_FORMAT,
-               "not a safetensors model file nor a torch checkpoint");
+               "not a safetensors model file, a torch checkpoint nor a TensorFlow.js");
     free(b.p);
 }
 
