@@ -42,6 +42,7 @@ typedef struct {
 /* Milliseconds spent per stage by the last call that filled it (NULL: not measured). */
 typedef struct {
     double faces_ms, style_ms, generator_ms;
+    double paste_ms; /* regions: cutting the square out, the canvas copy, putting it back */
 } sg_timing;
 
 /* Opens a model file (sg_model_open), derives its configuration and binds every network.

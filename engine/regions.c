@@ -91,8 +91,9 @@ sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_ima
                                      sg_rect sq, sg_fit fit, const float *s, sg_image *out,
                                      sg_image *canvas, sg_timing *t, sg_error *err) {
     sg_image crop = {0}, aligned = {0};
-    double mat[9];
+    double mat[9], t_cut = sg_now_ms();
     sg_status st = sg_image_crop(photo, sq, &crop, err);
+    t_cut = sg_now_ms() - t_cut;
     sg_timing one = {0};
     double t0 = sg_now_ms();
     if (!st && fit == SG_FIT_ALIGN) st = sg_engine_align_map(e, r, &crop, &aligned, mat, err);
@@ -103,12 +104,14 @@ sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_ima
                                  fit == SG_FIT_ALIGN ? SG_FIT_STRETCH : fit, s, out, &one, err);
     if (t) /* added up: a request may translate several regions */
         t->faces_ms += align_ms + one.faces_ms, t->generator_ms += one.generator_ms;
+    double t_paste = sg_now_ms();
     if (!st && canvas && fit != SG_FIT_ALIGN) st = sg_image_paste(canvas, out, sq, err);
     if (!st && canvas && fit == SG_FIT_ALIGN) {
         double m[6];
         warp_map(mat, e->cfg.img_size, sq.w, m);
         st = sg_image_paste_warp(canvas, out, sq, m, err);
     }
+    if (t) t->paste_ms += t_cut + sg_now_ms() - t_paste;
     sg_image_free(&crop), sg_image_free(&aligned);
     return st;
 }
@@ -134,7 +137,9 @@ sg_status sg_engine_translate_regions(const sg_engine *e, const sg_face_detector
     *n = 0;
     if (q->mode) st = sg_regions_find(e, d, r, photo, q, sq, max, n, detect_ms, err);
     else if (max > 0) sq[0] = fit_region(photo, fit), *n = 1;
+    double t0 = sg_now_ms();
     if (!st && canvas) st = sg_image_crop(photo, (sg_rect){0, 0, photo->w, photo->h}, canvas, err);
+    if (t) t->paste_ms += sg_now_ms() - t0;
     const sg_fit f = sg_region_fit(e, q, fit);
     for (int i = 0; !st && i < *n; i++) {
         sg_image_free(out);

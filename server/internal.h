@@ -318,6 +318,7 @@ typedef enum {
     SG_STAGE_GENERATOR,
     SG_STAGE_ENCODE,
     SG_STAGE_DETECT,
+    SG_STAGE_PASTE,
     SG_STAGE_COUNT
 } sg_stage;
 

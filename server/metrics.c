@@ -7,8 +7,8 @@
 const char *const sg_route_names[SG_ROUTE_COUNT] = {
     "translate",   "style", "models", "healthz", "readyz", "metrics",
     "interpolate", "grid",  "detect", "jobs",    "other"};
-const char *const sg_stage_names[SG_STAGE_COUNT] = {"queue",     "decode", "faces", "style",
-                                                    "generator", "encode", "detect"};
+const char *const sg_stage_names[SG_STAGE_COUNT] = {"queue",     "decode", "faces",  "style",
+                                                    "generator", "encode", "detect", "paste"};
 
 /* Upper bounds in seconds: from a fast decode to a large image on a slow CPU. */
 static const double bucket_le[SG_HIST_BUCKETS] = {

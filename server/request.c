@@ -111,6 +111,7 @@ static sg_status translate(sg_request *r, sg_run *run, sg_error *err) {
                                  err);
     r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
     r->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms;
+    r->stage_ms[SG_STAGE_PASTE] += tm.paste_ms;
     sg_image_free(&src);
     double t0 = sg_now_ms();
     if (!st)
@@ -390,11 +391,12 @@ static void grid_headers(const sg_request *r, sg_buf *out) {
 }
 
 sg_status sg_request_headers(const sg_request *r, double total_ms, sg_buf *out) {
-    /* every stage in order; the detector's only where a request used it */
+    /* every stage in order; the detector's and paste's only where a request used them */
     char timing[512], n[24];
     size_t k = 0;
     for (int i = 0; i < SG_STAGE_COUNT; i++)
-        if (i != SG_STAGE_DETECT || r->kind == SG_KIND_DETECT || r->stage_ms[i] > 0)
+        if ((i != SG_STAGE_DETECT || r->kind == SG_KIND_DETECT || r->stage_ms[i] > 0) &&
+            (i != SG_STAGE_PASTE || r->paste || r->region.mode))
             k += (size_t)snprintf(timing + k, sizeof timing - k, "%s;dur=%.1f, ", sg_stage_names[i],
                                   r->stage_ms[i]);
     snprintf(timing + k, sizeof timing - k, "total;dur=%.1f", total_ms);

@@ -127,8 +127,8 @@ st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F face=auto -F paste=true "$U
 xf=$(hdr x-faces)
 cp "$tmp/body" "$tmp/f.png"
 read -r fx fy fw fh <<<"$(echo "$xf" | tr -d '[]' | tr ',' ' ')"
-check "face=auto paste=true: the best face's square in X-Faces, detect in Server-Timing, nothing outside it changed" \
-  '[ "$st" = 200 ] && [ -n "$fw" ] && hdr server-timing | grep -q "detect;dur=" && "$ppm" "$tmp/f.png" "$tmp/f.ppm" && [ "$(python3 "$tmp/px.py" cmp "$tmp/photo.ppm" "$tmp/f.ppm" "$fx" "$fy" "$fw" "$fh" 1 | cut -d" " -f1)" = outside-equal ]' "$tmp/hdr"
+check "face=auto paste=true: the best face's square in X-Faces, detect and paste in Server-Timing, nothing outside it changed" \
+  '[ "$st" = 200 ] && [ -n "$fw" ] && hdr server-timing | grep -q "detect;dur=.*paste;dur=" && "$ppm" "$tmp/f.png" "$tmp/f.ppm" && [ "$(python3 "$tmp/px.py" cmp "$tmp/photo.ppm" "$tmp/f.ppm" "$fx" "$fy" "$fw" "$fh" 1 | cut -d" " -f1)" = outside-equal ]' "$tmp/hdr"
 if [ "$big" != "$photo" ]; then
   st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F face=all -F paste=true "$U/v1/translate")
   check "face=all paste=true: every face (3) translated into one answer" '[ "$st" = 200 ] && [ "$(hdr x-faces | grep -o "\]," | wc -l)" = 2 ]' "$tmp/hdr"
