@@ -51,6 +51,7 @@ if [ $test = 1 ]; then
     browser=1
     pkgs+=(chromium)
     command -v node >/dev/null || pkgs+=(nodejs)
+    command -v npm >/dev/null || pkgs+=(npm)
   fi
 fi
 missing=()
