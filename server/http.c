@@ -88,9 +88,10 @@ static void add_cors(req *r, struct MHD_Response *resp) {
     int any = !strcmp(r->s->cfg.cors_origin, "*");
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", any ? "*" : origin);
     if (!any) MHD_add_response_header(resp, "Vary", "Origin");
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                            "X-Request-Id, X-Seed, X-Model, X-Grid, X-Grid-Columns, X-Frames, "
-                            "X-Fps, Server-Timing, Retry-After, Location, Preference-Applied");
+    MHD_add_response_header(
+        resp, "Access-Control-Expose-Headers",
+        "X-Request-Id, X-Seed, X-Model, X-Grid, X-Grid-Columns, X-Frames, "
+        "X-Fps, X-Faces, Server-Timing, Retry-After, Location, Preference-Applied");
 }
 
 static void src_release(body_src *b) {
