@@ -45,12 +45,15 @@ typedef struct {
     uint64_t seed0;
     float psi;
     int64_t max_pixels;
+    sg_region_ask region; /* --crop, --face: every source photo's region */
+    const char *detector;
 } options;
 
 typedef struct {
     const options *o;
     sg_engine e;
     sg_run run;
+    sg_face_detector det; /* --face */
     int S, dim, engine_open, run_open;
     photo *src, *ref;
     int nsrc, nref, nlat;
@@ -74,6 +77,23 @@ static int parse_int(const char *s, int lo, int hi, int *v) {
 static int bad(const char *msg) {
     fprintf(stderr, "stargan sample: %s\n", msg);
     return -1;
+}
+
+/* --crop X,Y,W,H or --face auto|N: the region of every source photo (as /v1/grid's fields) */
+static int check_region(const cli_opt *t, options *o) {
+    const char *crop = cli_get(t, "--crop"), *face = cli_get(t, "--face");
+    if (crop && face) return bad("give --crop or --face, not both");
+    if (crop && sg_rect_parse(crop, &o->region.crop))
+        return bad("--crop must be four integers x,y,w,h (w, h >= 1)");
+    if (crop) o->region.mode = SG_REGION_CROP;
+    if (face && (sg_face_select_parse(face, &o->region.face) || o->region.face == SG_FACE_ALL))
+        return bad("--face must be auto or a face index 0..99");
+    if (!face) return 0;
+    o->region.mode = SG_REGION_FACE;
+    if (!(o->detector = sg_detector_path(cli_get(t, "--detector"))))
+        return bad("--face needs the face detector: give --detector D, set STARGAN_DETECTOR, or "
+                   "run scripts/get-detector.sh");
+    return 0;
 }
 
 static int check_options(const cli_opt *t, options *o) {
@@ -125,7 +145,7 @@ static int check_options(const cli_opt *t, options *o) {
     if (!any) return bad("--outputs is empty");
     if ((o->want[OUT_REFERENCE] || o->want[OUT_VIDEO_REF]) && !o->ref_dir)
         return bad("reference and video_ref need --ref-dir (or --outputs latent,video_latent)");
-    return 0;
+    return check_region(t, o);
 }
 
 /* ---- inputs --------------------------------------------------------------------------------- */
@@ -191,16 +211,32 @@ static sg_status collect(const sg_config *cfg, const char *dir, int is_ref, phot
     return st;
 }
 
-/* Decodes every photo and makes its view: an undecodable one stops the run before any work. */
-static sg_status load(sampler *s, photo *ps, int n, sg_error *err) {
+/* A source's region (--crop, --face) cut out of img, in place; *fit becomes the region's. */
+static sg_status cut_region(sampler *s, sg_image *img, sg_fit *fit, sg_error *err) {
+    const options *o = s->o;
+    sg_rect sq;
+    int n;
+    sg_image crop = {0};
+    sg_status st = sg_regions_find(&s->e, o->detector ? &s->det : NULL, &s->run, img, &o->region,
+                                   &sq, 1, &n, NULL, err);
+    if (!st) st = sg_image_crop(img, sq, &crop, err);
+    sg_image_free(img);
+    *img = crop, *fit = sg_region_fit(&s->e, &o->region, *fit);
+    return st;
+}
+
+/* Decodes every photo and makes its view: an undecodable one stops the run before any work.
+ * Sources (is_src) are cut to their region first when --crop or --face asks. */
+static sg_status load(sampler *s, photo *ps, int n, int is_src, sg_error *err) {
     for (int i = 0; i < n; i++) {
-        sg_image img;
+        sg_image img = {0};
+        sg_fit fit = s->o->fit;
         sg_status st = sg_image_load(ps[i].path, s->o->max_pixels, 1, &img, err);
-        if (!st) {
-            st = s->o->fit == SG_FIT_ALIGN ? sg_engine_align(&s->e, &s->run, &img, &ps[i].view, err)
-                                           : sg_image_fit(&img, s->o->fit, s->S, &ps[i].view, err);
-            sg_image_free(&img);
-        }
+        if (!st && is_src && s->o->region.mode) st = cut_region(s, &img, &fit, err);
+        if (!st)
+            st = fit == SG_FIT_ALIGN ? sg_engine_align(&s->e, &s->run, &img, &ps[i].view, err)
+                                     : sg_image_fit(&img, fit, s->S, &ps[i].view, err);
+        sg_image_free(&img);
         if (st) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
@@ -428,6 +464,9 @@ static sg_status run(sampler *s, sg_error *err) {
     if (o->mean && (st = sg_engine_set_mean_landmarks(&s->e, o->mean, err))) return st;
     if ((st = sg_run_init(&s->run, &s->e, err))) return st;
     s->run_open = 1;
+    if (o->detector && ((st = sg_face_detector_load(&s->det, o->detector, err)) ||
+                        (st = sg_run_reserve(&s->run, sg_detector_plan(&s->det.net), err))))
+        return st;
     s->S = s->e.cfg.img_size, s->dim = s->e.cfg.style_dim;
     const int need_ref = o->want[OUT_REFERENCE] || o->want[OUT_VIDEO_REF];
     const int need_lat = o->want[OUT_LATENT] || o->want[OUT_VIDEO_LATENT];
@@ -440,7 +479,8 @@ static sg_status run(sampler *s, sg_error *err) {
     s->s_lat = need_lat ? calloc((size_t)s->nlat * s->dim, sizeof(float)) : NULL;
     if (!s->s_mix || (need_ref && !s->s_ref) || (need_lat && !s->s_lat))
         return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    if ((st = load(s, s->src, s->nsrc, err)) || (st = load(s, s->ref, s->nref, err))) return st;
+    if ((st = load(s, s->src, s->nsrc, 1, err)) || (st = load(s, s->ref, s->nref, 0, err)))
+        return st;
     if ((st = styles(s, err))) return st;
     if ((st = cli_mkdirs(o->out_dir, err))) return st;
 
@@ -485,6 +525,11 @@ int cmd_sample(int argc, char **argv) {
         {"--fan", "F", "face network (wing.ckpt or a model file with fan.* tensors)", NULL},
         {"--mean", "LM.npz", "mean face landmarks for --fit align (celeba_lm_mean.npz)", NULL},
         {"--max-pixels", "N", "refuse photos with more pixels", "40000000"},
+        {"--crop", "X,Y,W,H", "every source photo: this region (made square around it)", NULL},
+        {"--face", "auto|N", "every source photo: its best (or N-th) detected face", NULL},
+        {"--detector", "D",
+         "face detector for --face (default: $STARGAN_DETECTOR, else " SG_DETECTOR_DEFAULT ")",
+         NULL},
         {"--help", NULL, "show this help", NULL},
         {0},
     };
@@ -509,6 +554,7 @@ int cmd_sample(int argc, char **argv) {
     free(s.s_ref), free(s.s_lat), free(s.s_mix);
     if (s.run_open) sg_run_free(&s.run);
     if (s.engine_open) sg_engine_free(&s.e);
+    sg_face_detector_free(&s.det);
     if (st) {
         fprintf(stderr, "stargan sample: %s\n", err.msg[0] ? err.msg : sg_status_name(st));
         return 1;

@@ -99,6 +99,23 @@ for fit in crop stretch; do
   expect_ok "--fit $fit cell = translate" "$probe" region "$tmp/o-$fit/reference.png" $S $S "$tmp/cell.png"
 done
 cmp -s "$tmp/o-crop/reference.png" "$tmp/o-stretch/reference.png" && bad "crop and stretch differ" || ok "crop and stretch differ"
+# --crop (every source's region, as /v1/grid's crop=): the cell is translate --crop's
+expect_ok "sample --crop" "$bin" sample --model "$m" --src-dir "$tmp/nsq" --ref-dir "$tmp/oneref" \
+  --out-dir "$tmp/o-region" --outputs reference --crop 2,4,10,12
+"$bin" translate --model "$m" --src "$tmp/nsq/jpg_exif_6.jpg" --ref "${refs[1]}" --domain dog --crop 2,4,10,12 --out "$tmp/cell.png"
+expect_ok "--crop cell = translate --crop" "$probe" region "$tmp/o-region/reference.png" $S $S "$tmp/cell.png"
+# --face auto (when the detector is there): the face photo's cell is translate --face auto's
+det=$here/../models/detector.safetensors
+[ -f "$det" ] || det=$here/../models/face-api/model/ssd_mobilenetv1_model-weights_manifest.json
+if [ -f "$det" ]; then
+  mkdir -p "$tmp/fsq"; cp "$here/data/detect/exif6.jpg" "$tmp/fsq/"
+  expect_ok "sample --face auto" "$bin" sample --model "$m" --src-dir "$tmp/fsq" --ref-dir "$tmp/oneref" \
+    --out-dir "$tmp/o-face" --outputs reference --face auto --detector "$det"
+  "$bin" translate --model "$m" --src "$tmp/fsq/exif6.jpg" --ref "${refs[1]}" --domain dog --face auto --detector "$det" --out "$tmp/cell.png"
+  expect_ok "--face auto cell = translate --face auto" "$probe" region "$tmp/o-face/reference.png" $S $S "$tmp/cell.png"
+else
+  echo "skip sample --face (no detector: scripts/get-detector.sh)"
+fi
 # grids as JPEG
 expect_ok "sample --format jpg" "$bin" sample --model "$m" --src-dir "$tmp/flat" --ref-dir "$tmp/oneref" \
   --out-dir "$tmp/o4" --outputs reference,latent --seeds 1 --format jpg --quality 80
