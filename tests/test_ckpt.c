@@ -31,20 +31,6 @@ static const char *tmp_path(const char *name) {
     return p;
 }
 
-static uint8_t *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)len + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return p;
-}
-
 static void write_file(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
@@ -741,7 +727,7 @@ static void read_all(sg_weights *w) {
 
 static void mutate_all(const char *file) {
     size_t n;
-    uint8_t *p = read_file(file, &n);
+    uint8_t *p = tu_read_file(file, &n);
     int ok = 0, bad = 0;
     for (size_t cut = 0; cut < n; cut++) {
         uint8_t *q = malloc(cut + 1);
@@ -915,7 +901,7 @@ static void test_fixture_config(void **state) {
 /* Truncations and bit flips of a real checkpoint's pickles: errors, or a readable source. */
 static void fixture_mutations(const char *file, size_t flips) {
     size_t n;
-    uint8_t *p = read_file(tu_fixture_path(file), &n);
+    uint8_t *p = tu_read_file(tu_fixture_path(file), &n);
     uint64_t r = 0x9E3779B97F4A7C15ull;
     int ok = 0, bad = 0;
     for (size_t i = 0; i < 64 + flips; i++) {

@@ -124,16 +124,9 @@ static void det_close(det_env *e) {
     } while (0)
 
 static cJSON *read_json(const char *path) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    text[n] = 0;
-    cJSON *j = cJSON_Parse(text);
+    size_t n;
+    uint8_t *text = tu_read_file(path, &n);
+    cJSON *j = cJSON_ParseWithLength((const char *)text, n);
     free(text);
     assert_non_null(j);
     return j;

@@ -141,3 +141,18 @@ void tu_assert_plan(const char *what, const sg_arena *a, size_t planned, size_t 
         fail_msg("%s: plan %zu is %zu floats over the peak %zu (slack %zu)", what, planned,
                  planned - a->peak, a->peak, slack);
 }
+
+uint8_t *tu_read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc((size_t)len + 1);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    p[len] = 0;
+    *n = (size_t)len;
+    return p;
+}

@@ -48,6 +48,9 @@ void tu_expect_check_fails(void (*fn)(void *), void *ctx, const char *want);
 void tu_assert_plan(const char *what, const sg_arena *a, size_t planned, size_t slack);
 #define TU_PLAN_SLACK ((size_t)1024)
 
+/* The whole file at path (asserted to open and read), NUL-terminated one past *n; free() it. */
+uint8_t *tu_read_file(const char *path, size_t *n);
+
 /* Deterministic uniform floats in [lo, hi) (xorshift, seeded). */
 void tu_fill_random(float *x, size_t n, uint64_t seed, float lo, float hi);
 /* max |a - b| and mean |a - b| in double */
