@@ -10,11 +10,7 @@
 #include <string.h>
 
 #include "../engine/engine.h"
-
-static int cmp(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 typedef struct {
     sg_face_detector d;
@@ -42,7 +38,7 @@ static double run(bench *b, int net, float *x, float *enc, float *score) {
 }
 
 static void stats(double *v, int n, double *med, double *min) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     *med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, *min = v[0];
 }
 

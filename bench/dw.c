@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../net/net.h"
+#include "bench_util.h"
 
 typedef struct {
     const char *name;
@@ -28,17 +29,6 @@ static const dw_layer layers[] = {
 };
 
 enum { M_NAIVE, M_ONE, M_POOL, M_COPY, M_N };
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* The formula of net.h, one output at a time. */
 static void naive(const sg_tensor *x, const float *w, const sg_dw3x3 *p, sg_tensor *y) {
@@ -61,15 +51,6 @@ static void naive(const sg_tensor *x, const float *w, const sg_dw3x3 *p, sg_tens
     }
 }
 
-static float *rnd(size_t n, unsigned seed) {
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n && p; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        p[i] = (float)(seed >> 8) / (float)(1u << 24) - 0.5f;
-    }
-    return p;
-}
-
 #define EVICT ((size_t)64 << 20)
 static char *evict_buf;
 static void evict(void) {
@@ -81,7 +62,7 @@ static void evict(void) {
 static double run(int m, const sg_tensor *x, const float *w, const sg_dw3x3 *p, sg_tensor *y,
                   float *copy) {
     evict();
-    const double t0 = now_ms();
+    const double t0 = bench_now_ms();
     switch (m) {
     case M_NAIVE: naive(x, w, p, y); break;
     case M_ONE:
@@ -92,7 +73,7 @@ static double run(int m, const sg_tensor *x, const float *w, const sg_dw3x3 *p, 
     case M_POOL: sg_conv2d_dw3x3(x, w, p, y); break;
     case M_COPY: memcpy(copy, x->data, sg_tensor_numel(x) * sizeof(float)); break;
     }
-    return now_ms() - t0;
+    return bench_now_ms() - t0;
 }
 
 int main(int argc, char **argv) {
@@ -112,8 +93,8 @@ int main(int argc, char **argv) {
         const int ho = (l->side + l->s - 1) / l->s, total = (ho - 1) * l->s + 3 - l->side;
         const int pad = total > 0 ? total / 2 : 0;
         const size_t nx = (size_t)l->c * l->side * l->side, ny = (size_t)l->c * ho * ho;
-        float *xd = rnd(nx, 1), *w = rnd((size_t)9 * l->c, 2), *sc = rnd(l->c, 3);
-        float *bi = rnd(l->c, 4), *yd = malloc(ny * sizeof(float)), *copy = malloc(nx * 4);
+        float *xd = bench_rnd(nx, 1), *w = bench_rnd((size_t)9 * l->c, 2), *sc = bench_rnd(l->c, 3);
+        float *bi = bench_rnd(l->c, 4), *yd = malloc(ny * sizeof(float)), *copy = malloc(nx * 4);
         if (!xd || !w || !sc || !bi || !yd || !copy) return 1;
         sg_tensor x = sg_tensor_make(xd, 1, l->c, l->side, l->side);
         sg_tensor y = sg_tensor_make(yd, 1, l->c, ho, ho);
@@ -124,7 +105,7 @@ int main(int argc, char **argv) {
             for (int m = 0; m < M_N; m++) t[m][r] = run(m, &x, w, &p, &y, copy);
         double gbs[M_N];
         for (int m = 0; m < M_N; m++) {
-            qsort(t[m], (size_t)runs, sizeof(double), cmp);
+            qsort(t[m], (size_t)runs, sizeof(double), bench_cmp_double);
             const double bytes = m == M_COPY ? 8.0 * nx : 4.0 * (nx + ny);
             gbs[m] = bytes / (t[m][runs / 2] * 1e6);
             sum_ms[m] += t[m][runs / 2] * (strstr(l->name, "×5") ? 5 : 1);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../engine/engine.h"
+#include "bench_util.h"
 
 typedef struct {
     const char *name;
@@ -58,12 +59,6 @@ static const layer layers[] = {
     {"F 64→64 @4", 64, 64, 4, 0, 4},
 };
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 /* CPU time of the whole process (all threads): unlike wall time it does not grow when other
  * load on the box preempts us, so it compares runs taken at different moments (the pool never
  * spins, so idle waiting costs none). */
@@ -71,20 +66,6 @@ static double cpu_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static float *rnd(size_t n, unsigned seed) {
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n && p; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        p[i] = (float)(seed >> 8) / (float)(1u << 24) - 0.5f;
-    }
-    return p;
 }
 
 enum { A_SGEMM, A_IM2COL, A_SHIFT, A_WINO, A_UPNAIVE, A_UP2, A_N };
@@ -96,7 +77,7 @@ static double run(int a, const layer *l, float *x, float *xu, float *w, float *b
     const int s = l->side, si = l->up ? s / 2 : s;
     sg_tensor tx = sg_tensor_make(x, 1, l->cin, si, si), ty = sg_tensor_make(y, 1, l->cout, s, s);
     sg_tensor tu = sg_tensor_make(xu, 1, l->cin, s, s);
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     switch (a) {
     case A_SGEMM: sg_gemm(l->cout, s * s, 9 * l->cin, A, 9 * l->cin, B, s * s, y, s * s, 0); break;
     case A_IM2COL:
@@ -121,21 +102,22 @@ static double run(int a, const layer *l, float *x, float *xu, float *w, float *b
         sg_conv2d_up2(&tx, w, b, &ty, ws);
         break;
     }
-    return now_ms() - t0;
+    return bench_now_ms() - t0;
 }
 
 /* the sgemm rate of a big conv-like product: the "peak" the profile compares against */
 static double sgemm_gflops(int runs) {
     const int M = 256, N = 4096, K = 2304;
-    float *A = rnd((size_t)M * K, 1), *B = rnd((size_t)K * N, 2), *C = malloc((size_t)M * N * 4);
+    float *A = bench_rnd((size_t)M * K, 1), *B = bench_rnd((size_t)K * N, 2),
+          *C = malloc((size_t)M * N * 4);
     double t[100];
     sg_gemm(M, N, K, A, K, B, N, C, N, 0);
     for (int r = 0; r < runs; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         sg_gemm(M, N, K, A, K, B, N, C, N, 0);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
     }
-    qsort(t, (size_t)runs, sizeof(double), cmp);
+    qsort(t, (size_t)runs, sizeof(double), bench_cmp_double);
     free(A), free(B), free(C);
     return 2.0 * M * N * K / (t[runs / 2] * 1e6);
 }
@@ -166,7 +148,7 @@ static int profile_model(const char *path, int runs, const char *only, sg_precis
         return 1;
     }
     const int S = e.cfg.img_size;
-    float *xd = rnd(3 * (size_t)S * S, 7), *yd = malloc(3 * (size_t)S * S * 4);
+    float *xd = bench_rnd(3 * (size_t)S * S, 7), *yd = malloc(3 * (size_t)S * S * 4);
     float *md = malloc((size_t)S * S * 4), s[512] = {0};
     for (size_t i = 0; i < (size_t)S * S; i++) md[i] = 0.5f;
     sg_tensor x = sg_tensor_make(xd, 1, 3, S, S), y = sg_tensor_make(yd, 1, 3, S, S);
@@ -187,12 +169,12 @@ static int profile_model(const char *path, int runs, const char *only, sg_precis
         sg_profile_enable(1);
         const double c0 = cpu_ms();
         for (int i = 0; i < runs; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             run_net(&e, &r, k, &x, &y, masks, s, &err);
-            t[i] = now_ms() - t0;
+            t[i] = bench_now_ms() - t0;
         }
         sg_profile_enable(0);
-        qsort(t, (size_t)runs, sizeof(double), cmp);
+        qsort(t, (size_t)runs, sizeof(double), bench_cmp_double);
         const double cpu = (cpu_ms() - c0) / runs;
         printf("\n%s median_ms=%.2f gflops=%.1f cpu_ms=%.1f (nominal %.1f GFLOP), profile summed "
                "over %d runs:\n",
@@ -235,10 +217,10 @@ int main(int argc, char **argv) {
         if (only && !strstr(l->name, only)) continue;
         const int s = l->side;
         const size_t K = 9 * (size_t)l->cin, npix = (size_t)s * s;
-        float *x = rnd((size_t)l->cin * npix, 1), *xu = malloc((size_t)l->cin * npix * 4);
-        float *w = rnd((size_t)l->cout * K, 2), *b = rnd(l->cout, 3);
+        float *x = bench_rnd((size_t)l->cin * npix, 1), *xu = malloc((size_t)l->cin * npix * 4);
+        float *w = bench_rnd((size_t)l->cout * K, 2), *b = bench_rnd(l->cout, 3);
         float *y = malloc((size_t)l->cout * npix * sizeof(float));
-        float *A = rnd((size_t)l->cout * K, 4), *B = rnd(K * npix, 5);
+        float *A = bench_rnd((size_t)l->cout * K, 4), *B = bench_rnd(K * npix, 5);
         double t[A_N][100];
         int ok[A_N];
         for (int a = 0; a < A_N; a++) ok[a] = run(a, l, x, xu, w, b, y, A, B, &ws) >= 0; /* warm */
@@ -250,7 +232,7 @@ int main(int argc, char **argv) {
         double sg = 0;
         for (int a = 0; a < A_N; a++) {
             if (!ok[a]) continue;
-            qsort(t[a], (size_t)runs, sizeof(double), cmp);
+            qsort(t[a], (size_t)runs, sizeof(double), bench_cmp_double);
             double med = t[a][runs / 2];
             if (a == A_SGEMM) sg = med;
             printf("%-36s %8s %9.2f %8.1f %5.0f%%\n", a == 0 ? l->name : "", anames[a], med,
