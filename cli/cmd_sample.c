@@ -213,16 +213,9 @@ static sg_status collect(const sg_config *cfg, const char *dir, int is_ref, phot
 
 /* A source's region (--crop, --face) cut out of img, in place; *fit becomes the region's. */
 static sg_status cut_region(sampler *s, sg_image *img, sg_fit *fit, sg_error *err) {
-    const options *o = s->o;
     sg_rect sq;
-    int n;
-    sg_image crop = {0};
-    sg_status st = sg_regions_find(&s->e, o->detector ? &s->det : NULL, &s->run, img, &o->region,
-                                   &sq, 1, &n, NULL, err);
-    if (!st) st = sg_image_crop(img, sq, &crop, err);
-    sg_image_free(img);
-    *img = crop, *fit = sg_region_fit(&s->e, &o->region, *fit);
-    return st;
+    return sg_regions_cut(&s->e, s->o->detector ? &s->det : NULL, &s->run, img, &s->o->region, fit,
+                          &sq, NULL, err);
 }
 
 /* Decodes every photo and makes its view: an undecodable one stops the run before any work.

@@ -156,6 +156,12 @@ sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_ima
 
 /* The fit a region is translated with: SG_FIT_ALIGN for a face model's detected faces, else fit. */
 sg_fit sg_region_fit(const sg_engine *e, const sg_region_ask *q, sg_fit fit);
+/* *img replaced by its region's square (one: the crop's, or the face q names; q->face is not
+ * SG_FACE_ALL), *sq that square, *fit the region's (sg_region_fit). Errors as sg_regions_find's;
+ * *img is freed (zeroed) on any. For a grid's or video's source and a reference photo. */
+sg_status sg_regions_cut(const sg_engine *e, const sg_face_detector *d, sg_run *r, sg_image *img,
+                         const sg_region_ask *q, sg_fit *fit, sg_rect *sq, double *detect_ms,
+                         sg_error *err);
 /* A whole region request on one photo: the squares (sg_regions_find; none asked: the fit's own
  * region, the centre square or, for stretch, the whole photo; at most max into sq, *n of them),
  * each translated with sg_region_fit's fit; with canvas (NULL: no paste; else made here as a

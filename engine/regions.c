@@ -147,3 +147,15 @@ sg_status sg_engine_translate_regions(const sg_engine *e, const sg_face_detector
     }
     return st;
 }
+
+sg_status sg_regions_cut(const sg_engine *e, const sg_face_detector *d, sg_run *r, sg_image *img,
+                         const sg_region_ask *q, sg_fit *fit, sg_rect *sq, double *detect_ms,
+                         sg_error *err) {
+    int n;
+    sg_image crop = {0};
+    sg_status st = sg_regions_find(e, d, r, img, q, sq, 1, &n, detect_ms, err);
+    if (!st) st = sg_image_crop(img, *sq, &crop, err);
+    sg_image_free(img);
+    *img = crop, *fit = sg_region_fit(e, q, *fit);
+    return st;
+}

@@ -19,7 +19,14 @@ static sg_status decode(sg_request *r, const uint8_t *d, size_t n, sg_image *img
 }
 
 static sg_status region_error(sg_request *r, sg_status st, const sg_error *err);
-static sg_fit region_fit(const sg_request *r, const sg_region_ask *q);
+
+/* photo cut to the square of q (one region), *fit the region's; a failure is the answer's */
+static sg_status cut_region(sg_request *r, sg_run *run, sg_image *photo, const sg_region_ask *q,
+                            sg_fit *fit, sg_rect *sq, sg_error *err) {
+    sg_status st = sg_regions_cut(&r->model->engine, r->detector, run, photo, q, fit, sq,
+                                  &r->stage_ms[SG_STAGE_DETECT], err);
+    return st ? region_error(r, st, err) : SG_OK;
+}
 
 /* Style source c into c->style (decoding a reference; ref_crop= or ref_face= cut it first). */
 static sg_status compute_style(sg_request *r, sg_run *run, sg_style_src *c, sg_image *ref_out,
@@ -32,17 +39,9 @@ static sg_status compute_style(sg_request *r, sg_run *run, sg_style_src *c, sg_i
     sg_status st = SG_OK;
     if (c->mode == SG_STYLE_REF) st = decode(r, c->ref, c->ref_len, &ref, err);
     sg_fit fit = r->fit;
-    if (!st && c->mode == SG_STYLE_REF && r->ref_region.mode) { /* ref_crop=, ref_face= */
-        sg_rect sq;
-        int n;
-        sg_image crop = {0};
-        st = sg_regions_find(e, r->detector, run, &ref, &r->ref_region, &sq, 1, &n,
-                             &r->stage_ms[SG_STAGE_DETECT], err);
-        if (st) region_error(r, st, err);
-        if (!st) st = sg_image_crop(&ref, sq, &crop, err);
-        sg_image_free(&ref);
-        ref = crop, fit = region_fit(r, &r->ref_region);
-    }
+    sg_rect sq;
+    if (!st && c->mode == SG_STYLE_REF && r->ref_region.mode) /* ref_crop=, ref_face= */
+        st = cut_region(r, run, &ref, &r->ref_region, &fit, &sq, err);
     double t0 = sg_now_ms();
     if (!st && c->mode == SG_STYLE_REF)
         st = sg_engine_style_ref(e, run, &ref, fit, c->domain, c->style, err);
@@ -83,10 +82,6 @@ static sg_status region_error(sg_request *r, sg_status st, const sg_error *err) 
     else if (st == SG_ERR_ARG) sg_http_fail(&r->error, 400, "bad_field", "%s", err->msg);
     else if (st == SG_ERR_UNSUPPORTED) sg_http_fail(&r->error, 501, "no_detector", "%s", err->msg);
     return st;
-}
-
-static sg_fit region_fit(const sg_request *r, const sg_region_ask *q) {
-    return sg_region_fit(&r->model->engine, q, r->fit);
 }
 
 /* photo's regions translated: *out the last translation; with paste every one put back into
@@ -198,18 +193,10 @@ static sg_status source_step(sg_request *r, sg_run *run, int i, sg_error *err) {
     sg_image photo = {0};
     if (!st) st = decode(r, r->src[i], r->src_len[i], &photo, err);
     sg_fit fit = r->fit;
-    if (!st && r->region.mode) { /* crop= or face=: the square, then the fit */
-        sg_rect sq;
-        int n;
-        sg_image crop = {0};
-        st = sg_regions_find(&r->model->engine, r->detector, run, &photo, &r->region, &sq, 1, &n,
-                             &r->stage_ms[SG_STAGE_DETECT], err);
-        if (st) region_error(r, st, err);
-        if (!st) st = sg_image_crop(&photo, sq, &crop, err);
-        sg_image_free(&photo);
-        photo = crop, fit = region_fit(r, &r->region);
-        if (!st && r->n_regions < SG_DET_MAX_FACES) r->regions[r->n_regions++] = sq;
-    }
+    sg_rect sq;
+    if (!st && r->region.mode) /* crop= or face=: the square, then the fit */
+        st = cut_region(r, run, &photo, &r->region, &fit, &sq, err);
+    if (!st && r->region.mode && r->n_regions < SG_DET_MAX_FACES) r->regions[r->n_regions++] = sq;
     double t0 = sg_now_ms();
     if (!st) st = fitted_as(r, run, &photo, fit, &r->fitted[i], err);
     r->stage_ms[SG_STAGE_FACES] += fit == SG_FIT_ALIGN ? sg_now_ms() - t0 : 0;
