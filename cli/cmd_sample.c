@@ -33,6 +33,11 @@ typedef struct {
      * aligning), so the photo itself is dropped once decoded: 20 sources of 12 Mpixel would
      * otherwise hold 700 MB, and --fit align would align again for every frame. */
     sg_image view;
+    /* --paste (sources): the whole photo kept (every cell is pasted into a copy of it), its
+     * square and the square's fit; view is then left empty */
+    sg_image whole;
+    sg_rect sq;
+    sg_fit fit;
 } photo;
 
 typedef struct {
@@ -46,6 +51,7 @@ typedef struct {
     float psi;
     int64_t max_pixels;
     sg_region_ask region; /* --crop, --face: every source photo's region */
+    int paste;            /* --paste: every cell the whole photo, its region put back */
     const char *detector;
 } options;
 
@@ -55,6 +61,7 @@ typedef struct {
     sg_run run;
     sg_face_detector det; /* --face */
     int S, dim, engine_open, run_open;
+    int cw, ch; /* a cell: S², or with --paste the largest photo's size (at least S, even) */
     photo *src, *ref;
     int nsrc, nref, nlat;
     float *s_ref; /* [nref, style_dim] */
@@ -88,6 +95,9 @@ static int check_region(const cli_opt *t, options *o) {
     if (crop) o->region.mode = SG_REGION_CROP;
     if (face && (sg_face_select_parse(face, &o->region.face) || o->region.face == SG_FACE_ALL))
         return bad("--face must be auto or a face index 0..99");
+    o->paste = cli_get(t, "--paste") != NULL;
+    if (o->paste && !crop && !face && o->fit == SG_FIT_ALIGN)
+        return bad("--paste with --fit align needs --face or --crop");
     if (!face) return 0;
     o->region.mode = SG_REGION_FACE;
     if (!(o->detector = sg_detector_path(cli_get(t, "--detector"))))
@@ -153,7 +163,7 @@ static int check_options(const cli_opt *t, options *o) {
 static void photos_free(photo *p, int n) {
     for (int i = 0; p && i < n; i++) {
         free(p[i].path);
-        sg_image_free(&p[i].view);
+        sg_image_free(&p[i].view), sg_image_free(&p[i].whole);
     }
     free(p);
 }
@@ -218,15 +228,28 @@ static sg_status cut_region(sampler *s, sg_image *img, sg_fit *fit, sg_error *er
                           &sq, NULL, err);
 }
 
+/* --paste: the source photo kept whole, its square planned once (as /v1/grid's paste=true) */
+static sg_status keep_whole(sampler *s, photo *p, sg_image *img, sg_error *err) {
+    int n;
+    sg_status st = sg_regions_plan(&s->e, s->o->detector ? &s->det : NULL, &s->run, img,
+                                   &s->o->region, s->o->fit, &p->sq, 1, &n, NULL, err);
+    p->fit = sg_region_fit(&s->e, &s->o->region, s->o->fit);
+    p->whole = *img;
+    *img = (sg_image){0};
+    return st;
+}
+
 /* Decodes every photo and makes its view: an undecodable one stops the run before any work.
- * Sources (is_src) are cut to their region first when --crop or --face asks. */
+ * Sources (is_src) are cut to their region first when --crop or --face asks (kept whole with
+ * --paste). */
 static sg_status load(sampler *s, photo *ps, int n, int is_src, sg_error *err) {
     for (int i = 0; i < n; i++) {
         sg_image img = {0};
         sg_fit fit = s->o->fit;
         sg_status st = sg_image_load(ps[i].path, s->o->max_pixels, 1, &img, err);
-        if (!st && is_src && s->o->region.mode) st = cut_region(s, &img, &fit, err);
-        if (!st)
+        if (!st && is_src && s->o->paste) st = keep_whole(s, &ps[i], &img, err);
+        else if (!st && is_src && s->o->region.mode) st = cut_region(s, &img, &fit, err);
+        if (!st && !ps[i].whole.pixels)
             st = fit == SG_FIT_ALIGN ? sg_engine_align(&s->e, &s->run, &img, &ps[i].view, err)
                                      : sg_image_fit(&img, fit, s->S, &ps[i].view, err);
         sg_image_free(&img);
@@ -260,9 +283,16 @@ static void lerp(const float *a, const float *b, float t, int n, float *out) {
     for (int i = 0; i < n; i++) out[i] = a[i] + t * (b[i] - a[i]); /* as torch.lerp */
 }
 
+/* Source i in style: its view translated, or with --paste its whole photo with the square
+ * translated and put back (`stargan translate --paste`'s pixels). */
 static sg_status translate(sampler *s, int i, const float *style, sg_image *out, sg_error *err) {
-    sg_status st =
-        sg_engine_translate(&s->e, &s->run, &s->src[i].view, SG_FIT_STRETCH, style, out, NULL, err);
+    const photo *p = &s->src[i];
+    sg_image last = {0};
+    sg_status st = p->whole.pixels ? sg_engine_paste_regions(&s->e, &s->run, &p->whole, &p->sq, 1,
+                                                             p->fit, style, &last, out, NULL, err)
+                                   : sg_engine_translate(&s->e, &s->run, &p->view, SG_FIT_STRETCH,
+                                                         style, out, NULL, err);
+    sg_image_free(&last);
     if (st) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -286,18 +316,27 @@ static sg_status save(sampler *s, const sg_image *img, const char *name, sg_erro
 }
 
 static const uint8_t white[3] = {255, 255, 255};
+#define SG_SAMPLE_MAX_PIXELS 500000000LL /* one grid or frame: 1.5 GB of RGB */
+
+/* img centred in the cell whose top left is (x, y) */
+static void place(const sampler *s, sg_image *dst, const sg_image *img, int x, int y) {
+    sg_image_blit(dst, img, x + (s->cw - img->w) / 2, y + (s->ch - img->h) / 2);
+}
+
+/* What a source shows in the header column: the photo as the network sees it, or whole. */
+static const sg_image *shown(const photo *p) { return p->whole.pixels ? &p->whole : &p->view; }
 
 static sg_status reference_grid(sampler *s, sg_error *err) {
-    const int S = s->S;
+    const int W = s->cw, H = s->ch;
     sg_image grid, cell = {0};
-    sg_status st = sg_image_create(&grid, (s->nref + 1) * S, (s->nsrc + 1) * S, white, err);
+    sg_status st = sg_image_create(&grid, (s->nref + 1) * W, (s->nsrc + 1) * H, white, err);
     if (st) return st;
-    for (int j = 0; j < s->nref; j++) sg_image_blit(&grid, &s->ref[j].view, (j + 1) * S, 0);
-    for (int i = 0; i < s->nsrc; i++) sg_image_blit(&grid, &s->src[i].view, 0, (i + 1) * S);
+    for (int j = 0; j < s->nref; j++) place(s, &grid, &s->ref[j].view, (j + 1) * W, 0);
+    for (int i = 0; i < s->nsrc; i++) place(s, &grid, shown(&s->src[i]), 0, (i + 1) * H);
     for (int j = 0; !st && j < s->nref; j++)
         for (int i = 0; !st && i < s->nsrc; i++) {
             st = translate(s, i, s->s_ref + (size_t)j * s->dim, &cell, err);
-            if (!st) sg_image_blit(&grid, &cell, (j + 1) * S, (i + 1) * S);
+            if (!st) place(s, &grid, &cell, (j + 1) * W, (i + 1) * H);
             sg_image_free(&cell);
             cli_progress_step(&s->prog, 1, NULL);
         }
@@ -307,15 +346,15 @@ static sg_status reference_grid(sampler *s, sg_error *err) {
 }
 
 static sg_status latent_grid(sampler *s, sg_error *err) {
-    const int S = s->S;
+    const int W = s->cw, H = s->ch;
     sg_image grid, cell = {0};
-    sg_status st = sg_image_create(&grid, (s->nlat + 1) * S, s->nsrc * S, white, err);
+    sg_status st = sg_image_create(&grid, (s->nlat + 1) * W, s->nsrc * H, white, err);
     if (st) return st;
-    for (int i = 0; i < s->nsrc; i++) sg_image_blit(&grid, &s->src[i].view, 0, i * S);
+    for (int i = 0; i < s->nsrc; i++) place(s, &grid, shown(&s->src[i]), 0, i * H);
     for (int c = 0; !st && c < s->nlat; c++)
         for (int i = 0; !st && i < s->nsrc; i++) {
             st = translate(s, i, s->s_lat + (size_t)c * s->dim, &cell, err);
-            if (!st) sg_image_blit(&grid, &cell, (c + 1) * S, i * S);
+            if (!st) place(s, &grid, &cell, (c + 1) * W, i * H);
             sg_image_free(&cell);
             cli_progress_step(&s->prog, 1, NULL);
         }
@@ -348,13 +387,13 @@ static void draw_refs(const sampler *s, sg_image *frame, float p) {
 /* One frame: every source in style, the reference column at position p (video_ref). */
 static sg_status frame_out(sampler *s, int is_ref, const float *style, float p, sg_image *frame,
                            sg_video *v, sg_error *err) {
-    const int S = s->S, x0 = is_ref ? ref_column(s) : 0;
+    const int x0 = is_ref ? ref_column(s) : 0;
     if (is_ref) draw_refs(s, frame, p);
     sg_image cell = {0};
     for (int i = 0; i < s->nsrc; i++) {
         sg_status st = translate(s, i, style, &cell, err);
         if (st) return st;
-        sg_image_blit(frame, &cell, x0 + i * S, S);
+        place(s, frame, &cell, x0 + i * s->cw, s->ch);
         sg_image_free(&cell);
         cli_progress_step(&s->prog, 1, NULL);
     }
@@ -362,16 +401,16 @@ static sg_status frame_out(sampler *s, int is_ref, const float *style, float p, 
 }
 
 static sg_status video(sampler *s, int which, sg_error *err) {
-    const int S = s->S, F = s->o->frames, is_ref = which == OUT_VIDEO_REF;
+    const int F = s->o->frames, is_ref = which == OUT_VIDEO_REF;
     const int codes = is_ref ? s->nref : s->nlat, x0 = is_ref ? ref_column(s) : 0;
     const float *styles = is_ref ? s->s_ref : s->s_lat;
     char *path = out_path(s, out_names[which], sg_video_extension(s->o->vfmt));
     if (!path) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
     sg_image frame = {0};
     sg_video *v = NULL;
-    sg_status st = sg_image_create(&frame, x0 + s->nsrc * S, 2 * S, NULL, err);
+    sg_status st = sg_image_create(&frame, x0 + s->nsrc * s->cw, 2 * s->ch, NULL, err);
     if (!st) st = sg_video_open(&v, path, s->o->vfmt, frame.w, frame.h, s->o->fps, err);
-    for (int i = 0; !st && i < s->nsrc; i++) sg_image_blit(&frame, &s->src[i].view, x0 + i * S, 0);
+    for (int i = 0; !st && i < s->nsrc; i++) place(s, &frame, shown(&s->src[i]), x0 + i * s->cw, 0);
     for (int g = 0; !st && g < segments(codes); g++) {
         const float *a = styles + (size_t)g * s->dim;
         const float *b = styles + (size_t)(codes > 1 ? g + 1 : g) * s->dim;
@@ -404,30 +443,47 @@ static long work_units(const sampler *s) {
 }
 
 /* Every output's size, checked before any work. */
+static sg_status too_big(const sampler *s, const char *what, int64_t w, int64_t h, int64_t side,
+                         const char *hint, sg_error *err) {
+    return sg_error_set(err, SG_ERR_LIMIT,
+                        "%s would be %lld×%lld pixels (at most %lld a side, %lld in all): use %s%s",
+                        what, (long long)w, (long long)h, (long long)side,
+                        (long long)SG_SAMPLE_MAX_PIXELS, hint,
+                        s->o->paste ? ", or leave out --paste" : "");
+}
+
+static int over(int64_t w, int64_t h, int64_t side) {
+    return w > side || h > side || w * h > SG_SAMPLE_MAX_PIXELS;
+}
+
+/* Every output's size, checked before any work (with --paste again once the photos' sizes are
+ * known). */
 static sg_status check_sizes(const sampler *s, sg_error *err) {
     const options *o = s->o;
-    const int64_t S = s->S, img_max = 65535, vid_max = SG_VIDEO_MAX_SIDE;
-    if (o->want[OUT_REFERENCE] && ((s->nref + 1) * S > img_max || (s->nsrc + 1) * S > img_max))
-        return sg_error_set(err, SG_ERR_LIMIT,
-                            "reference.png would be %lld×%lld pixels (at most %lld a side): use "
-                            "fewer photos",
-                            (long long)((s->nref + 1) * S), (long long)((s->nsrc + 1) * S),
-                            (long long)img_max);
-    if (o->want[OUT_LATENT] && ((s->nlat + 1) * S > img_max || s->nsrc * S > img_max))
-        return sg_error_set(err, SG_ERR_LIMIT,
-                            "latent.png would be %lld×%lld pixels (at most %lld a side): use "
-                            "fewer sources or --seeds",
-                            (long long)((s->nlat + 1) * S), (long long)(s->nsrc * S),
-                            (long long)img_max);
+    const int64_t W = s->cw, H = s->ch, img_max = 65535, vid_max = SG_VIDEO_MAX_SIDE;
+    if (o->want[OUT_REFERENCE] && over((s->nref + 1) * W, (s->nsrc + 1) * H, img_max))
+        return too_big(s, "reference.png", (s->nref + 1) * W, (s->nsrc + 1) * H, img_max,
+                       "fewer photos", err);
+    if (o->want[OUT_LATENT] && over((s->nlat + 1) * W, s->nsrc * H, img_max))
+        return too_big(s, "latent.png", (s->nlat + 1) * W, s->nsrc * H, img_max,
+                       "fewer sources or --seeds", err);
     int64_t vw = 0;
-    if (o->want[OUT_VIDEO_LATENT]) vw = s->nsrc * S;
-    if (o->want[OUT_VIDEO_REF]) vw = ref_column(s) + s->nsrc * S;
-    if (vw > vid_max || 2 * S > vid_max)
-        return sg_error_set(err, SG_ERR_LIMIT,
-                            "video frames would be %lld×%lld pixels (at most %lld a side): use "
-                            "fewer sources, or --outputs reference,latent",
-                            (long long)vw, (long long)(2 * S), (long long)vid_max);
+    if (o->want[OUT_VIDEO_LATENT]) vw = s->nsrc * W;
+    if (o->want[OUT_VIDEO_REF]) vw = ref_column(s) + s->nsrc * W;
+    if (vw && over(vw, 2 * H, vid_max))
+        return too_big(s, "video frames", vw, 2 * H, vid_max,
+                       "fewer sources, or --outputs reference,latent", err);
     return SG_OK;
+}
+
+/* --paste: a cell holds the largest photo (at least S², sides even for the videos' codec) */
+static void paste_cells(sampler *s) {
+    s->cw = s->ch = s->S;
+    for (int i = 0; s->o->paste && i < s->nsrc; i++) {
+        if (s->src[i].whole.w > s->cw) s->cw = s->src[i].whole.w;
+        if (s->src[i].whole.h > s->ch) s->ch = s->src[i].whole.h;
+    }
+    s->cw += s->cw % 2, s->ch += s->ch % 2;
 }
 
 static sg_status styles(sampler *s, sg_error *err) {
@@ -461,6 +517,7 @@ static sg_status run(sampler *s, sg_error *err) {
                         (st = sg_run_reserve(&s->run, sg_detector_plan(&s->det.net), err))))
         return st;
     s->S = s->e.cfg.img_size, s->dim = s->e.cfg.style_dim;
+    s->cw = s->ch = s->S;
     const int need_ref = o->want[OUT_REFERENCE] || o->want[OUT_VIDEO_REF];
     const int need_lat = o->want[OUT_LATENT] || o->want[OUT_VIDEO_LATENT];
     s->nlat = need_lat ? s->e.cfg.num_domains * o->seeds : 0;
@@ -474,6 +531,8 @@ static sg_status run(sampler *s, sg_error *err) {
         return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
     if ((st = load(s, s->src, s->nsrc, 1, err)) || (st = load(s, s->ref, s->nref, 0, err)))
         return st;
+    paste_cells(s);
+    if (o->paste && (st = check_sizes(s, err))) return st;
     if ((st = styles(s, err))) return st;
     if ((st = cli_mkdirs(o->out_dir, err))) return st;
 
@@ -520,6 +579,10 @@ int cmd_sample(int argc, char **argv) {
         {"--max-pixels", "N", "refuse photos with more pixels", "40000000"},
         {"--crop", "X,Y,W,H", "every source photo: this region (made square around it)", NULL},
         {"--face", "auto|N", "every source photo: its best (or N-th) detected face", NULL},
+        {"--paste", NULL,
+         "every cell the whole photo with its region (--crop, --face, else the --fit's own) "
+         "translated and put back; cells the largest photo's size",
+         NULL},
         {"--detector", "D",
          "face detector for --face (default: $STARGAN_DETECTOR, else " SG_DETECTOR_DEFAULT ")",
          NULL},

@@ -162,10 +162,18 @@ sg_fit sg_region_fit(const sg_engine *e, const sg_region_ask *q, sg_fit fit);
 sg_status sg_regions_cut(const sg_engine *e, const sg_face_detector *d, sg_run *r, sg_image *img,
                          const sg_region_ask *q, sg_fit *fit, sg_rect *sq, double *detect_ms,
                          sg_error *err);
-/* A whole region request on one photo: the squares (sg_regions_find; none asked: the fit's own
- * region, the centre square or, for stretch, the whole photo; at most max into sq, *n of them),
- * each translated with sg_region_fit's fit; with canvas (NULL: no paste; else made here as a
- * copy of photo) every one put back into it. out: the last translation. */
+/* The squares of a region request (sg_regions_find; none asked: the fit's own region, the centre
+ * square or, for stretch, the whole photo; at most max into sq, *n of them). */
+sg_status sg_regions_plan(const sg_engine *e, const sg_face_detector *d, sg_run *r,
+                          const sg_image *photo, const sg_region_ask *q, sg_fit fit, sg_rect *sq,
+                          int max, int *n, double *detect_ms, sg_error *err);
+/* Squares sq[0..n) of photo each translated with style s and the regions' fit (sg_region_fit);
+ * with canvas (NULL: no paste; else made here as a copy of photo) every one put back into it.
+ * out: the last translation. A grid or video plans once per photo and pastes once per style. */
+sg_status sg_engine_paste_regions(const sg_engine *e, sg_run *r, const sg_image *photo,
+                                  const sg_rect *sq, int n, sg_fit fit, const float *s,
+                                  sg_image *out, sg_image *canvas, sg_timing *t, sg_error *err);
+/* A whole region request on one photo: sg_regions_plan, then sg_engine_paste_regions. */
 sg_status sg_engine_translate_regions(const sg_engine *e, const sg_face_detector *d, sg_run *r,
                                       const sg_image *photo, const sg_region_ask *q, sg_fit fit,
                                       const float *s, sg_image *out, sg_image *canvas, sg_rect *sq,

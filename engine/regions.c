@@ -128,23 +128,38 @@ static sg_rect fit_region(const sg_image *photo, sg_fit fit) {
                               : (sg_rect){0, 0, photo->w, photo->h};
 }
 
+sg_status sg_regions_plan(const sg_engine *e, const sg_face_detector *d, sg_run *r,
+                          const sg_image *photo, const sg_region_ask *q, sg_fit fit, sg_rect *sq,
+                          int max, int *n, double *detect_ms, sg_error *err) {
+    *n = 0;
+    if (q->mode) return sg_regions_find(e, d, r, photo, q, sq, max, n, detect_ms, err);
+    if (max > 0) sq[0] = fit_region(photo, fit), *n = 1;
+    return SG_OK;
+}
+
+sg_status sg_engine_paste_regions(const sg_engine *e, sg_run *r, const sg_image *photo,
+                                  const sg_rect *sq, int n, sg_fit fit, const float *s,
+                                  sg_image *out, sg_image *canvas, sg_timing *t, sg_error *err) {
+    sg_status st = SG_OK;
+    double t0 = sg_now_ms();
+    if (canvas) st = sg_image_crop(photo, (sg_rect){0, 0, photo->w, photo->h}, canvas, err);
+    if (t) t->paste_ms += sg_now_ms() - t0;
+    for (int i = 0; !st && i < n; i++) {
+        sg_image_free(out);
+        st = sg_engine_translate_region(e, r, photo, sq[i], fit, s, out, canvas, t, err);
+    }
+    return st;
+}
+
 sg_status sg_engine_translate_regions(const sg_engine *e, const sg_face_detector *d, sg_run *r,
                                       const sg_image *photo, const sg_region_ask *q, sg_fit fit,
                                       const float *s, sg_image *out, sg_image *canvas, sg_rect *sq,
                                       int max, int *n, sg_timing *t, double *detect_ms,
                                       sg_error *err) {
-    sg_status st = SG_OK;
-    *n = 0;
-    if (q->mode) st = sg_regions_find(e, d, r, photo, q, sq, max, n, detect_ms, err);
-    else if (max > 0) sq[0] = fit_region(photo, fit), *n = 1;
-    double t0 = sg_now_ms();
-    if (!st && canvas) st = sg_image_crop(photo, (sg_rect){0, 0, photo->w, photo->h}, canvas, err);
-    if (t) t->paste_ms += sg_now_ms() - t0;
-    const sg_fit f = sg_region_fit(e, q, fit);
-    for (int i = 0; !st && i < *n; i++) {
-        sg_image_free(out);
-        st = sg_engine_translate_region(e, r, photo, sq[i], f, s, out, canvas, t, err);
-    }
+    sg_status st = sg_regions_plan(e, d, r, photo, q, fit, sq, max, n, detect_ms, err);
+    if (!st)
+        st = sg_engine_paste_regions(e, r, photo, sq, *n, sg_region_fit(e, q, fit), s, out, canvas,
+                                     t, err);
     return st;
 }
 

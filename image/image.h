@@ -108,6 +108,9 @@ sg_status sg_image_paste_warp(sg_image *dst, const sg_image *src, sg_rect r, con
 sg_status sg_image_create(sg_image *out, int w, int h, const uint8_t rgb[3], sg_error *err);
 /* Copies src into dst with src's top-left corner at (x, y); what falls outside dst is clipped. */
 void sg_image_blit(sg_image *dst, const sg_image *src, int x, int y);
+/* out = w × h (at least img's size) with img at its top left and img's last column and row
+ * repeated to fill the rest (a video codec's even sides without inventing colours). */
+sg_status sg_image_extend(const sg_image *img, int w, int h, sg_image *out, sg_error *err);
 /* Fills the rectangle (x, y, w, h) of dst with rgb, clipped to dst. */
 void sg_image_fill(sg_image *dst, int x, int y, int w, int h, const uint8_t rgb[3]);
 /* A rows × cols mosaic without padding: cell (r, c) is cells[r·cols + c], placed at

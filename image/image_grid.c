@@ -36,6 +36,21 @@ void sg_image_blit(sg_image *dst, const sg_image *src, int x, int y) {
                src->pixels + ((size_t)(sy + r) * src->w + sx) * 3, (size_t)w * 3);
 }
 
+sg_status sg_image_extend(const sg_image *img, int w, int h, sg_image *out, sg_error *err) {
+    if (!img || !img->pixels || w < img->w || h < img->h || img->w < 1 || img->h < 1)
+        return sg_error_set(err, SG_ERR_ARG, "extend: %dx%d is smaller than the image", w, h);
+    sg_status st = sg_image_create(out, w, h, NULL, err);
+    if (st) return st;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *src = img->pixels + (size_t)(y < img->h ? y : img->h - 1) * img->w * 3;
+        uint8_t *dst = out->pixels + (size_t)y * w * 3;
+        memcpy(dst, src, (size_t)img->w * 3);
+        for (int x = img->w; x < w; x++)
+            memcpy(dst + (size_t)x * 3, src + (size_t)(img->w - 1) * 3, 3);
+    }
+    return SG_OK;
+}
+
 void sg_image_fill(sg_image *dst, int x, int y, int w, int h, const uint8_t rgb[3]) {
     if (!dst || !dst->pixels) return;
     clip(&x, &w, dst->w), clip(&y, &h, dst->h);

@@ -378,8 +378,15 @@ typedef struct {
      * frame or cell a step; translate and style are one step */
     int step, n_steps;
     sg_image fitted[SG_REQ_MAX_ROWS]; /* the sources as the network sees them (img_size²) */
-    sg_image canvas;                  /* the grid */
-    struct sg_video *video;           /* the video's writer (image/video.h) */
+    /* paste= on a grid or video: each source's decoded photo (every cell or frame is pasted into
+     * a copy of it), its square and the square's fit, planned once */
+    sg_image photos[SG_REQ_MAX_ROWS];
+    sg_rect photo_sq[SG_REQ_MAX_ROWS];
+    sg_fit photo_fit[SG_REQ_MAX_ROWS];
+    int64_t src_pixels[SG_REQ_MAX_ROWS]; /* each source's pixels, from its header */
+    int cell_w, cell_h;     /* a grid's cells: img_size², or with paste the largest photo's size */
+    sg_image canvas;        /* the grid */
+    struct sg_video *video; /* the video's writer (image/video.h) */
     /* results */
     sg_http_error error; /* status 0: success */
     uint8_t *out;

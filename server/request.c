@@ -3,7 +3,10 @@
  * inputs give the same bytes. A grid or a video decodes one source a step and keeps only what the
  * network sees of it (the fitted img_size² square), then computes one style a step (decoding a
  * reference), then one frame or cell a step, the last also encoding: a step holds at most one
- * decoded photo, and each cell is the bytes /v1/translate answers for the same inputs. */
+ * decoded photo, and each cell is the bytes /v1/translate answers for the same inputs. With
+ * paste= the sources are kept whole instead (their squares planned once), and every cell or
+ * frame is a copy of its photo with the square's translation put back; a grid's canvas, bounded
+ * by --max-pixels, is larger than all of them together. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -168,30 +171,83 @@ static void grid_origin(const sg_request *r, int *hx, int *hy) {
     *hy = r->header && r->n_cols && r->cols[0].mode == SG_STYLE_REF;
 }
 
+/* img centred in grid cell (gx, gy) (cells are cell_w × cell_h; img_size² without paste) */
 static void blit(sg_request *r, const sg_image *img, int gx, int gy) {
-    int s = r->model->engine.cfg.img_size;
-    sg_image_blit(&r->canvas, img, gx * s, gy * s);
+    sg_image_blit(&r->canvas, img, gx * r->cell_w + (r->cell_w - img->w) / 2,
+                  gy * r->cell_h + (r->cell_h - img->h) / 2);
+}
+
+/* A video's frame size: img_size², or with paste the photo's (MP4's sides made even). */
+static void frame_size(const sg_request *r, int *w, int *h) {
+    const sg_image *p = &r->photos[0];
+    *w = *h = r->model->engine.cfg.img_size;
+    if (!r->paste) return;
+    int even = r->format != SG_OUT_WEBP;
+    *w = p->w + (even && p->w % 2), *h = p->h + (even && p->h % 2);
+}
+
+/* The grid's cells: img_size², or with paste the largest photo (and a reference header's square) */
+static void cell_size(sg_request *r) {
+    int s = r->model->engine.cfg.img_size, hx, hy;
+    grid_origin(r, &hx, &hy);
+    r->cell_w = r->cell_h = s;
+    if (!r->paste) return;
+    r->cell_w = r->cell_h = hy ? s : 1;
+    for (int i = 0; i < r->n_src; i++) {
+        if (r->photos[i].w > r->cell_w) r->cell_w = r->photos[i].w;
+        if (r->photos[i].h > r->cell_h) r->cell_h = r->photos[i].h;
+    }
 }
 
 /* The grid's canvas (white where no cell goes), or the video writer (frames come in order). */
 static sg_status start_output(sg_request *r, sg_error *err) {
-    int s = r->model->engine.cfg.img_size, hx, hy;
-    if (r->kind == SG_KIND_VIDEO)
+    int w, h, hx, hy;
+    if (r->kind == SG_KIND_VIDEO) {
+        frame_size(r, &w, &h);
         return sg_video_open(&r->video, NULL,
-                             r->format == SG_OUT_WEBP ? SG_VIDEO_WEBP : SG_VIDEO_MP4, s, s, r->fps,
+                             r->format == SG_OUT_WEBP ? SG_VIDEO_WEBP : SG_VIDEO_MP4, w, h, r->fps,
                              err);
+    }
     grid_origin(r, &hx, &hy);
+    cell_size(r);
+    int64_t gw = (int64_t)r->cell_w * (r->n_cols + hx), gh = (int64_t)r->cell_h * (r->n_src + hy);
+    if (gw * gh > r->max_pixels || gw > 65535 || gh > 65535) {
+        sg_http_fail(&r->error, 413, "too_large",
+                     "paste=true makes every cell the whole photo: this grid would be %lldx%lld "
+                     "pixels, over this server's --max-pixels of %lld (or 65535 a side); send "
+                     "smaller photos or fewer columns, or leave out paste",
+                     (long long)gw, (long long)gh, (long long)r->max_pixels);
+        return sg_error_set(err, SG_ERR_LIMIT, "grid too large");
+    }
     static const uint8_t white[3] = {255, 255, 255};
-    return sg_image_create(&r->canvas, s * (r->n_cols + hx), s * (r->n_src + hy), white, err);
+    sg_status st = sg_image_create(&r->canvas, (int)gw, (int)gh, white, err);
+    for (int i = 0; !st && r->paste && hx && i < r->n_src; i++) blit(r, &r->photos[i], 0, i + hy);
+    return st;
 }
 
-/* Source i: decoded, fitted, the decoded photo freed at once (and placed in the header column). */
+/* paste=: source i's photo kept whole, its square planned (one region, or the fit's own) */
+static sg_status paste_source(sg_request *r, sg_run *run, int i, sg_image *photo, sg_error *err) {
+    int n;
+    sg_status st = sg_regions_plan(&r->model->engine, r->detector, run, photo, &r->region, r->fit,
+                                   &r->photo_sq[i], 1, &n, &r->stage_ms[SG_STAGE_DETECT], err);
+    if (st) return region_error(r, st, err);
+    r->photo_fit[i] = sg_region_fit(&r->model->engine, &r->region, r->fit);
+    if (r->region.mode && r->n_regions < SG_DET_MAX_FACES)
+        r->regions[r->n_regions++] = r->photo_sq[i];
+    r->photos[i] = *photo;
+    *photo = (sg_image){0};
+    return i == r->n_src - 1 ? start_output(r, err) : SG_OK;
+}
+
+/* Source i: decoded, fitted, the decoded photo freed at once (and placed in the header column);
+ * with paste kept whole instead, the output started once every photo's size is known. */
 static sg_status source_step(sg_request *r, sg_run *run, int i, sg_error *err) {
     int hx, hy;
     grid_origin(r, &hx, &hy);
-    sg_status st = i == 0 ? start_output(r, err) : SG_OK;
+    sg_status st = i == 0 && !r->paste ? start_output(r, err) : SG_OK;
     sg_image photo = {0};
     if (!st) st = decode(r, r->src[i], r->src_len[i], &photo, err);
+    if (!st && r->paste) return paste_source(r, run, i, &photo, err);
     sg_fit fit = r->fit;
     sg_rect sq;
     if (!st && r->region.mode) /* crop= or face=: the square, then the fit */
@@ -227,6 +283,32 @@ static void frame_style(const sg_request *r, int f, int dim, float *s) {
     for (int i = 0; i < dim; i++) s[i] = (1.0f - u) * a[i] + u * b[i];
 }
 
+/* Source row in style: its fitted square translated, or with paste the whole photo with its square
+ * translated and put back (the bytes of /v1/translate with paste=true). */
+static sg_status cell(sg_request *r, sg_run *run, int row, const float *style, sg_image *out,
+                      sg_timing *tm, sg_error *err) {
+    const sg_engine *e = &r->model->engine;
+    if (!r->paste)
+        return sg_engine_translate(e, run, &r->fitted[row], SG_FIT_STRETCH, style, out, tm, err);
+    sg_image last = {0};
+    sg_status st = sg_engine_paste_regions(e, run, &r->photos[row], &r->photo_sq[row], 1,
+                                           r->photo_fit[row], style, &last, out, tm, err);
+    sg_image_free(&last);
+    return st;
+}
+
+/* A frame to the video: a pasted photo with an odd side is extended to MP4's even one */
+static sg_status add_frame(sg_request *r, const sg_image *img, sg_error *err) {
+    int w, h;
+    frame_size(r, &w, &h);
+    if (img->w == w && img->h == h) return sg_video_add_frame(r->video, img, err);
+    sg_image big = {0};
+    sg_status st = sg_image_extend(img, w, h, &big, err);
+    if (!st) st = sg_video_add_frame(r->video, &big, err);
+    sg_image_free(&big);
+    return st;
+}
+
 static sg_status unit_step(sg_request *r, sg_run *run, int u, sg_error *err) {
     sg_engine *eng = &r->model->engine;
     int dim = eng->cfg.style_dim, row = 0, col = 0, hx, hy;
@@ -243,13 +325,13 @@ static sg_status unit_step(sg_request *r, sg_run *run, int u, sg_error *err) {
     }
     sg_image out = {0};
     sg_timing tm = {0};
-    sg_status st =
-        sg_engine_translate(eng, run, &r->fitted[row], SG_FIT_STRETCH, style, &out, &tm, err);
+    sg_status st = cell(r, run, row, style, &out, &tm, err);
     r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
     r->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms;
+    r->stage_ms[SG_STAGE_PASTE] += tm.paste_ms;
     grid_origin(r, &hx, &hy);
     double t0 = sg_now_ms();
-    if (!st && r->kind == SG_KIND_VIDEO) st = sg_video_add_frame(r->video, &out, err);
+    if (!st && r->kind == SG_KIND_VIDEO) st = add_frame(r, &out, err);
     r->stage_ms[SG_STAGE_ENCODE] += sg_now_ms() - t0;
     if (!st && r->kind == SG_KIND_GRID) blit(r, &out, col + hx, row + hy);
     sg_image_free(&out);
@@ -293,6 +375,15 @@ int sg_request_step(sg_request *r, sg_run *run) {
     return r->step < r->n_steps;
 }
 
+/* paste= on a grid or video: the answer's pixels beyond the photos' (every cell or frame a copy
+ * of its photo, then encoded), counted as decoding them is */
+static int64_t paste_pixels(const sg_request *r) {
+    if (!r->paste || r->kind == SG_KIND_TRANSLATE) return 0;
+    int64_t big = 0;
+    for (int i = 0; i < r->n_src; i++) big = r->src_pixels[i] > big ? r->src_pixels[i] : big;
+    return big * (r->kind == SG_KIND_VIDEO ? r->frames : (int64_t)r->n_src * r->n_cols);
+}
+
 int64_t sg_request_work(const sg_request *r) {
     if (!r->model) return 0;
     int64_t s = r->model->engine.cfg.img_size, runs = 0;
@@ -309,12 +400,13 @@ int64_t sg_request_work(const sg_request *r) {
         (r->region.mode == SG_REGION_FACE ? r->n_src : 0) + (r->ref_region.mode == SG_REGION_FACE);
     /* a decoded pixel costs about 1/128 of a generator run's output pixel (bench/README,
      * "Decoding in the work budget") */
-    return runs * s * s + detects * 128 * 128 + r->decode_pixels / 128 * (r->paste ? 2 : 1);
+    return runs * s * s + detects * 128 * 128 + r->decode_pixels / 128 * (r->paste ? 2 : 1) +
+           paste_pixels(r) / 128 * 2;
 }
 
 void sg_request_free(sg_request *r) {
     for (int i = 0; i < r->n_cols; i++) free(r->cols[i].style), r->cols[i].style = NULL;
-    for (int i = 0; i < r->n_src; i++) sg_image_free(&r->fitted[i]);
+    for (int i = 0; i < r->n_src; i++) sg_image_free(&r->fitted[i]), sg_image_free(&r->photos[i]);
     sg_image_free(&r->canvas);
     sg_video_free(r->video);
     r->video = NULL;

@@ -44,11 +44,12 @@ static int domain_of(const sg_srv_model *m, const sg_field *f, int *d, sg_http_e
     return *d < 0 ? domain_error(m, v, e) : 0;
 }
 
-static int image_dims(sg_request *r, const uint8_t *d, size_t n) {
+/* The photo's pixels from its header (the limit when unknown or over it), added to the work. */
+static int64_t image_dims(sg_request *r, const uint8_t *d, size_t n) {
     int64_t w, h;
-    r->decode_pixels +=
-        sg_image_dims(d, n, &w, &h) || w * h > r->max_pixels ? r->max_pixels : w * h;
-    return 0;
+    int64_t px = sg_image_dims(d, n, &w, &h) || w * h > r->max_pixels ? r->max_pixels : w * h;
+    r->decode_pixels += px;
+    return px;
 }
 
 /* A style array of exactly the model's style_dim numbers (its grammar was checked). */
@@ -146,7 +147,8 @@ static int one_style(sg_request *r, const sg_fields *f, sg_http_error *e) {
     }
     if (ref) {
         c->mode = SG_STYLE_REF, c->ref = ref->data, c->ref_len = ref->len;
-        return image_dims(r, ref->data, ref->len);
+        image_dims(r, ref->data, ref->len);
+        return 0;
     }
     c->mode = SG_STYLE_SEED;
     if (seed) c->seed = seed->u;
@@ -181,7 +183,7 @@ static int region_of(sg_request *r, const sg_fields *f, const char *crop, const 
     return 0;
 }
 
-static int regions_of(sg_request *r, const sg_fields *f, int can_paste, sg_http_error *e) {
+static int regions_of(sg_request *r, const sg_fields *f, int one_photo, sg_http_error *e) {
     const sg_field *p = sg_fields_get(f, "paste");
     r->paste = p ? p->choice : 0;
     if (region_of(r, f, "crop", "face", &r->region, e) ||
@@ -191,8 +193,10 @@ static int regions_of(sg_request *r, const sg_fields *f, int can_paste, sg_http_
         return sg_http_fail(e, 400, "bad_field", "ref_face must be auto or an index (one face)");
     if (r->ref_region.mode && !sg_fields_get(f, "reference"))
         return sg_http_fail(e, 400, "bad_request", "ref_crop and ref_face apply to a reference");
-    if (r->paste && !can_paste)
-        return sg_http_fail(e, 400, "bad_request", "paste applies to /v1/translate");
+    if (r->region.mode == SG_REGION_FACE && r->region.face == SG_FACE_ALL && !one_photo)
+        return sg_http_fail(e, 400, "bad_field",
+                            "face=all applies to /v1/translate: a grid or video translates one "
+                            "region per photo (face=auto or an index, or crop=)");
     if (r->region.mode == SG_REGION_FACE && r->region.face == SG_FACE_ALL && !r->paste)
         return sg_http_fail(e, 400, "bad_request",
                             "face=all translates every face into one answer: give paste=true");
@@ -202,6 +206,23 @@ static int regions_of(sg_request *r, const sg_fields *f, int can_paste, sg_http_
     return 0;
 }
 
+/* paste= on a grid: every cell is a whole photo, so the answer is at least (columns + header) ×
+ * (rows + header) times the largest photo; over --max-pixels it is refused before any work (the
+ * exact size, once the photos are decoded, is checked again). A video's frame is the photo. */
+static int paste_bound(const sg_request *r, sg_http_error *e) {
+    if (!r->paste || r->kind != SG_KIND_GRID) return 0;
+    int64_t big = 0;
+    for (int i = 0; i < r->n_src; i++) big = r->src_pixels[i] > big ? r->src_pixels[i] : big;
+    int hy = r->header && r->cols[0].mode == SG_STYLE_REF;
+    int64_t px = (int64_t)(r->n_cols + r->header) * (r->n_src + hy) * big;
+    if (px <= r->max_pixels) return 0;
+    return sg_http_fail(e, 413, "too_large",
+                        "paste=true makes every cell the whole photo: this grid would be at least "
+                        "%lld pixels, over this server's --max-pixels of %lld; send smaller photos "
+                        "or fewer columns, or leave out paste",
+                        (long long)px, (long long)r->max_pixels);
+}
+
 /* image fields, in order, as sources */
 static int sources(sg_request *r, const sg_fields *f, int max_rows, sg_http_error *e) {
     for (int i = 0; i < f->n; i++) {
@@ -209,8 +230,8 @@ static int sources(sg_request *r, const sg_fields *f, int max_rows, sg_http_erro
         if (r->n_src == max_rows)
             return sg_http_fail(e, 413, "too_many_inputs", "at most %d image field(s)", max_rows);
         r->src[r->n_src] = f->f[i].data;
-        r->src_len[r->n_src++] = f->f[i].len;
-        image_dims(r, f->f[i].data, f->f[i].len);
+        r->src_len[r->n_src] = f->f[i].len;
+        r->src_pixels[r->n_src++] = image_dims(r, f->f[i].data, f->f[i].len);
     }
     if (!r->n_src)
         return sg_http_fail(e, 400, "missing_field", "image is required (a PNG or JPEG file)");
@@ -347,7 +368,7 @@ static int parse_grid(sg_request *r, const sg_fields *f, const char *accept,
     const sg_field *h = sg_fields_get(f, "header");
     r->header = h ? h->choice : 1;
     if (psi_of(r, f, r->cols[0].mode == SG_STYLE_SEED, e) || fit_of(r, f, e) ||
-        output_of(r, f, accept, 0, e) || regions_of(r, f, 0, e))
+        output_of(r, f, accept, 0, e) || regions_of(r, f, 0, e) || paste_bound(r, e))
         return -1;
     r->n_steps = r->n_src + r->n_cols + r->n_src * r->n_cols;
     return 0;
@@ -384,11 +405,11 @@ static const sg_field_use style_fields[] = {ONCE("domain"), ONCE("reference"), O
 static const sg_field_use video_fields[] = {
     ONCE("image"),  ONCE("domain"), REPEAT("reference"), REPEAT("seed"), REPEAT("style"),
     ONCE("psi"),    ONCE("model"),  ONCE("fit"),         ONCE("frames"), ONCE("fps"),
-    ONCE("format"), ONCE("crop"),   ONCE("face"),        {NULL, 0}};
+    ONCE("format"), ONCE("crop"),   ONCE("face"),        ONCE("paste"),  {NULL, 0}};
 static const sg_field_use grid_fields[] = {
     REPEAT("image"), REPEAT("reference"), REPEAT("domain"), REPEAT("seed"),  ONCE("psi"),
     ONCE("model"),   ONCE("fit"),         ONCE("format"),   ONCE("quality"), ONCE("header"),
-    ONCE("crop"),    ONCE("face"),        {NULL, 0}};
+    ONCE("crop"),    ONCE("face"),        ONCE("paste"),    {NULL, 0}};
 
 static const sg_field_use detect_fields[] = {ONCE("image"), ONCE("min_score"), {NULL, 0}};
 
@@ -453,6 +474,8 @@ int sg_request_parse(sg_request *r, const sg_route_desc *d, const sg_fields_inpu
     r->detector = ms->detector;
     if (!bad) bad = d->parse(r, f, accept, lim, e);
     free(f);
+    if (bad && !e->status) /* a parser that failed without saying why: never a status-0 answer */
+        sg_http_fail(e, 500, "internal", "the request could not be read");
     if (!bad && sg_request_work(r) > lim->max_work)
         bad = sg_http_fail(e, 413, "too_much_work",
                            "this request is %lld pixels of work (runs x img_size^2, and a "

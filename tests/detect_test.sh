@@ -86,6 +86,16 @@ cmd = sys.argv[1]
 if cmd == 'crop':   # crop IN.ppm X Y W H OUT.png
     w, h, p = ppm(sys.argv[2]); x, y, cw, ch = map(int, sys.argv[3:7])
     png(sys.argv[7], cw, ch, b''.join(p[((y + j) * w + x) * 3:((y + j) * w + x + cw) * 3] for j in range(ch)))
+elif cmd == 'sub':    # sub A.ppm X Y B.ppm: "equal" when B is A's region at (X, Y)
+    wa, ha, a = ppm(sys.argv[2]); x, y = int(sys.argv[3]), int(sys.argv[4]); wb, hb, b = ppm(sys.argv[5])
+    ok = x + wb <= wa and y + hb <= ha and all(a[((y + j) * wa + x) * 3:((y + j) * wa + x + wb) * 3] == b[j * wb * 3:(j + 1) * wb * 3] for j in range(hb))
+    print('equal' if ok else 'differs')
+elif cmd == 'mp4dims':  # the first track's tkhd width x height (version 0 box)
+    d = open(sys.argv[2], 'rb').read(); i = d.find(b'tkhd')
+    print(f"{struct.unpack('>I', d[i + 80:i + 84])[0] >> 16}x{struct.unpack('>I', d[i + 84:i + 88])[0] >> 16}")
+elif cmd == 'webpdims':  # an animated WebP's canvas (VP8X chunk)
+    d = open(sys.argv[2], 'rb').read(); i = d.find(b'VP8X')
+    print(f"{int.from_bytes(d[i + 12:i + 15], 'little') + 1}x{int.from_bytes(d[i + 15:i + 18], 'little') + 1}")
 elif cmd == 'dims':
     w, h, _ = ppm(sys.argv[2]); print(f'{w}x{h}')
 else:               # cmp A.ppm B.ppm X Y W H BAND [C.ppm]: outside A==B; inside (band in) B==C
@@ -156,6 +166,33 @@ st=$(req -F image=@"$big" -F header=false -F seed=1 -F face=1 "$U/v1/grid")
 check "/v1/grid face=1: the face as the source" '[ "$st" = 200 ] && [ -n "$(hdr x-faces)" ]' "$tmp/hdr"
 st=$(req -F image=@"$big" -F domain=cat -F seed=1 -F seed=2 -F frames=2 -F crop=0,0,300,300 "$U/v1/interpolate")
 check "/v1/interpolate crop=: the crop as the source" '[ "$st" = 200 ] && [ "$(hdr x-faces)" = "[[0,0,300,300]]" ]' "$tmp/hdr"
+# paste= on grids and videos: every cell (frame) the whole photo with its region translated and
+# put back, cell for cell the bytes of /v1/translate with paste=true
+st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F seed=4 -F crop=100,60,256,256 -F paste=true "$U/v1/grid")
+cp "$tmp/body" "$tmp/gp.png"
+pw=${dims%x*} ph=${dims#*x}
+check "/v1/grid paste=true: (header + 2 seeds) whole photos, the header the photo, cell 0 the translate answer's pixels" \
+  '[ "$st" = 200 ] && "$ppm" "$tmp/gp.png" "$tmp/gp.ppm" && [ "$(python3 "$tmp/px.py" dims "$tmp/gp.ppm")" = "$((3 * pw))x$ph" ] && [ "$(python3 "$tmp/px.py" sub "$tmp/gp.ppm" 0 0 "$tmp/photo.ppm")" = equal ] && [ "$(python3 "$tmp/px.py" sub "$tmp/gp.ppm" "$pw" 0 "$tmp/paste.ppm")" = equal ] && [ "$(python3 "$tmp/px.py" sub "$tmp/gp.ppm" "$((2 * pw))" 0 "$tmp/paste.ppm")" = differs ] && [ "$(hdr x-faces)" = "[[100,60,256,256]]" ] && hdr server-timing | grep -q "paste;dur="' "$tmp/hdr"
+st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F face=auto -F paste=true -F header=false "$U/v1/grid")
+check "/v1/grid face=auto paste=true header=false: the one cell is translate face=auto paste=true" \
+  '[ "$st" = 200 ] && "$ppm" "$tmp/body" "$tmp/gf.ppm" && "$ppm" "$tmp/f.png" "$tmp/f.ppm" && cmp -s "$tmp/gf.ppm" "$tmp/f.ppm"' "$tmp/hdr"
+st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F seed=4 -F frames=2 -F crop=100,60,256,256 -F paste=true "$U/v1/interpolate")
+check "/v1/interpolate paste=true: MP4 frames at the photo's size" \
+  '[ "$st" = 200 ] && [ "$(hdr content-type)" = video/mp4 ] && [ "$(python3 "$tmp/px.py" mp4dims "$tmp/body")" = "$dims" ] && hdr server-timing | grep -q "paste;dur="' "$tmp/hdr"
+python3 "$tmp/px.py" crop "$tmp/photo.ppm" 0 0 301 201 "$tmp/odd.png"
+st=$(req -F image=@"$tmp/odd.png" -F domain=dog -F seed=3 -F seed=4 -F frames=2 -F paste=true "$U/v1/interpolate")
+check "  ... a 301x201 photo: its last column and row repeated to MP4's even 302x202" \
+  '[ "$st" = 200 ] && [ "$(python3 "$tmp/px.py" mp4dims "$tmp/body")" = 302x202 ]' "$tmp/hdr"
+st=$(req -F image=@"$tmp/odd.png" -F domain=dog -F seed=3 -F seed=4 -F frames=2 -F paste=true -F format=webp "$U/v1/interpolate")
+check "  ... and as WebP, 301x201 as it is" '[ "$st" = 200 ] && [ "$(hdr content-type)" = image/webp ] && [ "$(python3 "$tmp/px.py" webpdims "$tmp/body")" = 301x201 ]' "$tmp/hdr"
+expect "face=all on /v1/grid" 400 bad_field -F image=@"$big" -F seed=1 -F face=all -F paste=true "$U/v1/grid"
+expect "face=all on /v1/interpolate" 400 bad_field -F image=@"$big" -F domain=dog -F seed=1 -F seed=2 -F face=all -F paste=true "$U/v1/interpolate"
+stop "$PID"
+start small --detector "$det" --max-pixels 6M || finish
+expect "a pasted grid over --max-pixels (4 whole photos > 6M): refused before any work" 413 too_large -F image=@"$big" -F domain=dog -F seed=1 -F seed=2 -F seed=3 -F paste=true "$U/v1/grid"
+check "  ... saying why" 'grep -q "paste=true makes every cell the whole photo" "$tmp/body"'
+stop "$PID"
+start reg2 --detector "$det" || finish
 expect "face=auto on a photo without a face" 422 no_face -F image=@"$noface" -F domain=dog -F face=auto "$U/v1/translate"
 check "  ... and it suggests crop=" 'grep -q "crop=" "$tmp/body"'
 expect "face=N past the list" 422 no_face -F image=@"$photo" -F domain=dog -F face=9 "$U/v1/translate"
@@ -168,7 +205,7 @@ expect "face=banana" 400 bad_field -F image=@"$photo" -F domain=dog -F face=bana
 expect "face=all without paste" 400 bad_request -F image=@"$photo" -F domain=dog -F face=all "$U/v1/translate"
 expect "crop and face together" 400 bad_request -F image=@"$photo" -F domain=dog -F face=0 -F crop=0,0,9,9 "$U/v1/translate"
 expect "ref_face without a reference" 400 bad_request -F image=@"$photo" -F domain=dog -F ref_face=0 "$U/v1/translate"
-expect "paste on /v1/grid" 400 unknown_field -F image=@"$photo" -F paste=true "$U/v1/grid"
+expect "paste on /v1/style" 400 unknown_field -F domain=dog -F paste=true "$U/v1/style"
 expect "paste=maybe" 400 bad_field -F image=@"$photo" -F domain=dog -F paste=maybe "$U/v1/translate"
 stop "$PID"
 

@@ -104,6 +104,20 @@ expect_ok "sample --crop" "$bin" sample --model "$m" --src-dir "$tmp/nsq" --ref-
   --out-dir "$tmp/o-region" --outputs reference --crop 2,4,10,12
 "$bin" translate --model "$m" --src "$tmp/nsq/jpg_exif_6.jpg" --ref "${refs[1]}" --domain dog --crop 2,4,10,12 --out "$tmp/cell.png"
 expect_ok "--crop cell = translate --crop" "$probe" region "$tmp/o-region/reference.png" $S $S "$tmp/cell.png"
+# --paste: every cell the whole photo with its region put back (translate --crop --paste's pixels),
+# cells the largest photo's size (at least S, even), the photo centred
+expect_ok "sample --crop --paste" "$bin" sample --model "$m" --src-dir "$tmp/nsq" --ref-dir "$tmp/oneref" \
+  --out-dir "$tmp/o-paste" --outputs reference,video_latent --seeds 1 --frames 2 --crop 2,4,10,12 --paste
+"$bin" translate --model "$m" --src "$tmp/nsq/jpg_exif_6.jpg" --ref "${refs[1]}" --domain dog --crop 2,4,10,12 --paste --out "$tmp/pcell.png"
+read -r pw ph <<<"$("$probe" size "$tmp/pcell.png")"
+cw=$((pw > S ? pw : S)) ch=$((ph > S ? ph : S))
+cw=$((cw + cw % 2)) ch=$((ch + ch % 2))
+expect_ok "--paste cell = translate --crop --paste" "$probe" region "$tmp/o-paste/reference.png" $((cw + (cw - pw) / 2)) $((ch + (ch - ph) / 2)) "$tmp/pcell.png"
+"$probe" video "$tmp/o-paste/video_latent.mp4" | grep -q "size ${cw}x$((2 * ch))" && ok "--paste video frames: a cell per source, two cells tall" \
+  || bad "--paste video frames: a cell per source, two cells tall"
+"$bin" sample --model "$m" --src-dir "$tmp/nsq" --out-dir "$tmp/o-pa" --outputs latent --paste --fit align --mean /dev/null >"$tmp/out" 2>&1
+[ $? = 2 ] && grep -q "paste with --fit align needs" "$tmp/out" && ok "--paste --fit align without a region: a usage error" \
+  || bad "--paste --fit align without a region: a usage error"
 # --face auto (when the detector is there): the face photo's cell is translate --face auto's
 det=$here/../models/detector.safetensors
 [ -f "$det" ] || det=$here/../models/face-api/model/ssd_mobilenetv1_model-weights_manifest.json

@@ -525,6 +525,26 @@ static void test_blit_fill_clip(void **state) {
     sg_image_free(&dst), sg_image_free(&src);
 }
 
+/* a 3x2 image extended to 4x4: its own pixels, then its last column and row repeated */
+static void test_extend(void **state) {
+    (void)state;
+    sg_image src = solid(3, 2, 0, 0, 0), out = {0};
+    sg_error err = {0};
+    for (int i = 0; i < 6; i++) src.pixels[3 * i] = (uint8_t)(10 + i), src.pixels[3 * i + 2] = 7;
+    assert_int_equal(sg_image_extend(&src, 4, 4, &out, &err), SG_OK);
+    assert_int_equal(out.w, 4), assert_int_equal(out.h, 4);
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 4; x++) {
+            int sx = x < 3 ? x : 2, sy = y < 2 ? y : 1;
+            assert_int_equal(px(&out, x, y)[0], 10 + sy * 3 + sx);
+            assert_int_equal(px(&out, x, y)[2], 7);
+        }
+    sg_image_free(&out);
+    assert_int_equal(sg_image_extend(&src, 2, 4, &out, &err), SG_ERR_ARG); /* narrower: refused */
+    assert_null(out.pixels);
+    sg_image_free(&src);
+}
+
 static void test_fit_is_the_tensor(void **state) {
     (void)state;
     /* sg_image_fit's bytes are what sg_image_to_tensor converts: v/255·2-1 back to v exactly */
@@ -565,6 +585,7 @@ int main(void) {
         cmocka_unit_test(test_webp_file_merges_repeats),
         cmocka_unit_test(test_grid_by_hand),
         cmocka_unit_test(test_blit_fill_clip),
+        cmocka_unit_test(test_extend),
         cmocka_unit_test(test_fit_is_the_tensor),
     };
     return TU_RUN_TESTS(tests, NULL, NULL);
