@@ -2,7 +2,8 @@
  * exactly sg_engine_translate's bytes, for the AFHQ layout (w_hpf = 0) and the CelebA-HQ one
  * (w_hpf > 0: the FAN's masks and the high-pass skips travel in the encoded photo), fit crop and
  * align, fp32 with and without packed weights (and bf16 where the CPU runs it); the encoded photo
- * outlives its run's arena and serves another run; one of another configuration is refused. */
+ * outlives its run's arena and serves another run; one of another configuration is refused. The
+ * generator's samples do not depend on their batch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,12 +183,60 @@ static void reuse(void **st) {
     tu_fixture_close(&f);
 }
 
+/* The generator's sample k does not depend on its batch: forward on a batch of two photos with
+ * two styles (and masks) gives each sample's bytes of its forward alone (the AdaIN fc runs per
+ * sample: a GEMM over the batch sums in another order than the GEMV of one). */
+static void batch_independent(void **st) {
+    (void)st;
+    TU_REQUIRE_FIXTURES();
+    static const char *configs[] = {"mini", "afhq"};
+    for (int c = 0; c < 2; c++) {
+        tu_fixture f;
+        sg_error err = {0};
+        tu_fixture_open(&f, configs[c]);
+        const sg_generator *g = &f.e.gen;
+        const int S = f.e.cfg.img_size, sd = f.e.cfg.style_dim, M = 2 * S;
+        const size_t px = (size_t)3 * S * S, mp = (size_t)M * M;
+        float *x = malloc(2 * px * sizeof(float)), *y2 = malloc(2 * px * sizeof(float));
+        float *y1 = malloc(2 * px * sizeof(float)), *s = malloc(2 * (size_t)sd * sizeof(float));
+        float *m = malloc(4 * mp * sizeof(float)); /* masks[0] [2, 1, M, M], then masks[1] */
+        tu_fill_random(x, 2 * px, 1, -1, 1);
+        tu_fill_random(s, 2 * (size_t)sd, 2, -1, 1);
+        tu_fill_random(m, 4 * mp, 3, 0, 1);
+        sg_arena a;
+        assert_int_equal(sg_arena_init(&a, sg_generator_plan(g, 2), &err), SG_OK);
+        sg_tensor xt = sg_tensor_make(x, 2, 3, S, S), yt = sg_tensor_make(y2, 2, 3, S, S);
+        sg_tensor masks[2] = {sg_tensor_make(m, 2, 1, M, M),
+                              sg_tensor_make(m + 2 * mp, 2, 1, M, M)};
+        const int hpf = f.e.cfg.w_hpf > 0;
+        if (sg_generator_forward(g, &xt, s, hpf ? masks : NULL, &yt, &a, &f.run.ws, &err))
+            fail_msg("%s", err.msg);
+        for (int k = 0; k < 2; k++) {
+            sg_tensor xk = sg_tensor_make(x + k * px, 1, 3, S, S),
+                      yk = sg_tensor_make(y1 + k * px, 1, 3, S, S);
+            sg_tensor mk[2] = {sg_tensor_make(m + k * mp, 1, 1, M, M),
+                               sg_tensor_make(m + (2 + k) * mp, 1, 1, M, M)};
+            if (sg_generator_forward(g, &xk, s + (size_t)k * sd, hpf ? mk : NULL, &yk, &a,
+                                     &f.run.ws, &err))
+                fail_msg("%s", err.msg);
+        }
+        size_t diff = 0;
+        for (size_t i = 0; i < 2 * px; i++) diff += memcmp(&y1[i], &y2[i], sizeof(float)) != 0;
+        print_message("%s: %zu of %zu floats differ between the batch and the singles\n",
+                      configs[c], diff, 2 * px);
+        assert_int_equal(diff, 0);
+        assert_true(memcmp(y1, y1 + px, px * sizeof(float)) != 0);
+        free(x), free(y1), free(y2), free(s), free(m);
+        sg_arena_free(&a);
+        tu_fixture_close(&f);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(equal_afhq),
-        cmocka_unit_test(equal_celeba),
-        cmocka_unit_test(equal_packed),
-        cmocka_unit_test(reuse),
+        cmocka_unit_test(equal_afhq),        cmocka_unit_test(equal_celeba),
+        cmocka_unit_test(equal_packed),      cmocka_unit_test(reuse),
+        cmocka_unit_test(batch_independent),
     };
     return TU_RUN_TESTS(tests, NULL, NULL);
 }
