@@ -170,6 +170,7 @@ static void reuse(void **st) {
     assert_int_equal(sg_engine_encode(&g.e, &g.run, &photo, SG_FIT_CROP, &enc2, NULL, &err), SG_OK);
     assert_true(sg_encoded_bytes(enc2) >= (size_t)512 * 16 * 16 * sizeof(float));
     assert_int_equal(sg_engine_decode(&f.e, &f.run, enc2, s, &got, NULL, &err), SG_ERR_ARG);
+    sg_encoded_free(enc2);
     /* alignment without the mean landmarks: an error and no object */
     assert_int_equal(sg_engine_encode(&f.e, &f.run, &photo, SG_FIT_ALIGN, &enc2, NULL, &err),
                      SG_ERR_ARG);
