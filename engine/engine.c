@@ -121,12 +121,16 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Arena floats of the largest call on a run state. The calls and their stages run one after
  * another, each giving back what it used: --fit align (landmarks, then the warp) before the
- * rest; the style encoder on the reference [1, 3, S, S]; a translate holds the input and output
- * [1, 3, S, S] and, with face masks, the two masks [1, 1, 256, 256] under the FAN's heatmaps and
- * the masks' scratch, then under the generator. */
+ * rest; the style encoder on the reference [1, 3, S, S]; a translate holds the input [1, 3, S, S]
+ * and, with face masks, the two masks [1, 1, 256, 256] under the FAN's heatmaps and the masks'
+ * scratch, then under the generator: its encoder, or its state under the output [1, 3, S, S]
+ * and its decoder (sg_engine_encode and sg_engine_decode each do a part of that). */
 static size_t run_plan(const sg_engine *e) {
     const size_t S = (size_t)e->cfg.img_size, img = sg_arena_floats(3 * S * S);
-    size_t plan = img + sg_style_encoder_plan(&e->enc, 1), gen = sg_generator_plan(&e->gen, 1);
+    size_t plan = img + sg_style_encoder_plan(&e->enc, 1);
+    size_t gen =
+        max_size(sg_generator_encode_plan(&e->gen, 1), sg_generator_state_floats(&e->gen, 1) + img +
+                                                           sg_generator_decode_plan(&e->gen, 1));
     if (e->has_fan) {
         plan = max_size(plan, sg_face_landmarks_plan(&e->fan, (int)S));
         plan = max_size(plan, sg_align_plan((int)S));
@@ -136,7 +140,7 @@ static size_t run_plan(const sg_engine *e) {
             gen = 2 * sg_arena_floats((size_t)SG_MASK_SIDE * SG_MASK_SIDE) + max_size(faces, gen);
         }
     }
-    return max_size(plan, 2 * img + gen);
+    return max_size(plan, img + gen);
 }
 
 sg_status sg_run_init(sg_run *r, const sg_engine *e, sg_error *err) {
@@ -263,9 +267,25 @@ static sg_status face_masks(const sg_engine *e, sg_run *r, const sg_tensor *x, s
     return st;
 }
 
-static sg_status run_translate_impl(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
-                                    const float *s, sg_image *out, sg_timing *t, sg_error *err) {
+/* ---- the translation: the photo encoded (fit, masks, the generator's encoder), then decoded
+ * with a style; sg_engine_translate keeps the encoded state in the arena, sg_engine_encode copies
+ * it out (sg_encoded) for any number of sg_engine_decode calls ------------------------------- */
+struct sg_encoded {
+    sg_generator_state st; /* views into mem: h [1, C, s, s], the skips [1, C_k, side, side] */
+    sg_tensor masks[2];    /* [1, 1, 256, 256] each into mem (w_hpf > 0), else data NULL */
+    float *mem;
+    size_t bytes; /* mem and this struct */
+};
+
+/* The photo's generator state and masks in the run's arena, left above its former top (the
+ * caller resets): the fit (or alignment), x [1, 3, S, S], the FAN's masks (w_hpf > 0), the
+ * encoder. */
+static sg_status encode_impl(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
+                             sg_generator_state *st, sg_tensor masks[2], sg_timing *t,
+                             sg_error *err) {
     const int S = e->cfg.img_size, hpf = e->cfg.w_hpf > 0;
+    memset(masks, 0, 2 * sizeof *masks);
+    if (t) t->faces_ms = t->encode_ms = 0;
     if (hpf && !e->has_fan)
         return sg_error_set(err, SG_ERR_MISSING,
                             "this model uses face masks (w_hpf=%d) but has "
@@ -274,24 +294,127 @@ static sg_status run_translate_impl(const sg_engine *e, sg_run *r, const sg_imag
     double t0 = sg_now_ms();
     sg_image aligned;
     const sg_image *img;
-    sg_status st = fit_photo(e, r, src, &fit, &aligned, &img, err);
-    if (st) return st;
-    size_t mark = sg_arena_mark(&r->arena);
-    sg_tensor x = sg_arena_tensor(&r->arena, 1, 3, S, S);
-    sg_tensor y = sg_arena_tensor(&r->arena, 1, 3, S, S);
-    sg_tensor masks[2];
-    if (!x.data || !y.data) st = sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
-    if (!st) st = sg_image_to_tensor(img, fit, S, &x, 0, err);
-    if (!st && hpf) st = face_masks(e, r, &x, masks, err);
+    sg_status rc = fit_photo(e, r, src, &fit, &aligned, &img, err);
+    if (rc) return rc;
+    sg_tensor x = sg_arena_tensor(&r->arena, 1, 3, S, S); /* [1, 3, S, S] */
+    if (!x.data) rc = sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+    if (!rc) rc = sg_image_to_tensor(img, fit, S, &x, 0, err);
+    if (!rc && hpf) rc = face_masks(e, r, &x, masks, err);
     double t1 = sg_now_ms();
     if (t) t->faces_ms = (hpf || img != src) ? t1 - t0 : 0;
-    if (!st)
-        st = sg_generator_forward(&e->gen, &x, s, hpf ? masks : NULL, &y, &r->arena, &r->ws, err);
-    if (t) t->generator_ms = sg_now_ms() - t1;
-    if (!st) st = sg_image_from_tensor(&y, 0, out, err);
-    sg_arena_reset(&r->arena, mark);
+    if (!rc) rc = sg_generator_encode(&e->gen, &x, st, &r->arena, &r->ws, err);
+    if (t) t->encode_ms = sg_now_ms() - t1;
     sg_image_free(&aligned);
-    return st;
+    return rc;
+}
+
+/* out = the decoder on st with style s [style_dim] (and the masks, w_hpf > 0), through y [1, 3,
+ * S, S] in the arena; leaves the arena as it found it */
+static sg_status decode_impl(const sg_engine *e, sg_run *r, const sg_generator_state *st,
+                             const sg_tensor masks[2], const float *s, sg_image *out, sg_timing *t,
+                             sg_error *err) {
+    const int S = e->cfg.img_size;
+    const double t0 = sg_now_ms();
+    const size_t mark = sg_arena_mark(&r->arena);
+    sg_tensor y = sg_arena_tensor(&r->arena, 1, 3, S, S);
+    sg_status rc = y.data ? SG_OK : sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+    if (!rc)
+        rc = sg_generator_decode(&e->gen, st, s, e->cfg.w_hpf > 0 ? masks : NULL, &y, &r->arena,
+                                 &r->ws, err);
+    if (t) t->generator_ms = sg_now_ms() - t0;
+    if (!rc) rc = sg_image_from_tensor(&y, 0, out, err);
+    sg_arena_reset(&r->arena, mark);
+    return rc;
+}
+
+static sg_status run_translate_impl(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
+                                    const float *s, sg_image *out, sg_timing *t, sg_error *err) {
+    const size_t mark = sg_arena_mark(&r->arena);
+    sg_generator_state st;
+    sg_tensor masks[2];
+    sg_status rc = encode_impl(e, r, src, fit, &st, masks, t, err);
+    if (!rc) rc = decode_impl(e, r, &st, masks, s, out, t, err);
+    if (t) t->generator_ms = (rc ? 0 : t->generator_ms) + t->encode_ms; /* the whole generator */
+    sg_arena_reset(&r->arena, mark);
+    return rc;
+}
+
+/* A tensor's data copied to *dst, the view moved there; *dst advanced (none when absent). */
+static void copy_out(sg_tensor *v, float **dst) {
+    if (!v->data) return;
+    const size_t numel = sg_tensor_numel(v);
+    memcpy(*dst, v->data, numel * sizeof(float));
+    v->data = *dst, *dst += numel;
+}
+
+/* *out = a heap copy of the state and masks (views into the arena) */
+static sg_status encoded_copy(const sg_generator_state *st, const sg_tensor masks[2],
+                              sg_encoded **out, sg_error *err) {
+    sg_encoded *enc = calloc(1, sizeof *enc);
+    if (!enc) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    enc->st = *st, enc->masks[0] = masks[0], enc->masks[1] = masks[1];
+    sg_tensor *v[] = {&enc->st.h,       &enc->st.skip[0], &enc->st.skip[1],
+                      &enc->st.skip[2], &enc->masks[0],   &enc->masks[1]};
+    size_t floats = 0;
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        floats += v[i]->data ? sg_tensor_numel(v[i]) : 0;
+    float *p = enc->mem = malloc(floats * sizeof(float));
+    if (!p) {
+        free(enc);
+        return sg_error_set(err, SG_ERR_NOMEM, "out of memory (%zu bytes for an encoded photo)",
+                            floats * sizeof(float));
+    }
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) copy_out(v[i], &p);
+    enc->bytes = sizeof *enc + floats * sizeof(float);
+    *out = enc;
+    return SG_OK;
+}
+
+static sg_status run_encode_impl(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
+                                 sg_encoded **out, sg_timing *t, sg_error *err) {
+    *out = NULL;
+    const size_t mark = sg_arena_mark(&r->arena);
+    sg_generator_state st;
+    sg_tensor masks[2];
+    sg_status rc = encode_impl(e, r, src, fit, &st, masks, t, err);
+    if (!rc) rc = encoded_copy(&st, masks, out, err);
+    sg_arena_reset(&r->arena, mark);
+    return rc;
+}
+
+static int same_shape(const sg_tensor *a, const sg_tensor *b) {
+    return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w;
+}
+
+/* enc was encoded by an engine of e's configuration: the state's shapes, the masks with w_hpf */
+static sg_status encoded_check(const sg_engine *e, const sg_encoded *enc, sg_error *err) {
+    sg_generator_state want;
+    sg_generator_state_shape(&e->gen, 1, &want);
+    int ok = same_shape(&enc->st.h, &want.h);
+    for (int k = 0; k < SG_GEN_SKIPS; k++) ok = ok && same_shape(&enc->st.skip[k], &want.skip[k]);
+    const sg_tensor m = sg_tensor_make(NULL, 1, 1, SG_MASK_SIDE, SG_MASK_SIDE);
+    for (int i = 0; i < 2 && e->cfg.w_hpf > 0; i++)
+        ok = ok && enc->masks[i].data && same_shape(&enc->masks[i], &m);
+    if (!ok)
+        return sg_error_set(err, SG_ERR_ARG,
+                            "the encoded photo was made by a model of another configuration");
+    return SG_OK;
+}
+
+static sg_status run_decode_impl(const sg_engine *e, sg_run *r, const sg_encoded *enc,
+                                 const float *s, sg_image *out, sg_timing *t, sg_error *err) {
+    sg_status rc =
+        enc ? encoded_check(e, enc, err) : sg_error_set(err, SG_ERR_ARG, "no encoded photo");
+    if (!rc) rc = decode_impl(e, r, &enc->st, enc->masks, s, out, t, err);
+    return rc;
+}
+
+size_t sg_encoded_bytes(const sg_encoded *enc) { return enc ? enc->bytes : 0; }
+
+void sg_encoded_free(sg_encoded *enc) {
+    if (!enc) return;
+    free(enc->mem);
+    free(enc);
 }
 
 /* ---- precision: every entry point runs its networks with the engine's packed weights in use on
@@ -314,6 +437,20 @@ sg_status sg_engine_translate(const sg_engine *e, sg_run *r, const sg_image *src
                               const float *s, sg_image *out, sg_timing *t, sg_error *err) {
     sg_packed_weights *old = sg_packed_use(e->packed);
     const sg_status st = run_translate_impl(e, r, src, fit, s, out, t, err);
+    sg_packed_use(old);
+    return st;
+}
+sg_status sg_engine_encode(const sg_engine *e, sg_run *r, const sg_image *src, sg_fit fit,
+                           sg_encoded **out, sg_timing *t, sg_error *err) {
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_encode_impl(e, r, src, fit, out, t, err);
+    sg_packed_use(old);
+    return st;
+}
+sg_status sg_engine_decode(const sg_engine *e, sg_run *r, const sg_encoded *enc, const float *s,
+                           sg_image *out, sg_timing *t, sg_error *err) {
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = run_decode_impl(e, r, enc, s, out, t, err);
     sg_packed_use(old);
     return st;
 }

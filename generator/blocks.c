@@ -142,10 +142,14 @@ sg_status sg_resblk_forward(const sg_resblk *b, const sg_tensor *x, sg_tensor *y
     return SG_OK;
 }
 
-/* AdaIN(x, fc(s)) then lrelu as a pre-activation: gb scratch [N, 2C], co [4·N·C] */
+/* AdaIN(x, fc(s)) then lrelu as a pre-activation: gb scratch [N, 2C], co [4·N·C]. The fc runs
+ * one sample at a time: sg_linear sums a batch of one (a GEMV) in another order than a larger
+ * batch (a GEMM), and a sample's bytes must not depend on its batch (sg_engine_decode_batch). */
 static sg_preact adain_lrelu(const sg_tensor *x, const float *s, int style_dim, const float *fc_w,
                              const float *fc_b, float *gb, float *co) {
-    sg_linear(s, x->n, style_dim, fc_w, fc_b, 2 * x->c, gb);
+    for (int i = 0; i < x->n; i++)
+        sg_linear(s + (size_t)i * style_dim, 1, style_dim, fc_w, fc_b, 2 * x->c,
+                  gb + (size_t)i * 2 * x->c);
     return sg_adain_pre(x, gb, EPS, LRELU, co);
 }
 

@@ -66,7 +66,7 @@ static int enc_side(const sg_generator *g, int i) {
 
 static int skip_slot(int side) { return side == 32 ? 0 : side == 64 ? 1 : side == 128 ? 2 : -1; }
 
-/* largest activation (floats) of a block boundary, one sample */
+/* largest activation (floats) of a block boundary, one sample: the ping-pong buffers' size */
 static size_t max_boundary(const sg_generator *g) {
     size_t m = (size_t)g->cfg.dim_in * g->cfg.img_size * g->cfg.img_size;
     for (int i = 0; i < g->cfg.n_encode; i++) {
@@ -79,36 +79,78 @@ static size_t max_boundary(const sg_generator *g) {
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-/* The forward's allocations in their order: the two ping-pong buffers, then each block's
- * scratch on top of the high-pass skips taken so far (w_hpf > 0: the input of the first encode
- * block at side 32, 64 and 128, kept to the end), and after a decode block whose output has a
- * skip's side and channels, the mask pass (resized mask [N, 1, H, W], product and high-pass
- * [N, C, H, W]). The peak of that sequence, not the sum of the largest parts: the largest block
- * scratch (at full resolution) runs before any skip is taken. */
-size_t sg_generator_plan(const sg_generator *g, int n) {
-    const int masks = g->cfg.w_hpf > 0;
+void sg_generator_state_shape(const sg_generator *g, int n, sg_generator_state *st) {
+    memset(st, 0, sizeof *st);
+    const int last = g->cfg.n_encode - 1, hs = enc_side(g, last + 1);
+    st->h = sg_tensor_make(NULL, n, g->encode[last].out, hs, hs);
+    for (int i = 0; i < g->cfg.n_encode && g->cfg.w_hpf > 0; i++) {
+        const int h = enc_side(g, i), slot = skip_slot(h);
+        if (slot >= 0 && st->skip[slot].n == 0)
+            st->skip[slot] = sg_tensor_make(NULL, n, g->encode[i].in, h, h);
+    }
+}
+
+/* The state's tensors in the order the encoder allocates them (ascending addresses): the skips
+ * as it reaches their sides (128, 64, 32), then h. */
+static void state_order(sg_generator_state *st, sg_tensor *order[SG_GEN_SKIPS + 1]) {
+    for (int k = 0; k < SG_GEN_SKIPS; k++) order[k] = &st->skip[SG_GEN_SKIPS - 1 - k];
+    order[SG_GEN_SKIPS] = &st->h;
+}
+
+size_t sg_generator_state_floats(const sg_generator *g, int n) {
+    sg_generator_state st;
+    sg_generator_state_shape(g, n, &st);
+    size_t f = sg_arena_floats(sg_tensor_numel(&st.h));
+    for (int k = 0; k < SG_GEN_SKIPS; k++)
+        f += st.skip[k].n ? sg_arena_floats(sg_tensor_numel(&st.skip[k])) : 0;
+    return f;
+}
+
+/* The encode pass's allocations in their order: the two ping-pong buffers, then each block's
+ * scratch on top of the skips taken so far (w_hpf > 0: a block's input at side 128, 64, 32) and,
+ * for the last block, of h (its output). The peak of that sequence, not the sum of the largest
+ * parts: the largest block scratch (at full resolution) runs before any skip is taken. */
+size_t sg_generator_encode_plan(const sg_generator *g, int n) {
+    sg_generator_state st;
+    sg_generator_state_shape(g, n, &st);
     size_t live = 0, top = 0;
-    int skip_c[3] = {0}; /* channels of the skip at side 32, 64, 128 (0: none) */
+    int taken[SG_GEN_SKIPS] = {0};
     for (int i = 0; i < g->cfg.n_encode; i++) {
-        const int h = enc_side(g, i), slot = masks ? skip_slot(h) : -1;
-        if (slot >= 0 && !skip_c[slot]) {
-            skip_c[slot] = g->encode[i].in;
-            live += sg_arena_floats((size_t)n * h * h * (size_t)g->encode[i].in);
+        const int h = enc_side(g, i), slot = g->cfg.w_hpf > 0 ? skip_slot(h) : -1;
+        if (slot >= 0 && st.skip[slot].n && st.skip[slot].c == g->encode[i].in && !taken[slot]) {
+            taken[slot] = 1;
+            live += sg_arena_floats(sg_tensor_numel(&st.skip[slot]));
         }
+        if (i == g->cfg.n_encode - 1) live += sg_arena_floats(sg_tensor_numel(&st.h));
         top = max_size(top, live + sg_resblk_scratch(&g->encode[i], n, h));
     }
+    return 2 * sg_arena_floats(max_boundary(g) * (size_t)n) + top;
+}
+
+/* The decode pass's: the two ping-pong buffers, then each block's scratch and, after a block
+ * whose output has a skip's side and channels, the mask pass (resized mask [N, 1, H, W], product
+ * and high-pass [N, C, H, W]). */
+size_t sg_generator_decode_plan(const sg_generator *g, int n) {
+    sg_generator_state st;
+    sg_generator_state_shape(g, n, &st);
+    size_t top = 0;
     for (int j = 0; j < g->cfg.n_decode; j++) {
         const sg_adainblk *b = &g->decode[j];
         const int h = enc_side(g, g->cfg.n_encode - j), ho = b->upsample ? 2 * h : h;
-        top = max_size(top, live + sg_adainblk_scratch(b, n, h));
-        const int slot = masks ? skip_slot(ho) : -1;
-        if (slot >= 0 && skip_c[slot] == b->out) {
+        top = max_size(top, sg_adainblk_scratch(b, n, h));
+        const int slot = g->cfg.w_hpf > 0 ? skip_slot(ho) : -1;
+        if (slot >= 0 && st.skip[slot].n && st.skip[slot].c == b->out) {
             const size_t plane = (size_t)n * ho * ho;
-            top = max_size(top, live + sg_arena_floats(plane) +
-                                    2 * sg_arena_floats(plane * (size_t)b->out));
+            top =
+                max_size(top, sg_arena_floats(plane) + 2 * sg_arena_floats(plane * (size_t)b->out));
         }
     }
     return 2 * sg_arena_floats(max_boundary(g) * (size_t)n) + top;
+}
+
+size_t sg_generator_plan(const sg_generator *g, int n) {
+    return max_size(sg_generator_encode_plan(g, n),
+                    sg_generator_state_floats(g, n) + sg_generator_decode_plan(g, n));
 }
 
 double sg_generator_flops(const sg_generator *g) {
@@ -138,71 +180,150 @@ static sg_status add_highpass(const sg_generator *g, sg_tensor *x, const sg_tens
     return SG_OK;
 }
 
-static sg_status check_io(const sg_generator *g, const sg_tensor *x, const sg_tensor *masks,
-                          const sg_tensor *y, sg_error *err) {
+static sg_status nomem(sg_arena *a, size_t mark, sg_error *err) {
+    sg_arena_reset(a, mark);
+    return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
+}
+
+static sg_status check_input(const sg_generator *g, const sg_tensor *x, sg_error *err) {
     const int S = g->cfg.img_size;
-    if (x->c != 3 || x->h != S || x->w != S || y->n != x->n || y->c != 3 || y->h != S || y->w != S)
+    if (x->n < 1 || x->c != 3 || x->h != S || x->w != S)
         return sg_error_set(err, SG_ERR_SHAPE,
                             "generator: input [%d,%d,%d,%d], expected [N,3,%d,%d]", x->n, x->c,
                             x->h, x->w, S, S);
+    return SG_OK;
+}
+
+/* Moves the state down to mark, over the dead ping-pong buffers: in ascending address order,
+ * so every destination lies below its source (memmove: they may overlap). */
+static void compact_state(sg_arena *a, size_t mark, sg_generator_state *st) {
+    sg_tensor *order[SG_GEN_SKIPS + 1];
+    state_order(st, order);
+    sg_arena_reset(a, mark);
+    for (int k = 0; k <= SG_GEN_SKIPS; k++) {
+        if (!order[k]->data) continue;
+        const size_t numel = sg_tensor_numel(order[k]);
+        float *dst = sg_arena_alloc(a, numel); /* fits: it lies below the source */
+        SG_ASSERT(dst && dst <= order[k]->data);
+        memmove(dst, order[k]->data, numel * sizeof(float));
+        order[k]->data = dst;
+    }
+}
+
+/* st->skip[slot] = a copy of cur when the state has a skip of cur's side and channels */
+static sg_status take_skip(sg_generator_state *st, int slot, const sg_tensor *cur, sg_arena *a) {
+    if (slot < 0) return SG_OK;
+    sg_tensor *sk = &st->skip[slot];
+    if (!sk->n || sk->data || sk->c != cur->c) return SG_OK;
+    *sk = sg_arena_tensor(a, cur->n, cur->c, cur->h, cur->w); /* [N, C, side, side] */
+    if (!sk->data) return SG_ERR_NOMEM;
+    memcpy(sk->data, cur->data, sg_tensor_numel(cur) * sizeof(float));
+    return SG_OK;
+}
+
+sg_status sg_generator_encode(const sg_generator *g, const sg_tensor *x, sg_generator_state *st,
+                              sg_arena *a, sg_workspace *ws, sg_error *err) {
+    const int S = g->cfg.img_size, n = x->n, last = g->cfg.n_encode - 1;
+    sg_status rc = check_input(g, x, err);
+    if (rc) return rc;
+    sg_generator_state_shape(g, n, st);
+    const size_t act = max_boundary(g) * (size_t)n, mark = sg_arena_mark(a);
+    float *buf[2] = {sg_arena_alloc(a, act), sg_arena_alloc(a, act)}; /* ping-pong */
+    if (!buf[0] || !buf[1]) return nomem(a, mark, err);
+    int p = 0;
+    sg_tensor cur = sg_tensor_make(buf[p], n, g->cfg.dim_in, S, S); /* [N, dim_in, S, S] */
+    sg_conv2d(x, g->from_rgb_w, g->from_rgb_b, 3, 3, 1, 1, &cur, ws);
+    for (int i = 0; i <= last && rc == SG_OK; i++) {
+        const sg_resblk *b = &g->encode[i];
+        if (take_skip(st, g->cfg.w_hpf > 0 ? skip_slot(cur.h) : -1, &cur, a))
+            return nomem(a, mark, err);
+        const int ho = b->downsample ? cur.h / 2 : cur.h;
+        /* the last block writes h above the skips, where it survives the compaction */
+        sg_tensor nxt = i == last ? sg_arena_tensor(a, n, b->out, ho, ho)
+                                  : sg_tensor_make(buf[1 - p], n, b->out, ho, ho);
+        if (!nxt.data) return nomem(a, mark, err);
+        rc = sg_resblk_forward(b, &cur, &nxt, a, ws, err);
+        cur = nxt, p = 1 - p;
+    }
+    if (rc) {
+        sg_arena_reset(a, mark);
+        return rc;
+    }
+    st->h = cur;
+    compact_state(a, mark, st);
+    return SG_OK;
+}
+
+static sg_status check_decode_io(const sg_generator *g, int n, const sg_tensor *masks,
+                                 const sg_tensor *y, sg_error *err) {
+    const int S = g->cfg.img_size;
+    if (y->n != n || y->c != 3 || y->h != S || y->w != S)
+        return sg_error_set(err, SG_ERR_SHAPE,
+                            "generator: output [%d,%d,%d,%d], expected [%d,3,%d,%d]", y->n, y->c,
+                            y->h, y->w, n, S, S);
     if (g->cfg.w_hpf > 0) {
         if (!masks) return sg_error_set(err, SG_ERR_ARG, "generator: w_hpf > 0 needs face masks");
         for (int i = 0; i < 2; i++)
-            if (masks[i].n != x->n || masks[i].c != 1 || masks[i].h < 1 || masks[i].w < 1)
+            if (masks[i].n != n || masks[i].c != 1 || masks[i].h < 1 || masks[i].w < 1)
                 return sg_error_set(err, SG_ERR_SHAPE, "generator: mask %d must be [N,1,H,W]", i);
     }
     return SG_OK;
 }
 
-sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const float *s,
-                               const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
-                               sg_error *err) {
-    sg_status st = check_io(g, x, masks, y, err);
-    if (st) return st;
-    const int n = x->n, S = g->cfg.img_size;
-    const int use_masks = g->cfg.w_hpf > 0;
+/* st has the shapes the encoder makes for its batch (a precondition: it came from
+ * sg_generator_encode, or a copy that keeps them) */
+static int state_ok(const sg_generator *g, const sg_generator_state *st) {
+    sg_generator_state want;
+    sg_generator_state_shape(g, st->h.n, &want);
+    const sg_tensor *a[] = {&st->h, &st->skip[0], &st->skip[1], &st->skip[2]},
+                    *b[] = {&want.h, &want.skip[0], &want.skip[1], &want.skip[2]};
+    for (int k = 0; k <= SG_GEN_SKIPS; k++)
+        if (a[k]->n != b[k]->n || a[k]->c != b[k]->c || a[k]->h != b[k]->h || a[k]->w != b[k]->w ||
+            !a[k]->data != !a[k]->n)
+            return 0;
+    return st->h.n >= 1;
+}
+
+sg_status sg_generator_decode(const sg_generator *g, const sg_generator_state *st, const float *s,
+                              const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
+                              sg_error *err) {
+    SG_ASSERT(state_ok(g, st) && s);
+    const int n = st->h.n;
+    sg_status rc = check_decode_io(g, n, masks, y, err);
+    if (rc) return rc;
     const size_t act = max_boundary(g) * (size_t)n, mark = sg_arena_mark(a);
     float *buf[2] = {sg_arena_alloc(a, act), sg_arena_alloc(a, act)}; /* ping-pong */
-    sg_tensor skip[3] = {{0}};                                        /* sides 32, 64, 128 */
-    if (!buf[0] || !buf[1]) {
-        sg_arena_reset(a, mark);
-        return sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
-    }
-    int p = 0;
-    sg_tensor cur = sg_tensor_make(buf[p], n, g->cfg.dim_in, S, S); /* [N, dim_in, S, S] */
-    sg_conv2d(x, g->from_rgb_w, g->from_rgb_b, 3, 3, 1, 1, &cur, ws);
-    for (int i = 0; i < g->cfg.n_encode && st == SG_OK; i++) {
-        const sg_resblk *b = &g->encode[i];
-        int slot = use_masks ? skip_slot(cur.h) : -1;
-        if (slot >= 0) { /* remember the block's input for the high-pass skip */
-            if (!skip[slot].data) skip[slot] = sg_arena_tensor(a, n, cur.c, cur.h, cur.w);
-            if (!skip[slot].data) {
-                st = sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
-                break;
-            }
-            memcpy(skip[slot].data, cur.data, sg_tensor_numel(&cur) * sizeof(float));
-        }
-        int ho = b->downsample ? cur.h / 2 : cur.h;
-        sg_tensor nxt = sg_tensor_make(buf[1 - p], n, b->out, ho, ho);
-        st = sg_resblk_forward(b, &cur, &nxt, a, ws, err);
-        cur = nxt, p = 1 - p;
-    }
-    for (int j = 0; j < g->cfg.n_decode && st == SG_OK; j++) {
+    if (!buf[0] || !buf[1]) return nomem(a, mark, err);
+    sg_tensor cur = st->h; /* read only: the first block writes into buf[0] */
+    for (int j = 0, p = 0; j < g->cfg.n_decode && rc == SG_OK; j++, p = 1 - p) {
         const sg_adainblk *b = &g->decode[j];
-        int ho = b->upsample ? cur.h * 2 : cur.h;
-        sg_tensor nxt = sg_tensor_make(buf[1 - p], n, b->out, ho, ho);
-        st = sg_adainblk_forward(b, &cur, s, &nxt, a, ws, err);
-        cur = nxt, p = 1 - p;
-        int slot = use_masks ? skip_slot(cur.h) : -1;
-        if (st == SG_OK && slot >= 0 && skip[slot].data && skip[slot].c == cur.c)
-            st = add_highpass(g, &cur, &skip[slot], &masks[cur.h == 32 ? 0 : 1], a, err);
+        const int ho = b->upsample ? cur.h * 2 : cur.h;
+        sg_tensor nxt = sg_tensor_make(buf[p], n, b->out, ho, ho); /* [N, out, ho, ho] */
+        rc = sg_adainblk_forward(b, &cur, s, &nxt, a, ws, err);
+        cur = nxt;
+        const int slot = g->cfg.w_hpf > 0 ? skip_slot(cur.h) : -1;
+        if (rc == SG_OK && slot >= 0 && st->skip[slot].data && st->skip[slot].c == cur.c)
+            rc = add_highpass(g, &cur, &st->skip[slot], &masks[cur.h == 32 ? 0 : 1], a, err);
     }
-    if (st == SG_OK) {
+    if (rc == SG_OK) {
         /* to_rgb: affine IN → lrelu → 1×1 conv (in place on the last activation) */
         sg_instance_norm(&cur, g->to_rgb_norm_w, g->to_rgb_norm_b, 1e-5f);
         sg_leaky_relu(cur.data, sg_tensor_numel(&cur), 0.2f);
         sg_conv2d(&cur, g->to_rgb_w, g->to_rgb_b, 1, 1, 1, 0, y, ws);
     }
     sg_arena_reset(a, mark);
-    return st;
+    return rc;
+}
+
+sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const float *s,
+                               const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
+                               sg_error *err) {
+    const size_t mark = sg_arena_mark(a);
+    sg_generator_state st;
+    sg_status rc = check_input(g, x, err);
+    if (!rc) rc = check_decode_io(g, x->n, masks, y, err);
+    if (!rc) rc = sg_generator_encode(g, x, &st, a, ws, err);
+    if (!rc) rc = sg_generator_decode(g, &st, s, masks, y, a, ws, err);
+    sg_arena_reset(a, mark);
+    return rc;
 }

@@ -66,14 +66,51 @@ typedef struct {
 
 /* Binds every tensor the configuration needs; errors name the source and the tensor. */
 sg_status sg_generator_init(sg_generator *g, const sg_config *cfg, sg_weights *w, sg_error *err);
-/* Arena floats one forward of a batch of n needs. */
+/* Arena floats one forward of a batch of n needs: the larger of the encode pass and the state
+ * under the decode pass. */
 size_t sg_generator_plan(const sg_generator *g, int n);
 double sg_generator_flops(const sg_generator *g);
-/* y [N, 3, S, S] = G(x [N, 3, S, S], s [N, style_dim], masks). masks: NULL (w_hpf = 0) or two
- * tensors [N, 1, Hm, Wm] (masks[0] used at side 32, masks[1] at 64 and 128), required when
- * w_hpf > 0. The arena must hold sg_generator_plan(g, N) floats free. */
+/* y [N, 3, S, S] = G(x [N, 3, S, S], s [N, style_dim], masks) = sg_generator_decode(
+ * sg_generator_encode(x), s, masks). masks: NULL (w_hpf = 0) or two tensors [N, 1, Hm, Wm]
+ * (masks[0] used at side 32, masks[1] at 64 and 128), required when w_hpf > 0. The arena must
+ * hold sg_generator_plan(g, N) floats free. */
 sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const float *s,
                                const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
                                sg_error *err);
+
+/* ---- the generator in two halves: the encoder does not read the style (ResBlk, instance
+ * norm), only the decoder does (AdaIN), so a photo is encoded once for any number of styles. */
+#define SG_GEN_SKIPS 3 /* the high-pass skips, at sides 32, 64 and 128 */
+
+/* What the decoder reads of the encoder, as views into memory the caller owns (the arena after
+ * sg_generator_encode, or a copy of it):
+ *   h       [N, C, s, s]: the encoder's output (C its last block's channels, s = img_size >>
+ *           its downsamplings: 16, or 8 with w_hpf > 0);
+ *   skip[k] [N, C_k, 32 << k, 32 << k]: with w_hpf > 0, the input of the encode block at side
+ *           32 << k, for the decoder's high-pass path; n = 0 and data NULL where there is none
+ *           (every k with w_hpf = 0; k = 2 below img_size 256). */
+typedef struct {
+    sg_tensor h;
+    sg_tensor skip[SG_GEN_SKIPS];
+} sg_generator_state;
+
+/* The state's shapes for a batch of n, data NULL. */
+void sg_generator_state_shape(const sg_generator *g, int n, sg_generator_state *st);
+/* Arena floats sg_generator_encode leaves allocated for a batch of n: the state's tensors. */
+size_t sg_generator_state_floats(const sg_generator *g, int n);
+/* Arena floats each half needs free for a batch of n (decode: not counting the state). */
+size_t sg_generator_encode_plan(const sg_generator *g, int n);
+size_t sg_generator_decode_plan(const sg_generator *g, int n);
+/* st = the encoder on x [N, 3, S, S]. On success st's tensors lie at the arena's former top,
+ * which is raised by sg_generator_state_floats(g, N): the caller resets to its mark when done
+ * with them. On an error nothing stays allocated. Needs sg_generator_encode_plan(g, N) free. */
+sg_status sg_generator_encode(const sg_generator *g, const sg_tensor *x, sg_generator_state *st,
+                              sg_arena *a, sg_workspace *ws, sg_error *err);
+/* y [N, 3, S, S] = the decoder on st (shaped as sg_generator_state_shape(g, N); read only)
+ * with s [N, style_dim] and masks as sg_generator_forward's. Needs sg_generator_decode_plan(g,
+ * N) free; leaves the arena as it found it. */
+sg_status sg_generator_decode(const sg_generator *g, const sg_generator_state *st, const float *s,
+                              const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
+                              sg_error *err);
 
 #endif
