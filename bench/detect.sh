@@ -63,3 +63,8 @@ for i in 1 2 3; do
   echo "12 MP face=auto paste:    $(timing -F image=@"$tmp/12mp.png" -F domain=dog -F seed=1 -F face=auto -F paste=true "$U/v1/translate")"
   echo "12 MP face=auto paste jpeg: $(timing -F image=@"$tmp/12mp.png" -F domain=dog -F seed=1 -F face=auto -F paste=true -F format=jpeg "$U/v1/translate")"
 done
+# a pasted video: every frame the whole 12 MP photo (H.264 encodes 12 MP a frame)
+for i in 1 2; do
+  echo "12 MP interpolate 4 frames face=auto:       $(timing -F image=@"$tmp/12mp.png" -F domain=dog -F seed=1 -F seed=2 -F frames=4 -F face=auto "$U/v1/interpolate")"
+  echo "12 MP interpolate 4 frames face=auto paste: $(timing -F image=@"$tmp/12mp.png" -F domain=dog -F seed=1 -F seed=2 -F frames=4 -F face=auto -F paste=true "$U/v1/interpolate")"
+done

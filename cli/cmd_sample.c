@@ -38,6 +38,9 @@ typedef struct {
     sg_image whole;
     sg_rect sq;
     sg_fit fit;
+    /* the view encoded once (sg_engine_encode), decoded per style: made at its first cell, kept
+     * for a grid's row or for all of a video */
+    sg_encoded *enc;
 } photo;
 
 typedef struct {
@@ -164,6 +167,7 @@ static void photos_free(photo *p, int n) {
     for (int i = 0; p && i < n; i++) {
         free(p[i].path);
         sg_image_free(&p[i].view), sg_image_free(&p[i].whole);
+        sg_encoded_free(p[i].enc);
     }
     free(p);
 }
@@ -286,12 +290,16 @@ static void lerp(const float *a, const float *b, float t, int n, float *out) {
 /* Source i in style: its view translated, or with --paste its whole photo with the square
  * translated and put back (`stargan translate --paste`'s pixels). */
 static sg_status translate(sampler *s, int i, const float *style, sg_image *out, sg_error *err) {
-    const photo *p = &s->src[i];
+    photo *p = &s->src[i];
     sg_image last = {0};
-    sg_status st = p->whole.pixels ? sg_engine_paste_regions(&s->e, &s->run, &p->whole, &p->sq, 1,
-                                                             p->fit, style, &last, out, NULL, err)
-                                   : sg_engine_translate(&s->e, &s->run, &p->view, SG_FIT_STRETCH,
-                                                         style, out, NULL, err);
+    sg_status st = SG_OK;
+    if (p->whole.pixels)
+        st = sg_engine_paste_regions(&s->e, &s->run, &p->whole, &p->sq, 1, p->fit, style, &last,
+                                     out, NULL, err);
+    else if (!p->enc) /* the bytes of sg_engine_translate on the view, the encoder run once */
+        st = sg_engine_encode(&s->e, &s->run, &p->view, SG_FIT_STRETCH, &p->enc, NULL, err);
+    if (!st && !p->whole.pixels)
+        st = sg_engine_decode(&s->e, &s->run, p->enc, style, out, NULL, err);
     sg_image_free(&last);
     if (st) {
         char msg[sizeof err->msg];
@@ -333,13 +341,15 @@ static sg_status reference_grid(sampler *s, sg_error *err) {
     if (st) return st;
     for (int j = 0; j < s->nref; j++) place(s, &grid, &s->ref[j].view, (j + 1) * W, 0);
     for (int i = 0; i < s->nsrc; i++) place(s, &grid, shown(&s->src[i]), 0, (i + 1) * H);
-    for (int j = 0; !st && j < s->nref; j++)
-        for (int i = 0; !st && i < s->nsrc; i++) {
+    for (int i = 0; !st && i < s->nsrc; i++) { /* a row at a time: one encoding held */
+        for (int j = 0; !st && j < s->nref; j++) {
             st = translate(s, i, s->s_ref + (size_t)j * s->dim, &cell, err);
             if (!st) place(s, &grid, &cell, (j + 1) * W, (i + 1) * H);
             sg_image_free(&cell);
             cli_progress_step(&s->prog, 1, NULL);
         }
+        sg_encoded_free(s->src[i].enc), s->src[i].enc = NULL;
+    }
     if (!st) st = save(s, &grid, "reference", err);
     sg_image_free(&grid);
     return st;
@@ -351,13 +361,15 @@ static sg_status latent_grid(sampler *s, sg_error *err) {
     sg_status st = sg_image_create(&grid, (s->nlat + 1) * W, s->nsrc * H, white, err);
     if (st) return st;
     for (int i = 0; i < s->nsrc; i++) place(s, &grid, shown(&s->src[i]), 0, i * H);
-    for (int c = 0; !st && c < s->nlat; c++)
-        for (int i = 0; !st && i < s->nsrc; i++) {
+    for (int i = 0; !st && i < s->nsrc; i++) { /* a row at a time: one encoding held */
+        for (int c = 0; !st && c < s->nlat; c++) {
             st = translate(s, i, s->s_lat + (size_t)c * s->dim, &cell, err);
             if (!st) place(s, &grid, &cell, (c + 1) * W, i * H);
             sg_image_free(&cell);
             cli_progress_step(&s->prog, 1, NULL);
         }
+        sg_encoded_free(s->src[i].enc), s->src[i].enc = NULL;
+    }
     if (!st) st = save(s, &grid, "latent", err);
     sg_image_free(&grid);
     return st;

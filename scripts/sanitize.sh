@@ -2,7 +2,7 @@
 # The test suite under sanitizers; any report fails the run.
 #   scripts/sanitize.sh asan   every ctest test, AddressSanitizer + UndefinedBehaviorSanitizer,
 #                              leak detection on; build in build-asan/
-#   scripts/sanitize.sh tsan   the server's unit, integration, hardening, jobs and chaos tests
+#   scripts/sanitize.sh tsan   the server's unit (incl. the cache), integration, hardening, jobs and chaos tests
 #                              (overload, expiry, disconnects, reload, SIGTERM) under
 #                              ThreadSanitizer; build in build-tsan/
 # Extra arguments go to ctest (e.g. -R server). Fixtures as for scripts/test.sh.
@@ -22,7 +22,7 @@ if [ "$kind" = asan ]; then
   select=()
 else
   flags="-fsanitize=thread -g"
-  select=(-R '^(test_server|server_integration|server_harden|server_jobs|server_chaos)$')
+  select=(-R '^(test_server|test_cache|server_integration|server_harden|server_jobs|server_chaos)$')
 fi
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DSG_FIXTURES="$fix" \
   -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="${flags%% -g}" >/dev/null

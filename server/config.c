@@ -16,7 +16,7 @@ typedef struct {
     const char *flag, *arg, *def, *help;
     opt_kind kind;
     size_t off, size;
-    int lo, hi; /* K_INT range */
+    int lo, hi; /* K_INT range; sizes: lo the least (0 where 0 means off) */
 } opt;
 
 #define F(field) offsetof(sg_srv_config, field), sizeof(((sg_srv_config *)0)->field)
@@ -44,9 +44,9 @@ static const opt opts[] = {
     {"--queue", "N", "8", "requests that may wait beyond the busy workers (then 503)", K_INT,
      F(queue), 0, 100000},
     {"--max-body", "BYTES", "16M", "largest request body (K/M/G = KiB/MiB/GiB)", K_BYTES,
-     F(max_body), 0, 0},
+     F(max_body), 1, 0},
     {"--max-pixels", "N", "40M", "largest image, width x height (K/M = 10^3/10^6)", K_PIXELS,
-     F(max_pixels), 0, 0},
+     F(max_pixels), 1, 0},
     {"--max-frames", "N", "120", "most frames in one /v1/interpolate (then 413)", K_INT,
      F(max_frames), 2, 100000},
     {"--max-cells", "N", "64", "most cells in one /v1/grid (then 413)", K_INT, F(max_cells), 1,
@@ -55,14 +55,18 @@ static const opt opts[] = {
      "long work admitted at once: frames and cells x img_size^2 (and 1/128 of the photos' "
      "decoded pixels), summed over the running and waiting /v1/interpolate and /v1/grid "
      "requests (past it: 503; one request alone: 413)",
-     K_PIXELS, F(max_work), 0, 0},
+     K_PIXELS, F(max_work), 1, 0},
     {"--job-ttl", "SECONDS", "600",
      "a finished job (Prefer: respond-async) keeps its result this long", K_SECONDS, F(job_ttl_s),
      0, 0},
     {"--max-jobs", "N", "64", "jobs held at once, queued, running or finished (then 503)", K_INT,
      F(max_jobs), 1, 1000000},
     {"--job-store-bytes", "BYTES", "512M",
-     "memory the jobs' uploads and results may hold (then 503)", K_BYTES, F(job_store_bytes), 0, 0},
+     "memory the jobs' uploads and results may hold (then 503)", K_BYTES, F(job_store_bytes), 1, 0},
+    {"--cache-bytes", "BYTES", "256M",
+     "memory for what recent photos cost (their encoder output and masks, reference photos' "
+     "style codes), least recently used out first; never answers (0 = off)",
+     K_BYTES, F(cache_bytes), 0, 0},
     {"--timeout", "SECONDS", "60", "longest a request may wait for a worker, then 503 (0 = none)",
      K_SECONDS, F(timeout_s), 0, 0},
     {"--client-timeout", "SECONDS", "30",
@@ -208,7 +212,7 @@ static sg_status set_value(sg_srv_config *c, const opt *o, const char *v, int fr
         return SG_OK;
     case K_BYTES:
     case K_PIXELS:
-        if (sg_srv_parse_size(v, o->kind == K_BYTES, &x) || x < 1)
+        if (sg_srv_parse_size(v, o->kind == K_BYTES, &x) || x < o->lo)
             return sg_error_set(err, SG_ERR_ARG, "%s: '%s' is not a size (e.g. 16M)", who, v);
         *(int64_t *)field = x;
         return SG_OK;

@@ -453,6 +453,7 @@ static int admit(req *r, sg_exec *x, sg_http_error *e) {
         bad = sg_request_parse(&x->rq, r->desc, &in, header(r, MHD_HTTP_HEADER_ACCEPT),
                                &x->gen->models, &lim, e);
     free(form);
+    x->rq.cache = s->cfg.cache_bytes ? s->cache : NULL, x->rq.gen_id = x->gen->id;
     if (x->rq.model) snprintf(r->model, sizeof r->model, "%s", x->rq.model->name);
     if (!bad && x->rq.kind != SG_KIND_GRID) /* a grid's domains go unlogged */
         snprintf(r->domain, sizeof r->domain, "%s", x->rq.model->engine.cfg.domains[x->rq.domain]);

@@ -290,6 +290,56 @@ int sg_fields_count(const sg_fields *f, const char *name);
 /* A text value (checked NUL-free and short at collection) into out. */
 void sg_field_text(const sg_field *f, char *out, size_t cap);
 
+/* ---- the cost cache (cache.c): what a photo costs, kept for the next request with it ---------
+ * Values (an encoded photo, a reference's style code) under a 32-byte key (SHA-256 of what
+ * determines them), at most max_bytes in all, least recently used evicted first; 0 bytes: off.
+ * Thread-safe. A value is held by reference while used: an eviction frees it when the last
+ * holder releases it. */
+#define SG_CACHE_KEY 32
+enum { SG_CACHE_ENCODED, SG_CACHE_STYLE, SG_CACHE_KINDS };
+typedef struct {
+    uint64_t hits, misses, evictions;
+    size_t bytes; /* held now */
+    int entries;
+} sg_cache_stats;
+typedef struct sg_cache sg_cache;
+typedef struct sg_cache_entry sg_cache_entry;
+sg_cache *sg_cache_new(size_t max_bytes); /* NULL: out of memory */
+void sg_cache_free(sg_cache *c);          /* every holder has released its entries */
+/* The entry under key, held (release it), counted as a hit; NULL: a miss (or c NULL / off). */
+sg_cache_entry *sg_cache_get(sg_cache *c, int kind, const uint8_t key[SG_CACHE_KEY]);
+const void *sg_cache_value(const sg_cache_entry *e);
+void sg_cache_release(sg_cache *c, sg_cache_entry *e); /* NULL is fine */
+/* value (bytes of memory, freed by free_fn) stored under key, evicting the least recently used
+ * to make room; the cache owns it from now on and returns its entry held by the caller. NULL: not
+ * stored (off, larger than the cache, the key already there, out of memory): the caller still
+ * owns value. */
+sg_cache_entry *sg_cache_put(sg_cache *c, int kind, const uint8_t key[SG_CACHE_KEY], void *value,
+                             size_t bytes, void (*free_fn)(void *));
+/* counters per kind (bytes and entries: held now), and the totals */
+void sg_cache_stats_get(sg_cache *c, sg_cache_stats out[SG_CACHE_KINDS], size_t *bytes,
+                        int *entries);
+
+typedef struct {
+    uint8_t (*digest)[32]; /* SHA-256 of each key */
+    int n;
+    size_t longest; /* a token longer than every key is refused before any work */
+} sg_keys;
+
+/* One key a line (# comments, blank lines skipped); an empty path: no keys. */
+sg_status sg_keys_load(sg_keys *k, const char *path, sg_error *err);
+void sg_keys_free(sg_keys *k);
+/* An Authorization header "Bearer TOKEN" (the scheme case-insensitive; spaces and tabs around the
+ * token ignored) naming a key: 1 with its digest in owner, else 0. The time taken depends on the
+ * number of keys only, never on the token or on which key it matches. */
+int sg_keys_check(const sg_keys *k, const char *authorization, uint8_t owner[32]);
+
+/* an encoded photo a request uses: held in the cache, or its own */
+typedef struct {
+    sg_cache_entry *entry;
+    sg_encoded *own;
+} sg_held_encoded;
+
 /* ---- the request model (routes.c, request.c) --------------------------------------------------
  * A route is a description: the fields it reads (and which repeat), how it is parsed into a
  * request, and the request's steps and answer. A translation or a style is one step; a grid or
@@ -386,6 +436,12 @@ typedef struct {
     int64_t src_pixels[SG_REQ_MAX_ROWS]; /* each source's pixels, from its header */
     int cell_w, cell_h;     /* a grid's cells: img_size², or with paste the largest photo's size */
     sg_image canvas;        /* the grid */
+    /* reuse (reuse.c): the cost cache (NULL: none), the generation the request started on, and
+     * each source's encoding, made once for every cell or frame */
+    sg_cache *cache;
+    int gen_id;
+    sg_held_encoded enc[SG_REQ_MAX_ROWS];
+    int cache_hits[SG_CACHE_KINDS], cache_misses[SG_CACHE_KINDS];
     struct sg_video *video; /* the video's writer (image/video.h) */
     /* results */
     sg_http_error error; /* status 0: success */
@@ -422,6 +478,17 @@ int64_t sg_request_work(const sg_request *r);
 /* One step on a worker: 1 when more steps remain, 0 when done (out or error set). */
 int sg_request_step(sg_request *r, sg_run *run);
 void sg_request_free(sg_request *r);
+
+/* ---- reuse: what a photo costs, from the cost cache or made and stored (reuse.c) ------------
+ * sq is the img_size² square the networks see (fitted or aligned). */
+/* *h = sq's encoding (sg_engine_encode with SG_FIT_STRETCH: the bytes of translating sq). */
+sg_status sg_reuse_encode(sg_request *r, sg_run *run, const sg_image *sq, sg_held_encoded *h,
+                          sg_timing *t, sg_error *err);
+const sg_encoded *sg_held_encoded_get(const sg_held_encoded *h);
+void sg_held_encoded_release(sg_request *r, sg_held_encoded *h); /* zeroes *h */
+/* s [style_dim] = the style code of reference square sq in domain. */
+sg_status sg_reuse_style(sg_request *r, sg_run *run, const sg_image *sq, int domain, float *s,
+                         sg_error *err);
 const char *sg_request_content_type(const sg_request *r);
 /* The answer's headers as "Name\0Value\0" pairs (complete, whatever their length). */
 sg_status sg_request_headers(const sg_request *r, double total_ms, sg_buf *out);
@@ -549,20 +616,6 @@ void sg_jobs_stats_get(sg_jobs *j, sg_jobs_stats *st);
 /* ---- keys: API keys (keys.c, sha256.c) ---------------------------------------------------------- */
 void sg_sha256(const void *data, size_t len, uint8_t out[32]);
 
-typedef struct {
-    uint8_t (*digest)[32]; /* SHA-256 of each key */
-    int n;
-    size_t longest; /* a token longer than every key is refused before any work */
-} sg_keys;
-
-/* One key a line (# comments, blank lines skipped); an empty path: no keys. */
-sg_status sg_keys_load(sg_keys *k, const char *path, sg_error *err);
-void sg_keys_free(sg_keys *k);
-/* An Authorization header "Bearer TOKEN" (the scheme case-insensitive; spaces and tabs around the
- * token ignored) naming a key: 1 with its digest in owner, else 0. The time taken depends on the
- * number of keys only, never on the token or on which key it matches. */
-int sg_keys_check(const sg_keys *k, const char *authorization, uint8_t owner[32]);
-
 /* ---- metrics: every counter and gauge, one rendering (metrics.c) -------------------------------- */
 #define SG_HIST_BUCKETS 15
 
@@ -598,6 +651,8 @@ typedef struct {
     long dropped_headers, dropped_body;
     int64_t work_used, work_cap;
     sg_jobs_stats jobs;
+    sg_cache_stats cache[SG_CACHE_KINDS];
+    size_t cache_bytes, cache_cap;
     const char *model_info; /* stargan_model_info sample lines, or NULL */
 } sg_metrics_gauges;
 
@@ -650,6 +705,7 @@ struct sg_server {
     int wd_ok;
     sg_work_budget work; /* long requests */
     sg_jobs jobs;
+    sg_cache *cache; /* what photos cost (--cache-bytes; off at 0) */
     atomic_int ready, stopping, draining;
     atomic_ulong next_id;
     uint32_t id_prefix;

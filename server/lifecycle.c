@@ -39,6 +39,9 @@ void sg_server_gauges(sg_server *s, sg_metrics_gauges *g, sg_srv_gen **gen) {
     sg_watchdog_stats(&s->wd, &g->connections, &g->uploads, &g->dropped_headers, &g->dropped_body);
     sg_work_stats(&s->work, &g->work_used, &g->work_cap);
     sg_jobs_stats_get(&s->jobs, &g->jobs);
+    int entries;
+    sg_cache_stats_get(s->cache, g->cache, &g->cache_bytes, &entries);
+    g->cache_cap = (size_t)s->cfg.cache_bytes;
     *gen = atomic_load(&s->ready) ? sg_server_gen(s) : NULL;
     g->model_info = *gen ? sg_buf_str(&(*gen)->metrics) : NULL;
 }
@@ -58,6 +61,8 @@ sg_status sg_server_start(sg_server **out, const sg_srv_config *c, sg_error *err
     sg_metrics_init(&s->metrics);
     sg_work_init(&s->work, c->max_work);
     sg_jobs_init(&s->jobs, c->max_jobs, c->job_store_bytes, c->job_ttl_s);
+    if (!(s->cache = sg_cache_new((size_t)c->cache_bytes)))
+        return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
     if (getrandom(&s->id_prefix, sizeof s->id_prefix, 0) != sizeof s->id_prefix)
         s->id_prefix = (uint32_t)getpid();
     sg_status st = sg_keys_load(&s->keys, c->api_key_file, err);
@@ -157,6 +162,7 @@ void sg_server_free(sg_server *s) {
     if (s->queue_ok) sg_queue_free(&s->queue);
     sg_jobs_free(&s->jobs);                 /* no job runs: the queue has stopped */
     sg_srv_gen_release(s->gen);             /* every request has completed: the last reference */
+    sg_cache_free(s->cache);                /* likewise: no request holds an entry */
     if (s->wd_ok) sg_watchdog_free(&s->wd); /* after MHD: no connection is left to close */
     sg_keys_free(&s->keys);
     sg_metrics_free(&s->metrics);

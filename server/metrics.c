@@ -167,6 +167,34 @@ static void render_jobs(sg_buf *o, const sg_jobs_stats *j) {
     gauge(o, "stargan_job_store_capacity_bytes", "--job-store-bytes.", (long long)j->max_bytes);
 }
 
+static void render_cache(sg_buf *o, const sg_metrics_gauges *g) {
+    static const char *const kinds[SG_CACHE_KINDS] = {"encoded", "style"};
+    static const struct {
+        const char *name, *type, *help;
+    } rows[] = {
+        {"stargan_cache_hits_total", "counter",
+         "Cost-cache lookups that found the value, by kind."},
+        {"stargan_cache_misses_total", "counter", "Cost-cache lookups that computed it, by kind."},
+        {"stargan_cache_evictions_total", "counter", "Values the bound pushed out, by kind."},
+        {"stargan_cache_entries", "gauge", "Values held now, by kind."},
+        {"stargan_cache_kind_bytes", "gauge", "Bytes held now, by kind."},
+    };
+    for (int r = 0; r < 5; r++) {
+        header(o, rows[r].name, rows[r].type, rows[r].help);
+        for (int k = 0; k < SG_CACHE_KINDS; k++) {
+            const sg_cache_stats *c = &g->cache[k];
+            unsigned long long v = r == 0   ? c->hits
+                                   : r == 1 ? c->misses
+                                   : r == 2 ? c->evictions
+                                   : r == 3 ? (unsigned long long)c->entries
+                                            : (unsigned long long)c->bytes;
+            sg_buf_printf(o, "%s{kind=\"%s\"} %llu\n", rows[r].name, kinds[k], v);
+        }
+    }
+    gauge(o, "stargan_cache_bytes", "Bytes the cost cache holds.", (long long)g->cache_bytes);
+    gauge(o, "stargan_cache_capacity_bytes", "--cache-bytes.", (long long)g->cache_cap);
+}
+
 sg_status sg_metrics_render(sg_metrics *m, const sg_metrics_gauges *g, sg_buf *out) {
     pthread_mutex_lock(&m->mu);
     render_requests(out, m);
@@ -176,6 +204,7 @@ sg_status sg_metrics_render(sg_metrics *m, const sg_metrics_gauges *g, sg_buf *o
     sg_buf_printf(out, "stargan_uptime_seconds %.3f\n", sg_now_ms() / 1000 - m->started_s);
     pthread_mutex_unlock(&m->mu);
     render_jobs(out, &g->jobs);
+    render_cache(out, g);
     if (g->model_info && *g->model_info) {
         header(out, "stargan_model_info", "gauge", "Loaded models (value 1), described by labels.");
         sg_buf_append(out, g->model_info, strlen(g->model_info));

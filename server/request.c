@@ -22,6 +22,8 @@ static sg_status decode(sg_request *r, const uint8_t *d, size_t n, sg_image *img
 }
 
 static sg_status region_error(sg_request *r, sg_status st, const sg_error *err);
+static sg_status fitted_as(const sg_request *r, sg_run *run, const sg_image *img, sg_fit fit,
+                           sg_image *out, sg_error *err);
 
 /* photo cut to the square of q (one region), *fit the region's; a failure is the answer's */
 static sg_status cut_region(sg_request *r, sg_run *run, sg_image *photo, const sg_region_ask *q,
@@ -31,14 +33,17 @@ static sg_status cut_region(sg_request *r, sg_run *run, sg_image *photo, const s
     return st ? region_error(r, st, err) : SG_OK;
 }
 
-/* Style source c into c->style (decoding a reference; ref_crop= or ref_face= cut it first). */
+/* Style source c into c->style (decoding a reference; ref_crop= or ref_face= cut it first; its
+ * square as the network sees it, fitted or aligned, into *ref_out when asked: a grid's header). A
+ * reference's style is the style encoder's on that square (the bytes of sg_engine_style_ref on
+ * the photo with the fit), from the cost cache when the same square was seen. */
 static sg_status compute_style(sg_request *r, sg_run *run, sg_style_src *c, sg_image *ref_out,
                                sg_error *err) {
     sg_engine *e = &r->model->engine;
     if (c->mode == SG_STYLE_GIVEN) return SG_OK;
     if (!(c->style = calloc((size_t)e->cfg.style_dim, sizeof(float))))
         return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-    sg_image ref = {0};
+    sg_image ref = {0}, sq_img = {0};
     sg_status st = SG_OK;
     if (c->mode == SG_STYLE_REF) st = decode(r, c->ref, c->ref_len, &ref, err);
     sg_fit fit = r->fit;
@@ -46,13 +51,15 @@ static sg_status compute_style(sg_request *r, sg_run *run, sg_style_src *c, sg_i
     if (!st && c->mode == SG_STYLE_REF && r->ref_region.mode) /* ref_crop=, ref_face= */
         st = cut_region(r, run, &ref, &r->ref_region, &fit, &sq, err);
     double t0 = sg_now_ms();
+    if (!st && c->mode == SG_STYLE_REF) st = fitted_as(r, run, &ref, fit, &sq_img, err);
+    sg_image_free(&ref);
     if (!st && c->mode == SG_STYLE_REF)
-        st = sg_engine_style_ref(e, run, &ref, fit, c->domain, c->style, err);
+        st = sg_reuse_style(r, run, &sq_img, c->domain, c->style, err);
     if (!st && c->mode == SG_STYLE_SEED)
         st = sg_engine_style_latent(e, c->seed, c->domain, r->psi, c->style, err);
     r->stage_ms[SG_STAGE_STYLE] += sg_now_ms() - t0;
-    if (ref_out && !st) *ref_out = ref;
-    else sg_image_free(&ref);
+    if (ref_out && !st) *ref_out = sq_img;
+    else sg_image_free(&sq_img);
     return st;
 }
 
@@ -98,15 +105,31 @@ static sg_status translate_regions(sg_request *r, sg_run *run, const sg_image *p
     return st ? region_error(r, st, err) : SG_OK;
 }
 
+/* The photo's square as the network sees it, encoded (or its encoding from the cost cache), then
+ * decoded with the style: the bytes of sg_engine_translate with the request's fit. */
+static sg_status translate_reused(sg_request *r, sg_run *run, const sg_image *src, sg_image *out,
+                                  sg_timing *tm, sg_error *err) {
+    sg_image sq = {0};
+    sg_held_encoded h = {0};
+    double t0 = sg_now_ms();
+    sg_status st = fitted_as(r, run, src, r->fit, &sq, err);
+    if (r->fit == SG_FIT_ALIGN) tm->faces_ms += sg_now_ms() - t0;
+    if (!st) st = sg_reuse_encode(r, run, &sq, &h, tm, err);
+    sg_image_free(&sq);
+    if (!st)
+        st = sg_engine_decode(&r->model->engine, run, sg_held_encoded_get(&h), r->cols[0].style,
+                              out, tm, err);
+    sg_held_encoded_release(r, &h);
+    return st;
+}
+
 static sg_status translate(sg_request *r, sg_run *run, sg_error *err) {
     sg_image src = {0}, out = {0}, canvas = {0};
     sg_timing tm = {0};
     sg_status st = decode(r, r->src[0], r->src_len[0], &src, err);
     if (!st && (r->region.mode || r->paste))
         st = translate_regions(r, run, &src, &out, &canvas, &tm, err);
-    else if (!st)
-        st = sg_engine_translate(&r->model->engine, run, &src, r->fit, r->cols[0].style, &out, &tm,
-                                 err);
+    else if (!st) st = translate_reused(r, run, &src, &out, &tm, err);
     r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
     r->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms;
     r->stage_ms[SG_STAGE_PASTE] += tm.paste_ms;
@@ -157,11 +180,6 @@ static sg_status fitted_as(const sg_request *r, sg_run *run, const sg_image *img
     int s = r->model->engine.cfg.img_size;
     if (fit == SG_FIT_ALIGN) return sg_engine_align(&r->model->engine, run, img, out, err);
     return sg_image_fit(img, fit, s, out, err);
-}
-
-static sg_status fitted(const sg_request *r, sg_run *run, const sg_image *img, sg_image *out,
-                        sg_error *err) {
-    return fitted_as(r, run, img, r->fit, out, err);
 }
 
 /* Grid layout: with header, the sources are column 0 and (reference grids) the references row 0;
@@ -258,18 +276,22 @@ static sg_status source_step(sg_request *r, sg_run *run, int i, sg_error *err) {
     r->stage_ms[SG_STAGE_FACES] += fit == SG_FIT_ALIGN ? sg_now_ms() - t0 : 0;
     sg_image_free(&photo);
     if (!st && r->kind == SG_KIND_GRID && hx) blit(r, &r->fitted[i], 0, i + hy);
+    /* encoded once here, decoded per cell or frame */
+    sg_timing tm = {0};
+    if (!st) st = sg_reuse_encode(r, run, &r->fitted[i], &r->enc[i], &tm, err);
+    r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
+    r->stage_ms[SG_STAGE_GENERATOR] += tm.encode_ms;
+    sg_image_free(&r->fitted[i]);
     return st;
 }
 
 static sg_status column_step(sg_request *r, sg_run *run, int k, sg_error *err) {
     int hx, hy;
     grid_origin(r, &hx, &hy);
-    sg_image ref = {0}, f = {0};
-    sg_status st = compute_style(r, run, &r->cols[k], &ref, err);
-    if (!st && r->kind == SG_KIND_GRID && hy && !(st = fitted(r, run, &ref, &f, err)))
-        blit(r, &f, k + hx, 0);
-    sg_image_free(&f);
-    sg_image_free(&ref);
+    sg_image sq = {0};
+    sg_status st = compute_style(r, run, &r->cols[k], &sq, err);
+    if (!st && r->kind == SG_KIND_GRID && hy) blit(r, &sq, k + hx, 0);
+    sg_image_free(&sq);
     return st;
 }
 
@@ -289,7 +311,7 @@ static sg_status cell(sg_request *r, sg_run *run, int row, const float *style, s
                       sg_timing *tm, sg_error *err) {
     const sg_engine *e = &r->model->engine;
     if (!r->paste)
-        return sg_engine_translate(e, run, &r->fitted[row], SG_FIT_STRETCH, style, out, tm, err);
+        return sg_engine_decode(e, run, sg_held_encoded_get(&r->enc[row]), style, out, tm, err);
     sg_image last = {0};
     sg_status st = sg_engine_paste_regions(e, run, &r->photos[row], &r->photo_sq[row], 1,
                                            r->photo_fit[row], style, &last, out, tm, err);
@@ -406,7 +428,10 @@ int64_t sg_request_work(const sg_request *r) {
 
 void sg_request_free(sg_request *r) {
     for (int i = 0; i < r->n_cols; i++) free(r->cols[i].style), r->cols[i].style = NULL;
-    for (int i = 0; i < r->n_src; i++) sg_image_free(&r->fitted[i]), sg_image_free(&r->photos[i]);
+    for (int i = 0; i < r->n_src; i++) {
+        sg_image_free(&r->fitted[i]), sg_image_free(&r->photos[i]);
+        sg_held_encoded_release(r, &r->enc[i]);
+    }
     sg_image_free(&r->canvas);
     sg_video_free(r->video);
     r->video = NULL;
@@ -447,7 +472,8 @@ static void seeds_header(const sg_request *r, sg_buf *out) {
 }
 
 /* X-Grid-Columns: "domain;seed=N" or "domain;reference=K" per column; X-Grid: "rows=R cols=C
- * cell=S x0=X y0=Y": cell (r, c) is the S×S square at (x0 + c·S, y0 + r·S). */
+ * cell=S x0=X y0=Y": cell (r, c) is the S×S square at (x0 + c·S, y0 + r·S); with paste
+ * "cell=WxH": W×H cells at (x0 + c·W, y0 + r·H), each photo centred in its cell. */
 static void grid_headers(const sg_request *r, sg_buf *out) {
     const sg_config *c = &r->model->engine.cfg;
     sg_buf v;
@@ -464,8 +490,12 @@ static void grid_headers(const sg_request *r, sg_buf *out) {
     int hx, hy;
     char g[128];
     grid_origin(r, &hx, &hy);
-    snprintf(g, sizeof g, "rows=%d cols=%d cell=%d x0=%d y0=%d", r->n_src, r->n_cols, c->img_size,
-             hx * c->img_size, hy * c->img_size);
+    if (r->paste)
+        snprintf(g, sizeof g, "rows=%d cols=%d cell=%dx%d x0=%d y0=%d", r->n_src, r->n_cols,
+                 r->cell_w, r->cell_h, hx * r->cell_w, hy * r->cell_h);
+    else
+        snprintf(g, sizeof g, "rows=%d cols=%d cell=%d x0=%d y0=%d", r->n_src, r->n_cols,
+                 c->img_size, hx * c->img_size, hy * c->img_size);
     pair(out, "X-Grid", g);
 }
 
@@ -478,6 +508,13 @@ sg_status sg_request_headers(const sg_request *r, double total_ms, sg_buf *out) 
             (i != SG_STAGE_PASTE || r->paste || r->region.mode))
             k += (size_t)snprintf(timing + k, sizeof timing - k, "%s;dur=%.1f, ", sg_stage_names[i],
                                   r->stage_ms[i]);
+    /* the cost cache's lookups, by kind, where a request made any */
+    static const char *const kinds[SG_CACHE_KINDS] = {"encoded", "style"};
+    for (int i = 0; i < SG_CACHE_KINDS; i++)
+        if (r->cache_hits[i] + r->cache_misses[i])
+            k += (size_t)snprintf(timing + k, sizeof timing - k,
+                                  "cache-%s;desc=\"hit=%d miss=%d\", ", kinds[i], r->cache_hits[i],
+                                  r->cache_misses[i]);
     snprintf(timing + k, sizeof timing - k, "total;dur=%.1f", total_ms);
     pair(out, "Server-Timing", timing);
     pair(out, "X-Model", r->model->name);

@@ -48,6 +48,7 @@ typedef struct {
     double job_ttl_s;        /* a finished job's result is kept this long */
     int max_jobs;            /* jobs held at once (queued, running or finished) */
     int64_t job_store_bytes; /* bytes the jobs' uploads and results may hold */
+    int64_t cache_bytes;     /* the cost cache's bound (0: off) */
 } sg_srv_config;
 
 /* Defaults, then STARGAN_* environment variables, then argv (flags win). Errors name the flag

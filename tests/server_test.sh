@@ -294,6 +294,45 @@ check "bad environment value: exit 2 naming the variable" '[ "$rc" = 2 ] && grep
 "$srv" --model "x=$tmp/missing.safetensors" --listen 127.0.0.1:0 >/dev/null 2>"$tmp/badmodel.log"; rc=$?
 check "missing model file: exit 1 with a message" '[ "$rc" = 1 ] && grep -q "missing.safetensors" "$tmp/badmodel.log"'
 
+# ---- the cost cache: a photo's encoding and a reference's style reused, never an answer ---------
+metric() { curl -s --max-time 5 "$U/metrics" | sed -n "s/^$1 //p"; }
+timing_has() { hdr server-timing | grep -q "$1"; }
+start cache --model small="$m" --workers 1 || bad "cache daemon"
+st=$(req -F image=@"$src" -F domain=dog -F seed=5 "$U/v1/translate"); cp "$tmp/body" "$tmp/c5.png"
+check "cache: a new photo is a miss (Server-Timing)" '[ "$st" = 200 ] && timing_has "cache-encoded;desc=\"hit=0 miss=1\""'
+st=$(req -F image=@"$src" -F domain=dog -F seed=6 "$U/v1/translate"); cp "$tmp/body" "$tmp/c6.png"
+"$cli" translate --model "$m" --src "$src" --domain dog --seed 6 --out "$tmp/cli6.png" >/dev/null
+check "cache: the same photo with a new seed: a hit, a new translation, the CLI's bytes" \
+  '[ "$st" = 200 ] && timing_has "cache-encoded;desc=\"hit=1 miss=0\"" && ! cmp -s "$tmp/c5.png" "$tmp/c6.png" && cmp -s "$tmp/c6.png" "$tmp/cli6.png"'
+st=$(req -F image=@"$src" -F domain=dog -F seed=5 "$U/v1/translate")
+check "cache: seed 5 again from the cached encoding: the first answer's bytes" '[ "$st" = 200 ] && cmp -s "$tmp/body" "$tmp/c5.png"'
+st=$(req -F image=@"$src" -F domain=dog -F reference=@"$ref" "$U/v1/translate"); cp "$tmp/body" "$tmp/r1.png"
+check "cache: a new reference's style is a miss" 'timing_has "cache-style;desc=\"hit=0 miss=1\""'
+st=$(req -F image=@"$src" -F domain=dog -F reference=@"$ref" "$U/v1/translate")
+"$cli" translate --model "$m" --src "$src" --domain dog --ref "$ref" --out "$tmp/clir.png" >/dev/null
+check "cache: the same reference again: its style a hit, the same bytes (the CLI's)" \
+  '[ "$st" = 200 ] && timing_has "cache-style;desc=\"hit=1 miss=0\"" && cmp -s "$tmp/body" "$tmp/r1.png" && cmp -s "$tmp/body" "$tmp/clir.png"'
+st=$(req -F image=@"$src" -F domain=dog -F seed=5 -F seed=6 -F header=false "$U/v1/grid")
+check "cache: a grid of the photo: encoded once (a hit), its cells the translations" \
+  '[ "$st" = 200 ] && timing_has "cache-encoded;desc=\"hit=1 miss=0\""'
+# encoded: seed 6, seed 5, the two reference translations and the grid hit; the first missed
+check "cache: /metrics counts hits and misses by kind" \
+  '[ "$(metric "stargan_cache_hits_total{kind=\"encoded\"}")" = 5 ] && [ "$(metric "stargan_cache_misses_total{kind=\"encoded\"}")" = 1 ] && [ "$(metric "stargan_cache_hits_total{kind=\"style\"}")" = 1 ] && [ "$(metric stargan_cache_capacity_bytes)" = 268435456 ]'
+enc=$(metric 'stargan_cache_kind_bytes{kind="encoded"}')
+stop "$PID"
+start bound --model small="$m" --workers 1 --cache-bytes $((enc + enc / 2)) || bad "bound daemon"
+req -F image=@"$src" -F domain=dog -F seed=1 "$U/v1/translate" >/dev/null
+req -F image=@"$ref" -F domain=dog -F seed=1 "$U/v1/translate" >/dev/null
+st=$(req -F image=@"$src" -F domain=dog -F seed=1 "$U/v1/translate")
+check "cache: --cache-bytes holding one encoding: A, B, A evicts (A a miss again), bytes within the bound" \
+  'timing_has "cache-encoded;desc=\"hit=0 miss=1\"" && [ "$(metric "stargan_cache_evictions_total{kind=\"encoded\"}")" = 2 ] && [ "$(metric stargan_cache_bytes)" -le $((enc + enc / 2)) ]'
+stop "$PID"
+start off --model small="$m" --workers 1 --cache-bytes 0 || bad "no-cache daemon"
+req -F image=@"$src" -F domain=dog -F seed=5 "$U/v1/translate" >/dev/null
+st=$(req -F image=@"$src" -F domain=dog -F seed=5 "$U/v1/translate")
+check "cache: --cache-bytes 0: off (no cache stage), the same bytes" '[ "$st" = 200 ] && ! timing_has "cache-" && cmp -s "$tmp/body" "$tmp/c5.png" && [ "$(metric "stargan_cache_hits_total{kind=\"encoded\"}")" = 0 ]'
+stop "$PID"
+
 # ---- the built-in demo model (no --model) --------------------------------------------------------
 # one worker and --max-work 2M (30 frames of 256^2): long work admitted by size, yielding to
 # translations

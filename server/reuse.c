@@ -1,0 +1,93 @@
+/* What a request reuses (internal.h "reuse"): a photo's encoding, from the cost cache or made
+ * here, and a reference photo's style code. Keys are SHA-256 of what determines the value: the
+ * kind, the model generation and name, and the square the network sees (img_size², fitted or
+ * aligned: a photo uploaded again, or cut the same way, gives the same square), plus for a style
+ * its domain. The values are inputs to the networks' later stages, never an answer: a new seed
+ * is always a new translation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* SHA-256 of "kind gen model extra" and the square's own digest */
+static void key_of(const sg_request *r, int kind, const char *extra, const sg_image *sq,
+                   uint8_t key[SG_CACHE_KEY]) {
+    uint8_t px[32];
+    sg_sha256(sq->pixels, (size_t)sq->w * sq->h * 3, px);
+    char head[256];
+    int n = snprintf(head, sizeof head, "%d %d %s %s %dx%d ", kind, r->gen_id, r->model->name,
+                     extra, sq->w, sq->h);
+    uint8_t buf[256 + 32];
+    memcpy(buf, head, (size_t)n);
+    memcpy(buf + n, px, 32);
+    sg_sha256(buf, (size_t)n + 32, key);
+}
+
+static void count(sg_request *r, int kind, int hit) {
+    if (hit) r->cache_hits[kind]++;
+    else r->cache_misses[kind]++;
+}
+
+static void free_encoded(void *v) { sg_encoded_free(v); }
+
+sg_status sg_reuse_encode(sg_request *r, sg_run *run, const sg_image *sq, sg_held_encoded *h,
+                          sg_timing *t, sg_error *err) {
+    *h = (sg_held_encoded){0};
+    uint8_t key[SG_CACHE_KEY];
+    if (r->cache) {
+        key_of(r, SG_CACHE_ENCODED, "", sq, key);
+        if ((h->entry = sg_cache_get(r->cache, SG_CACHE_ENCODED, key))) {
+            count(r, SG_CACHE_ENCODED, 1);
+            return SG_OK;
+        }
+        count(r, SG_CACHE_ENCODED, 0);
+    }
+    sg_encoded *enc = NULL;
+    sg_status st = sg_engine_encode(&r->model->engine, run, sq, SG_FIT_STRETCH, &enc, t, err);
+    if (st) return st;
+    if (r->cache)
+        h->entry =
+            sg_cache_put(r->cache, SG_CACHE_ENCODED, key, enc, sg_encoded_bytes(enc), free_encoded);
+    if (!h->entry) h->own = enc; /* not stored: this request's alone */
+    return SG_OK;
+}
+
+const sg_encoded *sg_held_encoded_get(const sg_held_encoded *h) {
+    return h->entry ? sg_cache_value(h->entry) : h->own;
+}
+
+void sg_held_encoded_release(sg_request *r, sg_held_encoded *h) {
+    sg_cache_release(r->cache, h->entry);
+    sg_encoded_free(h->own);
+    *h = (sg_held_encoded){0};
+}
+
+static void free_style(void *v) { free(v); }
+
+sg_status sg_reuse_style(sg_request *r, sg_run *run, const sg_image *sq, int domain, float *s,
+                         sg_error *err) {
+    const sg_engine *e = &r->model->engine;
+    const size_t bytes = sizeof(float) * (size_t)e->cfg.style_dim;
+    uint8_t key[SG_CACHE_KEY];
+    char dom[16];
+    snprintf(dom, sizeof dom, "y%d", domain);
+    if (r->cache) {
+        key_of(r, SG_CACHE_STYLE, dom, sq, key);
+        sg_cache_entry *x = sg_cache_get(r->cache, SG_CACHE_STYLE, key);
+        count(r, SG_CACHE_STYLE, x != NULL);
+        if (x) {
+            memcpy(s, sg_cache_value(x), bytes);
+            sg_cache_release(r->cache, x);
+            return SG_OK;
+        }
+    }
+    sg_status st = sg_engine_style_ref(e, run, sq, SG_FIT_STRETCH, domain, s, err);
+    float *copy = st || !r->cache ? NULL : malloc(bytes);
+    if (!copy) return st;
+    memcpy(copy, s, bytes);
+    sg_cache_entry *x = sg_cache_put(r->cache, SG_CACHE_STYLE, key, copy, bytes, free_style);
+    if (x) sg_cache_release(r->cache, x);
+    else free(copy);
+    return SG_OK;
+}
