@@ -36,8 +36,7 @@ typedef struct {
     /* --paste (sources): the whole photo kept (every cell is pasted into a copy of it), its
      * square and the square's fit; view is then left empty */
     sg_image whole;
-    sg_rect sq;
-    sg_fit fit;
+    sg_region_view v; /* its square made ready (net freed once encoded) */
     /* the view encoded once (sg_engine_encode), decoded per style: made at its first cell, kept
      * for a grid's row or for all of a video */
     sg_encoded *enc;
@@ -232,12 +231,18 @@ static sg_status cut_region(sampler *s, sg_image *img, sg_fit *fit, sg_error *er
                           &sq, NULL, err);
 }
 
-/* --paste: the source photo kept whole, its square planned once (as /v1/grid's paste=true) */
+/* --paste: the source photo kept whole, its square planned, made ready and encoded once (as
+ * /v1/grid's paste=true); the encoding is kept for every output */
 static sg_status keep_whole(sampler *s, photo *p, sg_image *img, sg_error *err) {
+    sg_rect sq;
     int n;
     sg_status st = sg_regions_plan(&s->e, s->o->detector ? &s->det : NULL, &s->run, img,
-                                   &s->o->region, s->o->fit, &p->sq, 1, &n, NULL, err);
-    p->fit = sg_region_fit(&s->e, &s->o->region, s->o->fit);
+                                   &s->o->region, s->o->fit, &sq, 1, &n, NULL, err);
+    if (!st)
+        st = sg_region_view_make(&s->e, &s->run, img, sq,
+                                 sg_region_fit(&s->e, &s->o->region, s->o->fit), &p->v, NULL, err);
+    if (!st) st = sg_engine_encode(&s->e, &s->run, &p->v.net, SG_FIT_STRETCH, &p->enc, NULL, err);
+    sg_image_free(&p->v.net); /* the cells need only the map back */
     p->whole = *img;
     *img = (sg_image){0};
     return st;
@@ -291,16 +296,18 @@ static void lerp(const float *a, const float *b, float t, int n, float *out) {
  * translated and put back (`stargan translate --paste`'s pixels). */
 static sg_status translate(sampler *s, int i, const float *style, sg_image *out, sg_error *err) {
     photo *p = &s->src[i];
-    sg_image last = {0};
+    sg_image tr = {0};
     sg_status st = SG_OK;
-    if (p->whole.pixels)
-        st = sg_engine_paste_regions(&s->e, &s->run, &p->whole, &p->sq, 1, p->fit, style, &last,
-                                     out, NULL, err);
-    else if (!p->enc) /* the bytes of sg_engine_translate on the view, the encoder run once */
+    if (!p->enc) /* the bytes of sg_engine_translate on the view, the encoder run once */
         st = sg_engine_encode(&s->e, &s->run, &p->view, SG_FIT_STRETCH, &p->enc, NULL, err);
     if (!st && !p->whole.pixels)
         st = sg_engine_decode(&s->e, &s->run, p->enc, style, out, NULL, err);
-    sg_image_free(&last);
+    if (!st && p->whole.pixels) /* --paste: translate --paste's pixels */
+        st = sg_image_crop(&p->whole, (sg_rect){0, 0, p->whole.w, p->whole.h}, out, err);
+    if (!st && p->whole.pixels)
+        st = sg_engine_decode(&s->e, &s->run, p->enc, style, &tr, NULL, err);
+    if (!st && p->whole.pixels) st = sg_region_put_back(&s->e, &p->v, &tr, out, NULL, err);
+    sg_image_free(&tr);
     if (st) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -348,7 +355,7 @@ static sg_status reference_grid(sampler *s, sg_error *err) {
             sg_image_free(&cell);
             cli_progress_step(&s->prog, 1, NULL);
         }
-        sg_encoded_free(s->src[i].enc), s->src[i].enc = NULL;
+        if (!s->src[i].whole.pixels) sg_encoded_free(s->src[i].enc), s->src[i].enc = NULL;
     }
     if (!st) st = save(s, &grid, "reference", err);
     sg_image_free(&grid);
@@ -368,7 +375,7 @@ static sg_status latent_grid(sampler *s, sg_error *err) {
             sg_image_free(&cell);
             cli_progress_step(&s->prog, 1, NULL);
         }
-        sg_encoded_free(s->src[i].enc), s->src[i].enc = NULL;
+        if (!s->src[i].whole.pixels) sg_encoded_free(s->src[i].enc), s->src[i].enc = NULL;
     }
     if (!st) st = save(s, &grid, "latent", err);
     sg_image_free(&grid);

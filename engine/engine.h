@@ -180,6 +180,24 @@ sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_ima
                                      sg_rect sq, sg_fit fit, const float *s, sg_image *out,
                                      sg_image *canvas, sg_timing *t, sg_error *err);
 
+/* A region made ready for the networks: square sq of the photo, and net, what they see of it
+ * (img_size²: the square fitted with fit, or with SG_FIT_ALIGN aligned, mat the similarity map).
+ * Translating net with SG_FIT_STRETCH gives the bytes of translating the square with its fit, so
+ * a request may encode net once (sg_engine_encode) and decode it per style. */
+typedef struct {
+    sg_rect sq;
+    sg_fit fit;
+    double mat[9]; /* SG_FIT_ALIGN */
+    sg_image net;
+} sg_region_view;
+/* t (may be NULL): the cut in paste_ms, the alignment in faces_ms. */
+sg_status sg_region_view_make(const sg_engine *e, sg_run *r, const sg_image *photo, sg_rect sq,
+                              sg_fit fit, sg_region_view *v, sg_timing *t, sg_error *err);
+void sg_region_view_free(sg_region_view *v);
+/* out (a translation of v->net) put back into canvas over v->sq: feathered (sg_image_paste), or
+ * warped back through the inverse alignment. */
+sg_status sg_region_put_back(const sg_engine *e, const sg_region_view *v, const sg_image *out,
+                             sg_image *canvas, sg_timing *t, sg_error *err);
 /* The fit a region is translated with: SG_FIT_ALIGN for a face model's detected faces, else fit. */
 sg_fit sg_region_fit(const sg_engine *e, const sg_region_ask *q, sg_fit fit);
 /* *img replaced by its region's square (one: the crop's, or the face q names; q->face is not

@@ -87,32 +87,52 @@ static void warp_map(const double *mat, int S, int side, double m[6]) {
     }
 }
 
+sg_status sg_region_view_make(const sg_engine *e, sg_run *r, const sg_image *photo, sg_rect sq,
+                              sg_fit fit, sg_region_view *v, sg_timing *t, sg_error *err) {
+    *v = (sg_region_view){.sq = sq, .fit = fit};
+    sg_image crop = {0};
+    double t0 = sg_now_ms();
+    sg_status st = sg_image_crop(photo, sq, &crop, err);
+    if (!st && fit != SG_FIT_ALIGN) st = sg_image_fit(&crop, fit, e->cfg.img_size, &v->net, err);
+    double t1 = sg_now_ms();
+    if (t) t->paste_ms += t1 - t0; /* cutting the square out */
+    if (!st && fit == SG_FIT_ALIGN) st = sg_engine_align_map(e, r, &crop, &v->net, v->mat, err);
+    if (t && fit == SG_FIT_ALIGN) t->faces_ms += sg_now_ms() - t1;
+    sg_image_free(&crop);
+    if (st) sg_region_view_free(v);
+    return st;
+}
+
+void sg_region_view_free(sg_region_view *v) { sg_image_free(&v->net); }
+
+sg_status sg_region_put_back(const sg_engine *e, const sg_region_view *v, const sg_image *out,
+                             sg_image *canvas, sg_timing *t, sg_error *err) {
+    double t0 = sg_now_ms();
+    sg_status st;
+    if (v->fit != SG_FIT_ALIGN) {
+        st = sg_image_paste(canvas, out, v->sq, err);
+    } else {
+        double m[6];
+        warp_map(v->mat, e->cfg.img_size, v->sq.w, m);
+        st = sg_image_paste_warp(canvas, out, v->sq, m, err);
+    }
+    if (t) t->paste_ms += sg_now_ms() - t0;
+    return st;
+}
+
 sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_image *photo,
                                      sg_rect sq, sg_fit fit, const float *s, sg_image *out,
                                      sg_image *canvas, sg_timing *t, sg_error *err) {
-    sg_image crop = {0}, aligned = {0};
-    double mat[9], t_cut = sg_now_ms();
-    sg_status st = sg_image_crop(photo, sq, &crop, err);
-    t_cut = sg_now_ms() - t_cut;
+    sg_region_view v;
     sg_timing one = {0};
-    double t0 = sg_now_ms();
-    if (!st && fit == SG_FIT_ALIGN) st = sg_engine_align_map(e, r, &crop, &aligned, mat, err);
-    double align_ms = fit == SG_FIT_ALIGN ? sg_now_ms() - t0 : 0;
-    /* an aligned square is img_size² already: stretch is a no-op resize (fit=align's bytes) */
-    if (!st)
-        st = sg_engine_translate(e, r, fit == SG_FIT_ALIGN ? &aligned : &crop,
-                                 fit == SG_FIT_ALIGN ? SG_FIT_STRETCH : fit, s, out, &one, err);
+    sg_status st = sg_region_view_make(e, r, photo, sq, fit, &v, t, err);
+    /* what the networks see is img_size² already: stretch is a no-op resize, so these are the
+     * bytes of translating the square with its fit (or fit=align's) */
+    if (!st) st = sg_engine_translate(e, r, &v.net, SG_FIT_STRETCH, s, out, &one, err);
     if (t) /* added up: a request may translate several regions */
-        t->faces_ms += align_ms + one.faces_ms, t->generator_ms += one.generator_ms;
-    double t_paste = sg_now_ms();
-    if (!st && canvas && fit != SG_FIT_ALIGN) st = sg_image_paste(canvas, out, sq, err);
-    if (!st && canvas && fit == SG_FIT_ALIGN) {
-        double m[6];
-        warp_map(mat, e->cfg.img_size, sq.w, m);
-        st = sg_image_paste_warp(canvas, out, sq, m, err);
-    }
-    if (t) t->paste_ms += t_cut + sg_now_ms() - t_paste;
-    sg_image_free(&crop), sg_image_free(&aligned);
+        t->faces_ms += one.faces_ms, t->generator_ms += one.generator_ms;
+    if (!st && canvas) st = sg_region_put_back(e, &v, out, canvas, t, err);
+    sg_region_view_free(&v);
     return st;
 }
 

@@ -429,10 +429,9 @@ typedef struct {
     int step, n_steps;
     sg_image fitted[SG_REQ_MAX_ROWS]; /* the sources as the network sees them (img_size²) */
     /* paste= on a grid or video: each source's decoded photo (every cell or frame is pasted into
-     * a copy of it), its square and the square's fit, planned once */
+     * a copy of it), and its region made ready once (encoded into enc[i]) */
     sg_image photos[SG_REQ_MAX_ROWS];
-    sg_rect photo_sq[SG_REQ_MAX_ROWS];
-    sg_fit photo_fit[SG_REQ_MAX_ROWS];
+    sg_region_view views[SG_REQ_MAX_ROWS]; /* its square and the map back (net freed) */
     int64_t src_pixels[SG_REQ_MAX_ROWS]; /* each source's pixels, from its header */
     int cell_w, cell_h;     /* a grid's cells: img_size², or with paste the largest photo's size */
     sg_image canvas;        /* the grid */

@@ -94,15 +94,56 @@ static sg_status region_error(sg_request *r, sg_status st, const sg_error *err) 
     return st;
 }
 
+/* A step's engine times into the request's stages (the encoder is the generator's) */
+static void add_timing(sg_request *r, const sg_timing *tm) {
+    r->stage_ms[SG_STAGE_FACES] += tm->faces_ms;
+    r->stage_ms[SG_STAGE_GENERATOR] += tm->generator_ms + tm->encode_ms;
+    r->stage_ms[SG_STAGE_PASTE] += tm->paste_ms;
+}
+
+/* A copy of the photo for the regions to be put back into */
+static sg_status photo_copy(const sg_image *photo, sg_image *canvas, sg_timing *tm, sg_error *err) {
+    double t0 = sg_now_ms();
+    sg_status st = sg_image_crop(photo, (sg_rect){0, 0, photo->w, photo->h}, canvas, err);
+    tm->paste_ms += sg_now_ms() - t0;
+    return st;
+}
+
+/* Square sq of photo (fit: the region's) translated into *out, its encoding from the cost cache
+ * when seen before, and put back into canvas (NULL: not): the bytes of
+ * sg_engine_translate_region. */
+static sg_status region_translate(sg_request *r, sg_run *run, const sg_image *photo, sg_rect sq,
+                                  sg_fit fit, sg_image *out, sg_image *canvas, sg_timing *tm,
+                                  sg_error *err) {
+    const sg_engine *e = &r->model->engine;
+    sg_region_view v;
+    sg_held_encoded h = {0};
+    sg_status st = sg_region_view_make(e, run, photo, sq, fit, &v, tm, err);
+    if (!st) st = sg_reuse_encode(r, run, &v.net, &h, tm, err);
+    if (!st) st = sg_engine_decode(e, run, sg_held_encoded_get(&h), r->cols[0].style, out, tm, err);
+    if (!st && canvas) st = sg_region_put_back(e, &v, out, canvas, tm, err);
+    sg_held_encoded_release(r, &h);
+    sg_region_view_free(&v);
+    return st;
+}
+
 /* photo's regions translated: *out the last translation; with paste every one put back into
- * *canvas, a copy of the photo */
+ * *canvas, a copy of the photo (the bytes of sg_engine_translate_regions) */
 static sg_status translate_regions(sg_request *r, sg_run *run, const sg_image *photo, sg_image *out,
                                    sg_image *canvas, sg_timing *tm, sg_error *err) {
-    sg_status st = sg_engine_translate_regions(
-        &r->model->engine, r->detector, run, photo, &r->region, r->fit, r->cols[0].style, out,
-        r->paste ? canvas : NULL, r->regions, SG_DET_MAX_FACES, &r->n_regions, tm,
-        &r->stage_ms[SG_STAGE_DETECT], err);
-    return st ? region_error(r, st, err) : SG_OK;
+    const sg_engine *e = &r->model->engine;
+    sg_status st =
+        sg_regions_plan(e, r->detector, run, photo, &r->region, r->fit, r->regions,
+                        SG_DET_MAX_FACES, &r->n_regions, &r->stage_ms[SG_STAGE_DETECT], err);
+    if (st) return region_error(r, st, err);
+    if (r->paste) st = photo_copy(photo, canvas, tm, err);
+    const sg_fit f = sg_region_fit(e, &r->region, r->fit);
+    for (int i = 0; !st && i < r->n_regions; i++) {
+        sg_image_free(out);
+        st = region_translate(r, run, photo, r->regions[i], f, out, r->paste ? canvas : NULL, tm,
+                              err);
+    }
+    return st;
 }
 
 /* The photo's square as the network sees it, encoded (or its encoding from the cost cache), then
@@ -130,9 +171,7 @@ static sg_status translate(sg_request *r, sg_run *run, sg_error *err) {
     if (!st && (r->region.mode || r->paste))
         st = translate_regions(r, run, &src, &out, &canvas, &tm, err);
     else if (!st) st = translate_reused(r, run, &src, &out, &tm, err);
-    r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
-    r->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms;
-    r->stage_ms[SG_STAGE_PASTE] += tm.paste_ms;
+    add_timing(r, &tm);
     sg_image_free(&src);
     double t0 = sg_now_ms();
     if (!st)
@@ -243,17 +282,25 @@ static sg_status start_output(sg_request *r, sg_error *err) {
     return st;
 }
 
-/* paste=: source i's photo kept whole, its square planned (one region, or the fit's own) */
+/* paste=: source i's photo kept whole, its square planned (one region, or the fit's own), made
+ * ready and encoded once */
 static sg_status paste_source(sg_request *r, sg_run *run, int i, sg_image *photo, sg_error *err) {
+    const sg_engine *e = &r->model->engine;
+    sg_rect sq;
     int n;
-    sg_status st = sg_regions_plan(&r->model->engine, r->detector, run, photo, &r->region, r->fit,
-                                   &r->photo_sq[i], 1, &n, &r->stage_ms[SG_STAGE_DETECT], err);
+    sg_status st = sg_regions_plan(e, r->detector, run, photo, &r->region, r->fit, &sq, 1, &n,
+                                   &r->stage_ms[SG_STAGE_DETECT], err);
     if (st) return region_error(r, st, err);
-    r->photo_fit[i] = sg_region_fit(&r->model->engine, &r->region, r->fit);
-    if (r->region.mode && r->n_regions < SG_DET_MAX_FACES)
-        r->regions[r->n_regions++] = r->photo_sq[i];
+    if (r->region.mode && r->n_regions < SG_DET_MAX_FACES) r->regions[r->n_regions++] = sq;
+    sg_timing tm = {0};
+    st = sg_region_view_make(e, run, photo, sq, sg_region_fit(e, &r->region, r->fit), &r->views[i],
+                             &tm, err);
+    if (!st) st = sg_reuse_encode(r, run, &r->views[i].net, &r->enc[i], &tm, err);
+    sg_image_free(&r->views[i].net); /* encoded: the cells need only the map back */
+    add_timing(r, &tm);
     r->photos[i] = *photo;
     *photo = (sg_image){0};
+    if (st) return st;
     return i == r->n_src - 1 ? start_output(r, err) : SG_OK;
 }
 
@@ -279,8 +326,7 @@ static sg_status source_step(sg_request *r, sg_run *run, int i, sg_error *err) {
     /* encoded once here, decoded per cell or frame */
     sg_timing tm = {0};
     if (!st) st = sg_reuse_encode(r, run, &r->fitted[i], &r->enc[i], &tm, err);
-    r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
-    r->stage_ms[SG_STAGE_GENERATOR] += tm.encode_ms;
+    add_timing(r, &tm);
     sg_image_free(&r->fitted[i]);
     return st;
 }
@@ -310,12 +356,13 @@ static void frame_style(const sg_request *r, int f, int dim, float *s) {
 static sg_status cell(sg_request *r, sg_run *run, int row, const float *style, sg_image *out,
                       sg_timing *tm, sg_error *err) {
     const sg_engine *e = &r->model->engine;
-    if (!r->paste)
-        return sg_engine_decode(e, run, sg_held_encoded_get(&r->enc[row]), style, out, tm, err);
-    sg_image last = {0};
-    sg_status st = sg_engine_paste_regions(e, run, &r->photos[row], &r->photo_sq[row], 1,
-                                           r->photo_fit[row], style, &last, out, tm, err);
-    sg_image_free(&last);
+    const sg_encoded *enc = sg_held_encoded_get(&r->enc[row]);
+    if (!r->paste) return sg_engine_decode(e, run, enc, style, out, tm, err);
+    sg_image tr = {0};
+    sg_status st = photo_copy(&r->photos[row], out, tm, err);
+    if (!st) st = sg_engine_decode(e, run, enc, style, &tr, tm, err);
+    if (!st) st = sg_region_put_back(e, &r->views[row], &tr, out, tm, err);
+    sg_image_free(&tr);
     return st;
 }
 
@@ -348,9 +395,7 @@ static sg_status unit_step(sg_request *r, sg_run *run, int u, sg_error *err) {
     sg_image out = {0};
     sg_timing tm = {0};
     sg_status st = cell(r, run, row, style, &out, &tm, err);
-    r->stage_ms[SG_STAGE_FACES] += tm.faces_ms;
-    r->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms;
-    r->stage_ms[SG_STAGE_PASTE] += tm.paste_ms;
+    add_timing(r, &tm);
     grid_origin(r, &hx, &hy);
     double t0 = sg_now_ms();
     if (!st && r->kind == SG_KIND_VIDEO) st = add_frame(r, &out, err);

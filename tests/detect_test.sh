@@ -174,8 +174,8 @@ pw=${dims%x*} ph=${dims#*x}
 check "/v1/grid paste=true: (header + 2 seeds) whole photos, the header the photo, cell 0 the translate answer's pixels" \
   '[ "$st" = 200 ] && "$ppm" "$tmp/gp.png" "$tmp/gp.ppm" && [ "$(python3 "$tmp/px.py" dims "$tmp/gp.ppm")" = "$((3 * pw))x$ph" ] && [ "$(python3 "$tmp/px.py" sub "$tmp/gp.ppm" 0 0 "$tmp/photo.ppm")" = equal ] && [ "$(python3 "$tmp/px.py" sub "$tmp/gp.ppm" "$pw" 0 "$tmp/paste.ppm")" = equal ] && [ "$(python3 "$tmp/px.py" sub "$tmp/gp.ppm" "$((2 * pw))" 0 "$tmp/paste.ppm")" = differs ] && [ "$(hdr x-faces)" = "[[100,60,256,256]]" ] && hdr server-timing | grep -q "paste;dur="' "$tmp/hdr"
 st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F face=auto -F paste=true -F header=false "$U/v1/grid")
-check "/v1/grid face=auto paste=true header=false: the one cell is translate face=auto paste=true" \
-  '[ "$st" = 200 ] && "$ppm" "$tmp/body" "$tmp/gf.ppm" && "$ppm" "$tmp/f.png" "$tmp/f.ppm" && cmp -s "$tmp/gf.ppm" "$tmp/f.ppm"' "$tmp/hdr"
+check "/v1/grid face=auto paste=true header=false: the one cell is translate face=auto paste=true, its face's encoding from the cost cache" \
+  '[ "$st" = 200 ] && "$ppm" "$tmp/body" "$tmp/gf.ppm" && "$ppm" "$tmp/f.png" "$tmp/f.ppm" && cmp -s "$tmp/gf.ppm" "$tmp/f.ppm" && hdr server-timing | grep -q "cache-encoded;desc=\"hit=1 miss=0\""' "$tmp/hdr"
 st=$(req -F image=@"$big" -F domain=dog -F seed=3 -F seed=4 -F frames=2 -F crop=100,60,256,256 -F paste=true "$U/v1/interpolate")
 check "/v1/interpolate paste=true: MP4 frames at the photo's size" \
   '[ "$st" = 200 ] && [ "$(hdr content-type)" = video/mp4 ] && [ "$(python3 "$tmp/px.py" mp4dims "$tmp/body")" = "$dims" ] && hdr server-timing | grep -q "paste;dur="' "$tmp/hdr"
