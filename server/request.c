@@ -101,6 +101,15 @@ static void add_timing(sg_request *r, const sg_timing *tm) {
     r->stage_ms[SG_STAGE_PASTE] += tm->paste_ms;
 }
 
+/* sg_engine_decode, its time added to tm's (the engine sets its fields) */
+static sg_status decode_style(const sg_engine *e, sg_run *run, const sg_encoded *enc,
+                              const float *style, sg_image *out, sg_timing *tm, sg_error *err) {
+    sg_timing one = {0};
+    sg_status st = sg_engine_decode(e, run, enc, style, out, &one, err);
+    tm->generator_ms += one.generator_ms;
+    return st;
+}
+
 /* A copy of the photo for the regions to be put back into */
 static sg_status photo_copy(const sg_image *photo, sg_image *canvas, sg_timing *tm, sg_error *err) {
     double t0 = sg_now_ms();
@@ -120,7 +129,7 @@ static sg_status region_translate(sg_request *r, sg_run *run, const sg_image *ph
     sg_held_encoded h = {0};
     sg_status st = sg_region_view_make(e, run, photo, sq, fit, &v, tm, err);
     if (!st) st = sg_reuse_encode(r, run, &v.net, &h, tm, err);
-    if (!st) st = sg_engine_decode(e, run, sg_held_encoded_get(&h), r->cols[0].style, out, tm, err);
+    if (!st) st = decode_style(e, run, sg_held_encoded_get(&h), r->cols[0].style, out, tm, err);
     if (!st && canvas) st = sg_region_put_back(e, &v, out, canvas, tm, err);
     sg_held_encoded_release(r, &h);
     sg_region_view_free(&v);
@@ -158,8 +167,8 @@ static sg_status translate_reused(sg_request *r, sg_run *run, const sg_image *sr
     if (!st) st = sg_reuse_encode(r, run, &sq, &h, tm, err);
     sg_image_free(&sq);
     if (!st)
-        st = sg_engine_decode(&r->model->engine, run, sg_held_encoded_get(&h), r->cols[0].style,
-                              out, tm, err);
+        st = decode_style(&r->model->engine, run, sg_held_encoded_get(&h), r->cols[0].style, out,
+                          tm, err);
     sg_held_encoded_release(r, &h);
     return st;
 }
@@ -357,10 +366,10 @@ static sg_status cell(sg_request *r, sg_run *run, int row, const float *style, s
                       sg_timing *tm, sg_error *err) {
     const sg_engine *e = &r->model->engine;
     const sg_encoded *enc = sg_held_encoded_get(&r->enc[row]);
-    if (!r->paste) return sg_engine_decode(e, run, enc, style, out, tm, err);
+    if (!r->paste) return decode_style(e, run, enc, style, out, tm, err);
     sg_image tr = {0};
     sg_status st = photo_copy(&r->photos[row], out, tm, err);
-    if (!st) st = sg_engine_decode(e, run, enc, style, &tr, tm, err);
+    if (!st) st = decode_style(e, run, enc, style, &tr, tm, err);
     if (!st) st = sg_region_put_back(e, &r->views[row], &tr, out, tm, err);
     sg_image_free(&tr);
     return st;
