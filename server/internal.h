@@ -432,7 +432,7 @@ typedef struct {
      * a copy of it), and its region made ready once (encoded into enc[i]) */
     sg_image photos[SG_REQ_MAX_ROWS];
     sg_region_view views[SG_REQ_MAX_ROWS]; /* its square and the map back (net freed) */
-    int64_t src_pixels[SG_REQ_MAX_ROWS];   /* each source's pixels, from its header */
+    int64_t src_pixels[SG_REQ_MAX_ROWS];   /* each source's pixels, its header's (0: unknown) */
     int cell_w, cell_h; /* a grid's cells: img_size², or with paste the largest photo's size */
     sg_image canvas;    /* the grid */
     /* reuse (reuse.c): the cost cache (NULL: none), the generation the request started on, and

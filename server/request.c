@@ -456,7 +456,10 @@ int sg_request_step(sg_request *r, sg_run *run) {
 static int64_t paste_pixels(const sg_request *r) {
     if (!r->paste || r->kind == SG_KIND_TRANSLATE) return 0;
     int64_t big = 0;
-    for (int i = 0; i < r->n_src; i++) big = r->src_pixels[i] > big ? r->src_pixels[i] : big;
+    for (int i = 0; i < r->n_src; i++) { /* a header that said nothing: the limit */
+        int64_t px = r->src_pixels[i] ? r->src_pixels[i] : r->max_pixels;
+        big = px > big ? px : big;
+    }
     return big * (r->kind == SG_KIND_VIDEO ? r->frames : (int64_t)r->n_src * r->n_cols);
 }
 

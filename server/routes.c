@@ -44,12 +44,14 @@ static int domain_of(const sg_srv_model *m, const sg_field *f, int *d, sg_http_e
     return *d < 0 ? domain_error(m, v, e) : 0;
 }
 
-/* The photo's pixels from its header (the limit when unknown or over it), added to the work. */
+/* The photo's pixels from its header, added to the work (the limit when unknown or over it);
+ * returned as read (0: unknown, the decoder will say why). */
 static int64_t image_dims(sg_request *r, const uint8_t *d, size_t n) {
     int64_t w, h;
-    int64_t px = sg_image_dims(d, n, &w, &h) || w * h > r->max_pixels ? r->max_pixels : w * h;
+    int unknown = sg_image_dims(d, n, &w, &h) != SG_OK;
+    int64_t px = unknown || w * h > r->max_pixels ? r->max_pixels : w * h;
     r->decode_pixels += px;
-    return px;
+    return unknown ? 0 : px;
 }
 
 /* A style array of exactly the model's style_dim numbers (its grammar was checked). */
