@@ -69,7 +69,7 @@ echo "cross-test: $(file -b "$dir/stargan" | cut -d, -f1-2); qemu $(qemu-aarch64
 # tests of every module, the fuzz replays and the OpenAPI document run), and tests/arch_test.sh checks the networks instead: selftest on the mini fixture per
 # kernel path and in bf16, the CLI's bytes against this machine's build, the face detector's
 # boxes against this machine's; the container test checks the arm64 server. SG_CROSS_FULL=1 runs the whole suite.
-heavy='^(test_generator|test_styles|test_faces|test_detect|cli_selftest|cli_sample|bf16_cli|ckpt_cli'
+heavy='^(test_generator|test_encode|test_styles|test_faces|test_detect|cli_selftest|cli_sample|bf16_cli|ckpt_cli'
 heavy+='|server_integration|server_harden|server_jobs|server_chaos|rolling_restart|k8s_manifests'
 heavy+='|detect_server)$'
 exclude=()
