@@ -33,8 +33,8 @@ typedef struct {
      * aligning), so the photo itself is dropped once decoded: 20 sources of 12 Mpixel would
      * otherwise hold 700 MB, and --fit align would align again for every frame. */
     sg_image view;
-    /* --paste (sources): the whole photo kept (every cell is pasted into a copy of it), its
-     * square and the square's fit; view is then left empty */
+    /* --paste (sources): the whole photo kept (every cell is pasted into a copy of it) and its
+     * region made ready (v, encoded into enc); view is then left empty */
     sg_image whole;
     sg_region_view v; /* its square made ready (net freed once encoded) */
     /* the view encoded once (sg_engine_encode), decoded per style: made at its first cell, kept
