@@ -296,18 +296,13 @@ static void lerp(const float *a, const float *b, float t, int n, float *out) {
  * translated and put back (`stargan translate --paste`'s pixels). */
 static sg_status translate(sampler *s, int i, const float *style, sg_image *out, sg_error *err) {
     photo *p = &s->src[i];
-    sg_image tr = {0};
     sg_status st = SG_OK;
     if (!p->enc) /* the bytes of sg_engine_translate on the view, the encoder run once */
         st = sg_engine_encode(&s->e, &s->run, &p->view, SG_FIT_STRETCH, &p->enc, NULL, err);
     if (!st && !p->whole.pixels)
         st = sg_engine_decode(&s->e, &s->run, p->enc, style, out, NULL, err);
     if (!st && p->whole.pixels) /* --paste: translate --paste's pixels */
-        st = sg_image_crop(&p->whole, (sg_rect){0, 0, p->whole.w, p->whole.h}, out, err);
-    if (!st && p->whole.pixels)
-        st = sg_engine_decode(&s->e, &s->run, p->enc, style, &tr, NULL, err);
-    if (!st && p->whole.pixels) st = sg_region_put_back(&s->e, &p->v, &tr, out, NULL, err);
-    sg_image_free(&tr);
+        st = sg_region_decode_into(&s->e, &s->run, &p->whole, &p->v, p->enc, style, out, NULL, err);
     if (st) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);

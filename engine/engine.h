@@ -194,6 +194,12 @@ typedef struct {
 sg_status sg_region_view_make(const sg_engine *e, sg_run *r, const sg_image *photo, sg_rect sq,
                               sg_fit fit, sg_region_view *v, sg_timing *t, sg_error *err);
 void sg_region_view_free(sg_region_view *v);
+/* canvas = a copy of photo with enc (v->net encoded once, sg_engine_encode) decoded with style s
+ * and put back over v->sq: the bytes sg_engine_translate_region pastes. A grid's cell or a
+ * video's frame of a pasted photo. t (may be NULL): generator_ms and paste_ms added to. */
+sg_status sg_region_decode_into(const sg_engine *e, sg_run *r, const sg_image *photo,
+                                const sg_region_view *v, const sg_encoded *enc, const float *s,
+                                sg_image *canvas, sg_timing *t, sg_error *err);
 /* out (a translation of v->net) put back into canvas over v->sq: feathered (sg_image_paste), or
  * warped back through the inverse alignment. */
 sg_status sg_region_put_back(const sg_engine *e, const sg_region_view *v, const sg_image *out,
@@ -211,13 +217,9 @@ sg_status sg_regions_cut(const sg_engine *e, const sg_face_detector *d, sg_run *
 sg_status sg_regions_plan(const sg_engine *e, const sg_face_detector *d, sg_run *r,
                           const sg_image *photo, const sg_region_ask *q, sg_fit fit, sg_rect *sq,
                           int max, int *n, double *detect_ms, sg_error *err);
-/* Squares sq[0..n) of photo each translated with style s and the regions' fit (sg_region_fit);
- * with canvas (NULL: no paste; else made here as a copy of photo) every one put back into it.
- * out: the last translation. A grid or video plans once per photo and pastes once per style. */
-sg_status sg_engine_paste_regions(const sg_engine *e, sg_run *r, const sg_image *photo,
-                                  const sg_rect *sq, int n, sg_fit fit, const float *s,
-                                  sg_image *out, sg_image *canvas, sg_timing *t, sg_error *err);
-/* A whole region request on one photo: sg_regions_plan, then sg_engine_paste_regions. */
+/* A whole region request on one photo: sg_regions_plan, then each square translated with the
+ * regions' fit (sg_engine_translate_region); with canvas (NULL: no paste; else made here as a
+ * copy of photo) every one put back into it. out: the last translation. */
 sg_status sg_engine_translate_regions(const sg_engine *e, const sg_face_detector *d, sg_run *r,
                                       const sg_image *photo, const sg_region_ask *q, sg_fit fit,
                                       const float *s, sg_image *out, sg_image *canvas, sg_rect *sq,

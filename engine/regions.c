@@ -120,6 +120,27 @@ sg_status sg_region_put_back(const sg_engine *e, const sg_region_view *v, const 
     return st;
 }
 
+/* canvas = a copy of photo (the copy's time in paste_ms) */
+static sg_status photo_copy(const sg_image *photo, sg_image *canvas, sg_timing *t, sg_error *err) {
+    double t0 = sg_now_ms();
+    sg_status st = sg_image_crop(photo, (sg_rect){0, 0, photo->w, photo->h}, canvas, err);
+    if (t) t->paste_ms += sg_now_ms() - t0;
+    return st;
+}
+
+sg_status sg_region_decode_into(const sg_engine *e, sg_run *r, const sg_image *photo,
+                                const sg_region_view *v, const sg_encoded *enc, const float *s,
+                                sg_image *canvas, sg_timing *t, sg_error *err) {
+    sg_image tr = {0};
+    sg_timing one = {0}; /* sg_engine_decode sets its field: added up here */
+    sg_status st = photo_copy(photo, canvas, t, err);
+    if (!st) st = sg_engine_decode(e, r, enc, s, &tr, &one, err);
+    if (t) t->generator_ms += one.generator_ms;
+    if (!st) st = sg_region_put_back(e, v, &tr, canvas, t, err);
+    sg_image_free(&tr);
+    return st;
+}
+
 sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_image *photo,
                                      sg_rect sq, sg_fit fit, const float *s, sg_image *out,
                                      sg_image *canvas, sg_timing *t, sg_error *err) {
@@ -157,13 +178,12 @@ sg_status sg_regions_plan(const sg_engine *e, const sg_face_detector *d, sg_run 
     return SG_OK;
 }
 
-sg_status sg_engine_paste_regions(const sg_engine *e, sg_run *r, const sg_image *photo,
-                                  const sg_rect *sq, int n, sg_fit fit, const float *s,
-                                  sg_image *out, sg_image *canvas, sg_timing *t, sg_error *err) {
-    sg_status st = SG_OK;
-    double t0 = sg_now_ms();
-    if (canvas) st = sg_image_crop(photo, (sg_rect){0, 0, photo->w, photo->h}, canvas, err);
-    if (t) t->paste_ms += sg_now_ms() - t0;
+/* Squares sq[0..n) of photo each translated with style s and the regions' fit; with canvas (NULL:
+ * no paste; else made here as a copy of photo) every one put back into it. out: the last one. */
+static sg_status paste_regions(const sg_engine *e, sg_run *r, const sg_image *photo,
+                               const sg_rect *sq, int n, sg_fit fit, const float *s, sg_image *out,
+                               sg_image *canvas, sg_timing *t, sg_error *err) {
+    sg_status st = canvas ? photo_copy(photo, canvas, t, err) : SG_OK;
     for (int i = 0; !st && i < n; i++) {
         sg_image_free(out);
         st = sg_engine_translate_region(e, r, photo, sq[i], fit, s, out, canvas, t, err);
@@ -178,8 +198,7 @@ sg_status sg_engine_translate_regions(const sg_engine *e, const sg_face_detector
                                       sg_error *err) {
     sg_status st = sg_regions_plan(e, d, r, photo, q, fit, sq, max, n, detect_ms, err);
     if (!st)
-        st = sg_engine_paste_regions(e, r, photo, sq, *n, sg_region_fit(e, q, fit), s, out, canvas,
-                                     t, err);
+        st = paste_regions(e, r, photo, sq, *n, sg_region_fit(e, q, fit), s, out, canvas, t, err);
     return st;
 }
 

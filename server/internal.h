@@ -477,6 +477,8 @@ int64_t sg_request_work(const sg_request *r);
 /* One step on a worker: 1 when more steps remain, 0 when done (out or error set). */
 int sg_request_step(sg_request *r, sg_run *run);
 void sg_request_free(sg_request *r);
+/* The largest source's pixels from the headers (unknown: what a header that said nothing counts) */
+int64_t sg_request_largest_source(const sg_request *r, int64_t unknown);
 
 /* ---- reuse: what a photo costs, from the cost cache or made and stored (reuse.c) ------------
  * sq is the img_size² square the networks see (fitted or aligned). */

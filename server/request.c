@@ -367,12 +367,7 @@ static sg_status cell(sg_request *r, sg_run *run, int row, const float *style, s
     const sg_engine *e = &r->model->engine;
     const sg_encoded *enc = sg_held_encoded_get(&r->enc[row]);
     if (!r->paste) return decode_style(e, run, enc, style, out, tm, err);
-    sg_image tr = {0};
-    sg_status st = photo_copy(&r->photos[row], out, tm, err);
-    if (!st) st = decode_style(e, run, enc, style, &tr, tm, err);
-    if (!st) st = sg_region_put_back(e, &r->views[row], &tr, out, tm, err);
-    sg_image_free(&tr);
-    return st;
+    return sg_region_decode_into(e, run, &r->photos[row], &r->views[row], enc, style, out, tm, err);
 }
 
 /* A frame to the video: a pasted photo with an odd side is extended to MP4's even one */
@@ -453,13 +448,19 @@ int sg_request_step(sg_request *r, sg_run *run) {
 
 /* paste= on a grid or video: the answer's pixels beyond the photos' (every cell or frame a copy
  * of its photo, then encoded), counted as decoding them is */
-static int64_t paste_pixels(const sg_request *r) {
-    if (!r->paste || r->kind == SG_KIND_TRANSLATE) return 0;
+int64_t sg_request_largest_source(const sg_request *r, int64_t unknown) {
     int64_t big = 0;
-    for (int i = 0; i < r->n_src; i++) { /* a header that said nothing: the limit */
-        int64_t px = r->src_pixels[i] ? r->src_pixels[i] : r->max_pixels;
+    for (int i = 0; i < r->n_src; i++) {
+        int64_t px = r->src_pixels[i] ? r->src_pixels[i] : unknown;
         big = px > big ? px : big;
     }
+    return big;
+}
+
+static int64_t paste_pixels(const sg_request *r) {
+    if (!r->paste || r->kind == SG_KIND_TRANSLATE) return 0;
+    /* a header that said nothing: the limit */
+    int64_t big = sg_request_largest_source(r, r->max_pixels);
     return big * (r->kind == SG_KIND_VIDEO ? r->frames : (int64_t)r->n_src * r->n_cols);
 }
 

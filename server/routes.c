@@ -213,8 +213,7 @@ static int regions_of(sg_request *r, const sg_fields *f, int one_photo, sg_http_
  * exact size, once the photos are decoded, is checked again). A video's frame is the photo. */
 static int paste_bound(const sg_request *r, sg_http_error *e) {
     if (!r->paste || r->kind != SG_KIND_GRID) return 0;
-    int64_t big = 0;
-    for (int i = 0; i < r->n_src; i++) big = r->src_pixels[i] > big ? r->src_pixels[i] : big;
+    int64_t big = sg_request_largest_source(r, 0);
     int hy = r->header && r->cols[0].mode == SG_STYLE_REF;
     int64_t px = (int64_t)(r->n_cols + r->header) * (r->n_src + hy) * big;
     if (px <= r->max_pixels) return 0;
