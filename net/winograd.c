@@ -259,8 +259,9 @@ static void weight_task(void *ctx, int task, int thread) {
 
 /* ---- split by output channels: few tiles, many channels ------------------------------------
  * At 32² a 512→512 layer has 64 tiles but a 36 MiB U: written out and then streamed from memory
- * by every tile task, U cost more than the products. Here V of all of a sample's tiles is built
- * first (shared, 36·Cin·T floats for T tiles), then each task takes CO_BLOCK output channels:
+ * by every tile task, U cost more than the products. Here V of all of a group of samples' tiles
+ * is built first (shared, 36·Cin·T floats for T tiles: nt per sample, up to GROUP_TILES for a
+ * batch), then each task takes CO_BLOCK output channels:
  * it transforms only their U into its own slot (36·CO_BLOCK·Cin floats, which stay in cache),
  * runs the 36 products over all tiles and the output transform; U never goes to memory.
  *   workspace = V [36, Cin, T] | per thread: U_blk [36, CO_BLOCK·Cin] | M_blk [36, CO_BLOCK, T]
@@ -269,7 +270,8 @@ static void weight_task(void *ctx, int task, int thread) {
 
 typedef struct {
     const wino_ctx *c; /* x, w, b, y, pre, sizes (c->p: th, tw, lrow) */
-    int nt, n, chunk;  /* tiles per sample, the sample, input channels per V task */
+    int nt, n, g;      /* tiles per sample; the group's first sample and its samples */
+    int tt, chunk;     /* the group's tiles (g·nt: the products' N); input channels per V task */
     size_t ldv, ldub, ldmb, slot;
     float *v, *slots;
 } co_ctx;
@@ -279,27 +281,30 @@ static int co_split_pays(int cin, int cout, int nt, const sg_kernels *k) {
            cout >= 2 * nt; /* U at least twice V (where it beat the split by tiles) */
 }
 
-static size_t co_plan(co_ctx *o, const wino_plan *p, int cin, int nt) {
-    o->nt = nt;
-    o->ldv = odd_lines((size_t)cin * nt);
-    o->ldub = odd_lines((size_t)CO_BLOCK * cin), o->ldmb = odd_lines((size_t)CO_BLOCK * nt);
+static size_t co_plan(co_ctx *o, const wino_plan *p, int cin, int nt, int g) {
+    o->nt = nt, o->g = g, o->tt = g * nt;
+    o->ldv = odd_lines((size_t)cin * o->tt);
+    o->ldub = odd_lines((size_t)CO_BLOCK * cin), o->ldmb = odd_lines((size_t)CO_BLOCK * o->tt);
     o->slot = SG_WINO_P * (o->ldub + o->ldmb) + (4 * (size_t)p->th + 2) * p->lrow + 16;
     return SG_WINO_P * o->ldv + (size_t)p->threads * o->slot + 64;
 }
 
-/* V of input channels [task·chunk, …) of sample n, all tiles */
+/* V of input channels [chunk·k, …) of the group's sample task / chunks (k = task % chunks), all
+ * its tiles: V [36, Cin, g·nt], the sample's tiles at columns [s·nt, (s + 1)·nt) */
 static void co_input_task(void *ctx, int task, int thread) {
     const co_ctx *o = ctx;
     const wino_ctx *c = o->c;
     const wino_plan *p = c->p;
     const size_t plane = (size_t)c->h * c->w >> (2 * c->up);
     float *band = o->slots + (size_t)thread * o->slot + SG_WINO_P * (o->ldub + o->ldmb);
-    const int c1 = (task + 1) * o->chunk < c->cin ? (task + 1) * o->chunk : c->cin;
-    for (int ch = task * o->chunk; ch < c1; ch++) {
-        const float *x = c->x + ((size_t)o->n * c->cin + ch) * plane;
+    const int chunks = (c->cin + o->chunk - 1) / o->chunk, s = task / chunks, n = o->n + s;
+    const int k = task % chunks, c1 = (k + 1) * o->chunk < c->cin ? (k + 1) * o->chunk : c->cin;
+    for (int ch = k * o->chunk; ch < c1; ch++) {
+        const float *x = c->x + ((size_t)n * c->cin + ch) * plane;
         for (int i = 0; i < 4 * p->th + 2; i++)
-            band_row(c, x, i - 1, band + (size_t)i * p->lrow, p->lrow, o->n * c->cin + ch);
-        c->k->wino_in(band, p->lrow, p->th, p->tw, o->v + (size_t)ch * o->nt, o->ldv, c->up);
+            band_row(c, x, i - 1, band + (size_t)i * p->lrow, p->lrow, n * c->cin + ch);
+        c->k->wino_in(band, p->lrow, p->th, p->tw, o->v + (size_t)ch * o->tt + (size_t)s * o->nt,
+                      o->ldv, c->up);
     }
 }
 
@@ -342,13 +347,13 @@ static void co_block_task(void *ctx, int task, int thread) {
     const co_ctx *o = ctx;
     const wino_ctx *c = o->c;
     const wino_plan *p = c->p;
-    const int c0 = task * CO_BLOCK, prof = thread == 0, tr = transposed(c->k, c->cin, o->nt);
+    const int c0 = task * CO_BLOCK, prof = thread == 0, tr = transposed(c->k, c->cin, o->tt);
     const int mr = tr ? CO_BLOCK : c->k->mr; /* U's panels: the block as one with tr */
     float *u = o->slots + (size_t)thread * o->slot, *m = u + SG_WINO_P * o->ldub;
-    const int kb = co_step(c->cin, o->nt);
+    const int kb = co_step(c->cin, o->tt);
     const size_t ldu = odd_lines((size_t)CO_BLOCK * kb); /* ≤ o->ldub */
     double t0 = prof ? sg__prof_now() : 0, tw = 0;
-    up_zero_m(c, thread, m, o->ldmb, (size_t)CO_BLOCK * o->nt);
+    up_zero_m(c, thread, m, o->ldmb, (size_t)CO_BLOCK * o->tt);
     for (int ci0 = 0; ci0 < c->cin; ci0 += kb) {
         const int n = c->cin - ci0 < kb ? c->cin - ci0 : kb;
         const double t1 = prof ? sg__prof_now() : 0;
@@ -360,26 +365,29 @@ static void co_block_task(void *ctx, int task, int thread) {
         if (prof) tw += sg__prof_now() - t1;
         for (int q = 0; q < SG_WINO_P; q++) {
             if (up_skip(c->up, q)) continue;
-            const float *v = o->v + q * o->ldv + (size_t)ci0 * o->nt;
-            if (tr) c->k->gemm_t32(o->nt, n, v, o->nt, u + q * ldu, m + q * o->ldmb, ci0 > 0);
+            const float *v = o->v + q * o->ldv + (size_t)ci0 * o->tt;
+            if (tr) c->k->gemm_t32(o->tt, n, v, o->tt, u + q * ldu, m + q * o->ldmb, ci0 > 0);
             else
-                c->k->gemm_packed(CO_BLOCK, o->nt, n, u + q * ldu, v, o->nt, m + q * o->ldmb, o->nt,
+                c->k->gemm_packed(CO_BLOCK, o->tt, n, u + q * ldu, v, o->tt, m + q * o->ldmb, o->tt,
                                   ci0 > 0);
         }
     }
     if (prof) {
         sg__prof_add(SG_PROF_WINO_W, sg__prof_now() - tw, 0);
         sg__prof_add(SG_PROF_WINO_GEMM, t0 + tw,
-                     2.0 * positions(c->up) * CO_BLOCK * c->cin * o->nt);
+                     2.0 * positions(c->up) * CO_BLOCK * c->cin * o->tt);
         t0 = sg__prof_now();
     }
-    if (tr) m = untranspose(m, o->ldmb, o->nt, u); /* into the U slot, free now */
+    if (tr) m = untranspose(m, o->ldmb, o->tt, u); /* into the U slot, free now */
     const size_t plane = (size_t)c->h * c->w >> (2 * c->pool);
     for (int co = c0; co < c0 + CO_BLOCK; co++) {
-        const float *mc = m + (size_t)(co - c0) * o->nt, bias = c->b ? c->b[co] : 0.0f;
-        float *yc = c->y + ((size_t)o->n * c->cout + co) * plane;
-        if (c->pool) c->k->wino_out_pool(mc, o->ldmb, p->th, p->tw, bias, yc, c->w, c->h);
-        else c->k->wino_out(mc, o->ldmb, p->th, p->tw, bias, yc, c->w, c->h);
+        for (int s = 0; s < o->g; s++) {
+            const float *mc = m + (size_t)(co - c0) * o->tt + (size_t)s * o->nt;
+            float *yc = c->y + ((size_t)(o->n + s) * c->cout + co) * plane;
+            const float bias = c->b ? c->b[co] : 0.0f;
+            if (c->pool) c->k->wino_out_pool(mc, o->ldmb, p->th, p->tw, bias, yc, c->w, c->h);
+            else c->k->wino_out(mc, o->ldmb, p->th, p->tw, bias, yc, c->w, c->h);
+        }
     }
     if (prof) sg__prof_add(SG_PROF_WINO_OUT, t0, 0);
 }
@@ -391,22 +399,34 @@ int sg__wino_pays(int cin, int cout, int h, int w) {
     return h * w >= 16 * 16 && co_split_pays(cin, cout, nt, sg__kernels());
 }
 
+/* Samples per group of the block path: a batch's samples share each block's U (made once per
+ * group, not per sample) and its products run over all their tiles, up to GROUP_TILES (the 16
+ * tiles of a 16² layer left the products' N short). Each output is the same sum in the same
+ * order whatever the group, so a sample's bytes do not depend on its batch. */
+#define GROUP_TILES 128
+
 /* The conv by output-channel blocks when that pays and fits; -1 (nothing written) otherwise. */
 static int conv_winograd_co(wino_ctx *c, int batch, size_t cap) {
     co_ctx o = {.c = c};
     const wino_plan *p = c->p;
     const int nt = p->th * p->tw, threads = p->threads;
-    if (!co_split_pays(c->cin, c->cout, nt, c->k) || co_plan(&o, p, c->cin, nt) > cap) return -1;
-    /* an fp32 set: the weights kept in the transform's gather order (made only for a layer
-     * that takes this path) */
-    c->wg = sg__wino4_wg(sg__packed_current(), c->wt, c->cout, c->cin,
-                         transposed(c->k, c->cin, nt) ? CO_BLOCK : c->k->mr);
-    o.v = c->u; /* the workspace start */
-    o.slots = o.v + SG_WINO_P * o.ldv;
+    if (!co_split_pays(c->cin, c->cout, nt, c->k) || co_plan(&o, p, c->cin, nt, 1) > cap) return -1;
+    int gmax = GROUP_TILES / nt > 1 ? GROUP_TILES / nt : 1;
+    if (gmax > batch) gmax = batch;
+    while (gmax > 1 && co_plan(&o, p, c->cin, nt, gmax) > cap) gmax--;
     o.chunk = (c->cin + 4 * threads - 1) / (4 * threads);
-    for (o.n = 0; o.n < batch; o.n++) {
+    const int chunks = (c->cin + o.chunk - 1) / o.chunk;
+    for (o.n = 0; o.n < batch; o.n += o.g) {
+        co_plan(&o, p, c->cin, nt, batch - o.n < gmax ? batch - o.n : gmax);
+        /* an fp32 set: the weights kept in the transform's gather order (made only for a layer
+         * that takes this path) */
+        c->wg = sg__wino4_wg(sg__packed_current(), c->wt, c->cout, c->cin,
+                             transposed(c->k, c->cin, o.tt) ? CO_BLOCK : c->k->mr);
+        o.v = c->u; /* the workspace start */
+        o.slots = o.v + SG_WINO_P * o.ldv;
+        memset(c->mzero, 0, 64); /* the slots moved with V's size: their M +0 again (up) */
         const double t0 = sg__prof_now();
-        sg__parallel((c->cin + o.chunk - 1) / o.chunk, co_input_task, &o);
+        sg__parallel(o.g * chunks, co_input_task, &o);
         sg__prof_add(SG_PROF_WINO_IN, t0, 0);
         sg__parallel(c->cout / CO_BLOCK, co_block_task, &o);
     }

@@ -603,6 +603,50 @@ static double wino_check(int n, int cin, int h, int w, int cout, int bias, size_
     return worst;
 }
 
+/* The output-channel-block path runs a batch's samples in groups that share each block's U and
+ * multiply over all their tiles: every sample's bytes must be those of the sample alone (the
+ * server batches styles and relies on it), for the plain conv and the fused upsample, with
+ * groups of 8 and a ragged last one (N = 11 at 16²: 8 + 3) and of 2 (32²: 64 tiles a sample). */
+static void batch_alone_check(int n, int cin, int h, int cout, int up, uint64_t seed) {
+    const int hi = up ? h / 2 : h; /* the input's side */
+    const size_t sx = (size_t)cin * hi * hi, sy = (size_t)cout * h * h;
+    float *x = frand(sx * n, seed), *wt = frand((size_t)cout * cin * 9, seed + 1);
+    float *b = frand(cout, seed + 2), *y = fbuf(sy * n), *y1 = fbuf(sy);
+    sg_workspace ws;
+    assert_int_equal(sg_workspace_init(&ws, (size_t)8 << 20, NULL), SG_OK);
+    sg_tensor tx = sg_tensor_make(x, n, cin, hi, hi), ty = sg_tensor_make(y, n, cout, h, h);
+    if (up) sg_conv2d_up2(&tx, wt, b, &ty, &ws);
+    else assert_int_equal(sg_conv2d_winograd(&tx, wt, b, &ty, &ws), 0);
+    for (int s = 0; s < n; s++) {
+        sg_tensor x1 = sg_tensor_make(x + s * sx, 1, cin, hi, hi),
+                  t1 = sg_tensor_make(y1, 1, cout, h, h);
+        if (up) sg_conv2d_up2(&x1, wt, b, &t1, &ws);
+        else assert_int_equal(sg_conv2d_winograd(&x1, wt, b, &t1, &ws), 0);
+        if (memcmp(y1, y + s * sy, sy * sizeof(float)))
+            fail_msg(
+                "batch of %d, sample %d (cin %d, %d², cout %d, up %d): bytes differ from it alone",
+                n, s, cin, h, cout, up);
+    }
+    sg_workspace_free(&ws);
+    free(x), free(wt), free(b), free(y), free(y1);
+}
+
+static void test_conv_winograd_batch(void **state) {
+    (void)state;
+    static const char *paths[] = {"plain", "avx2", "avx512", "neon"};
+    for (int pi = 0; pi < 4; pi++) {
+        if (sg_cpu_force(paths[pi])) {
+            print_message("cpu path %s: this CPU cannot run it (not tested)\n", paths[pi]);
+            continue;
+        }
+        batch_alone_check(11, 24, 16, 64, 0, 1200);
+        batch_alone_check(11, 16, 16, 64, 1, 1210);
+        batch_alone_check(3, 40, 32, 160, 0, 1220);
+        batch_alone_check(3, 40, 32, 160, 1, 1230);
+    }
+    sg_cpu_force(NULL);
+}
+
 static void test_conv_winograd(void **state) {
     (void)state;
     /* hand: 1 channel 4×4 ramp, the identity kernel (centre tap 1) plus bias 1 → x + 1 exactly
@@ -1249,6 +1293,7 @@ int main(void) {
         cmocka_unit_test(test_add_scale_up2),
         cmocka_unit_test(test_conv3x3_pre_pool),
         cmocka_unit_test(test_conv_winograd),
+        cmocka_unit_test(test_conv_winograd_batch),
         cmocka_unit_test(test_conv_depthwise),
         cmocka_unit_test(test_instance_norm),
         cmocka_unit_test(test_adain),
