@@ -2,7 +2,9 @@
  * alternated within each rep (the order swapping every rep), median of the reps:
  *   translate: K sg_engine_translate calls (fit, [FAN masks,] encoder and decoder, K times);
  *   encode+decode: one sg_engine_encode and K sg_engine_decode calls;
- * every picture of the two compared byte for byte (a mismatch exits 1). With --batch B it also
+ *   encode+styles: one sg_engine_encode and sg_engine_decode_styles on up to
+ *                  SG_ENGINE_MAX_STYLES styles at a time (the decoder's head batched);
+ * every picture of the three compared byte for byte (a mismatch exits 1). With --batch B it also
  * times the generator's decoder on a batch of B copies of the encoded state with B styles against
  * B single decodes, and says whether their floats are bitwise equal (engine/ does not batch: see
  * bench/README.md "Encoder once per photo").
@@ -98,6 +100,25 @@ static double run_encode_decode(const sg_engine *e, sg_run *r, const sg_image *s
     return bench_now_ms() - t0;
 }
 
+/* one encode and sg_engine_decode_styles over chunks of the K styles */
+static double run_encode_styles(const sg_engine *e, sg_run *r, const sg_image *src,
+                                const options *o, const float *s, sg_image *out, sg_error *err) {
+    const double t0 = bench_now_ms();
+    sg_encoded *enc = NULL;
+    if (sg_engine_encode(e, r, src, o->fit, &enc, NULL, err)) return -1;
+    for (int k = 0; k < o->styles; k += SG_ENGINE_MAX_STYLES) {
+        const int n = o->styles - k < SG_ENGINE_MAX_STYLES ? o->styles - k : SG_ENGINE_MAX_STYLES;
+        for (int i = 0; i < n; i++) sg_image_free(&out[k + i]);
+        if (sg_engine_decode_styles(e, r, enc, s + (size_t)k * e->cfg.style_dim, n, &out[k], NULL,
+                                    err)) {
+            sg_encoded_free(enc);
+            return -1;
+        }
+    }
+    sg_encoded_free(enc);
+    return bench_now_ms() - t0;
+}
+
 static int same_images(const sg_image *a, const sg_image *b, int n) {
     for (int k = 0; k < n; k++)
         if (a[k].w != b[k].w || a[k].h != b[k].h ||
@@ -108,34 +129,39 @@ static int same_images(const sg_image *a, const sg_image *b, int n) {
 
 static int compare(const sg_engine *e, sg_run *r, const sg_image *src, const options *o,
                    const float *s) {
-    sg_image a[MAX_STYLES] = {{0}}, b[MAX_STYLES] = {{0}};
-    double ta[MAX_REPS], tb[MAX_REPS], te[MAX_REPS], enc_ms = 0;
+    sg_image a[MAX_STYLES] = {{0}}, b[MAX_STYLES] = {{0}}, c[MAX_STYLES] = {{0}};
+    double ta[MAX_REPS], tb[MAX_REPS], tc[MAX_REPS], te[MAX_REPS], enc_ms = 0;
     sg_error err = {0};
     int rc = 0;
     for (int rep = -1; rep < o->reps && !rc; rep++) { /* rep -1: warm-up */
-        double x, y;
-        if (rep % 2 == 0) {
-            x = run_translate(e, r, src, o, s, a, &err);
-            y = run_encode_decode(e, r, src, o, s, b, &enc_ms, &err);
-        } else {
-            y = run_encode_decode(e, r, src, o, s, b, &enc_ms, &err);
-            x = run_translate(e, r, src, o, s, a, &err);
-        }
-        if (x < 0 || y < 0) rc = die("translate", &err);
-        else if (!same_images(a, b, o->styles)) {
-            fprintf(stderr, "bench_encode: encode+decode differs from translate\n");
+        double x = 0, y = 0, z = 0;
+        for (int i = 0; i < 3; i++) /* the order rotates every rep */
+            switch ((rep + 3 + i) % 3) {
+            case 0: x = run_translate(e, r, src, o, s, a, &err); break;
+            case 1: y = run_encode_decode(e, r, src, o, s, b, &enc_ms, &err); break;
+            default: z = run_encode_styles(e, r, src, o, s, c, &err);
+            }
+        if (x < 0 || y < 0 || z < 0) rc = die("translate", &err);
+        else if (!same_images(a, b, o->styles) || !same_images(a, c, o->styles)) {
+            fprintf(stderr,
+                    "bench_encode: encode+decode or encode+styles differs from translate\n");
             rc = 1;
-        } else if (rep >= 0) ta[rep] = x, tb[rep] = y, te[rep] = enc_ms;
+        } else if (rep >= 0) ta[rep] = x, tb[rep] = y, tc[rep] = z, te[rep] = enc_ms;
     }
     if (!rc) {
-        const double mt = median(ta, o->reps), mb = median(tb, o->reps), me = median(te, o->reps);
+        const double mt = median(ta, o->reps), mb = median(tb, o->reps), me = median(te, o->reps),
+                     mc = median(tc, o->reps);
         printf("%d x translate:        %8.1f ms (%.1f ms per style)\n", o->styles, mt,
                mt / o->styles);
         printf("1 encode + %d decodes: %8.1f ms (encode %.1f ms, %.1f ms per decode)\n", o->styles,
                mb, me, (mb - me) / o->styles);
-        printf("ratio translate / encode+decode: %.2fx  (bytes identical: yes)\n", mt / mb);
+        printf("1 encode + styles %d at a time: %8.1f ms\n", SG_ENGINE_MAX_STYLES, mc);
+        printf("ratio translate / encode+decode: %.2fx, translate / encode+styles: %.2fx, "
+               "encode+decode / encode+styles: %.2fx  (bytes identical: yes)\n",
+               mt / mb, mt / mc, mb / mc);
     }
-    for (int k = 0; k < o->styles; k++) sg_image_free(&a[k]), sg_image_free(&b[k]);
+    for (int k = 0; k < o->styles; k++)
+        sg_image_free(&a[k]), sg_image_free(&b[k]), sg_image_free(&c[k]);
     return rc;
 }
 

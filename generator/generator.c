@@ -284,6 +284,40 @@ static int state_ok(const sg_generator *g, const sg_generator_state *st) {
     return st->h.n >= 1;
 }
 
+/* x += the high-pass of the skip at x's side, where the decoder adds one (w_hpf > 0) */
+static sg_status highpass_at(const sg_generator *g, const sg_generator_state *st,
+                             const sg_tensor *masks, sg_tensor *x, sg_arena *a, sg_error *err) {
+    const int slot = g->cfg.w_hpf > 0 ? skip_slot(x->h) : -1;
+    if (slot < 0 || !st->skip[slot].data || st->skip[slot].c != x->c) return SG_OK;
+    return add_highpass(g, x, &st->skip[slot], &masks[x->h == 32 ? 0 : 1], a, err);
+}
+
+/* *cur = decoder blocks [j0, j1) on *cur (read only), through the ping-pong buffers, block j1 - 1
+ * into last when not NULL; with st, each block's high-pass after it (st's batch: cur's). */
+static sg_status run_blocks(const sg_generator *g, const sg_generator_state *st,
+                            const sg_tensor *masks, const float *s, sg_tensor *cur, int j0, int j1,
+                            float *buf[2], const sg_tensor *last, sg_arena *a, sg_workspace *ws,
+                            sg_error *err) {
+    sg_status rc = SG_OK;
+    for (int j = j0, p = 0; j < j1 && rc == SG_OK; j++, p = 1 - p) {
+        const sg_adainblk *b = &g->decode[j];
+        const int ho = b->upsample ? cur->h * 2 : cur->h;
+        sg_tensor nxt =
+            last && j == j1 - 1 ? *last : sg_tensor_make(buf[p], cur->n, b->out, ho, ho);
+        rc = sg_adainblk_forward(b, cur, s, &nxt, a, ws, err); /* nxt [N, out, ho, ho] */
+        *cur = nxt;
+        if (rc == SG_OK && st) rc = highpass_at(g, st, masks, cur, a, err);
+    }
+    return rc;
+}
+
+/* to_rgb: affine IN → lrelu → 1×1 conv (in place on the last activation) */
+static void to_rgb(const sg_generator *g, sg_tensor *cur, sg_tensor *y, sg_workspace *ws) {
+    sg_instance_norm(cur, g->to_rgb_norm_w, g->to_rgb_norm_b, 1e-5f);
+    sg_leaky_relu(cur->data, sg_tensor_numel(cur), 0.2f);
+    sg_conv2d(cur, g->to_rgb_w, g->to_rgb_b, 1, 1, 1, 0, y, ws);
+}
+
 sg_status sg_generator_decode(const sg_generator *g, const sg_generator_state *st, const float *s,
                               const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
                               sg_error *err) {
@@ -295,22 +329,100 @@ sg_status sg_generator_decode(const sg_generator *g, const sg_generator_state *s
     float *buf[2] = {sg_arena_alloc(a, act), sg_arena_alloc(a, act)}; /* ping-pong */
     if (!buf[0] || !buf[1]) return nomem(a, mark, err);
     sg_tensor cur = st->h; /* read only: the first block writes into buf[0] */
-    for (int j = 0, p = 0; j < g->cfg.n_decode && rc == SG_OK; j++, p = 1 - p) {
-        const sg_adainblk *b = &g->decode[j];
-        const int ho = b->upsample ? cur.h * 2 : cur.h;
-        sg_tensor nxt = sg_tensor_make(buf[p], n, b->out, ho, ho); /* [N, out, ho, ho] */
-        rc = sg_adainblk_forward(b, &cur, s, &nxt, a, ws, err);
-        cur = nxt;
-        const int slot = g->cfg.w_hpf > 0 ? skip_slot(cur.h) : -1;
-        if (rc == SG_OK && slot >= 0 && st->skip[slot].data && st->skip[slot].c == cur.c)
-            rc = add_highpass(g, &cur, &st->skip[slot], &masks[cur.h == 32 ? 0 : 1], a, err);
+    rc = run_blocks(g, st, masks, s, &cur, 0, g->cfg.n_decode, buf, NULL, a, ws, err);
+    if (rc == SG_OK) to_rgb(g, &cur, y, ws);
+    sg_arena_reset(a, mark);
+    return rc;
+}
+
+/* ---- head and tail ---- */
+/* the blocks up to side SG_GEN_HEAD_SIDE, and none past the first a high-pass follows (that one
+ * the tail adds) */
+int sg_generator_head_blocks(const sg_generator *g) {
+    sg_generator_state st;
+    sg_generator_state_shape(g, 1, &st);
+    int j = 0;
+    for (int h = enc_side(g, g->cfg.n_encode); j < g->cfg.n_decode;) {
+        h = g->decode[j].upsample ? 2 * h : h;
+        if (h > SG_GEN_HEAD_SIDE) break;
+        const int slot = g->cfg.w_hpf > 0 ? skip_slot(h) : -1;
+        const int hp = slot >= 0 && st.skip[slot].n && st.skip[slot].c == g->decode[j].out;
+        j++;
+        if (hp) break;
     }
-    if (rc == SG_OK) {
-        /* to_rgb: affine IN → lrelu → 1×1 conv (in place on the last activation) */
-        sg_instance_norm(&cur, g->to_rgb_norm_w, g->to_rgb_norm_b, 1e-5f);
-        sg_leaky_relu(cur.data, sg_tensor_numel(&cur), 0.2f);
-        sg_conv2d(&cur, g->to_rgb_w, g->to_rgb_b, 1, 1, 1, 0, y, ws);
+    return j;
+}
+
+void sg_generator_head_shape(const sg_generator *g, int k, sg_tensor *head) {
+    const int nb = sg_generator_head_blocks(g);
+    int h = enc_side(g, g->cfg.n_encode), c = g->encode[g->cfg.n_encode - 1].out;
+    for (int j = 0; j < nb; j++) h = g->decode[j].upsample ? 2 * h : h, c = g->decode[j].out;
+    *head = sg_tensor_make(NULL, k, c, h, h);
+}
+
+/* the ping-pong buffers at the head's sides, then the largest block's scratch */
+size_t sg_generator_head_plan(const sg_generator *g, int k) {
+    const int nb = sg_generator_head_blocks(g);
+    size_t act = 0, top = 0;
+    for (int j = 0, h = enc_side(g, g->cfg.n_encode); j < nb; j++) {
+        top = max_size(top, sg_adainblk_scratch(&g->decode[j], k, h));
+        h = g->decode[j].upsample ? 2 * h : h;
+        act = max_size(act, (size_t)g->decode[j].out * h * h * (size_t)k);
     }
+    return 2 * sg_arena_floats(act) + top;
+}
+
+sg_status sg_generator_decode_head(const sg_generator *g, const sg_tensor *h, const float *s,
+                                   sg_tensor *head, sg_arena *a, sg_workspace *ws, sg_error *err) {
+    sg_tensor want, wh;
+    sg_generator_head_shape(g, h->n, &want);
+    sg_generator_state st;
+    sg_generator_state_shape(g, h->n, &st);
+    wh = st.h;
+    SG_ASSERT(h->data && s && head->data && h->n >= 1);
+    if (h->c != wh.c || h->h != wh.h || h->w != wh.w || head->n != want.n || head->c != want.c ||
+        head->h != want.h || head->w != want.w)
+        return sg_error_set(err, SG_ERR_SHAPE,
+                            "generator: head [%d,%d,%d,%d], expected [%d,%d,%d,%d]", head->n,
+                            head->c, head->h, head->w, want.n, want.c, want.h, want.w);
+    const int nb = sg_generator_head_blocks(g);
+    if (nb == 0) return sg_error_set(err, SG_ERR_ARG, "generator: no decoder block at side ≤ 32");
+    const size_t mark = sg_arena_mark(a);
+    size_t big = 0;
+    for (int j = 0, side = h->h; j < nb; j++) {
+        side = g->decode[j].upsample ? 2 * side : side;
+        big = max_size(big, (size_t)g->decode[j].out * side * side * (size_t)h->n);
+    }
+    float *buf[2] = {sg_arena_alloc(a, big), sg_arena_alloc(a, big)};
+    if (!buf[0] || !buf[1]) return nomem(a, mark, err);
+    sg_tensor cur = *h;
+    const sg_status rc = run_blocks(g, NULL, NULL, s, &cur, 0, nb, buf, head, a, ws, err);
+    sg_arena_reset(a, mark);
+    return rc;
+}
+
+sg_status sg_generator_decode_tail(const sg_generator *g, const sg_generator_state *st,
+                                   sg_tensor *head, const float *s, const sg_tensor *masks,
+                                   sg_tensor *y, sg_arena *a, sg_workspace *ws, sg_error *err) {
+    SG_ASSERT(state_ok(g, st) && s && head->data && head->n == st->h.n);
+    sg_tensor want;
+    sg_generator_head_shape(g, st->h.n, &want);
+    if (head->c != want.c || head->h != want.h || head->w != want.w)
+        return sg_error_set(err, SG_ERR_SHAPE,
+                            "generator: head [%d,%d,%d,%d], expected [%d,%d,%d,%d]", head->n,
+                            head->c, head->h, head->w, want.n, want.c, want.h, want.w);
+    const int n = st->h.n;
+    sg_status rc = check_decode_io(g, n, masks, y, err);
+    if (rc) return rc;
+    const size_t act = max_boundary(g) * (size_t)n, mark = sg_arena_mark(a);
+    float *buf[2] = {sg_arena_alloc(a, act), sg_arena_alloc(a, act)}; /* ping-pong */
+    if (!buf[0] || !buf[1]) return nomem(a, mark, err);
+    sg_tensor cur = *head;
+    rc = highpass_at(g, st, masks, &cur, a, err); /* the one after the head's last block */
+    if (!rc)
+        rc = run_blocks(g, st, masks, s, &cur, sg_generator_head_blocks(g), g->cfg.n_decode, buf,
+                        NULL, a, ws, err);
+    if (!rc) to_rgb(g, &cur, y, ws);
     sg_arena_reset(a, mark);
     return rc;
 }

@@ -113,4 +113,27 @@ sg_status sg_generator_decode(const sg_generator *g, const sg_generator_state *s
                               const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
                               sg_error *err);
 
+/* ---- the decoder as a head for several styles at once and a tail per style: the blocks at
+ * the low sides (up to SG_GEN_HEAD_SIDE: 512 channels at 16² and 32² for 256²) read most of the
+ * decoder's weights and have few pixels, so they run K styles as one batch (net/'s convs
+ * share each block of weights over a batch there); the rest, whose activations are large, runs
+ * per style. A sample's bytes do not depend on its batch, so the tail after the head gives
+ * sg_generator_decode's bytes exactly. */
+#define SG_GEN_HEAD_SIDE 32
+int sg_generator_head_blocks(const sg_generator *g); /* the decoder blocks in the head */
+/* head [K, C, hs, hs]: the shape of the head's output for K styles, data NULL */
+void sg_generator_head_shape(const sg_generator *g, int k, sg_tensor *head);
+/* Arena floats sg_generator_decode_head needs free for K styles (not counting h and head). */
+size_t sg_generator_head_plan(const sg_generator *g, int k);
+/* head [K, ...] = the head on h [K, C, s, s] (st.h's shape per sample: one photo repeated, or
+ * several) with s [K, style_dim]. Leaves the arena as it found it. */
+sg_status sg_generator_decode_head(const sg_generator *g, const sg_tensor *h, const float *s,
+                                   sg_tensor *head, sg_arena *a, sg_workspace *ws, sg_error *err);
+/* y [N, 3, S, S] = the tail on head [N, ...] (the head's output for these samples; written: the
+ * high-pass after the head's last block is added in place) with st, s [N, style_dim] and masks
+ * as sg_generator_decode's. Needs sg_generator_decode_plan(g, N) free. */
+sg_status sg_generator_decode_tail(const sg_generator *g, const sg_generator_state *st,
+                                   sg_tensor *head, const float *s, const sg_tensor *masks,
+                                   sg_tensor *y, sg_arena *a, sg_workspace *ws, sg_error *err);
+
 #endif

@@ -3,7 +3,8 @@
  * (w_hpf > 0: the FAN's masks and the high-pass skips travel in the encoded photo), fit crop and
  * align, fp32 with and without packed weights (and bf16 where the CPU runs it); the encoded photo
  * outlives its run's arena and serves another run; one of another configuration is refused. The
- * generator's samples do not depend on their batch. */
+ * generator's samples do not depend on their batch, and sg_engine_decode_styles (the decoder's
+ * head run for several styles as one batch) gives each style sg_engine_decode's bytes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,23 +52,42 @@ static void check_equal(sg_engine *e, sg_run *r, const sg_image *photo, sg_fit f
     if (sg_engine_encode(e, r, photo, fit, &enc, &t, &err)) fail_msg("%s: %s", what, err.msg);
     assert_int_equal(r->arena.top, 0);
     assert_true(t.encode_ms > 0 && (e->cfg.w_hpf == 0 || t.faces_ms > 0));
-    sg_image prev = {0};
+    sg_image prev = {0}, want[N_STYLES] = {{0}};
     for (int k = 0; k < N_STYLES; k++) {
         const float *sk = s + (size_t)k * e->cfg.style_dim;
-        sg_image want = {0}, got = {0};
-        if (sg_engine_translate(e, r, photo, fit, sk, &want, &t, &err))
+        sg_image got = {0};
+        if (sg_engine_translate(e, r, photo, fit, sk, &want[k], &t, &err))
             fail_msg("%s: %s", what, err.msg);
         assert_true(t.generator_ms >= t.encode_ms && t.encode_ms > 0);
         if (sg_engine_decode(e, r, enc, sk, &got, &t, &err)) fail_msg("%s: %s", what, err.msg);
         assert_int_equal(r->arena.top, 0);
         print_message("%s style %d: decode %.1f ms (translate's encoder %.1f ms)\n", what, k,
                       t.generator_ms, t.encode_ms);
-        assert_same_image(what, &got, &want);
+        assert_same_image(what, &got, &want[k]);
         if (prev.pixels) assert_true(memcmp(prev.pixels, got.pixels, (size_t)got.w * got.h * 3));
-        sg_image_free(&prev), sg_image_free(&want);
+        sg_image_free(&prev);
         prev = got;
     }
     sg_image_free(&prev);
+    /* the styles as one batch (the decoder's head batched), and the last alone: the same bytes */
+    sg_image many[N_STYLES] = {{0}};
+    if (sg_engine_decode_styles(e, r, enc, s, N_STYLES, many, &t, &err))
+        fail_msg("%s: %s", what, err.msg);
+    assert_int_equal(r->arena.top, 0);
+    assert_true(t.generator_ms > 0);
+    for (int k = 0; k < N_STYLES; k++) assert_same_image(what, &many[k], &want[k]);
+    sg_image_free(&many[N_STYLES - 1]);
+    if (sg_engine_decode_styles(e, r, enc, s + (size_t)(N_STYLES - 1) * e->cfg.style_dim, 1,
+                                &many[N_STYLES - 1], NULL, &err))
+        fail_msg("%s: %s", what, err.msg);
+    assert_same_image(what, &many[N_STYLES - 1], &want[N_STYLES - 1]);
+    for (int k = 0; k < N_STYLES; k++) sg_image_free(&many[k]), sg_image_free(&want[k]);
+    /* no styles, or more than a batch holds: refused, nothing made */
+    assert_int_equal(sg_engine_decode_styles(e, r, enc, s, 0, many, NULL, &err), SG_ERR_ARG);
+    assert_int_equal(
+        sg_engine_decode_styles(e, r, enc, s, SG_ENGINE_MAX_STYLES + 1, many, NULL, &err),
+        SG_ERR_ARG);
+    assert_null(many[0].pixels);
     sg_encoded_free(enc);
 }
 
