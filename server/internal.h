@@ -441,6 +441,10 @@ typedef struct {
     int gen_id;
     sg_held_encoded enc[SG_REQ_MAX_ROWS];
     int cache_hits[SG_CACHE_KINDS], cache_misses[SG_CACHE_KINDS];
+    /* the decoded squares of units [ahead_from, ahead_from + ahead_n): one source's next cells or
+     * frames, decoded as one batch (sg_engine_decode_styles) by the first of them */
+    sg_image ahead[SG_ENGINE_MAX_STYLES];
+    int ahead_from, ahead_n;
     struct sg_video *video; /* the video's writer (image/video.h) */
     /* results */
     sg_http_error error; /* status 0: success */

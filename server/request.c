@@ -360,14 +360,64 @@ static void frame_style(const sg_request *r, int f, int dim, float *s) {
     for (int i = 0; i < dim; i++) s[i] = (1.0f - u) * a[i] + u * b[i];
 }
 
-/* Source row in style: its fitted square translated, or with paste the whole photo with its square
- * translated and put back (the bytes of /v1/translate with paste=true). */
-static sg_status cell(sg_request *r, sg_run *run, int row, const float *style, sg_image *out,
-                      sg_timing *tm, sg_error *err) {
-    const sg_engine *e = &r->model->engine;
-    const sg_encoded *enc = sg_held_encoded_get(&r->enc[row]);
-    if (!r->paste) return decode_style(e, run, enc, style, out, tm, err);
-    return sg_region_decode_into(e, run, &r->photos[row], &r->views[row], enc, style, out, tm, err);
+/* Units u and after of the same source row, as many as a batch holds: a video's frames (one
+ * source) or a grid row's cells */
+static int ahead_units(const sg_request *r, int u) {
+    const int end = r->kind == SG_KIND_VIDEO ? r->frames : (u / r->n_cols + 1) * r->n_cols;
+    return end - u < SG_ENGINE_MAX_STYLES ? end - u : SG_ENGINE_MAX_STYLES;
+}
+
+/* The style of unit u into s [style_dim] */
+static void unit_style(const sg_request *r, int u, int dim, float *s) {
+    if (r->kind == SG_KIND_VIDEO) frame_style(r, u, dim, s);
+    else memcpy(s, r->cols[u % r->n_cols].style, (size_t)dim * sizeof *s);
+}
+
+static void ahead_clear(sg_request *r) {
+    for (int i = 0; i < r->ahead_n; i++) sg_image_free(&r->ahead[i]);
+    r->ahead_n = 0;
+}
+
+/* *sq = unit u's decoded square, taken from the batch, which is decoded first when it does not
+ * hold u: the decoder's head runs the row's next styles at once (the same bytes as one at a
+ * time), so a batch's first unit carries its work and the rest take theirs from it. */
+static sg_status unit_square(sg_request *r, sg_run *run, int u, sg_image *sq, sg_timing *tm,
+                             sg_error *err) {
+    if (u < r->ahead_from || u >= r->ahead_from + r->ahead_n) {
+        const sg_engine *e = &r->model->engine;
+        const int dim = e->cfg.style_dim, k = ahead_units(r, u);
+        const int row = r->kind == SG_KIND_VIDEO ? 0 : u / r->n_cols;
+        ahead_clear(r);
+        float *s = malloc((size_t)k * dim * sizeof *s);
+        if (!s) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < k; i++) unit_style(r, u + i, dim, s + (size_t)i * dim);
+        sg_timing one = {0}; /* the engine sets its field: added up here */
+        sg_status st = sg_engine_decode_styles(e, run, sg_held_encoded_get(&r->enc[row]), s, k,
+                                               r->ahead, &one, err);
+        free(s);
+        tm->generator_ms += one.generator_ms;
+        if (st) return st;
+        r->ahead_from = u, r->ahead_n = k;
+    }
+    *sq = r->ahead[u - r->ahead_from];
+    r->ahead[u - r->ahead_from] = (sg_image){0};
+    return SG_OK;
+}
+
+/* Unit u (source row in its style): its fitted square translated, or with paste the whole photo
+ * with its square translated and put back (the bytes of /v1/translate with paste=true). */
+static sg_status cell(sg_request *r, sg_run *run, int u, int row, sg_image *out, sg_timing *tm,
+                      sg_error *err) {
+    sg_image sq = {0};
+    sg_status st = unit_square(r, run, u, &sq, tm, err);
+    if (st || !r->paste) {
+        *out = sq;
+        return st;
+    }
+    st =
+        sg_region_paste_into(&r->model->engine, &r->photos[row], &r->views[row], &sq, out, tm, err);
+    sg_image_free(&sq);
+    return st;
 }
 
 /* A frame to the video: a pasted photo with an odd side is extended to MP4's even one */
@@ -383,22 +433,11 @@ static sg_status add_frame(sg_request *r, const sg_image *img, sg_error *err) {
 }
 
 static sg_status unit_step(sg_request *r, sg_run *run, int u, sg_error *err) {
-    sg_engine *eng = &r->model->engine;
-    int dim = eng->cfg.style_dim, row = 0, col = 0, hx, hy;
-    float *s = NULL;
-    const float *style;
-    if (r->kind == SG_KIND_VIDEO) {
-        if (!(s = malloc((size_t)dim * sizeof *s)))
-            return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
-        frame_style(r, u, dim, s);
-        style = s;
-    } else {
-        row = u / r->n_cols, col = u % r->n_cols;
-        style = r->cols[col].style;
-    }
+    int row = 0, col = 0, hx, hy;
+    if (r->kind != SG_KIND_VIDEO) row = u / r->n_cols, col = u % r->n_cols;
     sg_image out = {0};
     sg_timing tm = {0};
-    sg_status st = cell(r, run, row, style, &out, &tm, err);
+    sg_status st = cell(r, run, u, row, &out, &tm, err);
     add_timing(r, &tm);
     grid_origin(r, &hx, &hy);
     double t0 = sg_now_ms();
@@ -406,7 +445,6 @@ static sg_status unit_step(sg_request *r, sg_run *run, int u, sg_error *err) {
     r->stage_ms[SG_STAGE_ENCODE] += sg_now_ms() - t0;
     if (!st && r->kind == SG_KIND_GRID) blit(r, &out, col + hx, row + hy);
     sg_image_free(&out);
-    free(s);
     return st;
 }
 
@@ -490,6 +528,7 @@ void sg_request_free(sg_request *r) {
         sg_image_free(&r->fitted[i]), sg_image_free(&r->photos[i]);
         sg_held_encoded_release(r, &r->enc[i]);
     }
+    ahead_clear(r);
     sg_image_free(&r->canvas);
     sg_video_free(r->video);
     r->video = NULL;
