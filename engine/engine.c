@@ -423,26 +423,30 @@ static size_t styles_plan(const sg_engine *e, int k) {
                            sg_arena_floats(3 * S * S) + sg_generator_decode_plan(&e->gen, 1));
 }
 
-static sg_status decode_styles_impl(const sg_engine *e, sg_run *r, const sg_encoded *enc,
-                                    const float *s, int k, sg_image *out, sg_timing *t,
-                                    sg_error *err) {
+/* out[i] = enc[i] decoded with style i, i < k: the head as one batch, the tails one by one */
+static sg_status decode_many_impl(const sg_engine *e, sg_run *r, const sg_encoded *const *enc,
+                                  const float *s, int k, sg_image *out, sg_timing *t,
+                                  sg_error *err) {
     const int S = e->cfg.img_size, sd = e->cfg.style_dim;
-    sg_status rc =
-        enc ? encoded_check(e, enc, err) : sg_error_set(err, SG_ERR_ARG, "no encoded photo");
-    if (!rc && (k < 1 || k > SG_ENGINE_MAX_STYLES))
-        rc = sg_error_set(err, SG_ERR_ARG, "%d styles in one decode (1 to %d)", k,
-                          SG_ENGINE_MAX_STYLES);
+    sg_status rc = k < 1 || k > SG_ENGINE_MAX_STYLES
+                       ? sg_error_set(err, SG_ERR_ARG, "%d styles in one decode (1 to %d)", k,
+                                      SG_ENGINE_MAX_STYLES)
+                       : SG_OK;
+    for (int i = 0; !rc && i < k; i++)
+        rc = enc[i] ? encoded_check(e, enc[i], err)
+                    : sg_error_set(err, SG_ERR_ARG, "no encoded photo");
     if (rc) return rc;
     const size_t mark = sg_arena_mark(&r->arena);
     if (mark == 0 && (rc = sg_run_reserve(r, styles_plan(e, k), err))) return rc;
     const double t0 = sg_now_ms();
-    sg_tensor head, h = enc->st.h; /* h [1, C, s, s] repeated k times: [k, C, s, s] */
+    sg_tensor head, h = enc[0]->st.h; /* the photos' h [1, C, s, s] stacked: [k, C, s, s] */
     const size_t hn = sg_tensor_numel(&h);
     sg_generator_head_shape(&e->gen, k, &head);
     h.n = k, h.data = sg_arena_alloc(&r->arena, hn * k);
     head.data = sg_arena_alloc(&r->arena, sg_tensor_numel(&head));
     if (!h.data || !head.data) rc = sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
-    for (int i = 0; !rc && i < k; i++) memcpy(h.data + hn * i, enc->st.h.data, hn * sizeof(float));
+    for (int i = 0; !rc && i < k; i++)
+        memcpy(h.data + hn * i, enc[i]->st.h.data, hn * sizeof(float));
     if (!rc) rc = sg_generator_decode_head(&e->gen, &h, s, &head, &r->arena, &r->ws, err);
     const size_t one = sg_tensor_numel(&head) / k, tail_mark = sg_arena_mark(&r->arena);
     for (int i = 0; !rc && i < k; i++) {
@@ -450,8 +454,8 @@ static sg_status decode_styles_impl(const sg_engine *e, sg_run *r, const sg_enco
         hi.n = 1, hi.data = head.data + one * i;
         if (!y.data) rc = sg_error_set(err, SG_ERR_NOMEM, "activation plan too small");
         if (!rc)
-            rc = sg_generator_decode_tail(&e->gen, &enc->st, &hi, s + (size_t)sd * i,
-                                          e->cfg.w_hpf > 0 ? enc->masks : NULL, &y, &r->arena,
+            rc = sg_generator_decode_tail(&e->gen, &enc[i]->st, &hi, s + (size_t)sd * i,
+                                          e->cfg.w_hpf > 0 ? enc[i]->masks : NULL, &y, &r->arena,
                                           &r->ws, err);
         if (!rc) rc = sg_image_from_tensor(&y, 0, &out[i], err);
         sg_arena_reset(&r->arena, tail_mark);
@@ -511,8 +515,17 @@ sg_status sg_engine_decode(const sg_engine *e, sg_run *r, const sg_encoded *enc,
 sg_status sg_engine_decode_styles(const sg_engine *e, sg_run *r, const sg_encoded *enc,
                                   const float *s, int k, sg_image *out, sg_timing *t,
                                   sg_error *err) {
+    const sg_encoded *same[SG_ENGINE_MAX_STYLES];
+    for (int i = 0; i < k && i < SG_ENGINE_MAX_STYLES; i++) same[i] = enc;
     sg_packed_weights *old = sg_packed_use(e->packed);
-    const sg_status st = decode_styles_impl(e, r, enc, s, k, out, t, err);
+    const sg_status st = decode_many_impl(e, r, same, s, k, out, t, err);
+    sg_packed_use(old);
+    return st;
+}
+sg_status sg_engine_decode_many(const sg_engine *e, sg_run *r, const sg_encoded *const *enc,
+                                const float *s, int k, sg_image *out, sg_timing *t, sg_error *err) {
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = decode_many_impl(e, r, enc, s, k, out, t, err);
     sg_packed_use(old);
     return st;
 }

@@ -126,6 +126,11 @@ sg_status sg_engine_decode(const sg_engine *e, sg_run *r, const sg_encoded *enc,
 sg_status sg_engine_decode_styles(const sg_engine *e, sg_run *r, const sg_encoded *enc,
                                   const float *s, int k, sg_image *out, sg_timing *t,
                                   sg_error *err);
+/* out[i] = enc[i] (k encoded photos of this engine, the same one or several) translated with
+ * style i of s [k, style_dim], as sg_engine_decode_styles: several requests' photos through the
+ * decoder's head as one batch. */
+sg_status sg_engine_decode_many(const sg_engine *e, sg_run *r, const sg_encoded *const *enc,
+                                const float *s, int k, sg_image *out, sg_timing *t, sg_error *err);
 size_t sg_encoded_bytes(const sg_encoded *enc); /* the heap memory it holds */
 void sg_encoded_free(sg_encoded *enc);          /* NULL is fine */
 

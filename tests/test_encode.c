@@ -146,6 +146,56 @@ static void equal_packed(void **st) {
         }
 }
 
+/* several photos through sg_engine_decode_many (a batch of requests): each the bytes of its
+ * own translation, for both layouts (the CelebA-HQ tails read each photo's masks and skips); a
+ * photo of another configuration in the batch is refused */
+static void many_photos(void **st) {
+    (void)st;
+    TU_REQUIRE_FIXTURES();
+    static const char *configs[] = {"afhq", "celeba_hq"};
+    static const char *photos[2][3] = {
+        {"images/afhq/src/cat/flickr_cat_000253.jpg", "images/afhq/src/dog/flickr_dog_000094.jpg",
+         "images/afhq/src/cat/flickr_cat_000253.jpg"},
+        {"images/celeba_hq/src/female/039913.jpg", "images/celeba_hq/src/male/005735.jpg",
+         "images/celeba_hq/ref/male/012712.jpg"}};
+    sg_encoded *other = NULL;
+    for (int c = 0; c < 2; c++) {
+        tu_fixture f;
+        sg_error err = {0};
+        tu_fixture_open(&f, configs[c]);
+        float s[N_STYLES * 64];
+        make_styles(&f.e, s);
+        sg_encoded *enc[3] = {0};
+        sg_image want[3] = {{0}}, got[3] = {{0}};
+        for (int i = 0; i < 3; i++) {
+            sg_image photo = load_photo(photos[c][i]);
+            const float *si = s + (size_t)i * f.e.cfg.style_dim;
+            assert_int_equal(
+                sg_engine_translate(&f.e, &f.run, &photo, SG_FIT_CROP, si, &want[i], NULL, &err),
+                SG_OK);
+            assert_int_equal(
+                sg_engine_encode(&f.e, &f.run, &photo, SG_FIT_CROP, &enc[i], NULL, &err), SG_OK);
+            sg_image_free(&photo);
+        }
+        const sg_encoded *batch[3] = {enc[0], enc[1], enc[2]};
+        assert_int_equal(sg_engine_decode_many(&f.e, &f.run, batch, s, 3, got, NULL, &err), SG_OK);
+        for (int i = 0; i < 3; i++) assert_same_image(configs[c], &got[i], &want[i]);
+        assert_int_equal(f.run.arena.top, 0);
+        if (c == 0) other = enc[1], enc[1] = NULL; /* an AFHQ photo for the CelebA-HQ engine */
+        else {
+            batch[1] = other;
+            sg_image none[3] = {{0}};
+            assert_int_equal(sg_engine_decode_many(&f.e, &f.run, batch, s, 3, none, NULL, &err),
+                             SG_ERR_ARG);
+            for (int i = 0; i < 3; i++) assert_null(none[i].pixels);
+        }
+        for (int i = 0; i < 3; i++)
+            sg_encoded_free(enc[i]), sg_image_free(&want[i]), sg_image_free(&got[i]);
+        tu_fixture_close(&f);
+    }
+    sg_encoded_free(other);
+}
+
 /* an encoded photo owns its memory: the run that made it translating something else (its
  * arena overwritten) and a second run (another worker) decode it to the same bytes; an engine of
  * another configuration refuses it */
@@ -257,7 +307,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(equal_afhq),        cmocka_unit_test(equal_celeba),
         cmocka_unit_test(equal_packed),      cmocka_unit_test(reuse),
-        cmocka_unit_test(batch_independent),
+        cmocka_unit_test(batch_independent), cmocka_unit_test(many_photos),
     };
     return TU_RUN_TESTS(tests, NULL, NULL);
 }
