@@ -67,6 +67,14 @@ static const opt opts[] = {
      "memory for what recent photos cost (their encoder output and masks, reference photos' "
      "style codes), least recently used out first; never answers (0 = off)",
      K_BYTES, F(cache_bytes), 0, 0},
+    {"--max-batch", "N", "1",
+     "plain translations of one model a worker takes from the queue and runs as one batch (the "
+     "decoder's low-resolution head shared; the same bytes; 1 = none)",
+     K_INT, F(max_batch), 1, 8},
+    {"--batch-wait", "MS", "0",
+     "how long a worker holding fewer than --max-batch translations waits for more (0 = it takes "
+     "only what already waits)",
+     K_INT, F(batch_wait_ms), 0, 1000},
     {"--timeout", "SECONDS", "60", "longest a request may wait for a worker, then 503 (0 = none)",
      K_SECONDS, F(timeout_s), 0, 0},
     {"--client-timeout", "SECONDS", "30",

@@ -104,17 +104,42 @@ static void end(sg_exec *x, sg_exec_outcome how) {
     x->finished(x);
 }
 
-static void exec_run(sg_qitem *it, int worker) {
-    sg_exec *x = (sg_exec *)((char *)it - offsetof(sg_exec, item));
+static sg_exec *exec_of(sg_qitem *it) { return (sg_exec *)((char *)it - offsetof(sg_exec, item)); }
+
+/* Its queue wait noted; 0 when it ended here instead (cancelled, or its client gone) */
+static int exec_start(sg_exec *x) {
     if (!atomic_exchange(&x->started, 1))
-        x->rq.stage_ms[SG_STAGE_QUEUE] = sg_now_ms() - it->enqueued_ms;
-    if (atomic_load(&x->cancel)) return end(x, SG_EXEC_CANCELLED);
-    if (client_gone(x->client_fd)) return end(x, SG_EXEC_CLIENT_GONE);
+        x->rq.stage_ms[SG_STAGE_QUEUE] = sg_now_ms() - x->item.enqueued_ms;
+    if (atomic_load(&x->cancel)) return end(x, SG_EXEC_CANCELLED), 0;
+    if (client_gone(x->client_fd)) return end(x, SG_EXEC_CLIENT_GONE), 0;
+    return 1;
+}
+
+static void exec_run(sg_qitem *it, int worker) {
+    sg_exec *x = exec_of(it);
+    if (!exec_start(x)) return;
+    if (it->batch_key) sg_metrics_batch(&x->s->metrics, 1);
     int more = sg_request_step(&x->rq, sg_srv_gen_run(x->gen, worker, x->rq.model));
     atomic_fetch_add(&x->steps_done, 1);
     it->deadline_ms = 0; /* --timeout bounds the wait for a first worker only */
     if (!more) end(x, SG_EXEC_DONE);
     else if (!sg_queue_requeue(&x->s->queue, it)) end(x, SG_EXEC_STOPPING);
+}
+
+/* Plain translations of one model (their batch_key), their one step together */
+static void exec_run_batch(sg_qitem **its, int n, int worker) {
+    sg_exec *xs[SG_QUEUE_MAX_BATCH];
+    sg_request *rs[SG_QUEUE_MAX_BATCH];
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (exec_start(exec_of(its[i]))) xs[m] = exec_of(its[i]), rs[m] = &xs[m]->rq, m++;
+    if (!m) return;
+    sg_metrics_batch(&xs[0]->s->metrics, m);
+    sg_request_step_batch(rs, m, sg_srv_gen_run(xs[0]->gen, worker, xs[0]->rq.model));
+    for (int i = 0; i < m; i++) {
+        atomic_fetch_add(&xs[i]->steps_done, 1);
+        end(xs[i], SG_EXEC_DONE);
+    }
 }
 
 static void exec_dropped(sg_qitem *it, int shutting_down) {
@@ -125,7 +150,13 @@ static void exec_dropped(sg_qitem *it, int shutting_down) {
 
 void sg_exec_push(sg_exec *x) {
     sg_server *s = x->s;
-    x->item = (sg_qitem){.run = exec_run, .dropped = exec_dropped, .enqueued_ms = sg_now_ms()};
+    x->item = (sg_qitem){.run = exec_run,
+                         .dropped = exec_dropped,
+                         .run_batch = exec_run_batch,
+                         .enqueued_ms = sg_now_ms()};
+    /* a plain translation may share a worker's batch with others of its model (a generation's
+     * model: never one of another generation or precision) */
+    if (s->cfg.max_batch > 1 && sg_request_batchable(&x->rq)) x->item.batch_key = x->rq.model;
     if (s->cfg.timeout_s > 0) x->item.deadline_ms = x->item.enqueued_ms + s->cfg.timeout_s * 1000;
     x->pushed = 1;
     sg_queue_push(&s->queue, &x->item);

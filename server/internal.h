@@ -81,9 +81,15 @@ typedef struct sg_queue sg_queue;
 struct sg_qitem {
     void (*run)(sg_qitem *j, int worker);
     void (*dropped)(sg_qitem *j, int shutting_down);
+    /* items of the same non-NULL batch_key may run together: run_batch(j, n, worker) with n ≥ 2
+     * of them in queue order instead of run on each (dropped for those whose deadline passed) */
+    const void *batch_key;
+    void (*run_batch)(sg_qitem **j, int n, int worker);
     double enqueued_ms, deadline_ms; /* deadline 0: none */
     sg_qitem *next;
 };
+
+#define SG_QUEUE_MAX_BATCH 8
 
 struct sg_queue {
     pthread_mutex_t mu;
@@ -91,6 +97,9 @@ struct sg_queue {
     sg_qitem *head, *tail;
     int waiting, running, admitted; /* admitted = reserved + waiting + running */
     int workers, cap;               /* admitted ≤ workers + cap */
+    int max_batch;                  /* items one worker takes at once (1: one) */
+    double batch_wait_ms;           /* and waits this long for (0: takes what waits) */
+    pthread_cond_t more;            /* a push (monotonic clock: a batch's wait) */
     int stopping, draining;
     pthread_t *threads, reaper;
     int started;
@@ -98,6 +107,9 @@ struct sg_queue {
 };
 
 sg_status sg_queue_init(sg_queue *q, int workers, int cap, sg_error *err);
+/* Batches (before start): a worker takes up to max_batch items of one batch_key, waiting up to
+ * wait_ms for the batch to fill. */
+void sg_queue_set_batch(sg_queue *q, int max_batch, double wait_ms);
 /* Starts the worker threads and the deadline reaper. */
 sg_status sg_queue_start(sg_queue *q, sg_error *err);
 /* Admission: takes a slot when admitted < workers + cap (returns 1), else counts a rejection
@@ -480,6 +492,12 @@ int sg_request_parse(sg_request *r, const sg_route_desc *d, const sg_fields_inpu
 int64_t sg_request_work(const sg_request *r);
 /* One step on a worker: 1 when more steps remain, 0 when done (out or error set). */
 int sg_request_step(sg_request *r, sg_run *run);
+/* A plain translation (no region, no paste, not started): one that may run in a batch */
+int sg_request_batchable(const sg_request *r);
+/* The one step of n batchable requests of one model (1 ≤ n ≤ SG_ENGINE_MAX_STYLES) at once: each
+ * one's style and encoding, then their decoders as one batch (sg_engine_decode_many), then each
+ * answer; each gets the bytes and errors its own step would have given. */
+void sg_request_step_batch(sg_request **rs, int n, sg_run *run);
 void sg_request_free(sg_request *r);
 /* The largest source's pixels from the headers (unknown: what a header that said nothing counts) */
 int64_t sg_request_largest_source(const sg_request *r, int64_t unknown);
@@ -646,6 +664,7 @@ typedef struct {
     sg_hist route_latency[SG_ROUTE_COUNT];
     sg_hist stage_latency[SG_STAGE_COUNT];
     uint64_t counters[SG_COUNT_N];
+    uint64_t batches[SG_QUEUE_MAX_BATCH + 1]; /* translation batches by size (index 1 ..) */
     double started_s;
 } sg_metrics;
 
@@ -669,6 +688,8 @@ void sg_metrics_free(sg_metrics *m);
 void sg_metrics_request(sg_metrics *m, sg_route r, int status, double ms);
 void sg_metrics_stage(sg_metrics *m, sg_stage s, double ms);
 void sg_metrics_count(sg_metrics *m, sg_counter c);
+/* A batch of n translations run together by one worker (1: alone) */
+void sg_metrics_batch(sg_metrics *m, int n);
 /* Prometheus text exposition (0.0.4) of every counter and gauge into out. */
 sg_status sg_metrics_render(sg_metrics *m, const sg_metrics_gauges *g, sg_buf *out);
 

@@ -88,6 +88,7 @@ sg_status sg_server_load(sg_server *s, sg_error *err) {
     s->gen = g; /* no request reads it before ready is set */
     if ((st = sg_queue_init(&s->queue, s->cfg.workers, s->cfg.queue, err))) return st;
     s->queue_ok = 1;
+    sg_queue_set_batch(&s->queue, s->cfg.max_batch, s->cfg.batch_wait_ms);
     if ((st = sg_queue_start(&s->queue, err))) return st;
     atomic_store(&s->ready, 1);
     sg_log_msg("info", "ready: %d model(s), %d worker(s), queue %d, timeout %gs", g->models.n,

@@ -53,6 +53,13 @@ void sg_metrics_count(sg_metrics *m, sg_counter c) {
     pthread_mutex_unlock(&m->mu);
 }
 
+void sg_metrics_batch(sg_metrics *m, int n) {
+    if (n < 1 || n > SG_QUEUE_MAX_BATCH) return;
+    pthread_mutex_lock(&m->mu);
+    m->batches[n]++;
+    pthread_mutex_unlock(&m->mu);
+}
+
 static void header(sg_buf *o, const char *name, const char *type, const char *help) {
     sg_buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -88,6 +95,17 @@ static void render_requests(sg_buf *o, const sg_metrics *m) {
         if (r <= SG_ROUTE_STYLE || m->route_latency[r].n) /* inference routes always shown */
             hist_lines(o, "stargan_http_request_duration_seconds", "route", sg_route_names[r],
                        &m->route_latency[r]);
+    header(o, "stargan_batch_size", "histogram",
+           "Plain translations a worker ran as one batch (--max-batch), per batch.");
+    uint64_t cum = 0, sum = 0;
+    for (int n = 1; n <= SG_QUEUE_MAX_BATCH; n++) {
+        cum += m->batches[n], sum += m->batches[n] * (uint64_t)n;
+        sg_buf_printf(o, "stargan_batch_size_bucket{le=\"%d\"} %llu\n", n, (unsigned long long)cum);
+    }
+    sg_buf_printf(o,
+                  "stargan_batch_size_bucket{le=\"+Inf\"} %llu\nstargan_batch_size_sum %llu\n"
+                  "stargan_batch_size_count %llu\n",
+                  (unsigned long long)cum, (unsigned long long)sum, (unsigned long long)cum);
     header(o, "stargan_stage_duration_seconds", "histogram",
            "Time per stage of inference requests (queue wait, decode, faces, style, generator, "
            "encode).");

@@ -19,6 +19,7 @@ sg_status sg_queue_init(sg_queue *q, int workers, int cap, sg_error *err) {
     if (workers < 1 || cap < 0) return sg_error_set(err, SG_ERR_ARG, "queue: bad sizes");
     q->workers = workers;
     q->cap = cap;
+    q->max_batch = 1;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
     pthread_condattr_t ca;
@@ -26,6 +27,7 @@ sg_status sg_queue_init(sg_queue *q, int workers, int cap, sg_error *err) {
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timed waits use sg_now_ms() times */
     pthread_cond_init(&q->idle, &ca);
     pthread_cond_init(&q->reap, &ca);
+    pthread_cond_init(&q->more, &ca);
     pthread_condattr_destroy(&ca);
     q->threads = calloc((size_t)workers, sizeof *q->threads);
     if (!q->threads) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
@@ -47,7 +49,7 @@ static sg_qitem *pop_locked(sg_queue *q) {
 /* The counts' invariants (caller holds mu): every waiting or running job was admitted, no more
  * run than there are workers, admissions stay within workers + queue. */
 static void check_locked(const sg_queue *q) {
-    SG_ASSERT(q->waiting >= 0 && q->running >= 0 && q->running <= q->workers);
+    SG_ASSERT(q->waiting >= 0 && q->running >= 0 && q->running <= q->workers * q->max_batch);
     SG_ASSERT(q->waiting + q->running <= q->admitted);
     SG_ASSERT(q->admitted <= q->workers + q->cap);
     (void)q;
@@ -60,40 +62,84 @@ static void finish_locked(sg_queue *q) {
     if (q->admitted == 0) pthread_cond_broadcast(&q->idle);
 }
 
-static void *worker_main(void *p) {
-    worker_arg a = *(worker_arg *)p;
-    free(p);
-    sg_queue *q = a.q;
-    pthread_mutex_lock(&q->mu);
-    for (;;) {
-        while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
-        sg_qitem *j = pop_locked(q);
-        if (!j) break; /* stopping and empty */
-        q->running++;
-        check_locked(q);
-        int late =
-            j->deadline_ms > 0 && sg_now_ms() > j->deadline_ms; /* before the reaper saw it */
-        if (late) q->expired++;
-        pthread_mutex_unlock(&q->mu);
-        if (late) j->dropped(j, 0);
-        else {                   /* the job may be freed from here on */
-            sg_net_user_enter(); /* concurrent requests: one core each (net.h) */
-            j->run(j, a.index);
-            sg_net_user_leave();
-        }
-        pthread_mutex_lock(&q->mu);
-        q->running--;
-        finish_locked(q);
-    }
-    pthread_mutex_unlock(&q->mu);
-    return NULL;
-}
-
 static void abstime_ms(double ms, struct timespec *ts) {
     ts->tv_sec = (time_t)(ms / 1000);
     ts->tv_nsec = (long)((ms - (double)ts->tv_sec * 1000) * 1e6);
     if (ts->tv_nsec < 0) ts->tv_nsec = 0;
     if (ts->tv_nsec >= 1000000000L) ts->tv_nsec = 999999999L;
+}
+
+/* Moves waiting items of b[0]'s batch key into b (queue order) until it holds q->max_batch;
+ * returns how many it holds. Caller holds mu. */
+static int gather_locked(sg_queue *q, sg_qitem **b, int n) {
+    for (sg_qitem **pp = &q->head, *prev = NULL; *pp && n < q->max_batch;) {
+        sg_qitem *j = *pp;
+        if (j->batch_key != b[0]->batch_key) {
+            prev = j, pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        if (q->tail == j) q->tail = prev;
+        q->waiting--, q->running++;
+        b[n++] = j;
+    }
+    return n;
+}
+
+/* b[0] and what of its batch waits, waiting up to batch_wait_ms for more (caller holds mu) */
+static int batch_locked(sg_queue *q, sg_qitem **b) {
+    int n = 1;
+    if (!b[0]->batch_key || q->max_batch < 2) return n;
+    n = gather_locked(q, b, n);
+    if (n >= q->max_batch || q->batch_wait_ms <= 0) return n;
+    struct timespec ts;
+    abstime_ms(sg_now_ms() + q->batch_wait_ms, &ts);
+    while (n < q->max_batch && !q->stopping &&
+           pthread_cond_timedwait(&q->more, &q->mu, &ts) != ETIMEDOUT)
+        n = gather_locked(q, b, n);
+    return gather_locked(q, b, n);
+}
+
+/* The items of b whose deadline passed before a worker reached them (before the reaper saw
+ * them) moved to the end, counted; returns how many are left to run. Caller holds mu. */
+static int split_late_locked(sg_queue *q, sg_qitem **b, int n) {
+    const double now = sg_now_ms();
+    int live = 0;
+    sg_qitem *late[SG_QUEUE_MAX_BATCH];
+    int n_late = 0;
+    for (int i = 0; i < n; i++)
+        if (b[i]->deadline_ms > 0 && now > b[i]->deadline_ms) late[n_late++] = b[i];
+        else b[live++] = b[i];
+    for (int i = 0; i < n_late; i++) b[live + i] = late[i];
+    q->expired += n_late;
+    return live;
+}
+
+static void *worker_main(void *p) {
+    worker_arg a = *(worker_arg *)p;
+    free(p);
+    sg_queue *q = a.q;
+    sg_qitem *b[SG_QUEUE_MAX_BATCH];
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
+        if (!(b[0] = pop_locked(q))) break; /* stopping and empty */
+        q->running++;
+        const int n = batch_locked(q, b), live = split_late_locked(q, b, n);
+        check_locked(q);
+        pthread_mutex_unlock(&q->mu);
+        for (int i = live; i < n; i++) b[i]->dropped(b[i], 0);
+        if (live) {              /* the jobs may be freed from here on */
+            sg_net_user_enter(); /* concurrent requests: one core each (net.h) */
+            if (live == 1) b[0]->run(b[0], a.index);
+            else b[0]->run_batch(b, live, a.index);
+            sg_net_user_leave();
+        }
+        pthread_mutex_lock(&q->mu);
+        for (int i = 0; i < n; i++) q->running--, finish_locked(q);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
 }
 
 /* Unlinks every waiting job whose deadline passed into a list, counted in *n (caller holds mu). */
@@ -153,6 +199,13 @@ static void *reaper_main(void *p) {
     return NULL;
 }
 
+void sg_queue_set_batch(sg_queue *q, int max_batch, double wait_ms) {
+    q->max_batch = max_batch < 1                    ? 1
+                   : max_batch > SG_QUEUE_MAX_BATCH ? SG_QUEUE_MAX_BATCH
+                                                    : max_batch;
+    q->batch_wait_ms = wait_ms > 0 ? wait_ms : 0;
+}
+
 sg_status sg_queue_start(sg_queue *q, sg_error *err) {
     for (int i = 0; i < q->workers; i++) {
         worker_arg *a = malloc(sizeof *a);
@@ -195,6 +248,7 @@ void sg_queue_push(sg_queue *q, sg_qitem *j) {
     q->waiting++;
     check_locked(q); /* pushed jobs were reserved first */
     pthread_cond_signal(&q->work);
+    if (j->batch_key) pthread_cond_broadcast(&q->more);
     if (j->deadline_ms > 0) pthread_cond_signal(&q->reap);
     pthread_mutex_unlock(&q->mu);
 }
@@ -226,6 +280,7 @@ void sg_queue_drain_and_stop(sg_queue *q, double timeout_s) {
     q->stopping = 1;
     pthread_cond_broadcast(&q->work);
     pthread_cond_broadcast(&q->reap);
+    pthread_cond_broadcast(&q->more);
     pthread_mutex_unlock(&q->mu);
     for (sg_qitem *j = left, *n; j; j = n) {
         n = j->next;
@@ -246,6 +301,7 @@ void sg_queue_free(sg_queue *q) {
     pthread_cond_destroy(&q->work);
     pthread_cond_destroy(&q->idle);
     pthread_cond_destroy(&q->reap);
+    pthread_cond_destroy(&q->more);
     pthread_mutex_destroy(&q->mu);
     memset(q, 0, sizeof *q);
 }

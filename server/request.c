@@ -155,21 +155,36 @@ static sg_status translate_regions(sg_request *r, sg_run *run, const sg_image *p
     return st;
 }
 
-/* The photo's square as the network sees it, encoded (or its encoding from the cost cache), then
- * decoded with the style: the bytes of sg_engine_translate with the request's fit. */
-static sg_status translate_reused(sg_request *r, sg_run *run, const sg_image *src, sg_image *out,
-                                  sg_timing *tm, sg_error *err) {
+/* The photo's square as the network sees it, encoded (or its encoding from the cost cache) */
+static sg_status encode_reused(sg_request *r, sg_run *run, const sg_image *src, sg_held_encoded *h,
+                               sg_timing *tm, sg_error *err) {
     sg_image sq = {0};
-    sg_held_encoded h = {0};
     double t0 = sg_now_ms();
     sg_status st = fitted_as(r, run, src, r->fit, &sq, err);
     if (r->fit == SG_FIT_ALIGN) tm->faces_ms += sg_now_ms() - t0;
-    if (!st) st = sg_reuse_encode(r, run, &sq, &h, tm, err);
+    if (!st) st = sg_reuse_encode(r, run, &sq, h, tm, err);
     sg_image_free(&sq);
+    return st;
+}
+
+/* encode_reused, then decoded with the style: the bytes of sg_engine_translate with the
+ * request's fit. */
+static sg_status translate_reused(sg_request *r, sg_run *run, const sg_image *src, sg_image *out,
+                                  sg_timing *tm, sg_error *err) {
+    sg_held_encoded h = {0};
+    sg_status st = encode_reused(r, run, src, &h, tm, err);
     if (!st)
         st = decode_style(&r->model->engine, run, sg_held_encoded_get(&h), r->cols[0].style, out,
                           tm, err);
     sg_held_encoded_release(r, &h);
+    return st;
+}
+
+/* The answer's bytes: img encoded in the request's format */
+static sg_status encode_answer(sg_request *r, const sg_image *img, sg_error *err) {
+    double t0 = sg_now_ms();
+    sg_status st = sg_image_encode(img, image_format(r), r->quality, &r->out, &r->out_len, err);
+    r->stage_ms[SG_STAGE_ENCODE] += sg_now_ms() - t0;
     return st;
 }
 
@@ -182,11 +197,7 @@ static sg_status translate(sg_request *r, sg_run *run, sg_error *err) {
     else if (!st) st = translate_reused(r, run, &src, &out, &tm, err);
     add_timing(r, &tm);
     sg_image_free(&src);
-    double t0 = sg_now_ms();
-    if (!st)
-        st = sg_image_encode(r->paste ? &canvas : &out, image_format(r), r->quality, &r->out,
-                             &r->out_len, err);
-    r->stage_ms[SG_STAGE_ENCODE] += sg_now_ms() - t0;
+    if (!st) st = encode_answer(r, r->paste ? &canvas : &out, err);
     sg_image_free(&out), sg_image_free(&canvas);
     return st;
 }
@@ -467,6 +478,14 @@ static sg_status multi_step(sg_request *r, sg_run *run, int k, sg_error *err) {
     return st;
 }
 
+/* A step's failure into the answer: no bytes, its error (unless the step set one) */
+static void step_failed(sg_request *r, const sg_error *err) {
+    free(r->out);
+    r->out = NULL;
+    r->out_len = 0;
+    if (!r->error.status) sg_http_from_status(&r->error, err); /* else set by its step */
+}
+
 int sg_request_step(sg_request *r, sg_run *run) {
     sg_error err = {0};
     int k = r->step++;
@@ -475,13 +494,65 @@ int sg_request_step(sg_request *r, sg_run *run) {
             ? single_step(r, run, &err)
             : multi_step(r, run, k, &err);
     if (st) {
-        free(r->out);
-        r->out = NULL;
-        r->out_len = 0;
-        if (!r->error.status) sg_http_from_status(&r->error, &err); /* else set by its step */
+        step_failed(r, &err);
         return 0;
     }
     return r->step < r->n_steps;
+}
+
+/* ---- a batch of plain translations --------------------------------------------------------- */
+int sg_request_batchable(const sg_request *r) {
+    return r->kind == SG_KIND_TRANSLATE && !r->region.mode && !r->paste && r->step == 0;
+}
+
+/* r's style and its photo encoded (translate's first half); a failure is the answer */
+static int batch_prepare(sg_request *r, sg_run *run, sg_held_encoded *h) {
+    sg_error err = {0};
+    sg_image src = {0};
+    sg_timing tm = {0};
+    r->step++;
+    sg_status st = compute_style(r, run, &r->cols[0], NULL, &err);
+    if (!st) st = decode(r, r->src[0], r->src_len[0], &src, &err);
+    if (!st) st = encode_reused(r, run, &src, h, &tm, &err);
+    add_timing(r, &tm);
+    sg_image_free(&src);
+    if (st) step_failed(r, &err), sg_held_encoded_release(r, h);
+    return !st;
+}
+
+void sg_request_step_batch(sg_request **rs, int n, sg_run *run) {
+    SG_ASSERT(n >= 1 && n <= SG_ENGINE_MAX_STYLES);
+    const sg_engine *e = &rs[0]->model->engine;
+    const int dim = e->cfg.style_dim;
+    sg_held_encoded h[SG_ENGINE_MAX_STYLES] = {{0}};
+    const sg_encoded *enc[SG_ENGINE_MAX_STYLES];
+    sg_request *ok[SG_ENGINE_MAX_STYLES];
+    sg_image out[SG_ENGINE_MAX_STYLES] = {{0}};
+    float *s = malloc((size_t)n * dim * sizeof *s);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        SG_ASSERT(sg_request_batchable(rs[i]) && rs[i]->model == rs[0]->model);
+        if (!s) { /* no memory for the styles: each on its own */
+            sg_request_step(rs[i], run);
+            continue;
+        }
+        if (!batch_prepare(rs[i], run, &h[m])) continue;
+        enc[m] = sg_held_encoded_get(&h[m]);
+        memcpy(s + (size_t)m * dim, rs[i]->cols[0].style, (size_t)dim * sizeof(float));
+        ok[m++] = rs[i];
+    }
+    sg_error err = {0};
+    sg_timing tm = {0};
+    const sg_status dec = m ? sg_engine_decode_many(e, run, enc, s, m, out, &tm, &err) : SG_OK;
+    for (int i = 0; i < m; i++) {
+        ok[i]->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms / m; /* each its share */
+        sg_error one = err;
+        const sg_status st = dec ? dec : encode_answer(ok[i], &out[i], &one);
+        if (st) step_failed(ok[i], &one);
+        sg_image_free(&out[i]);
+        sg_held_encoded_release(ok[i], &h[i]);
+    }
+    free(s);
 }
 
 /* paste= on a grid or video: the answer's pixels beyond the photos' (every cell or frame a copy

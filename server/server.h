@@ -49,6 +49,8 @@ typedef struct {
     int max_jobs;            /* jobs held at once (queued, running or finished) */
     int64_t job_store_bytes; /* bytes the jobs' uploads and results may hold */
     int64_t cache_bytes;     /* the cost cache's bound (0: off) */
+    int max_batch;           /* translations a worker takes and runs as one batch (1: none) */
+    int batch_wait_ms;       /* how long a worker waits for a batch to fill (0: not at all) */
 } sg_srv_config;
 
 /* Defaults, then STARGAN_* environment variables, then argv (flags win). Errors name the flag

@@ -333,6 +333,38 @@ st=$(req -F image=@"$src" -F domain=dog -F seed=5 "$U/v1/translate")
 check "cache: --cache-bytes 0: off (no cache stage), the same bytes" '[ "$st" = 200 ] && ! timing_has "cache-" && cmp -s "$tmp/body" "$tmp/c5.png" && [ "$(metric "stargan_cache_hits_total{kind=\"encoded\"}")" = 0 ]'
 stop "$PID"
 
+# ---- batches: plain translations of one model run together (--max-batch), the same bytes --------
+# one at a time first (--max-batch 1, the default: no batch metric), then four sent at once to a
+# worker that waits up to 2 s for its batch to fill: one of them undecodable (its own 422, the
+# others unharmed), one styled by a reference
+b_args=(); for i in 1 2 3 4; do b_args+=("-F image=@$src -F domain=dog -F seed=$((20 + i))"); done
+b_args[1]="-F image=@$ref -F domain=cat -F seed=22"
+b_args[2]="-F image=@$tmp/trunc.img -F domain=dog -F seed=23"
+b_args[3]="-F image=@$src -F domain=wild -F reference=@$ref"
+start single --model small="$m" --workers 1 || bad "single daemon"
+for i in 0 1 2 3; do
+  # shellcheck disable=SC2086 # the fields are words
+  curl -s -o "$tmp/one$i.out" -w '%{http_code}' ${b_args[$i]} "$U/v1/translate" >"$tmp/one$i.code"
+done
+check "batch: --max-batch 1 runs none (the histogram empty)" '[ "$(metric stargan_batch_size_count)" = 0 ]'
+stop "$PID"
+start batch --model small="$m" --workers 1 --max-batch 4 --batch-wait 1000 || bad "batch daemon"
+cpids=()
+for i in 0 1 2 3; do
+  # shellcheck disable=SC2086
+  curl -s -o "$tmp/many$i.out" -w '%{http_code}' ${b_args[$i]} "$U/v1/translate" >"$tmp/many$i.code" &
+  cpids+=($!)
+done
+wait "${cpids[@]}" # the clients (not the daemon)
+same=1
+for i in 0 1 2 3; do cmp -s "$tmp/one$i.out" "$tmp/many$i.out" && cmp -s "$tmp/one$i.code" "$tmp/many$i.code" || same=; done
+check "batch: four translations in one batch (/metrics), each answer the bytes of it alone, the undecodable one its 422" \
+  '[ -n "$same" ] && [ "$(cat "$tmp/many2.code")" = 422 ] && grep -q undecodable_image "$tmp/many2.out" && [ "$(cat "$tmp/many0.code")" = 200 ] && [ "$(metric "stargan_batch_size_bucket{le=\"4\"}")" = 1 ] && [ "$(metric "stargan_batch_size_bucket{le=\"3\"}")" = 0 ] && [ "$(metric stargan_batch_size_sum)" = 4 ]'
+st=$(req -F image=@"$src" -F domain=dog -F seed=21 "$U/v1/translate")
+check "batch: one alone waits out --batch-wait, then runs as a batch of 1, the same bytes" \
+  '[ "$st" = 200 ] && cmp -s "$tmp/body" "$tmp/one0.out" && [ "$(metric "stargan_batch_size_bucket{le=\"1\"}")" = 1 ]'
+stop "$PID"
+
 # ---- the built-in demo model (no --model) --------------------------------------------------------
 # one worker and --max-work 2M (30 frames of 256^2): long work admitted by size, yielding to
 # translations

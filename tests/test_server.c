@@ -469,6 +469,109 @@ static void test_queue_shutdown_drops_waiting(void **state) {
     sg_queue_free(&q);
 }
 
+/* Batches: a worker takes its item's batch-mates (same key, queue order, up to max_batch) and
+ * runs them with run_batch; other keys and keyless items keep their turn; with a wait a lone item
+ * waits for a mate that comes, and runs alone when none does. The log: one line per run. */
+static char batch_log[256];
+static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
+static void bj_log(const char *s) {
+    pthread_mutex_lock(&batch_mu);
+    const size_t at = strlen(batch_log);
+    snprintf(batch_log + at, sizeof batch_log - at, "%s", s);
+    pthread_mutex_unlock(&batch_mu);
+}
+/* the log so far (the worker may be writing it) */
+static const char *bj_seen(void) {
+    static char copy[sizeof batch_log];
+    pthread_mutex_lock(&batch_mu);
+    memcpy(copy, batch_log, sizeof copy);
+    pthread_mutex_unlock(&batch_mu);
+    return copy;
+}
+typedef struct {
+    sg_qitem job;
+    char name[4];
+    int sleep_ms;
+    atomic_int dropped;
+} batch_job;
+static void bj_run(sg_qitem *j, int worker) {
+    (void)worker;
+    batch_job *b = (batch_job *)j;
+    usleep((useconds_t)b->sleep_ms * 1000);
+    bj_log(b->name), bj_log(" ");
+}
+static void bj_run_batch(sg_qitem **j, int n, int worker) {
+    (void)worker;
+    bj_log("[");
+    for (int i = 0; i < n; i++) bj_log(((batch_job *)j[i])->name), bj_log(i + 1 < n ? "," : "");
+    bj_log("] ");
+}
+static void bj_dropped(sg_qitem *j, int shutting_down) {
+    atomic_store(&((batch_job *)j)->dropped, shutting_down ? 2 : 1);
+}
+static void bj_init(batch_job *b, const char *name, const void *key) {
+    memset(b, 0, sizeof *b);
+    snprintf(b->name, sizeof b->name, "%s", name);
+    b->job = (sg_qitem){.run = bj_run,
+                        .dropped = bj_dropped,
+                        .run_batch = bj_run_batch,
+                        .batch_key = key,
+                        .enqueued_ms = sg_now_ms()};
+}
+
+static void test_queue_batches(void **state) {
+    (void)state;
+    static const char ka = 'a', kb = 'b';
+    sg_queue q;
+    sg_error err;
+    memset(batch_log, 0, sizeof batch_log);
+    assert_int_equal(sg_queue_init(&q, 1, 8, &err), SG_OK);
+    sg_queue_set_batch(&q, 3, 0);
+    assert_int_equal(sg_queue_start(&q, &err), SG_OK);
+    batch_job j[8];
+    static const char *names[] = {"x", "a1", "b1", "a2", "a3", "a4", "b2", "a5"};
+    const void *keys[] = {NULL, &ka, &kb, &ka, &ka, &ka, &kb, &ka};
+    for (int i = 0; i < 8; i++) {
+        bj_init(&j[i], names[i], keys[i]);
+        assert_true(sg_queue_reserve(&q));
+    }
+    j[0].sleep_ms = 200;                     /* x keeps the worker while the rest queue */
+    j[7].job.deadline_ms = sg_now_ms() + 50; /* a5 expires in the queue: never batched */
+    for (int i = 0; i < 8; i++) sg_queue_push(&q, &j[i].job);
+    sg_queue_drain_and_stop(&q, 5);
+    assert_string_equal(bj_seen(), "x [a1,a2,a3] [b1,b2] a4 ");
+    assert_int_equal(atomic_load(&j[7].dropped), 1);
+    int admitted;
+    sg_queue_stats(&q, NULL, NULL, &admitted, NULL, NULL);
+    assert_int_equal(admitted, 0);
+    sg_queue_free(&q);
+
+    /* --batch-wait: c1 waits for c2 (pushed 100 ms later); c3, alone, runs after the wait */
+    memset(batch_log, 0, sizeof batch_log);
+    assert_int_equal(sg_queue_init(&q, 1, 8, &err), SG_OK);
+    sg_queue_set_batch(&q, 2, 300);
+    assert_int_equal(sg_queue_start(&q, &err), SG_OK);
+    batch_job c[3];
+    for (int i = 0; i < 3; i++) {
+        char nm[4];
+        snprintf(nm, sizeof nm, "c%d", i + 1);
+        bj_init(&c[i], nm, &ka);
+        assert_true(sg_queue_reserve(&q));
+    }
+    sg_queue_push(&q, &c[0].job);
+    usleep(100 * 1000);
+    sg_queue_push(&q, &c[1].job);
+    usleep(100 * 1000);
+    assert_string_equal(bj_seen(), "[c1,c2] ");
+    const double t0 = sg_now_ms();
+    sg_queue_push(&q, &c[2].job);
+    while (strcmp(bj_seen(), "[c1,c2] c3 ") && sg_now_ms() - t0 < 5000) usleep(10 * 1000);
+    assert_string_equal(bj_seen(), "[c1,c2] c3 ");
+    assert_true(sg_now_ms() - t0 >= 250); /* it waited for a mate first */
+    sg_queue_drain_and_stop(&q, 5);
+    sg_queue_free(&q);
+}
+
 /* A job that yields: it runs `steps` times, requeueing itself after each step; the log records
  * the order of every run of every job. */
 typedef struct {
@@ -1031,6 +1134,7 @@ int main(void) {
         cmocka_unit_test(test_log_value),
         cmocka_unit_test(test_queue_admission_and_deadline),
         cmocka_unit_test(test_queue_shutdown_drops_waiting),
+        cmocka_unit_test(test_queue_batches),
         cmocka_unit_test(test_queue_checks),
         cmocka_unit_test(test_queue_expiry_frees_jobs),
         cmocka_unit_test(test_watchdog_deadlines),
