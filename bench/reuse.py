@@ -76,9 +76,9 @@ def post(port, path, fields):
 
 
 class Server:
-    def __init__(self, binary):
+    def __init__(self, binary, extra):
         self.p = subprocess.Popen([binary, '--listen', '127.0.0.1:0', '--workers', '2',
-                                   '--access-log', 'off'], stderr=subprocess.PIPE, text=True)
+                                   '--access-log', 'off'] + extra, stderr=subprocess.PIPE, text=True)
         self.port = None
         for line in self.p.stderr:
             if 'listening on http://' in line:
@@ -119,8 +119,8 @@ def clients(port, photos):
     return len(lat) / wall, lat[min(len(lat) - 1, int(0.99 * len(lat)))]
 
 
-def round_of(binary, w, h, rgb, base_png, k0):
-    s = Server(binary)
+def round_of(binary, extra, w, h, rgb, base_png, k0):
+    s = Server(binary, extra)
     post(s.port, '/v1/translate', [('image', variant(w, h, rgb, 999999)), ('domain', 'cat'),
                                    ('seed', 1)])
     r = {}
@@ -142,14 +142,17 @@ def main():
     a.add_argument('--photo', required=True)
     a.add_argument('--base', required=True)
     a.add_argument('--new', required=True)
+    a.add_argument('--base-args', default='', help="more flags for the baseline's server")
+    a.add_argument('--new-args', default='', help="more flags for this build's server")
     o = a.parse_args()
+    extra = {'base': o.base_args.split(), 'new': o.new_args.split()}
     w, h, rgb = read_ppm(o.photo)
     base_png = png(w, h, rgb)
     res = {'base': [], 'new': []}
     for i in range(o.rounds):
         order = [('base', o.base), ('new', o.new)] if i % 2 == 0 else [('new', o.new), ('base', o.base)]
         for name, binary in order:
-            r = round_of(binary, w, h, rgb, base_png, 1000 * (2 * i + (name == 'new')))
+            r = round_of(binary, extra[name], w, h, rgb, base_png, 1000 * (2 * i + (name == 'new')))
             res[name].append(r)
             print(f'round {i + 1} {name:4s} ' + ' '.join(f'{k}={v:.1f}' for k, v in r.items()), flush=True)
     med = {n: {k: statistics.median(r[k] for r in res[n]) for k in res[n][0]} for n in res}

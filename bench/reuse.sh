@@ -7,6 +7,9 @@
 #
 #   bench/reuse.sh [ROUNDS] [BASE_REF]     default 3 rounds, baseline 0c1f69a (before the reuse)
 #   BASE_SERVER=path/to/stargan-server bench/reuse.sh   a baseline binary built elsewhere
+#   NEW_ARGS='--max-batch 4' BASE_ARGS=... bench/reuse.sh  more flags for either server (after
+#   --workers 2, so they may replace it); BASE_SERVER=build/stargan-server with NEW_ARGS sets
+#   this build against itself with other flags
 #
 # The baseline is built once from git (a detached worktree in build-base/<ref>, Release).
 set -euo pipefail
@@ -33,4 +36,6 @@ trap 'rm -rf "$tmp"' EXIT
 build/image_ppm "$photo" "$tmp/photo.ppm"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); flags: $(grep -o 'avx2\|avx512[a-z_0-9]*\|amx[a-z_0-9]*' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); baseline: $base; this build: $new"
-exec python3 bench/reuse.py --rounds "$rounds" --photo "$tmp/photo.ppm" --base "$base" --new "$new"
+echo "baseline flags: ${BASE_ARGS:-none}; this build's flags: ${NEW_ARGS:-none}"
+exec python3 bench/reuse.py --rounds "$rounds" --photo "$tmp/photo.ppm" --base "$base" --new "$new" \
+  --base-args="${BASE_ARGS:-}" --new-args="${NEW_ARGS:-}"

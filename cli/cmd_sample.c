@@ -292,23 +292,58 @@ static void lerp(const float *a, const float *b, float t, int n, float *out) {
     for (int i = 0; i < n; i++) out[i] = a[i] + t * (b[i] - a[i]); /* as torch.lerp */
 }
 
-/* Source i in style: its view translated, or with --paste its whole photo with the square
- * translated and put back (`stargan translate --paste`'s pixels). */
-static sg_status translate(sampler *s, int i, const float *style, sg_image *out, sg_error *err) {
-    photo *p = &s->src[i];
+/* cells[b] = source src[b] in style b of styles [k, dim], b < k ≤ SG_ENGINE_MAX_STYLES: its view
+ * translated, or with --paste its whole photo with the square translated and put back
+ * (`stargan translate --paste`'s pixels). Each source is encoded once (the bytes of
+ * sg_engine_translate on the view); the k decoders' low-resolution head runs as one batch. */
+static sg_status translate_batch(sampler *s, const int *src, const float *styles, int k,
+                                 sg_image *cells, sg_error *err) {
+    const sg_encoded *enc[SG_ENGINE_MAX_STYLES];
+    sg_image sq[SG_ENGINE_MAX_STYLES] = {{0}};
+    int who = src[0];
     sg_status st = SG_OK;
-    if (!p->enc) /* the bytes of sg_engine_translate on the view, the encoder run once */
-        st = sg_engine_encode(&s->e, &s->run, &p->view, SG_FIT_STRETCH, &p->enc, NULL, err);
-    if (!st && !p->whole.pixels)
-        st = sg_engine_decode(&s->e, &s->run, p->enc, style, out, NULL, err);
-    if (!st && p->whole.pixels) /* --paste: translate --paste's pixels */
-        st = sg_region_decode_into(&s->e, &s->run, &p->whole, &p->v, p->enc, style, out, NULL, err);
+    for (int b = 0; !st && b < k; b++) {
+        photo *p = &s->src[who = src[b]];
+        if (!p->enc)
+            st = sg_engine_encode(&s->e, &s->run, &p->view, SG_FIT_STRETCH, &p->enc, NULL, err);
+        enc[b] = p->enc;
+    }
+    if (!st)
+        who = src[0], st = sg_engine_decode_many(&s->e, &s->run, enc, styles, k, sq, NULL, err);
+    for (int b = 0; b < k; b++) {
+        photo *p = &s->src[src[b]];
+        if (!st && p->whole.pixels) /* --paste */
+            st = sg_region_paste_into(&s->e, &p->whole, &p->v, &sq[b], &cells[b], NULL, err);
+        else if (!st) cells[b] = sq[b], sq[b] = (sg_image){0};
+        sg_image_free(&sq[b]);
+    }
     if (st) {
+        for (int b = 0; b < k; b++) sg_image_free(&cells[b]);
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
-        return sg_error_set(err, st, "%s: %s", s->src[i].path, msg);
+        return sg_error_set(err, st, "%s: %s", s->src[who].path, msg);
     }
     return SG_OK;
+}
+
+static void place(const sampler *s, sg_image *dst, const sg_image *img, int x, int y);
+
+/* Source i's grid row in styles [n, dim]: cell c placed at (x0 + c·cw, y) */
+static sg_status grid_row(sampler *s, sg_image *grid, int i, const float *styles, int n, int x0,
+                          int y, sg_error *err) {
+    int idx[SG_ENGINE_MAX_STYLES];
+    sg_image cells[SG_ENGINE_MAX_STYLES] = {{0}};
+    for (int b = 0; b < SG_ENGINE_MAX_STYLES; b++) idx[b] = i;
+    sg_status st = SG_OK;
+    for (int c = 0; !st && c < n; c += SG_ENGINE_MAX_STYLES) {
+        const int k = n - c < SG_ENGINE_MAX_STYLES ? n - c : SG_ENGINE_MAX_STYLES;
+        st = translate_batch(s, idx, styles + (size_t)c * s->dim, k, cells, err);
+        for (int b = 0; !st && b < k; b++) place(s, grid, &cells[b], x0 + (c + b) * s->cw, y);
+        for (int b = 0; !st && b < k; b++) sg_image_free(&cells[b]);
+        if (!st) cli_progress_step(&s->prog, k, NULL);
+    }
+    if (!s->src[i].whole.pixels) sg_encoded_free(s->src[i].enc), s->src[i].enc = NULL;
+    return st;
 }
 
 static char *out_path(const sampler *s, const char *name, const char *ext) {
@@ -338,20 +373,13 @@ static const sg_image *shown(const photo *p) { return p->whole.pixels ? &p->whol
 
 static sg_status reference_grid(sampler *s, sg_error *err) {
     const int W = s->cw, H = s->ch;
-    sg_image grid, cell = {0};
+    sg_image grid;
     sg_status st = sg_image_create(&grid, (s->nref + 1) * W, (s->nsrc + 1) * H, white, err);
     if (st) return st;
     for (int j = 0; j < s->nref; j++) place(s, &grid, &s->ref[j].view, (j + 1) * W, 0);
     for (int i = 0; i < s->nsrc; i++) place(s, &grid, shown(&s->src[i]), 0, (i + 1) * H);
-    for (int i = 0; !st && i < s->nsrc; i++) { /* a row at a time: one encoding held */
-        for (int j = 0; !st && j < s->nref; j++) {
-            st = translate(s, i, s->s_ref + (size_t)j * s->dim, &cell, err);
-            if (!st) place(s, &grid, &cell, (j + 1) * W, (i + 1) * H);
-            sg_image_free(&cell);
-            cli_progress_step(&s->prog, 1, NULL);
-        }
-        if (!s->src[i].whole.pixels) sg_encoded_free(s->src[i].enc), s->src[i].enc = NULL;
-    }
+    for (int i = 0; !st && i < s->nsrc; i++) /* a row at a time: one encoding held */
+        st = grid_row(s, &grid, i, s->s_ref, s->nref, W, (i + 1) * H, err);
     if (!st) st = save(s, &grid, "reference", err);
     sg_image_free(&grid);
     return st;
@@ -359,19 +387,12 @@ static sg_status reference_grid(sampler *s, sg_error *err) {
 
 static sg_status latent_grid(sampler *s, sg_error *err) {
     const int W = s->cw, H = s->ch;
-    sg_image grid, cell = {0};
+    sg_image grid;
     sg_status st = sg_image_create(&grid, (s->nlat + 1) * W, s->nsrc * H, white, err);
     if (st) return st;
     for (int i = 0; i < s->nsrc; i++) place(s, &grid, shown(&s->src[i]), 0, i * H);
-    for (int i = 0; !st && i < s->nsrc; i++) { /* a row at a time: one encoding held */
-        for (int c = 0; !st && c < s->nlat; c++) {
-            st = translate(s, i, s->s_lat + (size_t)c * s->dim, &cell, err);
-            if (!st) place(s, &grid, &cell, (c + 1) * W, i * H);
-            sg_image_free(&cell);
-            cli_progress_step(&s->prog, 1, NULL);
-        }
-        if (!s->src[i].whole.pixels) sg_encoded_free(s->src[i].enc), s->src[i].enc = NULL;
-    }
+    for (int i = 0; !st && i < s->nsrc; i++) /* a row at a time: one encoding held */
+        st = grid_row(s, &grid, i, s->s_lat, s->nlat, W, i * H, err);
     if (!st) st = save(s, &grid, "latent", err);
     sg_image_free(&grid);
     return st;
@@ -403,15 +424,23 @@ static sg_status frame_out(sampler *s, int is_ref, const float *style, float p, 
                            sg_video *v, sg_error *err) {
     const int x0 = is_ref ? ref_column(s) : 0;
     if (is_ref) draw_refs(s, frame, p);
-    sg_image cell = {0};
-    for (int i = 0; i < s->nsrc; i++) {
-        sg_status st = translate(s, i, style, &cell, err);
-        if (st) return st;
-        place(s, frame, &cell, x0 + i * s->cw, s->ch);
-        sg_image_free(&cell);
-        cli_progress_step(&s->prog, 1, NULL);
+    int idx[SG_ENGINE_MAX_STYLES];
+    sg_image cells[SG_ENGINE_MAX_STYLES] = {{0}};
+    float *rep = malloc((size_t)SG_ENGINE_MAX_STYLES * s->dim * sizeof *rep); /* style, repeated */
+    if (!rep) return sg_error_set(err, SG_ERR_NOMEM, "out of memory");
+    for (int b = 0; b < SG_ENGINE_MAX_STYLES; b++)
+        memcpy(rep + (size_t)b * s->dim, style, (size_t)s->dim * sizeof *rep);
+    sg_status st = SG_OK;
+    for (int i = 0; !st && i < s->nsrc; i += SG_ENGINE_MAX_STYLES) { /* the sources as a batch */
+        const int k = s->nsrc - i < SG_ENGINE_MAX_STYLES ? s->nsrc - i : SG_ENGINE_MAX_STYLES;
+        for (int b = 0; b < k; b++) idx[b] = i + b;
+        st = translate_batch(s, idx, rep, k, cells, err);
+        for (int b = 0; !st && b < k; b++) place(s, frame, &cells[b], x0 + (i + b) * s->cw, s->ch);
+        for (int b = 0; !st && b < k; b++) sg_image_free(&cells[b]);
+        if (!st) cli_progress_step(&s->prog, k, NULL);
     }
-    return sg_video_add_frame(v, frame, err);
+    free(rep);
+    return st ? st : sg_video_add_frame(v, frame, err);
 }
 
 static sg_status video(sampler *s, int which, sg_error *err) {
