@@ -169,10 +169,7 @@ static sg_status check_domain(const sg_engine *e, int y, sg_error *err) {
     return SG_OK;
 }
 
-static sg_status run_align_impl(const sg_engine *e, sg_run *r, const sg_image *photo,
-                                sg_image *aligned, double *mat, sg_error *err) {
-    const int S = e->cfg.img_size;
-    memset(aligned, 0, sizeof *aligned);
+static sg_status align_ready(const sg_engine *e, sg_error *err) {
     if (!e->has_fan)
         return sg_error_set(err, SG_ERR_ARG,
                             "--fit align needs a face network: pass --fan wing.ckpt");
@@ -180,11 +177,32 @@ static sg_status run_align_impl(const sg_engine *e, sg_run *r, const sg_image *p
         return sg_error_set(err, SG_ERR_ARG,
                             "--fit align needs the mean landmarks: pass --mean "
                             "celeba_lm_mean.npz");
+    return SG_OK;
+}
+
+/* aligned = sq (the photo stretched to img_size²) aligned by lm, which the FAN finds first
+ * unless have_lm */
+static sg_status align_square_impl(const sg_engine *e, sg_run *r, const sg_image *sq, double *lm,
+                                   int have_lm, sg_image *aligned, double *mat, sg_error *err) {
+    memset(aligned, 0, sizeof *aligned);
+    sg_status st = align_ready(e, err);
+    if (!st && (sq->w != e->cfg.img_size || sq->h != e->cfg.img_size))
+        st = sg_error_set(err, SG_ERR_SHAPE, "align: the square is %dx%d, not img_size²", sq->w,
+                          sq->h);
+    if (!st && !have_lm) st = sg_face_landmarks(&e->fan, sq, lm, &r->arena, &r->ws, err);
+    if (!st) st = sg_face_align(sq, lm, e->mean_lm, aligned, mat, &r->arena, err);
+    return st;
+}
+
+static sg_status run_align_impl(const sg_engine *e, sg_run *r, const sg_image *photo,
+                                sg_image *aligned, double *mat, sg_error *err) {
+    memset(aligned, 0, sizeof *aligned);
+    sg_status st = align_ready(e, err);
+    if (st) return st;
     sg_image sq = {0};
     double lm[2 * SG_LANDMARKS];
-    sg_status st = sg_face_square(photo, S, &sq, err);
-    if (!st) st = sg_face_landmarks(&e->fan, &sq, lm, &r->arena, &r->ws, err);
-    if (!st) st = sg_face_align(&sq, lm, e->mean_lm, aligned, mat, &r->arena, err);
+    st = sg_face_square(photo, e->cfg.img_size, &sq, err);
+    if (!st) st = align_square_impl(e, r, &sq, lm, 0, aligned, mat, err);
     sg_image_free(&sq);
     return st;
 }
@@ -533,6 +551,17 @@ sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, 
                           sg_error *err) {
     sg_packed_weights *old = sg_packed_use(e->packed);
     const sg_status st = run_align_impl(e, r, photo, aligned, NULL, err);
+    sg_packed_use(old);
+    return st;
+}
+sg_status sg_engine_face_square(const sg_engine *e, const sg_image *photo, sg_image *sq,
+                                sg_error *err) {
+    return sg_face_square(photo, e->cfg.img_size, sq, err);
+}
+sg_status sg_engine_align_square(const sg_engine *e, sg_run *r, const sg_image *sq, double *lm,
+                                 int have_lm, sg_image *aligned, sg_error *err) {
+    sg_packed_weights *old = sg_packed_use(e->packed);
+    const sg_status st = align_square_impl(e, r, sq, lm, have_lm, aligned, NULL, err);
     sg_packed_use(old);
     return st;
 }

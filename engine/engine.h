@@ -154,6 +154,14 @@ typedef struct {
 sg_status sg_face_detector_load(sg_face_detector *d, const char *path, sg_error *err);
 void sg_face_detector_free(sg_face_detector *d);
 
+/* sg_engine_align in two parts, so that a caller may keep a photo's landmarks (the FAN's work)
+ * under the square they were found on: sq = the photo stretched to img_size² (what the FAN sees;
+ * free with sg_image_free); aligned = sq aligned by lm [SG_LANDMARKS, 2] (sg_face_landmarks'),
+ * which the FAN finds into lm first unless have_lm. The two give sg_engine_align's bytes. */
+sg_status sg_engine_face_square(const sg_engine *e, const sg_image *photo, sg_image *sq,
+                                sg_error *err);
+sg_status sg_engine_align_square(const sg_engine *e, sg_run *r, const sg_image *sq, double *lm,
+                                 int have_lm, sg_image *aligned, sg_error *err);
 /* The same, and the similarity map mat (sg_face_align's: from the photo stretched to img_size²
  * and padded by img_size/2 on every side, to the aligned image). */
 sg_status sg_engine_align_map(const sg_engine *e, sg_run *r, const sg_image *photo,

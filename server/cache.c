@@ -9,6 +9,8 @@
 
 #include "internal.h"
 
+const char *const sg_cache_kind_names[SG_CACHE_KINDS] = {"encoded", "style", "landmarks"};
+
 struct sg_cache_entry {
     sg_cache_entry *prev, *next; /* most recently used first; unlinked once evicted */
     uint8_t key[SG_CACHE_KEY];

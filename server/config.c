@@ -65,7 +65,8 @@ static const opt opts[] = {
      "memory the jobs' uploads and results may hold (then 503)", K_BYTES, F(job_store_bytes), 1, 0},
     {"--cache-bytes", "BYTES", "256M",
      "memory for what recent photos cost (their encoder output and masks, reference photos' "
-     "style codes), least recently used out first; never answers (0 = off)",
+     "style codes, aligned photos' landmarks), least recently used out first; never answers (0 = "
+     "off)",
      K_BYTES, F(cache_bytes), 0, 0},
     {"--max-batch", "N", "1",
      "plain translations of one model a worker takes from the queue and runs as one batch (the "

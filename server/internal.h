@@ -308,7 +308,8 @@ void sg_field_text(const sg_field *f, char *out, size_t cap);
  * Thread-safe. A value is held by reference while used: an eviction frees it when the last
  * holder releases it. */
 #define SG_CACHE_KEY 32
-enum { SG_CACHE_ENCODED, SG_CACHE_STYLE, SG_CACHE_KINDS };
+enum { SG_CACHE_ENCODED, SG_CACHE_STYLE, SG_CACHE_LANDMARKS, SG_CACHE_KINDS };
+extern const char *const sg_cache_kind_names[SG_CACHE_KINDS]; /* "encoded", "style", "landmarks" */
 typedef struct {
     uint64_t hits, misses, evictions;
     size_t bytes; /* held now */
@@ -509,6 +510,10 @@ sg_status sg_reuse_encode(sg_request *r, sg_run *run, const sg_image *sq, sg_hel
                           sg_timing *t, sg_error *err);
 const sg_encoded *sg_held_encoded_get(const sg_held_encoded *h);
 void sg_held_encoded_release(sg_request *r, sg_held_encoded *h); /* zeroes *h */
+/* aligned = photo aligned (sg_engine_align's bytes), the FAN's landmarks kept under the square
+ * it sees (the photo stretched to img_size²), so the same photo again skips the FAN. */
+sg_status sg_reuse_align(sg_request *r, sg_run *run, const sg_image *photo, sg_image *aligned,
+                         sg_error *err);
 /* s [style_dim] = the style code of reference square sq in domain. */
 sg_status sg_reuse_style(sg_request *r, sg_run *run, const sg_image *sq, int domain, float *s,
                          sg_error *err);

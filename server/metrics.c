@@ -186,7 +186,6 @@ static void render_jobs(sg_buf *o, const sg_jobs_stats *j) {
 }
 
 static void render_cache(sg_buf *o, const sg_metrics_gauges *g) {
-    static const char *const kinds[SG_CACHE_KINDS] = {"encoded", "style"};
     static const struct {
         const char *name, *type, *help;
     } rows[] = {
@@ -206,7 +205,7 @@ static void render_cache(sg_buf *o, const sg_metrics_gauges *g) {
                                    : r == 2 ? c->evictions
                                    : r == 3 ? (unsigned long long)c->entries
                                             : (unsigned long long)c->bytes;
-            sg_buf_printf(o, "%s{kind=\"%s\"} %llu\n", rows[r].name, kinds[k], v);
+            sg_buf_printf(o, "%s{kind=\"%s\"} %llu\n", rows[r].name, sg_cache_kind_names[k], v);
         }
     }
     gauge(o, "stargan_cache_bytes", "Bytes the cost cache holds.", (long long)g->cache_bytes);

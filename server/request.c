@@ -22,7 +22,7 @@ static sg_status decode(sg_request *r, const uint8_t *d, size_t n, sg_image *img
 }
 
 static sg_status region_error(sg_request *r, sg_status st, const sg_error *err);
-static sg_status fitted_as(const sg_request *r, sg_run *run, const sg_image *img, sg_fit fit,
+static sg_status fitted_as(sg_request *r, sg_run *run, const sg_image *img, sg_fit fit,
                            sg_image *out, sg_error *err);
 
 /* photo cut to the square of q (one region), *fit the region's; a failure is the answer's */
@@ -234,10 +234,10 @@ static sg_status single_step(sg_request *r, sg_run *run, sg_error *err) {
 /* The photo as the network sees it: centre square or whole photo resized (as sg_image_to_tensor
  * does), or aligned. Translating it with SG_FIT_STRETCH (a no-op resize at img_size²) gives the
  * bytes of translating the photo with the request's fit. */
-static sg_status fitted_as(const sg_request *r, sg_run *run, const sg_image *img, sg_fit fit,
+static sg_status fitted_as(sg_request *r, sg_run *run, const sg_image *img, sg_fit fit,
                            sg_image *out, sg_error *err) {
     int s = r->model->engine.cfg.img_size;
-    if (fit == SG_FIT_ALIGN) return sg_engine_align(&r->model->engine, run, img, out, err);
+    if (fit == SG_FIT_ALIGN) return sg_reuse_align(r, run, img, out, err);
     return sg_image_fit(img, fit, s, out, err);
 }
 
@@ -677,12 +677,11 @@ sg_status sg_request_headers(const sg_request *r, double total_ms, sg_buf *out) 
             k += (size_t)snprintf(timing + k, sizeof timing - k, "%s;dur=%.1f, ", sg_stage_names[i],
                                   r->stage_ms[i]);
     /* the cost cache's lookups, by kind, where a request made any */
-    static const char *const kinds[SG_CACHE_KINDS] = {"encoded", "style"};
     for (int i = 0; i < SG_CACHE_KINDS; i++)
         if (r->cache_hits[i] + r->cache_misses[i])
             k += (size_t)snprintf(timing + k, sizeof timing - k,
-                                  "cache-%s;desc=\"hit=%d miss=%d\", ", kinds[i], r->cache_hits[i],
-                                  r->cache_misses[i]);
+                                  "cache-%s;desc=\"hit=%d miss=%d\", ", sg_cache_kind_names[i],
+                                  r->cache_hits[i], r->cache_misses[i]);
     snprintf(timing + k, sizeof timing - k, "total;dur=%.1f", total_ms);
     pair(out, "Server-Timing", timing);
     pair(out, "X-Model", r->model->name);

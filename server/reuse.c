@@ -2,7 +2,8 @@
  * here, and a reference photo's style code. Keys are SHA-256 of what determines the value: the
  * kind, the model generation and name, and the square the network sees (img_size², fitted or
  * aligned: a photo uploaded again, or cut the same way, gives the same square), plus for a style
- * its domain. The values are inputs to the networks' later stages, never an answer: a new seed
+ * its domain; the FAN's landmarks are kept under the square the FAN sees (the photo stretched to
+ * img_size², before the alignment they make). The values are inputs to the networks' later stages, never an answer: a new seed
  * is always a new translation. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,33 @@ void sg_held_encoded_release(sg_request *r, sg_held_encoded *h) {
 }
 
 static void free_style(void *v) { free(v); }
+
+sg_status sg_reuse_align(sg_request *r, sg_run *run, const sg_image *photo, sg_image *aligned,
+                         sg_error *err) {
+    const sg_engine *e = &r->model->engine;
+    const size_t bytes = sizeof(double) * 2 * SG_LANDMARKS;
+    double lm[2 * SG_LANDMARKS];
+    uint8_t key[SG_CACHE_KEY];
+    sg_image sq = {0};
+    int have = 0;
+    sg_status st = sg_engine_face_square(e, photo, &sq, err);
+    if (!st && r->cache && e->has_fan && e->has_mean_lm) {
+        key_of(r, SG_CACHE_LANDMARKS, "", &sq, key);
+        sg_cache_entry *x = sg_cache_get(r->cache, SG_CACHE_LANDMARKS, key);
+        have = x != NULL;
+        count(r, SG_CACHE_LANDMARKS, have);
+        if (x) memcpy(lm, sg_cache_value(x), bytes), sg_cache_release(r->cache, x);
+    }
+    if (!st) st = sg_engine_align_square(e, run, &sq, lm, have, aligned, err);
+    sg_image_free(&sq);
+    double *copy = st || have || !r->cache ? NULL : malloc(bytes);
+    if (!copy) return st;
+    memcpy(copy, lm, bytes);
+    sg_cache_entry *x = sg_cache_put(r->cache, SG_CACHE_LANDMARKS, key, copy, bytes, free_style);
+    if (x) sg_cache_release(r->cache, x);
+    else free(copy);
+    return SG_OK;
+}
 
 sg_status sg_reuse_style(sg_request *r, sg_run *run, const sg_image *sq, int domain, float *s,
                          sg_error *err) {

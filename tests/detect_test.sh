@@ -221,6 +221,14 @@ if [ -f "$mean" ]; then
   read -r fx fy fw fh <<<"$(echo "$xf" | tr -d '[]' | tr ',' ' ')"
   check "face model, face=auto paste=true: the face's square grown 3x, aligned, warped back; nothing outside it changed" \
     '[ "$st" = 200 ] && [ -n "$fw" ] && [ "$fw" -gt 600 ] && "$ppm" "$tmp/cf.png" "$tmp/cf.ppm" && [ "$(python3 "$tmp/px.py" cmp "$tmp/photo.ppm" "$tmp/cf.ppm" "$fx" "$fy" "$fw" "$fh" 1 | cut -d" " -f1)" = outside-equal ] && ! cmp -s "$tmp/cf.ppm" "$tmp/photo.ppm"' "$tmp/hdr"
+  # the cost cache keeps the FAN's landmarks of an aligned photo: a new seed skips the FAN
+  st=$(req -F image=@"$big" -F domain=0 -F seed=4 -F fit=align "$U/v1/translate")
+  check "face model, fit=align: its landmarks a cache miss (Server-Timing)" \
+    '[ "$st" = 200 ] && grep -qi "^server-timing:.*cache-landmarks;desc=\"hit=0 miss=1\"" "$tmp/hdr"'
+  st=$(req -F image=@"$big" -F domain=0 -F seed=5 -F fit=align "$U/v1/translate")
+  "$cli" translate --model "$tmp/celeba.safetensors" --src "$big" --domain 0 --seed 5 --fit align --mean "$mean" --out "$tmp/al5.png" >/dev/null
+  check "face model, fit=align again, a new seed: landmarks and encoding from the cache, the CLI's bytes" \
+    '[ "$st" = 200 ] && grep -qi "^server-timing:.*cache-encoded;desc=\"hit=1 miss=0\".*cache-landmarks;desc=\"hit=1 miss=0\"" "$tmp/hdr" && cmp -s "$tmp/body" "$tmp/al5.png"'
   stop "$PID"
   start face2 --model celeba="$tmp/celeba.safetensors" --detector "$det" || finish
   expect "face model without --mean: face= cannot align" 422 no_mean_landmarks -F image=@"$big" -F domain=0 -F face=auto "$U/v1/translate"
