@@ -4,7 +4,8 @@ Each round starts each server fresh (demo model, 2 workers, access log off), war
 one translation of an unrelated photo, then times: a 24-frame /v1/interpolate of the photo, a
 one-photo x 8-seed /v1/grid, 8 concurrent clients each posting PER_CLIENT distinct photos (the
 photo with one pixel changed: a different image to the server) with random seeds, and 8 clients
-posting the photo itself with random seeds. Peak RSS (VmHWM) is read before the server stops.
+posting the photo itself with random seeds, then one client posting 12 distinct photos one at a
+time (low load: its p99). Peak RSS (VmHWM) is read before the server stops.
 """
 import argparse
 import http.client
@@ -97,8 +98,8 @@ class Server:
         self.p.wait()
 
 
-def clients(port, photos):
-    """CLIENTS threads, each posting its photos in turn; (images/s, p99 ms)"""
+def clients(port, photos, n=CLIENTS):
+    """n threads, each posting its photos in turn; (images/s, p99 ms)"""
     lat, lock = [], threading.Lock()
 
     def run(mine):
@@ -107,7 +108,7 @@ def clients(port, photos):
                                               ('seed', random.randrange(1 << 40))])
             with lock:
                 lat.append(ms)
-    per = [photos[i::CLIENTS] for i in range(CLIENTS)]
+    per = [photos[i::n] for i in range(n)]
     t0 = time.perf_counter()
     ts = [threading.Thread(target=run, args=(m,)) for m in per]
     for t in ts:
@@ -131,6 +132,9 @@ def round_of(binary, extra, w, h, rgb, base_png, k0):
     distinct = [variant(w, h, rgb, k0 + k) for k in range(CLIENTS * PER_CLIENT)]
     r['distinct_ips'], r['distinct_p99_ms'] = clients(s.port, distinct)
     r['same_ips'], r['same_p99_ms'] = clients(s.port, [base_png] * (CLIENTS * PER_CLIENT))
+    # low load: one client, one request at a time (distinct photos, random seeds)
+    lone = [variant(w, h, rgb, k0 + 500 + k) for k in range(2 * PER_CLIENT)]
+    _, r['lone_p99_ms'] = clients(s.port, lone, 1)
     r['peak_rss_mb'] = s.hwm_mb()
     s.stop()
     return r
@@ -159,6 +163,7 @@ def main():
     print(f'medians over {o.rounds} rounds (this build / baseline):')
     goals = {'interpolate24_ms': '<= 0.55', 'grid8_ms': '<= 0.55', 'distinct_ips': '>= 1.2',
              'distinct_p99_ms': '<= 1.1', 'same_ips': '>= 1.5', 'same_p99_ms': '',
+             'lone_p99_ms': '',
              'peak_rss_mb': ''}
     for k in med['new']:
         b, n = med['base'][k], med['new'][k]

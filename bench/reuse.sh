@@ -2,6 +2,7 @@
 # Many styles of one photo: this build's stargan-server against a baseline's, side by side on the
 # same machine, alternating builds every round (bench/reuse.py: a 24-frame /v1/interpolate, a
 # one-photo x 8-seed /v1/grid, 8 concurrent clients posting distinct photos, 8 posting one photo,
+# one client posting one at a time (low load),
 # all with random seeds; the demo model, AFHQ 256², fp32, 2 workers). Prints each figure per
 # round and the medians' ratios (this build / baseline), and the servers' peak RSS.
 #

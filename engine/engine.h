@@ -120,8 +120,8 @@ sg_status sg_engine_decode(const sg_engine *e, sg_run *r, const sg_encoded *enc,
 /* out[0 .. k) = the encoded photo translated with styles s [k, style_dim], each the bytes
  * sg_engine_decode gives for its style: the decoder's low-resolution head runs the k styles as
  * one batch (sg_generator_decode_head), the rest per style. k is 1 to SG_ENGINE_MAX_STYLES; the
- * run's arena grows for the batch on a call that finds it empty (about 7 MiB a style at 256²,
- * kept). t (may be NULL) gets generator_ms for all k. On an error no image is left. */
+ * run's arena grows for the batch, once and kept, on a call that finds it empty (its size:
+ * sg_generator_head_plan). t (may be NULL) gets generator_ms for all k. On an error no image is left. */
 #define SG_ENGINE_MAX_STYLES 8
 sg_status sg_engine_decode_styles(const sg_engine *e, sg_run *r, const sg_encoded *enc,
                                   const float *s, int k, sg_image *out, sg_timing *t,

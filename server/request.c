@@ -541,13 +541,18 @@ void sg_request_step_batch(sg_request **rs, int n, sg_run *run) {
         memcpy(s + (size_t)m * dim, rs[i]->cols[0].style, (size_t)dim * sizeof(float));
         ok[m++] = rs[i];
     }
-    sg_error err = {0};
+    sg_error err = {0}; /* the batch's: not an answer's */
     sg_timing tm = {0};
     const sg_status dec = m ? sg_engine_decode_many(e, run, enc, s, m, out, &tm, &err) : SG_OK;
     for (int i = 0; i < m; i++) {
         ok[i]->stage_ms[SG_STAGE_GENERATOR] += tm.generator_ms / m; /* each its share */
-        sg_error one = err;
-        const sg_status st = dec ? dec : encode_answer(ok[i], &out[i], &one);
+        sg_error one = {0};
+        sg_timing own = {0};
+        /* the batch failed (its memory): each decoded alone, as without a batch */
+        sg_status st =
+            dec ? decode_style(e, run, enc[i], s + (size_t)i * dim, &out[i], &own, &one) : SG_OK;
+        ok[i]->stage_ms[SG_STAGE_GENERATOR] += own.generator_ms;
+        if (!st) st = encode_answer(ok[i], &out[i], &one);
         if (st) step_failed(ok[i], &one);
         sg_image_free(&out[i]);
         sg_held_encoded_release(ok[i], &h[i]);
