@@ -318,21 +318,31 @@ static void to_rgb(const sg_generator *g, sg_tensor *cur, sg_tensor *y, sg_works
     sg_conv2d(cur, g->to_rgb_w, g->to_rgb_b, 1, 1, 1, 0, y, ws);
 }
 
-sg_status sg_generator_decode(const sg_generator *g, const sg_generator_state *st, const float *s,
-                              const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
-                              sg_error *err) {
-    SG_ASSERT(state_ok(g, st) && s);
+/* y = decoder blocks [j0, n_decode) and to_rgb on *in (read only; with hp, the high-pass of its
+ * side added first, in place), for st's batch */
+static sg_status decode_from(const sg_generator *g, const sg_generator_state *st, sg_tensor *in,
+                             int j0, int hp, const float *s, const sg_tensor *masks, sg_tensor *y,
+                             sg_arena *a, sg_workspace *ws, sg_error *err) {
     const int n = st->h.n;
     sg_status rc = check_decode_io(g, n, masks, y, err);
     if (rc) return rc;
     const size_t act = max_boundary(g) * (size_t)n, mark = sg_arena_mark(a);
     float *buf[2] = {sg_arena_alloc(a, act), sg_arena_alloc(a, act)}; /* ping-pong */
     if (!buf[0] || !buf[1]) return nomem(a, mark, err);
-    sg_tensor cur = st->h; /* read only: the first block writes into buf[0] */
-    rc = run_blocks(g, st, masks, s, &cur, 0, g->cfg.n_decode, buf, NULL, a, ws, err);
-    if (rc == SG_OK) to_rgb(g, &cur, y, ws);
+    sg_tensor cur = *in; /* the first block writes into buf[0] */
+    if (hp) rc = highpass_at(g, st, masks, &cur, a, err);
+    if (!rc) rc = run_blocks(g, st, masks, s, &cur, j0, g->cfg.n_decode, buf, NULL, a, ws, err);
+    if (!rc) to_rgb(g, &cur, y, ws);
     sg_arena_reset(a, mark);
     return rc;
+}
+
+sg_status sg_generator_decode(const sg_generator *g, const sg_generator_state *st, const float *s,
+                              const sg_tensor *masks, sg_tensor *y, sg_arena *a, sg_workspace *ws,
+                              sg_error *err) {
+    SG_ASSERT(state_ok(g, st) && s);
+    sg_tensor h = st->h;
+    return decode_from(g, st, &h, 0, 0, s, masks, y, a, ws, err);
 }
 
 /* ---- head and tail ---- */
@@ -411,20 +421,8 @@ sg_status sg_generator_decode_tail(const sg_generator *g, const sg_generator_sta
         return sg_error_set(err, SG_ERR_SHAPE,
                             "generator: head [%d,%d,%d,%d], expected [%d,%d,%d,%d]", head->n,
                             head->c, head->h, head->w, want.n, want.c, want.h, want.w);
-    const int n = st->h.n;
-    sg_status rc = check_decode_io(g, n, masks, y, err);
-    if (rc) return rc;
-    const size_t act = max_boundary(g) * (size_t)n, mark = sg_arena_mark(a);
-    float *buf[2] = {sg_arena_alloc(a, act), sg_arena_alloc(a, act)}; /* ping-pong */
-    if (!buf[0] || !buf[1]) return nomem(a, mark, err);
-    sg_tensor cur = *head;
-    rc = highpass_at(g, st, masks, &cur, a, err); /* the one after the head's last block */
-    if (!rc)
-        rc = run_blocks(g, st, masks, s, &cur, sg_generator_head_blocks(g), g->cfg.n_decode, buf,
-                        NULL, a, ws, err);
-    if (!rc) to_rgb(g, &cur, y, ws);
-    sg_arena_reset(a, mark);
-    return rc;
+    /* the high-pass after the head's last block first */
+    return decode_from(g, st, head, sg_generator_head_blocks(g), 1, s, masks, y, a, ws, err);
 }
 
 sg_status sg_generator_forward(const sg_generator *g, const sg_tensor *x, const float *s,
