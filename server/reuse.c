@@ -66,7 +66,28 @@ void sg_held_encoded_release(sg_request *r, sg_held_encoded *h) {
     *h = (sg_held_encoded){0};
 }
 
-static void free_style(void *v) { free(v); }
+static void free_small(void *v) { free(v); }
+
+/* A small value (a style code, landmarks: bytes long) under key copied into out: 1 on a hit.
+ * Counted either way. */
+static int small_get(sg_request *r, int kind, const uint8_t key[SG_CACHE_KEY], void *out,
+                     size_t bytes) {
+    sg_cache_entry *x = sg_cache_get(r->cache, kind, key);
+    count(r, kind, x != NULL);
+    if (x) memcpy(out, sg_cache_value(x), bytes), sg_cache_release(r->cache, x);
+    return x != NULL;
+}
+
+/* A copy of v (bytes long) stored under key; not stored when out of memory or refused */
+static void small_put(sg_request *r, int kind, const uint8_t key[SG_CACHE_KEY], const void *v,
+                      size_t bytes) {
+    void *copy = malloc(bytes);
+    if (!copy) return;
+    memcpy(copy, v, bytes);
+    sg_cache_entry *x = sg_cache_put(r->cache, kind, key, copy, bytes, free_small);
+    if (x) sg_cache_release(r->cache, x);
+    else free(copy);
+}
 
 sg_status sg_reuse_align(sg_request *r, sg_run *run, const sg_image *photo, sg_image *aligned,
                          sg_error *err) {
@@ -77,22 +98,15 @@ sg_status sg_reuse_align(sg_request *r, sg_run *run, const sg_image *photo, sg_i
     sg_image sq = {0};
     int have = 0;
     sg_status st = sg_engine_face_square(e, photo, &sq, err);
-    if (!st && r->cache && e->has_fan && e->has_mean_lm) {
+    const int look = r->cache && e->has_fan && e->has_mean_lm; /* else the alignment refuses */
+    if (!st && look) {
         key_of(r, SG_CACHE_LANDMARKS, "", &sq, key);
-        sg_cache_entry *x = sg_cache_get(r->cache, SG_CACHE_LANDMARKS, key);
-        have = x != NULL;
-        count(r, SG_CACHE_LANDMARKS, have);
-        if (x) memcpy(lm, sg_cache_value(x), bytes), sg_cache_release(r->cache, x);
+        have = small_get(r, SG_CACHE_LANDMARKS, key, lm, bytes);
     }
     if (!st) st = sg_engine_align_square(e, run, &sq, lm, have, aligned, err);
     sg_image_free(&sq);
-    double *copy = st || have || !r->cache ? NULL : malloc(bytes);
-    if (!copy) return st;
-    memcpy(copy, lm, bytes);
-    sg_cache_entry *x = sg_cache_put(r->cache, SG_CACHE_LANDMARKS, key, copy, bytes, free_style);
-    if (x) sg_cache_release(r->cache, x);
-    else free(copy);
-    return SG_OK;
+    if (!st && !have && look) small_put(r, SG_CACHE_LANDMARKS, key, lm, bytes);
+    return st;
 }
 
 sg_status sg_reuse_style(sg_request *r, sg_run *run, const sg_image *sq, int domain, float *s,
@@ -104,20 +118,9 @@ sg_status sg_reuse_style(sg_request *r, sg_run *run, const sg_image *sq, int dom
     snprintf(dom, sizeof dom, "y%d", domain);
     if (r->cache) {
         key_of(r, SG_CACHE_STYLE, dom, sq, key);
-        sg_cache_entry *x = sg_cache_get(r->cache, SG_CACHE_STYLE, key);
-        count(r, SG_CACHE_STYLE, x != NULL);
-        if (x) {
-            memcpy(s, sg_cache_value(x), bytes);
-            sg_cache_release(r->cache, x);
-            return SG_OK;
-        }
+        if (small_get(r, SG_CACHE_STYLE, key, s, bytes)) return SG_OK;
     }
     sg_status st = sg_engine_style_ref(e, run, sq, SG_FIT_STRETCH, domain, s, err);
-    float *copy = st || !r->cache ? NULL : malloc(bytes);
-    if (!copy) return st;
-    memcpy(copy, s, bytes);
-    sg_cache_entry *x = sg_cache_put(r->cache, SG_CACHE_STYLE, key, copy, bytes, free_style);
-    if (x) sg_cache_release(r->cache, x);
-    else free(copy);
-    return SG_OK;
+    if (!st && r->cache) small_put(r, SG_CACHE_STYLE, key, s, bytes);
+    return st;
 }
