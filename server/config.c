@@ -71,7 +71,7 @@ static const opt opts[] = {
     {"--max-batch", "N", "1",
      "plain translations of one model a worker takes from the queue and runs as one batch (the "
      "decoder's low-resolution head shared; the same bytes; 1 = none)",
-     K_INT, F(max_batch), 1, 8},
+     K_INT, F(max_batch), 1, SG_QUEUE_MAX_BATCH},
     {"--batch-wait", "MS", "0",
      "how long a worker holding fewer than --max-batch translations waits for more (0 = it takes "
      "only what already waits)",

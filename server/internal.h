@@ -89,7 +89,7 @@ struct sg_qitem {
     sg_qitem *next;
 };
 
-#define SG_QUEUE_MAX_BATCH 8
+#define SG_QUEUE_MAX_BATCH SG_ENGINE_MAX_STYLES /* a batch's decoders run as one (engine.h) */
 
 struct sg_queue {
     pthread_mutex_t mu;
