@@ -216,14 +216,9 @@ typedef struct {
 sg_status sg_region_view_make(const sg_engine *e, sg_run *r, const sg_image *photo, sg_rect sq,
                               sg_fit fit, sg_region_view *v, sg_timing *t, sg_error *err);
 void sg_region_view_free(sg_region_view *v);
-/* canvas = a copy of photo with enc (v->net encoded once, sg_engine_encode) decoded with style s
- * and put back over v->sq: the bytes sg_engine_translate_region pastes. A grid's cell or a
- * video's frame of a pasted photo. t (may be NULL): generator_ms and paste_ms added to. */
-sg_status sg_region_decode_into(const sg_engine *e, sg_run *r, const sg_image *photo,
-                                const sg_region_view *v, const sg_encoded *enc, const float *s,
-                                sg_image *canvas, sg_timing *t, sg_error *err);
 /* canvas = a copy of photo with out (a translation of v->net: sg_engine_decode_styles') put
- * back over v->sq, as sg_region_decode_into's. t (may be NULL): paste_ms added to. */
+ * back over v->sq, the bytes sg_engine_translate_region pastes: a
+ * grid's cell or a video's frame of a pasted photo. t (may be NULL): paste_ms added to. */
 sg_status sg_region_paste_into(const sg_engine *e, const sg_image *photo, const sg_region_view *v,
                                const sg_image *out, sg_image *canvas, sg_timing *t, sg_error *err);
 /* out (a translation of v->net) put back into canvas over v->sq: feathered (sg_image_paste), or

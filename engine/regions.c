@@ -136,18 +136,6 @@ sg_status sg_region_paste_into(const sg_engine *e, const sg_image *photo, const 
     return st;
 }
 
-sg_status sg_region_decode_into(const sg_engine *e, sg_run *r, const sg_image *photo,
-                                const sg_region_view *v, const sg_encoded *enc, const float *s,
-                                sg_image *canvas, sg_timing *t, sg_error *err) {
-    sg_image tr = {0};
-    sg_timing one = {0}; /* sg_engine_decode sets its field: added up here */
-    sg_status st = sg_engine_decode(e, r, enc, s, &tr, &one, err);
-    if (t) t->generator_ms += one.generator_ms;
-    if (!st) st = sg_region_paste_into(e, photo, v, &tr, canvas, t, err);
-    sg_image_free(&tr);
-    return st;
-}
-
 sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_image *photo,
                                      sg_rect sq, sg_fit fit, const float *s, sg_image *out,
                                      sg_image *canvas, sg_timing *t, sg_error *err) {
