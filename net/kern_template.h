@@ -439,25 +439,46 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
     }
 DEF_KERN(SG_FN(kern_full), SG_MR, SG_NV)
 
-/* The same MR × NV·VL block with A packed as [K][MR] (one sequential stream instead of MR
+/* The same MR × nv·VL block with A packed as [K][MR] (one sequential stream instead of MR
  * strided rows: the transformed weights come from memory, and MR concurrent strided streams
- * defeated the prefetcher on the 512→512 layers; bench/README.md). */
-static void SG_FN(kern_packed)(int K, const float *Ap, const float *B, int ldb, float *C, int ldc,
-                               int nv, int acc) {
-    VF c[SG_MR][SG_NV];
-    UNROLL for (int r = 0; r < SG_MR; r++) UNROLL for (int v = 0; v < SG_NV; v++) c[r][v] =
-        acc && v < nv ? SG_FN(vload)(C + (size_t)r * ldc + v * SG_VL) : (VF){0};
-    for (int k = 0; k < K; k++) {
-        VF b[SG_NV];
-        UNROLL for (int v = 0; v < SG_NV; v++) b[v] =
-            v < nv ? SG_FN(vload)(B + (size_t)k * ldb + v * SG_VL) : (VF){0};
-        UNROLL for (int r = 0; r < SG_MR; r++) {
-            const VF a = (VF){0} + Ap[(size_t)k * SG_MR + r];
-            UNROLL for (int v = 0; v < SG_NV; v++) c[r][v] += a * b[v];
-        }
+ * defeated the prefetcher on the 512→512 layers; bench/README.md). nv is a constant per
+ * kernel: with it a run-time argument, a last block narrower than NV·VL (the 16 tiles of a 16²
+ * layer on AVX2, where NV·VL = 24) still issued all NV·MR FMAs, a third of them on zeros. */
+#define DEF_PACKED(name, nv)                                                                       \
+    static void name(int K, const float *Ap, const float *B, int ldb, float *C, int ldc,           \
+                     int acc) {                                                                    \
+        VF c[SG_MR][nv];                                                                           \
+        UNROLL for (int r = 0; r < SG_MR; r++) UNROLL for (int v = 0; v < nv; v++) c[r][v] =       \
+            acc ? SG_FN(vload)(C + (size_t)r * ldc + v * SG_VL) : (VF){0};                         \
+        for (int k = 0; k < K; k++) {                                                              \
+            VF b[nv];                                                                              \
+            UNROLL for (int v = 0; v < nv; v++) b[v] =                                             \
+                SG_FN(vload)(B + (size_t)k * ldb + v * SG_VL);                                     \
+            UNROLL for (int r = 0; r < SG_MR; r++) {                                               \
+                const VF a = (VF){0} + Ap[(size_t)k * SG_MR + r];                                  \
+                UNROLL for (int v = 0; v < nv; v++) c[r][v] += a * b[v];                           \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int r = 0; r < SG_MR; r++) UNROLL for (int v = 0; v < nv; v++)                 \
+            SG_FN(vstore)(C + (size_t)r * ldc + v * SG_VL, c[r][v]);                               \
     }
-    UNROLL for (int r = 0; r < SG_MR; r++) UNROLL for (int v = 0; v < SG_NV; v++) if (v < nv)
-        SG_FN(vstore)(C + (size_t)r * ldc + v * SG_VL, c[r][v]);
+DEF_PACKED(SG_FN(kern_packed), SG_NV)
+DEF_PACKED(SG_FN(kern_packed1), 1)
+#if SG_NV > 2
+DEF_PACKED(SG_FN(kern_packed2), 2)
+#endif
+
+/* A block of nv < NV vectors of columns through the kernel of that width */
+static void SG_FN(kern_packed_nv)(int K, const float *Ap, const float *B, int ldb, float *C,
+                                  int ldc, int nv, int acc) {
+#if SG_NV > 2
+    if (nv == 2) {
+        SG_FN(kern_packed2)(K, Ap, B, ldb, C, ldc, acc);
+        return;
+    }
+#endif
+    SG_ASSERT(nv == 1);
+    SG_FN(kern_packed1)(K, Ap, B, ldb, C, ldc, acc);
 }
 DEF_KERN(SG_FN(kern_rows1), SG_MR, 1)
 DEF_KERN(SG_FN(kern_cols), 1, SG_NV)
@@ -617,8 +638,7 @@ static void SG_FN(gemm_packed)(int M, int N, int K, const float *Ap, const float
         float *c = C + (size_t)i * ldc;
         if (i + SG_MR < M)
             for (int f = 0; f < SG_MR * K; f += 16) __builtin_prefetch(a + SG_MR * K + f, 0, 3);
-        for (int j = 0; j < nfull; j += w)
-            SG_FN(kern_packed)(K, a, B + j, ldb, c + j, ldc, SG_NV, acc);
+        for (int j = 0; j < nfull; j += w) SG_FN(kern_packed)(K, a, B + j, ldb, c + j, ldc, acc);
     }
     if (!nv) return;
     const float *b = B + nfull;
@@ -629,7 +649,7 @@ static void SG_FN(gemm_packed)(int M, int N, int K, const float *Ap, const float
     }
     for (; i < M; i += SG_MR) {
         float *c = C + (size_t)i * ldc + nfull;
-        SG_FN(kern_packed)(K, Ap + (size_t)i * K, b, ldb, c, ldc, nv, acc);
+        SG_FN(kern_packed_nv)(K, Ap + (size_t)i * K, b, ldb, c, ldc, nv, acc);
     }
 }
 
