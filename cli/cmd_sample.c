@@ -240,7 +240,8 @@ static sg_status keep_whole(sampler *s, photo *p, sg_image *img, sg_error *err) 
                                    &s->o->region, s->o->fit, &sq, 1, &n, NULL, err);
     if (!st)
         st = sg_region_view_make(&s->e, &s->run, img, sq,
-                                 sg_region_fit(&s->e, &s->o->region, s->o->fit), &p->v, NULL, err);
+                                 sg_region_fit(&s->e, &s->o->region, s->o->fit), NULL, &p->v, NULL,
+                                 err);
     if (!st) st = sg_engine_encode(&s->e, &s->run, &p->v.net, SG_FIT_STRETCH, &p->enc, NULL, err);
     sg_image_free(&p->v.net); /* the cells need only the map back */
     p->whole = *img;

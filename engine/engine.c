@@ -194,15 +194,20 @@ static sg_status align_square_impl(const sg_engine *e, sg_run *r, const sg_image
     return st;
 }
 
+/* photo aligned: the FAN's landmarks of its square (looked up in keep first, put there when
+ * found; keep may be NULL), the similarity map into mat (may be NULL) */
 static sg_status run_align_impl(const sg_engine *e, sg_run *r, const sg_image *photo,
-                                sg_image *aligned, double *mat, sg_error *err) {
+                                const sg_landmark_store *keep, sg_image *aligned, double *mat,
+                                sg_error *err) {
     memset(aligned, 0, sizeof *aligned);
     sg_status st = align_ready(e, err);
     if (st) return st;
     sg_image sq = {0};
     double lm[2 * SG_LANDMARKS];
     st = sg_face_square(photo, e->cfg.img_size, &sq, err);
-    if (!st) st = align_square_impl(e, r, &sq, lm, 0, aligned, mat, err);
+    const int have = !st && keep && keep->get(keep->ctx, &sq, lm);
+    if (!st) st = align_square_impl(e, r, &sq, lm, have, aligned, mat, err);
+    if (!st && !have && keep) keep->put(keep->ctx, &sq, lm);
     sg_image_free(&sq);
     return st;
 }
@@ -214,7 +219,7 @@ static sg_status fit_photo(const sg_engine *e, sg_run *r, const sg_image *photo,
     *use = photo;
     memset(aligned, 0, sizeof *aligned);
     if (*fit != SG_FIT_ALIGN) return SG_OK;
-    sg_status st = run_align_impl(e, r, photo, aligned, NULL, err);
+    sg_status st = run_align_impl(e, r, photo, NULL, aligned, NULL, err);
     *use = aligned, *fit = SG_FIT_STRETCH;
     return st;
 }
@@ -550,25 +555,15 @@ sg_status sg_engine_decode_many(const sg_engine *e, sg_run *r, const sg_encoded 
 sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, sg_image *aligned,
                           sg_error *err) {
     sg_packed_weights *old = sg_packed_use(e->packed);
-    const sg_status st = run_align_impl(e, r, photo, aligned, NULL, err);
+    const sg_status st = run_align_impl(e, r, photo, NULL, aligned, NULL, err);
     sg_packed_use(old);
     return st;
 }
-sg_status sg_engine_face_square(const sg_engine *e, const sg_image *photo, sg_image *sq,
-                                sg_error *err) {
-    return sg_face_square(photo, e->cfg.img_size, sq, err);
-}
-sg_status sg_engine_align_square(const sg_engine *e, sg_run *r, const sg_image *sq, double *lm,
-                                 int have_lm, sg_image *aligned, sg_error *err) {
+sg_status sg_engine_align_kept(const sg_engine *e, sg_run *r, const sg_image *photo,
+                               const sg_landmark_store *keep, sg_image *aligned, double mat[9],
+                               sg_error *err) {
     sg_packed_weights *old = sg_packed_use(e->packed);
-    const sg_status st = align_square_impl(e, r, sq, lm, have_lm, aligned, NULL, err);
-    sg_packed_use(old);
-    return st;
-}
-sg_status sg_engine_align_map(const sg_engine *e, sg_run *r, const sg_image *photo,
-                              sg_image *aligned, double mat[9], sg_error *err) {
-    sg_packed_weights *old = sg_packed_use(e->packed);
-    const sg_status st = run_align_impl(e, r, photo, aligned, mat, err);
+    const sg_status st = run_align_impl(e, r, photo, keep, aligned, mat, err);
     sg_packed_use(old);
     return st;
 }

@@ -154,18 +154,21 @@ typedef struct {
 sg_status sg_face_detector_load(sg_face_detector *d, const char *path, sg_error *err);
 void sg_face_detector_free(sg_face_detector *d);
 
-/* sg_engine_align in two parts, so that a caller may keep a photo's landmarks (the FAN's work)
- * under the square they were found on: sq = the photo stretched to img_size² (what the FAN sees;
- * free with sg_image_free); aligned = sq aligned by lm [SG_LANDMARKS, 2] (sg_face_landmarks'),
- * which the FAN finds into lm first unless have_lm. The two give sg_engine_align's bytes. */
-sg_status sg_engine_face_square(const sg_engine *e, const sg_image *photo, sg_image *sq,
-                                sg_error *err);
-sg_status sg_engine_align_square(const sg_engine *e, sg_run *r, const sg_image *sq, double *lm,
-                                 int have_lm, sg_image *aligned, sg_error *err);
-/* The same, and the similarity map mat (sg_face_align's: from the photo stretched to img_size²
- * and padded by img_size/2 on every side, to the aligned image). */
-sg_status sg_engine_align_map(const sg_engine *e, sg_run *r, const sg_image *photo,
-                              sg_image *aligned, double mat[9], sg_error *err);
+/* A caller's store of the FAN's landmarks (the server's cost cache), keyed by the square the FAN
+ * sees (the photo stretched to img_size²): get fills lm [SG_LANDMARKS, 2] and returns 1 when it
+ * holds them for sq; put keeps a copy of lm found for sq. */
+typedef struct {
+    int (*get)(void *ctx, const sg_image *sq, double *lm);
+    void (*put)(void *ctx, const sg_image *sq, const double *lm);
+    void *ctx;
+} sg_landmark_store;
+/* sg_engine_align with the landmarks looked up in keep first (NULL: none) and put there when the
+ * FAN found them (the same bytes either way), and the similarity map mat (NULL: not wanted;
+ * sg_face_align's: from the photo stretched to img_size² and padded by img_size/2 on every side,
+ * to the aligned image). */
+sg_status sg_engine_align_kept(const sg_engine *e, sg_run *r, const sg_image *photo,
+                               const sg_landmark_store *keep, sg_image *aligned, double mat[9],
+                               sg_error *err);
 
 /* ---- regions of a photo (engine/regions.c): translate a crop or detected faces, paste back ---
  * A request names a region by crop (x,y,w,h of the photo as displayed) or by face (the detector's
@@ -212,9 +215,11 @@ typedef struct {
     double mat[9]; /* SG_FIT_ALIGN */
     sg_image net;
 } sg_region_view;
-/* t (may be NULL): the cut in paste_ms, the alignment in faces_ms. */
+/* t (may be NULL): the cut in paste_ms, the alignment in faces_ms; keep (may be NULL): where an
+ * aligned region's landmarks are looked up and kept (sg_engine_align_kept). */
 sg_status sg_region_view_make(const sg_engine *e, sg_run *r, const sg_image *photo, sg_rect sq,
-                              sg_fit fit, sg_region_view *v, sg_timing *t, sg_error *err);
+                              sg_fit fit, const sg_landmark_store *keep, sg_region_view *v,
+                              sg_timing *t, sg_error *err);
 void sg_region_view_free(sg_region_view *v);
 /* canvas = a copy of photo with out (a translation of v->net: sg_engine_decode_styles') put
  * back over v->sq, the bytes sg_engine_translate_region pastes: a

@@ -88,7 +88,8 @@ static void warp_map(const double *mat, int S, int side, double m[6]) {
 }
 
 sg_status sg_region_view_make(const sg_engine *e, sg_run *r, const sg_image *photo, sg_rect sq,
-                              sg_fit fit, sg_region_view *v, sg_timing *t, sg_error *err) {
+                              sg_fit fit, const sg_landmark_store *keep, sg_region_view *v,
+                              sg_timing *t, sg_error *err) {
     *v = (sg_region_view){.sq = sq, .fit = fit};
     sg_image crop = {0};
     double t0 = sg_now_ms();
@@ -96,7 +97,8 @@ sg_status sg_region_view_make(const sg_engine *e, sg_run *r, const sg_image *pho
     if (!st && fit != SG_FIT_ALIGN) st = sg_image_fit(&crop, fit, e->cfg.img_size, &v->net, err);
     double t1 = sg_now_ms();
     if (t) t->paste_ms += t1 - t0; /* cutting the square out */
-    if (!st && fit == SG_FIT_ALIGN) st = sg_engine_align_map(e, r, &crop, &v->net, v->mat, err);
+    if (!st && fit == SG_FIT_ALIGN)
+        st = sg_engine_align_kept(e, r, &crop, keep, &v->net, v->mat, err);
     if (t && fit == SG_FIT_ALIGN) t->faces_ms += sg_now_ms() - t1;
     sg_image_free(&crop);
     if (st) sg_region_view_free(v);
@@ -141,7 +143,7 @@ sg_status sg_engine_translate_region(const sg_engine *e, sg_run *r, const sg_ima
                                      sg_image *canvas, sg_timing *t, sg_error *err) {
     sg_region_view v;
     sg_timing one = {0};
-    sg_status st = sg_region_view_make(e, r, photo, sq, fit, &v, t, err);
+    sg_status st = sg_region_view_make(e, r, photo, sq, fit, NULL, &v, t, err);
     /* what the networks see is img_size² already: stretch is a no-op resize, so these are the
      * bytes of translating the square with its fit (or fit=align's) */
     if (!st) st = sg_engine_translate(e, r, &v.net, SG_FIT_STRETCH, s, out, &one, err);

@@ -510,8 +510,11 @@ sg_status sg_reuse_encode(sg_request *r, sg_run *run, const sg_image *sq, sg_hel
                           sg_timing *t, sg_error *err);
 const sg_encoded *sg_held_encoded_get(const sg_held_encoded *h);
 void sg_held_encoded_release(sg_request *r, sg_held_encoded *h); /* zeroes *h */
-/* aligned = photo aligned (sg_engine_align's bytes), the FAN's landmarks kept under the square
- * it sees (the photo stretched to img_size²), so the same photo again skips the FAN. */
+/* The FAN's landmarks kept in the cost cache under the square it sees (the photo or region
+ * stretched to img_size²), so the same photo or face again skips the FAN: a store for
+ * sg_engine_align_kept and sg_region_view_make. */
+sg_landmark_store sg_reuse_landmarks(sg_request *r);
+/* aligned = photo aligned (sg_engine_align's bytes), its landmarks through sg_reuse_landmarks. */
 sg_status sg_reuse_align(sg_request *r, sg_run *run, const sg_image *photo, sg_image *aligned,
                          sg_error *err);
 /* s [style_dim] = the style code of reference square sq in domain. */

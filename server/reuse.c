@@ -89,24 +89,31 @@ static void small_put(sg_request *r, int kind, const uint8_t key[SG_CACHE_KEY], 
     else free(copy);
 }
 
+/* sg_landmark_store over the cost cache (ctx: the request); nothing kept without a cache */
+static int landmarks_get(void *ctx, const sg_image *sq, double *lm) {
+    sg_request *r = ctx;
+    uint8_t key[SG_CACHE_KEY];
+    if (!r->cache) return 0;
+    key_of(r, SG_CACHE_LANDMARKS, "", sq, key);
+    return small_get(r, SG_CACHE_LANDMARKS, key, lm, sizeof(double) * 2 * SG_LANDMARKS);
+}
+
+static void landmarks_put(void *ctx, const sg_image *sq, const double *lm) {
+    sg_request *r = ctx;
+    uint8_t key[SG_CACHE_KEY];
+    if (!r->cache) return;
+    key_of(r, SG_CACHE_LANDMARKS, "", sq, key);
+    small_put(r, SG_CACHE_LANDMARKS, key, lm, sizeof(double) * 2 * SG_LANDMARKS);
+}
+
+sg_landmark_store sg_reuse_landmarks(sg_request *r) {
+    return (sg_landmark_store){landmarks_get, landmarks_put, r};
+}
+
 sg_status sg_reuse_align(sg_request *r, sg_run *run, const sg_image *photo, sg_image *aligned,
                          sg_error *err) {
-    const sg_engine *e = &r->model->engine;
-    const size_t bytes = sizeof(double) * 2 * SG_LANDMARKS;
-    double lm[2 * SG_LANDMARKS];
-    uint8_t key[SG_CACHE_KEY];
-    sg_image sq = {0};
-    int have = 0;
-    sg_status st = sg_engine_face_square(e, photo, &sq, err);
-    const int look = r->cache && e->has_fan && e->has_mean_lm; /* else the alignment refuses */
-    if (!st && look) {
-        key_of(r, SG_CACHE_LANDMARKS, "", &sq, key);
-        have = small_get(r, SG_CACHE_LANDMARKS, key, lm, bytes);
-    }
-    if (!st) st = sg_engine_align_square(e, run, &sq, lm, have, aligned, err);
-    sg_image_free(&sq);
-    if (!st && !have && look) small_put(r, SG_CACHE_LANDMARKS, key, lm, bytes);
-    return st;
+    const sg_landmark_store keep = sg_reuse_landmarks(r);
+    return sg_engine_align_kept(&r->model->engine, run, photo, &keep, aligned, NULL, err);
 }
 
 sg_status sg_reuse_style(sg_request *r, sg_run *run, const sg_image *sq, int domain, float *s,

@@ -221,6 +221,13 @@ if [ -f "$mean" ]; then
   read -r fx fy fw fh <<<"$(echo "$xf" | tr -d '[]' | tr ',' ' ')"
   check "face model, face=auto paste=true: the face's square grown 3x, aligned, warped back; nothing outside it changed" \
     '[ "$st" = 200 ] && [ -n "$fw" ] && [ "$fw" -gt 600 ] && "$ppm" "$tmp/cf.png" "$tmp/cf.ppm" && [ "$(python3 "$tmp/px.py" cmp "$tmp/photo.ppm" "$tmp/cf.ppm" "$fx" "$fy" "$fw" "$fh" 1 | cut -d" " -f1)" = outside-equal ] && ! cmp -s "$tmp/cf.ppm" "$tmp/photo.ppm"' "$tmp/hdr"
+  check "  ... the face's landmarks a cache miss" \
+    'grep -qi "^server-timing:.*cache-landmarks;desc=\"hit=0 miss=1\"" "$tmp/hdr"'
+  # the landmarks of the detected face are kept too: the same photo again skips the FAN
+  st=$(req -F image=@"$big" -F domain=0 -F seed=6 -F face=auto -F paste=true "$U/v1/translate")
+  "$cli" translate --model "$tmp/celeba.safetensors" --src "$big" --domain 0 --seed 6 --face auto --paste --mean "$mean" --detector "$det" --out "$tmp/cf6.png" >/dev/null
+  check "face model, face=auto again, a new seed: the face's landmarks and encoding from the cache, the CLI's bytes" \
+    '[ "$st" = 200 ] && grep -qi "^server-timing:.*cache-encoded;desc=\"hit=1 miss=0\".*cache-landmarks;desc=\"hit=1 miss=0\"" "$tmp/hdr" && cmp -s "$tmp/body" "$tmp/cf6.png"'
   # the cost cache keeps the FAN's landmarks of an aligned photo: a new seed skips the FAN
   st=$(req -F image=@"$big" -F domain=0 -F seed=4 -F fit=align "$U/v1/translate")
   check "face model, fit=align: its landmarks a cache miss (Server-Timing)" \
