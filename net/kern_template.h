@@ -354,7 +354,7 @@ static inline void SG_FN(wvec)(const VF g[9], float *u, size_t ldu, size_t off, 
 
 /* g[i] lane t = tap i of slot j + t, w in gather order [Cout/m][Cin][9][m] (slot j's tap i at
  * (j / m)·9m + i·m + j % m): runs of m floats, so a vector is one load (m a multiple of VL,
- * j % VL == 0) or VL/m runs (m = 8 on avx512: two halves); else lane by lane. */
+ * j % VL == 0) or two runs of VL/2 (m = 8 on avx512, 4 on avx2); else lane by lane. */
 static inline void SG_FN(wload_g)(const float *w, size_t j, int n, int m, VF g[9]) {
     const float *s = w + j / m * 9 * m + j % m;
     if (n == SG_VL && m % SG_VL == 0 && j % SG_VL == 0) {
@@ -370,6 +370,13 @@ static inline void SG_FN(wload_g)(const float *w, size_t j, int n, int m, VF g[9
         return;
     }
 #endif
+    if (n == SG_VL && 2 * m == SG_VL && j % m == 0) { /* two runs (m = 4 on avx2) */
+        for (int i = 0; i < 9; i++) {
+            memcpy(&g[i], s + i * m, sizeof(float) * m);
+            memcpy((float *)&g[i] + m, s + 9 * m + i * m, sizeof(float) * m);
+        }
+        return;
+    }
     float q[9][SG_VL] = {{0}};
     for (int t = 0; t < n; t++)
         for (int i = 0; i < 9; i++) q[i][t] = w[(j + t) / m * 9 * m + i * m + (j + t) % m];
