@@ -102,6 +102,37 @@ static inline void SG_FN(scatter4)(const VF z[4], float *pa, float *pb) {
     SG_FN(vstore)(pa, SG_PERM(a01, a23, SG_Q0)), SG_FN(vstore)(pa + 16, SG_PERM(a01, a23, SG_Q1));
     SG_FN(vstore)(pb, SG_PERM(b01, b23, SG_Q0)), SG_FN(vstore)(pb + 16, SG_PERM(b01, b23, SG_Q1));
 }
+#elif SG_VL == 8 && defined(__AVX__)
+/* [p[0..3] | q[0..3]]: one half of the lanes from each */
+static inline __m256 SG_FN(halves)(const float *p, const float *q) {
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), _mm_loadu_ps(q), 1);
+}
+/* d[j] lane l = (l < 4 ? pa[4l + j] : pb[4(l - 4) + j]), j < 6: with r_i = [pa + 4i | pb + 4i],
+ * d[0..3] is the in-lane 4×4 transpose of r_0..r_3 and d[4], d[5] the first two rows of
+ * r_1..r_4's (floats up to 4·4 + 3 of each half are read: the band's rows hold them). */
+static inline void SG_FN(gather6)(const float *pa, const float *pb, VF d[6]) {
+    __m256 r[5];
+    for (int i = 0; i < 5; i++) r[i] = SG_FN(halves)(pa + 4 * i, pb + 4 * i);
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 u0 = _mm256_unpacklo_ps(r[1], r[2]), u2 = _mm256_unpacklo_ps(r[3], r[4]);
+    d[0] = (VF)_mm256_shuffle_ps(t0, t2, 0x44), d[1] = (VF)_mm256_shuffle_ps(t0, t2, 0xEE);
+    d[2] = (VF)_mm256_shuffle_ps(t1, t3, 0x44), d[3] = (VF)_mm256_shuffle_ps(t1, t3, 0xEE);
+    d[4] = (VF)_mm256_shuffle_ps(u0, u2, 0x44), d[5] = (VF)_mm256_shuffle_ps(u0, u2, 0xEE);
+}
+/* pa[4l + b] = z[b] lane l, pb[4l + b] = z[b] lane 4 + l (l, b < 4): the in-lane transpose */
+static inline void SG_FN(scatter4)(const VF z[4], float *pa, float *pb) {
+    const __m256 t0 = _mm256_unpacklo_ps((__m256)z[0], (__m256)z[1]),
+                 t1 = _mm256_unpackhi_ps((__m256)z[0], (__m256)z[1]);
+    const __m256 t2 = _mm256_unpacklo_ps((__m256)z[2], (__m256)z[3]),
+                 t3 = _mm256_unpackhi_ps((__m256)z[2], (__m256)z[3]);
+    const __m256 r[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
+                         _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE)};
+    for (int l = 0; l < 4; l++) {
+        _mm_storeu_ps(pa + 4 * l, _mm256_castps256_ps128(r[l]));
+        _mm_storeu_ps(pb + 4 * l, _mm256_extractf128_ps(r[l], 1));
+    }
+}
 #else
 static inline void SG_FN(gather6)(const float *pa, const float *pb, VF d[6]) {
     float q[6][SG_VL];
@@ -244,6 +275,20 @@ static void SG_FN(wino_out_pool)(const float *m, size_t ldm, int nr, int tw, flo
                 SG_FN(vstore)
                 (pb, SG_PERM(p[i][0], p[i][1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
                              15, 31));
+            }
+            continue;
+        }
+#elif SG_VL == 8 && defined(__AVX__)
+        const int ka = T / tw, kb = (T + half) / tw;
+        if (fast && n == SG_VL && 4 * kb + 3 < rows_left) { /* each half of the lanes one row */
+            for (int i = 0; i < 2; i++) {
+                float *pa = y + (size_t)(2 * ka + i) * wp + 2 * (T % tw);
+                float *pb = y + (size_t)(2 * kb + i) * wp + 2 * ((T + half) % tw);
+                /* in-lane interleave of j = 0 and 1, then each half's two 128-bit pieces */
+                const __m256 lo = _mm256_unpacklo_ps((__m256)p[i][0], (__m256)p[i][1]),
+                             hi = _mm256_unpackhi_ps((__m256)p[i][0], (__m256)p[i][1]);
+                _mm256_storeu_ps(pa, _mm256_permute2f128_ps(lo, hi, 0x20));
+                _mm256_storeu_ps(pb, _mm256_permute2f128_ps(lo, hi, 0x31));
             }
             continue;
         }
