@@ -197,7 +197,7 @@ static sg_status align_square_impl(const sg_engine *e, sg_run *r, const sg_image
 /* photo aligned: the FAN's landmarks of its square (looked up in keep first, put there when
  * found; keep may be NULL), the similarity map into mat (may be NULL) */
 static sg_status run_align_impl(const sg_engine *e, sg_run *r, const sg_image *photo,
-                                const sg_landmark_store *keep, sg_image *aligned, double *mat,
+                                sg_landmark_store *keep, sg_image *aligned, double *mat,
                                 sg_error *err) {
     memset(aligned, 0, sizeof *aligned);
     sg_status st = align_ready(e, err);
@@ -205,9 +205,9 @@ static sg_status run_align_impl(const sg_engine *e, sg_run *r, const sg_image *p
     sg_image sq = {0};
     double lm[2 * SG_LANDMARKS];
     st = sg_face_square(photo, e->cfg.img_size, &sq, err);
-    const int have = !st && keep && keep->get(keep->ctx, &sq, lm);
+    const int have = !st && keep && keep->get(keep, &sq, lm);
     if (!st) st = align_square_impl(e, r, &sq, lm, have, aligned, mat, err);
-    if (!st && !have && keep) keep->put(keep->ctx, &sq, lm);
+    if (!st && !have && keep) keep->put(keep, lm);
     sg_image_free(&sq);
     return st;
 }
@@ -560,7 +560,7 @@ sg_status sg_engine_align(const sg_engine *e, sg_run *r, const sg_image *photo, 
     return st;
 }
 sg_status sg_engine_align_kept(const sg_engine *e, sg_run *r, const sg_image *photo,
-                               const sg_landmark_store *keep, sg_image *aligned, double mat[9],
+                               sg_landmark_store *keep, sg_image *aligned, double mat[9],
                                sg_error *err) {
     sg_packed_weights *old = sg_packed_use(e->packed);
     const sg_status st = run_align_impl(e, r, photo, keep, aligned, mat, err);

@@ -156,18 +156,21 @@ void sg_face_detector_free(sg_face_detector *d);
 
 /* A caller's store of the FAN's landmarks (the server's cost cache), keyed by the square the FAN
  * sees (the photo stretched to img_size²): get fills lm [SG_LANDMARKS, 2] and returns 1 when it
- * holds them for sq; put keeps a copy of lm found for sq. */
-typedef struct {
-    int (*get)(void *ctx, const sg_image *sq, double *lm);
-    void (*put)(void *ctx, const sg_image *sq, const double *lm);
+ * holds them for sq; after a miss, put keeps a copy of lm found for that same square. memo is
+ * the store's own, from get to its put (the server: the square's key, hashed once). */
+typedef struct sg_landmark_store sg_landmark_store;
+struct sg_landmark_store {
+    int (*get)(sg_landmark_store *k, const sg_image *sq, double *lm);
+    void (*put)(sg_landmark_store *k, const double *lm);
     void *ctx;
-} sg_landmark_store;
+    unsigned char memo[32];
+};
 /* sg_engine_align with the landmarks looked up in keep first (NULL: none) and put there when the
  * FAN found them (the same bytes either way), and the similarity map mat (NULL: not wanted;
  * sg_face_align's: from the photo stretched to img_size² and padded by img_size/2 on every side,
  * to the aligned image). */
 sg_status sg_engine_align_kept(const sg_engine *e, sg_run *r, const sg_image *photo,
-                               const sg_landmark_store *keep, sg_image *aligned, double mat[9],
+                               sg_landmark_store *keep, sg_image *aligned, double mat[9],
                                sg_error *err);
 
 /* ---- regions of a photo (engine/regions.c): translate a crop or detected faces, paste back ---
@@ -218,8 +221,8 @@ typedef struct {
 /* t (may be NULL): the cut in paste_ms, the alignment in faces_ms; keep (may be NULL): where an
  * aligned region's landmarks are looked up and kept (sg_engine_align_kept). */
 sg_status sg_region_view_make(const sg_engine *e, sg_run *r, const sg_image *photo, sg_rect sq,
-                              sg_fit fit, const sg_landmark_store *keep, sg_region_view *v,
-                              sg_timing *t, sg_error *err);
+                              sg_fit fit, sg_landmark_store *keep, sg_region_view *v, sg_timing *t,
+                              sg_error *err);
 void sg_region_view_free(sg_region_view *v);
 /* canvas = a copy of photo with out (a translation of v->net: sg_engine_decode_styles') put
  * back over v->sq, the bytes sg_engine_translate_region pastes: a

@@ -88,8 +88,8 @@ static void warp_map(const double *mat, int S, int side, double m[6]) {
 }
 
 sg_status sg_region_view_make(const sg_engine *e, sg_run *r, const sg_image *photo, sg_rect sq,
-                              sg_fit fit, const sg_landmark_store *keep, sg_region_view *v,
-                              sg_timing *t, sg_error *err) {
+                              sg_fit fit, sg_landmark_store *keep, sg_region_view *v, sg_timing *t,
+                              sg_error *err) {
     *v = (sg_region_view){.sq = sq, .fit = fit};
     sg_image crop = {0};
     double t0 = sg_now_ms();

@@ -127,7 +127,7 @@ static sg_status region_translate(sg_request *r, sg_run *run, const sg_image *ph
     const sg_engine *e = &r->model->engine;
     sg_region_view v;
     sg_held_encoded h = {0};
-    const sg_landmark_store keep = sg_reuse_landmarks(r);
+    sg_landmark_store keep = sg_reuse_landmarks(r);
     sg_status st = sg_region_view_make(e, run, photo, sq, fit, &keep, &v, tm, err);
     if (!st) st = sg_reuse_encode(r, run, &v.net, &h, tm, err);
     if (!st) st = decode_style(e, run, sg_held_encoded_get(&h), r->cols[0].style, out, tm, err);
@@ -314,7 +314,7 @@ static sg_status paste_source(sg_request *r, sg_run *run, int i, sg_image *photo
     if (st) return region_error(r, st, err);
     if (r->region.mode && r->n_regions < SG_DET_MAX_FACES) r->regions[r->n_regions++] = sq;
     sg_timing tm = {0};
-    const sg_landmark_store keep = sg_reuse_landmarks(r);
+    sg_landmark_store keep = sg_reuse_landmarks(r);
     st = sg_region_view_make(e, run, photo, sq, sg_region_fit(e, &r->region, r->fit), &keep,
                              &r->views[i], &tm, err);
     if (!st) st = sg_reuse_encode(r, run, &r->views[i].net, &r->enc[i], &tm, err);

@@ -89,30 +89,28 @@ static void small_put(sg_request *r, int kind, const uint8_t key[SG_CACHE_KEY], 
     else free(copy);
 }
 
-/* sg_landmark_store over the cost cache (ctx: the request); nothing kept without a cache */
-static int landmarks_get(void *ctx, const sg_image *sq, double *lm) {
-    sg_request *r = ctx;
-    uint8_t key[SG_CACHE_KEY];
+/* sg_landmark_store over the cost cache (ctx: the request; memo: the square's key, made by get
+ * for its put); nothing kept without a cache */
+_Static_assert(sizeof(((sg_landmark_store *)0)->memo) == SG_CACHE_KEY, "memo holds a key");
+static int landmarks_get(sg_landmark_store *k, const sg_image *sq, double *lm) {
+    sg_request *r = k->ctx;
     if (!r->cache) return 0;
-    key_of(r, SG_CACHE_LANDMARKS, "", sq, key);
-    return small_get(r, SG_CACHE_LANDMARKS, key, lm, sizeof(double) * 2 * SG_LANDMARKS);
+    key_of(r, SG_CACHE_LANDMARKS, "", sq, k->memo);
+    return small_get(r, SG_CACHE_LANDMARKS, k->memo, lm, sizeof(double) * 2 * SG_LANDMARKS);
 }
 
-static void landmarks_put(void *ctx, const sg_image *sq, const double *lm) {
-    sg_request *r = ctx;
-    uint8_t key[SG_CACHE_KEY];
-    if (!r->cache) return;
-    key_of(r, SG_CACHE_LANDMARKS, "", sq, key);
-    small_put(r, SG_CACHE_LANDMARKS, key, lm, sizeof(double) * 2 * SG_LANDMARKS);
+static void landmarks_put(sg_landmark_store *k, const double *lm) {
+    sg_request *r = k->ctx;
+    if (r->cache) small_put(r, SG_CACHE_LANDMARKS, k->memo, lm, sizeof(double) * 2 * SG_LANDMARKS);
 }
 
 sg_landmark_store sg_reuse_landmarks(sg_request *r) {
-    return (sg_landmark_store){landmarks_get, landmarks_put, r};
+    return (sg_landmark_store){.get = landmarks_get, .put = landmarks_put, .ctx = r};
 }
 
 sg_status sg_reuse_align(sg_request *r, sg_run *run, const sg_image *photo, sg_image *aligned,
                          sg_error *err) {
-    const sg_landmark_store keep = sg_reuse_landmarks(r);
+    sg_landmark_store keep = sg_reuse_landmarks(r);
     return sg_engine_align_kept(&r->model->engine, run, photo, &keep, aligned, NULL, err);
 }
 
