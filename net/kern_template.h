@@ -414,14 +414,12 @@ static inline void SG_FN(wload_g)(const float *w, size_t j, int n, int m, VF g[9
         }
         return;
     }
-#endif
-    if (n == SG_VL && 2 * m == SG_VL && j % m == 0) { /* two runs (m = 4 on avx2) */
-        for (int i = 0; i < 9; i++) {
-            memcpy(&g[i], s + i * m, sizeof(float) * m);
-            memcpy((float *)&g[i] + m, s + 9 * m + i * m, sizeof(float) * m);
-        }
+#elif SG_VL == 8 && defined(__AVX__)
+    if (n == SG_VL && m == 4 && j % 4 == 0) { /* two runs of 4, as gather6's halves */
+        for (int i = 0; i < 9; i++) g[i] = (VF)SG_FN(halves)(s + i * 4, s + 36 + i * 4);
         return;
     }
+#endif
     float q[9][SG_VL] = {{0}};
     for (int t = 0; t < n; t++)
         for (int i = 0; i < 9; i++) q[i][t] = w[(j + t) / m * 9 * m + i * m + (j + t) % m];
