@@ -31,6 +31,20 @@ static inline VF SG_FN(vload)(const float *p) {
     return v;
 }
 static inline void SG_FN(vstore)(float *p, VF v) { memcpy(p, &v, sizeof v); }
+/* *p in every lane, for the GEMM kernels' broadcasts: a load-and-broadcast (vbroadcastss from
+ * memory). (VF){0} + *p, the vector extensions' usual splat, is an add GCC must keep (0 + -0 is
+ * +0): a scalar add and a register shuffle on the FMA ports per broadcast (bench/README.md). */
+static inline VF SG_FN(vsplat)(const float *p) {
+#if SG_VL == 8 && defined(__AVX__)
+    return (VF)_mm256_broadcast_ss(p); /* GCC's splat of *p: vbroadcastss xmm + vinsertf128 */
+#elif SG_VL == 16 && defined(__AVX512F__)
+    return (VF)_mm512_set1_ps(*p);
+#else
+    VF v;
+    for (int i = 0; i < SG_VL; i++) v[i] = *p;
+    return v;
+#endif
+}
 
 /* ---- Winograd input and output transforms ------------------------------------------------------
  * Both run on groups of VL tiles at once, one tile per vector lane, with the whole 6×6 patch (or
@@ -480,7 +494,7 @@ static void SG_FN(wino_w)(const float *w, size_t k0all, size_t count, float *u, 
             UNROLL for (int v = 0; v < nv; v++) b[v] =                                             \
                 SG_FN(vload)(B + (size_t)k * ldb + v * SG_VL);                                     \
             UNROLL for (int r = 0; r < mr; r++) {                                                  \
-                const VF a = (VF){0} + A[(size_t)r * lda + k];                                     \
+                const VF a = SG_FN(vsplat)(A + (size_t)r * lda + k);                               \
                 UNROLL for (int v = 0; v < nv; v++) c[r][v] += a * b[v];                           \
             }                                                                                      \
         }                                                                                          \
@@ -505,7 +519,7 @@ DEF_KERN(SG_FN(kern_full), SG_MR, SG_NV)
             UNROLL for (int v = 0; v < nv; v++) b[v] =                                             \
                 SG_FN(vload)(B + (size_t)k * ldb + v * SG_VL);                                     \
             UNROLL for (int r = 0; r < SG_MR; r++) {                                               \
-                const VF a = (VF){0} + Ap[(size_t)k * SG_MR + r];                                  \
+                const VF a = SG_FN(vsplat)(Ap + (size_t)k * SG_MR + r);                            \
                 UNROLL for (int v = 0; v < nv; v++) c[r][v] += a * b[v];                           \
             }                                                                                      \
         }                                                                                          \
@@ -665,8 +679,8 @@ static void SG_FN(kern_v1x2)(int K, const float *Ap, const float *B, int ldb, fl
     for (int k = 0; k < K; k++) {
         const VF b = SG_FN(vload)(B + (size_t)k * ldb);
         UNROLL for (int r = 0; r < SG_MR; r++) {
-            const VF a0 = (VF){0} + Ap[(size_t)k * SG_MR + r],
-                     a1 = (VF){0} + A1[(size_t)k * SG_MR + r];
+            const VF a0 = SG_FN(vsplat)(Ap + (size_t)k * SG_MR + r),
+                     a1 = SG_FN(vsplat)(A1 + (size_t)k * SG_MR + r);
             c0[r] += a0 * b;
             c1[r] += a1 * b;
         }
@@ -713,7 +727,7 @@ static void SG_FN(kern_t32)(int K, const float *V, int ldv, const float *Bp, flo
         VF b[SG_NV];
         UNROLL for (int v = 0; v < SG_NV; v++) b[v] = SG_FN(vload)(Bp + (size_t)k * 32 + v * SG_VL);
         UNROLL for (int r = 0; r < SG_MR; r++) {
-            const VF a = (VF){0} + V[(size_t)k * ldv + r];
+            const VF a = SG_FN(vsplat)(V + (size_t)k * ldv + r);
             UNROLL for (int v = 0; v < SG_NV; v++) c[r][v] += a * b[v];
         }
     }
