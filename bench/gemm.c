@@ -45,13 +45,14 @@ int main(int argc, char **argv) {
     const sg_kernels *k = sg__kernels();
     for (int i = 1; i < argc; i++) {
         int m, n, kk;
-        if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            reps = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
-        else if (sscanf(argv[i], "%d,%d,%d", &m, &n, &kk) == 3)
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+            if (reps < 1) reps = 1;
+        } else if (sscanf(argv[i], "%d,%d,%d", &m, &n, &kk) == 3) {
             bad |= run(k, m, n, kk, reps), shapes++;
-        else {
-            fprintf(stderr, "usage: bench_gemm [--reps R] M,N,K ...\n");
-            return 2;
+        } else {
+            shapes = 0;
+            break;
         }
     }
     if (!shapes) fprintf(stderr, "usage: bench_gemm [--reps R] M,N,K ...\n");
